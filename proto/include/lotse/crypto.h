@@ -1,0 +1,95 @@
+/* lotse/crypto.h — the end-to-end construction (proto/PROTOCOL.md §6), libsodium.
+ *
+ * Certificates: the organisation's Ed25519 key signs a counsellor device key.
+ * Transcript: the counsellor's device key signs (version, sid, both X25519 keys).
+ * Channel: crypto_kx direction keys; XChaCha20-Poly1305-IETF; nonce and associated
+ * data bind version, session id, direction and sequence; sodium_pad buckets;
+ * receivers accept only the next sequence number. */
+#ifndef LOTSE_CRYPTO_H
+#define LOTSE_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lotse/proto.h"
+
+/* Certificate body: version(1)=1, role(1)=1 counsellor, counsellor_id(4, BE),
+ * expires(8, BE, unix seconds), device_pk(32); then Ed25519 signature(64) by the
+ * organisation key over "lotse-cert-v1" (13 bytes, no NUL) || body. */
+#define LOTSE_CERT_BODY_BYTES 46
+#define LOTSE_CERT_BYTES (LOTSE_CERT_BODY_BYTES + LOTSE_SIG_BYTES)
+#define LOTSE_CERT_ROLE_COUNSELLOR 1
+
+struct lotse_cert {
+    uint32_t counsellor_id;
+    uint64_t expires;
+    uint8_t device_pk[LOTSE_PK_BYTES];
+};
+
+/* Signs c with the organisation secret key (64-byte Ed25519 sk) into out. */
+int lotse_cert_sign(uint8_t out[LOTSE_CERT_BYTES], const struct lotse_cert *c,
+                    const uint8_t org_sk[64]);
+
+/* Checks format, signature and expiry (expires > now). On 0 fills *out (may be
+ * NULL). Returns 0, -EBADMSG (length/version/role), -EPERM (signature),
+ * -EKEYEXPIRED (expired). */
+int lotse_cert_verify(struct lotse_cert *out, const uint8_t *cert, size_t len,
+                      const uint8_t org_pk[LOTSE_PK_BYTES], uint64_t now);
+
+/* Transcript: "lotse-kx-v1" (11 bytes) || version(1) || sid(16) || young_pk(32) ||
+ * counsellor_pk(32), signed with the counsellor's device key (64-byte sk). */
+int lotse_kx_sign(uint8_t sig[LOTSE_SIG_BYTES], const uint8_t sid[LOTSE_SID_BYTES],
+                  const uint8_t young_pk[LOTSE_PK_BYTES], const uint8_t counsellor_pk[LOTSE_PK_BYTES],
+                  const uint8_t device_sk[64]);
+/* 0 or -EPERM. */
+int lotse_kx_verify(const uint8_t sig[LOTSE_SIG_BYTES], const uint8_t sid[LOTSE_SID_BYTES],
+                    const uint8_t young_pk[LOTSE_PK_BYTES], const uint8_t counsellor_pk[LOTSE_PK_BYTES],
+                    const uint8_t device_pk[LOTSE_PK_BYTES]);
+
+/* Directions: 0 young -> counsellor, 1 counsellor -> young. */
+#define LOTSE_DIR_Y2C 0
+#define LOTSE_DIR_C2Y 1
+
+/* One side's view of a session's channel. Holds keys: wipe with lotse_channel_wipe. */
+struct lotse_channel {
+    uint8_t tx[32];
+    uint8_t rx[32];
+    uint8_t sid[LOTSE_SID_BYTES];
+    uint8_t dir_tx;       /* direction of frames this side sends */
+    uint64_t next_tx_seq; /* starts at 1 */
+    uint64_t last_rx_seq; /* 0 before the first frame */
+};
+
+/* The young person is crypto_kx's client, the counsellor its server. Returns 0 or
+ * -EINVAL (crypto_kx refused the peer key). */
+int lotse_channel_young(struct lotse_channel *ch, const uint8_t sid[LOTSE_SID_BYTES],
+                        const uint8_t young_pk[32], const uint8_t young_sk[32],
+                        const uint8_t counsellor_pk[32]);
+int lotse_channel_counsellor(struct lotse_channel *ch, const uint8_t sid[LOTSE_SID_BYTES],
+                             const uint8_t counsellor_pk[32], const uint8_t counsellor_sk[32],
+                             const uint8_t young_pk[32]);
+
+/* Seals inner_type || msg[0..len) as one complete DATA frame (header + AEAD) into
+ * frame (cap >= LOTSE_MAX_BINARY_FRAME always suffices), using and advancing
+ * next_tx_seq. Padding: the smallest bucket that holds len + 2 bytes. Nonce
+ * (24 bytes): direction(1) || 15 zero bytes || seq(8, BE). Associated data: the
+ * 28-byte header || direction(1). Returns the frame length, -EMSGSIZE
+ * (len > LOTSE_MAX_MESSAGE), -ENOSPC, or -EINVAL (channel wiped or its sequence
+ * numbers exhausted: a nonce is never reused). */
+int lotse_channel_seal(struct lotse_channel *ch, uint8_t inner_type, const uint8_t *msg,
+                       size_t len, uint8_t *frame, size_t cap);
+
+/* Opens one DATA frame addressed to this side. On success writes the body to msg
+ * (cap >= LOTSE_MAX_MESSAGE always suffices), the type to *inner_type, advances
+ * last_rx_seq and returns the body length. Errors: -EPROTO (not a valid DATA frame
+ * or another session), -EALREADY (seq <= last_rx_seq: duplicate or replay,
+ * dropped), -ERANGE (seq > last_rx_seq + 1: gap or reorder), -EBADMSG
+ * (authentication or padding failed, or padding not the smallest bucket),
+ * -ENOSPC (body longer than cap). Nothing changes on error. */
+int lotse_channel_open(struct lotse_channel *ch, const uint8_t *frame, size_t len,
+                       uint8_t *inner_type, uint8_t *msg, size_t cap);
+
+/* Wipes keys and counters. */
+void lotse_channel_wipe(struct lotse_channel *ch);
+
+#endif
