@@ -1,0 +1,330 @@
+/* ctl_accounts.c — account-add, account-disable, account-list.
+ *
+ * Every change runs in one transaction with its audit_log row. Passwords exist
+ * only in sodium_malloc'd memory and only until hashed (Argon2id,
+ * crypto_pwhash_str); neither they nor their hashes are ever printed, except a
+ * generated password, once, to the operator who asked for it. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "ctl.h"
+#include "lotse/proto.h"
+
+#define HANDLE_MAX 64
+#define NAME_MAX_BYTES 64 /* store.h keeps display names in STORE_MAX_HANDLE bytes */
+#define TOPICS_MAX 16
+#define TOPIC_MAX_LEN 32
+#define PASSWORD_MIN 8
+#define PASSWORD_MAX 256
+#define GENERATED_LEN 16
+
+/* No 0/O, 1/l/I: read aloud or copied from paper without mistakes. */
+static const char password_alphabet[] = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/* The same rule as the CHECK on accounts.handle: ^[a-z0-9][a-z0-9._-]{0,63}$ */
+static bool handle_valid(const char *h)
+{
+    size_t len = strlen(h);
+    if (len == 0 || len > HANDLE_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = h[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  (i > 0 && (c == '.' || c == '_' || c == '-'));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Topics: up to 16 comma-separated names of [a-z0-9_-]{1,32}. */
+static bool topics_valid(const char *t)
+{
+    int count = 0;
+    size_t run = 0;
+    if (!*t)
+        return true;
+    for (const char *p = t;; p++) {
+        if (*p == ',' || *p == '\0') {
+            if (run == 0 || run > TOPIC_MAX_LEN || ++count > TOPICS_MAX)
+                return false;
+            run = 0;
+            if (!*p)
+                return true;
+            continue;
+        }
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+            return false;
+        run++;
+    }
+}
+
+/* Reads the first line of stdin into sodium_malloc'd memory; NULL on error. */
+static char *read_password_stdin(void)
+{
+    char *buf = sodium_malloc(PASSWORD_MAX + 2);
+    if (!buf)
+        return NULL;
+    size_t len = 0;
+    int c;
+    while ((c = getchar()) != EOF && c != '\n') {
+        if (len > PASSWORD_MAX) {
+            len = PASSWORD_MAX + 1; /* too long: keep reading the line, report below */
+            continue;
+        }
+        buf[len++] = (char)c;
+    }
+    if (len > 0 && buf[len - 1] == '\r')
+        len--;
+    if (len > PASSWORD_MAX || len < PASSWORD_MIN) {
+        ctl_error("the password must have %d to %d bytes", PASSWORD_MIN, PASSWORD_MAX);
+        sodium_free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+static char *generate_password(void)
+{
+    char *buf = sodium_malloc(GENERATED_LEN + 1);
+    if (!buf)
+        return NULL;
+    for (int i = 0; i < GENERATED_LEN; i++)
+        buf[i] = password_alphabet[randombytes_uniform(sizeof(password_alphabet) - 1)];
+    buf[GENERATED_LEN] = '\0';
+    return buf;
+}
+
+static const char account_add_help[] =
+    "usage: lotsectl account-add --handle H --role counsellor|supervisor [--name NAME]\n"
+    "         [--topics a,b,c] [--capacity N] [--password-stdin]\n"
+    "         [--pwhash-cost interactive|moderate|min]\n"
+    "Adds an account. The password is the first line of stdin with --password-stdin;\n"
+    "otherwise a 16-character one is generated and printed once as \"password: ...\".\n"
+    "  --handle     login name: a-z 0-9 and . _ - (not first), at most 64\n"
+    "  --name       display name (default: the handle), at most 64 bytes UTF-8\n"
+    "  --topics     up to 16 comma-separated topics of a-z 0-9 _ -\n"
+    "  --capacity   sessions at once, 1..10 (default 2)\n"
+    "  --pwhash-cost  Argon2id cost: interactive (default), moderate, or min;\n"
+    "               \"min\" is for tests only, never for a real account\n"
+    "Prints \"account H id N\".\n";
+
+int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"handle", required_argument, NULL, 'H'},   {"role", required_argument, NULL, 'r'},
+        {"name", required_argument, NULL, 'n'},     {"topics", required_argument, NULL, 't'},
+        {"capacity", required_argument, NULL, 'c'}, {"password-stdin", no_argument, NULL, 'p'},
+        {"pwhash-cost", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
+        {0}};
+    const char *handle = NULL, *role = NULL, *name = NULL, *topics = "", *cost = "interactive";
+    long capacity = 2;
+    bool from_stdin = false;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "H:r:n:t:c:pC:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': handle = optarg; break;
+        case 'r': role = optarg; break;
+        case 'n': name = optarg; break;
+        case 't': topics = optarg; break;
+        case 'p': from_stdin = true; break;
+        case 'C': cost = optarg; break;
+        case 'c':
+            capacity = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || capacity < 1 || capacity > 10) {
+                ctl_error("--capacity must be 1..10");
+                return CTL_USAGE;
+            }
+            break;
+        case 'h': printf("%s", account_add_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc || !handle || !role) {
+        ctl_error("account-add needs --handle and --role (see account-add --help)");
+        return CTL_USAGE;
+    }
+    if (!handle_valid(handle)) {
+        ctl_error("bad handle '%s': a-z 0-9 and . _ - (not first), at most 64", handle);
+        return CTL_USAGE;
+    }
+    if (strcmp(role, "counsellor") != 0 && strcmp(role, "supervisor") != 0) {
+        ctl_error("--role must be counsellor or supervisor");
+        return CTL_USAGE;
+    }
+    if (!name)
+        name = handle;
+    if (!*name || strlen(name) > NAME_MAX_BYTES || !lotse_utf8_valid(name, strlen(name))) {
+        ctl_error("--name must be 1 to %d bytes of UTF-8", NAME_MAX_BYTES);
+        return CTL_USAGE;
+    }
+    if (!topics_valid(topics)) {
+        ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
+                  TOPICS_MAX, TOPIC_MAX_LEN);
+        return CTL_USAGE;
+    }
+    unsigned long long ops;
+    size_t mem;
+    if (strcmp(cost, "interactive") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    } else if (strcmp(cost, "moderate") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_MODERATE;
+        mem = crypto_pwhash_MEMLIMIT_MODERATE;
+    } else if (strcmp(cost, "min") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_MIN;
+        mem = crypto_pwhash_MEMLIMIT_MIN;
+    } else {
+        ctl_error("--pwhash-cost must be interactive, moderate or min");
+        return CTL_USAGE;
+    }
+
+    char *password = from_stdin ? read_password_stdin() : generate_password();
+    if (!password)
+        return from_stdin ? CTL_USAGE : CTL_FAIL;
+    char hash[crypto_pwhash_STRBYTES];
+    int hrc = crypto_pwhash_str(hash, password, strlen(password), ops, mem);
+    /* Kept until the commit, so the generated one is printed only if it took. */
+    if (hrc != 0) {
+        sodium_free(password);
+        ctl_error("password hashing failed (out of memory?)");
+        return CTL_FAIL;
+    }
+
+    int rc = CTL_FAIL;
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        goto out;
+    if (ctl_db_exec(db, "BEGIN") < 0)
+        goto out;
+    char cap_text[8], state[6] = "";
+    snprintf(cap_text, sizeof(cap_text), "%ld", capacity);
+    const char *values[6] = {handle, name, role, hash, topics, cap_text};
+    PGresult *r = ctl_db_query(db,
+                               "INSERT INTO accounts (handle, display_name, role, pw_hash, topics,"
+                               " capacity) VALUES ($1, $2, $3, $4,"
+                               " coalesce(string_to_array(nullif($5, ''), ','), '{}'),"
+                               " $6::integer) RETURNING id",
+                               6, values, NULL, NULL, PGRES_TUPLES_OK, state);
+    if (!r) {
+        if (strcmp(state, "23505") == 0)
+            ctl_error("an account '%s' already exists", handle);
+        goto out;
+    }
+    char id[16];
+    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    char detail[256];
+    snprintf(detail, sizeof(detail), "handle=%s role=%s topics=%s capacity=%ld", handle, role,
+             topics, capacity);
+    if (ctl_audit(db, "account-add", id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+        goto out;
+    if (!from_stdin)
+        printf("password: %s\n", password);
+    printf("account %s id %s\n", handle, id);
+    rc = CTL_OK;
+out:
+    sodium_memzero(hash, sizeof(hash));
+    sodium_free(password);
+    PQfinish(db);
+    return rc;
+}
+
+int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"handle", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *handle = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': handle = optarg; break;
+        case 'h':
+            printf("usage: lotsectl account-disable --handle H\n"
+                   "Disables the account: it can no longer log in. Rows are kept for the "
+                   "audit log.\n");
+            return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc || !handle) {
+        ctl_error("account-disable needs --handle H");
+        return CTL_USAGE;
+    }
+    int rc = CTL_FAIL;
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db || ctl_db_exec(db, "BEGIN") < 0)
+        goto out;
+    const char *values[1] = {handle};
+    PGresult *r = ctl_db_query(db,
+                               "UPDATE accounts SET disabled = true, updated_at = now()"
+                               " WHERE handle = $1 RETURNING id",
+                               1, values, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!r)
+        goto out;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        ctl_error("no account '%s'", handle);
+        goto out;
+    }
+    char id[16];
+    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (ctl_audit(db, "account-disable", id, "") < 0 || ctl_db_exec(db, "COMMIT") < 0)
+        goto out;
+    printf("account %s disabled\n", handle);
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}
+
+int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            printf("usage: lotsectl account-list\n"
+                   "Lists accounts: id handle role topics capacity disabled certified-devices\n"
+                   "(devices with a valid, unrevoked certificate). Never password hashes.\n");
+            return CTL_OK;
+        }
+        return CTL_USAGE;
+    }
+    if (optind != argc) {
+        ctl_error("account-list takes no arguments");
+        return CTL_USAGE;
+    }
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        return CTL_FAIL;
+    /* pw_hash is deliberately not selected. */
+    PGresult *r = ctl_db_query(
+        db,
+        "SELECT a.id, a.handle, a.role, coalesce(nullif(array_to_string(a.topics, ','), ''), '-'),"
+        " a.capacity, CASE WHEN a.disabled THEN 'yes' ELSE 'no' END,"
+        " count(c.id) FILTER (WHERE c.revoked_at IS NULL AND c.expires_at > now())"
+        " FROM accounts a LEFT JOIN device_certs c ON c.account_id = a.id"
+        " GROUP BY a.id ORDER BY a.id",
+        0, NULL, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!r) {
+        PQfinish(db);
+        return CTL_FAIL;
+    }
+    printf("%-6s %-24s %-11s %-24s %-8s %-8s %s\n", "id", "handle", "role", "topics", "capacity",
+           "disabled", "certified-devices");
+    for (int i = 0; i < PQntuples(r); i++)
+        printf("%-6s %-24s %-11s %-24s %-8s %-8s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+               PQgetvalue(r, i, 2), PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+               PQgetvalue(r, i, 6));
+    PQclear(r);
+    PQfinish(db);
+    return CTL_OK;
+}

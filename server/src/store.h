@@ -1,0 +1,102 @@
+/* store.h — PostgreSQL from the service thread, never blocking it.
+ *
+ * One libpq connection in non-blocking pipeline mode; its socket (a dup() of
+ * PQsocket) is adopted into the libwebsockets loop, so results arrive as RAW file
+ * callbacks. Requests wait in a bounded FIFO. When the database is unreachable,
+ * look-ups fail at once with -ENOTCONN and writes stay queued (bounded; what
+ * falls off is counted) until a reconnect, which runs on a worker thread and is
+ * retried with back-off. Nothing here ever carries content, ciphertext, an
+ * address, a token or a key in clear. */
+#ifndef LOTSE_STORE_H
+#define LOTSE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lotse/crypto.h"
+
+struct lws_context;
+struct lws_vhost;
+struct lws_protocols;
+struct workers;
+struct store;
+
+#define STORE_ROLE_COUNSELLOR 1
+#define STORE_ROLE_SUPERVISOR 2
+#define STORE_MAX_HANDLE 64
+#define STORE_MAX_TOPICS 16
+#define STORE_MAX_TOPIC_LEN 32
+#define STORE_PWHASH_MAX 128
+
+/* An account as login needs it. */
+struct store_account {
+    int64_t id;
+    char handle[STORE_MAX_HANDLE + 1];
+    char display_name[STORE_MAX_HANDLE + 1];
+    int role; /* STORE_ROLE_* */
+    char pw_hash[STORE_PWHASH_MAX + 1]; /* Argon2id string, crypto_pwhash_str format */
+    int topic_count;
+    char topics[STORE_MAX_TOPICS][STORE_MAX_TOPIC_LEN + 1];
+    int capacity;
+    bool disabled;
+    bool has_cert; /* a valid, unrevoked certificate for the device asked for */
+    uint8_t cert[LOTSE_CERT_BYTES];
+};
+
+/* One ended session, as stored (DESIGN.md "What is stored"). */
+struct store_session_row {
+    char topic[STORE_MAX_TOPIC_LEN + 1];
+    time_t started;         /* already rounded down to the configured bucket */
+    int32_t wait_seconds;   /* enqueue to pickup, or to leaving when abandoned */
+    int32_t duration_seconds; /* pickup to end; 0 when abandoned */
+    int64_t counsellor_id;  /* 0 when nobody took it */
+    char end_reason[32];    /* "ended_by_young", "ended_by_counsellor", "idle", "abandoned", ... */
+    int32_t transfer_count;
+};
+
+struct store_stats {
+    uint64_t writes_queued;  /* total writes accepted */
+    uint64_t writes_done;    /* total writes committed */
+    uint64_t writes_dropped; /* fell off the bounded queue */
+    uint64_t errors;         /* query or connection errors */
+    size_t depth;            /* requests waiting or in flight now */
+    bool up;                 /* connected now */
+};
+
+/* Status codes for callbacks: 0 found, -ENOENT no such account, -ENOTCONN
+ * database unreachable, -EIO query failed. */
+typedef void (*store_account_cb)(void *arg, int status, const struct store_account *acct);
+
+/* The protocol entry the vhost must list (name "lotse-store") so the adopted
+ * socket's callbacks reach the store. */
+extern const struct lws_protocols store_lws_protocol;
+
+/* Creates the store and starts connecting (on a worker). max_queued bounds the
+ * FIFO. Returns 0 or -errno. The vhost must list store_lws_protocol. */
+int store_create(struct store **out, struct lws_vhost *vh, struct workers *w,
+                 const char *conninfo, size_t max_queued);
+
+/* Closes the connection; pending look-ups get -ECANCELED; unsent writes are
+ * counted as dropped. NULL is ignored. */
+void store_destroy(struct store *s);
+
+/* Tries to send every queued write within timeout_ms, blocking (shutdown only).
+ * Returns the number still unsent. */
+size_t store_flush_blocking(struct store *s, int timeout_ms);
+
+/* Looks up an active account by handle, and the certificate of device_pk (may be
+ * NULL) if that device is certified for it. cb runs later on the service thread,
+ * exactly once (also on failure). Returns 0 or -EAGAIN (queue full). */
+int store_account_lookup(struct store *s, const char *handle, const uint8_t *device_pk,
+                         store_account_cb cb, void *arg);
+
+/* Queues the insert of one session metadata row. Returns 0, or -EAGAIN when the
+ * queue was full and the oldest queued write was dropped to make room. */
+int store_session_ended(struct store *s, const struct store_session_row *row);
+
+/* Counters for metrics and logs. */
+void store_get_stats(const struct store *s, struct store_stats *out);
+
+#endif
