@@ -1,0 +1,357 @@
+/* config.c — the settings table and its parser.
+ *
+ * Every setting is one row: name, kind, where it lives in struct config, its
+ * default (as text, parsed like any other value) and its bounds. A value from the
+ * file or the command line goes through the same row, so a bad value anywhere
+ * stops start-up with a message that names the setting. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "lotse/proto.h"
+
+enum kind { K_INT, K_BOOL, K_STRING, K_SPECIAL };
+
+/* Settings whose text needs more than a bound check are kept as text while
+ * loading and resolved at the end (priority_topics needs topics first). */
+struct raw {
+    char topics[1024];
+    char priority_topics[1024];
+    char assign_mode[16];
+    char org_public_key[64];
+    char log_level[16];
+};
+
+struct setting {
+    const char *name;
+    enum kind kind;
+    size_t offset; /* into struct config, or into struct raw for K_SPECIAL */
+    size_t size;   /* K_STRING / K_SPECIAL capacity */
+    const char *def;
+    long min, max;
+    const char *help;
+};
+
+#define C_INT(n, def, lo, hi, help) {#n, K_INT, offsetof(struct config, n), 0, def, lo, hi, help}
+#define C_BOOL(n, def, help) {#n, K_BOOL, offsetof(struct config, n), 0, def, 0, 1, help}
+#define C_STR(n, def, help)                                                                        \
+    {#n, K_STRING, offsetof(struct config, n), sizeof(((struct config *)0)->n), def, 0, 0, help}
+#define C_RAW(n, def, help)                                                                        \
+    {#n, K_SPECIAL, offsetof(struct raw, n), sizeof(((struct raw *)0)->n), def, 0, 0, help}
+
+static const struct setting settings[] = {
+    C_STR(listen_address, "127.0.0.1", "address to listen on (behind the TLS proxy)"),
+    C_INT(listen_port, "8080", 1, 65535, "TCP port for HTTP and WebSocket"),
+    C_STR(db, "dbname=lotse", "libpq connection string of the metadata database"),
+    C_STR(web_root, "web", "folder with the browser client's static files"),
+    C_RAW(topics, "family,school,friends,prison,other", "comma-separated topic ids young people choose from"),
+    C_RAW(priority_topics, "", "topics served before all others (subset of topics)"),
+    C_RAW(assign_mode, "take", "take: counsellors take the next session; offer: the server offers it"),
+    C_INT(offer_timeout, "30", 5, 600, "seconds a counsellor has to accept an offer"),
+    C_STR(opening_hours, "always", "\"always\" or e.g. \"mon-fri 14:00-20:00, sat 10:00-14:00\""),
+    C_STR(timezone, "Europe/Berlin", "time zone of the opening hours (tz database name)"),
+    C_RAW(org_public_key, "", "organisation Ed25519 public key (base64url), given to clients"),
+    C_INT(handshake_timeout, "10", 1, 300, "seconds from connect to hello/login"),
+    C_INT(session_idle_timeout, "1800", 10, 86400, "seconds without a relayed frame before a session ends"),
+    C_INT(queue_max, "500", 1, 100000, "most young people waiting at once"),
+    C_INT(send_queue_max, "256", 8, 65536, "most frames queued towards one connection"),
+    C_INT(send_queue_max_bytes, "1048576", 65536, 67108864, "most bytes queued towards one connection"),
+    C_INT(resume_grace, "120", 0, 3600, "seconds a dropped party may take to resume"),
+    C_INT(start_bucket, "900", 60, 86400, "session start times are stored rounded down to this many seconds"),
+    C_RAW(log_level, "info", "error, warn, info or debug"),
+    C_INT(workers, "2", 1, 16, "threads for password checks and database connects"),
+    C_INT(worker_queue_max, "64", 1, 10000, "most login checks waiting for a worker"),
+    C_INT(db_queue_max, "10000", 16, 1000000, "most metadata writes held while the database is away"),
+    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle per window before refusing"),
+    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source per window before refusing"),
+    C_INT(login_fail_window, "900", 10, 86400, "seconds of the failed-login window"),
+    C_INT(control_rate, "20", 1, 100000, "control messages per second per connection"),
+    C_INT(control_burst, "40", 1, 100000, "control message burst per connection"),
+    C_INT(relay_rate, "200", 1, 1000000, "binary frames per second per connection"),
+    C_INT(relay_burst, "400", 1, 1000000, "binary frame burst per connection"),
+    C_INT(max_protocol_errors, "20", 1, 100000, "protocol errors before a connection is closed"),
+    C_INT(rx_buffer_size, "512", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
+    C_BOOL(migrate_on_start, "false", "apply database migrations at start-up"),
+};
+#define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
+
+static const struct setting *find_setting(const char *name, size_t len)
+{
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        if (strlen(settings[i].name) != len)
+            continue;
+        size_t j = 0;
+        for (; j < len; j++) {
+            char a = name[j] == '-' ? '_' : name[j];
+            if (a != settings[i].name[j])
+                break;
+        }
+        if (j == len)
+            return &settings[i];
+    }
+    return NULL;
+}
+
+static int set_value(struct config *c, struct raw *raw, const struct setting *s, const char *value,
+                     char *err, size_t errlen)
+{
+    char *base = s->kind == K_SPECIAL ? (char *)raw : (char *)c;
+    switch (s->kind) {
+    case K_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < s->min || v > s->max) {
+            snprintf(err, errlen, "setting %s: \"%s\" is not a whole number from %ld to %ld",
+                     s->name, value, s->min, s->max);
+            return -EINVAL;
+        }
+        *(int *)(base + s->offset) = (int)v;
+        return 0;
+    }
+    case K_BOOL: {
+        bool v;
+        if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcmp(value, "1"))
+            v = true;
+        else if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcmp(value, "0"))
+            v = false;
+        else {
+            snprintf(err, errlen, "setting %s: \"%s\" is not true or false", s->name, value);
+            return -EINVAL;
+        }
+        *(bool *)(base + s->offset) = v;
+        return 0;
+    }
+    case K_STRING:
+    case K_SPECIAL:
+        if (strlen(value) >= s->size) {
+            snprintf(err, errlen, "setting %s: value longer than %zu characters", s->name,
+                     s->size - 1);
+            return -EINVAL;
+        }
+        strcpy(base + s->offset, value);
+        return 0;
+    }
+    return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    /* an optional pair of double quotes around the value */
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+static int load_file(struct config *c, struct raw *raw, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
+        return -EINVAL;
+    }
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *p = trim(line);
+        if (*p == '#' || *p == '\0')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "config file %s line %d: expected name = value", path, lineno);
+            rc = -EINVAL;
+            break;
+        }
+        *eq = '\0';
+        char *name = trim(p), *value = trim(eq + 1);
+        const struct setting *s = find_setting(name, strlen(name));
+        if (!s) {
+            snprintf(err, errlen, "config file %s line %d: unknown setting \"%s\"", path, lineno,
+                     name);
+            rc = -EINVAL;
+            break;
+        }
+        rc = set_value(c, raw, s, value, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Splits a comma list into trimmed items; calls fn for each non-empty one. */
+static int for_each_item(const char *list, int (*fn)(void *, const char *, size_t), void *arg)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && end[-1] == ' ')
+            end--;
+        if (end > start) {
+            int rc = fn(arg, start, (size_t)(end - start));
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int add_topic(void *arg, const char *name, size_t len)
+{
+    struct config *c = arg;
+    if (c->topic_count == CONFIG_MAX_TOPICS || len > CONFIG_TOPIC_LEN)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++)
+        if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '_' ||
+              name[i] == '-'))
+            return -EINVAL;
+    if (config_topic_index(c, name, len) >= 0)
+        return -EINVAL;
+    memcpy(c->topics[c->topic_count], name, len);
+    c->topics[c->topic_count][len] = '\0';
+    c->topic_count++;
+    return 0;
+}
+
+static int mark_priority(void *arg, const char *name, size_t len)
+{
+    struct config *c = arg;
+    int i = config_topic_index(c, name, len);
+    if (i < 0)
+        return -EINVAL;
+    c->topic_priority[i] = 1;
+    return 0;
+}
+
+static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
+{
+    c->topic_count = 0;
+    if (for_each_item(raw->topics, add_topic, c) || c->topic_count == 0) {
+        snprintf(err, errlen, "setting topics: give 1 to %d distinct ids of a-z, 0-9, _ or -, "
+                              "at most %d characters each", CONFIG_MAX_TOPICS, CONFIG_TOPIC_LEN);
+        return -EINVAL;
+    }
+    if (for_each_item(raw->priority_topics, mark_priority, c)) {
+        snprintf(err, errlen, "setting priority_topics: every item must be one of topics");
+        return -EINVAL;
+    }
+    if (!strcmp(raw->assign_mode, "take"))
+        c->assign_mode = ASSIGN_TAKE;
+    else if (!strcmp(raw->assign_mode, "offer"))
+        c->assign_mode = ASSIGN_OFFER;
+    else {
+        snprintf(err, errlen, "setting assign_mode: \"%s\" is neither take nor offer", raw->assign_mode);
+        return -EINVAL;
+    }
+    if (hours_parse(&c->hours, c->opening_hours)) {
+        snprintf(err, errlen, "setting opening_hours: \"%s\" is not \"always\" or a list like "
+                              "\"mon-fri 14:00-20:00, sat 10:00-14:00\"", c->opening_hours);
+        return -EINVAL;
+    }
+    c->has_org_key = raw->org_public_key[0] != '\0';
+    if (c->has_org_key && lotse_b64_decode(c->org_public_key, sizeof(c->org_public_key),
+                                           raw->org_public_key, strlen(raw->org_public_key)) != 32) {
+        snprintf(err, errlen, "setting org_public_key: not a base64url Ed25519 public key (32 bytes)");
+        return -EINVAL;
+    }
+    if (log_level_parse(raw->log_level, &c->log_level)) {
+        snprintf(err, errlen, "setting log_level: \"%s\" is not error, warn, info or debug",
+                 raw->log_level);
+        return -EINVAL;
+    }
+    char zonefile[160];
+    if (strstr(c->timezone, "..") || c->timezone[0] == '/' ||
+        snprintf(zonefile, sizeof(zonefile), "/usr/share/zoneinfo/%s", c->timezone) >= (int)sizeof(zonefile)) {
+        snprintf(err, errlen, "setting timezone: \"%s\" is not a tz database name", c->timezone);
+        return -EINVAL;
+    }
+    FILE *zf = fopen(zonefile, "r");
+    if (!zf) {
+        snprintf(err, errlen, "setting timezone: \"%s\" is not a known zone (no %s)", c->timezone, zonefile);
+        return -EINVAL;
+    }
+    fclose(zf);
+    if (c->relay_burst < c->relay_rate || c->control_burst < c->control_rate) {
+        snprintf(err, errlen, "setting relay_burst/control_burst: a burst must be at least its rate");
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen)
+{
+    struct raw raw;
+    memset(c, 0, sizeof(*c));
+    memset(&raw, 0, sizeof(raw));
+    for (size_t i = 0; i < SETTING_COUNT; i++)
+        if (set_value(c, &raw, &settings[i], settings[i].def, err, errlen))
+            return -EINVAL; /* a bad default is a programming error, still reported */
+    if (path && load_file(c, &raw, path, err, errlen))
+        return -EINVAL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0) {
+            snprintf(err, errlen, "command line: unexpected argument \"%s\"", arg);
+            return -EINVAL;
+        }
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        const char *value = eq ? eq + 1 : (i + 1 < argc ? argv[i + 1] : NULL);
+        if (len == 6 && !strncmp(name, "config", 6)) {
+            if (!eq)
+                i++;
+            continue;
+        }
+        const struct setting *s = find_setting(name, len);
+        if (!s) {
+            snprintf(err, errlen, "command line: unknown setting \"--%.*s\"", (int)len, name);
+            return -EINVAL;
+        }
+        if (!value) {
+            snprintf(err, errlen, "command line: setting --%s needs a value", s->name);
+            return -EINVAL;
+        }
+        if (!eq)
+            i++;
+        if (set_value(c, &raw, s, value, err, errlen))
+            return -EINVAL;
+    }
+    return resolve(c, &raw, err, errlen);
+}
+
+int config_topic_index(const struct config *c, const char *name, size_t len)
+{
+    for (int i = 0; i < c->topic_count; i++)
+        if (strlen(c->topics[i]) == len && memcmp(c->topics[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
+void config_print_help(void)
+{
+    printf("Settings (config file \"name = value\", or --name value on the command line):\n");
+    for (size_t i = 0; i < SETTING_COUNT; i++) {
+        const struct setting *s = &settings[i];
+        if (s->kind == K_INT)
+            printf("  %-22s %s (default %s, %ld..%ld)\n", s->name, s->help, s->def, s->min, s->max);
+        else
+            printf("  %-22s %s (default \"%s\")\n", s->name, s->help, s->def);
+    }
+}

@@ -1,0 +1,68 @@
+/* config.h — lotsed's settings: one table (config.c) with type, default and
+ * bounds; parsed once from a file and the command line into an immutable struct. */
+#ifndef LOTSE_CONFIG_H
+#define LOTSE_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <limits.h>
+
+#include "hours.h"
+#include "log.h"
+
+#define CONFIG_MAX_TOPICS 32
+#define CONFIG_TOPIC_LEN 32
+
+enum assign_mode { ASSIGN_TAKE, ASSIGN_OFFER };
+
+struct config {
+    char listen_address[64];
+    int listen_port;
+    char db[512];
+    char web_root[PATH_MAX];
+    int topic_count;
+    char topics[CONFIG_MAX_TOPICS][CONFIG_TOPIC_LEN + 1];
+    int topic_priority[CONFIG_MAX_TOPICS];
+    enum assign_mode assign_mode;
+    int offer_timeout;
+    struct hours hours;
+    char opening_hours[256];
+    char timezone[64];
+    bool has_org_key;
+    uint8_t org_public_key[32];
+    int handshake_timeout;
+    int session_idle_timeout;
+    int queue_max;
+    int send_queue_max;
+    int send_queue_max_bytes;
+    int resume_grace;
+    int start_bucket;
+    enum log_level log_level;
+    int workers;
+    int worker_queue_max;
+    int db_queue_max;
+    int login_fail_per_handle;
+    int login_fail_per_source;
+    int login_fail_window;
+    int control_rate;
+    int control_burst;
+    int relay_rate;
+    int relay_burst;
+    int max_protocol_errors;
+    int rx_buffer_size;
+    bool migrate_on_start;
+};
+
+/* Fills c with the defaults, then the file at path (may be NULL), then argv
+ * options (--name value or --name=value, '-' and '_' alike; --config FILE is
+ * skipped here). On error writes one line naming the setting to err and returns
+ * -EINVAL. */
+int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen);
+
+/* The topic index of name, or -1. */
+int config_topic_index(const struct config *c, const char *name, size_t len);
+
+/* Prints every setting with its default and bounds (for --help). */
+void config_print_help(void);
+
+#endif

@@ -1,0 +1,177 @@
+/* conn.c — connection state, the bounded send queue and closing. */
+#include "conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <libwebsockets.h>
+
+#include "auth.h"
+#include "counsellor.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "mem.h"
+#include "outmsg.h"
+#include "server.h"
+#include "young.h"
+
+static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
+static struct lotse_jw jw_scratch;
+
+struct lotse_jw *conn_jw(void)
+{
+    lotse_jw_init(&jw_scratch, jw_buffer, sizeof(jw_buffer));
+    return &jw_scratch;
+}
+
+void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
+{
+    memset(c, 0, sizeof(*c));
+    c->wsi = wsi;
+    c->srv = srv;
+    c->connected_ms = server_now_ms();
+    c->control_bucket.tokens = srv->cfg->control_burst;
+    c->control_bucket.last_ms = c->connected_ms;
+    c->relay_bucket.tokens = srv->cfg->relay_burst;
+    c->relay_bucket.last_ms = c->connected_ms;
+    ratelimit_source(srv->rl, wsi, c->source);
+    server_pending_add(srv, c);
+    srv->stats.connections_total++;
+    srv->stats.connections_open++;
+}
+
+static void drop_queue(struct conn *c)
+{
+    while (c->sq_head) {
+        struct outmsg *m = c->sq_head;
+        c->sq_head = m->next;
+        outmsg_put(m);
+    }
+    c->sq_tail = NULL;
+    c->sq_count = 0;
+    c->sq_bytes = 0;
+}
+
+void conn_closed(struct conn *c)
+{
+    if (!c->srv)
+        return; /* never established */
+    struct server *srv = c->srv;
+    c->closing = true; /* nothing more is queued to a connection that is gone */
+    server_pending_remove(srv, c);
+    server_staff_remove(srv, c);
+    if (c->login)
+        auth_cancel(c);
+    if (c->role == ROLE_YOUNG)
+        young_gone(c);
+    else if (c->role == ROLE_COUNSELLOR)
+        counsellor_gone(c);
+    drop_queue(c);
+    if (c->rx)
+        mem_free_secret(c->rx, LOTSE_MAX_TEXT_FRAME);
+    c->rx = NULL;
+    c->wsi = NULL;
+    srv->stats.connections_open--;
+}
+
+int conn_send(struct conn *c, const void *data, size_t len, bool binary)
+{
+    if (c->closing || !c->wsi)
+        return -EPIPE;
+    const struct config *cfg = c->srv->cfg;
+    if (c->sq_count >= (uint32_t)cfg->send_queue_max ||
+        c->sq_bytes + len > (size_t)cfg->send_queue_max_bytes) {
+        /* A peer that does not read must not grow our memory; it is closed and
+         * may resume, the sender is not held up. */
+        c->srv->stats.send_queue_kills++;
+        log_info("closing a slow reader: %u frames queued", c->sq_count);
+        conn_kill(c, 4008, "slow reader");
+        return -ENOBUFS;
+    }
+    struct outmsg *m = outmsg_get(len, binary);
+    if (!m)
+        return -ENOMEM;
+    memcpy(outmsg_data(m), data, len);
+    if (c->sq_tail)
+        c->sq_tail->next = m;
+    else
+        c->sq_head = m;
+    c->sq_tail = m;
+    c->sq_count++;
+    c->sq_bytes += len;
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+int conn_send_json(struct conn *c, struct lotse_jw *w)
+{
+    int len = lotse_jw_finish(w);
+    if (len < 0) {
+        log_error("control message did not fit its buffer");
+        return len;
+    }
+    return conn_send(c, w->buf, (size_t)len, false);
+}
+
+void conn_send_error(struct conn *c, const char *code, const char *msg, const char *re,
+                     const uint8_t *sid, const char *field, bool counts)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "error");
+    lotse_jw_str(w, "code", code);
+    lotse_jw_str(w, "msg", msg);
+    if (re)
+        lotse_jw_str(w, "re", re);
+    if (sid)
+        lotse_jw_hex(w, "sid", sid, LOTSE_SID_BYTES);
+    if (field)
+        lotse_jw_str(w, "field", field);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    if (counts) {
+        c->srv->stats.protocol_errors++;
+        if (++c->protocol_errors >= c->srv->cfg->max_protocol_errors)
+            conn_close(c, 1008, "too many protocol errors");
+    }
+}
+
+void conn_close(struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->closing || !c->wsi)
+        return;
+    c->closing = true;
+    c->close_code = code;
+    lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    lws_callback_on_writable(c->wsi);
+}
+
+void conn_kill(struct conn *c, uint16_t code, const char *reason)
+{
+    if (!c->wsi)
+        return;
+    if (!c->closing)
+        lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    c->closing = true;
+    c->close_code = code;
+    drop_queue(c);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+}
+
+int conn_writeable(struct conn *c)
+{
+    struct outmsg *m = c->sq_head;
+    if (!m)
+        return c->closing ? -1 : 0;
+    c->sq_head = m->next;
+    if (!c->sq_head)
+        c->sq_tail = NULL;
+    c->sq_count--;
+    c->sq_bytes -= m->len;
+    int n = lws_write(c->wsi, outmsg_data(m), m->len, m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+    outmsg_put(m);
+    if (n < 0)
+        return -1;
+    if (c->sq_head || c->closing)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}

@@ -1,0 +1,94 @@
+/* conn.h — one WebSocket connection: its role, receive reassembly, bounded send
+ * queue and closing. The struct is libwebsockets' per-session user data, so it
+ * is allocated and zeroed by lws and dies in LWS_CALLBACK_CLOSED. */
+#ifndef LOTSE_CONN_H
+#define LOTSE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ratelimit.h"
+
+struct lws;
+struct server;
+struct session;
+struct counsellor;
+struct login;
+struct outmsg;
+struct lotse_jw;
+
+enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
+
+struct conn {
+    struct lws *wsi;
+    struct server *srv;
+    enum conn_role role;
+    int64_t connected_ms;
+
+    /* receive: a message longer than one lws chunk is gathered here */
+    uint8_t *rx;
+    size_t rx_len;
+    bool rx_in_msg;
+    bool rx_binary;
+
+    /* send queue */
+    struct outmsg *sq_head, *sq_tail;
+    uint32_t sq_count;
+    size_t sq_bytes;
+
+    bool closing;        /* close once the send queue is written */
+    uint16_t close_code;
+
+    int protocol_errors;
+    int rate_rejects;
+    struct bucket control_bucket;
+    struct bucket relay_bucket;
+    uint8_t source[RATELIMIT_SOURCE_BYTES];
+
+    /* connections that have not said hello/login yet, oldest first */
+    struct conn *pending_next, *pending_prev;
+    bool pending;
+    /* counsellors and supervisors, who receive queue summaries */
+    struct conn *staff_next, *staff_prev;
+    bool staff;
+
+    struct session *session;       /* ROLE_YOUNG */
+    struct counsellor *counsellor; /* ROLE_COUNSELLOR */
+    struct login *login;           /* a login in progress */
+};
+
+/* Sets up a new connection's state (LWS_CALLBACK_ESTABLISHED). */
+void conn_open(struct conn *c, struct server *srv, struct lws *wsi);
+
+/* Releases everything the connection holds and detaches it from its session,
+ * counsellor record and login (LWS_CALLBACK_CLOSED). */
+void conn_closed(struct conn *c);
+
+/* Queues a copy of data as a text or binary message. Returns 0, -EPIPE (closing),
+ * -ENOBUFS (send queue full: the connection is then closed as a slow reader) or
+ * -ENOMEM. */
+int conn_send(struct conn *c, const void *data, size_t len, bool binary);
+
+/* Queues the JSON document the writer holds; 0 or as conn_send (or -ENOSPC). */
+int conn_send_json(struct conn *c, struct lotse_jw *w);
+
+/* Sends {"t":"error",...}; re, sid (16 bytes) and field may be NULL. Counts a
+ * protocol error when counts is true and closes with 1008 past the limit. */
+void conn_send_error(struct conn *c, const char *code, const char *msg, const char *re,
+                     const uint8_t *sid, const char *field, bool counts);
+
+/* Closes after the queued messages are written, with code and reason. */
+void conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/* Closes at once from outside the connection's own callback (slow reader). */
+void conn_kill(struct conn *c, uint16_t code, const char *reason);
+
+/* Writes one queued message (LWS_CALLBACK_SERVER_WRITEABLE); returns -1 to have
+ * lws close the connection. */
+int conn_writeable(struct conn *c);
+
+/* A JSON writer over the service thread's one scratch buffer. */
+struct lotse_jw *conn_jw(void);
+
+#endif

@@ -1,0 +1,408 @@
+/* counsellor.c — logged-in counsellors: availability and capacity, taking or
+ * being offered the next session, passing their signed session key to the young
+ * person, ending sessions. Supervisors share the login path and only watch. */
+#include "counsellor.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "conn.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "mem.h"
+#include "server.h"
+#include "session.h"
+
+static void send_status(struct counsellor *k)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "status");
+    lotse_jw_bool(w, "available", k->available);
+    lotse_jw_int(w, "capacity", k->capacity);
+    lotse_jw_int(w, "active", k->active);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
+}
+
+static void send_login_ok(struct conn *c, const struct store_account *a, const uint8_t *token,
+                          const struct counsellor *k)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "login_ok");
+    lotse_jw_str(w, "role", a->role == STORE_ROLE_SUPERVISOR ? "supervisor" : "counsellor");
+    lotse_jw_int(w, "id", a->id);
+    lotse_jw_str(w, "name", a->display_name);
+    lotse_jw_arr_begin(w, "topics");
+    for (int i = 0; i < a->topic_count; i++)
+        lotse_jw_str(w, NULL, a->topics[i]);
+    lotse_jw_arr_end(w);
+    lotse_jw_int(w, "capacity", k ? k->capacity : 0);
+    lotse_jw_int(w, "max_capacity", k ? k->max_capacity : 0);
+    lotse_jw_b64(w, "token", token, LOTSE_SECRET_BYTES);
+    if (k && k->has_cert)
+        lotse_jw_b64(w, "cert", k->cert, LOTSE_CERT_BYTES);
+    else
+        lotse_jw_null(w, "cert");
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    sodium_memzero(w->buf, w->len);
+}
+
+int counsellor_login(struct conn *c, const struct store_account *a)
+{
+    struct server *srv = c->srv;
+    uint8_t token[LOTSE_SECRET_BYTES];
+    randombytes_buf(token, sizeof(token));
+    server_pending_remove(srv, c);
+    if (a->role == STORE_ROLE_SUPERVISOR) {
+        c->role = ROLE_SUPERVISOR;
+        send_login_ok(c, a, token, NULL);
+        sodium_memzero(token, sizeof(token));
+        server_staff_add(srv, c);
+        log_info("supervisor %lld logged in", (long long)a->id);
+        return 0;
+    }
+    struct counsellor *k = mem_calloc(1, sizeof(*k));
+    if (!k)
+        return -ENOMEM;
+    k->conn = c;
+    k->account_id = a->id;
+    snprintf(k->handle, sizeof(k->handle), "%s", a->handle);
+    snprintf(k->name, sizeof(k->name), "%s", a->display_name);
+    for (int i = 0; i < a->topic_count; i++) {
+        int t = config_topic_index(srv->cfg, a->topics[i], strlen(a->topics[i]));
+        if (t >= 0)
+            k->topic_mask |= 1u << t;
+    }
+    k->max_capacity = a->capacity < 1 ? 1 : a->capacity > COUNSELLOR_MAX_SESSIONS ? COUNSELLOR_MAX_SESSIONS : a->capacity;
+    k->capacity = k->max_capacity;
+    k->available = true;
+    k->has_cert = a->has_cert;
+    if (a->has_cert)
+        memcpy(k->cert, a->cert, LOTSE_CERT_BYTES);
+    crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
+    k->next = srv->counsellors;
+    if (srv->counsellors)
+        srv->counsellors->prev = k;
+    srv->counsellors = k;
+    c->role = ROLE_COUNSELLOR;
+    c->counsellor = k;
+    send_login_ok(c, a, token, k);
+    sodium_memzero(token, sizeof(token));
+    server_staff_add(srv, c);
+    log_info("counsellor %lld logged in (device %s)", (long long)a->id,
+             a->has_cert ? "certified" : "not certified");
+    server_queue_changed(srv);
+    if (srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(srv);
+    return 0;
+}
+
+void counsellor_assign(struct counsellor *k, struct session *s)
+{
+    struct server *srv = k->conn->srv;
+    int64_t now = server_now_ms();
+    queue_remove(&srv->queue, &s->qe);
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        if (!k->sessions[i]) {
+            k->sessions[i] = s;
+            break;
+        }
+    }
+    k->active++;
+    s->counsellor = k;
+    s->state = SESSION_ASSIGNED;
+    s->picked_ms = now;
+    s->last_frame_ms = now;
+    server_note_pickup(srv, now);
+
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "assigned");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+    lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
+    lotse_jw_int(w, "waited", (now - s->enqueued_ms) / 1000);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
+    log_debug("counsellor %lld took a %s session", (long long)k->account_id,
+              srv->cfg->topics[s->topic]);
+    server_queue_changed(srv);
+}
+
+void counsellor_detach(struct counsellor *k, struct session *s)
+{
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        if (k->sessions[i] == s) {
+            k->sessions[i] = NULL;
+            k->active--;
+        }
+    }
+    s->counsellor = NULL;
+    if (k->conn && k->conn->srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(k->conn->srv);
+}
+
+/* Parses the "sid" field and finds a session this counsellor holds (or, with
+ * want_offer, was offered). Answers the error itself and returns NULL. */
+static struct session *own_session(struct conn *c, const struct lotse_json_msg *m, const char *re,
+                                   bool want_offer)
+{
+    const char *hex;
+    size_t len;
+    uint8_t sid[LOTSE_SID_BYTES];
+    if (lotse_json_get_str(m, "sid", 64, &hex, &len) != 0 ||
+        lotse_hex_decode(sid, sizeof(sid), hex, len) != LOTSE_SID_BYTES) {
+        conn_send_error(c, "bad_field", "sid must be 32 hex digits", re, NULL, "sid", true);
+        return NULL;
+    }
+    struct session *s = session_find(&c->srv->sessions, sid);
+    if (!s) {
+        conn_send_error(c, "no_such_session", "unknown or ended session", re, sid, NULL, true);
+        return NULL;
+    }
+    struct counsellor *k = c->counsellor;
+    if (want_offer ? s->offered_to != k : s->counsellor != k) {
+        conn_send_error(c, "not_your_session", "not a session of yours", re, sid, NULL, true);
+        return NULL;
+    }
+    return s;
+}
+
+static bool can_take(struct conn *c, const char *re)
+{
+    struct counsellor *k = c->counsellor;
+    if (!k->has_cert) {
+        conn_send_error(c, "device_not_certified", "this device has no valid certificate", re,
+                        NULL, NULL, false);
+        return false;
+    }
+    if (k->active >= k->capacity) {
+        conn_send_error(c, "at_capacity", "you already have as many sessions as you set", re,
+                        NULL, NULL, false);
+        return false;
+    }
+    return true;
+}
+
+static void handle_status(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct counsellor *k = c->counsellor;
+    bool available;
+    int64_t capacity;
+    int rc = lotse_json_get_bool(m, "available", &available);
+    if (rc == -EINVAL) {
+        conn_send_error(c, "bad_field", "available must be true or false", "status", NULL, "available", true);
+        return;
+    }
+    if (rc == 0)
+        k->available = available;
+    rc = lotse_json_get_int(m, "capacity", 1, k->max_capacity, &capacity);
+    if (rc == -EINVAL) {
+        conn_send_error(c, "bad_field", "capacity out of range", "status", NULL, "capacity", true);
+        return;
+    }
+    if (rc == 0)
+        k->capacity = (int)capacity;
+    send_status(k);
+    server_queue_changed(c->srv);
+    if (c->srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(c->srv);
+}
+
+static void handle_take(struct conn *c)
+{
+    struct counsellor *k = c->counsellor;
+    if (!can_take(c, "take"))
+        return;
+    struct queue_entry *e = queue_next(&c->srv->queue, k->topic_mask, true);
+    if (!e) {
+        conn_send_error(c, "queue_empty", "nobody is waiting in your topics", "take", NULL, NULL, false);
+        return;
+    }
+    counsellor_assign(k, (struct session *)((char *)e - offsetof(struct session, qe)));
+}
+
+static void withdraw_offer(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    s->offered_to = NULL;
+    s->qe.offered = false;
+    if (k && k->offer == s)
+        k->offer = NULL;
+}
+
+static void handle_accept(struct conn *c, const struct lotse_json_msg *m, bool accept)
+{
+    const char *re = accept ? "accept" : "decline";
+    struct session *s = own_session(c, m, re, true);
+    if (!s)
+        return;
+    if (accept && !can_take(c, re))
+        return;
+    withdraw_offer(s);
+    if (accept) {
+        counsellor_assign(c->counsellor, s);
+    } else {
+        c->counsellor->offers_paused_until_ms =
+            server_now_ms() + (int64_t)c->srv->cfg->offer_timeout * 1000;
+        counsellor_offer_round(c->srv);
+    }
+}
+
+static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct session *s = own_session(c, m, "keys", false);
+    if (!s)
+        return;
+    if (s->state != SESSION_ASSIGNED) {
+        conn_send_error(c, "session_not_active", "keys were sent already", "keys", s->sid, NULL, true);
+        return;
+    }
+    static const struct {
+        const char *name;
+        size_t bytes;
+    } fields[3] = {{"pk", LOTSE_PK_BYTES}, {"sig", LOTSE_SIG_BYTES}, {"cert", LOTSE_CERT_BYTES}};
+    uint8_t bytes[3][LOTSE_CERT_BYTES];
+    for (int i = 0; i < 3; i++) {
+        const char *b64;
+        size_t len;
+        if (lotse_json_get_str(m, fields[i].name, 256, &b64, &len) != 0 ||
+            lotse_b64_decode(bytes[i], sizeof(bytes[i]), b64, len) != (int)fields[i].bytes) {
+            conn_send_error(c, "bad_field", "pk, sig and cert must be base64url of the right size",
+                            "keys", s->sid, fields[i].name, true);
+            return;
+        }
+    }
+    /* The server does not vouch for these: the young person's client checks the
+     * certificate and the signature itself. Forwarding is all that happens here. */
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "keys");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_b64(w, "pk", bytes[0], LOTSE_PK_BYTES);
+    lotse_jw_b64(w, "sig", bytes[1], LOTSE_SIG_BYTES);
+    lotse_jw_b64(w, "cert", bytes[2], LOTSE_CERT_BYTES);
+    lotse_jw_str(w, "name", c->counsellor->name);
+    lotse_jw_obj_end(w);
+    if (s->young)
+        conn_send_json(s->young, w);
+    s->state = SESSION_ACTIVE;
+    s->last_frame_ms = server_now_ms();
+}
+
+void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
+{
+    if (!strcmp(type, "status"))
+        handle_status(c, m);
+    else if (!strcmp(type, "take"))
+        handle_take(c);
+    else if (!strcmp(type, "accept"))
+        handle_accept(c, m, true);
+    else if (!strcmp(type, "decline"))
+        handle_accept(c, m, false);
+    else if (!strcmp(type, "keys"))
+        handle_keys(c, m);
+    else if (!strcmp(type, "end")) {
+        struct session *s = own_session(c, m, "end", false);
+        if (s)
+            session_end(c->srv, s, "ended_by_counsellor");
+    } else
+        conn_send_error(c, "not_allowed", "not valid for a counsellor's connection", type, NULL, NULL,
+                        true);
+}
+
+void counsellor_gone(struct conn *c)
+{
+    struct counsellor *k = c->counsellor;
+    if (!k)
+        return;
+    struct server *srv = c->srv;
+    /* Out of the online list first, so that no offer round during the session
+     * ends below can pick this counsellor again. */
+    k->available = false;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        srv->counsellors = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    if (k->offer)
+        withdraw_offer(k->offer);
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
+        if (k->sessions[i])
+            session_end(srv, k->sessions[i], "counsellor_left");
+    c->counsellor = NULL;
+    log_info("counsellor %lld logged out", (long long)k->account_id);
+    mem_free_secret(k, sizeof(*k));
+    server_queue_changed(srv);
+    if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
+        counsellor_offer_round(srv);
+}
+
+void counsellor_offer_round(struct server *srv)
+{
+    if (srv->stopping)
+        return;
+    /* Give each waiting session, oldest of the highest priority first, to the
+     * least-loaded available counsellor that serves its topic and has no open
+     * offer. Repeat until nobody more can be offered anything. */
+    for (;;) {
+        struct counsellor *best = NULL;
+        struct queue_entry *best_e = NULL;
+        for (struct counsellor *k = srv->counsellors; k; k = k->next) {
+            if (!k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
+                k->offers_paused_until_ms > server_now_ms())
+                continue;
+            struct queue_entry *e = queue_next(&srv->queue, k->topic_mask, true);
+            if (!e)
+                continue;
+            if (!best || k->active < best->active) {
+                best = k;
+                best_e = e;
+            }
+        }
+        if (!best)
+            return;
+        struct session *s = (struct session *)((char *)best_e - offsetof(struct session, qe));
+        s->qe.offered = true;
+        s->offered_to = best;
+        s->offer_deadline_ms = server_now_ms() + (int64_t)srv->cfg->offer_timeout * 1000;
+        best->offer = s;
+        struct lotse_jw *w = conn_jw();
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "t", "offer");
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+        lotse_jw_int(w, "waited", (server_now_ms() - s->enqueued_ms) / 1000);
+        lotse_jw_int(w, "expires", srv->cfg->offer_timeout);
+        lotse_jw_obj_end(w);
+        conn_send_json(best->conn, w);
+    }
+}
+
+void counsellor_offer_expire(struct server *srv, int64_t now_ms)
+{
+    bool any = false;
+    for (struct counsellor *k = srv->counsellors; k; k = k->next) {
+        struct session *s = k->offer;
+        if (!s || s->offer_deadline_ms > now_ms)
+            continue;
+        withdraw_offer(s);
+        /* Someone who lets an offer run out is probably away from the desk. */
+        k->available = false;
+        struct lotse_jw *w = conn_jw();
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "t", "offer_withdrawn");
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_obj_end(w);
+        conn_send_json(k->conn, w);
+        send_status(k);
+        any = true;
+    }
+    if (any)
+        counsellor_offer_round(srv);
+}

@@ -1,0 +1,60 @@
+/* counsellor.h — a logged-in counsellor (or supervisor) and the control messages
+ * they send: status, take, accept/decline, keys, end. */
+#ifndef LOTSE_COUNSELLOR_H
+#define LOTSE_COUNSELLOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lotse/crypto.h"
+#include "store.h"
+
+#define COUNSELLOR_MAX_SESSIONS 10
+
+struct conn;
+struct server;
+struct session;
+struct lotse_json_msg;
+
+struct counsellor {
+    struct conn *conn;
+    int64_t account_id;
+    char handle[STORE_MAX_HANDLE + 1];
+    char name[STORE_MAX_HANDLE + 1];
+    uint32_t topic_mask;
+    int max_capacity;
+    int capacity;
+    int active;
+    bool available;
+    bool has_cert;
+    uint8_t cert[LOTSE_CERT_BYTES];
+    uint8_t token_hash[32];
+    struct session *sessions[COUNSELLOR_MAX_SESSIONS];
+    struct session *offer;
+    int64_t offers_paused_until_ms; /* after a decline, others get the next offer */
+    struct counsellor *next, *prev; /* online counsellors */
+};
+
+/* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
+int counsellor_login(struct conn *c, const struct store_account *acct);
+
+/* Handles one control message of a counsellor; type is the "t" field. */
+void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m);
+
+/* The connection is gone: ends the counsellor's sessions, withdraws an offer,
+ * frees the record. */
+void counsellor_gone(struct conn *c);
+
+/* Adds s to k's sessions and sends "assigned". */
+void counsellor_assign(struct counsellor *k, struct session *s);
+
+/* Removes s from k's sessions (session end). */
+void counsellor_detach(struct counsellor *k, struct session *s);
+
+/* Offer mode: offers waiting sessions to available counsellors with free capacity. */
+void counsellor_offer_round(struct server *srv);
+
+/* Offer mode: withdraws offers past their deadline. */
+void counsellor_offer_expire(struct server *srv, int64_t now_ms);
+
+#endif

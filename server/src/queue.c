@@ -1,0 +1,96 @@
+/* queue.c — the waiting queue. All operations but queue_positions are O(1) or
+ * O(topics). */
+#include "queue.h"
+
+#include <string.h>
+
+void queue_init(struct queue *q, int topic_count, const int *priority)
+{
+    memset(q, 0, sizeof(*q));
+    q->topic_count = topic_count;
+    for (int i = 0; i < topic_count; i++)
+        q->priority[i] = priority ? priority[i] : 0;
+}
+
+void queue_push(struct queue *q, struct queue_entry *e)
+{
+    if (e->queued || e->topic < 0 || e->topic >= q->topic_count)
+        return;
+    __typeof__(q->lists[0]) *l = &q->lists[e->topic];
+    e->next = NULL;
+    e->prev = l->tail;
+    if (l->tail)
+        l->tail->next = e;
+    else
+        l->head = e;
+    l->tail = e;
+    l->len++;
+    q->len++;
+    e->queued = true;
+    e->offered = false;
+}
+
+void queue_remove(struct queue *q, struct queue_entry *e)
+{
+    if (!e->queued)
+        return;
+    __typeof__(q->lists[0]) *l = &q->lists[e->topic];
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
+    l->len--;
+    q->len--;
+    e->next = e->prev = NULL;
+    e->queued = false;
+    e->offered = false;
+}
+
+struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool skip_offered)
+{
+    struct queue_entry *best = NULL;
+    int best_prio = 0;
+    for (int t = 0; t < q->topic_count; t++) {
+        if (!(topic_mask & (1u << t)))
+            continue;
+        struct queue_entry *e = q->lists[t].head;
+        while (e && skip_offered && e->offered)
+            e = e->next;
+        if (!e)
+            continue;
+        if (!best || q->priority[t] > best_prio ||
+            (q->priority[t] == best_prio && e->enqueued_ms < best->enqueued_ms)) {
+            best = e;
+            best_prio = q->priority[t];
+        }
+    }
+    return best;
+}
+
+void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uint32_t, void *),
+                     void *arg)
+{
+    for (int t = 0; t < q->topic_count; t++) {
+        uint32_t ahead = 0;
+        for (int u = 0; u < q->topic_count; u++)
+            if (q->priority[u] > q->priority[t])
+                ahead += (uint32_t)q->lists[u].len;
+        uint32_t pos = ahead;
+        for (struct queue_entry *e = q->lists[t].head; e; e = e->next)
+            fn(e, ++pos, arg);
+    }
+}
+
+size_t queue_topic_len(const struct queue *q, int t)
+{
+    return q->lists[t].len;
+}
+
+int64_t queue_topic_oldest_ms(const struct queue *q, int t)
+{
+    return q->lists[t].head ? q->lists[t].head->enqueued_ms : 0;
+}

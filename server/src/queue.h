@@ -1,0 +1,53 @@
+/* queue.h — young people waiting for a counsellor: one FIFO per topic, topics
+ * ranked by priority. Entries are embedded in their session (no allocation). */
+#ifndef LOTSE_QUEUE_H
+#define LOTSE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct queue_entry {
+    struct queue_entry *next, *prev;
+    int topic;
+    int64_t enqueued_ms;
+    bool queued;
+    bool offered; /* offer mode: offered to a counsellor right now */
+};
+
+struct queue {
+    int topic_count;
+    int priority[CONFIG_MAX_TOPICS];
+    struct {
+        struct queue_entry *head, *tail;
+        size_t len;
+    } lists[CONFIG_MAX_TOPICS];
+    size_t len;
+};
+
+/* Sets up an empty queue for topic_count topics with the given priorities. */
+void queue_init(struct queue *q, int topic_count, const int *priority);
+
+/* Appends e (e->topic and e->enqueued_ms set by the caller) to its topic's list. */
+void queue_push(struct queue *q, struct queue_entry *e);
+
+/* Removes e if queued; a no-op otherwise. */
+void queue_remove(struct queue *q, struct queue_entry *e);
+
+/* The entry a counsellor serving topic_mask (bit i = topic i) takes next: highest
+ * priority first, then longest waiting; entries being offered are skipped when
+ * skip_offered. NULL when none. */
+struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool skip_offered);
+
+/* Calls fn for every queued entry with its position (1 = next): the entries ahead
+ * in its topic plus every entry of a topic with higher priority. O(n). */
+void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uint32_t pos, void *arg),
+                     void *arg);
+
+/* Waiting in topic t, and since when the oldest waits (0 when none). */
+size_t queue_topic_len(const struct queue *q, int t);
+int64_t queue_topic_oldest_ms(const struct queue *q, int t);
+
+#endif

@@ -1,0 +1,67 @@
+/* relay.c — forwarding of end-to-end encrypted frames. The server reads only the
+ * 28-byte header; the payload is copied to the peer's send queue unchanged. */
+#include "relay.h"
+
+#include <errno.h>
+
+#include "conn.h"
+#include "counsellor.h"
+#include "lotse/proto.h"
+#include "server.h"
+#include "session.h"
+
+void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct server *srv = c->srv;
+    struct lotse_frame_header h;
+    const uint8_t *payload;
+    size_t payload_len;
+    int64_t now = server_now_ms();
+
+    if (c->role != ROLE_YOUNG && c->role != ROLE_COUNSELLOR) {
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "not_allowed", "binary frames need a session", NULL, NULL, NULL, true);
+        return;
+    }
+    if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now)) {
+        srv->stats.rate_limited++;
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "rate_limited", "too many frames", NULL,
+                        len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, false);
+        return;
+    }
+    if (lotse_frame_decode(frame, len, &h, &payload, &payload_len) != 0) {
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "bad_frame", "invalid frame header or payload size", NULL,
+                        len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, true);
+        return;
+    }
+    struct session *s = session_find(&srv->sessions, h.sid);
+    if (!s) {
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "no_such_session", "unknown session", NULL, h.sid, NULL, true);
+        return;
+    }
+    struct conn *peer;
+    if (c->role == ROLE_YOUNG && s->young == c)
+        peer = s->counsellor ? s->counsellor->conn : NULL;
+    else if (c->role == ROLE_COUNSELLOR && s->counsellor && s->counsellor->conn == c)
+        peer = s->young;
+    else {
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "not_your_session", "not a party of this session", NULL, h.sid, NULL, true);
+        return;
+    }
+    if (s->state != SESSION_ACTIVE) {
+        srv->stats.frames_rejected++;
+        conn_send_error(c, "session_not_active", "no keys exchanged yet", NULL, h.sid, NULL, true);
+        return;
+    }
+    s->last_frame_ms = now;
+    if (!peer)
+        return; /* the peer is between connections; resume sends again */
+    if (conn_send(peer, frame, len, true) == 0) {
+        srv->stats.frames_relayed++;
+        srv->stats.bytes_relayed += len;
+    }
+}

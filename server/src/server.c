@@ -1,0 +1,403 @@
+/* server.c — the lws context on a libev loop we own, the one-second tick that
+ * drives timeouts and queue updates, and orderly shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <ev.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "counsellor.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "outmsg.h"
+#include "ratelimit.h"
+#include "store.h"
+#include "workers.h"
+
+int64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- connection lists ---- */
+
+void server_pending_add(struct server *srv, struct conn *c)
+{
+    c->pending = true;
+    c->pending_next = NULL;
+    c->pending_prev = srv->pending_tail;
+    if (srv->pending_tail)
+        srv->pending_tail->pending_next = c;
+    else
+        srv->pending_head = c;
+    srv->pending_tail = c;
+}
+
+void server_pending_remove(struct server *srv, struct conn *c)
+{
+    if (!c->pending)
+        return;
+    if (c->pending_prev)
+        c->pending_prev->pending_next = c->pending_next;
+    else
+        srv->pending_head = c->pending_next;
+    if (c->pending_next)
+        c->pending_next->pending_prev = c->pending_prev;
+    else
+        srv->pending_tail = c->pending_prev;
+    c->pending = false;
+    c->pending_next = c->pending_prev = NULL;
+}
+
+void server_staff_add(struct server *srv, struct conn *c)
+{
+    c->staff = true;
+    c->staff_prev = NULL;
+    c->staff_next = srv->staff;
+    if (srv->staff)
+        srv->staff->staff_prev = c;
+    srv->staff = c;
+    srv->summary_dirty = true;
+}
+
+void server_staff_remove(struct server *srv, struct conn *c)
+{
+    if (!c->staff)
+        return;
+    if (c->staff_prev)
+        c->staff_prev->staff_next = c->staff_next;
+    else
+        srv->staff = c->staff_next;
+    if (c->staff_next)
+        c->staff_next->staff_prev = c->staff_prev;
+    c->staff = false;
+}
+
+/* ---- queue estimates and pushes ---- */
+
+void server_queue_changed(struct server *srv)
+{
+    srv->queue_dirty = true;
+    srv->summary_dirty = true;
+}
+
+void server_note_pickup(struct server *srv, int64_t now_ms)
+{
+    srv->pickups[srv->pickup_count % SERVER_PICKUP_RING] = now_ms;
+    srv->pickup_count++;
+}
+
+uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms)
+{
+    /* average interval between pickups over the last hour (at most the last 32) */
+    unsigned n = srv->pickup_count < SERVER_PICKUP_RING ? srv->pickup_count : SERVER_PICKUP_RING;
+    int64_t oldest = now_ms, interval_ms = 60000;
+    unsigned recent = 0;
+    for (unsigned i = 0; i < n; i++) {
+        int64_t t = srv->pickups[i];
+        if (now_ms - t <= 3600 * 1000) {
+            recent++;
+            if (t < oldest)
+                oldest = t;
+        }
+    }
+    if (recent >= 2)
+        interval_ms = (now_ms - oldest) / recent;
+    if (interval_ms < 1000)
+        interval_ms = 1000;
+    uint64_t secs = ((uint64_t)pos * (uint64_t)interval_ms + 999) / 1000;
+    return (uint32_t)((secs + 29) / 30 * 30);
+}
+
+static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
+{
+    struct server *srv = arg;
+    struct session *s = (struct session *)((char *)e - offsetof(struct session, qe));
+    uint32_t eta = server_eta(srv, pos, server_now_ms());
+    if (!s->young || (pos == s->sent_pos && eta == s->sent_eta))
+        return;
+    s->sent_pos = pos;
+    s->sent_eta = eta;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "queue");
+    lotse_jw_int(w, "pos", pos);
+    lotse_jw_int(w, "eta", eta);
+    lotse_jw_obj_end(w);
+    conn_send_json(s->young, w);
+}
+
+static void push_summary(struct server *srv, int64_t now)
+{
+    const struct config *cfg = srv->cfg;
+    struct lotse_jw *w = conn_jw();
+    int64_t longest = 0;
+    for (int t = 0; t < cfg->topic_count; t++) {
+        int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
+        if (oldest && (now - oldest) / 1000 > longest)
+            longest = (now - oldest) / 1000;
+    }
+    int online = 0, available = 0, full = 0;
+    for (struct counsellor *k = srv->counsellors; k; k = k->next) {
+        online++;
+        if (k->active >= k->capacity)
+            full++;
+        else if (k->available)
+            available++;
+    }
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "queue_summary");
+    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
+    lotse_jw_int(w, "longest", longest);
+    lotse_jw_arr_begin(w, "topics");
+    for (int t = 0; t < cfg->topic_count; t++) {
+        int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "topic", cfg->topics[t]);
+        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
+        lotse_jw_int(w, "longest", oldest ? (now - oldest) / 1000 : 0);
+        lotse_jw_obj_end(w);
+    }
+    lotse_jw_arr_end(w);
+    lotse_jw_int(w, "counsellors_online", online);
+    lotse_jw_int(w, "counsellors_available", available);
+    lotse_jw_int(w, "counsellors_at_capacity", full);
+    lotse_jw_int(w, "active", (int64_t)(srv->sessions.count - srv->queue.len));
+    lotse_jw_obj_end(w);
+    int len = lotse_jw_finish(w);
+    if (len < 0)
+        return;
+    for (struct conn *c = srv->staff; c; c = c->staff_next)
+        conn_send(c, w->buf, (size_t)len, false);
+}
+
+static void tick(lws_sorted_usec_list_t *sul)
+{
+    struct server *srv = lws_container_of(sul, struct server, tick);
+    int64_t now = server_now_ms();
+    const struct config *cfg = srv->cfg;
+
+    /* connections that never said hello or login */
+    while (srv->pending_head &&
+           now - srv->pending_head->connected_ms >= (int64_t)cfg->handshake_timeout * 1000) {
+        struct conn *c = srv->pending_head;
+        server_pending_remove(srv, c);
+        conn_close(c, 4001, "handshake timeout");
+    }
+    if (cfg->assign_mode == ASSIGN_OFFER) {
+        counsellor_offer_expire(srv, now);
+        counsellor_offer_round(srv);
+    }
+    if (now - srv->last_idle_scan_ms >= 5000) {
+        srv->last_idle_scan_ms = now;
+        struct session *s = srv->sessions.all;
+        while (s) {
+            struct session *next = s->all_next;
+            if (s->state != SESSION_WAITING &&
+                now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
+                session_end(srv, s, "idle");
+            s = next;
+        }
+    }
+    if (srv->queue_dirty) {
+        srv->queue_dirty = false;
+        queue_positions(&srv->queue, push_position, srv);
+    }
+    if (srv->summary_dirty) {
+        srv->summary_dirty = false;
+        push_summary(srv, now);
+    }
+    if (!srv->stopping)
+        lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 1000 * LWS_US_PER_MS);
+}
+
+/* ---- life cycle ---- */
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct server *srv = w->data;
+    log_info("signal %d: shutting down", w->signum);
+    server_stop(srv);
+}
+
+static ev_signal sig_term, sig_int;
+static lws_sorted_usec_list_t stop_sul;
+
+static struct server *stopping_server;
+
+static void break_loop(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    ev_break(stopping_server->loop, EVBREAK_ALL);
+}
+
+void server_stop(struct server *srv)
+{
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    lws_sul_cancel(&srv->tick);
+    /* Every running session ends now; their rows are queued before we flush. */
+    while (srv->sessions.all)
+        session_end(srv, srv->sessions.all, "shutdown");
+    for (struct conn *c = srv->staff; c; c = c->staff_next)
+        conn_close(c, 1001, "server shutting down");
+    for (struct conn *c = srv->pending_head; c; c = c->pending_next)
+        conn_close(c, 1001, "server shutting down");
+    /* a moment for the close frames and queued rows to go out */
+    stopping_server = srv;
+    lws_sul_schedule(srv->ctx, 0, &stop_sul, break_loop, 300 * LWS_US_PER_MS);
+}
+
+static const struct lws_http_mount mount_files = {
+    .mountpoint = "/",
+    .mountpoint_len = 1,
+    .origin_protocol = LWSMPRO_FILE,
+    .def = "index.html",
+};
+
+static const lws_retry_bo_t retry_policy = {
+    .secs_since_valid_ping = 30,
+    .secs_since_valid_hangup = 75,
+};
+
+int server_create(struct server *srv, const struct config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    setenv("TZ", cfg->timezone, 1);
+    tzset();
+    if (sessions_init(&srv->sessions))
+        return -ENOMEM;
+    queue_init(&srv->queue, cfg->topic_count, cfg->topic_priority);
+    if (ratelimit_create(&srv->rl, cfg->login_fail_per_handle, cfg->login_fail_per_source,
+                         cfg->login_fail_window))
+        return -ENOMEM;
+    if (auth_init(srv))
+        return -ENOMEM;
+
+    srv->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!srv->loop)
+        return -ENOMEM;
+
+    static struct lws_protocols protocols[5];
+    protocols[0] = (struct lws_protocols){"http", http_callback, 2048 + sizeof(size_t), 0, 0, NULL, 0};
+    protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
+                                          (size_t)cfg->rx_buffer_size, 0, NULL, 0};
+    protocols[2] = store_lws_protocol;
+    memset(&protocols[3], 0, sizeof(protocols[3]));
+
+    static struct lws_http_mount mounts[3];
+    mounts[0] = mount_files;
+    mounts[0].origin = cfg->web_root;
+    mounts[1] = (struct lws_http_mount){.mountpoint = "/healthz", .mountpoint_len = 8,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[2] = (struct lws_http_mount){.mountpoint = "/config.json", .mountpoint_len = 12,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[0].mount_next = &mounts[1];
+    mounts[1].mount_next = &mounts[2];
+
+    static void *loops[1];
+    loops[0] = srv->loop;
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.foreign_loops = loops;
+    info.user = srv;
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        log_error("could not create the libwebsockets context");
+        return -EIO;
+    }
+    memset(&info, 0, sizeof(info));
+    info.port = cfg->listen_port;
+    info.iface = cfg->listen_address;
+    info.protocols = protocols;
+    info.mounts = &mounts[0];
+    info.retry_and_idle_policy = &retry_policy;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.timeout_secs = (unsigned)cfg->handshake_timeout;
+    info.max_http_header_data = 4096;
+    info.user = srv;
+    srv->vh = lws_create_vhost(srv->ctx, &info);
+    if (!srv->vh) {
+        log_error("could not listen on %s port %d (setting listen_address / listen_port)",
+                  cfg->listen_address, cfg->listen_port);
+        return -EADDRINUSE;
+    }
+    /* With explicit vhosts and a foreign loop, lws would run PROTOCOL_INIT only
+     * once the loop turns; the store needs its per-vhost data now. lws skips
+     * vhosts that are already initialised, so this is safe to call early. */
+    if (lws_protocol_init(srv->ctx)) {
+        log_error("protocol initialisation failed");
+        return -EIO;
+    }
+    if (workers_create(&srv->workers, (unsigned)cfg->workers, (size_t)cfg->worker_queue_max,
+                       srv->ctx))
+        return -ENOMEM;
+    if (store_create(&srv->store, srv->vh, srv->workers, cfg->db, (size_t)cfg->db_queue_max))
+        return -ENOMEM;
+
+    ev_signal_init(&sig_term, on_signal, SIGTERM);
+    sig_term.data = srv;
+    ev_signal_start(srv->loop, &sig_term);
+    ev_signal_init(&sig_int, on_signal, SIGINT);
+    sig_int.data = srv;
+    ev_signal_start(srv->loop, &sig_int);
+    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
+    ev_unref(srv->loop);
+
+    srv->last_idle_scan_ms = server_now_ms();
+    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 1000 * LWS_US_PER_MS);
+    log_info("lotsed listening on %s port %d (%d topics, assign mode %s, opening hours \"%s\")",
+             cfg->listen_address, cfg->listen_port, cfg->topic_count,
+             cfg->assign_mode == ASSIGN_TAKE ? "take" : "offer", cfg->opening_hours);
+    return 0;
+}
+
+void server_run(struct server *srv)
+{
+    ev_run(srv->loop, 0);
+}
+
+void server_destroy(struct server *srv)
+{
+    if (srv->store) {
+        size_t left = store_flush_blocking(srv->store, 3000);
+        if (left)
+            log_warn("%zu session rows could not be written before exit", left);
+    }
+    if (srv->loop) {
+        ev_ref(srv->loop);
+        ev_ref(srv->loop);
+        ev_signal_stop(srv->loop, &sig_term);
+        ev_signal_stop(srv->loop, &sig_int);
+    }
+    /* Order matters: the store and the workers still talk to the lws context
+     * (adopted socket, lws_cancel_service), so they go first; the context then
+     * closes the remaining connections, whose CLOSED callbacks see no store. */
+    store_destroy(srv->store);
+    srv->store = NULL;
+    workers_destroy(srv->workers);
+    srv->workers = NULL;
+    if (srv->ctx)
+        lws_context_destroy(srv->ctx);
+    srv->ctx = NULL;
+    while (srv->sessions.all) /* none normally: server_stop ended them */
+        session_end(srv, srv->sessions.all, "shutdown");
+    sessions_destroy(&srv->sessions);
+    ratelimit_destroy(srv->rl);
+    outmsg_pool_drain();
+    if (srv->loop)
+        ev_loop_destroy(srv->loop);
+    log_info("lotsed stopped");
+}

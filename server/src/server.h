@@ -1,0 +1,103 @@
+/* server.h — the state of one lotsed process, owned by its one service thread:
+ * the libwebsockets context on a libev loop, the session table, the queue, the
+ * online counsellors, the store and the workers. */
+#ifndef LOTSE_SERVER_H
+#define LOTSE_SERVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <libwebsockets.h>
+
+#include "config.h"
+#include "queue.h"
+#include "session.h"
+
+struct store;
+struct workers;
+struct ratelimit;
+struct counsellor;
+struct conn;
+struct ev_loop;
+
+/* Counters for logs and (later) metrics. Monotonic unless said otherwise. */
+struct server_stats {
+    uint64_t connections_total;
+    uint64_t connections_open; /* gauge */
+    uint64_t frames_relayed;
+    uint64_t bytes_relayed;
+    uint64_t frames_rejected;
+    uint64_t send_queue_kills;
+    uint64_t protocol_errors;
+    uint64_t rate_limited;
+    uint64_t logins_ok;
+    uint64_t logins_failed;
+    uint64_t sessions_started;
+    uint64_t sessions_ended;
+    uint64_t sessions_abandoned;
+};
+
+#define SERVER_PICKUP_RING 32
+
+struct server {
+    const struct config *cfg;
+    struct ev_loop *loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vh;
+    struct store *store;
+    struct workers *workers;
+    struct ratelimit *rl;
+
+    struct session_table sessions;
+    struct queue queue;
+    struct counsellor *counsellors; /* online */
+    struct conn *pending_head, *pending_tail; /* no hello/login yet, oldest first */
+    struct conn *staff;                       /* counsellors and supervisors */
+
+    int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
+    unsigned pickup_count;
+
+    bool queue_dirty;   /* positions to push to waiting young people */
+    bool summary_dirty; /* queue summary to push to staff */
+    lws_sorted_usec_list_t tick;
+    int64_t last_idle_scan_ms;
+
+    char dummy_hash[128];
+    bool stopping;
+    struct server_stats stats;
+};
+
+/* Creates the context, listens, connects the store. 0 or -errno (logged). */
+int server_create(struct server *srv, const struct config *cfg);
+
+/* Runs the loop until server_stop(). */
+void server_run(struct server *srv);
+
+/* Asks the loop to end: ends sessions ("shutdown"), flushes metadata, closes. */
+void server_stop(struct server *srv);
+
+/* Frees everything (after server_run returned). */
+void server_destroy(struct server *srv);
+
+/* Monotonic milliseconds. */
+int64_t server_now_ms(void);
+
+/* The service's state changed in a way waiting people or staff see. */
+void server_queue_changed(struct server *srv);
+
+/* Records a pickup for the wait estimate. */
+void server_note_pickup(struct server *srv, int64_t now_ms);
+
+/* Expected wait in seconds for queue position pos (rounded up to 30 s). */
+uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms);
+
+/* The connection list helpers (pending, staff). */
+void server_pending_add(struct server *srv, struct conn *c);
+void server_pending_remove(struct server *srv, struct conn *c);
+void server_staff_add(struct server *srv, struct conn *c);
+void server_staff_remove(struct server *srv, struct conn *c);
+
+/* The lws protocol table entries defined in ws.c and http.c. */
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+
+#endif

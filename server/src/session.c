@@ -1,0 +1,184 @@
+/* session.c — the session table (chained hash on the random session id) and the
+ * end of a session, which is where its metadata row is written. */
+#include "session.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "conn.h"
+#include "counsellor.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "mem.h"
+#include "server.h"
+#include "store.h"
+
+#define INITIAL_BUCKETS 1024
+
+/* Session ids are uniformly random, so their first bytes are a good hash. */
+static size_t bucket_of(const struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES])
+{
+    uint64_t h;
+    memcpy(&h, sid, sizeof(h));
+    return (size_t)(h & (t->nbuckets - 1));
+}
+
+int sessions_init(struct session_table *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->buckets = mem_calloc(INITIAL_BUCKETS, sizeof(*t->buckets));
+    if (!t->buckets)
+        return -ENOMEM;
+    t->nbuckets = INITIAL_BUCKETS;
+    return 0;
+}
+
+static void session_free(struct session *s)
+{
+    mem_free_secret(s, sizeof(*s));
+}
+
+void sessions_destroy(struct session_table *t)
+{
+    while (t->all) {
+        struct session *s = t->all;
+        t->all = s->all_next;
+        session_free(s);
+    }
+    mem_free(t->buckets);
+    memset(t, 0, sizeof(*t));
+}
+
+static void grow(struct session_table *t)
+{
+    size_t n = t->nbuckets * 2;
+    struct session **b = mem_calloc(n, sizeof(*b));
+    if (!b)
+        return; /* keep the longer chains; still correct */
+    struct session **old = t->buckets;
+    size_t oldn = t->nbuckets;
+    t->buckets = b;
+    t->nbuckets = n;
+    for (size_t i = 0; i < oldn; i++) {
+        struct session *s = old[i];
+        while (s) {
+            struct session *next = s->hash_next;
+            size_t k = bucket_of(t, s->sid);
+            s->hash_next = t->buckets[k];
+            t->buckets[k] = s;
+            s = next;
+        }
+    }
+    mem_free(old);
+}
+
+struct session *session_find(const struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES])
+{
+    for (struct session *s = t->buckets[bucket_of(t, sid)]; s; s = s->hash_next)
+        if (memcmp(s->sid, sid, LOTSE_SID_BYTES) == 0)
+            return s;
+    return NULL;
+}
+
+struct session *session_create(struct session_table *t)
+{
+    struct session *s = mem_calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    do
+        randombytes_buf(s->sid, sizeof(s->sid));
+    while (session_find(t, s->sid));
+    if (t->count >= t->nbuckets)
+        grow(t);
+    size_t k = bucket_of(t, s->sid);
+    s->hash_next = t->buckets[k];
+    t->buckets[k] = s;
+    s->all_next = t->all;
+    if (t->all)
+        t->all->all_prev = s;
+    t->all = s;
+    t->count++;
+    return s;
+}
+
+static void table_remove(struct session_table *t, struct session *s)
+{
+    struct session **pp = &t->buckets[bucket_of(t, s->sid)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->hash_next;
+    if (*pp)
+        *pp = s->hash_next;
+    if (s->all_prev)
+        s->all_prev->all_next = s->all_next;
+    else
+        t->all = s->all_next;
+    if (s->all_next)
+        s->all_next->all_prev = s->all_prev;
+    t->count--;
+}
+
+static void send_ended(struct conn *c, const uint8_t *sid, const char *reason)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "ended");
+    lotse_jw_hex(w, "sid", sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "reason", reason);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
+void session_end(struct server *srv, struct session *s, const char *reason)
+{
+    int64_t now = server_now_ms();
+    bool abandoned = s->state == SESSION_WAITING;
+    struct store_session_row row;
+    memset(&row, 0, sizeof(row));
+    snprintf(row.topic, sizeof(row.topic), "%s", srv->cfg->topics[s->topic]);
+    row.started = s->started_wall - s->started_wall % srv->cfg->start_bucket;
+    int64_t picked = abandoned ? now : s->picked_ms;
+    row.wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
+    row.duration_seconds = abandoned ? 0 : (int32_t)((now - s->picked_ms) / 1000);
+    row.counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
+    snprintf(row.end_reason, sizeof(row.end_reason), "%s", abandoned ? "abandoned" : reason);
+    row.transfer_count = s->transfers;
+
+    if (s->qe.queued) {
+        queue_remove(&srv->queue, &s->qe);
+    }
+    if (s->offered_to) {
+        struct counsellor *k = s->offered_to;
+        if (k->offer == s) {
+            k->offer = NULL;
+            struct lotse_jw *w = conn_jw();
+            lotse_jw_obj_begin(w, NULL);
+            lotse_jw_str(w, "t", "offer_withdrawn");
+            lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+            lotse_jw_obj_end(w);
+            conn_send_json(k->conn, w);
+        }
+        s->offered_to = NULL;
+    }
+    if (s->counsellor) {
+        send_ended(s->counsellor->conn, s->sid, row.end_reason);
+        counsellor_detach(s->counsellor, s);
+    }
+    if (s->young) {
+        send_ended(s->young, s->sid, row.end_reason);
+        s->young->session = NULL;
+        conn_close(s->young, 1000, "session ended");
+    }
+    if (srv->store && store_session_ended(srv->store, &row) == -EAGAIN)
+        log_warn("metadata queue full: the oldest unsaved session row was dropped");
+
+    if (abandoned)
+        srv->stats.sessions_abandoned++;
+    else
+        srv->stats.sessions_ended++;
+    log_info("session ended: topic %s, reason %s, waited %d s, lasted %d s", row.topic,
+             row.end_reason, row.wait_seconds, row.duration_seconds);
+    table_remove(&srv->sessions, s);
+    session_free(s);
+    server_queue_changed(srv);
+}

@@ -1,0 +1,69 @@
+/* session.h — one conversation between a young person and a counsellor, and the
+ * table of all sessions by session id. */
+#ifndef LOTSE_SESSION_H
+#define LOTSE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "lotse/proto.h"
+#include "queue.h"
+
+struct server;
+struct conn;
+struct counsellor;
+
+enum session_state { SESSION_WAITING, SESSION_ASSIGNED, SESSION_ACTIVE };
+
+struct session {
+    uint8_t sid[LOTSE_SID_BYTES];
+    enum session_state state;
+    int topic;
+    struct queue_entry qe; /* queued while waiting */
+
+    struct conn *young;
+    struct counsellor *counsellor;
+    struct counsellor *offered_to; /* offer mode */
+    int64_t offer_deadline_ms;
+
+    uint8_t young_pk[LOTSE_PK_BYTES];
+    uint8_t resume_hash[32]; /* BLAKE2b of the resume secret */
+
+    int64_t enqueued_ms;
+    int64_t picked_ms;
+    int64_t last_frame_ms;
+    time_t started_wall;
+    int transfers;
+
+    uint32_t sent_pos, sent_eta; /* last queue update sent */
+
+    struct session *hash_next;
+    struct session *all_next, *all_prev;
+};
+
+struct session_table {
+    struct session **buckets;
+    size_t nbuckets;
+    size_t count;
+    struct session *all;
+};
+
+/* Sets up an empty table; 0 or -ENOMEM. */
+int sessions_init(struct session_table *t);
+/* Frees the table and every session still in it (keys wiped). */
+void sessions_destroy(struct session_table *t);
+
+/* A new session with a fresh random id, in the table; NULL on -ENOMEM. */
+struct session *session_create(struct session_table *t);
+
+/* The session with this id, or NULL. O(1). */
+struct session *session_find(const struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES]);
+
+/* Ends s: tells both parties "ended" with reason, frees the counsellor's slot,
+ * leaves the queue, queues the metadata row, closes the young person's
+ * connection, wipes and frees s. */
+void session_end(struct server *srv, struct session *s, const char *reason);
+
+#endif

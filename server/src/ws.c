@@ -1,0 +1,164 @@
+/* ws.c — the "lotse.v1" WebSocket protocol: connection life, reassembly of
+ * messages that span several lws chunks (rx_buffer_size is small on purpose, to
+ * keep idle connections cheap), the size limits, and dispatch of text messages
+ * (control) and binary messages (relay). */
+#include <errno.h>
+#include <string.h>
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "auth.h"
+#include "conn.h"
+#include "counsellor.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "lotse/proto.h"
+#include "mem.h"
+#include "relay.h"
+#include "server.h"
+#include "young.h"
+
+/* One parsed control message at a time: the service thread is single. */
+static struct lotse_json_msg msg;
+
+/* Every message type a client may send (PROTOCOL.md §4). A known type in the
+ * wrong role or state is "not_allowed"; anything else is "unknown_type". */
+static bool known_type(const char *type)
+{
+    static const char *const types[] = {"hello", "login", "status", "take", "accept",
+                                        "decline", "keys", "end", "resume"};
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (!strcmp(type, types[i]))
+            return true;
+    return false;
+}
+
+static void dispatch_text(struct conn *c, const char *text, size_t len)
+{
+    struct server *srv = c->srv;
+    if (!lotse_utf8_valid(text, len)) {
+        conn_close(c, 1007, "invalid UTF-8");
+        return;
+    }
+    if (!bucket_take(&c->control_bucket, srv->cfg->control_rate, srv->cfg->control_burst,
+                     server_now_ms())) {
+        srv->stats.rate_limited++;
+        conn_send_error(c, "rate_limited", "too many control messages", NULL, NULL, NULL, false);
+        if (++c->rate_rejects >= 100)
+            conn_close(c, 4029, "rate limited");
+        return;
+    }
+    if (lotse_json_parse(&msg, text, len) != 0) {
+        conn_send_error(c, "bad_json", "not one flat JSON object", NULL, NULL, NULL, true);
+        return;
+    }
+    const char *type;
+    size_t type_len;
+    if (lotse_json_get_str(&msg, "t", 32, &type, &type_len) != 0) {
+        conn_send_error(c, "unknown_type", "field t missing", NULL, NULL, "t", true);
+        return;
+    }
+    if (!known_type(type)) {
+        conn_send_error(c, "unknown_type", "not a message type of this protocol", type, NULL, NULL, true);
+        sodium_memzero(msg.storage, sizeof(msg.storage));
+        return;
+    }
+    switch (c->role) {
+    case ROLE_NONE:
+        if (!strcmp(type, "hello"))
+            young_hello(c, &msg);
+        else if (!strcmp(type, "login"))
+            auth_login(c, &msg);
+        else if (!strcmp(type, "end"))
+            conn_close(c, 1000, "bye");
+        else
+            conn_send_error(c, "not_allowed", "say hello or login first", type, NULL, NULL, true);
+        break;
+    case ROLE_YOUNG:
+        young_handle(c, type, &msg);
+        break;
+    case ROLE_COUNSELLOR:
+        counsellor_handle(c, type, &msg);
+        break;
+    case ROLE_SUPERVISOR:
+        conn_send_error(c, "not_allowed", "supervisors watch; they do not send this", type, NULL,
+                        NULL, true);
+        break;
+    }
+    /* the message may have held a password */
+    sodium_memzero(msg.storage, sizeof(msg.storage));
+}
+
+static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t len)
+{
+    if (binary)
+        relay_frame(c, data, len);
+    else
+        dispatch_text(c, (const char *)data, len);
+}
+
+/* Returns -1 when the message is too big (the connection closes with 1009). */
+static int receive(struct conn *c, const uint8_t *in, size_t len)
+{
+    struct lws *wsi = c->wsi;
+    bool final = lws_is_final_fragment(wsi);
+    if (!c->rx_in_msg) {
+        c->rx_in_msg = true;
+        c->rx_binary = lws_frame_is_binary(wsi);
+        c->rx_len = 0;
+    }
+    size_t limit = c->rx_binary ? LOTSE_MAX_BINARY_FRAME : LOTSE_MAX_TEXT_FRAME;
+    if (c->rx_len + len > limit) {
+        static const char why[] = "message too big";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                         sizeof(why) - 1);
+        return -1;
+    }
+    if (final && c->rx_len == 0) {
+        /* the common case: the whole message in one chunk, no copy */
+        c->rx_in_msg = false;
+        if (!c->closing)
+            dispatch(c, c->rx_binary, in, len);
+        return 0;
+    }
+    if (!c->rx) {
+        c->rx = mem_calloc(1, LOTSE_MAX_TEXT_FRAME);
+        if (!c->rx)
+            return -1;
+    }
+    memcpy(c->rx + c->rx_len, in, len);
+    c->rx_len += len;
+    if (final) {
+        c->rx_in_msg = false;
+        if (!c->closing)
+            dispatch(c, c->rx_binary, c->rx, c->rx_len);
+        /* idle connections should not keep 8 KiB each */
+        mem_free_secret(c->rx, LOTSE_MAX_TEXT_FRAME);
+        c->rx = NULL;
+        c->rx_len = 0;
+    }
+    return 0;
+}
+
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    struct conn *c = user;
+    struct server *srv = lws_context_user(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        conn_open(c, srv, wsi);
+        if (srv->stopping) {
+            conn_close(c, 1001, "shutting down");
+        }
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return receive(c, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return conn_writeable(c);
+    case LWS_CALLBACK_CLOSED:
+        conn_closed(c);
+        return 0;
+    default:
+        return 0;
+    }
+}
