@@ -1,0 +1,823 @@
+/* client.c — lotse protocol client with real crypto; see client.h. */
+#include "client.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLIENT_RXBUF (LOTSE_MAX_TEXT_FRAME * 8)
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int remaining_ms(int64_t deadline)
+{
+    int64_t r = deadline - now_ms();
+    return r < 0 ? 0 : (int)r;
+}
+
+/* ---- connection ---------------------------------------------------------- */
+
+int client_parse_url(const char *url, char *host, size_t cap, int *port)
+{
+    const char *p = url;
+    if (strncmp(p, "ws://", 5) == 0)
+        p += 5;
+    const char *colon = strchr(p, ':');
+    const char *slash = strchr(p, '/');
+    if (!colon || (slash && slash < colon))
+        return -EINVAL;
+    size_t hl = (size_t)(colon - p);
+    if (hl == 0 || hl >= cap)
+        return -EINVAL;
+    memcpy(host, p, hl);
+    host[hl] = 0;
+    *port = atoi(colon + 1);
+    return *port > 0 && *port < 65536 ? 0 : -EINVAL;
+}
+
+int client_connect(struct client **out, const char *host, int port, int role,
+                   const uint8_t org_pk[32], int timeout_ms)
+{
+    *out = NULL;
+    if (sodium_init() < 0)
+        return -EIO;
+    struct client *c = calloc(1, sizeof *c);
+    if (!c)
+        return -ENOMEM;
+    c->rxbuf = malloc(CLIENT_RXBUF);
+    if (!c->rxbuf) {
+        free(c);
+        return -ENOMEM;
+    }
+    c->role = role;
+    c->auto_ack = true;
+    if (org_pk)
+        memcpy(c->org_pk, org_pk, 32);
+    int rc = ws_connect(&c->ws, host, port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, NULL, NULL, timeout_ms);
+    if (rc < 0) {
+        free(c->rxbuf);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+void client_free(struct client *c)
+{
+    if (!c)
+        return;
+    if (c->ws && c->ws->fd >= 0 && c->ws->close_code < 0 && !c->ws->eof)
+        ws_close(c->ws, 1000, 1000);
+    ws_free(c->ws);
+    for (size_t i = 0; i < c->inbox_len; i++)
+        free(c->inbox[i]);
+    for (size_t i = 0; i < c->frames_len; i++)
+        free(c->frames[i].data);
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++)
+        lotse_channel_wipe(&c->sessions[i].ch);
+    free(c->rxbuf);
+    /* Secret keys, direction keys, the resume secret, the token and the last
+     * plaintext-derived frame all live in c: wipe the whole struct. */
+    sodium_memzero(c, sizeof *c);
+    free(c);
+}
+
+int client_send_json(struct client *c, const char *text)
+{
+    return ws_send(c->ws, WS_OP_TEXT, text, strlen(text));
+}
+
+int client_send_binary(struct client *c, const void *data, size_t len)
+{
+    return ws_send(c->ws, WS_OP_BINARY, data, len);
+}
+
+/* ---- inbox --------------------------------------------------------------- */
+
+/* The value of "t" in a control message. The strict parser refuses messages
+ * that are not flat (queue_summary carries an array of objects), so this reads
+ * the type with a plain scan of what our server writes: "t":"<type>". */
+static void msg_type(const char *text, char *out, size_t cap)
+{
+    out[0] = 0;
+    const char *p = strstr(text, "\"t\":\"");
+    if (!p)
+        return;
+    p += 5;
+    size_t i = 0;
+    while (p[i] && p[i] != '"' && i + 1 < cap) {
+        out[i] = p[i];
+        i++;
+    }
+    out[i] = 0;
+}
+
+static int json_parse(struct lotse_json_msg *m, const char *text)
+{
+    return lotse_json_parse(m, text, strlen(text));
+}
+
+static void copy_str(const struct lotse_json_msg *m, const char *key, char *out, size_t cap)
+{
+    const char *s;
+    size_t l;
+    out[0] = 0;
+    if (lotse_json_get_str(m, key, cap - 1, &s, &l) == 0) {
+        memcpy(out, s, l);
+        out[l] = 0;
+    }
+}
+
+struct client_session *client_session_find(struct client *c, const char *sid_hex)
+{
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++)
+        if (c->sessions[i].used && strcmp(c->sessions[i].sid_hex, sid_hex) == 0)
+            return &c->sessions[i];
+    return NULL;
+}
+
+struct client_session *client_young_session(struct client *c)
+{
+    return c->sessions[0].used ? &c->sessions[0] : NULL;
+}
+
+static struct client_session *session_by_sid(struct client *c, const uint8_t sid[16])
+{
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++)
+        if (c->sessions[i].used && memcmp(c->sessions[i].sid, sid, 16) == 0)
+            return &c->sessions[i];
+    return NULL;
+}
+
+static struct client_session *session_new(struct client *c, const char *sid_hex)
+{
+    struct client_session *s = client_session_find(c, sid_hex);
+    if (s)
+        return s;
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
+        s = &c->sessions[i];
+        if (s->used)
+            continue;
+        memset(s, 0, sizeof *s);
+        if (strlen(sid_hex) != 32 || lotse_hex_decode(s->sid, sizeof s->sid, sid_hex, 32) != 16)
+            return NULL;
+        memcpy(s->sid_hex, sid_hex, 33);
+        s->used = true;
+        return s;
+    }
+    /* All slots taken: reuse one whose session ended. */
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
+        s = &c->sessions[i];
+        if (!s->ended)
+            continue;
+        lotse_channel_wipe(&s->ch);
+        sodium_memzero(s, sizeof *s);
+        if (strlen(sid_hex) != 32 || lotse_hex_decode(s->sid, sizeof s->sid, sid_hex, 32) != 16)
+            return NULL;
+        memcpy(s->sid_hex, sid_hex, 33);
+        s->used = true;
+        return s;
+    }
+    return NULL;
+}
+
+static void inbox_push(struct client *c, const char *text)
+{
+    if (c->inbox_len == CLIENT_INBOX) {
+        /* Drop the oldest pushed update first; those are only snapshots. */
+        size_t drop = 0;
+        for (size_t i = 0; i < c->inbox_len; i++) {
+            char t[32];
+            msg_type(c->inbox[i], t, sizeof t);
+            if (!strcmp(t, "queue") || !strcmp(t, "queue_summary")) {
+                drop = i;
+                break;
+            }
+        }
+        free(c->inbox[drop]);
+        memmove(&c->inbox[drop], &c->inbox[drop + 1], (c->inbox_len - drop - 1) * sizeof c->inbox[0]);
+        c->inbox_len--;
+    }
+    c->inbox[c->inbox_len++] = strdup(text);
+}
+
+static void inbox_remove(struct client *c, size_t i)
+{
+    free(c->inbox[i]);
+    memmove(&c->inbox[i], &c->inbox[i + 1], (c->inbox_len - i - 1) * sizeof c->inbox[0]);
+    c->inbox_len--;
+}
+
+/* Side effects of a control message at the moment it arrives. */
+static void note_control(struct client *c, const char *text)
+{
+    char t[32];
+    msg_type(text, t, sizeof t);
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return;
+    bool ok = json_parse(m, text) == 0;
+    if (!strcmp(t, "queue") && ok) {
+        lotse_json_get_int(m, "pos", 0, INT64_MAX, &c->pos);
+        lotse_json_get_int(m, "eta", 0, INT64_MAX, &c->eta);
+        c->queue_updates++;
+    } else if (!strcmp(t, "queue_summary")) {
+        c->summaries++;
+    } else if (!strcmp(t, "ended") && ok) {
+        char sid[40];
+        copy_str(m, "sid", sid, sizeof sid);
+        struct client_session *s = client_session_find(c, sid);
+        if (!s && c->role == CLIENT_YOUNG)
+            s = client_young_session(c);
+        if (s) {
+            s->ended = true;
+            s->active = false;
+            copy_str(m, "reason", s->ended_reason, sizeof s->ended_reason);
+        }
+    }
+    free(m);
+}
+
+static void frame_push(struct client *c, const uint8_t *data, size_t len)
+{
+    if (c->frames_len == CLIENT_FRAME_INBOX) {
+        fprintf(stderr, "client: frame inbox full, dropping the oldest frame\n");
+        free(c->frames[0].data);
+        memmove(&c->frames[0], &c->frames[1], (c->frames_len - 1) * sizeof c->frames[0]);
+        c->frames_len--;
+    }
+    uint8_t *d = malloc(len ? len : 1);
+    if (!d)
+        return;
+    memcpy(d, data, len);
+    c->frames[c->frames_len].data = d;
+    c->frames[c->frames_len].len = len;
+    c->frames_len++;
+}
+
+/* Reads one WebSocket message into the inboxes. */
+static int read_one(struct client *c, int timeout_ms)
+{
+    int op;
+    size_t len;
+    int rc = ws_recv(c->ws, &op, c->rxbuf, CLIENT_RXBUF - 1, &len, timeout_ms);
+    if (rc == -ECONNRESET)
+        return -ESHUTDOWN;
+    if (rc < 0)
+        return rc;
+    if (op == WS_OP_BINARY) {
+        frame_push(c, c->rxbuf, len);
+        return 0;
+    }
+    c->rxbuf[len] = 0;
+    note_control(c, (const char *)c->rxbuf);
+    inbox_push(c, (const char *)c->rxbuf);
+    return 0;
+}
+
+int client_pump(struct client *c, int wait_ms)
+{
+    int64_t deadline = now_ms() + wait_ms;
+    for (;;) {
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc == -ETIMEDOUT)
+            return 0;
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int client_wait_close(struct client *c, int timeout_ms)
+{
+    if (c->ws->close_code >= 0)
+        return c->ws->close_code;
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc == -ESHUTDOWN)
+            return c->ws->close_code >= 0 ? c->ws->close_code : 0;
+        if (rc == -ETIMEDOUT)
+            return rc;
+        if (rc < 0)
+            return 0;
+    }
+}
+
+static void note_error(struct client *c, const char *text)
+{
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    c->err_code[0] = c->err_re[0] = c->err_sid[0] = c->err_field[0] = c->err_msg[0] = 0;
+    if (!m)
+        return;
+    if (json_parse(m, text) == 0) {
+        copy_str(m, "code", c->err_code, sizeof c->err_code);
+        copy_str(m, "re", c->err_re, sizeof c->err_re);
+        copy_str(m, "sid", c->err_sid, sizeof c->err_sid);
+        copy_str(m, "field", c->err_field, sizeof c->err_field);
+        copy_str(m, "msg", c->err_msg, sizeof c->err_msg);
+    } else {
+        snprintf(c->err_code, sizeof c->err_code, "<unparsable>");
+    }
+    free(m);
+}
+
+/* Waits for the first message whose type is one of types[0..n). Returns its
+ * index, -EPROTO for an error (unless "error" is asked for), or a read error. */
+static int expect_any(struct client *c, const char *const *types, int n, struct lotse_json_msg *m,
+                      int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    size_t scanned = 0;
+    for (;;) {
+        for (size_t i = scanned; i < c->inbox_len; i++) {
+            char t[32];
+            msg_type(c->inbox[i], t, sizeof t);
+            for (int k = 0; k < n; k++) {
+                if (strcmp(t, types[k]) != 0)
+                    continue;
+                int rc = k;
+                if (!strcmp(t, "error"))
+                    note_error(c, c->inbox[i]);
+                if (m && json_parse(m, c->inbox[i]) != 0)
+                    rc = -EBADMSG;
+                inbox_remove(c, i);
+                return rc;
+            }
+            if (!strcmp(t, "error")) {
+                note_error(c, c->inbox[i]);
+                inbox_remove(c, i);
+                return -EPROTO;
+            }
+        }
+        scanned = c->inbox_len;
+        if (c->ws->close_code >= 0 || c->ws->eof)
+            return -ESHUTDOWN;
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int timeout_ms)
+{
+    const char *types[1] = {t};
+    int rc = expect_any(c, types, 1, m, timeout_ms);
+    return rc > 0 ? 0 : rc;
+}
+
+int client_expect_error(struct client *c, const char *code, int timeout_ms)
+{
+    int rc = client_expect(c, "error", NULL, timeout_ms);
+    if (rc < 0) {
+        fprintf(stderr, "client: expected error %s, got none (%d)\n", code, rc);
+        return rc;
+    }
+    if (strcmp(c->err_code, code) == 0)
+        return 0;
+    /* Say what came instead: a test failure should explain itself. */
+    fprintf(stderr, "client: expected error %s, got %s (re %s, field %s: %s)\n", code, c->err_code,
+            c->err_re, c->err_field, c->err_msg);
+    return -EBADMSG;
+}
+
+/* ---- JSON writing helpers ------------------------------------------------- */
+
+static int send_jw(struct client *c, struct lotse_jw *w)
+{
+    lotse_jw_obj_end(w);
+    int n = lotse_jw_finish(w);
+    if (n < 0)
+        return n;
+    return ws_send(c->ws, WS_OP_TEXT, w->buf, (size_t)n);
+}
+
+/* ---- young person ---------------------------------------------------------- */
+
+int client_young_hello(struct client *c, const char *topic, int timeout_ms)
+{
+    struct client_session tmp;
+    memset(&tmp, 0, sizeof tmp);
+    crypto_kx_keypair(tmp.pk, tmp.sk);
+
+    char buf[512];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "hello");
+    lotse_jw_int(&w, "v", 1);
+    lotse_jw_str(&w, "role", "young");
+    lotse_jw_str(&w, "topic", topic);
+    lotse_jw_b64(&w, "pk", tmp.pk, 32);
+    int rc = send_jw(c, &w);
+    if (rc < 0)
+        goto out;
+
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    static const char *const types[] = {"welcome", "closed"};
+    rc = expect_any(c, types, 2, m, timeout_ms);
+    if (rc == 1) {
+        copy_str(m, "next_open", c->next_open, sizeof c->next_open);
+        copy_str(m, "hours", c->hours, sizeof c->hours);
+        rc = -EHOSTDOWN;
+    } else if (rc == 0) {
+        char sid[40];
+        const char *res;
+        size_t rl;
+        copy_str(m, "sid", sid, sizeof sid);
+        struct client_session *s = &c->sessions[0];
+        memset(s, 0, sizeof *s);
+        if (strlen(sid) != 32 || lotse_hex_decode(s->sid, 16, sid, 32) != 16) {
+            rc = -EBADMSG;
+        } else {
+            memcpy(s->sid_hex, sid, 33);
+            snprintf(s->topic, sizeof s->topic, "%s", topic);
+            memcpy(s->pk, tmp.pk, 32);
+            memcpy(s->sk, tmp.sk, 32);
+            s->used = true;
+            if (lotse_json_get_str(m, "resume", 64, &res, &rl) != 0 ||
+                lotse_b64_decode(c->resume, sizeof c->resume, res, rl) != 32)
+                rc = -EBADMSG;
+            if (lotse_json_get_int(m, "pos", 0, INT32_MAX, &c->pos) != 0 ||
+                lotse_json_get_int(m, "eta", 0, INT32_MAX, &c->eta) != 0)
+                rc = -EBADMSG;
+            lotse_json_get_int(m, "grace", 0, INT32_MAX, &c->grace);
+        }
+    }
+    free(m);
+out:
+    sodium_memzero(&tmp, sizeof tmp);
+    return rc;
+}
+
+int client_young_end_reason(struct client *c, const char *reason)
+{
+    char buf[128];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "end");
+    lotse_jw_str(&w, "reason", reason);
+    return send_jw(c, &w);
+}
+
+/* Decodes a base64url field of exactly want bytes; returns its length or <0. */
+static int get_b64(const struct lotse_json_msg *m, const char *key, uint8_t *out, size_t cap)
+{
+    const char *s;
+    size_t l;
+    if (lotse_json_get_str(m, key, 1024, &s, &l) != 0)
+        return -ENOENT;
+    return lotse_b64_decode(out, cap, s, l);
+}
+
+int client_young_wait_keys(struct client *c, int timeout_ms)
+{
+    struct client_session *s = client_young_session(c);
+    if (!s)
+        return -ENOENT;
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    int rc = client_expect(c, "keys", m, timeout_ms);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    uint8_t pk[32], sig[64], cert[LOTSE_CERT_BYTES + 16];
+    bool ok = get_b64(m, "pk", pk, sizeof pk) == 32 && get_b64(m, "sig", sig, sizeof sig) == 64;
+    int cl = get_b64(m, "cert", cert, sizeof cert);
+    copy_str(m, "name", s->peer_name, sizeof s->peer_name);
+    free(m);
+    /* The certificate proves the device belongs to a counsellor of the pinned
+     * organisation; the signature proves that device chose this pk for this sid
+     * and OUR pk, so a server swapping keys in either direction is caught. */
+    if (ok && cl > 0 &&
+        lotse_cert_verify(&s->peer_cert, cert, (size_t)cl, c->org_pk, (uint64_t)time(NULL)) == 0 &&
+        lotse_kx_verify(sig, s->sid, s->pk, pk, s->peer_cert.device_pk) == 0 &&
+        lotse_channel_young(&s->ch, s->sid, s->pk, s->sk, pk) == 0) {
+        memcpy(s->peer_pk, pk, 32);
+        s->active = true;
+        return 0;
+    }
+    client_young_end_reason(c, "key_rejected");
+    sodium_memzero(s->sk, sizeof s->sk);
+    lotse_channel_wipe(&s->ch);
+    return -EPERM;
+}
+
+int client_end(struct client *c, struct client_session *s)
+{
+    if (c->role == CLIENT_YOUNG)
+        return client_young_end_reason(c, "done");
+    char buf[128];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "end");
+    lotse_jw_str(&w, "sid", s->sid_hex);
+    return send_jw(c, &w);
+}
+
+/* ---- counsellor ------------------------------------------------------------- */
+
+int client_load_device(struct client *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    char line[256];
+    int rc = -EINVAL;
+    if (fgets(line, sizeof line, f)) {
+        size_t l = strcspn(line, "\r\n \t");
+        if (lotse_b64_decode(c->device_sk, sizeof c->device_sk, line, l) == 64) {
+            crypto_sign_ed25519_sk_to_pk(c->device_pk, c->device_sk);
+            c->has_device = true;
+            rc = 0;
+        }
+    }
+    sodium_memzero(line, sizeof line);
+    fclose(f);
+    return rc;
+}
+
+int client_login(struct client *c, const char *handle, const char *password, int timeout_ms)
+{
+    char buf[1024];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "login");
+    lotse_jw_int(&w, "v", 1);
+    lotse_jw_str(&w, "handle", handle);
+    lotse_jw_str(&w, "password", password);
+    if (c->has_device)
+        lotse_jw_b64(&w, "device", c->device_pk, 32);
+    int rc = send_jw(c, &w);
+    sodium_memzero(buf, sizeof buf);
+    if (rc < 0)
+        return rc;
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    rc = client_expect(c, "login_ok", m, timeout_ms);
+    if (rc == 0) {
+        char role[32];
+        copy_str(m, "role", role, sizeof role);
+        if (!strcmp(role, "supervisor"))
+            c->role = CLIENT_SUPERVISOR;
+        lotse_json_get_int(m, "id", 0, INT64_MAX, &c->id);
+        lotse_json_get_int(m, "capacity", 0, 100, &c->capacity);
+        lotse_json_get_int(m, "max_capacity", 0, 100, &c->max_capacity);
+        copy_str(m, "name", c->name, sizeof c->name);
+        if (get_b64(m, "token", c->token, sizeof c->token) != 32)
+            rc = -EBADMSG;
+        c->has_cert = get_b64(m, "cert", c->cert, sizeof c->cert) == LOTSE_CERT_BYTES;
+    }
+    sodium_memzero(m, sizeof *m);
+    free(m);
+    return rc;
+}
+
+int client_status(struct client *c, bool available, int capacity, int64_t *active, int timeout_ms)
+{
+    char buf[256];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "status");
+    lotse_jw_bool(&w, "available", available);
+    lotse_jw_int(&w, "capacity", capacity);
+    int rc = send_jw(c, &w);
+    if (rc < 0)
+        return rc;
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    rc = client_expect(c, "status", m, timeout_ms);
+    if (rc == 0) {
+        int64_t a = -1;
+        lotse_json_get_int(m, "active", 0, 100, &a);
+        lotse_json_get_int(m, "capacity", 0, 100, &c->capacity);
+        if (active)
+            *active = a;
+    }
+    free(m);
+    return rc;
+}
+
+/* Reads `assigned` into a new session with a fresh X25519 pair. */
+static int wait_assigned(struct client *c, struct client_session **out, int timeout_ms)
+{
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    int rc = client_expect(c, "assigned", m, timeout_ms);
+    if (rc < 0) {
+        free(m);
+        return rc;
+    }
+    char sid[40];
+    copy_str(m, "sid", sid, sizeof sid);
+    struct client_session *s = strlen(sid) == 32 ? session_new(c, sid) : NULL;
+    if (!s) {
+        free(m);
+        return -EBADMSG;
+    }
+    copy_str(m, "topic", s->topic, sizeof s->topic);
+    lotse_json_get_int(m, "waited", 0, INT64_MAX, &s->waited);
+    if (get_b64(m, "pk", s->peer_pk, sizeof s->peer_pk) != 32)
+        rc = -EBADMSG;
+    free(m);
+    crypto_kx_keypair(s->pk, s->sk);
+    if (out)
+        *out = s;
+    return rc;
+}
+
+int client_take(struct client *c, struct client_session **s, int timeout_ms)
+{
+    int rc = client_send_json(c, "{\"t\":\"take\"}");
+    if (rc < 0)
+        return rc;
+    return wait_assigned(c, s, timeout_ms);
+}
+
+int client_wait_offer(struct client *c, char sid_hex[33], int timeout_ms)
+{
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    int rc = client_expect(c, "offer", m, timeout_ms);
+    if (rc == 0)
+        copy_str(m, "sid", sid_hex, 33);
+    free(m);
+    return rc;
+}
+
+static int send_sid_msg(struct client *c, const char *t, const char *sid_hex)
+{
+    char buf[128];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", t);
+    lotse_jw_str(&w, "sid", sid_hex);
+    return send_jw(c, &w);
+}
+
+int client_accept(struct client *c, const char *sid_hex, struct client_session **s, int timeout_ms)
+{
+    int rc = send_sid_msg(c, "accept", sid_hex);
+    if (rc < 0)
+        return rc;
+    return wait_assigned(c, s, timeout_ms);
+}
+
+int client_decline(struct client *c, const char *sid_hex)
+{
+    return send_sid_msg(c, "decline", sid_hex);
+}
+
+int client_send_keys(struct client *c, struct client_session *s)
+{
+    uint8_t sig[64];
+    uint8_t sid[16];
+    memcpy(sid, s->sid, 16);
+    if (c->keys_override.sign_other_sid)
+        sid[0] ^= 0x01; /* a signature made for another session */
+    if (lotse_kx_sign(sig, sid, s->peer_pk, s->pk, c->device_sk) != 0)
+        return -EIO;
+    const uint8_t *pk = c->keys_override.pk ? c->keys_override.pk_v : s->pk;
+    const uint8_t *sg = c->keys_override.sig ? c->keys_override.sig_v : sig;
+    const uint8_t *cert = c->keys_override.cert ? c->keys_override.cert_v : c->cert;
+    size_t cert_len = c->keys_override.cert ? c->keys_override.cert_len : LOTSE_CERT_BYTES;
+
+    char buf[1024];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "keys");
+    lotse_jw_str(&w, "sid", s->sid_hex);
+    lotse_jw_b64(&w, "pk", pk, 32);
+    lotse_jw_b64(&w, "sig", sg, 64);
+    lotse_jw_b64(&w, "cert", cert, cert_len);
+    int rc = send_jw(c, &w);
+    if (rc < 0)
+        return rc;
+    rc = lotse_channel_counsellor(&s->ch, s->sid, s->pk, s->sk, s->peer_pk);
+    if (rc == 0)
+        s->active = true;
+    return rc;
+}
+
+int client_take_and_key(struct client *c, struct client_session **s, int timeout_ms)
+{
+    struct client_session *x;
+    int rc = client_take(c, &x, timeout_ms);
+    if (rc < 0)
+        return rc;
+    if (s)
+        *s = x;
+    return client_send_keys(c, x);
+}
+
+/* ---- end-to-end messages ---------------------------------------------------- */
+
+int client_seal(struct client *c, struct client_session *s, const char *text, size_t len,
+                uint8_t *out)
+{
+    (void)c;
+    if (!s->active)
+        return -ENOTCONN;
+    return lotse_channel_seal(&s->ch, LOTSE_INNER_TEXT, (const uint8_t *)text, len, out,
+                              LOTSE_MAX_BINARY_FRAME);
+}
+
+int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len)
+{
+    int n = client_seal(c, s, text, len, c->last_frame);
+    if (n < 0)
+        return n;
+    c->last_frame_len = (size_t)n;
+    return client_send_binary(c, c->last_frame, (size_t)n);
+}
+
+int client_send_ack(struct client *c, struct client_session *s, uint64_t seq)
+{
+    struct lotse_frame_header h = {.version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_ACK,
+                                   .flags = 0, .seq = seq};
+    memcpy(h.sid, s->sid, 16);
+    uint8_t f[LOTSE_FRAME_HEADER_BYTES];
+    lotse_frame_encode_header(f, &h);
+    return client_send_binary(c, f, sizeof f);
+}
+
+int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (c->frames_len == 0) {
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc < 0)
+            return rc;
+    }
+    struct client_frame f = c->frames[0];
+    memmove(&c->frames[0], &c->frames[1], (c->frames_len - 1) * sizeof c->frames[0]);
+    c->frames_len--;
+    int rc = f.len > cap ? -EMSGSIZE : (int)f.len;
+    if (rc > 0)
+        memcpy(buf, f.data, f.len);
+    free(f.data);
+    return rc;
+}
+
+int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
+                     int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    uint8_t frame[LOTSE_MAX_BINARY_FRAME];
+    for (;;) {
+        int n = client_recv_frame(c, frame, sizeof frame, remaining_ms(deadline));
+        if (n < 0)
+            return n;
+        struct lotse_frame_header h;
+        const uint8_t *payload;
+        size_t plen;
+        if (lotse_frame_decode(frame, (size_t)n, &h, &payload, &plen) != 0)
+            return -EPROTO;
+        struct client_session *s = session_by_sid(c, h.sid);
+        if (!s)
+            return -ENOENT;
+        if (h.kind == LOTSE_FRAME_ACK) {
+            s->acks_received++;
+            if (h.seq > s->acked_by_peer)
+                s->acked_by_peer = h.seq;
+            continue;
+        }
+        if (!s->active)
+            return -ENOTCONN;
+        uint8_t type;
+        int rc = lotse_channel_open(&s->ch, frame, (size_t)n, &type, (uint8_t *)buf,
+                                    cap > 0 ? cap - 1 : 0);
+        if (rc < 0)
+            return rc;
+        buf[rc] = 0;
+        if (s_out)
+            *s_out = s;
+        if (c->auto_ack)
+            client_send_ack(c, s, s->ch.last_rx_seq);
+        return rc;
+    }
+}

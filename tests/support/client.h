@@ -1,0 +1,205 @@
+/* client.h — the lotse protocol client with real end-to-end crypto
+ * (proto/PROTOCOL.md), for integration tests and the load generator.
+ *
+ * A young person has one session per connection; a counsellor several. Control
+ * messages that arrive while the caller waits for something else are kept in a
+ * small inbox (pushed `queue` / `queue_summary` updates only refresh the state
+ * unless asked for), binary frames in another, so a test can ask for "the next
+ * X" without caring what came in between. Keys are wiped on client_free.
+ * Everything blocks with a timeout in milliseconds. Functions return 0 (or a
+ * length) or a negative errno-style code:
+ *   -ETIMEDOUT  nothing suitable arrived in time
+ *   -EPROTO     the server answered `error` (code in c->err_code etc.)
+ *   -ESHUTDOWN  the server closed the connection (c->ws->close_code)
+ *   -EPERM      (young) the counsellor's certificate or signature failed */
+#ifndef LOTSE_TEST_CLIENT_H
+#define LOTSE_TEST_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lotse/crypto.h"
+#include "lotse/json.h"
+#include "lotse/proto.h"
+#include "wsclient.h"
+
+#define CLIENT_YOUNG 1
+#define CLIENT_COUNSELLOR 2
+#define CLIENT_SUPERVISOR 3
+
+#define CLIENT_MAX_SESSIONS 10
+#define CLIENT_INBOX 64
+#define CLIENT_FRAME_INBOX 256
+
+struct client_session {
+    bool used;
+    bool active;                    /* keys exchanged: the channel may be used */
+    bool ended;                     /* `ended` received */
+    uint8_t sid[LOTSE_SID_BYTES];
+    char sid_hex[2 * LOTSE_SID_BYTES + 1];
+    char topic[33];
+    char ended_reason[33];
+    int64_t waited;                 /* counsellor: `waited` of assigned */
+    uint8_t pk[32], sk[32];         /* our fresh X25519 pair for this session */
+    uint8_t peer_pk[32];            /* the other side's X25519 key */
+    char peer_name[65];             /* young: counsellor's display name from keys */
+    struct lotse_cert peer_cert;    /* young: the verified certificate */
+    struct lotse_channel ch;
+    uint64_t acked_by_peer;         /* highest seq of an ACK received */
+    uint64_t acks_received;         /* number of ACK frames received */
+};
+
+/* Raw frame kept until the caller reads it. */
+struct client_frame {
+    size_t len;
+    uint8_t *data;
+};
+
+struct client {
+    struct ws_conn *ws;
+    uint8_t *rxbuf;                 /* one WebSocket message as read */
+    int role;
+    uint8_t org_pk[32];
+    bool auto_ack;                  /* ACK every DATA frame opened (default true) */
+
+    /* young person */
+    uint8_t resume[32];
+    int64_t pos, eta, grace;
+    uint64_t queue_updates;         /* `queue` messages seen */
+    char next_open[64];             /* from `closed` */
+    char hours[256];
+
+    /* counsellor / supervisor */
+    uint8_t device_pk[32], device_sk[64];
+    bool has_device;
+    uint8_t cert[LOTSE_CERT_BYTES];
+    bool has_cert;
+    int64_t id, capacity, max_capacity;
+    char name[65];
+    uint8_t token[32];
+    uint64_t summaries;             /* `queue_summary` messages seen */
+
+    struct client_session sessions[CLIENT_MAX_SESSIONS];
+
+    /* last `error` received */
+    char err_code[48], err_re[48], err_sid[40], err_field[48], err_msg[256];
+
+    /* inboxes: control messages (raw text) and binary frames not yet consumed */
+    char *inbox[CLIENT_INBOX];
+    size_t inbox_len;
+    struct client_frame frames[CLIENT_FRAME_INBOX];
+    size_t frames_len;
+
+    /* last DATA frame sent, byte for byte (replay tests) */
+    uint8_t last_frame[LOTSE_MAX_BINARY_FRAME];
+    size_t last_frame_len;
+
+    /* test hooks for `keys`: when set, these replace what the client would send */
+    struct {
+        bool pk, sig, cert, sign_other_sid;
+        uint8_t pk_v[32], sig_v[64], cert_v[LOTSE_CERT_BYTES];
+        size_t cert_len;
+    } keys_override;
+};
+
+/* ---- connection -------------------------------------------------------------- */
+
+/* Opens a WebSocket to ws://host:port/ws with subprotocol lotse.v1. org_pk is
+ * the pinned organisation key (young people verify against it; may be NULL for
+ * staff). *out is freed with client_free. */
+int client_connect(struct client **out, const char *host, int port, int role,
+                   const uint8_t org_pk[32], int timeout_ms);
+/* Parses "ws://host:port/ws" into host and port. */
+int client_parse_url(const char *url, char *host, size_t cap, int *port);
+/* Wipes all keys and plaintext state, closes the socket, frees c (NULL is fine). */
+void client_free(struct client *c);
+
+/* ---- messages -------------------------------------------------------------- */
+
+/* Sends text as it is as one text frame (for malformed-input tests too). */
+int client_send_json(struct client *c, const char *text);
+/* Sends bytes as one binary frame. */
+int client_send_binary(struct client *c, const void *data, size_t len);
+
+/* Waits for the next control message of type t (from the inbox first). `queue`
+ * and `queue_summary` update c->pos/eta or c->summaries and are skipped unless t
+ * asks for them; `ended` updates the session; other messages wait in the inbox.
+ * An `error` returns -EPROTO (filling c->err_*) unless t is "error". On 0 m holds
+ * the message (m may be NULL). */
+int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int timeout_ms);
+/* Like client_expect for "error", and 0 only when its code equals code. Returns
+ * -EBADMSG when another error code came (c->err_code says which). */
+int client_expect_error(struct client *c, const char *code, int timeout_ms);
+/* Reads whatever arrives for wait_ms (answering pings, collecting frames and
+ * control messages into the inboxes). Returns 0 or -ESHUTDOWN/-ECONNRESET. */
+int client_pump(struct client *c, int wait_ms);
+/* Waits until the server closes; returns the close code (0: no close frame),
+ * or -ETIMEDOUT. */
+int client_wait_close(struct client *c, int timeout_ms);
+
+/* Finds a session by hex sid, or NULL. */
+struct client_session *client_session_find(struct client *c, const char *sid_hex);
+/* The young person's (only) session, or NULL before `welcome`. */
+struct client_session *client_young_session(struct client *c);
+
+/* ---- young person ---------------------------------------------------------- */
+
+/* Makes a fresh X25519 pair, sends hello and waits for welcome (0; c->pos, eta,
+ * grace, the session's sid). `closed` returns -EHOSTDOWN with c->next_open. */
+int client_young_hello(struct client *c, const char *topic, int timeout_ms);
+/* Waits for `keys`, checks the certificate against c->org_pk and the transcript
+ * signature over its own pk and sid, then derives the channel. On a failed check
+ * sends end key_rejected and returns -EPERM: nothing is ever encrypted then. */
+int client_young_wait_keys(struct client *c, int timeout_ms);
+/* Sends end (young: reason done; counsellor: the session's sid). */
+int client_end(struct client *c, struct client_session *s);
+/* Young: sends end with the given reason. */
+int client_young_end_reason(struct client *c, const char *reason);
+
+/* ---- counsellor / supervisor ------------------------------------------------- */
+
+/* Reads a device key file (one line: base64url of the 64-byte Ed25519 secret key). */
+int client_load_device(struct client *c, const char *path);
+/* Sends login (with the device key if loaded) and waits for login_ok; stores id,
+ * name, capacity and the certificate (has_cert false when null). */
+int client_login(struct client *c, const char *handle, const char *password, int timeout_ms);
+/* Sends status and waits for the answer; *active (may be NULL) gets `active`. */
+int client_status(struct client *c, bool available, int capacity, int64_t *active, int timeout_ms);
+/* Sends take and waits for assigned: a new session holding the young person's
+ * key and a fresh X25519 pair. Does not send keys (see client_send_keys). */
+int client_take(struct client *c, struct client_session **s, int timeout_ms);
+/* Waits for an offer; copies its sid into sid_hex (33 bytes). */
+int client_wait_offer(struct client *c, char sid_hex[33], int timeout_ms);
+/* Sends accept for sid_hex and waits for assigned. */
+int client_accept(struct client *c, const char *sid_hex, struct client_session **s, int timeout_ms);
+/* Sends decline for sid_hex. */
+int client_decline(struct client *c, const char *sid_hex);
+/* Signs the transcript, sends keys (applying c->keys_override) and derives the
+ * channel. */
+int client_send_keys(struct client *c, struct client_session *s);
+/* take + keys in one call. */
+int client_take_and_key(struct client *c, struct client_session **s, int timeout_ms);
+
+/* ---- end-to-end messages ------------------------------------------------------ */
+
+/* Seals text into a DATA frame without sending it (out must hold
+ * LOTSE_MAX_BINARY_FRAME). Returns the frame length. */
+int client_seal(struct client *c, struct client_session *s, const char *text, size_t len,
+                uint8_t *out);
+/* Seals and sends one text message; remembers the frame in c->last_frame. */
+int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len);
+/* Sends an ACK frame for seq. */
+int client_send_ack(struct client *c, struct client_session *s, uint64_t seq);
+/* Waits for the next binary frame (any kind, any session), raw. Returns its
+ * length. */
+int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms);
+/* Waits for the next DATA frame, skipping (and counting) ACKs, and opens it on
+ * its session. Returns the body length and copies it (NUL-terminated) into buf
+ * (cap > LOTSE_MAX_MESSAGE suffices); *s_out (may be NULL) names the session.
+ * lotse_channel_open's errors (-EALREADY, -ERANGE, -EBADMSG, -EPROTO) are
+ * returned as they are: the message is not shown. */
+int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
+                     int timeout_ms);
+
+#endif

@@ -1,0 +1,155 @@
+/* harness.h — runs the real lotsed for one integration test.
+ *
+ * harness_create makes a fresh database on the shared throwaway cluster
+ * (testdb.h), migrates it and creates an organisation key and the default
+ * accounts with lotsectl, in a fresh directory. The test may change settings
+ * and add accounts, then harness_start writes lotsed.conf and starts lotsed on a
+ * free port of 127.0.0.1 (killed if the test process dies) and waits for
+ * /healthz. harness_stop sends SIGTERM and returns the exit status, which a test
+ * asserts is 0 (under ASan a leak makes it non-zero). harness_destroy stops a
+ * server still running, drops the database and removes the directory unless the
+ * test did not call harness_pass (then the directory is kept and printed).
+ *
+ * For cmocka: harness_setup / harness_teardown create and destroy one harness
+ * per test in *state. */
+#ifndef LOTSE_TEST_HARNESS_H
+#define LOTSE_TEST_HARNESS_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <libpq-fe.h>
+
+#define HARNESS_MAX_ACCOUNTS 16
+#define HARNESS_MAX_SETTINGS 48
+#define HARNESS_HOST "127.0.0.1"
+
+struct harness_account {
+    char handle[65];
+    char password[65];
+    char role[16];
+    char device_file[PATH_MAX]; /* "" when the account has no device key */
+    uint8_t device_pk[32];
+    int64_t id;
+};
+
+struct harness_setting {
+    char key[48];
+    char value[1024];
+};
+
+struct harness {
+    char dir[256];
+    char conninfo[1024];
+    char conf_path[PATH_MAX];
+    char log_path[PATH_MAX];
+    char org_key_path[PATH_MAX];
+    uint8_t org_pk[32];
+    char org_pk_b64[64];
+    uint8_t org_sk[64]; /* valid when have_org_sk: the key file's secret key */
+    bool have_org_sk;
+    int port;
+    char url[64];
+    pid_t pid;  /* 0 when not running */
+    bool passed;
+    struct harness_account acc[HARNESS_MAX_ACCOUNTS];
+    int naccounts;
+    struct harness_setting set[HARNESS_MAX_SETTINGS];
+    int nsettings;
+};
+
+/* Makes directory, database, org key, default accounts (anna, ben, sue) and the
+ * default settings. Returns 0 or -errno (details on stderr). */
+int harness_create(struct harness **out);
+/* Stops lotsed if running, drops the database, removes the directory unless the
+ * test did not pass, frees h. */
+void harness_destroy(struct harness *h);
+/* Marks the test as passed: the directory can go. */
+void harness_pass(struct harness *h);
+
+/* cmocka group helpers: *state is a struct harness *. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
+/* Sets (replaces) one lotsed.conf setting before harness_start. */
+void harness_set(struct harness *h, const char *key, const char *value);
+
+/* Runs lotsectl with the given NULL-terminated arguments (after "--db CONNINFO"
+ * when with_db), feeding stdin_data (may be NULL). Stdout goes to out (may be
+ * NULL); stderr is appended to DIR/lotsectl.err. Returns the exit status (0 ok)
+ * or -errno. */
+int harness_ctl(struct harness *h, bool with_db, const char *stdin_data, char *out, size_t cap,
+                const char *const *args);
+
+/* Adds an account with lotsectl; for counsellors with certify a device key is
+ * made and certified. role: "counsellor" or "supervisor"; topics "a,b".
+ * Returns 0 or <0. */
+int harness_add_account(struct harness *h, const char *handle, const char *role, const char *name,
+                        const char *topics, int capacity, bool certify);
+/* The account by handle, or NULL. */
+struct harness_account *harness_account(struct harness *h, const char *handle);
+
+/* Writes lotsed.conf and starts lotsed; waits at most 10 s for GET /healthz 200.
+ * Returns 0 or <0 (the log is printed). */
+int harness_start(struct harness *h);
+/* SIGTERM, wait at most 10 s. Returns the exit status (128 + signal when killed
+ * by one), -ETIMEDOUT (then it was SIGKILLed). Prints the log tail if non-zero. */
+int harness_stop(struct harness *h);
+pid_t harness_pid(const struct harness *h);
+const char *harness_db_conninfo(const struct harness *h);
+/* "ws://127.0.0.1:PORT/ws" */
+const char *harness_url(struct harness *h);
+/* GET path on the server; returns the HTTP status or <0. */
+int harness_http_status(struct harness *h, const char *path);
+
+/* The whole log so far (malloc'd, NUL-terminated; free it), or NULL. */
+char *harness_log_read(struct harness *h);
+/* Number of log lines containing needle. */
+int harness_log_count(struct harness *h, const char *needle);
+/* Waits until the log has a line containing needle; 0 or -ETIMEDOUT. */
+int harness_log_wait(struct harness *h, const char *needle, int timeout_ms);
+
+/* Counts occurrences of needle in every readable mapping of the running
+ * server's memory (/proc/PID/mem). Returns the count or -errno. */
+long harness_scan_memory(struct harness *h, const void *needle, size_t len);
+
+/* Counts rows, over every text-like and bytea column of every table in the
+ * database, whose value contains needle (bytes; bytea compared as bytes).
+ * Matches are described on stderr. Returns the count or <0. */
+long harness_db_scan_substring(struct harness *h, const void *needle, size_t len);
+/* Same with a PostgreSQL regular expression over text-like columns. */
+long harness_db_scan_regex(struct harness *h, const char *regex);
+/* Regular expressions for harness_db_scan_regex and log checks. */
+extern const char *const HARNESS_RE_IPV4;
+extern const char *const HARNESS_RE_IPV6;
+
+/* Runs sql on the test database (blocking libpq) and returns the result; the
+ * caller PQclear()s it. NULL on connection failure. */
+PGresult *harness_exec(struct harness *h, const char *sql);
+/* The first column of the first row as a long, or LONG_MIN on error or no row. */
+long harness_sql_long(struct harness *h, const char *sql);
+/* Polls count_sql (a SELECT count(*)) until it reaches at least want. Returns the
+ * last count (may be below want after timeout_ms). */
+long harness_wait_count(struct harness *h, const char *count_sql, long want, int timeout_ms);
+
+/* ---- clients on the running server (client.h) ---------------------------------- */
+
+struct client;
+struct client_session;
+/* Connects a young person and says hello for topic; 0 on welcome. */
+int harness_young(struct harness *h, const char *topic, struct client **out);
+/* Connects, loads the account's device key (if any), logs in and, for
+ * counsellors, reports available with the account's full capacity. */
+int harness_counsellor(struct harness *h, const char *handle, struct client **out);
+/* A young person on topic taken by a logged-in counsellor; keys exchanged and
+ * verified on both sides. *cs is the counsellor's side of the session. */
+int harness_pair(struct harness *h, struct client *counsellor, const char *topic,
+                 struct client **young, struct client_session **cs);
+
+/* Sleeps ms milliseconds. */
+void harness_sleep_ms(int ms);
+
+#endif
