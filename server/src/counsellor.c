@@ -130,6 +130,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     conn_send_json(k->conn, w);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               srv->cfg->topics[s->topic]);
+    send_status(k);
     server_queue_changed(srv);
 }
 
@@ -142,6 +143,8 @@ void counsellor_detach(struct counsellor *k, struct session *s)
         }
     }
     s->counsellor = NULL;
+    if (k->conn && !k->conn->closing)
+        send_status(k);
     if (k->conn && k->conn->srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(k->conn->srv);
 }

@@ -1,5 +1,5 @@
-/* http.c — plain HTTP: /healthz, /config.json, security headers on every
- * response (static files are served by the "/" mount), and the hand-over point
+/* http.c — plain HTTP: /healthz and /config.json (static files are served by
+ * the "/" mount; security headers are the vhost's, see server.c), and the hand-over point
  * for finished worker jobs (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
 #include <stdio.h>
 #include <string.h>
@@ -16,36 +16,6 @@ struct http_pss {
     char body[2048];
     size_t len;
 };
-
-/* script-src needs 'wasm-unsafe-eval' for libsodium.js's WebAssembly
- * (PLATFORM.md); everything else is same-origin only, and no page may frame us. */
-static const char csp[] = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
-                          "connect-src 'self'; img-src 'self' data:; style-src 'self'; "
-                          "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-
-static int add_security_headers(struct lws *wsi, struct lws_process_html_args *args)
-{
-    static const struct {
-        const char *name, *value;
-    } headers[] = {
-        {"content-security-policy:", csp},
-        {"x-content-type-options:", "nosniff"},
-        {"referrer-policy:", "no-referrer"},
-        {"x-frame-options:", "DENY"},
-        {"cross-origin-opener-policy:", "same-origin"},
-        {"permissions-policy:", "camera=(), microphone=(), geolocation=(), interest-cohort=()"},
-        {"cache-control:", "no-store"},
-    };
-    unsigned char *p = (unsigned char *)args->p, *end = p + args->max_len;
-    for (size_t i = 0; i < sizeof(headers) / sizeof(headers[0]); i++)
-        if (lws_add_http_header_by_name(wsi, (const unsigned char *)headers[i].name,
-                                        (const unsigned char *)headers[i].value,
-                                        (int)strlen(headers[i].value), &p, end))
-            return 1;
-    args->len += (int)(p - (unsigned char *)args->p);
-    args->p = (char *)p;
-    return 0;
-}
 
 static size_t healthz(struct server *srv, char *out, size_t cap)
 {
@@ -117,8 +87,6 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         /* lws 4.1.6 may pass a freed pointer in `in` here when the Upgrade header
          * is unknown (DESIGN.md): never read it; lws itself refuses the request. */
         return 0;
-    case LWS_CALLBACK_ADD_HEADERS:
-        return add_security_headers(wsi, in);
     case LWS_CALLBACK_HTTP: {
         char uri[64] = "";
         lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);

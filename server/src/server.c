@@ -263,6 +263,22 @@ static const struct lws_http_mount mount_files = {
     .def = "index.html",
 };
 
+/* Sent with every HTTP response of the vhost, static files included.
+ * script-src needs 'wasm-unsafe-eval' for libsodium.js's WebAssembly
+ * (PLATFORM.md); everything else is same-origin only and nobody may frame us. */
+static const struct lws_protocol_vhost_options security_headers[] = {
+    {&security_headers[1], NULL, "content-security-policy:",
+     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
+     "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+     "form-action 'none'"},
+    {&security_headers[2], NULL, "x-content-type-options:", "nosniff"},
+    {&security_headers[3], NULL, "referrer-policy:", "no-referrer"},
+    {&security_headers[4], NULL, "x-frame-options:", "DENY"},
+    {&security_headers[5], NULL, "cross-origin-opener-policy:", "same-origin"},
+    {NULL, NULL, "permissions-policy:",
+     "camera=(), microphone=(), geolocation=(), interest-cohort=()"},
+};
+
 static const lws_retry_bo_t retry_policy = {
     .secs_since_valid_ping = 30,
     .secs_since_valid_hangup = 75,
@@ -327,6 +343,7 @@ int server_create(struct server *srv, const struct config *cfg)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = (unsigned)cfg->handshake_timeout;
     info.max_http_header_data = 4096;
+    info.headers = security_headers;
     info.user = srv;
     srv->vh = lws_create_vhost(srv->ctx, &info);
     if (!srv->vh) {

@@ -16,7 +16,7 @@
 
 #include "client.h"
 
-static void usage(void)
+static _Noreturn void usage(void)
 {
     fprintf(stderr,
             "usage: lotse-client young --url URL --org-key PUB --topic TOPIC\n"
@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         i++;
     }
     char host[256];
-    int port;
+    int port = 0;
     uint8_t org_pk[32];
     if (!url || !org || client_parse_url(url, host, sizeof host, &port) < 0 ||
         lotse_b64_decode(org_pk, sizeof org_pk, org, strlen(org)) != 32)
