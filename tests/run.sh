@@ -16,7 +16,9 @@ if [[ "${LOTSE_NO_APT:-0}" != 1 && $(id -u) -eq 0 ]]; then
     apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev \
         libsodium-dev libpq-dev libcmocka-dev postgresql-15 clang libclang-rt-14-dev \
-        ca-certificates
+        ca-certificates chromium
+    # the browser tests drive Debian's Chromium from Node.js (playwright-core)
+    command -v node >/dev/null 2>&1 || apt-get install -y --no-install-recommends nodejs npm
 fi
 
 declare -a SUMMARY=()
@@ -54,6 +56,17 @@ run_build() {
 }
 
 run_build "build" build -- -DLOTSE_WERROR=ON
+
+# Browser end-to-end tests and the JavaScript crypto vectors, against the
+# plain build's lotsed.
+echo "=== browser: Chromium end-to-end and JS vectors ==="
+browser_log=build/browser.log
+if LOTSE_BIN_DIR=build/server bash tests/browser/run.sh 2>&1 | tee "$browser_log"; then
+    SUMMARY+=("browser: ok ($(tail -1 "$browser_log"))")
+else
+    SUMMARY+=("browser: FAILED ($(tail -1 "$browser_log"))")
+    FAILED=1
+fi
 run_build "build-asan" build-asan -- -DLOTSE_SANITIZE=ON -DLOTSE_WERROR=ON
 
 if command -v clang >/dev/null 2>&1; then

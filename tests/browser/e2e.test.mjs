@@ -1,0 +1,275 @@
+// Browser end-to-end tests: web/ in headless Chromium against a real lotsed
+// and PostgreSQL, set up by run.sh (which passes everything in LOTSE_* env).
+// Each test proves one thing and leaves nobody waiting in the queue.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
+    return v;
+};
+const URL = env('LOTSE_URL');
+const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
+const NEUTRAL = 'https://www.google.de/';
+// What lotsed must send with every page (PROTOCOL.md §8); every document the
+// tests load is checked for it, so the pages are proven to run under it.
+const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; "
+    + "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+let browser;
+const problems = []; // console errors, page errors, CSP violations of any page
+
+before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
+        headless: true,
+        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+});
+
+after(async () => {
+    if (browser) await browser.close();
+});
+
+/** A fresh browser profile (own storage); every page it loads from lotsed must
+ * come with the server's CSP. */
+async function newContext() {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
+    context.on('response', (res) => {
+        if (res.request().resourceType() === 'document' && res.url().startsWith(URL)
+            && res.headers()['content-security-policy'] !== CSP)
+            problems.push(`${res.url()}: missing or different Content-Security-Policy`);
+    });
+    // the neutral site of the quick exit, answered locally (no network here)
+    await context.route('https://www.google.de/**', (route) =>
+        route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Google</title><p>neutral</p>' }));
+    context.on('page', watch);
+    return context;
+}
+
+function watch(page) {
+    page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`${page.url()}: console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+}
+
+async function openPage(context, path) {
+    const page = await context.newPage();
+    await page.goto(URL + path);
+    return page;
+}
+
+function assertNoProblems() {
+    const found = problems.splice(0);
+    assert.deepEqual(found, [], 'console errors or CSP violations');
+}
+
+/** Screenshots at phone (360×740) and desktop (1280×800) width. */
+async function shoot(page, name) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.screenshot({ path: join(SHOTS, `${name}-360.png`), fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.screenshot({ path: join(SHOTS, `${name}-1280.png`), fullPage: true });
+}
+
+function lotsectl(...args) {
+    return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8' });
+}
+
+async function counsellorLogin(page) {
+    await page.fill('#handle', env('LOTSE_COUNSELLOR'));
+    await page.fill('#password', env('LOTSE_COUNSELLOR_PASSWORD'));
+    await page.click('#login-button');
+    await page.locator('#view-console').waitFor();
+}
+
+/** A counsellor console whose device key is certified, logged in and available. */
+async function certifiedCounsellor() {
+    const context = await newContext();
+    const page = await openPage(context, '/counsellor/');
+    await page.locator('#view-login').waitFor();
+    const pk = (await page.locator('#device-pk').textContent()).trim();
+    lotsectl('device-certify', '--handle', env('LOTSE_COUNSELLOR'), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await counsellorLogin(page);
+    assert.equal(await page.locator('#uncertified').isHidden(), true);
+    await page.check('#available');
+    await page.locator('#status-line.on').waitFor();
+    return { context, page };
+}
+
+/** A young person who chose a topic and is waiting in the queue. */
+async function youngInQueue(context, topicId = 'family') {
+    const page = await openPage(context, '/');
+    await page.locator('#view-start').waitFor();
+    await page.check(`input[name="topic"][value="${topicId}"]`);
+    await page.click('#start-form button[type="submit"]');
+    await page.locator('#view-queue').waitFor();
+    return page;
+}
+
+/** Everything the page's origin keeps: sessionStorage, localStorage, cookies, IndexedDB. */
+async function originState(page) {
+    return page.evaluate(async () => ({
+        session: Object.keys(sessionStorage),
+        local: Object.keys(localStorage),
+        cookie: document.cookie,
+        idb: (await indexedDB.databases()).map((d) => d.name),
+    }));
+}
+
+test('a young person and a counsellor chat both ways, end to end encrypted', async () => {
+    const cctx = await newContext();
+    const c = await openPage(cctx, '/counsellor/');
+    await c.locator('#view-login').waitFor();
+    await shoot(c, 'counsellor-login');
+    const pk = (await c.locator('#device-pk').textContent()).trim();
+    assert.match(pk, /^[A-Za-z0-9_-]{43}$/);
+    await c.fill('#handle', 'anna');
+    assert.equal((await c.locator('#device-cmd').textContent()).trim(),
+        `lotsectl device-certify --handle anna --device ${pk} --orgkey /path/to/org.key`);
+
+    // first login: this device is not certified yet, the console says so
+    await counsellorLogin(c);
+    await c.locator('#uncertified').waitFor();
+    assert.match(await c.locator('#uncert-cmd').textContent(), new RegExp(`--device ${pk} `));
+
+    // an admin runs the command shown; after a new login the console can take chats
+    lotsectl('device-certify', '--handle', 'anna', '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await c.click('#logout');
+    await counsellorLogin(c);
+    assert.equal(await c.locator('#uncertified').isHidden(), true);
+    await c.check('#available');
+    await c.locator('#status-line.on').waitFor();
+
+    const yctx = await newContext();
+    const y = await openPage(yctx, '/');
+    await y.locator('#view-start').waitFor();
+    await shoot(y, 'young-welcome');
+    await y.check('input[name="topic"][value="family"]');
+    await y.click('#start-form button[type="submit"]');
+    await y.locator('#view-queue').waitFor();
+    await y.locator('#queue-pos').filter({ hasText: 'Du bist als Nächstes dran.' }).waitFor();
+    await shoot(y, 'young-queue');
+
+    await c.locator('#queue-total').filter({ hasText: '1 warten' }).waitFor();
+    await c.click('#take');
+    const panel = c.locator('#panels [role="tabpanel"]');
+    await panel.waitFor();
+
+    await y.locator('#view-chat').waitFor();
+    assert.match(await y.locator('#chat-title').textContent(), /Anna/);
+
+    await y.fill('#text', 'Hallo, ich bin neu hier. 🙂');
+    await y.press('#text', 'Enter');
+    await panel.locator('.msg.theirs', { hasText: 'Hallo, ich bin neu hier. 🙂' }).waitFor();
+    await panel.locator('textarea').fill('Hallo! Schön, dass du da bist.');
+    await panel.locator('button[type="submit"]').click();
+    await y.locator('.msg.theirs', { hasText: 'Hallo! Schön, dass du da bist.' }).waitFor();
+
+    // delivered = the other side's ACK covered the message
+    await y.locator('.msg.mine .state.delivered').waitFor();
+    await panel.locator('.msg.mine .state.delivered').waitFor();
+    await shoot(y, 'young-chat');
+    await shoot(c, 'counsellor-chat');
+
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#view-over').waitFor();
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    assert.equal(await panel.getAttribute('data-ended'), 'ended_by_young');
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('a certificate that does not verify is refused and nothing is sent', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext();
+    // the young person's client is pinned to another organisation key
+    const other = execFileSync('node', ['-e',
+        "console.log(require('crypto').randomBytes(32).toString('base64url'))"], { encoding: 'utf8' }).trim();
+    await yctx.route(`${URL}/config.json`, async (route) => {
+        const res = await route.fetch();
+        const body = { ...(await res.json()), org_public_key: other };
+        await route.fulfill({ response: res, body: JSON.stringify(body) });
+    });
+    const binarySent = [];
+    yctx.on('page', (p) => p.on('websocket', (ws) => ws.on('framesent', (f) => {
+        if (typeof f.payload !== 'string') binarySent.push(f.payload.length);
+    })));
+    const y = await youngInQueue(yctx);
+    await c.click('#take');
+    await y.locator('#view-refused').waitFor();
+    const panel = c.locator('#panels [role="tabpanel"]');
+    await panel.locator('.msg.system', { hasText: 'Schlüssel abgelehnt' }).waitFor();
+    assert.equal(await panel.getAttribute('data-ended'), 'key_rejected');
+    assert.deepEqual(binarySent, [], 'the young person sent no frame');
+    assert.deepEqual((await originState(y)).session, []);
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('the supervisor sees a waiting young person in its topic', async () => {
+    const sctx = await newContext();
+    const s = await openPage(sctx, '/supervisor/');
+    await s.fill('#handle', env('LOTSE_SUPERVISOR'));
+    await s.fill('#password', env('LOTSE_SUPERVISOR_PASSWORD'));
+    await s.click('#login-button');
+    await s.locator('#view-dash').waitFor();
+
+    const yctx = await newContext();
+    await youngInQueue(yctx, 'prison');
+    const row = s.locator('#topic-rows tr[data-topic="prison"]');
+    await row.locator('td.waiting', { hasText: /^1$/ }).waitFor();
+    assert.match(await row.locator('th').textContent(), /Elternteil ist im Gefängnis/);
+    await s.locator('#v-waiting', { hasText: /^1$/ }).waitFor();
+    // someone waits and no counsellor is available: that is trouble
+    await s.locator('#trouble', { hasText: 'verfügbar' }).waitFor();
+    await s.waitForTimeout(1200); // let the chart draw a step
+    await shoot(s, 'supervisor');
+    await yctx.close();
+    await s.locator('#v-waiting', { hasText: /^0$/ }).waitFor();
+    await sctx.close();
+    assertNoProblems();
+});
+
+test('quick exit leaves the neutral site and no chat state behind', async () => {
+    const yctx = await newContext();
+    const y = await youngInQueue(yctx);
+    assert.ok((await originState(y)).session.includes('lotse.sid'));
+    await y.click('#quick-exit');
+    await y.waitForURL(NEUTRAL);
+    // Back does not return to the chat
+    await y.goBack().catch(() => null);
+    assert.ok(!y.url().startsWith(URL), `back went to ${y.url()}`);
+    // the origin's storage in this very tab, seen from a file that runs no app code
+    await y.goto(`${URL}/favicon.svg`);
+    const state = await originState(y);
+    assert.deepEqual(state, { session: [], local: [], cookie: '', idb: [] });
+    assert.deepEqual(await yctx.cookies(), []);
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('a reload during a chat says it was interrupted and starts clean', async () => {
+    const yctx = await newContext();
+    const y = await youngInQueue(yctx);
+    await y.reload();
+    await y.locator('#view-start').waitFor();
+    await y.locator('#interrupted').waitFor();
+    assert.equal(await y.locator('#view-queue').isHidden(), true);
+    assert.equal(await y.locator('#view-chat').isHidden(), true);
+    assert.equal(await y.locator('#messages li').count(), 0);
+    assert.deepEqual((await originState(y)).session, []);
+    await yctx.close();
+    assertNoProblems();
+});

@@ -1,0 +1,119 @@
+#!/bin/bash
+# run.sh — the browser end-to-end tests and the JavaScript crypto vectors.
+#
+# Starts a throwaway PostgreSQL (tests/support/pg.sh), makes the database,
+# organisation key and accounts with lotsectl, starts lotsed on a free port
+# serving web/, then runs `node --test` on vectors.test.mjs and e2e.test.mjs
+# (Playwright driving Debian's Chromium, headless). Everything started here is
+# stopped in a trap. The last line is "N passed, N failed"; exit status is
+# non-zero on any failure.
+#
+# Environment: LOTSE_BIN_DIR (lotsed and lotsectl; default build/server),
+# CHROMIUM (default /usr/lib/chromium/chromium), LOTSE_KEEP_WORK=1 keeps the
+# temporary folder (logs) for a look afterwards.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+BIN=${LOTSE_BIN_DIR:-$ROOT/build/server}
+case "$BIN" in /*) ;; *) BIN=$ROOT/$BIN ;; esac
+CHROMIUM=${CHROMIUM:-/usr/lib/chromium/chromium}
+ARTIFACTS=$ROOT/tests/artifacts
+WORK=$(mktemp -d /tmp/lotse-browser.XXXXXX)
+LOTSED_PID=
+
+die() {
+    echo "run.sh: $*" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+cleanup() {
+    if [ -n "$LOTSED_PID" ] && kill -0 "$LOTSED_PID" 2>/dev/null; then
+        kill -TERM "$LOTSED_PID" 2>/dev/null
+        for _ in $(seq 50); do kill -0 "$LOTSED_PID" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$LOTSED_PID" 2>/dev/null || true
+    fi
+    bash "$ROOT/tests/support/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
+    if [ "${LOTSE_KEEP_WORK:-0}" = 1 ]; then
+        echo "run.sh: kept $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- tools ---------------------------------------------------------------------
+[ -x "$BIN/lotsed" ] && [ -x "$BIN/lotsectl" ] || die "no lotsed/lotsectl in $BIN (set LOTSE_BIN_DIR)"
+if [ ! -x "$CHROMIUM" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "run.sh: installing chromium" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >"$WORK/apt.log" 2>&1 ||
+            { apt-get update >>"$WORK/apt.log" 2>&1 &&
+              DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium >>"$WORK/apt.log" 2>&1; } ||
+            { cat "$WORK/apt.log" >&2; die "could not install chromium"; }
+    else
+        die "no Chromium at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
+    fi
+fi
+command -v node >/dev/null || die "node is needed"
+(
+    cd "$HERE" || exit 1
+    want=$(node -p "require('./package.json').devDependencies['playwright-core']")
+    have=$(node -p "try { require('./node_modules/playwright-core/package.json').version } catch { '' }" 2>/dev/null)
+    if [ "$want" != "$have" ]; then
+        if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+    fi
+) >"$WORK/npm.log" 2>&1 || { cat "$WORK/npm.log" >&2; die "npm install failed"; }
+
+# ---- database, keys, accounts ---------------------------------------------------------
+bash "$ROOT/tests/support/pg.sh" start "$WORK/pg" >"$WORK/pg.log" 2>&1 || { cat "$WORK/pg.log" >&2; die "PostgreSQL did not start"; }
+ADMIN_DB=$(cat "$WORK/pg/conninfo")
+psql "$ADMIN_DB" -qc 'CREATE DATABASE lotse_browser' >/dev/null || die "could not create the database"
+DB=${ADMIN_DB/dbname=postgres/dbname=lotse_browser}
+CTL=("$BIN/lotsectl" --db "$DB")
+"${CTL[@]}" migrate >"$WORK/ctl.log" 2>&1 || { cat "$WORK/ctl.log" >&2; die "migrate failed"; }
+ORG_PUB=$("${CTL[@]}" orgkey-create --out "$WORK/org.key" 2>>"$WORK/ctl.log" | tail -n1)
+[ -f "$WORK/org.key" ] || { cat "$WORK/ctl.log" >&2; die "orgkey-create failed"; }
+[ -f "$WORK/org.key.pub" ] && ORG_PUB=$(tr -d '[:space:]' <"$WORK/org.key.pub")
+add_account() { # handle role name password
+    echo "$4" | "${CTL[@]}" account-add --handle "$1" --role "$2" --name "$3" \
+        --topics family,school,friends,prison,other --password-stdin --pwhash-cost min >>"$WORK/ctl.log" 2>&1 ||
+        { cat "$WORK/ctl.log" >&2; die "account-add $1 failed"; }
+}
+COUNSELLOR_PASSWORD=anna-test-password
+SUPERVISOR_PASSWORD=sam-test-password
+add_account anna counsellor Anna "$COUNSELLOR_PASSWORD"
+add_account sam supervisor Sam "$SUPERVISOR_PASSWORD"
+
+# ---- lotsed -------------------------------------------------------------------------------
+PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+"$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$ROOT/web" \
+    --org-public-key "$ORG_PUB" --log-level info >"$WORK/lotsed.log" 2>&1 &
+LOTSED_PID=$!
+for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break
+    kill -0 "$LOTSED_PID" 2>/dev/null || { cat "$WORK/lotsed.log" >&2; die "lotsed exited"; }
+    sleep 0.1
+done
+curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/lotsed.log" >&2; die "lotsed did not come up"; }
+
+# ---- tests ----------------------------------------------------------------------------------
+mkdir -p "$ARTIFACTS/screenshots"
+export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl" LOTSE_ORGKEY="$WORK/org.key" \
+    LOTSE_ORG_PUB="$ORG_PUB" LOTSE_COUNSELLOR=anna LOTSE_COUNSELLOR_PASSWORD="$COUNSELLOR_PASSWORD" \
+    LOTSE_SUPERVISOR=sam LOTSE_SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" CHROMIUM="$CHROMIUM" \
+    LOTSE_ARTIFACTS="$ARTIFACTS"
+cd "$HERE" || die "no $HERE"
+node --test --test-reporter=tap vectors.test.mjs e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
+status=${PIPESTATUS[0]}
+pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
+fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
+if [ "$status" -ne 0 ]; then
+    echo "---- lotsed log (tail) ----" >&2
+    tail -n 40 "$WORK/lotsed.log" >&2
+fi
+[ "$status" -ne 0 ] && [ "${fail:-0}" = 0 ] && fail=1
+echo "${pass:-0} passed, ${fail:-0} failed"
+exit "$status"

@@ -1,0 +1,790 @@
+// counsellor.js — the counsellor console: device key (IndexedDB), login,
+// availability, queue view, take/offer, and several encrypted chats in tabs.
+import { apply, bindSwitch, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
+import { b64decode, b64encode, decodeFrame, hexdecode, hexencode, keys as keysMsg, login, msg } from './protocol.js';
+import { counsellorKeys, signTranscript, verifyCert, wipe } from './crypto.js';
+import { Channel } from './chat.js';
+import { connect, fetchConfig, sodiumReady } from './ws.js';
+
+setTexts({
+    de: {
+        brand: 'Beratungskonsole',
+        skip: 'Zum Inhalt',
+        'lang.switch': 'English',
+        logout: 'Abmelden',
+        loading: 'Einen Moment …',
+        'load.failed': 'Die Konsole konnte nicht starten: {why}',
+        'login.title': 'Anmelden',
+        'login.handle': 'Benutzername',
+        'login.password': 'Passwort',
+        'login.button': 'Anmelden',
+        'login.busy': 'Anmeldung läuft …',
+        'login.supervisor': 'Dieses Konto ist ein Supervisor-Konto. Bitte nutze die Supervisor-Seite.',
+        'login.lost': 'Die Verbindung zum Server ist abgebrochen. Bitte melde dich neu an.',
+        'error.auth_failed': 'Benutzername oder Passwort stimmt nicht.',
+        'error.rate_limited': 'Zu viele Versuche. Bitte warte ein paar Minuten.',
+        'error.db_unavailable': 'Der Server erreicht seine Datenbank gerade nicht. Bitte versuche es gleich noch einmal.',
+        'error.busy': 'Der Server ist gerade ausgelastet. Bitte versuche es gleich noch einmal.',
+        'error.other': 'Das hat nicht geklappt ({code}).',
+        'device.title': 'Dieses Gerät',
+        'device.explain': 'Dieses Gerät hat einen eigenen Schlüssel. Eine Admin-Person gibt ihn einmal frei. Danach können Jugendliche prüfen, dass sie wirklich mit dir schreiben.',
+        'device.fingerprint': 'Fingerabdruck:',
+        'device.pubkey': 'Öffentlicher Schlüssel:',
+        'device.command': 'Befehl für die Freigabe:',
+        'uncert.title': 'Dieses Gerät ist noch nicht freigegeben.',
+        'uncert.text': 'Ohne Freigabe kannst du keine Chats übernehmen. Bitte eine Admin-Person, diesen Befehl auszuführen. Melde dich danach neu an.',
+        'uncert.bad': 'Das Zertifikat vom Server passt nicht zu diesem Gerät ({code}). Bitte eine Admin-Person, das Gerät neu freizugeben.',
+        'status.title': 'Mein Status',
+        'status.available': 'Verfügbar für neue Chats',
+        'status.capacity': 'Chats gleichzeitig',
+        'status.line.on': 'Verfügbar · {active} von {capacity} Chats',
+        'status.line.off': 'Pause · {active} von {capacity} Chats',
+        'queue.title': 'Warteschlange',
+        'queue.caption': 'Wartende pro Thema',
+        'queue.topic': 'Thema',
+        'queue.waiting': 'Wartend',
+        'queue.longest': 'Längste Wartezeit',
+        'queue.none': 'Niemand wartet.',
+        'queue.total': '{n} warten · am längsten {longest}',
+        take: 'Nächsten Chat übernehmen',
+        'take.empty': 'Gerade wartet niemand in deinen Themen.',
+        'take.capacity': 'Du hast schon so viele Chats, wie du eingestellt hast.',
+        'take.uncertified': 'Dieses Gerät ist noch nicht freigegeben.',
+        'offer.title': 'Neuer Chat angeboten',
+        'offer.text': 'Thema: {topic} · wartet seit {waited}',
+        'offer.accept': 'Annehmen',
+        'offer.decline': 'Ablehnen',
+        'chats.title': 'Chats',
+        'chats.none': 'Gerade keine Chats. Übernimm den nächsten aus der Warteschlange.',
+        'chat.head': '{topic} · hat {waited} gewartet',
+        'chat.started': 'Chat begonnen. Die Schlüssel sind geschickt; du kannst schreiben.',
+        'chat.keychanged': 'Achtung: Der Schlüssel des Gegenübers hat sich geändert. Bitte sei vorsichtig und sprich mit deiner Supervision.',
+        'chat.label': 'Nachricht',
+        'chat.placeholder': 'Nachricht schreiben …',
+        'chat.send': 'Senden',
+        'chat.toolong': 'Die Nachricht ist zu lang.',
+        'chat.end': 'Chat beenden',
+        'chat.close': 'Tab schließen',
+        'chat.messages': 'Nachrichten',
+        'lock.short': 'Verschlüsselt',
+        'msg.sent': '✓ gesendet',
+        'msg.delivered': '✓✓ angekommen',
+        'ended.ended_by_young': 'Die junge Person hat den Chat beendet.',
+        'ended.ended_by_counsellor': 'Du hast den Chat beendet.',
+        'ended.young_left': 'Die Verbindung der jungen Person ist abgebrochen.',
+        'ended.counsellor_left': 'Deine Verbindung war weg; der Chat ist beendet.',
+        'ended.key_rejected': 'Die junge Person hat den Schlüssel abgelehnt. Es wurde nichts gelesen oder gesendet.',
+        'ended.idle': 'Der Chat wurde wegen Inaktivität beendet.',
+        'ended.shutdown': 'Der Server fährt herunter; der Chat ist beendet.',
+        'ended.other': 'Der Chat ist beendet ({reason}).',
+        'title.new': 'Neuer Chat',
+        'title.unread': '({n}) Neue Nachricht',
+    },
+    en: {
+        brand: 'Counselling console',
+        skip: 'Skip to content',
+        'lang.switch': 'Deutsch',
+        logout: 'Log out',
+        loading: 'One moment …',
+        'load.failed': 'The console could not start: {why}',
+        'login.title': 'Log in',
+        'login.handle': 'User name',
+        'login.password': 'Password',
+        'login.button': 'Log in',
+        'login.busy': 'Logging in …',
+        'login.supervisor': 'This is a supervisor account. Please use the supervisor page.',
+        'login.lost': 'The connection to the server was lost. Please log in again.',
+        'error.auth_failed': 'User name or password is wrong.',
+        'error.rate_limited': 'Too many attempts. Please wait a few minutes.',
+        'error.db_unavailable': 'The server cannot reach its database right now. Please try again shortly.',
+        'error.busy': 'The server is busy right now. Please try again shortly.',
+        'error.other': 'That did not work ({code}).',
+        'device.title': 'This device',
+        'device.explain': 'This device has its own key. An admin approves it once. Then young people can check that they are really writing with you.',
+        'device.fingerprint': 'Fingerprint:',
+        'device.pubkey': 'Public key:',
+        'device.command': 'Command to approve it:',
+        'uncert.title': 'This device is not approved yet.',
+        'uncert.text': 'Without approval you cannot take chats. Ask an admin to run this command. Then log in again.',
+        'uncert.bad': 'The certificate from the server does not fit this device ({code}). Ask an admin to approve the device again.',
+        'status.title': 'My status',
+        'status.available': 'Available for new chats',
+        'status.capacity': 'Chats at once',
+        'status.line.on': 'Available · {active} of {capacity} chats',
+        'status.line.off': 'Away · {active} of {capacity} chats',
+        'queue.title': 'Queue',
+        'queue.caption': 'Waiting per topic',
+        'queue.topic': 'Topic',
+        'queue.waiting': 'Waiting',
+        'queue.longest': 'Longest wait',
+        'queue.none': 'Nobody is waiting.',
+        'queue.total': '{n} waiting · longest {longest}',
+        take: 'Take next chat',
+        'take.empty': 'Nobody is waiting in your topics right now.',
+        'take.capacity': 'You already have as many chats as you set.',
+        'take.uncertified': 'This device is not approved yet.',
+        'offer.title': 'New chat offered',
+        'offer.text': 'Topic: {topic} · waiting for {waited}',
+        'offer.accept': 'Accept',
+        'offer.decline': 'Decline',
+        'chats.title': 'Chats',
+        'chats.none': 'No chats right now. Take the next one from the queue.',
+        'chat.head': '{topic} · waited {waited}',
+        'chat.started': 'Chat started. The keys are sent; you can write.',
+        'chat.keychanged': 'Warning: the other side\'s key has changed. Please be careful and talk to your supervisor.',
+        'chat.label': 'Message',
+        'chat.placeholder': 'Write a message …',
+        'chat.send': 'Send',
+        'chat.toolong': 'The message is too long.',
+        'chat.end': 'End chat',
+        'chat.close': 'Close tab',
+        'chat.messages': 'Messages',
+        'lock.short': 'Encrypted',
+        'msg.sent': '✓ sent',
+        'msg.delivered': '✓✓ delivered',
+        'ended.ended_by_young': 'The young person ended the chat.',
+        'ended.ended_by_counsellor': 'You ended the chat.',
+        'ended.young_left': 'The young person\'s connection was lost.',
+        'ended.counsellor_left': 'Your connection was lost; the chat has ended.',
+        'ended.key_rejected': 'The young person rejected the key. Nothing was read or sent.',
+        'ended.idle': 'The chat ended because nobody wrote.',
+        'ended.shutdown': 'The server is shutting down; the chat has ended.',
+        'ended.other': 'The chat has ended ({reason}).',
+        'title.new': 'New chat',
+        'title.unread': '({n}) New message',
+    },
+});
+
+const $ = (id) => document.getElementById(id);
+
+function clearText(el) {
+    delete el.dataset.i18n;
+    el.textContent = '';
+}
+
+let orgPk = null;
+let device = null; // {publicKey, privateKey} Ed25519, kept in IndexedDB
+let conn = null;
+let me = null; // login_ok
+let cert = null; // Uint8Array, verified against orgPk and this device
+const chats = new Map(); // sidHex -> chat
+let selected = null;
+let newChatNotice = false;
+let lastSummary = null;
+
+// ---- device key ----------------------------------------------------------------------
+
+function openDb() {
+    return new Promise((resolve, reject) => {
+        const r = indexedDB.open('lotse-counsellor', 1);
+        r.onupgradeneeded = () => r.result.createObjectStore('keys');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+    });
+}
+
+function idbRequest(db, mode, fn) {
+    return new Promise((resolve, reject) => {
+        const tx = db.transaction('keys', mode);
+        const r = fn(tx.objectStore('keys'));
+        tx.oncomplete = () => resolve(r.result);
+        tx.onerror = () => reject(tx.error);
+    });
+}
+
+/** The device's Ed25519 key pair: made on first use, then kept in IndexedDB. */
+async function loadDeviceKey() {
+    const db = await openDb();
+    let kp = await idbRequest(db, 'readonly', (st) => st.get('device'));
+    if (!kp) {
+        const k = globalThis.sodium.crypto_sign_keypair();
+        kp = { publicKey: k.publicKey, privateKey: k.privateKey };
+        await idbRequest(db, 'readwrite', (st) => st.put(kp, 'device'));
+    }
+    db.close();
+    return kp;
+}
+
+function fingerprint(pk) {
+    const h = hexencode(globalThis.sodium.crypto_generichash(8, pk));
+    return h.match(/.{4}/g).join(' ');
+}
+
+function certifyCommand(handle) {
+    return `lotsectl device-certify --handle ${handle || '<handle>'} --device ${b64encode(device.publicKey)} --orgkey /path/to/org.key`;
+}
+
+function showDevice() {
+    $('device-pk').textContent = b64encode(device.publicKey);
+    $('device-fp').textContent = fingerprint(device.publicKey);
+    $('uncert-fp').textContent = fingerprint(device.publicKey);
+    $('device-cmd').textContent = certifyCommand($('handle').value.trim());
+}
+
+// ---- login ---------------------------------------------------------------------------------
+
+function showLogin(errorKey, vars) {
+    $('loading').hidden = true;
+    $('view-console').hidden = true;
+    $('view-login').hidden = false;
+    $('logout').hidden = true;
+    $('who').textContent = '';
+    $('login-button').disabled = false;
+    if (errorKey) {
+        setText($('login-error'), errorKey, vars);
+        $('login-error').hidden = false;
+    }
+    showDevice();
+}
+
+function doLogin(ev) {
+    ev.preventDefault();
+    const handle = $('handle').value.trim();
+    const password = $('password').value;
+    if (!handle || !password) return;
+    $('login-error').hidden = true;
+    $('login-button').disabled = true;
+    if (conn) conn.close();
+    const c = connect({
+        onOpen: () => c.sendJson(login(handle, password, device.publicKey)),
+        onMessage: (m) => c === conn && onMessage(m),
+        onFrame: (b) => c === conn && onFrame(b),
+        onClose: () => c === conn && onLost(),
+    });
+    conn = c;
+    $('password').value = '';
+}
+
+function onLoginOk(m) {
+    if (m.role !== 'counsellor') {
+        conn.close();
+        conn = null;
+        showLogin('login.supervisor');
+        return;
+    }
+    me = m;
+    cert = null;
+    let certProblem = null;
+    if (typeof m.cert === 'string') {
+        try {
+            const c = b64decode(m.cert);
+            const got = verifyCert(c, orgPk, Math.floor(Date.now() / 1000));
+            if (hexencode(got.devicePk) !== hexencode(device.publicKey)) throw Object.assign(new Error('other device'), { code: 'EPERM' });
+            cert = c;
+        } catch (e) {
+            certProblem = e.code || 'EBADMSG';
+        }
+    }
+    $('uncert-cmd').textContent = certifyCommand($('handle').value.trim());
+    $('uncertified').hidden = !!cert;
+    const extra = $('uncertified').querySelector('[data-extra]');
+    if (extra) extra.remove();
+    if (certProblem) {
+        const p = document.createElement('p');
+        p.dataset.extra = '1';
+        setText(p, 'uncert.bad', { code: certProblem });
+        $('uncertified').append(p);
+    }
+    $('who').textContent = m.name || '';
+    const sel = $('capacity');
+    sel.replaceChildren();
+    for (let i = 1; i <= Math.max(1, m.max_capacity | 0); i++) {
+        const o = document.createElement('option');
+        o.value = String(i);
+        o.textContent = String(i);
+        sel.append(o);
+    }
+    sel.value = String(m.capacity || 1);
+    $('available').checked = false;
+    renderStatus({ available: false, capacity: m.capacity, active: 0 });
+    $('view-login').hidden = true;
+    $('view-console').hidden = false;
+    $('logout').hidden = false;
+    $('login-error').hidden = true;
+    $('available').focus();
+}
+
+function logout() {
+    for (const c of chats.values()) endLocal(c);
+    if (conn) conn.close();
+    conn = null;
+    me = null;
+    cert = null;
+    $('tabs').replaceChildren();
+    $('panels').replaceChildren();
+    $('offers').replaceChildren();
+    chats.clear();
+    selected = null;
+    updateTitle();
+    showLogin();
+}
+
+function onLost() {
+    conn = null;
+    for (const c of chats.values()) {
+        if (!c.ended) markEnded(c, 'counsellor_left');
+    }
+    showLogin(me ? 'login.lost' : 'error.other', { code: 'connection' });
+    me = null;
+}
+
+// ---- server messages ------------------------------------------------------------------------
+
+function onMessage(m) {
+    switch (m.t) {
+    case 'login_ok': onLoginOk(m); break;
+    case 'status': renderStatus(m); break;
+    case 'queue_summary': renderQueue(m); break;
+    case 'assigned': onAssigned(m); break;
+    case 'offer': showOffer(m); break;
+    case 'offer_withdrawn': removeOffer(m.sid); break;
+    case 'ended': {
+        const c = chats.get(m.sid);
+        if (c) markEnded(c, m.reason);
+        removeOffer(m.sid);
+        break;
+    }
+    case 'error': onError(m); break;
+    default: break;
+    }
+}
+
+function onError(m) {
+    if (!me) {
+        const known = ['auth_failed', 'rate_limited', 'db_unavailable', 'busy'];
+        showLogin(known.includes(m.code) ? `error.${m.code}` : 'error.other', { code: m.code });
+        return;
+    }
+    const key = { queue_empty: 'take.empty', at_capacity: 'take.capacity', device_not_certified: 'take.uncertified' }[m.code];
+    if (key) setText($('take-msg'), key);
+    else console.warn('server error', m.code, m.re || '', m.msg || '');
+}
+
+let status = { available: false, capacity: 1 };
+
+/** The server answers `status` but does not push it when a chat starts or ends: count open chats here. */
+function renderStatus(m) {
+    if (m) status = { available: !!m.available, capacity: m.capacity | 0 || status.capacity };
+    let active = 0;
+    for (const c of chats.values()) if (!c.ended) active++;
+    $('available').checked = status.available;
+    $('capacity').value = String(status.capacity);
+    setText($('status-line'), status.available ? 'status.line.on' : 'status.line.off',
+        { active, capacity: status.capacity });
+    $('status-line').classList.toggle('state-pill', true);
+    $('status-line').classList.toggle('on', status.available);
+}
+
+function sendStatus() {
+    if (!conn) return;
+    conn.sendJson(msg('status', { available: $('available').checked, capacity: Number($('capacity').value) }));
+}
+
+function renderQueue(m) {
+    lastSummary = m;
+    if (m.waiting > 0) setText($('queue-total'), 'queue.total', { n: m.waiting, longest: shortDuration(m.longest) });
+    else setText($('queue-total'), 'queue.none');
+    const rows = $('queue-rows');
+    rows.replaceChildren();
+    for (const topic of m.topics || []) {
+        const tr = document.createElement('tr');
+        const th = document.createElement('th');
+        th.scope = 'row';
+        setTopicText(th, topic.topic);
+        const w = document.createElement('td');
+        w.className = 'num';
+        w.textContent = String(topic.waiting);
+        const l = document.createElement('td');
+        l.className = 'num';
+        l.textContent = topic.waiting ? shortDuration(topic.longest) : '–';
+        tr.append(th, w, l);
+        rows.append(tr);
+    }
+}
+
+// ---- offers (assign_mode = offer) ----------------------------------------------------------------
+
+function showOffer(m) {
+    removeOffer(m.sid);
+    const box = document.createElement('section');
+    box.className = 'card offer';
+    box.dataset.sid = m.sid;
+    box.setAttribute('role', 'alert');
+    const h = document.createElement('h2');
+    setText(h, 'offer.title');
+    const p = document.createElement('p');
+    setText(p, 'offer.text', { topic: t(`topic.${m.topic}`), waited: shortDuration(m.waited) });
+    const yes = document.createElement('button');
+    yes.className = 'primary';
+    setText(yes, 'offer.accept');
+    yes.addEventListener('click', () => { conn.sendJson(msg('accept', { sid: m.sid })); removeOffer(m.sid); });
+    const no = document.createElement('button');
+    setText(no, 'offer.decline');
+    no.addEventListener('click', () => { conn.sendJson(msg('decline', { sid: m.sid })); removeOffer(m.sid); });
+    const row = document.createElement('div');
+    row.className = 'row';
+    row.append(yes, no);
+    box.append(h, p, row);
+    $('offers').append(box);
+    newChatNotice = true;
+    updateTitle();
+    yes.focus();
+}
+
+function removeOffer(sid) {
+    for (const el of $('offers').querySelectorAll('[data-sid]')) if (el.dataset.sid === sid) el.remove();
+}
+
+// ---- sessions -----------------------------------------------------------------------------------
+
+/** A counsellor got a session: fresh X25519 key, transcript signed by the device key, `keys` out. */
+function onAssigned(m) {
+    let youngPk;
+    try {
+        youngPk = b64decode(m.pk);
+        if (youngPk.length !== 32) throw new Error('young pk size');
+    } catch (e) {
+        console.warn('assigned with a bad key', e);
+        return;
+    }
+    const existing = chats.get(m.sid);
+    if (existing) {
+        if (hexencode(existing.youngPk) !== hexencode(youngPk)) peerKeyChanged(existing);
+        return;
+    }
+    if (!cert) {
+        setText($('take-msg'), 'take.uncertified');
+        return;
+    }
+    const S = globalThis.sodium;
+    const sid = hexdecode(m.sid);
+    const kp = S.crypto_kx_keypair();
+    const sig = signTranscript(device.privateKey, sid, youngPk, kp.publicKey);
+    conn.sendJson(keysMsg(m.sid, kp.publicKey, sig, cert));
+    const keys = counsellorKeys(kp.publicKey, kp.privateKey, youngPk);
+    wipe(kp.privateKey);
+    const c = conn;
+    const chat = {
+        sidHex: m.sid,
+        sid,
+        topic: m.topic,
+        waited: m.waited | 0,
+        youngPk,
+        channel: new Channel({ sid, keys, sendBinary: (b) => c.sendBinary(b) }),
+        pending: new Map(),
+        unread: 0,
+        ended: false,
+    };
+    chats.set(m.sid, chat);
+    buildChat(chat);
+    systemLine(chat, 'chat.started');
+    select(chat);
+    clearText($('take-msg'));
+    newChatNotice = true;
+    updateTitle();
+    renderStatus();
+}
+
+/** Not expected in protocol v1 (no transfer yet): a peer key that changes mid-session. */
+function peerKeyChanged(chat) {
+    chat.keyChanged.hidden = false;
+    chat.tab.classList.add('key-changed-tab');
+}
+
+function buildChat(chat) {
+    const tab = document.createElement('button');
+    tab.type = 'button';
+    tab.className = 'tab';
+    tab.id = `tab-${chat.sidHex}`;
+    tab.setAttribute('role', 'tab');
+    tab.setAttribute('aria-controls', `panel-${chat.sidHex}`);
+    const label = document.createElement('span');
+    setTopicText(label, chat.topic);
+    const badge = document.createElement('span');
+    badge.className = 'unread';
+    badge.hidden = true;
+    tab.append(label, badge);
+    tab.addEventListener('click', () => select(chat));
+    tab.addEventListener('keydown', tabKeys);
+
+    const panel = document.createElement('div');
+    panel.id = `panel-${chat.sidHex}`;
+    panel.className = 'chat';
+    panel.setAttribute('role', 'tabpanel');
+    panel.setAttribute('aria-labelledby', tab.id);
+    panel.dataset.sid = chat.sidHex;
+
+    const head = document.createElement('div');
+    head.className = 'chat-head';
+    const h = document.createElement('h3');
+    setText(h, 'chat.head', { topic: t(`topic.${chat.topic}`), waited: shortDuration(chat.waited) });
+    const lock = document.createElement('p');
+    lock.className = 'lock-note';
+    const lockIcon = document.createElement('span');
+    lockIcon.className = 'lock-icon';
+    lockIcon.setAttribute('aria-hidden', 'true');
+    const lockText = document.createElement('span');
+    setText(lockText, 'lock.short');
+    lock.append(lockIcon, ' ', lockText);
+    head.append(h, lock);
+
+    const keyChanged = document.createElement('p');
+    keyChanged.className = 'key-changed';
+    keyChanged.setAttribute('role', 'alert');
+    keyChanged.hidden = true;
+    setText(keyChanged, 'chat.keychanged');
+
+    const list = document.createElement('ol');
+    list.className = 'messages';
+    list.setAttribute('role', 'log');
+    list.setAttribute('aria-live', 'polite');
+    list.dataset.i18nLabel = 'chat.messages';
+    list.setAttribute('aria-label', t('chat.messages'));
+
+    const form = document.createElement('form');
+    form.className = 'composer';
+    const lab = document.createElement('label');
+    lab.className = 'sr-only';
+    lab.htmlFor = `text-${chat.sidHex}`;
+    setText(lab, 'chat.label');
+    const ta = document.createElement('textarea');
+    ta.id = `text-${chat.sidHex}`;
+    ta.rows = 2;
+    ta.dataset.i18nPlaceholder = 'chat.placeholder';
+    ta.placeholder = t('chat.placeholder');
+    const send = document.createElement('button');
+    send.type = 'submit';
+    send.className = 'primary';
+    setText(send, 'chat.send');
+    form.append(lab, ta, send);
+    form.addEventListener('submit', (ev) => { ev.preventDefault(); sendText(chat); });
+    ta.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); sendText(chat); }
+    });
+    ta.addEventListener('input', () => { chat.tooLong.hidden = true; });
+
+    const tooLong = document.createElement('p');
+    tooLong.className = 'alert';
+    tooLong.setAttribute('role', 'alert');
+    tooLong.hidden = true;
+    setText(tooLong, 'chat.toolong');
+
+    const actions = document.createElement('div');
+    actions.className = 'chat-actions';
+    const end = document.createElement('button');
+    end.type = 'button';
+    end.className = 'danger';
+    setText(end, 'chat.end');
+    end.addEventListener('click', () => {
+        if (conn && !chat.ended) conn.sendJson(msg('end', { sid: chat.sidHex }));
+    });
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.hidden = true;
+    setText(close, 'chat.close');
+    close.addEventListener('click', () => closeChat(chat));
+    actions.append(end, close);
+
+    panel.append(head, keyChanged, list, form, tooLong, actions);
+    Object.assign(chat, { tab, badge, panel, list, form, textarea: ta, tooLong, endButton: end, closeButton: close, keyChanged });
+    $('tabs').append(tab);
+    $('panels').append(panel);
+    $('no-chats').hidden = true;
+}
+
+function tabKeys(ev) {
+    const tabs = [...$('tabs').querySelectorAll('[role="tab"]')];
+    const i = tabs.indexOf(ev.currentTarget);
+    let j = null;
+    if (ev.key === 'ArrowRight') j = (i + 1) % tabs.length;
+    else if (ev.key === 'ArrowLeft') j = (i - 1 + tabs.length) % tabs.length;
+    else if (ev.key === 'Home') j = 0;
+    else if (ev.key === 'End') j = tabs.length - 1;
+    if (j === null) return;
+    ev.preventDefault();
+    const chat = chats.get(tabs[j].id.slice(4));
+    if (chat) {
+        select(chat);
+        chat.tab.focus();
+    }
+}
+
+function select(chat) {
+    selected = chat;
+    for (const c of chats.values()) {
+        const on = c === chat;
+        c.tab.setAttribute('aria-selected', on ? 'true' : 'false');
+        c.tab.tabIndex = on ? 0 : -1;
+        c.panel.hidden = !on;
+    }
+    chat.unread = 0;
+    renderUnread(chat);
+    chat.list.scrollTop = chat.list.scrollHeight;
+    updateTitle();
+}
+
+function renderUnread(chat) {
+    chat.badge.hidden = chat.unread === 0;
+    chat.badge.textContent = String(chat.unread);
+}
+
+function updateTitle() {
+    let n = 0;
+    for (const c of chats.values()) n += c.unread;
+    let title = t('brand');
+    if (n > 0) title = `${t('title.unread', { n })} – ${title}`;
+    else if (newChatNotice && document.hidden) title = `${t('title.new')} – ${title}`;
+    else newChatNotice = false;
+    document.title = title;
+}
+
+function systemLine(chat, key, vars) {
+    const li = document.createElement('li');
+    li.className = 'msg system';
+    setText(li, key, vars);
+    chat.list.append(li);
+}
+
+function addLine(chat, text, mine) {
+    const li = document.createElement('li');
+    li.className = `msg ${mine ? 'mine' : 'theirs'}`;
+    const body = document.createElement('span');
+    body.textContent = text;
+    li.append(body);
+    let state = null;
+    if (mine) {
+        state = document.createElement('span');
+        state.className = 'state';
+        setText(state, 'msg.sent');
+        li.append(state);
+    }
+    chat.list.append(li);
+    chat.list.scrollTop = chat.list.scrollHeight;
+    return state;
+}
+
+function sendText(chat) {
+    const text = chat.textarea.value.trim();
+    if (!text || chat.ended || !chat.channel) return;
+    if (!Channel.fits(text)) {
+        chat.tooLong.hidden = false;
+        return;
+    }
+    const seq = chat.channel.sendText(text);
+    chat.pending.set(seq, addLine(chat, text, true));
+    chat.textarea.value = '';
+}
+
+function onFrame(bytes) {
+    let sidHex;
+    try {
+        sidHex = hexencode(decodeFrame(bytes).sid);
+    } catch {
+        return;
+    }
+    const chat = chats.get(sidHex);
+    if (!chat || chat.ended) return;
+    let r;
+    try {
+        r = chat.channel.receive(bytes);
+    } catch (e) {
+        console.warn('frame rejected:', e.code || e.message);
+        return;
+    }
+    if (!r) return;
+    if (r.ack !== undefined) {
+        for (const [seq, el] of chat.pending) {
+            if (seq <= r.ack) {
+                setText(el, 'msg.delivered');
+                el.classList.add('delivered');
+                chat.pending.delete(seq);
+            }
+        }
+        return;
+    }
+    addLine(chat, r.text, false);
+    if (chat !== selected || document.hidden) {
+        chat.unread++;
+        renderUnread(chat);
+    }
+    updateTitle();
+}
+
+/** Wipes a chat's keys; the transcript stays visible until the tab is closed. */
+function endLocal(chat) {
+    chat.ended = true;
+    if (chat.channel) chat.channel.close();
+    chat.channel = null;
+}
+
+function markEnded(chat, reason) {
+    endLocal(chat);
+    const known = ['ended_by_young', 'ended_by_counsellor', 'young_left', 'counsellor_left', 'key_rejected', 'idle', 'shutdown'];
+    systemLine(chat, known.includes(reason) ? `ended.${reason}` : 'ended.other', { reason });
+    chat.tab.classList.add('ended');
+    chat.form.hidden = true;
+    chat.endButton.hidden = true;
+    chat.closeButton.hidden = false;
+    chat.panel.dataset.ended = reason;
+    renderStatus();
+}
+
+function closeChat(chat) {
+    endLocal(chat);
+    chat.tab.remove();
+    chat.panel.remove();
+    chats.delete(chat.sidHex);
+    const next = chats.values().next().value;
+    if (next) select(next);
+    else {
+        selected = null;
+        $('no-chats').hidden = false;
+    }
+    updateTitle();
+}
+
+// ---- start -----------------------------------------------------------------------------------------
+
+function wire() {
+    bindSwitch($('lang'));
+    onLanguageChange(() => {
+        updateTitle();
+        if (lastSummary) renderQueue(lastSummary);
+    });
+    $('login-form').addEventListener('submit', doLogin);
+    $('handle').addEventListener('input', showDevice);
+    $('logout').addEventListener('click', logout);
+    $('available').addEventListener('change', sendStatus);
+    $('capacity').addEventListener('change', sendStatus);
+    $('take').addEventListener('click', () => {
+        clearText($('take-msg'));
+        if (conn) conn.sendJson(msg('take'));
+    });
+    document.addEventListener('visibilitychange', () => {
+        if (!document.hidden && selected) {
+            selected.unread = 0;
+            renderUnread(selected);
+        }
+        updateTitle();
+    });
+}
+
+async function main() {
+    wire();
+    apply();
+    try {
+        await sodiumReady();
+        const config = await fetchConfig();
+        if (!config.org_public_key) throw new Error('no org_public_key in /config.json');
+        orgPk = b64decode(config.org_public_key);
+        device = await loadDeviceKey();
+    } catch (e) {
+        $('loading').hidden = true;
+        setText($('load-failed'), 'load.failed', { why: e.message || String(e) });
+        $('load-failed').hidden = false;
+        return;
+    }
+    showLogin();
+}
+
+main();

@@ -1,0 +1,179 @@
+// crypto.js — end-to-end cryptography of proto/PROTOCOL.md §6 on libsodium.js:
+// device certificates, the signed key-exchange transcript, crypto_kx direction
+// keys, and sealing/opening padded DATA frames. Uses the global `sodium`
+// (web/vendor/libsodium-wrappers.js), which must be ready before any call.
+
+import {
+    BUCKETS, HEADER_BYTES, KIND_DATA, MAX_BODY_BYTES, SID_BYTES, VERSION,
+    concat, decodeFrame, encodeHeader, fail, utf8,
+} from './protocol.js';
+
+export const CERT_BYTES = 110;
+const CERT_BODY_BYTES = 46;
+const CERT_CONTEXT = utf8('lotse-cert-v1');
+const KX_CONTEXT = utf8('lotse-kx-v1');
+export const DIR_YOUNG_TO_COUNSELLOR = 0;
+export const DIR_COUNSELLOR_TO_YOUNG = 1;
+export const INNER_TEXT = 1;
+
+const na = () => globalThis.sodium;
+
+function sameBytes(a, b) {
+    return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Wipes every given buffer (secret keys, direction keys, plaintext). */
+export function wipe(...buffers) {
+    for (const b of buffers) if (b instanceof Uint8Array) na().memzero(b);
+}
+
+// ---- device certificates ------------------------------------------------------
+
+/**
+ * Checks a 110-byte device certificate against the pinned organisation key at
+ * unix time `now`. Returns {counsellorId, expires, devicePk}. Throws EBADMSG
+ * (malformed), EPERM (signature) or EKEYEXPIRED (expires <= now).
+ */
+export function verifyCert(cert, orgPk, now) {
+    if (!(cert instanceof Uint8Array) || cert.length !== CERT_BYTES) throw fail('EBADMSG', 'certificate size');
+    if (cert[0] !== 1 || cert[1] !== 1) throw fail('EBADMSG', 'certificate version or role');
+    const body = cert.subarray(0, CERT_BODY_BYTES);
+    const sig = cert.subarray(CERT_BODY_BYTES);
+    if (!na().crypto_sign_verify_detached(sig, concat(CERT_CONTEXT, body), orgPk)) {
+        throw fail('EPERM', 'certificate signature');
+    }
+    const view = new DataView(cert.buffer, cert.byteOffset, cert.byteLength);
+    const expires = view.getBigUint64(6);
+    if (expires <= BigInt(now)) throw fail('EKEYEXPIRED', 'certificate expired');
+    return { counsellorId: view.getUint32(2), expires, devicePk: cert.slice(14, 46) };
+}
+
+/** Builds and signs a certificate body (used by the test vectors; lotsectl does it for real). */
+export function makeCert(orgSk, counsellorId, expires, devicePk) {
+    const body = new Uint8Array(CERT_BODY_BYTES);
+    const view = new DataView(body.buffer);
+    body[0] = 1;
+    body[1] = 1;
+    view.setUint32(2, counsellorId);
+    view.setBigUint64(6, BigInt(expires));
+    body.set(devicePk, 14);
+    return concat(body, na().crypto_sign_detached(concat(CERT_CONTEXT, body), orgSk));
+}
+
+// ---- key exchange transcript --------------------------------------------------
+
+/** "lotse-kx-v1" ‖ version ‖ sid ‖ young pk ‖ counsellor pk */
+export function transcript(sid, youngPk, counsellorPk) {
+    if (sid.length !== SID_BYTES || youngPk.length !== 32 || counsellorPk.length !== 32) {
+        throw fail('EBADMSG', 'transcript field size');
+    }
+    return concat(KX_CONTEXT, Uint8Array.of(VERSION), sid, youngPk, counsellorPk);
+}
+
+/** The counsellor's side: signs the transcript with the device's Ed25519 secret key. */
+export function signTranscript(deviceSk, sid, youngPk, counsellorPk) {
+    return na().crypto_sign_detached(transcript(sid, youngPk, counsellorPk), deviceSk);
+}
+
+/** The young person's side: throws EPERM unless `sig` is the device key's signature. */
+export function verifyTranscript(sig, devicePk, sid, youngPk, counsellorPk) {
+    const t = transcript(sid, youngPk, counsellorPk);
+    let ok = false;
+    try {
+        ok = sig.length === 64 && na().crypto_sign_verify_detached(sig, t, devicePk);
+    } catch {
+        ok = false;
+    }
+    if (!ok) throw fail('EPERM', 'transcript signature');
+}
+
+/**
+ * Everything the young person checks before sending a word (§4.1, §6): the
+ * certificate, then the signature over the transcript built from ITS OWN key.
+ * Returns the certificate fields; throws on any failure.
+ */
+export function verifyCounsellorKeys({ cert, sig, counsellorPk, sid, ownPk, orgPk, now }) {
+    const c = verifyCert(cert, orgPk, now);
+    verifyTranscript(sig, c.devicePk, sid, ownPk, counsellorPk);
+    return c;
+}
+
+// ---- direction keys -----------------------------------------------------------
+
+/** Young person = crypto_kx client. tx encrypts direction 0, rx opens direction 1. */
+export function youngKeys(ownPk, ownSk, counsellorPk) {
+    const k = na().crypto_kx_client_session_keys(ownPk, ownSk, counsellorPk);
+    return { tx: k.sharedTx, rx: k.sharedRx, txDir: DIR_YOUNG_TO_COUNSELLOR };
+}
+
+/** Counsellor = crypto_kx server. tx encrypts direction 1, rx opens direction 0. */
+export function counsellorKeys(ownPk, ownSk, youngPk) {
+    const k = na().crypto_kx_server_session_keys(ownPk, ownSk, youngPk);
+    return { tx: k.sharedTx, rx: k.sharedRx, txDir: DIR_COUNSELLOR_TO_YOUNG };
+}
+
+// ---- messages -----------------------------------------------------------------
+
+function nonce(dir, seq) {
+    const n = new Uint8Array(24);
+    n[0] = dir;
+    new DataView(n.buffer).setBigUint64(16, BigInt(seq));
+    return n;
+}
+
+/** The smallest bucket that holds a body of `n` bytes (+ type byte + pad marker). */
+export function bucketFor(bodyBytes) {
+    return BUCKETS.find((b) => bodyBytes + 2 <= b);
+}
+
+/**
+ * Seals one message into a complete DATA frame (header ‖ ciphertext).
+ * `body` is a Uint8Array of UTF-8 (at most 4,094 bytes, else EMSGSIZE).
+ */
+export function seal({ key, dir, sid, seq, body, innerType = INNER_TEXT }) {
+    if (body.length > MAX_BODY_BYTES) throw fail('EMSGSIZE', 'message too long');
+    const plain = concat(Uint8Array.of(innerType), body);
+    const padded = na().pad(plain, bucketFor(body.length));
+    const header = encodeHeader(KIND_DATA, sid, seq);
+    const ad = concat(header, Uint8Array.of(dir));
+    const ct = na().crypto_aead_xchacha20poly1305_ietf_encrypt(padded, ad, null, nonce(dir, seq), key);
+    wipe(plain, padded);
+    return concat(header, ct);
+}
+
+/**
+ * Opens one DATA frame from the peer. `dir` is the sender's direction,
+ * `lastRxSeq` (BigInt) the highest seq accepted so far. Returns
+ * {seq, innerType, body}. Throws EPROTO (not a DATA frame of this session),
+ * EALREADY (duplicate/replay: drop silently), ERANGE (gap or reordering),
+ * EBADMSG (authentication or padding).
+ */
+export function open({ key, dir, sid, lastRxSeq, frame }) {
+    const f = decodeFrame(frame instanceof Uint8Array ? frame : new Uint8Array(frame));
+    if (f.kind !== KIND_DATA) throw fail('EPROTO', 'not a DATA frame');
+    if (!sameBytes(f.sid, sid)) throw fail('EPROTO', 'another session');
+    const last = BigInt(lastRxSeq);
+    if (f.seq <= last) throw fail('EALREADY', 'duplicate');
+    if (f.seq !== last + 1n) throw fail('ERANGE', 'gap or reordering');
+    let padded;
+    try {
+        padded = na().crypto_aead_xchacha20poly1305_ietf_decrypt(
+            null, f.payload, concat(f.header.subarray(0, HEADER_BYTES), Uint8Array.of(dir)), nonce(dir, f.seq), key);
+    } catch {
+        throw fail('EBADMSG', 'authentication failed');
+    }
+    let plain;
+    try {
+        plain = na().unpad(padded, padded.length);
+    } catch {
+        wipe(padded);
+        throw fail('EBADMSG', 'bad padding');
+    }
+    if (plain.length < 1 || bucketFor(plain.length - 1) !== padded.length) {
+        wipe(padded);
+        throw fail('EBADMSG', plain.length < 1 ? 'empty plaintext' : 'padded beyond the smallest bucket');
+    }
+    const out = { seq: f.seq, innerType: plain[0], body: plain.slice(1) };
+    wipe(padded, plain);
+    return out;
+}
