@@ -1,4 +1,5 @@
-# Turns deploy/sql/NNN_name.sql into a C table { version, name, text }.
+# Turns deploy/sql/NNN_name.sql into a C table { version, name, text }. Other
+# .sql files there (roles.sql, run by hand as a superuser) are not migrations.
 file(GLOB files ${SQL_DIR}/*.sql)
 list(SORT files)
 set(body "/* generated from deploy/sql by server/embed_sql.cmake; do not edit */\n#include \"migrations.h\"\n")
@@ -7,6 +8,9 @@ set(i 0)
 foreach(f ${files})
   get_filename_component(name ${f} NAME_WE)
   string(REGEX MATCH "^[0-9]+" ver ${name})
+  if(NOT ver)
+    continue()
+  endif()
   file(READ ${f} hex HEX)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
   string(APPEND body "static const char sql_${i}[] = {${hex}0};\n")

@@ -25,6 +25,15 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv);
 int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv);
 int ctl_cmd_account_list(const char *conninfo, int argc, char **argv);
 int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_enable(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_set_topics(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_set_capacity(const char *conninfo, int argc, char **argv);
+int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv);
+int ctl_cmd_device_list(const char *conninfo, int argc, char **argv);
+int ctl_cmd_stats(const char *conninfo, int argc, char **argv);
+int ctl_cmd_purge(const char *conninfo, int argc, char **argv);
+int ctl_cmd_audit(const char *conninfo, int argc, char **argv);
 
 /* Prints "lotsectl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -328,3 +328,209 @@ int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
     PQfinish(db);
     return CTL_OK;
 }
+
+/* ---- account-enable, account-reset-password, account-set-topics,
+ * account-set-capacity ---- */
+
+/* Runs sql (an UPDATE of accounts WHERE handle = $1 RETURNING id, with value as
+ * $2 when not NULL) and its audit row in one transaction. */
+static int update_account(const char *conninfo, const char *handle, const char *sql,
+                          const char *value, const char *action, const char *detail)
+{
+    int rc = CTL_FAIL;
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db || ctl_db_exec(db, "BEGIN") < 0)
+        goto out;
+    const char *values[2] = {handle, value};
+    PGresult *r = ctl_db_query(db, sql, value ? 2 : 1, values, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!r)
+        goto out;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        ctl_error("no account '%s'", handle);
+        goto out;
+    }
+    char id[16];
+    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (ctl_audit(db, action, id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+        goto out;
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}
+
+/* Parses "--handle H [--NAME VALUE]" for the one-field commands; *value stays
+ * NULL when opt_name is NULL or absent. Prints help and returns CTL_OK + 100
+ * for --help, CTL_USAGE on a bad command line, else CTL_OK. */
+static int parse_handle_and(int argc, char **argv, const char *opt_name, const char **handle,
+                            const char **value, const char *help)
+{
+    struct option opts[4] = {{"handle", required_argument, NULL, 'H'},
+                             {"help", no_argument, NULL, 'h'},
+                             {opt_name ? opt_name : "help", opt_name ? required_argument : no_argument,
+                              NULL, opt_name ? 'v' : 'h'},
+                             {0}};
+    int c;
+    *handle = NULL;
+    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': *handle = optarg; break;
+        case 'v': *value = optarg; break;
+        case 'h': printf("%s", help); return CTL_OK + 100;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc || !*handle || (opt_name && !*value)) {
+        ctl_error("%s needs --handle H%s%s (see --help)", argv[0], opt_name ? " and --" : "",
+                  opt_name ? opt_name : "");
+        return CTL_USAGE;
+    }
+    if (!handle_valid(*handle)) {
+        ctl_error("bad handle '%s'", *handle);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
+}
+
+int ctl_cmd_account_enable(const char *conninfo, int argc, char **argv)
+{
+    const char *handle, *none = NULL;
+    int rc = parse_handle_and(argc, argv, NULL, &handle, &none,
+                              "usage: lotsectl account-enable --handle H\n"
+                              "Enables a disabled account: it can log in again.\n");
+    if (rc != CTL_OK)
+        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    rc = update_account(conninfo, handle,
+                        "UPDATE accounts SET disabled = false, updated_at = now()"
+                        " WHERE handle = $1 RETURNING id",
+                        NULL, "account-enable", "");
+    if (rc == CTL_OK)
+        printf("account %s enabled\n", handle);
+    return rc;
+}
+
+int ctl_cmd_account_set_topics(const char *conninfo, int argc, char **argv)
+{
+    const char *handle, *topics = NULL;
+    int rc = parse_handle_and(argc, argv, "topics", &handle, &topics,
+                              "usage: lotsectl account-set-topics --handle H --topics a,b,c\n"
+                              "Sets the topics the account takes sessions for (up to 16 names of\n"
+                              "a-z 0-9 _ -; \"\" for none). Takes effect at the next login.\n");
+    if (rc != CTL_OK)
+        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    if (!topics_valid(topics)) {
+        ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
+                  TOPICS_MAX, TOPIC_MAX_LEN);
+        return CTL_USAGE;
+    }
+    char detail[600];
+    snprintf(detail, sizeof(detail), "topics=%s", topics);
+    rc = update_account(conninfo, handle,
+                        "UPDATE accounts SET topics = coalesce(string_to_array(nullif($2, ''), ','),"
+                        " '{}'), updated_at = now() WHERE handle = $1 RETURNING id",
+                        topics, "account-set-topics", detail);
+    if (rc == CTL_OK)
+        printf("account %s topics %s\n", handle, *topics ? topics : "(none)");
+    return rc;
+}
+
+int ctl_cmd_account_set_capacity(const char *conninfo, int argc, char **argv)
+{
+    const char *handle, *cap = NULL;
+    int rc = parse_handle_and(argc, argv, "capacity", &handle, &cap,
+                              "usage: lotsectl account-set-capacity --handle H --capacity N\n"
+                              "Sets how many sessions the account may hold at once (1..10).\n"
+                              "Takes effect at the next login.\n");
+    if (rc != CTL_OK)
+        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    char *end;
+    long n = strtol(cap, &end, 10);
+    if (!*cap || *end || n < 1 || n > 10) {
+        ctl_error("--capacity must be 1..10");
+        return CTL_USAGE;
+    }
+    char value[8], detail[32];
+    snprintf(value, sizeof(value), "%ld", n);
+    snprintf(detail, sizeof(detail), "capacity=%ld", n);
+    rc = update_account(conninfo, handle,
+                        "UPDATE accounts SET capacity = $2::integer, updated_at = now()"
+                        " WHERE handle = $1 RETURNING id",
+                        value, "account-set-capacity", detail);
+    if (rc == CTL_OK)
+        printf("account %s capacity %ld\n", handle, n);
+    return rc;
+}
+
+static const char reset_help[] =
+    "usage: lotsectl account-reset-password --handle H [--password-stdin]\n"
+    "         [--pwhash-cost interactive|moderate|min]\n"
+    "Sets a new password. It is the first line of stdin with --password-stdin;\n"
+    "otherwise a 16-character one is generated and printed once as \"password: ...\".\n"
+    "A session already logged in stays logged in until it disconnects.\n";
+
+int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {{"handle", required_argument, NULL, 'H'},
+                                         {"password-stdin", no_argument, NULL, 'p'},
+                                         {"pwhash-cost", required_argument, NULL, 'C'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *handle = NULL, *cost = "interactive";
+    bool from_stdin = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "H:pC:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': handle = optarg; break;
+        case 'p': from_stdin = true; break;
+        case 'C': cost = optarg; break;
+        case 'h': printf("%s", reset_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc || !handle) {
+        ctl_error("account-reset-password needs --handle H (see --help)");
+        return CTL_USAGE;
+    }
+    if (!handle_valid(handle)) {
+        ctl_error("bad handle '%s'", handle);
+        return CTL_USAGE;
+    }
+    unsigned long long ops;
+    size_t mem;
+    if (strcmp(cost, "interactive") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    } else if (strcmp(cost, "moderate") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_MODERATE;
+        mem = crypto_pwhash_MEMLIMIT_MODERATE;
+    } else if (strcmp(cost, "min") == 0) {
+        ops = crypto_pwhash_OPSLIMIT_MIN;
+        mem = crypto_pwhash_MEMLIMIT_MIN;
+    } else {
+        ctl_error("--pwhash-cost must be interactive, moderate or min");
+        return CTL_USAGE;
+    }
+    char *password = from_stdin ? read_password_stdin() : generate_password();
+    if (!password)
+        return from_stdin ? CTL_USAGE : CTL_FAIL;
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), ops, mem) != 0) {
+        sodium_free(password);
+        ctl_error("password hashing failed (out of memory?)");
+        return CTL_FAIL;
+    }
+    int rc = update_account(conninfo, handle,
+                            "UPDATE accounts SET pw_hash = $2, updated_at = now()"
+                            " WHERE handle = $1 RETURNING id",
+                            hash, "account-reset-password", "");
+    if (rc == CTL_OK) {
+        if (!from_stdin)
+            printf("password: %s\n", password);
+        printf("account %s password reset\n", handle);
+    }
+    sodium_memzero(hash, sizeof(hash));
+    sodium_free(password);
+    return rc;
+}

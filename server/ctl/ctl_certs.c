@@ -1,6 +1,6 @@
 /* ctl_certs.c — device-certify: the organisation key signs a counsellor's
  * device key (struct lotse_cert), and the certificate is stored with an audit
- * row in one transaction. */
+ * row in one transaction; device-revoke and device-list. */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -119,4 +119,119 @@ out:
     sodium_free(sk);
     PQfinish(db);
     return rc;
+}
+
+/* ---- device-revoke, device-list ---- */
+
+static const char revoke_help[] =
+    "usage: lotsectl device-revoke --device PUBKEY\n"
+    "Revokes the certificate of device key PUBKEY (base64url, as device-list shows\n"
+    "it): that device can no longer take sessions. A counsellor already logged in\n"
+    "with it keeps the certificate until it disconnects. Revoking twice is an error.\n";
+
+int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"device", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *device = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': device = optarg; break;
+        case 'h': printf("%s", revoke_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc || !device) {
+        ctl_error("device-revoke needs --device PUBKEY (see --help)");
+        return CTL_USAGE;
+    }
+    uint8_t pk[CTL_PK_BYTES];
+    if (ctl_key_parse_public(device, pk) < 0) {
+        ctl_error("--device must be a base64url Ed25519 public key (43 characters)");
+        return CTL_USAGE;
+    }
+    int rc = CTL_FAIL;
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db || ctl_db_exec(db, "BEGIN") < 0)
+        goto out;
+    const char *values[1] = {(const char *)pk};
+    const int lengths[1] = {CTL_PK_BYTES};
+    const int formats[1] = {1};
+    PGresult *r = ctl_db_query(db,
+                               "UPDATE device_certs SET revoked_at = now()"
+                               " WHERE device_pk = $1::bytea AND revoked_at IS NULL"
+                               " RETURNING account_id",
+                               1, values, lengths, formats, PGRES_TUPLES_OK, NULL);
+    if (!r)
+        goto out;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        ctl_error("no unrevoked certificate for this device key");
+        goto out;
+    }
+    char id[16], detail[80];
+    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    snprintf(detail, sizeof(detail), "device=%s", device);
+    if (ctl_audit(db, "device-revoke", id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+        goto out;
+    printf("device %s revoked\n", device);
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}
+
+int ctl_cmd_device_list(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"handle", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'}, {0}};
+    const char *handle = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'H': handle = optarg; break;
+        case 'h':
+            printf("usage: lotsectl device-list [--handle H]\n"
+                   "Lists device certificates (of account H only, with --handle):\n"
+                   "id handle device-key expires state (valid, expired or revoked).\n");
+            return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc) {
+        ctl_error("device-list takes only --handle");
+        return CTL_USAGE;
+    }
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        return CTL_FAIL;
+    const char *values[1] = {handle};
+    PGresult *r = ctl_db_query(
+        db,
+        "SELECT c.id, a.handle, c.device_pk, to_char(c.expires_at AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), CASE WHEN c.revoked_at IS NOT NULL THEN 'revoked'"
+        " WHEN c.expires_at <= now() THEN 'expired' ELSE 'valid' END"
+        " FROM device_certs c JOIN accounts a ON a.id = c.account_id"
+        " WHERE $1::text IS NULL OR a.handle = $1 ORDER BY c.id",
+        1, values, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!r) {
+        PQfinish(db);
+        return CTL_FAIL;
+    }
+    printf("%-6s %-24s %-44s %-21s %s\n", "id", "handle", "device-key", "expires", "state");
+    for (int i = 0; i < PQntuples(r); i++) {
+        size_t len = 0;
+        unsigned char *pk = PQunescapeBytea((const unsigned char *)PQgetvalue(r, i, 2), &len);
+        char b64[64] = "?";
+        if (pk && len == CTL_PK_BYTES)
+            lotse_b64_encode(b64, sizeof(b64), pk, len);
+        PQfreemem(pk);
+        printf("%-6s %-24s %-44s %-21s %s\n", PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), b64,
+               PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+    }
+    PQclear(r);
+    PQfinish(db);
+    return CTL_OK;
 }

@@ -18,8 +18,17 @@ static const struct command commands[] = {
     {"device-keygen", ctl_cmd_device_keygen, "make an Ed25519 device key (C client, demo)"},
     {"account-add", ctl_cmd_account_add, "add a counsellor or supervisor account"},
     {"account-disable", ctl_cmd_account_disable, "disable an account (it can no longer log in)"},
+    {"account-enable", ctl_cmd_account_enable, "enable a disabled account again"},
+    {"account-reset-password", ctl_cmd_account_reset_password, "set a new password for an account"},
+    {"account-set-topics", ctl_cmd_account_set_topics, "set the topics an account serves"},
+    {"account-set-capacity", ctl_cmd_account_set_capacity, "set how many sessions at once (1..10)"},
     {"account-list", ctl_cmd_account_list, "list accounts (never password hashes)"},
     {"device-certify", ctl_cmd_device_certify, "certify a device key with the organisation key"},
+    {"device-revoke", ctl_cmd_device_revoke, "revoke a device certificate (lost or retired device)"},
+    {"device-list", ctl_cmd_device_list, "list device certificates"},
+    {"stats", ctl_cmd_stats, "session statistics per day or hour (from stats_hourly)"},
+    {"purge", ctl_cmd_purge, "delete session and audit rows past their retention"},
+    {"audit", ctl_cmd_audit, "show the audit log"},
 };
 
 static void usage(FILE *out)
@@ -29,7 +38,7 @@ static void usage(FILE *out)
                  "The database is --db, else $LOTSE_DB, else \"dbname=lotse\".\n\n"
                  "commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(out, "  %-16s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-22s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nexit status: 0 ok, 1 operational error (database, not found), 2 usage error\n");
 }
 

@@ -1,21 +1,53 @@
 /* http.c — plain HTTP: /healthz and /config.json (static files are served by
- * the "/" mount; security headers are the vhost's, see server.c), and the hand-over point
- * for finished worker jobs (LWS_CALLBACK_EVENT_WAIT_CANCELLED). */
+ * the "/" mount; security headers are the vhost's, see server.c), /metrics
+ * (Prometheus, metrics.c) and /stats (supervisors, from the hourly aggregates),
+ * and the hand-over point for finished worker jobs
+ * (LWS_CALLBACK_EVENT_WAIT_CANCELLED).
+ *
+ * /metrics answers on the metrics vhost (127.0.0.1:metrics_listen_port) to
+ * anyone who can reach it, and on the main port only with
+ * "Authorization: Bearer <metrics_token>"; with neither configured it is 404.
+ * /stats needs "Authorization: Bearer <stats token>" of a supervisor logged in
+ * now (feed.c); its answer comes from the database, asynchronously. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <libwebsockets.h>
+#include <sodium.h>
 
+#include "feed.h"
+#include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "mem.h"
+#include "metrics.h"
 #include "server.h"
 #include "store.h"
 #include "workers.h"
 
+#define HTTP_BIG_MAX (64 * 1024) /* /metrics and /stats bodies */
+#define HTTP_STATS_DAYS_MAX 366
+#define HTTP_STATS_DAYS_DEFAULT 7
+
+/* A /stats read under way; outlives the connection if that closes first. */
+struct stats_wait {
+    struct lws *wsi;
+    bool gone;
+    int days;
+};
+
 struct http_pss {
-    char body[2048];
+    char body[2048 - 2 * sizeof(void *) - sizeof(size_t) - 8];
+    char *big;               /* LWS_PRE + a large body, or NULL */
+    struct stats_wait *wait; /* a /stats read under way */
+    size_t big_len;
+    unsigned status;         /* deferred answer: headers still to send */
+    bool headers_pending;
     size_t len;
 };
+_Static_assert(sizeof(struct http_pss) <= HTTP_PSS_SIZE, "lws allocates HTTP_PSS_SIZE per connection");
 
 static size_t healthz(struct server *srv, char *out, size_t cap)
 {
@@ -62,12 +94,188 @@ static int respond(struct lws *wsi, struct http_pss *pss, unsigned status, const
 {
     unsigned char headers[LWS_PRE + 1024], *start = headers + LWS_PRE, *p = start,
                                            *end = headers + sizeof(headers) - 1;
-    if (lws_add_http_common_headers(wsi, status, type, pss->len, &p, end))
+    size_t len = pss->big ? pss->big_len : pss->len;
+    if (lws_add_http_common_headers(wsi, status, type, len, &p, end))
+        return 1;
+    if (status == HTTP_STATUS_UNAUTHORIZED &&
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"www-authenticate:",
+                                    (const unsigned char *)"Bearer", 6, &p, end))
         return 1;
     if (lws_finalize_write_http_header(wsi, start, &p, end))
         return 1;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int respond_text(struct lws *wsi, struct http_pss *pss, unsigned status, const char *body)
+{
+    pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "%s", body);
+    return respond(wsi, pss, status, "application/json");
+}
+
+/* The token of "Authorization: Bearer <token>" into out; its length, or -1. */
+static int bearer(struct lws *wsi, char *out, size_t cap)
+{
+    char h[256];
+    int n = lws_hdr_copy(wsi, h, sizeof(h), WSI_TOKEN_HTTP_AUTHORIZATION);
+    int rc = -1;
+    if (n > 7 && !strncasecmp(h, "Bearer ", 7) && (size_t)(n - 7) < cap) {
+        memcpy(out, h + 7, (size_t)(n - 7));
+        out[n - 7] = '\0';
+        rc = n - 7;
+    }
+    sodium_memzero(h, sizeof(h));
+    return rc;
+}
+
+static bool metrics_allowed(struct lws *wsi, struct server *srv)
+{
+    if (srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh)
+        return true;
+    char token[200];
+    int n = bearer(wsi, token, sizeof(token));
+    bool ok = n > 0 && metrics_token_ok(srv, token, (size_t)n);
+    sodium_memzero(token, sizeof(token));
+    return ok;
+}
+
+static int serve_metrics(struct lws *wsi, struct http_pss *pss, struct server *srv)
+{
+    bool metrics_vhost = srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh;
+    if (!metrics_vhost && !srv->cfg->metrics_token[0])
+        return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
+    if (!metrics_allowed(wsi, srv))
+        return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
+    pss->big = mem_calloc(1, LWS_PRE + HTTP_BIG_MAX);
+    if (!pss->big)
+        return lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL) ? -1 : 0;
+    int n = metrics_render(srv, pss->big + LWS_PRE, HTTP_BIG_MAX);
+    if (n < 0) {
+        log_warn("metrics: the exposition does not fit %d bytes", HTTP_BIG_MAX);
+        mem_free(pss->big);
+        pss->big = NULL;
+        return lws_return_http_status(wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, NULL) ? -1 : 0;
+    }
+    pss->big_len = (size_t)n;
+    return respond(wsi, pss, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* The JSON answer of /stats into pss->big; 0 or -ENOMEM / -ENOSPC. */
+static int stats_body(struct http_pss *pss, struct server *srv, int days,
+                      const struct pg_result *res)
+{
+    pss->big = mem_calloc(1, LWS_PRE + HTTP_BIG_MAX);
+    if (!pss->big)
+        return -ENOMEM;
+    struct lotse_jw w;
+    lotse_jw_init(&w, pss->big + LWS_PRE, HTTP_BIG_MAX);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_int(&w, "days", days);
+    lotse_jw_str(&w, "timezone", srv->cfg->timezone);
+    lotse_jw_arr_begin(&w, "daily");
+    static const char *const cols[] = {"sessions", "abandoned", "escalated", "wait_p50",
+                                       "wait_p90", "mean_duration"};
+    for (int r = 0; r < store_result_rows(res); r++) {
+        lotse_jw_obj_begin(&w, NULL);
+        lotse_jw_str(&w, "day", store_result_text(res, r, 0));
+        for (int c = 0; c < 6; c++)
+            lotse_jw_int(&w, cols[c], store_result_int(res, r, c + 1));
+        lotse_jw_obj_end(&w);
+    }
+    lotse_jw_arr_end(&w);
+    lotse_jw_obj_end(&w);
+    int n = lotse_jw_finish(&w);
+    if (n < 0) {
+        mem_free(pss->big);
+        pss->big = NULL;
+        return -ENOSPC;
+    }
+    pss->big_len = (size_t)n;
+    return 0;
+}
+
+static void stats_done(void *arg, int status, const struct pg_result *res)
+{
+    struct stats_wait *sw = arg;
+    if (sw->gone) {
+        mem_free(sw);
+        return;
+    }
+    struct lws *wsi = sw->wsi;
+    struct http_pss *pss = lws_wsi_user(wsi);
+    struct server *srv = lws_context_user(lws_get_context(wsi));
+    int days = sw->days;
+    pss->wait = NULL;
+    mem_free(sw);
+    if (status != 0) {
+        pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"db_unavailable\"}\n");
+        pss->status = HTTP_STATUS_SERVICE_UNAVAILABLE;
+    } else if (stats_body(pss, srv, days, res) != 0) {
+        pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"too_large\"}\n");
+        pss->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
+    } else {
+        pss->status = HTTP_STATUS_OK;
+    }
+    pss->headers_pending = true;
+    lws_callback_on_writable(wsi);
+}
+
+static int serve_stats(struct lws *wsi, struct http_pss *pss, struct server *srv)
+{
+    char token[200];
+    int n = bearer(wsi, token, sizeof(token));
+    bool ok = n > 0 && feed_stats_token_ok(srv, token, (size_t)n);
+    sodium_memzero(token, sizeof(token));
+    if (!ok)
+        return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
+    char arg[16];
+    int days = HTTP_STATS_DAYS_DEFAULT;
+    const char *v = lws_get_urlarg_by_name(wsi, "days=", arg, (int)sizeof(arg));
+    if (v) {
+        char *end;
+        long d = strtol(v, &end, 10);
+        if (!*v || *end || d < 1 || d > HTTP_STATS_DAYS_MAX)
+            return respond_text(wsi, pss, HTTP_STATUS_BAD_REQUEST,
+                                "{\"error\":\"bad_field\",\"field\":\"days\"}\n");
+        days = (int)d;
+    }
+    struct stats_wait *sw = mem_calloc(1, sizeof(*sw));
+    if (!sw)
+        return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
+    sw->wsi = wsi;
+    sw->days = days;
+    if (store_stats_read(srv->store, days, srv->cfg->timezone, stats_done, sw) != 0) {
+        mem_free(sw);
+        return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
+    }
+    pss->wait = sw; /* the answer follows in stats_done */
+    return 0;
+}
+
+/* The connection or its protocol binding ends: a pending read must not find it. */
+static void release(struct http_pss *pss)
+{
+    if (!pss)
+        return;
+    if (pss->wait) {
+        pss->wait->gone = true;
+        pss->wait = NULL;
+    }
+    if (pss->big) {
+        mem_free(pss->big);
+        pss->big = NULL;
+    }
+}
+
+const struct lws_http_mount *http_extra_mounts(void)
+{
+    static const struct lws_http_mount mounts[2] = {
+        {.mount_next = &mounts[1], .mountpoint = "/metrics", .mountpoint_len = 8,
+         .origin = "http", .origin_protocol = LWSMPRO_CALLBACK},
+        {.mountpoint = "/stats", .mountpoint_len = 6, .origin = "http",
+         .origin_protocol = LWSMPRO_CALLBACK},
+    };
+    return &mounts[0];
 }
 
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -76,9 +284,14 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     struct server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        if (srv && srv->workers)
+        /* delivered once per vhost: drain for the main one only */
+        if (srv && srv->workers && lws_get_vhost(wsi) != srv->metrics_vh)
             workers_drain(srv->workers);
         return 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        release(pss);
+        break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket upgrade lands here only when it named no subprotocol lotsed
          * speaks (lws falls back to the first protocol): refuse it. */
@@ -90,6 +303,12 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_HTTP: {
         char uri[64] = "";
         lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+        if (!strcmp(uri, "/metrics"))
+            return serve_metrics(wsi, pss, srv);
+        if (srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh)
+            return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
+        if (!strcmp(uri, "/stats"))
+            return serve_stats(wsi, pss, srv);
         if (!strcmp(uri, "/healthz")) {
             pss->len = healthz(srv, pss->body, sizeof(pss->body));
             return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
@@ -101,6 +320,21 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
     }
     case LWS_CALLBACK_HTTP_WRITEABLE: {
+        if (pss && pss->headers_pending) {
+            pss->headers_pending = false;
+            return respond(wsi, pss, pss->status, "application/json") ? -1 : 0;
+        }
+        if (pss && pss->big) {
+            size_t n = pss->big_len;
+            int w = lws_write(wsi, (unsigned char *)pss->big + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+            mem_free(pss->big);
+            pss->big = NULL;
+            if (w != (int)n)
+                return 1;
+            if (lws_http_transaction_completed(wsi))
+                return -1;
+            return 0;
+        }
         if (!pss || !pss->len)
             break;
         unsigned char buf[LWS_PRE + sizeof(pss->body)];

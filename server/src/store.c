@@ -65,11 +65,84 @@ static const char lookup_sql[] =
 
 static const char session_sql[] =
     "INSERT INTO sessions (id, topic, started_bucket, wait_seconds, duration_seconds,"
-    " counsellor_id, end_reason, transfer_count)"
-    " VALUES ($8::uuid, $1, to_timestamp($2), $3, $4, NULLIF($5, 0), $6, $7)"
+    " counsellor_id, end_reason, transfer_count, escalated)"
+    " VALUES ($8::uuid, $1, to_timestamp($2), $3, $4, NULLIF($5, 0), $6, $7, $9::boolean)"
     " ON CONFLICT (id) DO NOTHING";
 
-enum req_kind { REQ_LOOKUP, REQ_SESSION };
+/* Supervision and statistics (store.h). Time zones and intervals are
+ * parameters, never spliced into the text. The hour a session belongs to is the
+ * hour of its rounded start. "Abandoned" means that no counsellor took it (the
+ * young person left, or the server ended it first): counsellor_id IS NULL. */
+static const char today_sql[] =
+    "SELECT count(*) FILTER (WHERE started_bucket >= to_timestamp($1::bigint)),"
+    " count(*) FILTER (WHERE counsellor_id IS NOT NULL AND started_bucket"
+    "   + make_interval(secs => wait_seconds + duration_seconds) >= to_timestamp($1::bigint)),"
+    " count(*) FILTER (WHERE counsellor_id IS NULL AND started_bucket"
+    "   + make_interval(secs => wait_seconds) >= to_timestamp($1::bigint))"
+    " FROM sessions WHERE started_bucket >= to_timestamp($1::bigint) - interval '2 days'";
+
+#define STATS_SELECT                                                                               \
+    " SELECT date_trunc('hour', started_bucket), topic, count(*),"                                 \
+    " count(*) FILTER (WHERE counsellor_id IS NULL), count(*) FILTER (WHERE escalated),"          \
+    " percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_seconds),"                                  \
+    " percentile_disc(0.9) WITHIN GROUP (ORDER BY wait_seconds),"                                  \
+    " coalesce(round(avg(duration_seconds) FILTER (WHERE counsellor_id IS NOT NULL)), 0)::integer"
+#define STATS_INSERT                                                                               \
+    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated, wait_p50, wait_p90,"   \
+    " mean_duration)"
+
+/* Hours already cut by the purge (older than the retention's whole hours) are
+ * left alone: recomputing them from the remaining rows would shrink them. */
+const char store_sql_aggregate[] =
+    "WITH w AS (SELECT greatest(date_trunc('hour', now()) - make_interval(hours => $1::integer),"
+    "  date_trunc('hour', now() - make_interval(days => $2::integer))) AS since),"
+    " up AS (" STATS_INSERT STATS_SELECT
+    " FROM sessions, w WHERE started_bucket >= w.since AND started_bucket < date_trunc('hour', now())"
+    " GROUP BY 1, 2"
+    " ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions,"
+    " abandoned = EXCLUDED.abandoned, escalated = EXCLUDED.escalated,"
+    " wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,"
+    " mean_duration = EXCLUDED.mean_duration, updated_at = now() RETURNING 1)"
+    " SELECT count(*) FROM up";
+
+/* One statement, so the aggregates and the deletion see the same rows. An hour
+ * aggregated before keeps its row (DO NOTHING): it was computed while all its
+ * sessions were there. */
+const char store_sql_purge[] =
+    "WITH c AS (SELECT date_trunc('hour', now() - make_interval(days => $1::integer)) AS t),"
+    " agg AS (" STATS_INSERT STATS_SELECT
+    " FROM sessions, c WHERE started_bucket < c.t GROUP BY 1, 2"
+    " ON CONFLICT (hour, topic) DO NOTHING RETURNING 1),"
+    " gone AS (DELETE FROM sessions USING c WHERE started_bucket < c.t RETURNING 1),"
+    " audit AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => $2::integer)"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM audit), (SELECT count(*) FROM agg)";
+
+const char store_sql_purge_count[] =
+    "SELECT (SELECT count(*) FROM sessions WHERE started_bucket <"
+    "  date_trunc('hour', now() - make_interval(days => $1::integer))),"
+    " (SELECT count(*) FROM audit_log WHERE at < now() - make_interval(days => $2::integer))";
+
+const char store_sql_stats_daily[] =
+    "SELECT to_char((hour AT TIME ZONE $2::text)::date, 'YYYY-MM-DD'), sum(sessions),"
+    " sum(abandoned), sum(escalated),"
+    " coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
+    " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
+    " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"
+    "  / nullif(sum(sessions - abandoned), 0)), 0)"
+    " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
+    "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"
+    " GROUP BY 1 ORDER BY 1";
+
+const char store_sql_stats_hourly[] =
+    "SELECT extract(epoch FROM hour)::bigint, topic, sessions, abandoned, escalated, wait_p50,"
+    " wait_p90, mean_duration FROM stats_hourly"
+    " WHERE hour >= date_trunc('hour', now()) - make_interval(days => $1::integer)"
+    " ORDER BY hour, topic";
+
+#define STORE_QUERY_PARAMS 4
+
+enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
 
 struct req {
     struct req *next;
@@ -90,6 +163,15 @@ struct req {
             struct store_session_row row;
             char uuid[37];
         } session;
+        struct {
+            const char *sql;
+            const char *what; /* for log lines */
+            int nparams;
+            char params[STORE_QUERY_PARAMS][72];
+            store_result_cb cb;
+            void *arg;
+            PGresult *res; /* kept from take_result until the callback */
+        } query;
     } u;
 };
 
@@ -216,6 +298,21 @@ static void orphan_done(struct task *t)
     task_free(t);
 }
 
+/* Runs the callback of a look-up or query with status and frees the request. */
+static void answer(struct req *r, int status)
+{
+    if (r->kind == REQ_LOOKUP) {
+        r->u.lookup.cb(r->u.lookup.arg, status, status == 0 ? &r->u.lookup.acct : NULL);
+        /* The result held a password hash. */
+        mem_free_secret(r, sizeof(*r));
+        return;
+    }
+    if (r->u.query.cb)
+        r->u.query.cb(r->u.query.arg, status, status == 0 ? r->u.query.res : NULL);
+    PQclear(r->u.query.res);
+    mem_free(r);
+}
+
 /* Runs the callbacks of look-ups answered with an error (service thread). */
 static void answer_failed(struct store *s)
 {
@@ -223,10 +320,8 @@ static void answer_failed(struct store *s)
     struct req_list done = s->failed;
     memset(&s->failed, 0, sizeof(s->failed));
     struct req *r;
-    while ((r = list_pop_head(&done))) {
-        r->u.lookup.cb(r->u.lookup.arg, r->status, NULL);
-        mem_free(r);
-    }
+    while ((r = list_pop_head(&done)))
+        answer(r, r->status);
 }
 
 /* Answers a look-up later on the service thread, never from the caller's stack. */
@@ -290,9 +385,19 @@ static int send_session(struct store *s, struct req *r)
     snprintf(duration, sizeof(duration), "%d", (int)row->duration_seconds);
     snprintf(counsellor, sizeof(counsellor), "%lld", (long long)row->counsellor_id);
     snprintf(transfers, sizeof(transfers), "%d", (int)row->transfer_count);
-    const char *values[8] = {row->topic, started,         wait,      duration,
-                             counsellor, row->end_reason, transfers, r->u.session.uuid};
-    return PQsendQueryParams(s->conn, session_sql, 8, NULL, values, NULL, NULL, 0);
+    const char *values[9] = {row->topic,       started,   wait,
+                             duration,         counsellor, row->end_reason,
+                             transfers,        r->u.session.uuid, row->escalated ? "true" : "false"};
+    return PQsendQueryParams(s->conn, session_sql, 9, NULL, values, NULL, NULL, 0);
+}
+
+static int send_query(struct store *s, struct req *r)
+{
+    const char *values[STORE_QUERY_PARAMS];
+    for (int i = 0; i < r->u.query.nparams; i++)
+        values[i] = r->u.query.params[i];
+    return PQsendQueryParams(s->conn, r->u.query.sql, r->u.query.nparams, NULL, values, NULL, NULL,
+                             0);
 }
 
 static void flush_out(struct store *s)
@@ -317,7 +422,9 @@ static void pump(struct store *s)
         r->status = 0;
         r->got_result = false;
         list_push_tail(&s->inflight, r);
-        int ok = r->kind == REQ_LOOKUP ? send_lookup(s, r) : send_session(s, r);
+        int ok = r->kind == REQ_LOOKUP    ? send_lookup(s, r)
+                 : r->kind == REQ_SESSION ? send_session(s, r)
+                                          : send_query(s, r);
         if (ok)
             ok = PQpipelineSync(s->conn);
         if (!ok) {
@@ -396,10 +503,23 @@ static int parse_account(const PGresult *res, struct store_account *a)
     return 0;
 }
 
-static void take_result(struct store *s, struct req *r, PGresult *res)
+/* Returns true when the request keeps res (a query's rows for its callback). */
+static bool take_result(struct store *s, struct req *r, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
     r->got_result = true;
+    if (r->kind == REQ_QUERY) {
+        if (st == PGRES_TUPLES_OK) {
+            r->status = 0;
+            r->u.query.res = res;
+            return true;
+        }
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        log_warn("store: %s failed (SQLSTATE %s)", r->u.query.what, state ? state : "none");
+        s->errors++;
+        r->status = -EIO;
+        return false;
+    }
     if (st == PGRES_TUPLES_OK && r->kind == REQ_LOOKUP) {
         if (PQntuples(res) == 0)
             r->status = -ENOENT;
@@ -407,11 +527,11 @@ static void take_result(struct store *s, struct req *r, PGresult *res)
             r->status = -EIO;
         else
             r->status = parse_account(res, &r->u.lookup.acct);
-        return;
+        return false;
     }
     if (st == PGRES_COMMAND_OK && r->kind == REQ_SESSION) {
         r->status = 0;
-        return;
+        return false;
     }
     /* Only the SQLSTATE: a message may quote the values, and a look-up's value is
      * a handle. */
@@ -420,6 +540,7 @@ static void take_result(struct store *s, struct req *r, PGresult *res)
              state ? state : "none");
     s->errors++;
     r->status = -EIO;
+    return false;
 }
 
 /* Reads every complete result; finished requests move to *done in order. */
@@ -442,8 +563,8 @@ static void read_results(struct store *s, struct req_list *done)
             if (!r->got_result)
                 r->status = -EIO;
             list_push_tail(done, r);
-        } else if (!r->got_result) {
-            take_result(s, r, res);
+        } else if (!r->got_result && take_result(s, r, res)) {
+            continue; /* kept for the callback */
         }
         PQclear(res);
     }
@@ -454,11 +575,8 @@ static void finish(struct store *s, struct req_list *done)
 {
     struct req *r;
     while ((r = list_pop_head(done))) {
-        if (r->kind == REQ_LOOKUP) {
-            r->u.lookup.cb(r->u.lookup.arg, r->status,
-                           r->status == 0 ? &r->u.lookup.acct : NULL);
-            /* The result held a password hash. */
-            mem_free_secret(r, sizeof(*r));
+        if (r->kind != REQ_SESSION) {
+            answer(r, r->status);
             continue;
         }
         if (r->status == 0)
@@ -507,7 +625,7 @@ static void conn_broken(struct store *s, const char *why)
     /* Look-ups still waiting would only fail later; answer them now. */
     for (r = s->waiting.head; r;) {
         struct req *next = r->next;
-        if (r->kind == REQ_LOOKUP) {
+        if (r->kind != REQ_SESSION) {
             list_remove(&s->waiting, r);
             fail_later(s, r, -ENOTCONN);
         }
@@ -726,12 +844,12 @@ void store_destroy(struct store *s)
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         struct req *r;
         while ((r = list_pop_head(lists[i]))) {
-            if (r->kind == REQ_LOOKUP) {
-                r->u.lookup.cb(r->u.lookup.arg, -ECANCELED, NULL);
-            } else {
-                s->writes_dropped++;
-                lost++;
+            if (r->kind != REQ_SESSION) {
+                answer(r, -ECANCELED);
+                continue;
             }
+            s->writes_dropped++;
+            lost++;
             mem_free_secret(r, sizeof(*r));
         }
     }
@@ -883,4 +1001,96 @@ void store_get_stats(const struct store *s, struct store_stats *out)
     out->errors = s->errors;
     out->depth = s->waiting.count + s->inflight.count;
     out->up = s->conn != NULL;
+}
+
+/* ---- supervision, statistics and retention ---- */
+
+int store_result_rows(const struct pg_result *res)
+{
+    return res ? PQntuples(res) : 0;
+}
+
+int64_t store_result_int(const struct pg_result *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+        return 0;
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+const char *store_result_text(const struct pg_result *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res))
+        return "";
+    return PQgetvalue(res, row, col);
+}
+
+/* Queues a query with up to STORE_QUERY_PARAMS text parameters. */
+static int query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
+                 int nparams, const char *const *params)
+{
+    if (!s || nparams > STORE_QUERY_PARAMS)
+        return -EINVAL;
+    if (s->connect_wanted)
+        start_connect(s, 0);
+    if (s->conn && s->waiting.count + s->inflight.count >= s->max_queued)
+        return -EAGAIN;
+    struct req *r = mem_calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->kind = REQ_QUERY;
+    r->u.query.sql = sql;
+    r->u.query.what = what;
+    r->u.query.cb = cb;
+    r->u.query.arg = arg;
+    r->u.query.nparams = nparams;
+    for (int i = 0; i < nparams; i++) {
+        if (strlen(params[i]) >= sizeof(r->u.query.params[i])) {
+            mem_free(r);
+            return -EINVAL;
+        }
+        strcpy(r->u.query.params[i], params[i]);
+    }
+    if (!s->conn) {
+        fail_later(s, r, -ENOTCONN);
+        return 0;
+    }
+    list_push_tail(&s->waiting, r);
+    pump(s);
+    return 0;
+}
+
+int store_today_counts(struct store *s, time_t midnight, store_result_cb cb, void *arg)
+{
+    char t[24];
+    snprintf(t, sizeof(t), "%lld", (long long)midnight);
+    const char *p[1] = {t};
+    return query(s, today_sql, "today's counts", cb, arg, 1, p);
+}
+
+int store_stats_aggregate(struct store *s, int window_hours, int retention_days,
+                          store_result_cb cb, void *arg)
+{
+    char h[16], d[16];
+    snprintf(h, sizeof(h), "%d", window_hours);
+    snprintf(d, sizeof(d), "%d", retention_days);
+    const char *p[2] = {h, d};
+    return query(s, store_sql_aggregate, "hourly statistics", cb, arg, 2, p);
+}
+
+int store_purge(struct store *s, int retention_days, int audit_retention_days,
+                store_result_cb cb, void *arg)
+{
+    char d[16], a[16];
+    snprintf(d, sizeof(d), "%d", retention_days);
+    snprintf(a, sizeof(a), "%d", audit_retention_days);
+    const char *p[2] = {d, a};
+    return query(s, store_sql_purge, "retention purge", cb, arg, 2, p);
+}
+
+int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg)
+{
+    char d[16];
+    snprintf(d, sizeof(d), "%d", days);
+    const char *p[2] = {d, tz};
+    return query(s, store_sql_stats_daily, "statistics read", cb, arg, 2, p);
 }

@@ -54,6 +54,7 @@ struct store_session_row {
     int64_t counsellor_id;  /* 0 when nobody took it */
     char end_reason[32];    /* "ended_by_young", "ended_by_counsellor", "idle", "abandoned", ... */
     int32_t transfer_count;
+    bool escalated;         /* a counsellor escalated it to a supervisor */
 };
 
 struct store_stats {
@@ -98,5 +99,52 @@ int store_session_ended(struct store *s, const struct store_session_row *row);
 
 /* Counters for metrics and logs. */
 void store_get_stats(const struct store *s, struct store_stats *out);
+
+/* ---- supervision, statistics and retention ----
+ *
+ * These are look-ups: while the database is unreachable they fail (callback
+ * with -ENOTCONN) instead of waiting, and the caller tries again later. cb runs
+ * later on the service thread, exactly once; res is valid only during the
+ * callback and is NULL unless status is 0. cb may be NULL (fire and forget:
+ * failures are still counted and logged). Each returns 0 or -EAGAIN / -ENOMEM. */
+
+struct pg_result; /* libpq's PGresult, read with store_result_* */
+typedef void (*store_result_cb)(void *arg, int status, const struct pg_result *res);
+
+/* Rows of a result. */
+int store_result_rows(const struct pg_result *res);
+/* A cell as an integer (0 when NULL or not a number). */
+int64_t store_result_int(const struct pg_result *res, int row, int col);
+/* A cell as text ("" when NULL); valid while res is. */
+const char *store_result_text(const struct pg_result *res, int row, int col);
+
+/* One row: sessions started, ended (taken) and abandoned since midnight (Unix
+ * time of the local midnight). End times are estimated from the rounded start
+ * bucket plus wait and duration. */
+int store_today_counts(struct store *s, time_t midnight, store_result_cb cb, void *arg);
+
+/* Recomputes stats_hourly from sessions for the completed hours of the last
+ * window_hours that the retention keeps whole. One row: hours written. */
+int store_stats_aggregate(struct store *s, int window_hours, int retention_days,
+                          store_result_cb cb, void *arg);
+
+/* Aggregates the hours about to go (when not aggregated yet), then deletes
+ * session rows of whole hours older than retention_days and audit rows older
+ * than audit_retention_days. One row: sessions deleted, audit rows deleted,
+ * hours aggregated. */
+int store_purge(struct store *s, int retention_days, int audit_retention_days,
+                store_result_cb cb, void *arg);
+
+/* Daily totals of the last days days (local days in time zone tz), oldest
+ * first: day text, sessions, abandoned, escalated, wait_p50, wait_p90,
+ * mean_duration (percentiles are the session-weighted mean of the hours'). */
+int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg);
+
+/* The statements above, for lotsectl (same parameters, blocking libpq). */
+extern const char store_sql_aggregate[];
+extern const char store_sql_purge[];
+extern const char store_sql_purge_count[]; /* dry run: sessions, audit rows that would go */
+extern const char store_sql_stats_daily[];
+extern const char store_sql_stats_hourly[]; /* $1 days: hour (Unix), topic, then as daily */
 
 #endif

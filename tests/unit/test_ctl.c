@@ -325,6 +325,162 @@ static void test_ctl_usage_errors_exit_2_and_help_exits_0(void **state)
                      1);
 }
 
+/* ---- issue 3/5: account, device, stats, purge and audit commands ---- */
+
+static long db_long(const char *sql, const char *param)
+{
+    const char *v[1] = {param};
+    PGresult *r = db_query(sql, param ? 1 : 0, v);
+    long n = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return n;
+}
+
+static void test_ctl_account_lifecycle_commands_change_and_audit(void **state)
+{
+    char out[4096];
+    assert_int_equal(run_ctl("first password 1\n", out, sizeof(out), "account-add", "--handle", "zed",
+                             "--role", "counsellor", "--topics", "family", "--password-stdin",
+                             "--pwhash-cost", "min", NULL),
+                     0);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-disable", "--handle", "zed", NULL), 0);
+    assert_int_equal(db_long("SELECT count(*) FROM accounts WHERE handle = $1 AND disabled", "zed"), 1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-enable", "--handle", "zed", NULL), 0);
+    assert_non_null(strstr(out, "account zed enabled"));
+    assert_int_equal(db_long("SELECT count(*) FROM accounts WHERE handle = $1 AND NOT disabled", "zed"), 1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-set-topics", "--handle", "zed",
+                             "--topics", "school,crisis", NULL),
+                     0);
+    assert_int_equal(db_long("SELECT count(*) FROM accounts WHERE handle = $1"
+                             " AND topics = '{school,crisis}'", "zed"), 1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-set-capacity", "--handle", "zed",
+                             "--capacity", "5", NULL),
+                     0);
+    assert_int_equal(db_long("SELECT capacity FROM accounts WHERE handle = $1", "zed"), 5);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-set-capacity", "--handle", "zed",
+                             "--capacity", "11", NULL),
+                     2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-set-topics", "--handle", "zed",
+                             "--topics", "Bad Topic", NULL),
+                     2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-set-capacity", "--handle", "nobody",
+                             "--capacity", "3", NULL),
+                     1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-enable", "--handle", "nobody", NULL), 1);
+
+    /* reset: from stdin, then generated (printed once); the hash is Argon2id of it */
+    assert_int_equal(run_ctl("second password 2\n", out, sizeof(out), "account-reset-password",
+                             "--handle", "zed", "--password-stdin", "--pwhash-cost", "min", NULL),
+                     0);
+    assert_null(strstr(out, "password:"));
+    const char *v[1] = {"zed"};
+    PGresult *r = db_query("SELECT pw_hash FROM accounts WHERE handle = $1", 1, v);
+    assert_int_equal(crypto_pwhash_str_verify(PQgetvalue(r, 0, 0), "second password 2", 17), 0);
+    PQclear(r);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-reset-password", "--handle", "zed",
+                             "--pwhash-cost", "min", NULL),
+                     0);
+    char pw[64] = "";
+    assert_int_equal(sscanf(out, "password: %63s", pw), 1);
+    r = db_query("SELECT pw_hash FROM accounts WHERE handle = $1", 1, v);
+    assert_int_equal(crypto_pwhash_str_verify(PQgetvalue(r, 0, 0), pw, strlen(pw)), 0);
+    PQclear(r);
+
+    /* every change has its audit row, and none holds a password */
+    static const char *const actions[] = {"account-add", "account-disable", "account-enable",
+                                          "account-set-topics", "account-set-capacity",
+                                          "account-reset-password"};
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        const char *p[2] = {"zed", actions[i]};
+        PGresult *a = db_query("SELECT count(*) FROM audit_log l JOIN accounts a ON a.id = l.account_id"
+                               " WHERE a.handle = $1 AND l.action = $2", 2, p);
+        assert_true(strtol(PQgetvalue(a, 0, 0), NULL, 10) >= 1);
+        PQclear(a);
+    }
+    assert_int_equal(db_long("SELECT count(*) FROM audit_log WHERE detail LIKE '%' || $1 || '%'", pw), 0);
+
+    /* lotsectl audit shows them; --since filters; a bad time is a usage error */
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "audit", "--handle", "zed", NULL), 0);
+    assert_non_null(strstr(out, "account-set-capacity"));
+    assert_non_null(strstr(out, "capacity=5"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "audit", "--since", "2000-01-01", "--limit", "3",
+                             NULL),
+                     0);
+    int lines = 0;
+    for (const char *p = out; (p = strchr(p, '\n')); p++)
+        lines++;
+    assert_int_equal(lines, 4); /* header + 3 */
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "audit", "--since", "2999-01-01", NULL), 0);
+    assert_null(strstr(out, "account-"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "audit", "--since", "not a time", NULL), 2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "audit", "--limit", "0", NULL), 2);
+}
+
+static void test_ctl_device_revoke_and_list(void **state)
+{
+    char org[128], dev[128], out[4096], pk[64];
+    path_in_tmp(org, sizeof(org), "org-revoke.key");
+    path_in_tmp(dev, sizeof(dev), "device-revoke.key");
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "orgkey-create", "--out", org, NULL), 0);
+    assert_int_equal(run_ctl("a password here\n", out, sizeof(out), "account-add", "--handle", "rita",
+                             "--role", "counsellor", "--password-stdin", "--pwhash-cost", "min", NULL),
+                     0);
+    assert_int_equal(run_ctl(NULL, pk, sizeof(pk), "device-keygen", "--out", dev, NULL), 0);
+    pk[strcspn(pk, "\n")] = '\0';
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-certify", "--handle", "rita", "--device",
+                             pk, "--orgkey", org, NULL),
+                     0);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-list", "--handle", "rita", NULL), 0);
+    assert_non_null(strstr(out, pk));
+    assert_non_null(strstr(out, "valid"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-revoke", "--device", pk, NULL), 0);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-list", NULL), 0);
+    assert_non_null(strstr(out, "revoked"));
+    assert_int_equal(db_long("SELECT count(*) FROM device_certs WHERE revoked_at IS NOT NULL"
+                             " AND account_id = (SELECT id FROM accounts WHERE handle = $1)", "rita"), 1);
+    assert_int_equal(db_long("SELECT count(*) FROM audit_log WHERE action = 'device-revoke'"
+                             " AND detail = 'device=' || $1", pk), 1);
+    /* twice, or an unknown key: operational error; a malformed key: usage error */
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-revoke", "--device", pk, NULL), 1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-revoke", "--device", "short", NULL), 2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "device-revoke", NULL), 2);
+}
+
+static void test_ctl_stats_and_purge_options(void **state)
+{
+    char out[4096];
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "stats", NULL), 0);
+    assert_non_null(strstr(out, "day"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "stats", "--hourly", "--days", "2", NULL), 0);
+    assert_non_null(strstr(out, "topic"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "stats", "--days", "0", NULL), 2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "stats", "--timezone", "Nowhere/Never", NULL), 1);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "stats", "--config", "/nonexistent.conf", NULL), 2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "purge", "--dry-run", "--retention-days", "30",
+                             NULL),
+                     0);
+    assert_non_null(strstr(out, "dry run"));
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "purge", "--retention-days", "0", NULL), 2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "purge", "extra", NULL), 2);
+}
+
+static void test_ctl_every_command_has_help(void **state)
+{
+    static const char *const cmds[] = {
+        "migrate", "orgkey-create", "device-keygen", "account-add", "account-disable",
+        "account-enable", "account-reset-password", "account-set-topics", "account-set-capacity",
+        "account-list", "device-certify", "device-revoke", "device-list", "stats", "purge", "audit"};
+    char out[4096];
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        assert_int_equal(run_ctl(NULL, out, sizeof(out), cmds[i], "--help", NULL), 0);
+        assert_non_null(strstr(out, "usage: lotsectl"));
+        assert_non_null(strstr(out, cmds[i]));
+    }
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "--help", NULL), 0);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        assert_non_null(strstr(out, cmds[i]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -334,6 +490,10 @@ int main(void)
         cmocka_unit_test(test_ctl_generated_password_is_printed_once_and_hashed),
         cmocka_unit_test(test_ctl_no_table_contains_a_password),
         cmocka_unit_test(test_ctl_usage_errors_exit_2_and_help_exits_0),
+        cmocka_unit_test(test_ctl_account_lifecycle_commands_change_and_audit),
+        cmocka_unit_test(test_ctl_device_revoke_and_list),
+        cmocka_unit_test(test_ctl_stats_and_purge_options),
+        cmocka_unit_test(test_ctl_every_command_has_help),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,0 +1,315 @@
+/* ctl_stats.c — stats, purge and audit: reading the hourly aggregates, the
+ * retention purge (the same statement lotsed runs hourly, store.c), and the
+ * audit log. Purge writes its own audit row in the same transaction. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "store.h"
+
+#define DAYS_MAX 3650
+#define STATS_REFRESH_HOURS 48
+#define AUDIT_LIMIT_MAX 100000
+
+/* A whole number in [lo, hi] from text; false otherwise. */
+static bool parse_int(const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (!*text || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Loads lotsed's configuration (for retention and time zone); CTL_OK or
+ * CTL_USAGE with the setting named. */
+static int load_config(const char *path, struct config *cfg)
+{
+    char err[300];
+    if (config_load(cfg, path, 0, NULL, err, sizeof(err)) != 0) {
+        ctl_error("%s", err);
+        return CTL_USAGE;
+    }
+    return CTL_OK;
+}
+
+static const char stats_help[] =
+    "usage: lotsectl stats [--days N] [--hourly] [--refresh] [--timezone TZ] [--config FILE]\n"
+    "Prints session statistics of the last N days (default 7, at most 3650) from\n"
+    "the hourly aggregates that lotsed keeps up to date every few minutes:\n"
+    "  daily (default): day sessions abandoned escalated wait_p50 wait_p90 mean_duration\n"
+    "  --hourly:        hour topic sessions abandoned escalated wait_p50 wait_p90 mean_duration\n"
+    "Waits and durations are in seconds; a day's percentiles are the session-weighted\n"
+    "mean of its hours'. Only completed hours are aggregated.\n"
+    "  --refresh     first recompute the aggregates of the last two days (needs write\n"
+    "                access; for when lotsed is not running)\n"
+    "  --timezone    days and hours in this zone (default: timezone of --config FILE,\n"
+    "                else Europe/Berlin)\n";
+
+int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {{"days", required_argument, NULL, 'd'},
+                                         {"hourly", no_argument, NULL, 'H'},
+                                         {"refresh", no_argument, NULL, 'r'},
+                                         {"timezone", required_argument, NULL, 't'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    long days = 7;
+    bool hourly = false, refresh = false;
+    const char *tz = NULL, *config_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "d:Hrt:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (!parse_int(optarg, 1, DAYS_MAX, &days)) {
+                ctl_error("--days must be 1..%d", DAYS_MAX);
+                return CTL_USAGE;
+            }
+            break;
+        case 'H': hourly = true; break;
+        case 'r': refresh = true; break;
+        case 't': tz = optarg; break;
+        case 'c': config_path = optarg; break;
+        case 'h': printf("%s", stats_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc) {
+        ctl_error("stats takes no arguments besides its options (see --help)");
+        return CTL_USAGE;
+    }
+    static struct config cfg;
+    int rc = load_config(config_path, &cfg);
+    if (rc != CTL_OK)
+        return rc;
+    if (!tz)
+        tz = cfg.timezone;
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        return CTL_FAIL;
+    rc = CTL_FAIL;
+    char d[16], r[16], hours[16];
+    snprintf(d, sizeof(d), "%ld", days);
+    snprintf(r, sizeof(r), "%d", cfg.retention_days);
+    snprintf(hours, sizeof(hours), "%d", STATS_REFRESH_HOURS);
+    PGresult *res;
+    if (refresh) {
+        const char *v[2] = {hours, r};
+        res = ctl_db_query(db, store_sql_aggregate, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+        if (!res)
+            goto out;
+        PQclear(res);
+    }
+    /* The zone is checked by PostgreSQL itself (an unknown one is an error). */
+    const char *v[2] = {d, tz};
+    res = ctl_db_query(db, hourly ? store_sql_stats_hourly : store_sql_stats_daily, hourly ? 1 : 2,
+                       v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!res)
+        goto out;
+    if (hourly) {
+        setenv("TZ", tz, 1);
+        tzset();
+        printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", "hour", "topic", "sessions", "abandoned",
+               "escalated", "wait_p50", "wait_p90", "mean_duration");
+        for (int i = 0; i < PQntuples(res); i++) {
+            time_t t = (time_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+            struct tm tm;
+            char when[32];
+            localtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+            printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", when, PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                   PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+        }
+    } else {
+        printf("%-10s %8s %9s %9s %8s %8s %13s\n", "day", "sessions", "abandoned", "escalated",
+               "wait_p50", "wait_p90", "mean_duration");
+        for (int i = 0; i < PQntuples(res); i++)
+            printf("%-10s %8s %9s %9s %8s %8s %13s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                   PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+    }
+    PQclear(res);
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}
+
+static const char purge_help[] =
+    "usage: lotsectl purge [--dry-run] [--retention-days N] [--audit-retention-days N]\n"
+    "                      [--config FILE]\n"
+    "Deletes session rows of whole hours older than the retention (default 90 days,\n"
+    "or retention_days of --config FILE) and audit rows older than the audit retention\n"
+    "(default 730 days, or audit_retention_days). The hourly aggregates of the hours\n"
+    "deleted are computed first and stay. lotsed does the same every hour.\n"
+    "  --dry-run   only count what would be deleted\n"
+    "Prints \"sessions N audit M\" (deleted, or that would be with --dry-run).\n";
+
+int ctl_cmd_purge(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
+                                         {"retention-days", required_argument, NULL, 'r'},
+                                         {"audit-retention-days", required_argument, NULL, 'a'},
+                                         {"config", required_argument, NULL, 'c'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    bool dry = false;
+    long retention = -1, audit = -1;
+    const char *config_path = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "nr:a:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n': dry = true; break;
+        case 'r':
+            if (!parse_int(optarg, 1, 3650, &retention)) {
+                ctl_error("--retention-days must be 1..3650");
+                return CTL_USAGE;
+            }
+            break;
+        case 'a':
+            if (!parse_int(optarg, 1, 36500, &audit)) {
+                ctl_error("--audit-retention-days must be 1..36500");
+                return CTL_USAGE;
+            }
+            break;
+        case 'c': config_path = optarg; break;
+        case 'h': printf("%s", purge_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc) {
+        ctl_error("purge takes no arguments besides its options (see --help)");
+        return CTL_USAGE;
+    }
+    static struct config cfg;
+    int rc = load_config(config_path, &cfg);
+    if (rc != CTL_OK)
+        return rc;
+    if (retention < 0)
+        retention = cfg.retention_days;
+    if (audit < 0)
+        audit = cfg.audit_retention_days;
+    char r[16], a[16];
+    snprintf(r, sizeof(r), "%ld", retention);
+    snprintf(a, sizeof(a), "%ld", audit);
+    const char *v[2] = {r, a};
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        return CTL_FAIL;
+    rc = CTL_FAIL;
+    PGresult *res;
+    if (dry) {
+        res = ctl_db_query(db, store_sql_purge_count, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+        if (!res)
+            goto out;
+        printf("sessions %s audit %s (dry run: nothing deleted)\n", PQgetvalue(res, 0, 0),
+               PQgetvalue(res, 0, 1));
+        PQclear(res);
+        rc = CTL_OK;
+        goto out;
+    }
+    if (ctl_db_exec(db, "BEGIN") < 0)
+        goto out;
+    res = ctl_db_query(db, store_sql_purge, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!res)
+        goto out;
+    char detail[160];
+    snprintf(detail, sizeof(detail),
+             "sessions=%s audit=%s hours_aggregated=%s retention_days=%ld audit_retention_days=%ld",
+             PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), retention, audit);
+    char out_line[80];
+    snprintf(out_line, sizeof(out_line), "sessions %s audit %s", PQgetvalue(res, 0, 0),
+             PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (ctl_audit(db, "purge", NULL, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+        goto out;
+    printf("%s\n", out_line);
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}
+
+static const char audit_help[] =
+    "usage: lotsectl audit [--since TIME] [--handle H] [--limit N]\n"
+    "Shows the audit log, oldest first: time (UTC) actor action account detail.\n"
+    "  --since   only rows at or after TIME (e.g. 2026-03-01 or \"2026-03-01 14:00+01\")\n"
+    "  --handle  only rows about account H\n"
+    "  --limit   at most the newest N rows (default 100)\n";
+
+int ctl_cmd_audit(const char *conninfo, int argc, char **argv)
+{
+    static const struct option opts[] = {{"since", required_argument, NULL, 's'},
+                                         {"handle", required_argument, NULL, 'H'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0}};
+    const char *since = NULL, *handle = NULL;
+    long limit = 100;
+    int c;
+    while ((c = getopt_long(argc, argv, "s:H:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': since = optarg; break;
+        case 'H': handle = optarg; break;
+        case 'l':
+            if (!parse_int(optarg, 1, AUDIT_LIMIT_MAX, &limit)) {
+                ctl_error("--limit must be 1..%d", AUDIT_LIMIT_MAX);
+                return CTL_USAGE;
+            }
+            break;
+        case 'h': printf("%s", audit_help); return CTL_OK;
+        default: return CTL_USAGE;
+        }
+    }
+    if (optind != argc) {
+        ctl_error("audit takes no arguments besides its options (see --help)");
+        return CTL_USAGE;
+    }
+    PGconn *db = ctl_db_connect(conninfo);
+    if (!db)
+        return CTL_FAIL;
+    int rc = CTL_FAIL;
+    if (since) {
+        /* a bad time is the operator's typo, not a database failure */
+        const char *v[1] = {since};
+        PGresult *t = PQexecParams(db, "SELECT $1::timestamptz", 1, NULL, v, NULL, NULL, 0);
+        bool ok = PQresultStatus(t) == PGRES_TUPLES_OK;
+        PQclear(t);
+        if (!ok) {
+            ctl_error("--since: '%s' is not a time PostgreSQL understands (e.g. 2026-03-01)", since);
+            rc = CTL_USAGE;
+            goto out;
+        }
+    }
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%ld", limit);
+    const char *v[3] = {since, handle, lim};
+    PGresult *res = ctl_db_query(
+        db,
+        "SELECT * FROM (SELECT l.id, to_char(l.at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+        " l.actor, l.action, coalesce(a.handle, '-'), l.detail"
+        " FROM audit_log l LEFT JOIN accounts a ON a.id = l.account_id"
+        " WHERE ($1::timestamptz IS NULL OR l.at >= $1::timestamptz)"
+        " AND ($2::text IS NULL OR a.handle = $2)"
+        " ORDER BY l.id DESC LIMIT $3::integer) x ORDER BY 1",
+        3, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!res)
+        goto out;
+    printf("%-19s %-12s %-24s %-20s %s\n", "at (UTC)", "actor", "action", "account", "detail");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-19s %-12s %-24s %-20s %s\n", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+               PQgetvalue(res, i, 3), PQgetvalue(res, i, 4), PQgetvalue(res, i, 5));
+    PQclear(res);
+    rc = CTL_OK;
+out:
+    PQfinish(db);
+    return rc;
+}

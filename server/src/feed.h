@@ -1,0 +1,65 @@
+/* feed.h — what supervisors see live: the `feed` snapshot (queue per topic and
+ * priority, wait percentiles over the last hour, counsellors, sessions today,
+ * open escalations, alarms), escalations, the counsellors' `queue_summary`, and
+ * the stats token that lets a logged-in supervisor read GET /stats. Counts and
+ * waits only: never content, never who a young person is. */
+#ifndef LOTSE_FEED_H
+#define LOTSE_FEED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct server;
+struct session;
+struct counsellor;
+struct store_session_row;
+
+/* Upper bounds of lotse_queue_wait_seconds (metrics.c); +Inf is implied. */
+#define FEED_WAIT_BUCKETS 9
+extern const int feed_wait_bucket_bounds[FEED_WAIT_BUCKETS];
+
+/* Waits of pickups and abandonments since start, as a histogram. */
+struct feed_wait_histogram {
+    uint64_t buckets[FEED_WAIT_BUCKETS]; /* cumulative: waits <= bound */
+    uint64_t count;
+    uint64_t sum_seconds;
+};
+
+/* Counsellors online now, by state (a counsellor at capacity is not available). */
+struct feed_counsellors {
+    int online;
+    int available;
+    int at_capacity;
+};
+
+/* Makes srv->feed and starts its half-second timer on srv->loop. 0 or -ENOMEM. */
+int feed_create(struct server *srv);
+
+/* Stops the timer and frees srv->feed (NULL is fine). Escalations still open
+ * are forgotten: they live in memory only, like the sessions they belong to. */
+void feed_destroy(struct server *srv);
+
+/* Sends `queue_summary` (counts and waits only) to every counsellor and supervisor. */
+void feed_push_summary(struct server *srv, int64_t now_ms);
+
+/* A session ends (session_end, before its row is queued): counts it for today
+ * and the wait window, closes its escalation. Returns whether it was escalated. */
+bool feed_session_ended(struct server *srv, const struct session *s,
+                        const struct store_session_row *row);
+
+/* Counsellor k escalates s (which k holds): every supervisor gets `escalation`
+ * now and the feed lists it until the session ends. 0, -EALREADY (already
+ * open) or -ENOSPC (too many open). */
+int feed_escalate(struct server *srv, const struct session *s, const struct counsellor *k);
+
+/* Whether b64 (len bytes) is the stats token of a supervisor logged in now.
+ * Compared as BLAKE2b hashes in constant time. */
+bool feed_stats_token_ok(struct server *srv, const char *b64, size_t len);
+
+/* For metrics: the counsellor counts, the wait histogram, escalations open. */
+void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out);
+void feed_get_wait_histogram(struct server *srv, struct feed_wait_histogram *out);
+int feed_open_escalations(const struct server *srv);
+
+#endif
