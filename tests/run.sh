@@ -16,7 +16,7 @@ if [[ "${LOTSE_NO_APT:-0}" != 1 && $(id -u) -eq 0 ]]; then
     apt-get install -y --no-install-recommends \
         build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev \
         libsodium-dev libpq-dev libcmocka-dev postgresql-15 clang libclang-rt-14-dev \
-        ca-certificates chromium
+        ca-certificates chromium nginx openssl prometheus
     # the browser tests drive Debian's Chromium from Node.js (playwright-core)
     command -v node >/dev/null 2>&1 || apt-get install -y --no-install-recommends nodejs npm
 fi

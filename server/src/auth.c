@@ -114,17 +114,19 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
     size_t handle_len, password_len, device_len;
     uint8_t device[LOTSE_PK_BYTES];
     bool has_device = false;
-    int64_t v;
 
     if (c->login) {
         fail(c, "not_allowed", "a login is already in progress");
         return;
     }
-    if (lotse_json_get_int(m, "v", 0, INT32_MAX, &v) == 0 && v != LOTSE_PROTO_VERSION) {
-        conn_send_error(c, "unsupported_version", "this server speaks version 1", "login", NULL, "v", false);
-        conn_close(c, 1002, "unsupported version");
+    if (srv->stopping) {
+        conn_send_error(c, "shutting_down", "the service is restarting; please log in again shortly",
+                        "login", NULL, NULL, false);
+        conn_close(c, 1001, "shutting down");
         return;
     }
+    if (conn_check_version(c, m, "login") != 0)
+        return;
     if (lotse_json_get_str(m, "handle", STORE_MAX_HANDLE, &handle, &handle_len) != 0 || handle_len == 0) {
         conn_send_error(c, "bad_field", "handle missing or too long", "login", NULL, "handle", true);
         return;

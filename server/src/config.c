@@ -77,7 +77,25 @@ static const struct setting settings[] = {
     C_INT(relay_burst, "400", 1, 1000000, "binary frame burst per connection"),
     C_INT(max_protocol_errors, "20", 1, 100000, "protocol errors before a connection is closed"),
     C_INT(rx_buffer_size, "512", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
+    C_INT(queue_max_wait, "3600", 1, 86400, "seconds a young person may wait before the session ends"),
+    C_INT(max_connections, "10000", 1, 1000000, "open connections above which new hellos are refused"),
+    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set 0)"),
+    C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
+    C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
+    C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
+    C_INT(relay_bytes_burst, "1048576", 4140, 1000000000, "binary byte burst per connection"),
+    C_INT(hold_max_frames, "240", 1, 65536, "frames held per session and direction for a party that is away"),
+    C_INT(hold_max_bytes, "524288", 4140, 67108864, "bytes held per session and direction"),
+    C_INT(hold_total_bytes, "67108864", 65536, 2147483647, "bytes held for away parties in all"),
+    C_INT(shutdown_drain, "30", 0, 3600, "seconds running sessions may go on after SIGTERM"),
     C_BOOL(migrate_on_start, "false", "apply database migrations at start-up"),
+    C_INT(alarm_longest_wait, "600", 0, 86400, "supervisor alarm when someone waits this many seconds (0: off)"),
+    C_BOOL(alarm_no_counsellor, "true", "supervisor alarm when someone waits and no counsellor is available"),
+    C_INT(metrics_listen_port, "0", 0, 65535, "Prometheus /metrics on this port of 127.0.0.1 (0: off)"),
+    C_STR(metrics_token, "", "Bearer token for /metrics on the main port (empty: not there); 16+ characters"),
+    C_INT(retention_days, "90", 1, 3650, "session rows older than this many days are purged (aggregates stay)"),
+    C_INT(audit_retention_days, "730", 1, 36500, "audit log rows older than this many days are purged"),
+    C_INT(stats_interval, "300", 10, 3600, "seconds between updates of the hourly statistics"),
 };
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
 
@@ -156,6 +174,39 @@ static char *trim(char *s)
     return s;
 }
 
+static int load_stream(struct config *c, struct raw *raw, FILE *f, const char *name, char *err,
+                       size_t errlen)
+{
+    char line[2048];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "config file %s line %d: longer than %zu characters", name, lineno,
+                     sizeof(line) - 2);
+            return -EINVAL;
+        }
+        char *p = trim(line);
+        if (*p == '#' || *p == '\0')
+            continue;
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "config file %s line %d: expected name = value", name, lineno);
+            return -EINVAL;
+        }
+        *eq = '\0';
+        char *key = trim(p), *value = trim(eq + 1);
+        const struct setting *s = find_setting(key, strlen(key));
+        if (!s) {
+            snprintf(err, errlen, "config file %s line %d: unknown setting \"%.64s\"", name, lineno,
+                     key);
+            return -EINVAL;
+        }
+        rc = set_value(c, raw, s, value, err, errlen);
+    }
+    return rc;
+}
+
 static int load_file(struct config *c, struct raw *raw, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "r");
@@ -163,30 +214,7 @@ static int load_file(struct config *c, struct raw *raw, const char *path, char *
         snprintf(err, errlen, "config file %s: %s", path, strerror(errno));
         return -EINVAL;
     }
-    char line[2048];
-    int lineno = 0, rc = 0;
-    while (rc == 0 && fgets(line, sizeof(line), f)) {
-        lineno++;
-        char *p = trim(line);
-        if (*p == '#' || *p == '\0')
-            continue;
-        char *eq = strchr(p, '=');
-        if (!eq) {
-            snprintf(err, errlen, "config file %s line %d: expected name = value", path, lineno);
-            rc = -EINVAL;
-            break;
-        }
-        *eq = '\0';
-        char *name = trim(p), *value = trim(eq + 1);
-        const struct setting *s = find_setting(name, strlen(name));
-        if (!s) {
-            snprintf(err, errlen, "config file %s line %d: unknown setting \"%s\"", path, lineno,
-                     name);
-            rc = -EINVAL;
-            break;
-        }
-        rc = set_value(c, raw, s, value, err, errlen);
-    }
+    int rc = load_stream(c, raw, f, path, err, errlen);
     fclose(f);
     return rc;
 }
@@ -288,21 +316,58 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
         return -EINVAL;
     }
     fclose(zf);
-    if (c->relay_burst < c->relay_rate || c->control_burst < c->control_rate) {
+    size_t token_len = strlen(c->metrics_token);
+    if (token_len > 0 && token_len < 16) {
+        snprintf(err, errlen, "setting metrics_token: use at least 16 characters (or none)");
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < token_len; i++) {
+        unsigned char ch = (unsigned char)c->metrics_token[i];
+        if (ch <= ' ' || ch >= 0x7f) {
+            snprintf(err, errlen, "setting metrics_token: printable ASCII without spaces only");
+            return -EINVAL;
+        }
+    }
+    if (c->metrics_listen_port && c->metrics_listen_port == c->listen_port) {
+        snprintf(err, errlen, "setting metrics_listen_port: must differ from listen_port");
+        return -EINVAL;
+    }
+    if (c->hold_max_frames > c->send_queue_max - 16) {
+        snprintf(err, errlen, "setting hold_max_frames: must be at most send_queue_max - 16 (%d), "
+                              "so a resume fits in the send queue", c->send_queue_max - 16);
+        return -EINVAL;
+    }
+    if (c->relay_burst < c->relay_rate || c->control_burst < c->control_rate ||
+        c->relay_bytes_burst < c->relay_bytes_rate) {
         snprintf(err, errlen, "setting relay_burst/control_burst: a burst must be at least its rate");
         return -EINVAL;
     }
     return 0;
 }
 
+static int load_defaults(struct config *c, struct raw *raw, char *err, size_t errlen)
+{
+    memset(c, 0, sizeof(*c));
+    memset(raw, 0, sizeof(*raw));
+    for (size_t i = 0; i < SETTING_COUNT; i++)
+        if (set_value(c, raw, &settings[i], settings[i].def, err, errlen))
+            return -EINVAL; /* a bad default is a programming error, still reported */
+    return 0;
+}
+
+int config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_t errlen)
+{
+    struct raw raw;
+    if (load_defaults(c, &raw, err, errlen) || load_stream(c, &raw, f, name, err, errlen))
+        return -EINVAL;
+    return resolve(c, &raw, err, errlen);
+}
+
 int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen)
 {
     struct raw raw;
-    memset(c, 0, sizeof(*c));
-    memset(&raw, 0, sizeof(raw));
-    for (size_t i = 0; i < SETTING_COUNT; i++)
-        if (set_value(c, &raw, &settings[i], settings[i].def, err, errlen))
-            return -EINVAL; /* a bad default is a programming error, still reported */
+    if (load_defaults(c, &raw, err, errlen))
+        return -EINVAL;
     if (path && load_file(c, &raw, path, err, errlen))
         return -EINVAL;
     for (int i = 1; i < argc; i++) {

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <limits.h>
+#include <stdio.h>
 
 #include "hours.h"
 #include "log.h"
@@ -50,7 +51,26 @@ struct config {
     int relay_burst;
     int max_protocol_errors;
     int rx_buffer_size;
+    int queue_max_wait;
+    int max_connections;
+    int max_connections_per_source;
+    int pow_threshold;
+    int pow_bits;
+    int relay_bytes_rate;
+    int relay_bytes_burst;
+    int hold_max_frames;
+    int hold_max_bytes;
+    int hold_total_bytes;
+    int shutdown_drain;
     bool migrate_on_start;
+    /* supervision, metrics, statistics and retention */
+    int alarm_longest_wait;
+    bool alarm_no_counsellor;
+    int metrics_listen_port;
+    char metrics_token[128];
+    int retention_days;
+    int audit_retention_days;
+    int stats_interval;
 };
 
 /* Fills c with the defaults, then the file at path (may be NULL), then argv
@@ -58,6 +78,10 @@ struct config {
  * skipped here). On error writes one line naming the setting to err and returns
  * -EINVAL. */
 int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen);
+
+/* Fills c with the defaults and then the settings read from an open stream (name
+ * is used in messages), checked as config_load does. For the fuzzer and tests. */
+int config_load_stream(struct config *c, FILE *f, const char *name, char *err, size_t errlen);
 
 /* The topic index of name, or -1. */
 int config_topic_index(const struct config *c, const char *name, size_t len);

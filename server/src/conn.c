@@ -7,12 +7,15 @@
 
 #include "auth.h"
 #include "counsellor.h"
+#include "hold.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "outmsg.h"
 #include "server.h"
 #include "young.h"
+
+static void kill_unlist(struct conn *c);
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -33,10 +36,18 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     c->control_bucket.last_ms = c->connected_ms;
     c->relay_bucket.tokens = srv->cfg->relay_burst;
     c->relay_bucket.last_ms = c->connected_ms;
+    c->relay_bytes_bucket.tokens = srv->cfg->relay_bytes_burst;
+    c->relay_bytes_bucket.last_ms = c->connected_ms;
     ratelimit_source(srv->rl, wsi, c->source);
     server_pending_add(srv, c);
     srv->stats.connections_total++;
     srv->stats.connections_open++;
+    if (ratelimit_conn_open(srv->rl, c->source, srv->cfg->max_connections_per_source)) {
+        c->source_counted = srv->cfg->max_connections_per_source > 0;
+    } else {
+        srv->stats.rate_limited++;
+        conn_close(c, 4029, "too many connections from one source");
+    }
 }
 
 static void drop_queue(struct conn *c)
@@ -57,10 +68,17 @@ void conn_closed(struct conn *c)
         return; /* never established */
     struct server *srv = c->srv;
     c->closing = true; /* nothing more is queued to a connection that is gone */
+    kill_unlist(c);
     server_pending_remove(srv, c);
     server_staff_remove(srv, c);
     if (c->login)
         auth_cancel(c);
+    if (c->source_counted)
+        ratelimit_conn_close(srv->rl, c->source);
+    /* Frames not yet written are kept for a resume (PROTOCOL.md §5.2). */
+    if ((c->role == ROLE_YOUNG || c->role == ROLE_COUNSELLOR) && srv->cfg->resume_grace > 0 &&
+        !srv->finishing)
+        hold_adopt_queue(srv, c);
     if (c->role == ROLE_YOUNG)
         young_gone(c);
     else if (c->role == ROLE_COUNSELLOR)
@@ -135,6 +153,22 @@ void conn_send_error(struct conn *c, const char *code, const char *msg, const ch
     }
 }
 
+int conn_check_version(struct conn *c, const struct lotse_json_msg *m, const char *re)
+{
+    int64_t v;
+    if (lotse_json_get_int(m, "v", 0, INT32_MAX, &v) != 0) {
+        conn_send_error(c, "bad_field", "v must be the protocol version", re, NULL, "v", true);
+        return -EPROTO;
+    }
+    if (v != LOTSE_PROTO_VERSION) {
+        conn_send_error(c, "unsupported_version", "this server speaks version 1", re, NULL, "v",
+                        false);
+        conn_close(c, 1002, "unsupported version");
+        return -EPROTO;
+    }
+    return 0;
+}
+
 void conn_close(struct conn *c, uint16_t code, const char *reason)
 {
     if (c->closing || !c->wsi)
@@ -154,7 +188,43 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason)
     c->closing = true;
     c->close_code = code;
     drop_queue(c);
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+    /* A slow reader may never become writable again, so the writeable path
+     * cannot close it; closing it here, inside another connection's callback,
+     * could pull state from under the caller. The next tick does it. */
+    if (!c->kill_listed) {
+        struct server *srv = c->srv;
+        c->kill_listed = true;
+        c->kill_prev = NULL;
+        c->kill_next = srv->kill_list;
+        if (srv->kill_list)
+            srv->kill_list->kill_prev = c;
+        srv->kill_list = c;
+    }
+}
+
+static void kill_unlist(struct conn *c)
+{
+    if (!c->kill_listed)
+        return;
+    if (c->kill_prev)
+        c->kill_prev->kill_next = c->kill_next;
+    else
+        c->srv->kill_list = c->kill_next;
+    if (c->kill_next)
+        c->kill_next->kill_prev = c->kill_prev;
+    c->kill_listed = false;
+}
+
+void server_kill_listed(struct server *srv)
+{
+    while (srv->kill_list) {
+        struct conn *c = srv->kill_list;
+        kill_unlist(c);
+        if (c->wsi) {
+            log_debug("closing a connection that stopped reading");
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+        }
+    }
 }
 
 int conn_writeable(struct conn *c)

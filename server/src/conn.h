@@ -17,6 +17,7 @@ struct counsellor;
 struct login;
 struct outmsg;
 struct lotse_jw;
+struct lotse_json_msg;
 
 enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
 
@@ -39,12 +40,23 @@ struct conn {
 
     bool closing;        /* close once the send queue is written */
     uint16_t close_code;
+    /* to be closed from the next tick (a slow reader: it may never become
+     * writable, and lws's own async kill timer is unreliable on libev) */
+    bool kill_listed;
+    struct conn *kill_next, *kill_prev;
 
     int protocol_errors;
     int rate_rejects;
     struct bucket control_bucket;
     struct bucket relay_bucket;
+    struct bucket relay_bytes_bucket;
     uint8_t source[RATELIMIT_SOURCE_BYTES];
+    bool source_counted; /* counted against max_connections_per_source */
+
+    /* admission work (PROTOCOL.md §4.1.1): the one open challenge */
+    uint8_t pow_seed[16];
+    uint8_t pow_bits;
+    int64_t pow_issued_ms;
 
     /* connections that have not said hello/login yet, oldest first */
     struct conn *pending_next, *pending_prev;
@@ -77,6 +89,11 @@ int conn_send_json(struct conn *c, struct lotse_jw *w);
  * protocol error when counts is true and closes with 1008 past the limit. */
 void conn_send_error(struct conn *c, const char *code, const char *msg, const char *re,
                      const uint8_t *sid, const char *field, bool counts);
+
+/* Checks the "v" field of hello, login and resume: a missing or ill-typed one
+ * is bad_field, another version unsupported_version and close 1002. Returns 0
+ * when it is 1; otherwise it has answered and returns -EPROTO. */
+int conn_check_version(struct conn *c, const struct lotse_json_msg *m, const char *re);
 
 /* Closes after the queued messages are written, with code and reason. */
 void conn_close(struct conn *c, uint16_t code, const char *reason);

@@ -8,6 +8,8 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "hold.h"
+#include "feed.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
@@ -101,6 +103,35 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     return 0;
 }
 
+void counsellor_send_assigned(struct counsellor *k, struct session *s)
+{
+    if (!k->conn)
+        return;
+    struct server *srv = k->conn->srv;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "assigned");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+    lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
+    lotse_jw_int(w, "waited", ((s->picked_ms ? s->picked_ms : server_now_ms()) - s->enqueued_ms) / 1000);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
+}
+
+void counsellor_send_peer(struct conn *c, const struct session *s, const char *state)
+{
+    if (!c)
+        return;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "peer");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "state", state);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
 void counsellor_assign(struct counsellor *k, struct session *s)
 {
     struct server *srv = k->conn->srv;
@@ -115,19 +146,11 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     k->active++;
     s->counsellor = k;
     s->state = SESSION_ASSIGNED;
-    s->picked_ms = now;
+    if (!s->picked_ms)
+        s->picked_ms = now;
     s->last_frame_ms = now;
     server_note_pickup(srv, now);
-
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "assigned");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
-    lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
-    lotse_jw_int(w, "waited", (now - s->enqueued_ms) / 1000);
-    lotse_jw_obj_end(w);
-    conn_send_json(k->conn, w);
+    counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               srv->cfg->topics[s->topic]);
     send_status(k);
@@ -196,20 +219,16 @@ static void handle_status(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *k = c->counsellor;
     bool available;
     int64_t capacity;
-    int rc = lotse_json_get_bool(m, "available", &available);
-    if (rc == -EINVAL) {
+    if (lotse_json_get_bool(m, "available", &available) != 0) {
         conn_send_error(c, "bad_field", "available must be true or false", "status", NULL, "available", true);
         return;
     }
-    if (rc == 0)
-        k->available = available;
-    rc = lotse_json_get_int(m, "capacity", 1, k->max_capacity, &capacity);
-    if (rc == -EINVAL) {
-        conn_send_error(c, "bad_field", "capacity out of range", "status", NULL, "capacity", true);
+    if (lotse_json_get_int(m, "capacity", 1, k->max_capacity, &capacity) != 0) {
+        conn_send_error(c, "bad_field", "capacity must be 1 to your maximum", "status", NULL, "capacity", true);
         return;
     }
-    if (rc == 0)
-        k->capacity = (int)capacity;
+    k->available = available;
+    k->capacity = (int)capacity;
     send_status(k);
     server_queue_changed(c->srv);
     if (c->srv->cfg->assign_mode == ASSIGN_OFFER)
@@ -261,7 +280,7 @@ static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
     struct session *s = own_session(c, m, "keys", false);
     if (!s)
         return;
-    if (s->state != SESSION_ASSIGNED) {
+    if (s->state != SESSION_ASSIGNED || s->rekey_pending) {
         conn_send_error(c, "session_not_active", "keys were sent already", "keys", s->sid, NULL, true);
         return;
     }
@@ -291,10 +310,93 @@ static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_b64(w, "cert", bytes[2], LOTSE_CERT_BYTES);
     lotse_jw_str(w, "name", c->counsellor->name);
     lotse_jw_obj_end(w);
+    memcpy(s->keys_pk, bytes[0], LOTSE_PK_BYTES);
+    memcpy(s->keys_sig, bytes[1], LOTSE_SIG_BYTES);
+    memcpy(s->keys_cert, bytes[2], LOTSE_CERT_BYTES);
+    s->has_keys = true;
     if (s->young)
-        conn_send_json(s->young, w);
+        conn_send_json(s->young, w); /* else sent again when the young person resumes */
     s->state = SESSION_ACTIVE;
     s->last_frame_ms = server_now_ms();
+}
+
+static void handle_escalate(struct conn *c, const struct lotse_json_msg *m);
+
+static void counsellor_free(struct server *srv, struct counsellor *k);
+
+/* A deliberate end of work: no resume grace. Running sessions end as ended by
+ * the counsellor (the young people are told), then the connection closes. */
+static void handle_logout(struct conn *c)
+{
+    struct counsellor *k = c->counsellor;
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
+        if (k->sessions[i])
+            session_end(c->srv, k->sessions[i], "ended_by_counsellor");
+    if (k->offer)
+        withdraw_offer(k->offer);
+    c->counsellor = NULL;
+    k->conn = NULL;
+    c->role = ROLE_NONE;
+    server_staff_remove(c->srv, c);
+    counsellor_free(c->srv, k);
+    conn_close(c, 1000, "logged out");
+}
+
+/* Hands a session to a colleague or back to the queue (PROTOCOL.md §5.2). The
+ * sender is detached at once and never sees the young person's next key. */
+static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    struct counsellor *k = c->counsellor;
+    struct session *s = own_session(c, m, "transfer", false);
+    if (!s)
+        return;
+    const char *to;
+    size_t to_len;
+    struct counsellor *target = NULL;
+    int rc = lotse_json_get_str(m, "to", STORE_MAX_HANDLE, &to, &to_len);
+    if (rc == 0) {
+        for (struct counsellor *o = srv->counsellors; o; o = o->next)
+            if (o != k && o->conn && !strcmp(o->handle, to))
+                target = o;
+        if (!target || !(target->topic_mask & (1u << s->topic)) ||
+            target->active >= target->capacity || !target->has_cert) {
+            conn_send_error(c, "transfer_failed",
+                            "that colleague is not logged in, does not serve this topic, or is full",
+                            "transfer", s->sid, "to", false);
+            return;
+        }
+    } else if (rc == -ENOENT || lotse_json_get(m, "to")->type != LOTSE_JSON_NULL) {
+        conn_send_error(c, "bad_field", "to must be a handle or null", "transfer", s->sid, "to", true);
+        return;
+    }
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "ended");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "reason", "transferred");
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    counsellor_detach(k, s);
+    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
+    hold_clear(srv, s, HOLD_TO_YOUNG);
+    s->has_keys = false;
+    s->state = SESSION_WAITING;
+    s->rekey_pending = true;
+    s->transfer_to_id = target ? target->account_id : 0;
+    s->transfers++;
+    s->last_frame_ms = server_now_ms();
+    srv->stats.transfers++;
+    if (s->young) {
+        w = conn_jw();
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "t", "transferred");
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_obj_end(w);
+        conn_send_json(s->young, w);
+    }
+    log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
+    server_queue_changed(srv);
 }
 
 void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
@@ -309,6 +411,12 @@ void counsellor_handle(struct conn *c, const char *type, const struct lotse_json
         handle_accept(c, m, false);
     else if (!strcmp(type, "keys"))
         handle_keys(c, m);
+    else if (!strcmp(type, "transfer"))
+        handle_transfer(c, m);
+    else if (!strcmp(type, "logout"))
+        handle_logout(c);
+    else if (!strcmp(type, "escalate"))
+        handle_escalate(c, m);
     else if (!strcmp(type, "end")) {
         struct session *s = own_session(c, m, "end", false);
         if (s)
@@ -324,6 +432,30 @@ void counsellor_gone(struct conn *c)
     if (!k)
         return;
     struct server *srv = c->srv;
+    c->counsellor = NULL;
+    k->conn = NULL;
+    if (k->offer) {
+        struct session *offered = k->offer;
+        withdraw_offer(offered);
+    }
+    if (srv->cfg->resume_grace > 0 && !srv->finishing) {
+        /* Dropped, not gone: the sessions wait resume_grace seconds for the
+         * counsellor (counsellor_expire_away ends them after that). */
+        k->away_ms = server_now_ms();
+        for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
+            if (k->sessions[i])
+                counsellor_send_peer(k->sessions[i]->young, k->sessions[i], "away");
+        server_queue_changed(srv);
+        if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
+            counsellor_offer_round(srv);
+        return;
+    }
+    counsellor_free(srv, k);
+}
+
+/* Ends the counsellor's sessions and frees the record. */
+static void counsellor_free(struct server *srv, struct counsellor *k)
+{
     /* Out of the online list first, so that no offer round during the session
      * ends below can pick this counsellor again. */
     k->available = false;
@@ -333,12 +465,9 @@ void counsellor_gone(struct conn *c)
         srv->counsellors = k->next;
     if (k->next)
         k->next->prev = k->prev;
-    if (k->offer)
-        withdraw_offer(k->offer);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
             session_end(srv, k->sessions[i], "counsellor_left");
-    c->counsellor = NULL;
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mem_free_secret(k, sizeof(*k));
     server_queue_changed(srv);
@@ -357,7 +486,7 @@ void counsellor_offer_round(struct server *srv)
         struct counsellor *best = NULL;
         struct queue_entry *best_e = NULL;
         for (struct counsellor *k = srv->counsellors; k; k = k->next) {
-            if (!k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
+            if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
                 k->offers_paused_until_ms > server_now_ms())
                 continue;
             struct queue_entry *e = queue_next(&srv->queue, k->topic_mask, true);
@@ -392,7 +521,7 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
     bool any = false;
     for (struct counsellor *k = srv->counsellors; k; k = k->next) {
         struct session *s = k->offer;
-        if (!s || s->offer_deadline_ms > now_ms)
+        if (!s || s->offer_deadline_ms > now_ms || !k->conn)
             continue;
         withdraw_offer(s);
         /* Someone who lets an offer run out is probably away from the desk. */
@@ -408,4 +537,114 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
     }
     if (any)
         counsellor_offer_round(srv);
+}
+
+/* Escalation to the supervisors: metadata only (session, counsellor, topic,
+ * time), never anything said. Escalating again is acknowledged the same way. */
+static void handle_escalate(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct session *s = own_session(c, m, "escalate", false);
+    if (!s)
+        return;
+    int rc = feed_escalate(c->srv, s, c->counsellor);
+    if (rc == -ENOSPC) {
+        conn_send_error(c, "busy", "too many open escalations; call a supervisor", "escalate",
+                        s->sid, NULL, false);
+        return;
+    }
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "escalated");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
+void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    const char *b64;
+    size_t len;
+    uint8_t token[LOTSE_SECRET_BYTES], hash[32];
+    if (srv->stopping) {
+        conn_send_error(c, "shutting_down", "the service is restarting", "resume", NULL, NULL, false);
+        conn_close(c, 1001, "shutting down");
+        return;
+    }
+    if (conn_check_version(c, m, "resume") != 0)
+        return;
+    if (lotse_json_get_str(m, "token", 64, &b64, &len) != 0 ||
+        lotse_b64_decode(token, sizeof(token), b64, len) != LOTSE_SECRET_BYTES) {
+        conn_send_error(c, "bad_field", "token must be base64url of 32 bytes", "resume", NULL,
+                        "token", true);
+        return;
+    }
+    crypto_generichash(hash, sizeof(hash), token, sizeof(token), NULL, 0);
+    sodium_memzero(token, sizeof(token));
+    struct counsellor *k = NULL;
+    for (struct counsellor *o = srv->counsellors; o; o = o->next)
+        if (sodium_memcmp(o->token_hash, hash, sizeof(hash)) == 0)
+            k = o;
+    if (!k) {
+        conn_send_error(c, "resume_failed", "please log in again", "resume", NULL, NULL, true);
+        return;
+    }
+    if (k->conn) {
+        struct conn *old = k->conn;
+        old->counsellor = NULL;
+        old->role = ROLE_NONE;
+        server_staff_remove(srv, old);
+        conn_close(old, 4000, "resumed on another connection");
+    }
+    k->conn = c;
+    k->away_ms = 0;
+    c->role = ROLE_COUNSELLOR;
+    c->counsellor = k;
+    server_pending_remove(srv, c);
+    server_staff_add(srv, c);
+    srv->stats.resumes++;
+
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "resumed");
+    lotse_jw_str(w, "role", "counsellor");
+    lotse_jw_arr_begin(w, "sessions");
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        struct session *s = k->sessions[i];
+        if (!s)
+            continue;
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active" : "assigned");
+        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+        lotse_jw_obj_end(w);
+    }
+    lotse_jw_arr_end(w);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    send_status(k);
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        struct session *s = k->sessions[i];
+        if (!s)
+            continue;
+        if (s->state == SESSION_ASSIGNED)
+            counsellor_send_assigned(k, s);
+        hold_flush(srv, s, HOLD_TO_COUNSELLOR, c);
+        counsellor_send_peer(s->young, s, "back");
+    }
+    log_info("counsellor %lld resumed", (long long)k->account_id);
+    server_queue_changed(srv);
+    if (srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(srv);
+}
+
+void counsellor_expire_away(struct server *srv, int64_t now_ms)
+{
+    struct counsellor *k = srv->counsellors;
+    while (k) {
+        struct counsellor *next = k->next;
+        if (!k->conn && now_ms - k->away_ms >= (int64_t)srv->cfg->resume_grace * 1000)
+            counsellor_free(srv, k);
+        k = next;
+    }
 }

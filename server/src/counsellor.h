@@ -17,7 +17,8 @@ struct session;
 struct lotse_json_msg;
 
 struct counsellor {
-    struct conn *conn;
+    struct conn *conn; /* NULL while away (dropped, within resume_grace) */
+    int64_t away_ms;   /* when the connection dropped; 0 while connected */
     int64_t account_id;
     char handle[STORE_MAX_HANDLE + 1];
     char name[STORE_MAX_HANDLE + 1];
@@ -47,6 +48,18 @@ void counsellor_gone(struct conn *c);
 
 /* Adds s to k's sessions and sends "assigned". */
 void counsellor_assign(struct counsellor *k, struct session *s);
+
+/* Sends "assigned" for s (again) to k, if k is connected. */
+void counsellor_send_assigned(struct counsellor *k, struct session *s);
+
+/* Sends {"t":"peer","sid":…,"state":state} to c (NULL is ignored). */
+void counsellor_send_peer(struct conn *c, const struct session *s, const char *state);
+
+/* "resume" with a session token from a connection that has no role yet. */
+void counsellor_resume(struct conn *c, const struct lotse_json_msg *m);
+
+/* Counsellors away longer than resume_grace: their sessions end, the record goes. */
+void counsellor_expire_away(struct server *srv, int64_t now_ms);
 
 /* Removes s from k's sessions (session end). */
 void counsellor_detach(struct counsellor *k, struct session *s);

@@ -17,13 +17,21 @@ void queue_push(struct queue *q, struct queue_entry *e)
     if (e->queued || e->topic < 0 || e->topic >= q->topic_count)
         return;
     __typeof__(q->lists[0]) *l = &q->lists[e->topic];
-    e->next = NULL;
-    e->prev = l->tail;
-    if (l->tail)
-        l->tail->next = e;
+    /* Ordered by enqueued_ms: a new arrival goes to the tail in O(1); a session
+     * coming back from a transfer walks forward to its original place. */
+    struct queue_entry *after = l->tail;
+    while (after && after->enqueued_ms > e->enqueued_ms)
+        after = after->prev;
+    e->prev = after;
+    e->next = after ? after->next : l->head;
+    if (e->next)
+        e->next->prev = e;
+    else
+        l->tail = e;
+    if (after)
+        after->next = e;
     else
         l->head = e;
-    l->tail = e;
     l->len++;
     q->len++;
     e->queued = true;

@@ -30,7 +30,8 @@ struct queue {
 /* Sets up an empty queue for topic_count topics with the given priorities. */
 void queue_init(struct queue *q, int topic_count, const int *priority);
 
-/* Appends e (e->topic and e->enqueued_ms set by the caller) to its topic's list. */
+/* Puts e (e->topic and e->enqueued_ms set by the caller) into its topic's list,
+ * ordered by enqueued_ms (a new arrival: at the tail). */
 void queue_push(struct queue *q, struct queue_entry *e);
 
 /* Removes e if queued; a no-op otherwise. */

@@ -26,9 +26,15 @@ struct ratelimit {
     int64_t window_ms;
     struct entry handles[SLOTS];
     struct entry sources[SLOTS];
+    struct entry conns[SLOTS]; /* open connections per source (count) */
 };
 
 bool bucket_take(struct bucket *b, int rate, int burst, int64_t now_ms)
+{
+    return bucket_take_n(b, rate, burst, now_ms, 1.0);
+}
+
+bool bucket_take_n(struct bucket *b, int rate, int burst, int64_t now_ms, double n)
 {
     if (now_ms > b->last_ms) {
         b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
@@ -36,9 +42,9 @@ bool bucket_take(struct bucket *b, int rate, int burst, int64_t now_ms)
             b->tokens = burst;
         b->last_ms = now_ms;
     }
-    if (b->tokens < 1.0)
+    if (b->tokens < n)
         return false;
-    b->tokens -= 1.0;
+    b->tokens -= n;
     return true;
 }
 
@@ -147,6 +153,50 @@ void ratelimit_login_failed(struct ratelimit *rl, const char *handle,
     count(slot(rl->handles, hk, true), rl->window_ms, now_ms);
     if (source_known(source))
         count(slot(rl->sources, source, true), rl->window_ms, now_ms);
+}
+
+bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES], int max)
+{
+    if (max <= 0 || !source_known(source))
+        return true;
+    /* Probe for the source or a free slot; live counts are never evicted, so
+     * when the probe window is full the connection is let in uncounted. */
+    size_t start;
+    memcpy(&start, source, sizeof(start));
+    start %= SLOTS;
+    struct entry *free_slot = NULL;
+    for (size_t i = 0; i < 8; i++) {
+        struct entry *e = &rl->conns[(start + i) % SLOTS];
+        if (e->used && e->count > 0 && memcmp(e->key, source, 16) == 0) {
+            if (e->count >= max)
+                return false;
+            e->count++;
+            return true;
+        }
+        if ((!e->used || e->count == 0) && !free_slot)
+            free_slot = e;
+    }
+    if (free_slot) {
+        memset(free_slot, 0, sizeof(*free_slot));
+        memcpy(free_slot->key, source, 16);
+        free_slot->used = true;
+        free_slot->count = 1;
+    }
+    return true;
+}
+
+void ratelimit_conn_close(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES])
+{
+    size_t start;
+    memcpy(&start, source, sizeof(start));
+    start %= SLOTS;
+    for (size_t i = 0; i < 8; i++) {
+        struct entry *e = &rl->conns[(start + i) % SLOTS];
+        if (e->used && e->count > 0 && memcmp(e->key, source, 16) == 0) {
+            e->count--;
+            return;
+        }
+    }
 }
 
 void ratelimit_login_succeeded(struct ratelimit *rl, const char *handle)

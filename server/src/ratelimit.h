@@ -22,6 +22,9 @@ struct bucket {
 /* Takes one token if there is one (refilling for the time since last). */
 bool bucket_take(struct bucket *b, int rate, int burst, int64_t now_ms);
 
+/* Takes n tokens if there are that many. */
+bool bucket_take_n(struct bucket *b, int rate, int burst, int64_t now_ms, double n);
+
 /* Creates the limiter: at most max_fail failures per key per window_s seconds,
  * for handles and for sources separately. Returns 0 or -ENOMEM. */
 int ratelimit_create(struct ratelimit **out, int per_handle, int per_source, int window_s);
@@ -37,6 +40,13 @@ bool ratelimit_login_allowed(struct ratelimit *rl, const char *handle,
 /* Counts one failed login for handle and for source. */
 void ratelimit_login_failed(struct ratelimit *rl, const char *handle,
                             const uint8_t source[RATELIMIT_SOURCE_BYTES], int64_t now_ms);
+
+/* Counts a new connection from source; false (and not counted) when source
+ * already has max open (max 0: no limit, never counted). */
+bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES], int max);
+
+/* A connection counted by ratelimit_conn_open closed. */
+void ratelimit_conn_close(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES]);
 
 /* A successful login clears the handle's failures. */
 void ratelimit_login_succeeded(struct ratelimit *rl, const char *handle);

@@ -6,6 +6,7 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "hold.h"
 #include "lotse/proto.h"
 #include "server.h"
 #include "session.h"
@@ -23,7 +24,9 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
         conn_send_error(c, "not_allowed", "binary frames need a session", NULL, NULL, NULL, true);
         return;
     }
-    if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now)) {
+    if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now) ||
+        !bucket_take_n(&c->relay_bytes_bucket, srv->cfg->relay_bytes_rate,
+                       srv->cfg->relay_bytes_burst, now, (double)len)) {
         srv->stats.rate_limited++;
         srv->stats.frames_rejected++;
         conn_send_error(c, "rate_limited", "too many frames", NULL,
@@ -43,23 +46,34 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
         return;
     }
     struct conn *peer;
-    if (c->role == ROLE_YOUNG && s->young == c)
+    int dir;
+    if (c->role == ROLE_YOUNG && s->young == c) {
         peer = s->counsellor ? s->counsellor->conn : NULL;
-    else if (c->role == ROLE_COUNSELLOR && s->counsellor && s->counsellor->conn == c)
+        dir = HOLD_TO_COUNSELLOR;
+    } else if (c->role == ROLE_COUNSELLOR && s->counsellor && s->counsellor->conn == c) {
         peer = s->young;
-    else {
+        dir = HOLD_TO_YOUNG;
+    } else {
         srv->stats.frames_rejected++;
         conn_send_error(c, "not_your_session", "not a party of this session", NULL, h.sid, NULL, true);
         return;
     }
-    if (s->state != SESSION_ACTIVE) {
+    if (s->state != SESSION_ACTIVE || s->rekey_pending) {
         srv->stats.frames_rejected++;
         conn_send_error(c, "session_not_active", "no keys exchanged yet", NULL, h.sid, NULL, true);
         return;
     }
     s->last_frame_ms = now;
-    if (!peer)
-        return; /* the peer is between connections; resume sends again */
+    if (!peer || peer->closing) {
+        /* The peer is between connections (or its connection is on the way out,
+         * e.g. closed as a slow reader): keep the frame for its resume. */
+        if (hold_push(srv, s, dir, frame, len) != 0) {
+            srv->stats.hold_rejects++;
+            conn_send_error(c, "peer_away_full", "the other side is away and its hold is full",
+                            NULL, h.sid, NULL, false);
+        }
+        return;
+    }
     if (conn_send(peer, frame, len, true) == 0) {
         srv->stats.frames_relayed++;
         srv->stats.bytes_relayed += len;

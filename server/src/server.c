@@ -12,10 +12,14 @@
 #include "auth.h"
 #include "conn.h"
 #include "counsellor.h"
+#include "feed.h"
+#include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "metrics.h"
 #include "outmsg.h"
 #include "ratelimit.h"
+#include "stats.h"
 #include "store.h"
 #include "workers.h"
 
@@ -134,56 +138,21 @@ static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
     conn_send_json(s->young, w);
 }
 
-static void push_summary(struct server *srv, int64_t now)
-{
-    const struct config *cfg = srv->cfg;
-    struct lotse_jw *w = conn_jw();
-    int64_t longest = 0;
-    for (int t = 0; t < cfg->topic_count; t++) {
-        int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
-        if (oldest && (now - oldest) / 1000 > longest)
-            longest = (now - oldest) / 1000;
-    }
-    int online = 0, available = 0, full = 0;
-    for (struct counsellor *k = srv->counsellors; k; k = k->next) {
-        online++;
-        if (k->active >= k->capacity)
-            full++;
-        else if (k->available)
-            available++;
-    }
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "queue_summary");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
-    lotse_jw_int(w, "longest", longest);
-    lotse_jw_arr_begin(w, "topics");
-    for (int t = 0; t < cfg->topic_count; t++) {
-        int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "topic", cfg->topics[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", oldest ? (now - oldest) / 1000 : 0);
-        lotse_jw_obj_end(w);
-    }
-    lotse_jw_arr_end(w);
-    lotse_jw_int(w, "counsellors_online", online);
-    lotse_jw_int(w, "counsellors_available", available);
-    lotse_jw_int(w, "counsellors_at_capacity", full);
-    lotse_jw_int(w, "active", (int64_t)(srv->sessions.count - srv->queue.len));
-    lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len < 0)
-        return;
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_send(c, w->buf, (size_t)len, false);
-}
+static void server_finish(struct server *srv);
 
-static void tick(lws_sorted_usec_list_t *sul)
+/* The tick is a libev timer, not an lws_sul: on libev, lws 4.1.6 re-arms its
+ * own timer only after I/O, and a timer scheduled from inside a callback can
+ * be lost (store.c and feed.c found the same). Each tick also wakes lws
+ * (lws_cancel_service) so that its internal timers (ping, its own timeouts)
+ * are served at least once a second. */
+static ev_timer tick_timer, stop_timer;
+
+static void tick(struct server *srv)
 {
-    struct server *srv = lws_container_of(sul, struct server, tick);
     int64_t now = server_now_ms();
     const struct config *cfg = srv->cfg;
 
+    server_kill_listed(srv);
     /* connections that never said hello or login */
     while (srv->pending_head &&
            now - srv->pending_head->connected_ms >= (int64_t)cfg->handshake_timeout * 1000) {
@@ -195,16 +164,29 @@ static void tick(lws_sorted_usec_list_t *sul)
         counsellor_offer_expire(srv, now);
         counsellor_offer_round(srv);
     }
-    if (now - srv->last_idle_scan_ms >= 5000) {
+    /* Resume grace (PROTOCOL.md §5.2), then idle sessions every few seconds. */
+    bool idle_scan = now - srv->last_idle_scan_ms >= 5000;
+    if (idle_scan)
         srv->last_idle_scan_ms = now;
-        struct session *s = srv->sessions.all;
-        while (s) {
-            struct session *next = s->all_next;
-            if (s->state != SESSION_WAITING &&
-                now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
-                session_end(srv, s, "idle");
-            s = next;
-        }
+    struct session *s = srv->sessions.all;
+    while (s) {
+        struct session *next = s->all_next;
+        if (s->young_away_ms && now - s->young_away_ms >= (int64_t)cfg->resume_grace * 1000)
+            session_end(srv, s, "young_left");
+        else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
+                 now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
+            session_end(srv, s, "idle");
+        s = next;
+    }
+    counsellor_expire_away(srv, now);
+    /* Nobody should wait for ever: past queue_max_wait the session ends with an
+     * honest answer. The oldest are at the heads of the lists. */
+    for (int t = 0; t < srv->queue.topic_count; t++) {
+        struct queue_entry *e;
+        while ((e = srv->queue.lists[t].head) &&
+               now - e->enqueued_ms >= (int64_t)cfg->queue_max_wait * 1000)
+            session_end(srv, (struct session *)((char *)e - offsetof(struct session, qe)),
+                        "queue_timeout");
     }
     if (srv->queue_dirty) {
         srv->queue_dirty = false;
@@ -212,10 +194,17 @@ static void tick(lws_sorted_usec_list_t *sul)
     }
     if (srv->summary_dirty) {
         srv->summary_dirty = false;
-        push_summary(srv, now);
+        feed_push_summary(srv, now);
     }
-    if (!srv->stopping)
-        lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 1000 * LWS_US_PER_MS);
+    stats_tick(srv, now);
+    if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || srv->sessions.count == 0))
+        server_finish(srv);
+    lws_cancel_service(srv->ctx);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    tick(t->data);
 }
 
 /* ---- life cycle ---- */
@@ -228,22 +217,20 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 }
 
 static ev_signal sig_term, sig_int;
-static lws_sorted_usec_list_t stop_sul;
 
-static struct server *stopping_server;
-
-static void break_loop(lws_sorted_usec_list_t *sul)
+static void break_loop(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    (void)sul;
-    ev_break(stopping_server->loop, EVBREAK_ALL);
+    ev_break(loop, EVBREAK_ALL);
 }
 
-void server_stop(struct server *srv)
+/* The drain is over: every session ends, every connection closes, the loop stops
+ * a moment later (so the close frames and queued rows go out). */
+static void server_finish(struct server *srv)
 {
-    if (srv->stopping)
+    if (srv->finishing)
         return;
-    srv->stopping = true;
-    lws_sul_cancel(&srv->tick);
+    srv->finishing = true;
+    ev_timer_stop(srv->loop, &tick_timer);
     /* Every running session ends now; their rows are queued before we flush. */
     while (srv->sessions.all)
         session_end(srv, srv->sessions.all, "shutdown");
@@ -252,8 +239,34 @@ void server_stop(struct server *srv)
     for (struct conn *c = srv->pending_head; c; c = c->pending_next)
         conn_close(c, 1001, "server shutting down");
     /* a moment for the close frames and queued rows to go out */
-    stopping_server = srv;
-    lws_sul_schedule(srv->ctx, 0, &stop_sul, break_loop, 300 * LWS_US_PER_MS);
+    ev_timer_init(&stop_timer, break_loop, 0.3, 0);
+    ev_timer_start(srv->loop, &stop_timer);
+}
+
+void server_stop(struct server *srv)
+{
+    if (srv->stopping) {
+        server_finish(srv); /* a second signal: no more waiting */
+        return;
+    }
+    srv->stopping = true;
+    srv->stop_at_ms = server_now_ms() + (int64_t)srv->cfg->shutdown_drain * 1000;
+    log_info("draining for up to %d s: %zu sessions running", srv->cfg->shutdown_drain,
+             srv->sessions.count);
+    /* Everyone hears it from us first; new hellos, logins and resumes are refused. */
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "shutdown");
+    lotse_jw_int(w, "in", srv->cfg->shutdown_drain);
+    lotse_jw_obj_end(w);
+    int len = lotse_jw_finish(w);
+    for (struct session *s = srv->sessions.all; s && len > 0; s = s->all_next)
+        if (s->young)
+            conn_send(s->young, w->buf, (size_t)len, false);
+    for (struct conn *c = srv->staff; c && len > 0; c = c->staff_next)
+        conn_send(c, w->buf, (size_t)len, false);
+    if (srv->cfg->shutdown_drain == 0 || srv->sessions.count == 0)
+        server_finish(srv);
 }
 
 static const struct lws_http_mount mount_files = {
@@ -319,6 +332,7 @@ int server_create(struct server *srv, const struct config *cfg)
                                         .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
     mounts[0].mount_next = &mounts[1];
     mounts[1].mount_next = &mounts[2];
+    mounts[2].mount_next = http_extra_mounts();
 
     static void *loops[1];
     loops[0] = srv->loop;
@@ -351,6 +365,8 @@ int server_create(struct server *srv, const struct config *cfg)
                   cfg->listen_address, cfg->listen_port);
         return -EADDRINUSE;
     }
+    if (metrics_listen(srv))
+        return -EADDRINUSE;
     /* With explicit vhosts and a foreign loop, lws would run PROTOCOL_INIT only
      * once the loop turns; the store needs its per-vhost data now. lws skips
      * vhosts that are already initialised, so this is safe to call early. */
@@ -363,6 +379,8 @@ int server_create(struct server *srv, const struct config *cfg)
         return -ENOMEM;
     if (store_create(&srv->store, srv->vh, srv->workers, cfg->db, (size_t)cfg->db_queue_max))
         return -ENOMEM;
+    if (feed_create(srv))
+        return -ENOMEM;
 
     ev_signal_init(&sig_term, on_signal, SIGTERM);
     sig_term.data = srv;
@@ -374,7 +392,9 @@ int server_create(struct server *srv, const struct config *cfg)
     ev_unref(srv->loop);
 
     srv->last_idle_scan_ms = server_now_ms();
-    lws_sul_schedule(srv->ctx, 0, &srv->tick, tick, 1000 * LWS_US_PER_MS);
+    ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);
+    tick_timer.data = srv;
+    ev_timer_start(srv->loop, &tick_timer);
     log_info("lotsed listening on %s port %d (%d topics, assign mode %s, opening hours \"%s\")",
              cfg->listen_address, cfg->listen_port, cfg->topic_count,
              cfg->assign_mode == ASSIGN_TAKE ? "take" : "offer", cfg->opening_hours);
@@ -398,12 +418,15 @@ void server_destroy(struct server *srv)
         ev_ref(srv->loop);
         ev_signal_stop(srv->loop, &sig_term);
         ev_signal_stop(srv->loop, &sig_int);
+        ev_timer_stop(srv->loop, &tick_timer);
+        ev_timer_stop(srv->loop, &stop_timer);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then
      * closes the remaining connections, whose CLOSED callbacks see no store. */
     store_destroy(srv->store);
     srv->store = NULL;
+    feed_destroy(srv);
     workers_destroy(srv->workers);
     srv->workers = NULL;
     if (srv->ctx)

@@ -18,6 +18,7 @@ struct ratelimit;
 struct counsellor;
 struct conn;
 struct ev_loop;
+struct feed;
 
 /* Counters for logs and (later) metrics. Monotonic unless said otherwise. */
 struct server_stats {
@@ -34,6 +35,13 @@ struct server_stats {
     uint64_t sessions_started;
     uint64_t sessions_ended;
     uint64_t sessions_abandoned;
+    uint64_t frames_held;       /* frames kept for a party that was away */
+    uint64_t hold_rejects;      /* frames refused because a hold was full */
+    uint64_t resumes;           /* successful resumes */
+    uint64_t transfers;
+    uint64_t pow_challenges;
+    uint64_t overload_rejects;  /* hellos shed under overload */
+    uint64_t escalations;
 };
 
 #define SERVER_PICKUP_RING 32
@@ -52,18 +60,28 @@ struct server {
     struct counsellor *counsellors; /* online */
     struct conn *pending_head, *pending_tail; /* no hello/login yet, oldest first */
     struct conn *staff;                       /* counsellors and supervisors */
+    struct conn *kill_list;                   /* connections to close at the next tick */
 
     int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
     unsigned pickup_count;
 
     bool queue_dirty;   /* positions to push to waiting young people */
     bool summary_dirty; /* queue summary to push to staff */
-    lws_sorted_usec_list_t tick;
     int64_t last_idle_scan_ms;
 
     char dummy_hash[128];
-    bool stopping;
+    bool stopping;       /* draining after SIGTERM (PROTOCOL.md §5.2) */
+    bool finishing;      /* drain over: sessions ended, loop about to stop */
+    int64_t stop_at_ms;  /* end of the drain */
+    uint64_t hold_total_bytes;
     struct server_stats stats;
+
+    /* supervision feed, metrics and statistics (feed.c, metrics.c, stats.c) */
+    struct feed *feed;
+    struct lws_vhost *metrics_vh; /* 127.0.0.1:metrics_listen_port, or NULL */
+    int64_t stats_next_ms;        /* next hourly-statistics update */
+    int64_t purge_next_ms;        /* next retention purge */
+    bool stats_busy, purge_busy;  /* a statement of that kind is under way */
 };
 
 /* Creates the context, listens, connects the store. 0 or -errno (logged). */
@@ -89,6 +107,10 @@ void server_note_pickup(struct server *srv, int64_t now_ms);
 
 /* Expected wait in seconds for queue position pos (rounded up to 30 s). */
 uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms);
+
+/* Closes every connection on the kill list (from the tick, outside any
+ * connection's callback). */
+void server_kill_listed(struct server *srv);
 
 /* The connection list helpers (pending, staff). */
 void server_pending_add(struct server *srv, struct conn *c);

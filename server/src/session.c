@@ -8,6 +8,8 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "hold.h"
+#include "feed.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
@@ -132,17 +134,22 @@ static void send_ended(struct conn *c, const uint8_t *sid, const char *reason)
 void session_end(struct server *srv, struct session *s, const char *reason)
 {
     int64_t now = server_now_ms();
-    bool abandoned = s->state == SESSION_WAITING;
+    /* A session nobody picked up: "abandoned" when the young person left; the
+     * server's own reasons (queue_timeout, shutdown) are kept as they are. A
+     * transferred session waiting for its next counsellor was picked up. */
+    bool waiting = s->state == SESSION_WAITING && !s->picked_ms;
+    bool abandoned = waiting && (!strcmp(reason, "ended_by_young") || !strcmp(reason, "young_left"));
     struct store_session_row row;
     memset(&row, 0, sizeof(row));
     snprintf(row.topic, sizeof(row.topic), "%s", srv->cfg->topics[s->topic]);
     row.started = s->started_wall - s->started_wall % srv->cfg->start_bucket;
-    int64_t picked = abandoned ? now : s->picked_ms;
+    int64_t picked = waiting ? now : s->picked_ms;
     row.wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
-    row.duration_seconds = abandoned ? 0 : (int32_t)((now - s->picked_ms) / 1000);
+    row.duration_seconds = waiting ? 0 : (int32_t)((now - s->picked_ms) / 1000);
     row.counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
     snprintf(row.end_reason, sizeof(row.end_reason), "%s", abandoned ? "abandoned" : reason);
     row.transfer_count = s->transfers;
+    row.escalated = feed_session_ended(srv, s, &row);
 
     if (s->qe.queued) {
         queue_remove(&srv->queue, &s->qe);
@@ -156,23 +163,30 @@ void session_end(struct server *srv, struct session *s, const char *reason)
             lotse_jw_str(w, "t", "offer_withdrawn");
             lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
             lotse_jw_obj_end(w);
-            conn_send_json(k->conn, w);
+            if (k->conn)
+                conn_send_json(k->conn, w);
         }
         s->offered_to = NULL;
     }
     if (s->counsellor) {
-        send_ended(s->counsellor->conn, s->sid, row.end_reason);
+        if (s->counsellor->conn)
+            send_ended(s->counsellor->conn, s->sid, row.end_reason);
         counsellor_detach(s->counsellor, s);
     }
+    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
+    hold_clear(srv, s, HOLD_TO_YOUNG);
     if (s->young) {
         send_ended(s->young, s->sid, row.end_reason);
         s->young->session = NULL;
-        conn_close(s->young, 1000, "session ended");
+        if (!strcmp(reason, "shutdown"))
+            conn_close(s->young, 1001, "server shutting down");
+        else
+            conn_close(s->young, 1000, "session ended");
     }
     if (srv->store && store_session_ended(srv->store, &row) == -EAGAIN)
         log_warn("metadata queue full: the oldest unsaved session row was dropped");
 
-    if (abandoned)
+    if (waiting)
         srv->stats.sessions_abandoned++;
     else
         srv->stats.sessions_ended++;

@@ -8,12 +8,17 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lotse/crypto.h"
 #include "lotse/proto.h"
 #include "queue.h"
 
 struct server;
 struct conn;
 struct counsellor;
+struct outmsg;
+
+#define HOLD_TO_COUNSELLOR 0
+#define HOLD_TO_YOUNG 1
 
 enum session_state { SESSION_WAITING, SESSION_ASSIGNED, SESSION_ACTIVE };
 
@@ -38,6 +43,24 @@ struct session {
     int transfers;
 
     uint32_t sent_pos, sent_eta; /* last queue update sent */
+
+    /* resume (PROTOCOL.md §5.2) */
+    int64_t young_away_ms; /* when the young person's connection dropped; 0 while connected */
+    struct hold {
+        struct outmsg *head, *tail;
+        uint32_t count;
+        size_t bytes;
+    } hold[2]; /* frames for a party that is away: [HOLD_TO_COUNSELLOR], [HOLD_TO_YOUNG] */
+
+    /* the counsellor's last forwarded keys (public data), sent again on resume */
+    bool has_keys;
+    uint8_t keys_pk[LOTSE_PK_BYTES];
+    uint8_t keys_sig[LOTSE_SIG_BYTES];
+    uint8_t keys_cert[LOTSE_CERT_BYTES];
+
+    /* transfer: waiting for the young person's new key, then to this account (0 = queue) */
+    bool rekey_pending;
+    int64_t transfer_to_id;
 
     struct session *hash_next;
     struct session *all_next, *all_prev;

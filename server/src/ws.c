@@ -26,7 +26,8 @@ static struct lotse_json_msg msg;
 static bool known_type(const char *type)
 {
     static const char *const types[] = {"hello", "login", "status", "take", "accept",
-                                        "decline", "keys", "end", "resume"};
+                                        "decline", "keys", "end", "resume", "escalate",
+                                        "rekey", "transfer", "logout"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (!strcmp(type, types[i]))
             return true;
@@ -69,6 +70,10 @@ static void dispatch_text(struct conn *c, const char *text, size_t len)
             young_hello(c, &msg);
         else if (!strcmp(type, "login"))
             auth_login(c, &msg);
+        else if (!strcmp(type, "resume") && lotse_json_get(&msg, "token"))
+            counsellor_resume(c, &msg);
+        else if (!strcmp(type, "resume"))
+            young_resume(c, &msg);
         else if (!strcmp(type, "end"))
             conn_close(c, 1000, "bye");
         else
@@ -81,8 +86,11 @@ static void dispatch_text(struct conn *c, const char *text, size_t len)
         counsellor_handle(c, type, &msg);
         break;
     case ROLE_SUPERVISOR:
-        conn_send_error(c, "not_allowed", "supervisors watch; they do not send this", type, NULL,
-                        NULL, true);
+        if (!strcmp(type, "logout"))
+            conn_close(c, 1000, "logged out");
+        else
+            conn_send_error(c, "not_allowed", "supervisors watch; they do not send this", type,
+                            NULL, NULL, true);
         break;
     }
     /* the message may have held a password */
@@ -146,10 +154,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     struct server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
-        conn_open(c, srv, wsi);
-        if (srv->stopping) {
-            conn_close(c, 1001, "shutting down");
-        }
+        conn_open(c, srv, wsi); /* while stopping, hello/login/resume answer shutting_down */
         return 0;
     case LWS_CALLBACK_RECEIVE:
         return receive(c, in, len);

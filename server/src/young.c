@@ -3,12 +3,14 @@
  * could link two sessions of the same person. */
 #include "young.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
 
 #include "conn.h"
 #include "counsellor.h"
+#include "hold.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "server.h"
@@ -34,25 +36,66 @@ static void send_closed(struct conn *c, time_t now)
     conn_close(c, 4003, "closed");
 }
 
+/* Admission work (PROTOCOL.md §4.1.1). Returns true when hello may go on;
+ * otherwise it has answered (challenge or error). */
+static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t now)
+{
+    struct server *srv = c->srv;
+    const struct config *cfg = srv->cfg;
+    size_t waiting = srv->queue.len;
+    if (cfg->pow_threshold > 0 && waiting < (size_t)cfg->pow_threshold)
+        return true;
+    const char *pow_b64;
+    size_t pow_len;
+    if (lotse_json_get_str(m, "pow", 32, &pow_b64, &pow_len) == 0) {
+        uint8_t nonce[8], input[sizeof(c->pow_seed) + sizeof(nonce)], hash[32];
+        bool fresh = c->pow_bits && now - c->pow_issued_ms <= 60000;
+        if (!fresh || lotse_b64_decode(nonce, sizeof(nonce), pow_b64, pow_len) != (int)sizeof(nonce)) {
+            conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", "hello",
+                            NULL, "pow", true);
+            return false;
+        }
+        memcpy(input, c->pow_seed, sizeof(c->pow_seed));
+        memcpy(input + sizeof(c->pow_seed), nonce, sizeof(nonce));
+        crypto_generichash(hash, sizeof(hash), input, sizeof(input), NULL, 0);
+        unsigned zero = 0;
+        for (size_t i = 0; i < sizeof(hash) && zero == i * 8; i++)
+            zero += hash[i] ? (unsigned)__builtin_clz(hash[i]) - 24 : 8;
+        if (zero < c->pow_bits) {
+            conn_send_error(c, "bad_pow", "the proof does not have enough zero bits", "hello", NULL,
+                            "pow", true);
+            return false;
+        }
+        c->pow_bits = 0; /* one proof, one hello */
+        return true;
+    }
+    int bits = cfg->pow_bits;
+    if (cfg->pow_threshold > 0)
+        bits += (int)((waiting - (size_t)cfg->pow_threshold) / (size_t)cfg->pow_threshold);
+    c->pow_bits = (uint8_t)(bits > 24 ? 24 : bits);
+    c->pow_issued_ms = now;
+    randombytes_buf(c->pow_seed, sizeof(c->pow_seed));
+    srv->stats.pow_challenges++;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "challenge");
+    lotse_jw_b64(w, "seed", c->pow_seed, sizeof(c->pow_seed));
+    lotse_jw_int(w, "bits", c->pow_bits);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    return false;
+}
+
 void young_hello(struct conn *c, const struct lotse_json_msg *m)
 {
     struct server *srv = c->srv;
     const struct config *cfg = srv->cfg;
-    int64_t v;
     const char *role, *topic, *pk_b64;
     size_t role_len, topic_len, pk_len;
     uint8_t pk[LOTSE_PK_BYTES];
 
-    if (lotse_json_get_int(m, "v", 0, INT32_MAX, &v) != 0) {
-        conn_send_error(c, "bad_field", "v must be the protocol version", "hello", NULL, "v", true);
+    if (conn_check_version(c, m, "hello") != 0)
         return;
-    }
-    if (v != LOTSE_PROTO_VERSION) {
-        conn_send_error(c, "unsupported_version", "this server speaks version 1", "hello", NULL,
-                        "v", false);
-        conn_close(c, 1002, "unsupported version");
-        return;
-    }
     if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
         conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
         return;
@@ -72,11 +115,27 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
                         "pk", true);
         return;
     }
+    if (srv->stopping) {
+        conn_send_error(c, "shutting_down", "the service is restarting; please come back in a minute",
+                        "hello", NULL, NULL, false);
+        conn_close(c, 1001, "shutting down");
+        return;
+    }
     time_t now_wall = time(NULL);
     if (!hours_is_open(&cfg->hours, now_wall)) {
         send_closed(c, now_wall);
         return;
     }
+    /* Under overload new anonymous sessions are shed first; running ones never. */
+    if (srv->stats.connections_open > (uint64_t)cfg->max_connections) {
+        srv->stats.overload_rejects++;
+        conn_send_error(c, "busy", "the service is very busy; please try again in a few minutes",
+                        "hello", NULL, NULL, false);
+        conn_close(c, 1013, "overloaded");
+        return;
+    }
+    if (!admission_ok(c, m, server_now_ms()))
+        return;
     if (srv->queue.len >= (size_t)cfg->queue_max) {
         conn_send_error(c, "queue_full", "too many people are waiting; please try again soon",
                         "hello", NULL, NULL, false);
@@ -134,8 +193,185 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         counsellor_offer_round(srv);
 }
 
+/* The session's new young key (after a transfer or a reload) is in place: hand
+ * it to the counsellor it goes to, or back to the queue. */
+static void rekeyed(struct server *srv, struct session *s)
+{
+    s->has_keys = false;
+    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
+    hold_clear(srv, s, HOLD_TO_YOUNG);
+    if (s->rekey_pending) {
+        s->rekey_pending = false;
+        struct counsellor *target = NULL;
+        for (struct counsellor *k = srv->counsellors; k && s->transfer_to_id; k = k->next)
+            if (k->account_id == s->transfer_to_id && k->conn && k->active < k->capacity)
+                target = k;
+        s->transfer_to_id = 0;
+        if (target) {
+            counsellor_assign(target, s);
+        } else {
+            s->qe.topic = s->topic;
+            s->qe.enqueued_ms = s->enqueued_ms; /* keeps its place: it waited already */
+            queue_push(&srv->queue, &s->qe);
+            s->sent_pos = s->sent_eta = 0;
+            server_queue_changed(srv);
+            if (srv->cfg->assign_mode == ASSIGN_OFFER)
+                counsellor_offer_round(srv);
+        }
+    } else if (s->counsellor && s->state != SESSION_WAITING) {
+        /* reload: same counsellor, new keys from sequence 1 */
+        s->state = SESSION_ASSIGNED;
+        counsellor_send_assigned(s->counsellor, s);
+    }
+}
+
+static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *re, bool required,
+                    uint8_t pk[LOTSE_PK_BYTES])
+{
+    const char *b64;
+    size_t len;
+    int rc = lotse_json_get_str(m, "pk", 64, &b64, &len);
+    if (rc == -ENOENT && !required)
+        return 0;
+    if (rc != 0 || lotse_b64_decode(pk, LOTSE_PK_BYTES, b64, len) != LOTSE_PK_BYTES) {
+        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", re, NULL, "pk", true);
+        return -EINVAL;
+    }
+    return 1;
+}
+
+static void handle_rekey(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct session *s = c->session;
+    uint8_t pk[LOTSE_PK_BYTES], sid[LOTSE_SID_BYTES];
+    const char *hex;
+    size_t hex_len;
+    if (lotse_json_get_str(m, "sid", 64, &hex, &hex_len) != 0 ||
+        lotse_hex_decode(sid, sizeof(sid), hex, hex_len) != LOTSE_SID_BYTES) {
+        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "rekey", NULL, "sid",
+                        true);
+        return;
+    }
+    if (!s || memcmp(sid, s->sid, sizeof(sid)) != 0) {
+        bool exists = session_find(&c->srv->sessions, sid) != NULL;
+        conn_send_error(c, exists ? "not_your_session" : "no_such_session",
+                        exists ? "not your session" : "unknown session", "rekey", sid, NULL, true);
+        return;
+    }
+    if (parse_pk(c, m, "rekey", true, pk) != 1)
+        return;
+    if (!s->rekey_pending) {
+        conn_send_error(c, "not_allowed", "no transfer is waiting for a new key", "rekey", NULL,
+                        NULL, true);
+        return;
+    }
+    memcpy(s->young_pk, pk, sizeof(pk));
+    rekeyed(c->srv, s);
+}
+
+static void send_keys(struct conn *c, const struct session *s)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "keys");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_b64(w, "pk", s->keys_pk, sizeof(s->keys_pk));
+    lotse_jw_b64(w, "sig", s->keys_sig, sizeof(s->keys_sig));
+    lotse_jw_b64(w, "cert", s->keys_cert, sizeof(s->keys_cert));
+    if (s->counsellor)
+        lotse_jw_str(w, "name", s->counsellor->name);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
+void young_resume(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    const char *hex, *secret_b64;
+    size_t hex_len, secret_len;
+    uint8_t sid[LOTSE_SID_BYTES], secret[LOTSE_SECRET_BYTES], hash[32], pk[LOTSE_PK_BYTES];
+    if (srv->stopping) {
+        conn_send_error(c, "shutting_down", "the service is restarting", "resume", NULL, NULL, false);
+        conn_close(c, 1001, "shutting down");
+        return;
+    }
+    if (conn_check_version(c, m, "resume") != 0)
+        return;
+    if (lotse_json_get_str(m, "sid", 64, &hex, &hex_len) != 0 ||
+        lotse_hex_decode(sid, sizeof(sid), hex, hex_len) != LOTSE_SID_BYTES) {
+        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "resume", NULL, "sid",
+                        true);
+        return;
+    }
+    if (lotse_json_get_str(m, "resume", 64, &secret_b64, &secret_len) != 0 ||
+        lotse_b64_decode(secret, sizeof(secret), secret_b64, secret_len) != LOTSE_SECRET_BYTES) {
+        conn_send_error(c, "bad_field", "resume must be base64url of 32 bytes", "resume", NULL,
+                        "resume", true);
+        return;
+    }
+    int has_pk = parse_pk(c, m, "resume", false, pk);
+    if (has_pk < 0)
+        return;
+    crypto_generichash(hash, sizeof(hash), secret, sizeof(secret), NULL, 0);
+    sodium_memzero(secret, sizeof(secret));
+    struct session *s = session_find(&srv->sessions, sid);
+    /* one answer for unknown session and wrong secret; the compare is constant-time */
+    if (!s || sodium_memcmp(hash, s->resume_hash, sizeof(hash)) != 0) {
+        conn_send_error(c, "resume_failed", "this chat cannot be resumed; please start again",
+                        "resume", NULL, NULL, true);
+        return;
+    }
+    if (s->young) {
+        struct conn *old = s->young;
+        old->session = NULL;
+        old->role = ROLE_NONE;
+        conn_close(old, 4000, "resumed on another connection");
+    }
+    s->young = c;
+    s->young_away_ms = 0;
+    c->role = ROLE_YOUNG;
+    c->session = s;
+    server_pending_remove(srv, c);
+    srv->stats.resumes++;
+    if (has_pk == 1) {
+        memcpy(s->young_pk, pk, sizeof(pk));
+        rekeyed(srv, s);
+    }
+
+    uint32_t pos = s->qe.queued ? s->sent_pos : 0;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "resumed");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active"
+                             : s->state == SESSION_ASSIGNED ? "assigned" : "waiting");
+    lotse_jw_int(w, "pos", pos);
+    lotse_jw_int(w, "eta", s->qe.queued ? server_eta(srv, pos, server_now_ms()) : 0);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    if (s->rekey_pending) {
+        w = conn_jw();
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "t", "transferred");
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_obj_end(w);
+        conn_send_json(c, w);
+    } else if (s->state == SESSION_ACTIVE && s->has_keys) {
+        send_keys(c, s);
+    }
+    hold_flush(srv, s, HOLD_TO_YOUNG, c);
+    if (s->counsellor && s->state != SESSION_WAITING)
+        counsellor_send_peer(s->counsellor->conn, s, "back");
+    server_queue_changed(srv);
+    log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
+}
+
 void young_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
 {
+    if (!strcmp(type, "rekey")) {
+        handle_rekey(c, m);
+        return;
+    }
     if (!strcmp(type, "end")) {
         const char *reason;
         size_t len;
@@ -156,9 +392,18 @@ void young_handle(struct conn *c, const char *type, const struct lotse_json_msg 
 void young_gone(struct conn *c)
 {
     struct session *s = c->session;
+    struct server *srv = c->srv;
     if (!s)
         return;
     s->young = NULL;
     c->session = NULL;
-    session_end(c->srv, s, "young_left");
+    if (srv->cfg->resume_grace == 0 || srv->finishing) {
+        session_end(srv, s, "young_left");
+        return;
+    }
+    /* A dropped connection is not an ending: the session waits resume_grace
+     * seconds (server.c's tick ends it after that). */
+    s->young_away_ms = server_now_ms();
+    if (s->counsellor && s->state != SESSION_WAITING)
+        counsellor_send_peer(s->counsellor->conn, s, "away");
 }

@@ -84,21 +84,24 @@ function lotsectl(...args) {
     return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8' });
 }
 
-async function counsellorLogin(page) {
-    await page.fill('#handle', env('LOTSE_COUNSELLOR'));
-    await page.fill('#password', env('LOTSE_COUNSELLOR_PASSWORD'));
+const ANNA = { handle: () => env('LOTSE_COUNSELLOR'), password: () => env('LOTSE_COUNSELLOR_PASSWORD') };
+const BEN = { handle: () => env('LOTSE_COUNSELLOR2'), password: () => env('LOTSE_COUNSELLOR2_PASSWORD') };
+
+async function counsellorLogin(page, who = ANNA) {
+    await page.fill('#handle', who.handle());
+    await page.fill('#password', who.password());
     await page.click('#login-button');
     await page.locator('#view-console').waitFor();
 }
 
 /** A counsellor console whose device key is certified, logged in and available. */
-async function certifiedCounsellor() {
+async function certifiedCounsellor(who = ANNA) {
     const context = await newContext();
     const page = await openPage(context, '/counsellor/');
     await page.locator('#view-login').waitFor();
     const pk = (await page.locator('#device-pk').textContent()).trim();
-    lotsectl('device-certify', '--handle', env('LOTSE_COUNSELLOR'), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
-    await counsellorLogin(page);
+    lotsectl('device-certify', '--handle', who.handle(), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await counsellorLogin(page, who);
     assert.equal(await page.locator('#uncertified').isHidden(), true);
     await page.check('#available');
     await page.locator('#status-line.on').waitFor();
@@ -260,9 +263,24 @@ test('quick exit leaves the neutral site and no chat state behind', async () => 
     assertNoProblems();
 });
 
-test('a reload during a chat says it was interrupted and starts clean', async () => {
+test('a reload while waiting keeps the place; a reload whose resume fails says so and starts clean', async () => {
     const yctx = await newContext();
     const y = await youngInQueue(yctx);
+    const sid = await y.evaluate(() => sessionStorage.getItem('lotse.sid'));
+    // the session resumes (PROTOCOL.md §5.2): still in the queue, same session
+    await y.reload();
+    await y.locator('#view-queue').waitFor();
+    await y.locator('#queue-pos').filter({ hasText: 'Du bist als Nächstes dran.' }).waitFor();
+    assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
+    // leave the queue (nobody is left waiting), then a session the server does
+    // not know: resume_failed
+    await y.click('#leave-queue');
+    await y.locator('#view-over').waitFor();
+    assert.deepEqual((await originState(y)).session, []);
+    await y.evaluate((old) => {
+        sessionStorage.setItem('lotse.sid', old);
+        sessionStorage.setItem('lotse.resume', 'A'.repeat(43));
+    }, sid);
     await y.reload();
     await y.locator('#view-start').waitFor();
     await y.locator('#interrupted').waitFor();
@@ -270,6 +288,162 @@ test('a reload during a chat says it was interrupted and starts clean', async ()
     assert.equal(await y.locator('#view-chat').isHidden(), true);
     assert.equal(await y.locator('#messages li').count(), 0);
     assert.deepEqual((await originState(y)).session, []);
+    await yctx.close();
+    assertNoProblems();
+});
+
+/** A young person in a running chat with the counsellor page c; returns {y, panel}. */
+async function chatting(c, yctx) {
+    const y = await youngInQueue(yctx);
+    const before = await c.locator('#panels [role="tabpanel"]').count();
+    await c.click('#take');
+    await c.locator('#panels [role="tabpanel"]').nth(before).waitFor();
+    const sid = await c.locator('#panels [role="tabpanel"]').nth(before).getAttribute('data-sid');
+    await y.locator('#view-chat').waitFor();
+    await y.locator('#text:enabled').waitFor();
+    assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
+    return { y, panel: c.locator(`#panel-${sid}`) };
+}
+
+async function youngSays(y, text) {
+    await y.fill('#text', text);
+    await y.press('#text', 'Enter');
+}
+
+async function counsellorSays(panel, text) {
+    await panel.locator('textarea').fill(text);
+    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
+}
+
+/** Waits until exactly one message with this text is shown (and stays one). */
+async function arrivesOnce(scope, text) {
+    const m = scope.locator('.msg.theirs', { hasText: text });
+    await m.first().waitFor();
+    await new Promise((r) => setTimeout(r, 700)); // a duplicate would come right behind
+    assert.equal(await m.count(), 1, `"${text}" shown ${await m.count()} times`);
+}
+
+test('a reload mid-chat resumes with new keys, the counsellor sees the key change, messages flow', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx);
+    await youngSays(y, 'Vor dem Neuladen');
+    await arrivesOnce(panel, 'Vor dem Neuladen');
+    await counsellorSays(panel, 'Antwort vor dem Neuladen');
+    await arrivesOnce(y, 'Antwort vor dem Neuladen');
+    const sid = await y.evaluate(() => sessionStorage.getItem('lotse.sid'));
+
+    await y.reload();
+    // the same session, the same counsellor, verified again with fresh keys
+    await y.locator('#view-chat').waitFor();
+    await y.locator('.msg.system', { hasText: 'Der Chat geht weiter.' }).waitFor();
+    await y.locator('#chat-title', { hasText: 'Anna' }).waitFor();
+    await y.locator('#text:enabled').waitFor();
+    assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
+    assert.equal(await y.locator('.msg.theirs').count(), 0, 'older messages are not shown');
+    // the counsellor: the key change is visible, announced (role=alert) and in the log
+    const marker = panel.locator('.key-changed');
+    await marker.waitFor();
+    assert.equal(await marker.getAttribute('role'), 'alert');
+    assert.match(await marker.textContent(), /neuen Schlüssel/);
+    await panel.locator('.msg.system', { hasText: 'Schlüssel der jungen Person hat sich geändert' }).waitFor();
+    assert.equal(await c.locator('.tab.key-changed-tab').count(), 1);
+    assert.equal(await panel.getAttribute('data-ended'), null);
+
+    await youngSays(y, 'Nach dem Neuladen');
+    await arrivesOnce(panel, 'Nach dem Neuladen');
+    await counsellorSays(panel, 'Antwort nach dem Neuladen');
+    await arrivesOnce(y, 'Antwort nach dem Neuladen');
+    await y.locator('.msg.mine .state.delivered').waitFor();
+    await shoot(y, 'young-resumed-after-reload');
+    await shoot(c, 'counsellor-key-changed');
+
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('a network drop loses nothing: messages sent meanwhile on both sides arrive once', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx);
+    await youngSays(y, 'Erste Nachricht');
+    await arrivesOnce(panel, 'Erste Nachricht');
+
+    // the young person's device loses its network (Chromium keeps an open
+    // WebSocket through emulated offline; the page's `offline` handler drops it)
+    await yctx.setOffline(true);
+    await y.locator('#conn-banner', { hasText: 'Verbindung unterbrochen' }).waitFor();
+    await youngSays(y, 'Geschrieben ohne Netz');
+    await y.locator('.msg.mine', { hasText: 'Geschrieben ohne Netz' }).waitFor();
+    // the counsellor learns that the young person is away, not that the chat ended
+    await panel.locator('.chat-notice', { hasText: 'nicht verbunden' }).waitFor();
+    await counsellorSays(panel, 'Während du weg warst');
+    await shoot(y, 'young-reconnecting');
+    await shoot(c, 'counsellor-peer-away');
+
+    await yctx.setOffline(false);
+    await arrivesOnce(panel, 'Geschrieben ohne Netz');
+    await arrivesOnce(y, 'Während du weg warst');
+    await y.locator('#conn-banner', { hasText: 'Verbindung unterbrochen' }).waitFor({ state: 'hidden' });
+    await panel.locator('.chat-notice', { hasText: 'nicht verbunden' }).waitFor({ state: 'hidden' });
+    // both sides' messages are acknowledged in the end
+    await y.locator('.msg.mine', { hasText: 'Geschrieben ohne Netz' }).locator('.state.delivered').waitFor();
+    await panel.locator('.msg.mine', { hasText: 'Während du weg warst' }).locator('.state.delivered').waitFor();
+    assert.equal(await y.locator('.msg.theirs').count(), 1);
+    assert.equal(await panel.locator('.msg.theirs').count(), 2);
+
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('a transfer back to the queue: a colleague takes it, the young person sees the new name', async () => {
+    const { context: actx, page: a } = await certifiedCounsellor(ANNA);
+    const yctx = await newContext();
+    const { y, panel: apanel } = await chatting(a, yctx);
+    await youngSays(y, 'Hallo Anna');
+    await arrivesOnce(apanel, 'Hallo Anna');
+    // the colleague logs in with their own certified device, but takes nothing yet
+    const { context: bctx, page: b } = await certifiedCounsellor(BEN);
+
+    await apanel.locator('button.transfer-open').click();
+    await apanel.locator('form.transfer').waitFor();
+    await shoot(a, 'counsellor-transfer-form');
+    await apanel.locator('button.transfer-queue').click();
+    await apanel.locator('.msg.system', { hasText: 'Du hast den Chat weitergegeben.' }).waitFor();
+    assert.equal(await apanel.getAttribute('data-ended'), 'transferred');
+    await y.locator('.msg.system', { hasText: 'weitergegeben' }).first().waitFor();
+    assert.equal(await y.locator('#text').isDisabled(), true, 'nothing is sent until the new keys verify');
+    await shoot(y, 'young-transfer-waiting');
+
+    await b.locator('#queue-total').filter({ hasText: '1 warten' }).waitFor();
+    await b.click('#take');
+    const bpanel = b.locator('#panels [role="tabpanel"]');
+    await bpanel.waitFor();
+    await y.locator('#chat-title', { hasText: 'Ben' }).waitFor();
+    await y.locator('.msg.system', { hasText: 'Jetzt schreibst du mit Ben' }).waitFor();
+    await y.locator('#text:enabled').waitFor();
+    await youngSays(y, 'Hallo Ben');
+    await arrivesOnce(bpanel, 'Hallo Ben');
+    await counsellorSays(bpanel, 'Hallo, ich bin Ben.');
+    await arrivesOnce(y, 'Hallo, ich bin Ben.');
+    // the previous counsellor got nothing of it
+    assert.equal(await apanel.locator('.msg.theirs', { hasText: 'Hallo Ben' }).count(), 0);
+    await shoot(y, 'young-after-transfer');
+    await shoot(b, 'counsellor-after-transfer');
+
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await bpanel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await actx.close();
+    await bctx.close();
     await yctx.close();
     assertNoProblems();
 });

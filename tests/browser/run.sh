@@ -84,13 +84,18 @@ add_account() { # handle role name password
 }
 COUNSELLOR_PASSWORD=anna-test-password
 SUPERVISOR_PASSWORD=sam-test-password
+COUNSELLOR2_PASSWORD=ben-test-password
 add_account anna counsellor Anna "$COUNSELLOR_PASSWORD"
+add_account ben counsellor Ben "$COUNSELLOR2_PASSWORD" # the colleague a chat is transferred to
 add_account sam supervisor Sam "$SUPERVISOR_PASSWORD"
 
 # ---- lotsed -------------------------------------------------------------------------------
+# A short resume grace: a closed browser context is a dropped connection (the
+# protocol has no "log out"), and the next test should not find its counsellor
+# still away-but-counted or its young person still holding a place for 120 s.
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 "$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$ROOT/web" \
-    --org-public-key "$ORG_PUB" --log-level info >"$WORK/lotsed.log" 2>&1 &
+    --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed.log" 2>&1 &
 LOTSED_PID=$!
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break
@@ -103,6 +108,7 @@ curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/lotsed.log
 mkdir -p "$ARTIFACTS/screenshots"
 export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl" LOTSE_ORGKEY="$WORK/org.key" \
     LOTSE_ORG_PUB="$ORG_PUB" LOTSE_COUNSELLOR=anna LOTSE_COUNSELLOR_PASSWORD="$COUNSELLOR_PASSWORD" \
+    LOTSE_COUNSELLOR2=ben LOTSE_COUNSELLOR2_PASSWORD="$COUNSELLOR2_PASSWORD" \
     LOTSE_SUPERVISOR=sam LOTSE_SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" CHROMIUM="$CHROMIUM" \
     LOTSE_ARTIFACTS="$ARTIFACTS"
 cd "$HERE" || die "no $HERE"

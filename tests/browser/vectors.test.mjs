@@ -209,3 +209,33 @@ describe('base64url', () => {
         }
     });
 });
+
+describe('admission work (PROTOCOL.md §4.1.1)', () => {
+    test('leading zero bits count from the most significant bit of byte 0', async () => {
+        const W = await import('../../web/js/pow.js');
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x00, 0x00, 0xff), 16), true);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x00, 0x01, 0xff), 16), false);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x00, 0x0f), 12), true);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x00, 0x10), 12), false);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x7f), 1), true);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0x80), 1), false);
+        assert.equal(W.leadingZeroBits(Uint8Array.of(0xff), 0), true);
+    });
+
+    test('a nonce found for 12 bits makes BLAKE2b-256(seed ‖ nonce) start with 12 zero bits', async () => {
+        const W = await import('../../web/js/pow.js');
+        const S = globalThis.sodium;
+        const seed = S.randombytes_buf(16);
+        const nonce = W.searchPow(seed, 12, 0, 1 << 22);
+        assert.ok(nonce, 'found');
+        assert.equal(nonce.length, 8);
+        const h = S.crypto_generichash(32, P.concat(seed, nonce));
+        assert.equal(h[0], 0);
+        assert.equal(h[1] >> 4, 0);
+        assert.equal(W.checkPow(seed, nonce, 12), true);
+        // the main-thread fallback gives a valid answer through the public entry too
+        const { promise } = W.solvePow(P.b64encode(seed), 8);
+        const b64 = await promise;
+        assert.equal(W.checkPow(seed, P.b64decode(b64), 8), true);
+    });
+});

@@ -23,6 +23,45 @@ static int remaining_ms(int64_t deadline)
     return r < 0 ? 0 : (int)r;
 }
 
+/* ---- unacknowledged frames -------------------------------------------------- */
+
+/* Forgets every kept frame of s (they were for keys that are gone, or the
+ * session is over). */
+static void unacked_clear(struct client_session *s)
+{
+    for (size_t i = 0; i < s->unacked_len; i++) {
+        sodium_memzero(s->unacked[i].data, s->unacked[i].len);
+        free(s->unacked[i].data);
+    }
+    s->unacked_len = 0;
+}
+
+/* The peer has everything up to seq: drop those frames. */
+static void unacked_ack(struct client_session *s, uint64_t seq)
+{
+    size_t k = 0;
+    while (k < s->unacked_len && s->unacked[k].seq <= seq) {
+        free(s->unacked[k].data);
+        k++;
+    }
+    if (k == 0)
+        return;
+    memmove(&s->unacked[0], &s->unacked[k], (s->unacked_len - k) * sizeof s->unacked[0]);
+    s->unacked_len -= k;
+}
+
+static int unacked_keep(struct client_session *s, const uint8_t *frame, size_t len, uint64_t seq)
+{
+    if (s->unacked_len == CLIENT_UNACKED_MAX)
+        return -ENOBUFS;
+    uint8_t *d = malloc(len);
+    if (!d)
+        return -ENOMEM;
+    memcpy(d, frame, len);
+    s->unacked[s->unacked_len++] = (struct client_sent){.seq = seq, .len = len, .data = d};
+    return 0;
+}
+
 /* ---- connection ---------------------------------------------------------- */
 
 int client_parse_url(const char *url, char *host, size_t cap, int *port)
@@ -59,6 +98,12 @@ int client_connect(struct client **out, const char *host, int port, int role,
     }
     c->role = role;
     c->auto_ack = true;
+    c->auto_rekey = true;
+    c->auto_pow = true;
+    c->auto_resend = true;
+    c->shutdown_in = -1;
+    snprintf(c->host, sizeof c->host, "%s", host);
+    c->port = port;
     if (org_pk)
         memcpy(c->org_pk, org_pk, 32);
     int rc = ws_connect(&c->ws, host, port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, NULL, NULL, timeout_ms);
@@ -82,8 +127,10 @@ void client_free(struct client *c)
         free(c->inbox[i]);
     for (size_t i = 0; i < c->frames_len; i++)
         free(c->frames[i].data);
-    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++)
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
         lotse_channel_wipe(&c->sessions[i].ch);
+        unacked_clear(&c->sessions[i]);
+    }
     free(c->rxbuf);
     /* Secret keys, direction keys, the resume secret, the token and the last
      * plaintext-derived frame all live in c: wipe the whole struct. */
@@ -161,8 +208,19 @@ static struct client_session *session_by_sid(struct client *c, const uint8_t sid
 static struct client_session *session_new(struct client *c, const char *sid_hex)
 {
     struct client_session *s = client_session_find(c, sid_hex);
-    if (s)
+    if (s && !s->ended)
         return s;
+    if (s) {
+        /* The same session again after it ended for us (transfer back to the
+         * queue, taken again): a new start. */
+        lotse_channel_wipe(&s->ch);
+        unacked_clear(s);
+        sodium_memzero(s, sizeof *s);
+        memcpy(s->sid_hex, sid_hex, 33);
+        lotse_hex_decode(s->sid, sizeof s->sid, sid_hex, 32);
+        s->used = true;
+        return s;
+    }
     for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
         s = &c->sessions[i];
         if (s->used)
@@ -180,6 +238,7 @@ static struct client_session *session_new(struct client *c, const char *sid_hex)
         if (!s->ended)
             continue;
         lotse_channel_wipe(&s->ch);
+        unacked_clear(s);
         sodium_memzero(s, sizeof *s);
         if (strlen(sid_hex) != 32 || lotse_hex_decode(s->sid, sizeof s->sid, sid_hex, 32) != 16)
             return NULL;
@@ -217,42 +276,157 @@ static void inbox_remove(struct client *c, size_t i)
     c->inbox_len--;
 }
 
-/* Side effects of a control message at the moment it arrives. */
-static void note_control(struct client *c, const char *text)
+static int send_jw(struct client *c, struct lotse_jw *w);
+static int get_b64(const struct lotse_json_msg *m, const char *key, uint8_t *out, size_t cap);
+
+/* The session a pushed message names: by sid, or the young person's only one. */
+static struct client_session *msg_session(struct client *c, const struct lotse_json_msg *m)
+{
+    char sid[40];
+    copy_str(m, "sid", sid, sizeof sid);
+    struct client_session *s = client_session_find(c, sid);
+    if (!s && c->role == CLIENT_YOUNG)
+        s = client_young_session(c);
+    return s;
+}
+
+/* Young: `transferred`. The old counsellor's keys must never encrypt another
+ * word: wipe the channel and what was kept for it, make a fresh pair and offer
+ * it with `rekey`; the next `keys` is verified as at the start. */
+static void on_transferred(struct client *c, struct client_session *s)
+{
+    s->transferred = true;
+    s->transfers++;
+    s->active = false;
+    lotse_channel_wipe(&s->ch);
+    unacked_clear(s);
+    sodium_memzero(s->peer_pk, sizeof s->peer_pk);
+    crypto_kx_keypair(s->pk, s->sk);
+    if (!c->auto_rekey)
+        return;
+    char buf[256];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "rekey");
+    lotse_jw_str(&w, "sid", s->sid_hex);
+    lotse_jw_b64(&w, "pk", s->pk, 32);
+    send_jw(c, &w);
+}
+
+/* Counsellor: `assigned` for a session we already hold (after our resume, or
+ * the young person reloaded with a fresh key). Start over with a fresh pair;
+ * the caller sends keys. */
+static void on_reassigned(struct client *c, struct client_session *s, const struct lotse_json_msg *m)
+{
+    (void)c;
+    uint8_t pk[32];
+    if (get_b64(m, "pk", pk, sizeof pk) != 32)
+        return;
+    s->reassigned++;
+    if (sodium_memcmp(pk, s->peer_pk, 32) != 0)
+        s->key_changed = true;
+    memcpy(s->peer_pk, pk, 32);
+    s->active = false;
+    lotse_channel_wipe(&s->ch);
+    unacked_clear(s);
+    crypto_kx_keypair(s->pk, s->sk);
+}
+
+/* Side effects of a control message at the moment it arrives. Returns true when
+ * the message is used up here and must not wait in the inbox. */
+static bool note_control(struct client *c, const char *text)
 {
     char t[32];
     msg_type(text, t, sizeof t);
     struct lotse_json_msg *m = malloc(sizeof *m);
     if (!m)
-        return;
+        return false;
     bool ok = json_parse(m, text) == 0;
+    bool consumed = false;
+    struct client_session *s = ok ? msg_session(c, m) : NULL;
     if (!strcmp(t, "queue") && ok) {
         lotse_json_get_int(m, "pos", 0, INT64_MAX, &c->pos);
         lotse_json_get_int(m, "eta", 0, INT64_MAX, &c->eta);
         c->queue_updates++;
     } else if (!strcmp(t, "queue_summary")) {
         c->summaries++;
-    } else if (!strcmp(t, "ended") && ok) {
-        char sid[40];
-        copy_str(m, "sid", sid, sizeof sid);
-        struct client_session *s = client_session_find(c, sid);
-        if (!s && c->role == CLIENT_YOUNG)
-            s = client_young_session(c);
-        if (s) {
-            s->ended = true;
-            s->active = false;
-            copy_str(m, "reason", s->ended_reason, sizeof s->ended_reason);
+    } else if (!strcmp(t, "ended") && s) {
+        s->ended = true;
+        s->active = false;
+        copy_str(m, "reason", s->ended_reason, sizeof s->ended_reason);
+    } else if (!strcmp(t, "peer") && s) {
+        char st[16];
+        copy_str(m, "state", st, sizeof st);
+        if (!strcmp(st, "away")) {
+            s->peer_away = true;
+            s->peer_aways++;
+        } else if (!strcmp(st, "back")) {
+            s->peer_away = false;
+            s->peer_backs++;
+            if (c->auto_resend && s->active)
+                client_resend_unacked(c, s);
         }
+    } else if (!strcmp(t, "transferred") && s && c->role == CLIENT_YOUNG) {
+        on_transferred(c, s);
+    } else if (!strcmp(t, "assigned") && s && !s->ended && c->role == CLIENT_COUNSELLOR) {
+        on_reassigned(c, s, m);
+        consumed = true;
+    } else if (!strcmp(t, "keys") && s && s->active && c->role == CLIENT_YOUNG) {
+        uint8_t pk[32];
+        if (get_b64(m, "pk", pk, sizeof pk) == 32 && sodium_memcmp(pk, s->peer_pk, 32) == 0) {
+            /* Sent again after our resume for the channel we still hold. */
+            s->keys_repeated++;
+            consumed = true;
+        }
+    } else if (!strcmp(t, "shutdown") && ok) {
+        c->got_shutdown = true;
+        lotse_json_get_int(m, "in", 0, INT64_MAX, &c->shutdown_in);
+    } else if (!strcmp(t, "error") && ok) {
+        char code[48];
+        copy_str(m, "code", code, sizeof code);
+        if (!strcmp(code, "peer_away_full"))
+            c->away_full_errors++;
+        else if (!strcmp(code, "rate_limited"))
+            c->rate_limited_errors++;
     }
     free(m);
+    return consumed;
+}
+
+/* An ACK read from the network: the peer has everything up to its seq. */
+static void note_ack(struct client *c, const uint8_t *data, size_t len)
+{
+    struct lotse_frame_header h;
+    const uint8_t *payload;
+    size_t plen;
+    if (lotse_frame_decode(data, len, &h, &payload, &plen) != 0 || h.kind != LOTSE_FRAME_ACK)
+        return;
+    struct client_session *s = session_by_sid(c, h.sid);
+    if (!s)
+        return;
+    if (h.seq > s->acked_by_peer)
+        s->acked_by_peer = h.seq;
+    unacked_ack(s, h.seq);
 }
 
 static void frame_push(struct client *c, const uint8_t *data, size_t len)
 {
     if (c->frames_len == CLIENT_FRAME_INBOX) {
-        fprintf(stderr, "client: frame inbox full, dropping the oldest frame\n");
-        free(c->frames[0].data);
-        memmove(&c->frames[0], &c->frames[1], (c->frames_len - 1) * sizeof c->frames[0]);
+        /* ACKs have done their work already (note_ack): drop the oldest of
+         * those first, a DATA frame only when there is no ACK left. */
+        size_t drop = 0;
+        bool ack = false;
+        for (size_t i = 0; i < c->frames_len && !ack; i++) {
+            if (c->frames[i].len == LOTSE_FRAME_HEADER_BYTES && c->frames[i].data[1] == LOTSE_FRAME_ACK) {
+                drop = i;
+                ack = true;
+            }
+        }
+        if (!ack)
+            fprintf(stderr, "client: frame inbox full, dropping the oldest frame\n");
+        free(c->frames[drop].data);
+        memmove(&c->frames[drop], &c->frames[drop + 1], (c->frames_len - drop - 1) * sizeof c->frames[0]);
         c->frames_len--;
     }
     uint8_t *d = malloc(len ? len : 1);
@@ -275,12 +449,13 @@ static int read_one(struct client *c, int timeout_ms)
     if (rc < 0)
         return rc;
     if (op == WS_OP_BINARY) {
+        note_ack(c, c->rxbuf, len);
         frame_push(c, c->rxbuf, len);
         return 0;
     }
     c->rxbuf[len] = 0;
-    note_control(c, (const char *)c->rxbuf);
-    inbox_push(c, (const char *)c->rxbuf);
+    if (!note_control(c, (const char *)c->rxbuf))
+        inbox_push(c, (const char *)c->rxbuf);
     return 0;
 }
 
@@ -402,32 +577,86 @@ static int send_jw(struct client *c, struct lotse_jw *w)
 
 /* ---- young person ---------------------------------------------------------- */
 
-int client_young_hello(struct client *c, const char *topic, int timeout_ms)
+bool client_pow_check(const uint8_t seed[16], int bits, const uint8_t nonce[8])
 {
-    struct client_session tmp;
-    memset(&tmp, 0, sizeof tmp);
-    crypto_kx_keypair(tmp.pk, tmp.sk);
+    uint8_t in[24], h[32];
+    memcpy(in, seed, 16);
+    memcpy(in + 16, nonce, 8);
+    crypto_generichash(h, sizeof h, in, sizeof in, NULL, 0);
+    for (int i = 0; i < bits; i++)
+        if (h[i / 8] & (0x80 >> (i % 8)))
+            return false;
+    return true;
+}
 
-    char buf[512];
-    struct lotse_jw w;
-    lotse_jw_init(&w, buf, sizeof buf);
-    lotse_jw_obj_begin(&w, NULL);
-    lotse_jw_str(&w, "t", "hello");
-    lotse_jw_int(&w, "v", 1);
-    lotse_jw_str(&w, "role", "young");
-    lotse_jw_str(&w, "topic", topic);
-    lotse_jw_b64(&w, "pk", tmp.pk, 32);
-    int rc = send_jw(c, &w);
-    if (rc < 0)
-        goto out;
-
-    struct lotse_json_msg *m = malloc(sizeof *m);
-    if (!m) {
-        rc = -ENOMEM;
-        goto out;
+int client_pow_solve(const uint8_t seed[16], int bits, uint8_t nonce[8], uint64_t *hashes)
+{
+    if (bits < 0 || bits > 40)
+        return -ERANGE;
+    for (uint64_t n = 0;; n++) {
+        for (int i = 0; i < 8; i++)
+            nonce[i] = (uint8_t)(n >> (56 - 8 * i));
+        if (client_pow_check(seed, bits, nonce)) {
+            if (hashes)
+                *hashes = n + 1;
+            return 0;
+        }
+        if (n == UINT64_MAX)
+            return -ERANGE;
     }
-    static const char *const types[] = {"welcome", "closed"};
-    rc = expect_any(c, types, 2, m, timeout_ms);
+}
+
+int client_young_hello_pow(struct client *c, const char *topic, const uint8_t nonce[8],
+                           int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    uint8_t proof[8];
+    bool have_proof = nonce != NULL;
+    if (nonce)
+        memcpy(proof, nonce, 8);
+    if (!c->hello_pending) {
+        crypto_kx_keypair(c->hello_pk, c->hello_sk);
+        c->hello_pending = true;
+    }
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    int rc;
+    for (;;) {
+        char buf[512];
+        struct lotse_jw w;
+        lotse_jw_init(&w, buf, sizeof buf);
+        lotse_jw_obj_begin(&w, NULL);
+        lotse_jw_str(&w, "t", "hello");
+        lotse_jw_int(&w, "v", 1);
+        lotse_jw_str(&w, "role", "young");
+        lotse_jw_str(&w, "topic", topic);
+        lotse_jw_b64(&w, "pk", c->hello_pk, 32);
+        if (have_proof)
+            lotse_jw_b64(&w, "pow", proof, 8);
+        if ((rc = send_jw(c, &w)) < 0)
+            break;
+        static const char *const types[] = {"welcome", "closed", "challenge"};
+        rc = expect_any(c, types, 3, m, remaining_ms(deadline));
+        if (rc != 2)
+            break;
+        /* challenge: admission work (§4.1.1) */
+        c->challenges++;
+        if (get_b64(m, "seed", c->pow_seed, sizeof c->pow_seed) != 16 ||
+            lotse_json_get_int(m, "bits", 0, 64, &c->pow_bits) != 0) {
+            rc = -EBADMSG;
+            break;
+        }
+        if (!c->auto_pow) {
+            rc = -EAGAIN;
+            break;
+        }
+        int64_t t0 = now_ms();
+        if ((rc = client_pow_solve(c->pow_seed, (int)c->pow_bits, proof, &c->pow_hashes)) < 0)
+            break;
+        c->pow_ms = now_ms() - t0;
+        have_proof = true;
+    }
     if (rc == 1) {
         copy_str(m, "next_open", c->next_open, sizeof c->next_open);
         copy_str(m, "hours", c->hours, sizeof c->hours);
@@ -438,14 +667,15 @@ int client_young_hello(struct client *c, const char *topic, int timeout_ms)
         size_t rl;
         copy_str(m, "sid", sid, sizeof sid);
         struct client_session *s = &c->sessions[0];
+        unacked_clear(s);
         memset(s, 0, sizeof *s);
         if (strlen(sid) != 32 || lotse_hex_decode(s->sid, 16, sid, 32) != 16) {
             rc = -EBADMSG;
         } else {
             memcpy(s->sid_hex, sid, 33);
             snprintf(s->topic, sizeof s->topic, "%s", topic);
-            memcpy(s->pk, tmp.pk, 32);
-            memcpy(s->sk, tmp.sk, 32);
+            memcpy(s->pk, c->hello_pk, 32);
+            memcpy(s->sk, c->hello_sk, 32);
             s->used = true;
             if (lotse_json_get_str(m, "resume", 64, &res, &rl) != 0 ||
                 lotse_b64_decode(c->resume, sizeof c->resume, res, rl) != 32)
@@ -456,10 +686,17 @@ int client_young_hello(struct client *c, const char *topic, int timeout_ms)
             lotse_json_get_int(m, "grace", 0, INT32_MAX, &c->grace);
         }
     }
+    if (rc != -EAGAIN) {
+        sodium_memzero(c->hello_sk, sizeof c->hello_sk);
+        c->hello_pending = false;
+    }
     free(m);
-out:
-    sodium_memzero(&tmp, sizeof tmp);
     return rc;
+}
+
+int client_young_hello(struct client *c, const char *topic, int timeout_ms)
+{
+    return client_young_hello_pow(c, topic, NULL, timeout_ms);
 }
 
 int client_young_end_reason(struct client *c, const char *reason)
@@ -510,6 +747,7 @@ int client_young_wait_keys(struct client *c, int timeout_ms)
         lotse_channel_young(&s->ch, s->sid, s->pk, s->sk, pk) == 0) {
         memcpy(s->peer_pk, pk, 32);
         s->active = true;
+        s->transferred = false;
         return 0;
     }
     client_young_end_reason(c, "key_rejected");
@@ -647,6 +885,11 @@ static int wait_assigned(struct client *c, struct client_session **out, int time
     return rc;
 }
 
+int client_wait_assigned(struct client *c, struct client_session **s, int timeout_ms)
+{
+    return wait_assigned(c, s, timeout_ms);
+}
+
 int client_take(struct client *c, struct client_session **s, int timeout_ms)
 {
     int rc = client_send_json(c, "{\"t\":\"take\"}");
@@ -748,11 +991,31 @@ int client_seal(struct client *c, struct client_session *s, const char *text, si
 
 int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len)
 {
+    if (s->unacked_len == CLIENT_UNACKED_MAX)
+        return -ENOBUFS;
+    uint64_t seq = s->ch.next_tx_seq;
     int n = client_seal(c, s, text, len, c->last_frame);
     if (n < 0)
         return n;
     c->last_frame_len = (size_t)n;
+    int rc = unacked_keep(s, c->last_frame, (size_t)n, seq);
+    if (rc < 0)
+        return rc;
+    /* A send that fails on a dropped connection is not an error for the
+     * conversation: the frame is kept and goes again after resume. */
     return client_send_binary(c, c->last_frame, (size_t)n);
+}
+
+int client_resend_unacked(struct client *c, struct client_session *s)
+{
+    int n = 0;
+    for (size_t i = 0; i < s->unacked_len; i++) {
+        if (client_send_binary(c, s->unacked[i].data, s->unacked[i].len) < 0)
+            break;
+        n++;
+    }
+    s->resent += (uint64_t)n;
+    return n;
 }
 
 int client_send_ack(struct client *c, struct client_session *s, uint64_t seq)
@@ -811,6 +1074,21 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
         uint8_t type;
         int rc = lotse_channel_open(&s->ch, frame, (size_t)n, &type, (uint8_t *)buf,
                                     cap > 0 ? cap - 1 : 0);
+        if (rc == -EALREADY && c->drop_duplicates) {
+            /* Sent again after a resume: shown once already. Say again how far
+             * we are, so the sender can stop keeping it. */
+            s->duplicates++;
+            if (c->auto_ack)
+                client_send_ack(c, s, s->ch.last_rx_seq);
+            continue;
+        }
+        if (rc == -ERANGE && c->drop_duplicates) {
+            /* A gap: the frames before it died with a dropped connection (they
+             * were written to it, so they were not held). The sender still
+             * keeps them and sends them again in order; drop this one. */
+            s->gaps++;
+            continue;
+        }
         if (rc < 0)
             return rc;
         buf[rc] = 0;
@@ -820,4 +1098,206 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
             client_send_ack(c, s, s->ch.last_rx_seq);
         return rc;
     }
+}
+
+/* ---- transfer, resume ---------------------------------------------------------- */
+
+int client_transfer(struct client *c, struct client_session *s, const char *to, int timeout_ms)
+{
+    char buf[256];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "transfer");
+    lotse_jw_str(&w, "sid", s->sid_hex);
+    if (to)
+        lotse_jw_str(&w, "to", to);
+    else
+        lotse_jw_null(&w, "to");
+    int rc = send_jw(c, &w);
+    if (rc < 0)
+        return rc;
+    int64_t deadline = now_ms() + timeout_ms;
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    for (;;) {
+        rc = client_expect(c, "ended", m, remaining_ms(deadline));
+        if (rc < 0)
+            break;
+        char sid[40], reason[40];
+        copy_str(m, "sid", sid, sizeof sid);
+        copy_str(m, "reason", reason, sizeof reason);
+        if (strcmp(sid, s->sid_hex) != 0)
+            continue; /* another session ended meanwhile */
+        rc = strcmp(reason, "transferred") == 0 ? 0 : -EBADMSG;
+        if (rc < 0)
+            fprintf(stderr, "client: transfer ended the session with reason %s\n", reason);
+        break;
+    }
+    free(m);
+    if (rc == 0) {
+        lotse_channel_wipe(&s->ch);
+        unacked_clear(s);
+    }
+    return rc;
+}
+
+/* Reads until cond(c, s) holds. */
+static int wait_until(struct client *c, struct client_session *s,
+                      bool (*cond)(struct client *, struct client_session *, uint64_t), uint64_t arg,
+                      int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    while (!cond(c, s, arg)) {
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static bool cond_reassigned(struct client *c, struct client_session *s, uint64_t before)
+{
+    (void)c;
+    return s->reassigned > before;
+}
+
+static bool cond_peer(struct client *c, struct client_session *s, uint64_t away)
+{
+    (void)c;
+    return s->peer_away == (away != 0);
+}
+
+static bool cond_shutdown(struct client *c, struct client_session *s, uint64_t unused)
+{
+    (void)s;
+    (void)unused;
+    return c->got_shutdown;
+}
+
+int client_wait_reassigned(struct client *c, struct client_session *s, uint64_t before,
+                           int timeout_ms)
+{
+    return wait_until(c, s, cond_reassigned, before, timeout_ms);
+}
+
+int client_wait_peer(struct client *c, struct client_session *s, bool away, int timeout_ms)
+{
+    return wait_until(c, s, cond_peer, away, timeout_ms);
+}
+
+int client_wait_shutdown(struct client *c, int timeout_ms)
+{
+    return wait_until(c, NULL, cond_shutdown, 0, timeout_ms);
+}
+
+void client_drop(struct client *c)
+{
+    if (c->ws)
+        ws_abort(c->ws);
+    c->dropped = true;
+}
+
+int client_reconnect(struct client *c, int timeout_ms)
+{
+    if (c->ws && c->ws->fd >= 0)
+        ws_abort(c->ws);
+    ws_free(c->ws);
+    c->ws = NULL;
+    int rc = ws_connect(&c->ws, c->host, c->port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, NULL, NULL,
+                        timeout_ms);
+    if (rc < 0)
+        return rc;
+    c->dropped = false;
+    return 0;
+}
+
+/* Counsellor `resumed` carries an array of objects, which the flat parser
+ * refuses: take it from the inbox as text. */
+static int expect_raw(struct client *c, const char *t, char **out, int timeout_ms)
+{
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        for (size_t i = 0; i < c->inbox_len; i++) {
+            char ty[32];
+            msg_type(c->inbox[i], ty, sizeof ty);
+            if (!strcmp(ty, "error")) {
+                note_error(c, c->inbox[i]);
+                inbox_remove(c, i);
+                return -EPROTO;
+            }
+            if (strcmp(ty, t) != 0)
+                continue;
+            *out = c->inbox[i];
+            memmove(&c->inbox[i], &c->inbox[i + 1], (c->inbox_len - i - 1) * sizeof c->inbox[0]);
+            c->inbox_len--;
+            return 0;
+        }
+        if (c->ws->close_code >= 0 || c->ws->eof)
+            return -ESHUTDOWN;
+        int rc = read_one(c, remaining_ms(deadline));
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int client_resume(struct client *c, bool new_pk, int timeout_ms)
+{
+    char buf[512];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof buf);
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "resume");
+    lotse_jw_int(&w, "v", 1);
+    struct client_session *ys = NULL;
+    if (c->role == CLIENT_YOUNG) {
+        ys = client_young_session(c);
+        if (!ys)
+            return -ENOENT;
+        lotse_jw_str(&w, "sid", ys->sid_hex);
+        lotse_jw_b64(&w, "resume", c->resume, 32);
+        if (new_pk) {
+            /* A reload lost the keys: new pair, new channel from seq 1; what was
+             * kept for the old keys can never be opened by anyone now. */
+            lotse_channel_wipe(&ys->ch);
+            unacked_clear(ys);
+            ys->active = false;
+            crypto_kx_keypair(ys->pk, ys->sk);
+            lotse_jw_b64(&w, "pk", ys->pk, 32);
+        }
+    } else {
+        lotse_jw_b64(&w, "token", c->token, 32);
+    }
+    int rc = send_jw(c, &w);
+    sodium_memzero(buf, sizeof buf);
+    if (rc < 0)
+        return rc;
+    char *text = NULL;
+    if ((rc = expect_raw(c, "resumed", &text, timeout_ms)) < 0)
+        return rc;
+    if (c->role == CLIENT_YOUNG) {
+        struct lotse_json_msg *m = malloc(sizeof *m);
+        if (m && json_parse(m, text) == 0) {
+            copy_str(m, "state", c->resumed_state, sizeof c->resumed_state);
+            lotse_json_get_int(m, "pos", 0, INT32_MAX, &c->pos);
+            lotse_json_get_int(m, "eta", 0, INT32_MAX, &c->eta);
+        } else {
+            rc = -EBADMSG;
+        }
+        free(m);
+        if (rc == 0 && ys->active)
+            client_resend_unacked(c, ys);
+    } else {
+        c->resumed_sessions = 0;
+        for (const char *p = text; (p = strstr(p, "\"sid\":\"")) != NULL; p += 7)
+            c->resumed_sessions++;
+        for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
+            struct client_session *s = &c->sessions[i];
+            if (s->used && !s->ended && s->active)
+                client_resend_unacked(c, s);
+        }
+    }
+    free(text);
+    return rc;
 }

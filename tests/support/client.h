@@ -11,7 +11,20 @@
  *   -ETIMEDOUT  nothing suitable arrived in time
  *   -EPROTO     the server answered `error` (code in c->err_code etc.)
  *   -ESHUTDOWN  the server closed the connection (c->ws->close_code)
- *   -EPERM      (young) the counsellor's certificate or signature failed */
+ *   -EPERM      (young) the counsellor's certificate or signature failed
+ *
+ * Reliability (PROTOCOL.md §5.2): every DATA frame sent with client_send_text is
+ * kept on its session until an ACK from the peer covers it (at most
+ * CLIENT_UNACKED_MAX per session; past it sending fails with -ENOBUFS). ACKs are
+ * applied the moment they are read. After `resumed` (client_resume) and after
+ * `peer` `back` every unacknowledged frame is sent again; with drop_duplicates
+ * the receiver skips frames it already opened (-EALREADY) instead of returning
+ * them. Pushed messages are acted on the moment they are read: `transferred`
+ * (young: wipe the channel, fresh X25519 pair, send `rekey`), `assigned` again
+ * for a known session (counsellor: fresh pair, key_changed when the young
+ * person's key changed; the caller sends keys again), `keys` repeated after a
+ * resume with the key already in use (dropped), `peer` (peer_away), `shutdown`
+ * (shutdown_in). */
 #ifndef LOTSE_TEST_CLIENT_H
 #define LOTSE_TEST_CLIENT_H
 
@@ -31,6 +44,14 @@
 #define CLIENT_MAX_SESSIONS 10
 #define CLIENT_INBOX 64
 #define CLIENT_FRAME_INBOX 256
+#define CLIENT_UNACKED_MAX 512
+
+/* A DATA frame sent and not yet covered by the peer's ACK. */
+struct client_sent {
+    uint64_t seq;
+    size_t len;
+    uint8_t *data;
+};
 
 struct client_session {
     bool used;
@@ -48,6 +69,22 @@ struct client_session {
     struct lotse_channel ch;
     uint64_t acked_by_peer;         /* highest seq of an ACK received */
     uint64_t acks_received;         /* number of ACK frames received */
+
+    /* reliability and resume (§5.2) */
+    struct client_sent unacked[CLIENT_UNACKED_MAX]; /* oldest first */
+    size_t unacked_len;
+    uint64_t resent;                /* frames sent again after resumed / peer back */
+    uint64_t duplicates;            /* DATA frames dropped as already opened */
+    uint64_t gaps;                  /* DATA frames dropped as ahead of a gap (drop_duplicates) */
+    bool peer_away;                 /* `peer` `away` seen, `back` not yet */
+    uint64_t peer_aways, peer_backs;
+    /* counsellor: `assigned` came again for this session (resume, reload) */
+    uint64_t reassigned;
+    bool key_changed;               /* ... and the young person's key differed */
+    /* young: `transferred` came; rekey sent, waiting for the next `keys` */
+    bool transferred;
+    uint64_t transfers;
+    uint64_t keys_repeated;         /* `keys` for the key in use, dropped */
 };
 
 /* Raw frame kept until the caller reads it. */
@@ -62,6 +99,31 @@ struct client {
     int role;
     uint8_t org_pk[32];
     bool auto_ack;                  /* ACK every DATA frame opened (default true) */
+    bool drop_duplicates;           /* skip -EALREADY frames in client_recv_text (default false) */
+    bool auto_rekey;                /* answer `transferred` with `rekey` (default true) */
+    bool auto_pow;                  /* solve `challenge` and send hello again (default true) */
+    bool auto_resend;               /* resend unacknowledged frames on `peer` back (default true) */
+    char host[64];                  /* where client_connect went, for client_reconnect */
+    int port;
+    bool dropped;                   /* client_drop cut the connection */
+    char resumed_state[16];         /* `state` of the last `resumed` (young) */
+    int64_t resumed_sessions;       /* counsellor: sessions listed in `resumed` */
+
+    /* `shutdown` */
+    bool got_shutdown;
+    int64_t shutdown_in;
+
+    /* admission work (§4.1.1) */
+    uint64_t challenges;            /* `challenge` messages seen */
+    uint8_t pow_seed[16];
+    int64_t pow_bits;
+    int64_t pow_ms;                 /* time the last solution took */
+    uint64_t pow_hashes;            /* hashes it took */
+    uint8_t hello_pk[32], hello_sk[32]; /* the pair hello offered, kept across a challenge */
+    bool hello_pending;
+
+    /* counters of pushed errors that do not stop a test */
+    uint64_t away_full_errors, rate_limited_errors;
 
     /* young person */
     uint8_t resume[32];
@@ -152,6 +214,18 @@ int client_young_hello(struct client *c, const char *topic, int timeout_ms);
  * signature over its own pk and sid, then derives the channel. On a failed check
  * sends end key_rejected and returns -EPERM: nothing is ever encrypted then. */
 int client_young_wait_keys(struct client *c, int timeout_ms);
+/* Like client_young_hello, with the admission proof nonce (NULL: none). The
+ * key pair of a hello answered by `challenge` is kept for the next attempt. When
+ * `challenge` comes and auto_pow is false, returns -EAGAIN with c->pow_seed and
+ * c->pow_bits set; with auto_pow the work is done (c->pow_ms, pow_hashes) and
+ * hello sent again. */
+int client_young_hello_pow(struct client *c, const char *topic, const uint8_t nonce[8],
+                           int timeout_ms);
+/* Searches a nonce with BLAKE2b-256(seed || nonce) starting with bits zero bits
+ * (§4.1.1). *hashes (may be NULL) gets the number tried. 0 or -ERANGE. */
+int client_pow_solve(const uint8_t seed[16], int bits, uint8_t nonce[8], uint64_t *hashes);
+/* True when BLAKE2b-256(seed || nonce) starts with bits zero bits. */
+bool client_pow_check(const uint8_t seed[16], int bits, const uint8_t nonce[8]);
 /* Sends end (young: reason done; counsellor: the session's sid). */
 int client_end(struct client *c, struct client_session *s);
 /* Young: sends end with the given reason. */
@@ -169,6 +243,9 @@ int client_status(struct client *c, bool available, int capacity, int64_t *activ
 /* Sends take and waits for assigned: a new session holding the young person's
  * key and a fresh X25519 pair. Does not send keys (see client_send_keys). */
 int client_take(struct client *c, struct client_session **s, int timeout_ms);
+/* Waits for `assigned` of a session new to this client (a transfer from a
+ * colleague, an offer accepted elsewhere): a new session with a fresh pair. */
+int client_wait_assigned(struct client *c, struct client_session **s, int timeout_ms);
 /* Waits for an offer; copies its sid into sid_hex (33 bytes). */
 int client_wait_offer(struct client *c, char sid_hex[33], int timeout_ms);
 /* Sends accept for sid_hex and waits for assigned. */
@@ -181,13 +258,47 @@ int client_send_keys(struct client *c, struct client_session *s);
 /* take + keys in one call. */
 int client_take_and_key(struct client *c, struct client_session **s, int timeout_ms);
 
+/* Sends transfer of s to the colleague with handle to (NULL: back to the queue)
+ * and waits for `ended` (reason transferred): 0, or -EPROTO with
+ * c->err_code transfer_failed. */
+int client_transfer(struct client *c, struct client_session *s, const char *to, int timeout_ms);
+/* Counsellor: waits until `assigned` came again for s (s->reassigned grows);
+ * then the caller sends keys. 0 or -ETIMEDOUT. */
+int client_wait_reassigned(struct client *c, struct client_session *s, uint64_t before,
+                           int timeout_ms);
+
+/* ---- dropped connections and resume (§5.2) ------------------------------------ */
+
+/* Cuts the TCP connection at once with RST (SO_LINGER 0) and no close frame, as
+ * a train entering a tunnel would look to the server. State stays for resume. */
+void client_drop(struct client *c);
+/* Opens a new connection to the same server in place of the old one (which is
+ * closed abruptly if still open). Sessions, keys and unacknowledged frames stay;
+ * control messages and frames not yet read stay in the inboxes. */
+int client_reconnect(struct client *c, int timeout_ms);
+/* Sends resume and waits for `resumed`. Young: sid and resume secret, and with
+ * new_pk a fresh X25519 pair (page reload: the channel is wiped and unacked
+ * frames for the old keys forgotten; wait for keys with client_young_wait_keys,
+ * the new channel starts at seq 1). Counsellor: the token (new_pk ignored).
+ * Then every unacknowledged frame is sent again. 0, -EPROTO (c->err_code, e.g.
+ * resume_failed) or a read error. */
+int client_resume(struct client *c, bool new_pk, int timeout_ms);
+/* Resends every unacknowledged DATA frame of s; returns how many. */
+int client_resend_unacked(struct client *c, struct client_session *s);
+/* Waits until s->peer_away equals away (a `peer` message). 0 or -ETIMEDOUT. */
+int client_wait_peer(struct client *c, struct client_session *s, bool away, int timeout_ms);
+/* Waits until `shutdown` came. 0 or -ETIMEDOUT. */
+int client_wait_shutdown(struct client *c, int timeout_ms);
+
 /* ---- end-to-end messages ------------------------------------------------------ */
 
 /* Seals text into a DATA frame without sending it (out must hold
  * LOTSE_MAX_BINARY_FRAME). Returns the frame length. */
 int client_seal(struct client *c, struct client_session *s, const char *text, size_t len,
                 uint8_t *out);
-/* Seals and sends one text message; remembers the frame in c->last_frame. */
+/* Seals and sends one text message; remembers the frame in c->last_frame and on
+ * the session until the peer's ACK covers it (-ENOBUFS when that list is full:
+ * nothing is sealed then). */
 int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len);
 /* Sends an ACK frame for seq. */
 int client_send_ack(struct client *c, struct client_session *s, uint64_t seq);
@@ -198,7 +309,10 @@ int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms
  * its session. Returns the body length and copies it (NUL-terminated) into buf
  * (cap > LOTSE_MAX_MESSAGE suffices); *s_out (may be NULL) names the session.
  * lotse_channel_open's errors (-EALREADY, -ERANGE, -EBADMSG, -EPROTO) are
- * returned as they are: the message is not shown. */
+ * returned as they are: the message is not shown; with c->drop_duplicates an
+ * -EALREADY frame is counted in s->duplicates, acknowledged again and skipped,
+ * and an -ERANGE frame (ahead of frames lost with a dropped connection, which
+ * the sender resends) is counted in s->gaps and skipped. */
 int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
                      int timeout_ms);
 

@@ -348,6 +348,9 @@ int harness_create(struct harness **out)
     harness_set(h, "timezone", "Europe/Berlin");
     harness_set(h, "org_public_key", h->org_pk_b64);
     harness_set(h, "log_level", "debug");
+    /* Tests stop the server often; a short drain keeps that quick (a test that
+     * is about the drain sets its own). */
+    harness_set(h, "shutdown_drain", "1");
     *out = h;
     return 0;
 fail:
@@ -369,6 +372,26 @@ static void print_log_tail(struct harness *h, size_t max)
     free(log);
 }
 
+/* Whether `lotsed --help` lists the setting (asked once per setting name). */
+static bool server_knows(const char *setting)
+{
+    static char help[65536];
+    static bool have;
+    if (!have) {
+        char cmd[PATH_MAX + 32];
+        snprintf(cmd, sizeof cmd, "%s/lotsed --help 2>&1", LOTSE_BIN_DIR);
+        FILE *p = popen(cmd, "r");
+        size_t n = 0;
+        if (p) {
+            n = fread(help, 1, sizeof help - 1, p);
+            pclose(p);
+        }
+        help[n] = 0;
+        have = true;
+    }
+    return strstr(help, setting) != NULL;
+}
+
 int harness_start(struct harness *h)
 {
     int port = free_port();
@@ -384,8 +407,13 @@ int harness_start(struct harness *h)
     if (!f)
         return -errno;
     fprintf(f, "# written by tests/support/harness.c\n");
-    for (int i = 0; i < h->nsettings; i++)
+    for (int i = 0; i < h->nsettings; i++) {
+        /* The default drain is only written for a server that knows it, so the
+         * harness keeps working with a lotsed from before shutdown_drain. */
+        if (!strcmp(h->set[i].key, "shutdown_drain") && !server_knows("shutdown_drain"))
+            continue;
         fprintf(f, "%s = %s\n", h->set[i].key, h->set[i].value);
+    }
     fclose(f);
 
     char bin[PATH_MAX];
@@ -462,6 +490,43 @@ int harness_stop(struct harness *h)
     return rc;
 }
 
+int harness_wait_exit(struct harness *h, int timeout_ms)
+{
+    if (h->pid <= 0)
+        return -ECHILD;
+    int64_t deadline = now_ms() + timeout_ms;
+    int st = 0;
+    while (waitpid(h->pid, &st, WNOHANG) != h->pid) {
+        if (now_ms() > deadline)
+            return -ETIMEDOUT;
+        harness_sleep_ms(20);
+    }
+    h->pid = 0;
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    if (rc != 0) {
+        fprintf(stderr, "harness: lotsed exited with status %d\n", rc);
+        print_log_tail(h, 8000);
+    }
+    return rc;
+}
+
+long harness_rss_kib(struct harness *h)
+{
+    if (h->pid <= 0)
+        return -ECHILD;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)h->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    long kib = -ENOENT;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
     (void)sb;
@@ -485,6 +550,10 @@ void harness_destroy(struct harness *h)
         waitpid(h->pid, NULL, 0);
         h->pid = 0;
     }
+    /* A test that failed during an outage must not leave the shared cluster
+     * down for every test after it. */
+    if (harness_pg_stopped() && harness_pg_start() < 0)
+        fprintf(stderr, "harness: could not restart the test cluster\n");
     if (h->conninfo[0])
         testdb_drop(h->conninfo);
     if (h->passed) {
@@ -821,4 +890,227 @@ int harness_pair(struct harness *h, struct client *counsellor, const char *topic
     }
     *young = y;
     return 0;
+}
+
+/* ---- supervision, metrics, statistics (issue 3/5) ------------------------------- */
+
+int harness_free_port(void)
+{
+    return free_port();
+}
+
+int harness_http_get_auth(struct harness *h, int port, const char *path, const char *bearer,
+                          int *status, char *body, size_t cap)
+{
+    char req[1024];
+    if (!port)
+        port = h->port;
+    int n = bearer ? snprintf(req, sizeof req,
+                              "GET %s HTTP/1.1\r\nHost: %s:%d\r\nAuthorization: Bearer %s\r\n"
+                              "Connection: close\r\n\r\n",
+                              path, HARNESS_HOST, port, bearer)
+                   : snprintf(req, sizeof req,
+                              "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", path,
+                              HARNESS_HOST, port);
+    if (n < 0 || (size_t)n >= sizeof req)
+        return -ENOSPC;
+    size_t rcap = cap + 4096;
+    char *resp = malloc(rcap);
+    if (!resp)
+        return -ENOMEM;
+    *status = 0;
+    int rc = http_raw(HARNESS_HOST, port, req, (size_t)n, status, resp, rcap, 5000);
+    if (rc < 0) {
+        free(resp);
+        return rc;
+    }
+    char *he = strstr(resp, "\r\n\r\n");
+    if (!he || *status == 0) {
+        free(resp);
+        return -EPROTO;
+    }
+    size_t blen = strlen(he + 4);
+    if (blen >= cap)
+        blen = cap - 1;
+    memcpy(body, he + 4, blen);
+    body[blen] = 0;
+    free(resp);
+    return 0;
+}
+
+char *harness_next_raw(struct client *c, const char *t, int timeout_ms)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "{\"t\":\"%s\"", t);
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        for (size_t i = 0; i < c->inbox_len; i++) {
+            if (strncmp(c->inbox[i], prefix, strlen(prefix)) != 0)
+                continue;
+            char *text = c->inbox[i];
+            memmove(&c->inbox[i], &c->inbox[i + 1], (c->inbox_len - i - 1) * sizeof c->inbox[0]);
+            c->inbox_len--;
+            return text;
+        }
+        int64_t left = deadline - now_ms();
+        if (left <= 0 || client_pump(c, left < 50 ? (int)left : 50) < 0)
+            return NULL;
+    }
+}
+
+/* ---- the shared PostgreSQL cluster ---------------------------------------------- */
+
+#define HARNESS_PGBIN "/usr/lib/postgresql/15/bin"
+
+static bool pg_is_stopped;
+static pid_t pg_guard_pid;
+static int pg_guard_fd = -1;
+
+/* The cluster directory pg.sh recorded next to $LOTSE_TEST_PG_FILE. */
+static int pg_dir(char *out, size_t cap)
+{
+    const char *file = getenv("LOTSE_TEST_PG_FILE");
+    if (!file || !*file)
+        return -EINVAL;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s", file);
+    char *slash = strrchr(path, '/');
+    if (!slash)
+        return -EINVAL;
+    snprintf(slash + 1, sizeof path - (size_t)(slash + 1 - path), "pgdir");
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -errno;
+    int rc = fgets(out, (int)cap, f) ? 0 : -EINVAL;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+    /* pg.sh makes these; refuse to drive anything else. */
+    if (rc == 0 && strncmp(out, "/tmp/lotse-pg.", 14) != 0)
+        rc = -EINVAL;
+    return rc;
+}
+
+/* Runs pg_ctl (as postgres when root) with pg.sh's options; returns its status. */
+static int pg_ctl(const char *action)
+{
+    char dir[PATH_MAX];
+    int rc = pg_dir(dir, sizeof dir);
+    if (rc < 0) {
+        fprintf(stderr, "harness: no cluster directory next to $LOTSE_TEST_PG_FILE (%d)\n", rc);
+        return rc;
+    }
+    char data[PATH_MAX + 8], logf[PATH_MAX + 8], opts[PATH_MAX + 128];
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(logf, sizeof logf, "%s/log", dir);
+    snprintf(opts, sizeof opts,
+             "-c listen_addresses='' -k %s -p 5432 -c fsync=off -c max_connections=200", dir);
+    const char *argv[20];
+    int n = 0;
+    if (geteuid() == 0) {
+        argv[n++] = "runuser";
+        argv[n++] = "-u";
+        argv[n++] = "postgres";
+        argv[n++] = "--";
+    }
+    argv[n++] = HARNESS_PGBIN "/pg_ctl";
+    argv[n++] = "-D";
+    argv[n++] = data;
+    argv[n++] = "-w";
+    if (!strcmp(action, "stop")) {
+        argv[n++] = "-m";
+        argv[n++] = "fast";
+    } else {
+        argv[n++] = "-l";
+        argv[n++] = logf;
+        argv[n++] = "-o";
+        argv[n++] = opts;
+    }
+    argv[n++] = action;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 1);
+        execvp(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    if (rc != 0)
+        fprintf(stderr, "harness: pg_ctl %s exited %d\n", action, rc);
+    return rc == 0 ? 0 : -EIO;
+}
+
+bool harness_pg_stopped(void)
+{
+    return pg_is_stopped;
+}
+
+int harness_pg_stop(void)
+{
+    if (pg_is_stopped)
+        return 0;
+    /* The guard: a child that waits on a pipe. If this process dies (failed
+     * assertion that aborts, sanitizer report, CTest timeout) the pipe closes
+     * without the "started" byte and the guard brings the cluster back. */
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t g = fork();
+    if (g < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -errno;
+    }
+    if (g == 0) {
+        close(p[1]);
+        setsid(); /* outlive a kill of our process group */
+        char b = 0;
+        ssize_t r;
+        while ((r = read(p[0], &b, 1)) < 0 && errno == EINTR) {
+        }
+        if (r == 1 && b == 'S')
+            _exit(0);
+        _exit(pg_ctl("start") == 0 ? 0 : 1);
+    }
+    close(p[0]);
+    pg_guard_pid = g;
+    pg_guard_fd = p[1];
+    int rc = pg_ctl("stop");
+    pg_is_stopped = true; /* even on failure: the guard or destroy will start it */
+    return rc;
+}
+
+int harness_pg_start(void)
+{
+    int rc = pg_ctl("start");
+    if (rc == 0) {
+        pg_is_stopped = false;
+        if (pg_guard_fd >= 0) {
+            if (write(pg_guard_fd, "S", 1) != 1)
+                fprintf(stderr, "harness: cluster guard not told\n");
+            close(pg_guard_fd);
+            pg_guard_fd = -1;
+            waitpid(pg_guard_pid, NULL, 0);
+            pg_guard_pid = 0;
+        }
+        /* pg_ctl -w returns when the postmaster accepts connections. */
+        char base[512];
+        if (testdb_base(base, sizeof base) == 0) {
+            for (int i = 0; i < 100; i++) {
+                PGconn *db = PQconnectdb(base);
+                bool ok = PQstatus(db) == CONNECTION_OK;
+                PQfinish(db);
+                if (ok)
+                    break;
+                harness_sleep_ms(100);
+            }
+        }
+    }
+    return rc;
 }

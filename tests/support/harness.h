@@ -98,6 +98,12 @@ int harness_start(struct harness *h);
 /* SIGTERM, wait at most 10 s. Returns the exit status (128 + signal when killed
  * by one), -ETIMEDOUT (then it was SIGKILLed). Prints the log tail if non-zero. */
 int harness_stop(struct harness *h);
+/* Waits at most timeout_ms for lotsed to exit by itself (after a SIGTERM the
+ * test sent). Returns the exit status as harness_stop does, or -ETIMEDOUT (it is
+ * still running then). */
+int harness_wait_exit(struct harness *h, int timeout_ms);
+/* VmRSS of the running server in KiB, or <0. */
+long harness_rss_kib(struct harness *h);
 pid_t harness_pid(const struct harness *h);
 const char *harness_db_conninfo(const struct harness *h);
 /* "ws://127.0.0.1:PORT/ws" */
@@ -151,5 +157,31 @@ int harness_pair(struct harness *h, struct client *counsellor, const char *topic
 
 /* Sleeps ms milliseconds. */
 void harness_sleep_ms(int ms);
+
+/* ---- the shared PostgreSQL cluster (outage tests) ------------------------------ */
+
+/* Stops the shared test cluster (pg_ctl -m fast, as pg.sh would): every open
+ * connection ends. A guard process restarts it if this test process dies before
+ * harness_pg_start; harness_destroy restarts it too. 0 or <0. */
+int harness_pg_stop(void);
+/* Starts the shared cluster again with pg.sh's options and waits until it takes
+ * connections. 0 or <0. */
+int harness_pg_start(void);
+/* True while harness_pg_stop has stopped the cluster. */
+bool harness_pg_stopped(void);
+
+/* ---- supervision, metrics, statistics (issue 3/5) ------------------------------- */
+
+/* A free TCP port on 127.0.0.1 (for a second listener such as metrics_listen_port). */
+int harness_free_port(void);
+/* GET path on 127.0.0.1:port (0: the server's main port), with
+ * "Authorization: Bearer <bearer>" unless bearer is NULL. Fills *status and the
+ * body (NUL-terminated, at most cap - 1 bytes). Returns 0 or <0. */
+int harness_http_get_auth(struct harness *h, int port, const char *path, const char *bearer,
+                          int *status, char *body, size_t cap);
+/* Waits for the next control message of type t that c receives and returns its
+ * raw text (malloc'd; free it), or NULL after timeout_ms. Messages the harness
+ * cannot parse flat (feed, nested objects) are read this way. */
+char *harness_next_raw(struct client *c, const char *t, int timeout_ms);
 
 #endif

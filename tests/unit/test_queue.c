@@ -96,6 +96,25 @@ static void test_positions_count_same_topic_and_higher_priority(void **state)
     assert_int_equal(positions[1], 3);
 }
 
+static void test_push_puts_a_returning_entry_back_at_its_place(void **state)
+{
+    int topics[] = {0, 0, 0};
+    setup_entries(topics, 3); /* enqueued at 1000, 1001, 1002 */
+    queue_remove(&q, &e[0]);
+    queue_remove(&q, &e[2]);
+    e[5] = (struct queue_entry){.topic = 0, .enqueued_ms = 2000};
+    queue_push(&q, &e[5]);
+    queue_push(&q, &e[0]); /* back from a transfer: it waited longest */
+    queue_push(&q, &e[2]);
+    assert_ptr_equal(queue_next(&q, 1u, false), &e[0]);
+    assert_ptr_equal(e[0].next, &e[1]);
+    assert_ptr_equal(e[1].next, &e[2]);
+    assert_ptr_equal(e[2].next, &e[5]);
+    assert_ptr_equal(q.lists[0].tail, &e[5]);
+    assert_ptr_equal(e[5].prev, &e[2]);
+    assert_int_equal(q.len, 4);
+}
+
 static void test_push_rejects_unknown_topic(void **state)
 {
     queue_init(&q, 2, NULL);
@@ -114,6 +133,7 @@ int main(void)
         cmocka_unit_test(test_offered_entries_are_skipped_on_request),
         cmocka_unit_test(test_remove_from_middle_and_twice_is_safe),
         cmocka_unit_test(test_positions_count_same_topic_and_higher_priority),
+        cmocka_unit_test(test_push_puts_a_returning_entry_back_at_its_place),
         cmocka_unit_test(test_push_rejects_unknown_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,7 +58,25 @@ setTexts({
         'chats.none': 'Gerade keine Chats. Übernimm den nächsten aus der Warteschlange.',
         'chat.head': '{topic} · hat {waited} gewartet',
         'chat.started': 'Chat begonnen. Die Schlüssel sind geschickt; du kannst schreiben.',
-        'chat.keychanged': 'Achtung: Der Schlüssel des Gegenübers hat sich geändert. Bitte sei vorsichtig und sprich mit deiner Supervision.',
+        'chat.keychanged': 'Neuer Schlüssel: Die junge Person hat sich mit einem neuen Schlüssel wieder verbunden (zum Beispiel nach dem Neuladen der Seite). Ältere Nachrichten sieht sie nicht mehr. Kommt dir etwas seltsam vor, sprich mit deiner Supervision.',
+        'chat.keychanged.line': 'Der Schlüssel der jungen Person hat sich geändert. Ab hier gilt der neue Schlüssel.',
+        'chat.keychanged.tab': 'Schlüssel geändert',
+        'conn.lost': 'Verbindung unterbrochen – wird wiederhergestellt …',
+        'conn.back': 'Wieder verbunden.',
+        'chat.connlost': 'Verbindung unterbrochen … Deine Nachrichten werden gesendet, sobald die Verbindung wieder steht.',
+        'peer.away': 'Die junge Person ist gerade nicht verbunden. Deine Nachrichten kommen an, sobald sie zurück ist.',
+        'peer.back': 'Die junge Person ist wieder verbunden.',
+        'transfer.button': 'Weitergeben',
+        'transfer.legend': 'Chat weitergeben',
+        'transfer.to': 'An Kollegin oder Kollegen (Benutzername)',
+        'transfer.send': 'An diese Person weitergeben',
+        'transfer.queue': 'Zurück in die Warteschlange',
+        'transfer.cancel': 'Abbrechen',
+        'transfer.busy': 'Wird weitergegeben …',
+        'transfer.failed': 'Weitergeben hat nicht geklappt. Die Person ist nicht angemeldet, berät dieses Thema nicht oder hat keinen Platz frei.',
+        'ended.transferred': 'Du hast den Chat weitergegeben. Du kannst ab jetzt nichts mehr darin lesen oder schreiben.',
+        shutdown: 'Der Server wird in {secs} Sekunden neu gestartet. Laufende Chats können bis dahin weitergehen.',
+        'msg.waiting': '… wird gesendet',
         'chat.label': 'Nachricht',
         'chat.placeholder': 'Nachricht schreiben …',
         'chat.send': 'Senden',
@@ -131,7 +149,25 @@ setTexts({
         'chats.none': 'No chats right now. Take the next one from the queue.',
         'chat.head': '{topic} · waited {waited}',
         'chat.started': 'Chat started. The keys are sent; you can write.',
-        'chat.keychanged': 'Warning: the other side\'s key has changed. Please be careful and talk to your supervisor.',
+        'chat.keychanged': 'New key: the young person reconnected with a new key (for example after reloading the page). They no longer see older messages. If anything seems odd, talk to your supervisor.',
+        'chat.keychanged.line': 'The young person\'s key has changed. The new key applies from here on.',
+        'chat.keychanged.tab': 'key changed',
+        'conn.lost': 'Connection lost – reconnecting …',
+        'conn.back': 'Connected again.',
+        'chat.connlost': 'Connection lost … Your messages will be sent as soon as the connection is back.',
+        'peer.away': 'The young person is not connected right now. Your messages arrive as soon as they are back.',
+        'peer.back': 'The young person is connected again.',
+        'transfer.button': 'Transfer',
+        'transfer.legend': 'Transfer this chat',
+        'transfer.to': 'To a colleague (user name)',
+        'transfer.send': 'Transfer to this person',
+        'transfer.queue': 'Back to the queue',
+        'transfer.cancel': 'Cancel',
+        'transfer.busy': 'Transferring …',
+        'transfer.failed': 'The transfer did not work. That person is not logged in, does not serve this topic or has no free place.',
+        'ended.transferred': 'You transferred this chat. You can no longer read or write in it.',
+        shutdown: 'The server restarts in {secs} seconds. Running chats may go on until then.',
+        'msg.waiting': '… sending',
         'chat.label': 'Message',
         'chat.placeholder': 'Write a message …',
         'chat.send': 'Send',
@@ -171,6 +207,12 @@ const chats = new Map(); // sidHex -> chat
 let selected = null;
 let newChatNotice = false;
 let lastSummary = null;
+// After a dropped connection the console resumes with the session token
+// (PROTOCOL.md §4.2, §5.2); chats and their keys stay in memory meanwhile.
+let online = false; // logged in or resumed on the current connection
+let recon = null; // {lostAt, attempt, timer} while reconnecting
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+const GRACE_MS = 120 * 1000; // resume_grace's default; the server says resume_failed when over
 
 // ---- device key ----------------------------------------------------------------------
 
@@ -245,14 +287,20 @@ function doLogin(ev) {
     $('login-error').hidden = true;
     $('login-button').disabled = true;
     if (conn) conn.close();
+    online = false;
+    openConn((c) => c.sendJson(login(handle, password, device.publicKey)));
+    $('password').value = '';
+}
+
+/** A new connection; `first(c)` sends login or resume once it is open. */
+function openConn(first) {
     const c = connect({
-        onOpen: () => c.sendJson(login(handle, password, device.publicKey)),
+        onOpen: () => c === conn && first(c),
         onMessage: (m) => c === conn && onMessage(m),
         onFrame: (b) => c === conn && onFrame(b),
-        onClose: () => c === conn && onLost(),
+        onClose: (code) => c === conn && onLost(code),
     });
     conn = c;
-    $('password').value = '';
 }
 
 function onLoginOk(m) {
@@ -263,6 +311,7 @@ function onLoginOk(m) {
         return;
     }
     me = m;
+    online = true;
     cert = null;
     let certProblem = null;
     if (typeof m.cert === 'string') {
@@ -305,9 +354,11 @@ function onLoginOk(m) {
 }
 
 function logout() {
+    stopReconnect();
     for (const c of chats.values()) endLocal(c);
     if (conn) conn.close();
     conn = null;
+    online = false;
     me = null;
     cert = null;
     $('tabs').replaceChildren();
@@ -319,13 +370,126 @@ function logout() {
     showLogin();
 }
 
-function onLost() {
+function onLost(code) {
     conn = null;
+    online = false;
+    // 4000: this login was resumed on another connection; 1001: the server
+    // stops and forgets every session
+    if (me && typeof me.token === 'string' && code !== 4000 && code !== 1001) {
+        startReconnect();
+        return;
+    }
+    giveUp();
+}
+
+/** The session cannot be resumed: every chat is over, log in again. */
+function giveUp() {
+    stopReconnect();
+    if (conn) conn.close();
+    conn = null;
+    online = false;
     for (const c of chats.values()) {
         if (!c.ended) markEnded(c, 'counsellor_left');
     }
     showLogin(me ? 'login.lost' : 'error.other', { code: 'connection' });
     me = null;
+}
+
+function stopReconnect() {
+    if (recon) clearTimeout(recon.timer);
+    recon = null;
+    banner(null);
+}
+
+function banner(key, vars) {
+    const el = $('conn-banner');
+    if (!key) {
+        el.hidden = true;
+        clearText(el);
+        return;
+    }
+    setText(el, key, vars);
+    el.hidden = false;
+}
+
+function startReconnect() {
+    if (!recon) recon = { lostAt: Date.now(), attempt: 0, timer: null };
+    banner('conn.lost');
+    for (const c of chats.values()) {
+        if (!c.ended) chatNotice(c, 'chat.connlost');
+    }
+    const delay = BACKOFF_MS[Math.min(recon.attempt, BACKOFF_MS.length - 1)];
+    recon.attempt++;
+    if (Date.now() + delay > recon.lostAt + GRACE_MS) {
+        giveUp();
+        return;
+    }
+    recon.timer = setTimeout(() => {
+        const token = me && me.token;
+        if (!token) return;
+        openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
+    }, delay);
+}
+
+/** `resumed`: the sessions the server still has for us; the rest ended meanwhile. */
+function onResumed(m) {
+    online = true;
+    if (recon) clearTimeout(recon.timer);
+    recon = null;
+    banner('conn.back');
+    setTimeout(() => {
+        if (online && $('conn-banner').dataset.i18n === 'conn.back') banner(null);
+    }, 3000);
+    const alive = new Map();
+    for (const x of Array.isArray(m.sessions) ? m.sessions : []) {
+        if (x && typeof x.sid === 'string') alive.set(x.sid, x);
+    }
+    for (const c of chats.values()) {
+        if (c.ended) continue;
+        if (!alive.has(c.sidHex)) {
+            markEnded(c, 'counsellor_left');
+            continue;
+        }
+        if (c.notice.dataset.i18n === 'chat.connlost') chatNotice(c, null);
+        if (c.channel) {
+            c.channel.reack();
+            resendUnacked(c);
+        }
+    }
+    renderStatus();
+}
+
+function resendUnacked(chat) {
+    if (!chat.channel) return;
+    chat.channel.resendUnacked();
+    for (const el of chat.pending.values()) {
+        if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
+    }
+}
+
+function onPeer(m) {
+    const c = chats.get(m.sid);
+    if (!c || c.ended) return;
+    if (m.state === 'away') {
+        chatNotice(c, 'peer.away');
+    } else if (m.state === 'back') {
+        if (c.notice.dataset.i18n === 'peer.away') chatNotice(c, null);
+        systemLine(c, 'peer.back');
+        if (c.channel) {
+            resendUnacked(c);
+            c.channel.reack();
+        }
+    }
+}
+
+function chatNotice(chat, key, vars) {
+    if (!key) {
+        chat.notice.hidden = true;
+        clearText(chat.notice);
+        return;
+    }
+    setText(chat.notice, key, vars);
+    chat.notice.hidden = false;
 }
 
 // ---- server messages ------------------------------------------------------------------------
@@ -345,11 +509,23 @@ function onMessage(m) {
         break;
     }
     case 'error': onError(m); break;
+    case 'resumed': onResumed(m); break;
+    case 'peer': onPeer(m); break;
+    case 'shutdown': banner('shutdown', { secs: Number.isInteger(m.in) ? m.in : 30 }); break;
     default: break;
     }
 }
 
 function onError(m) {
+    if (me && !online) { // the answer to `resume`: resume_failed, shutting_down
+        giveUp();
+        return;
+    }
+    if (m.code === 'transfer_failed' || m.re === 'transfer') {
+        const c = chats.get(m.sid) || [...chats.values()].find((x) => x.transferring);
+        if (c) transferFailed(c);
+        return;
+    }
     if (!me) {
         const known = ['auth_failed', 'rate_limited', 'db_unavailable', 'busy'];
         showLogin(known.includes(m.code) ? `error.${m.code}` : 'error.other', { code: m.code });
@@ -376,7 +552,7 @@ function renderStatus(m) {
 }
 
 function sendStatus() {
-    if (!conn) return;
+    if (!conn || !online) return;
     conn.sendJson(msg('status', { available: $('available').checked, capacity: Number($('capacity').value) }));
 }
 
@@ -447,34 +623,40 @@ function onAssigned(m) {
         console.warn('assigned with a bad key', e);
         return;
     }
-    const existing = chats.get(m.sid);
+    let existing = chats.get(m.sid);
+    if (existing && existing.ended) {
+        closeChat(existing);
+        existing = null;
+    }
     if (existing) {
-        if (hexencode(existing.youngPk) !== hexencode(youngPk)) peerKeyChanged(existing);
+        if (hexencode(existing.youngPk) === hexencode(youngPk)) {
+            // after our resume: the server still waits for `keys` (ours may
+            // have died with the old connection); the same message again
+            if (existing.keysMsg) conn.sendJson(existing.keysMsg);
+            return;
+        }
+        rekeyChat(existing, youngPk);
         return;
     }
     if (!cert) {
         setText($('take-msg'), 'take.uncertified');
         return;
     }
-    const S = globalThis.sodium;
     const sid = hexdecode(m.sid);
-    const kp = S.crypto_kx_keypair();
-    const sig = signTranscript(device.privateKey, sid, youngPk, kp.publicKey);
-    conn.sendJson(keysMsg(m.sid, kp.publicKey, sig, cert));
-    const keys = counsellorKeys(kp.publicKey, kp.privateKey, youngPk);
-    wipe(kp.privateKey);
-    const c = conn;
     const chat = {
         sidHex: m.sid,
         sid,
         topic: m.topic,
         waited: m.waited | 0,
         youngPk,
-        channel: new Channel({ sid, keys, sendBinary: (b) => c.sendBinary(b) }),
+        channel: null,
+        keysMsg: null,
         pending: new Map(),
         unread: 0,
         ended: false,
+        transferring: false,
     };
+    sendKeys(chat);
     chats.set(m.sid, chat);
     buildChat(chat);
     systemLine(chat, 'chat.started');
@@ -485,10 +667,56 @@ function onAssigned(m) {
     renderStatus();
 }
 
-/** Not expected in protocol v1 (no transfer yet): a peer key that changes mid-session. */
+/** Fresh X25519 pair for a chat, transcript signed with the device key, `keys` out, new channel. */
+function sendKeys(chat) {
+    const kp = globalThis.sodium.crypto_kx_keypair();
+    const sig = signTranscript(device.privateKey, chat.sid, chat.youngPk, kp.publicKey);
+    chat.keysMsg = keysMsg(chat.sidHex, kp.publicKey, sig, cert);
+    conn.sendJson(chat.keysMsg);
+    const keys = counsellorKeys(kp.publicKey, kp.privateKey, chat.youngPk);
+    wipe(kp.privateKey);
+    if (chat.channel) chat.channel.close();
+    chat.channel = new Channel({ sid: chat.sid, keys, sendBinary: (b) => online && conn && conn.sendBinary(b) });
+}
+
+/** `assigned` again for a known session with another key: the young person
+ * lost their keys (page reload, §5.2) and the channel starts anew at seq 1.
+ * The change is shown and announced: the counsellor cannot tell a reload from
+ * someone else who holds the resume secret. */
+function rekeyChat(chat, youngPk) {
+    if (!cert) return;
+    chat.youngPk = youngPk;
+    chat.pending.clear();
+    sendKeys(chat);
+    chatNotice(chat, null);
+    systemLine(chat, 'chat.keychanged.line');
+    peerKeyChanged(chat);
+}
+
 function peerKeyChanged(chat) {
     chat.keyChanged.hidden = false;
+    setText(chat.keyChanged, 'chat.keychanged'); // a fresh text: role=alert announces it
     chat.tab.classList.add('key-changed-tab');
+    chat.keyFlag.hidden = false;
+}
+
+// ---- transfer (§4.2, §5.2) -------------------------------------------------------------------
+
+function transfer(chat, to) {
+    if (!conn || !online || chat.ended) return;
+    chat.transferring = true;
+    chat.transferError.hidden = true;
+    setText(chat.transferState, 'transfer.busy');
+    for (const b of chat.transferForm.querySelectorAll('button, input')) b.disabled = true;
+    conn.sendJson(msg('transfer', { sid: chat.sidHex, to }));
+}
+
+function transferFailed(chat) {
+    chat.transferring = false;
+    clearText(chat.transferState);
+    chat.transferError.hidden = false;
+    for (const b of chat.transferForm.querySelectorAll('button, input')) b.disabled = false;
+    chat.transferHandle.focus();
 }
 
 function buildChat(chat) {
@@ -503,7 +731,17 @@ function buildChat(chat) {
     const badge = document.createElement('span');
     badge.className = 'unread';
     badge.hidden = true;
-    tab.append(label, badge);
+    const keyFlag = document.createElement('span');
+    keyFlag.className = 'key-flag';
+    keyFlag.hidden = true;
+    const flagIcon = document.createElement('span');
+    flagIcon.setAttribute('aria-hidden', 'true');
+    flagIcon.textContent = ' ⚠';
+    const flagText = document.createElement('span');
+    flagText.className = 'sr-only';
+    setText(flagText, 'chat.keychanged.tab');
+    keyFlag.append(flagIcon, flagText);
+    tab.append(label, keyFlag, badge);
     tab.addEventListener('click', () => select(chat));
     tab.addEventListener('keydown', tabKeys);
 
@@ -576,17 +814,101 @@ function buildChat(chat) {
     end.className = 'danger';
     setText(end, 'chat.end');
     end.addEventListener('click', () => {
-        if (conn && !chat.ended) conn.sendJson(msg('end', { sid: chat.sidHex }));
+        if (conn && online && !chat.ended) conn.sendJson(msg('end', { sid: chat.sidHex }));
     });
+    const transferButton = document.createElement('button');
+    transferButton.type = 'button';
+    transferButton.className = 'transfer-open';
+    transferButton.setAttribute('aria-expanded', 'false');
+    setText(transferButton, 'transfer.button');
     const close = document.createElement('button');
     close.type = 'button';
     close.hidden = true;
     setText(close, 'chat.close');
     close.addEventListener('click', () => closeChat(chat));
-    actions.append(end, close);
+    actions.append(end, transferButton, close);
 
-    panel.append(head, keyChanged, list, form, tooLong, actions);
-    Object.assign(chat, { tab, badge, panel, list, form, textarea: ta, tooLong, endButton: end, closeButton: close, keyChanged });
+    // "Weitergeben": to a colleague by handle, or back into the queue
+    const tf = document.createElement('form');
+    tf.className = 'transfer card';
+    tf.hidden = true;
+    const fs = document.createElement('fieldset');
+    const legend = document.createElement('legend');
+    setText(legend, 'transfer.legend');
+    const field = document.createElement('div');
+    field.className = 'field';
+    const tl = document.createElement('label');
+    tl.htmlFor = `transfer-${chat.sidHex}`;
+    setText(tl, 'transfer.to');
+    const handle = document.createElement('input');
+    handle.type = 'text';
+    handle.id = `transfer-${chat.sidHex}`;
+    handle.autocomplete = 'off';
+    handle.autocapitalize = 'none';
+    handle.spellcheck = false;
+    field.append(tl, handle);
+    const row = document.createElement('div');
+    row.className = 'row';
+    const toColleague = document.createElement('button');
+    toColleague.type = 'button'; // Enter in the field submits the form all the same
+    toColleague.className = 'primary';
+    setText(toColleague, 'transfer.send');
+    const toQueue = document.createElement('button');
+    toQueue.type = 'button';
+    toQueue.className = 'transfer-queue';
+    setText(toQueue, 'transfer.queue');
+    const cancel = document.createElement('button');
+    cancel.type = 'button';
+    setText(cancel, 'transfer.cancel');
+    row.append(toColleague, toQueue, cancel);
+    const tstate = document.createElement('p');
+    tstate.className = 'small';
+    tstate.setAttribute('role', 'status');
+    const terr = document.createElement('p');
+    terr.className = 'alert';
+    terr.setAttribute('role', 'alert');
+    terr.hidden = true;
+    setText(terr, 'transfer.failed');
+    fs.append(legend, field, row, tstate, terr);
+    tf.append(fs);
+    const closeTransfer = () => {
+        tf.hidden = true;
+        transferButton.setAttribute('aria-expanded', 'false');
+        transferButton.focus();
+    };
+    transferButton.addEventListener('click', () => {
+        tf.hidden = !tf.hidden;
+        transferButton.setAttribute('aria-expanded', tf.hidden ? 'false' : 'true');
+        terr.hidden = true;
+        if (!tf.hidden) handle.focus();
+    });
+    cancel.addEventListener('click', closeTransfer);
+    tf.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        const to = handle.value.trim();
+        if (!to) {
+            handle.focus();
+            return;
+        }
+        transfer(chat, to);
+    });
+    toColleague.addEventListener('click', () => tf.requestSubmit());
+    toQueue.addEventListener('click', () => transfer(chat, null));
+
+    const notice = document.createElement('p');
+    notice.className = 'notice chat-notice';
+    notice.hidden = true;
+    const noticeLive = document.createElement('div');
+    noticeLive.setAttribute('role', 'status');
+    noticeLive.setAttribute('aria-live', 'polite');
+    noticeLive.append(notice);
+
+    panel.append(head, keyChanged, noticeLive, list, form, tooLong, actions, tf);
+    Object.assign(chat, {
+        tab, badge, panel, list, form, textarea: ta, tooLong, endButton: end, closeButton: close, keyChanged,
+        keyFlag, notice, transferButton, transferForm: tf, transferHandle: handle, transferState: tstate,
+        transferError: terr,
+    });
     $('tabs').append(tab);
     $('panels').append(panel);
     $('no-chats').hidden = true;
@@ -645,7 +967,7 @@ function systemLine(chat, key, vars) {
     chat.list.append(li);
 }
 
-function addLine(chat, text, mine) {
+function addLine(chat, text, mine, stateKey = 'msg.sent') {
     const li = document.createElement('li');
     li.className = `msg ${mine ? 'mine' : 'theirs'}`;
     const body = document.createElement('span');
@@ -655,7 +977,7 @@ function addLine(chat, text, mine) {
     if (mine) {
         state = document.createElement('span');
         state.className = 'state';
-        setText(state, 'msg.sent');
+        setText(state, stateKey);
         li.append(state);
     }
     chat.list.append(li);
@@ -671,7 +993,7 @@ function sendText(chat) {
         return;
     }
     const seq = chat.channel.sendText(text);
-    chat.pending.set(seq, addLine(chat, text, true));
+    chat.pending.set(seq, addLine(chat, text, true, online ? 'msg.sent' : 'msg.waiting'));
     chat.textarea.value = '';
 }
 
@@ -683,7 +1005,7 @@ function onFrame(bytes) {
         return;
     }
     const chat = chats.get(sidHex);
-    if (!chat || chat.ended) return;
+    if (!chat || chat.ended || !chat.channel) return;
     let r;
     try {
         r = chat.channel.receive(bytes);
@@ -719,11 +1041,16 @@ function endLocal(chat) {
 
 function markEnded(chat, reason) {
     endLocal(chat);
-    const known = ['ended_by_young', 'ended_by_counsellor', 'young_left', 'counsellor_left', 'key_rejected', 'idle', 'shutdown'];
+    const known = ['ended_by_young', 'ended_by_counsellor', 'young_left', 'counsellor_left', 'key_rejected', 'idle',
+        'shutdown', 'transferred'];
     systemLine(chat, known.includes(reason) ? `ended.${reason}` : 'ended.other', { reason });
     chat.tab.classList.add('ended');
     chat.form.hidden = true;
     chat.endButton.hidden = true;
+    chat.transferButton.hidden = true;
+    chat.transferForm.hidden = true;
+    chat.transferring = false;
+    chatNotice(chat, null);
     chat.closeButton.hidden = false;
     chat.panel.dataset.ended = reason;
     renderStatus();
@@ -756,6 +1083,18 @@ function wire() {
     $('logout').addEventListener('click', logout);
     $('available').addEventListener('change', sendStatus);
     $('capacity').addEventListener('change', sendStatus);
+    // offline: the socket is as good as dead; online again: reconnect now
+    window.addEventListener('offline', () => {
+        if (!conn || !me) return;
+        conn.close();
+        onLost(1006);
+    });
+    window.addEventListener('online', () => {
+        if (!recon || conn) return;
+        clearTimeout(recon.timer);
+        const token = me && me.token;
+        if (token) openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
+    });
     $('take').addEventListener('click', () => {
         clearText($('take-msg'));
         if (conn) conn.sendJson(msg('take'));

@@ -157,8 +157,18 @@ export function parseMessage(text) {
     return m;
 }
 
-export function hello(topic, pk) {
-    return JSON.stringify({ t: 'hello', v: VERSION, role: 'young', topic, pk: b64encode(pk) });
+/** `hello`; `pow` is the base64url nonce that answers a `challenge` (§4.1.1), if any. */
+export function hello(topic, pk, pow) {
+    const m = { t: 'hello', v: VERSION, role: 'young', topic, pk: b64encode(pk) };
+    if (pow) m.pow = pow;
+    return JSON.stringify(m);
+}
+
+/** The young person's `resume` (§5.2); `pk` (a fresh X25519 key) only when the keys were lost. */
+export function resumeYoung(sidHex, resumeB64, pk) {
+    const m = { t: 'resume', v: VERSION, sid: sidHex, resume: resumeB64 };
+    if (pk) m.pk = b64encode(pk);
+    return JSON.stringify(m);
 }
 
 export function login(handle, password, devicePk) {

@@ -2,10 +2,11 @@
 // chat, end, quick exit. Nothing is kept after the tab closes: only the
 // session id and resume secret sit in sessionStorage while a chat runs.
 import { apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
-import { b64decode, hello, hexdecode, msg } from './protocol.js';
+import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
 import { Channel } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
+import { solvePow } from './pow.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/';
 const STORE_SID = 'lotse.sid';
@@ -74,6 +75,25 @@ setTexts({
         'error.rate_limited': 'Das waren zu viele Versuche. Warte bitte kurz.',
         'error.other': 'Das hat gerade nicht geklappt. Bitte versuch es gleich noch einmal.',
         'footer.help': 'Bist du in Gefahr? Ruf die 112 an. Die Nummer gegen Kummer erreichst du kostenlos unter 116 111.',
+        'conn.lost': 'Verbindung unterbrochen – wir verbinden dich wieder …',
+        'conn.back': 'Du bist wieder verbunden.',
+        'resume.reload': 'Der Chat geht weiter. Ältere Nachrichten sind aus Sicherheitsgründen nicht mehr sichtbar.',
+        'resume.waitkeys': 'Einen Moment, die sichere Verbindung wird neu aufgebaut …',
+        'peer.away': '{name} verbindet sich gerade neu … Deine Nachrichten gehen nicht verloren.',
+        'peer.away.anon': 'Die Beraterin verbindet sich gerade neu … Deine Nachrichten gehen nicht verloren.',
+        'transfer.wait': 'Du wirst an eine Kollegin oder einen Kollegen weitergegeben … Einen Moment.',
+        'transfer.line': '{name} hat dich an eine Kollegin oder einen Kollegen weitergegeben.',
+        'transfer.line.anon': 'Du wurdest an eine Kollegin oder einen Kollegen weitergegeben.',
+        'transfer.title': 'Einen Moment, bitte.',
+        'transfer.queue': 'Du wirst an eine Kollegin oder einen Kollegen weitergegeben. Gleich ist jemand für dich da.',
+        'transfer.done': 'Jetzt schreibst du mit {name}. Die Verbindung ist wieder sicher.',
+        'transfer.done.anon': 'Jetzt schreibst du mit einer anderen Beraterin oder einem anderen Berater. Die Verbindung ist wieder sicher.',
+        'pow.wait': 'Einen Moment … Gerade schreiben viele. Wir bereiten deinen Platz vor.',
+        'shutdown.chat': 'Der Chat macht bald eine kurze Pause. Ihr könnt euch noch in Ruhe verabschieden.',
+        'shutdown.queue': 'Der Chat macht gleich eine kurze Pause. Bitte versuch es später noch einmal.',
+        'msg.waiting': '… wird gesendet',
+        'error.shutting_down': 'Der Chat macht gerade eine kurze Pause. Bitte versuch es gleich noch einmal.',
+        'error.busy': 'Gerade ist sehr viel los. Bitte versuch es gleich noch einmal.',
     },
     en: {
         brand: 'Chat counselling',
@@ -137,15 +157,43 @@ setTexts({
         'error.rate_limited': 'That was too many tries. Please wait a moment.',
         'error.other': 'That did not work just now. Please try again in a moment.',
         'footer.help': 'Are you in danger? Call 112. You can reach the Nummer gegen Kummer for free at 116 111.',
+        'conn.lost': 'Connection lost – we are reconnecting you …',
+        'conn.back': 'You are connected again.',
+        'resume.reload': 'The chat goes on. For your safety, older messages are no longer shown.',
+        'resume.waitkeys': 'One moment, the safe connection is being set up again …',
+        'peer.away': '{name} is reconnecting … Your messages will not be lost.',
+        'peer.away.anon': 'The counsellor is reconnecting … Your messages will not be lost.',
+        'transfer.wait': 'You are being passed on to a colleague … One moment.',
+        'transfer.line': '{name} passed you on to a colleague.',
+        'transfer.line.anon': 'You were passed on to a colleague.',
+        'transfer.title': 'One moment, please.',
+        'transfer.queue': 'You are being passed on to a colleague. Someone will be there for you soon.',
+        'transfer.done': 'You are now writing with {name}. The connection is safe again.',
+        'transfer.done.anon': 'You are now writing with another counsellor. The connection is safe again.',
+        'pow.wait': 'One moment … Many people are writing right now. We are getting your place ready.',
+        'shutdown.chat': 'The chat will take a short break soon. You still have time to say goodbye.',
+        'shutdown.queue': 'The chat is about to take a short break. Please try again later.',
+        'msg.waiting': '… sending',
+        'error.shutting_down': 'The chat is taking a short break. Please try again in a moment.',
+        'error.busy': 'It is very busy right now. Please try again in a moment.',
     },
 });
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused'];
+// Reconnect back-off after a dropped connection (§5.2), within `grace` of `welcome`.
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+const DEFAULT_GRACE_S = 120; // after a reload `welcome` is gone; the server says when it is over
 
 let config = null;
 let orgPk = null;
-let s = null; // the running session: {conn, kp, sid, sidHex, channel, name, pending, done}
+// The running session:
+//   conn, online (resumed or welcomed on this connection), topic, sid, sidHex,
+//   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
+//   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
+//   sendPk (resume with a fresh pk: the keys were lost), channel, name,
+//   pending (seq -> state element), lostAt, attempt, timer, pow, shutdown, done
+let s = null;
 let unread = 0;
 const baseTitle = () => t('brand');
 
@@ -164,6 +212,34 @@ function show(view) {
     }
 }
 
+function showIfHidden(view) {
+    if ($(view).hidden) show(view);
+}
+
+// ---- notices --------------------------------------------------------------------
+
+function banner(id, key, vars) {
+    const el = $(id);
+    if (!key) {
+        el.hidden = true;
+        delete el.dataset.i18n;
+        el.textContent = '';
+        return;
+    }
+    setText(el, key, vars);
+    el.hidden = false;
+}
+
+/** The line above the messages: the counsellor is away, a transfer runs, keys are awaited. */
+function chatNotice(key, vars) {
+    banner('chat-notice', key, vars);
+}
+
+function setComposer(enabled) {
+    $('text').disabled = !enabled;
+    $('send').disabled = !enabled;
+}
+
 // ---- leaving no trace ----------------------------------------------------------
 
 function forgetStored() {
@@ -175,15 +251,23 @@ function forgetStored() {
 function dropSession() {
     if (!s) return;
     s.done = true;
+    clearTimeout(s.timer);
+    if (s.pow) s.pow.cancel();
     if (s.channel) s.channel.close();
     if (s.kp) wipe(s.kp.privateKey);
     if (s.conn) s.conn.close();
+    s.resume = null;
     s = null;
     forgetStored();
+    banner('conn-banner', null);
+    banner('shutdown-banner', null);
+    banner('pow-wait', null);
+    chatNotice(null);
+    $('start-button').disabled = false;
 }
 
 function quickExit() {
-    if (s && s.conn && s.conn.isOpen()) s.conn.sendJson(msg('end', { reason: 'done' }));
+    if (s && s.online && s.conn && s.conn.isOpen()) s.conn.sendJson(msg('end', { reason: 'done' }));
     dropSession();
     sessionStorage.clear();
     $('messages').replaceChildren();
@@ -238,22 +322,199 @@ function showStart() {
 }
 
 function startError(code) {
-    const key = `error.${code}`;
-    setText($('start-error'), ['bad_topic', 'queue_full', 'rate_limited'].includes(code) ? key : 'error.other');
+    const known = ['bad_topic', 'queue_full', 'rate_limited', 'shutting_down', 'busy'];
+    setText($('start-error'), known.includes(code) ? `error.${code}` : 'error.other');
     $('start-error').hidden = false;
     show('view-start');
 }
 
-function start(topic) {
-    const kp = globalThis.sodium.crypto_kx_keypair();
-    s = { kp, topic, channel: null, sid: null, sidHex: null, name: '', pending: new Map(), done: false };
+function newSession(fields) {
+    s = {
+        conn: null, online: false, topic: null, sid: null, sidHex: null, resume: null,
+        grace: DEFAULT_GRACE_S, kp: null, awaiting: 'start', sendPk: false, channel: null,
+        name: '', pending: new Map(), lostAt: null, attempt: 0, timer: null, pow: null,
+        shutdown: false, done: false, ...fields,
+    };
+    return s;
+}
+
+/** Opens a connection for the current session; `first(conn)` says hello or resume. */
+function openConn(first) {
     const me = s;
-    me.conn = connect({
-        onOpen: () => me.conn.sendJson(hello(topic, kp.publicKey)),
-        onMessage: (m) => me === s && onMessage(m),
-        onFrame: (bytes) => me === s && onFrame(bytes),
-        onClose: () => me === s && onLost(),
+    const conn = connect({
+        onOpen: () => me === s && me.conn === conn && first(conn),
+        onMessage: (m) => me === s && me.conn === conn && onMessage(m),
+        onFrame: (bytes) => me === s && me.conn === conn && onFrame(bytes),
+        onClose: (code) => me === s && me.conn === conn && onDrop(code),
     });
+    me.conn = conn;
+}
+
+function start(topic) {
+    newSession({ topic, kp: globalThis.sodium.crypto_kx_keypair() });
+    const kp = s.kp;
+    openConn((conn) => conn.sendJson(hello(topic, kp.publicKey)));
+}
+
+/** Admission work (§4.1.1): solve, then say hello again on the same connection. */
+function onChallenge(m) {
+    if (s.sid || typeof m.seed !== 'string') return;
+    if (s.pow) s.pow.cancel();
+    banner('pow-wait', 'pow.wait');
+    $('start-button').disabled = true;
+    const me = s;
+    try {
+        me.pow = solvePow(m.seed, m.bits);
+    } catch {
+        dropSession();
+        startError('other');
+        return;
+    }
+    me.pow.promise.then((nonce) => {
+        if (me !== s || me.sid) return;
+        me.pow = null;
+        if (me.conn && me.conn.isOpen()) me.conn.sendJson(hello(me.topic, me.kp.publicKey, nonce));
+    }).catch(() => {
+        if (me === s && !me.sid) {
+            dropSession();
+            startError('other');
+        }
+    });
+}
+
+// ---- dropped connections and resume (PROTOCOL.md §5.2) --------------------------------
+
+function onDrop(code) {
+    if (!s.sid) { // nothing to resume before `welcome`
+        dropSession();
+        finish('over.lost');
+        return;
+    }
+    if (s.shutdown && code === 1001) { // a restart forgets every session
+        dropSession();
+        finish('over.shutdown');
+        return;
+    }
+    if (code === 4000) { // this session was resumed elsewhere
+        dropSession();
+        finish('over.lost');
+        return;
+    }
+    s.online = false;
+    s.conn = null;
+    if (!s.lostAt) s.lostAt = Date.now();
+    banner('conn-banner', 'conn.lost');
+    scheduleReconnect();
+}
+
+function scheduleReconnect() {
+    const delay = BACKOFF_MS[Math.min(s.attempt, BACKOFF_MS.length - 1)];
+    s.attempt++;
+    if (Date.now() + delay > s.lostAt + s.grace * 1000) {
+        resumeFailed();
+        return;
+    }
+    clearTimeout(s.timer);
+    s.timer = setTimeout(reconnect, delay);
+}
+
+function reconnect() {
+    if (!s) return;
+    s.timer = null;
+    const me = s;
+    openConn((conn) => conn.sendJson(resumeYoung(me.sidHex, me.resume, me.sendPk ? me.kp.publicKey : null)));
+}
+
+function resumeFailed() {
+    const reloaded = s.awaiting === 'reload' && !s.resumedOnce;
+    dropSession();
+    if (reloaded) { // straight after a reload: start clean, as before resume existed
+        $('interrupted').hidden = false;
+        showStart();
+    } else {
+        finish('over.lost');
+    }
+}
+
+function onResumed(m) {
+    if (m.sid !== undefined && m.sid !== s.sidHex) return;
+    s.online = true;
+    s.attempt = 0;
+    s.lostAt = null;
+    s.sendPk = false;
+    const firstAfterReload = s.awaiting === 'reload' && !s.resumedOnce;
+    s.resumedOnce = true;
+    if ($('conn-banner').hidden === false) {
+        banner('conn-banner', 'conn.back');
+        const me = s;
+        setTimeout(() => {
+            if (me === s && s.online && $('conn-banner').dataset.i18n === 'conn.back') banner('conn-banner', null);
+        }, 3000);
+    }
+    if (m.state === 'waiting') {
+        showQueue(m.pos, m.eta);
+        if (s.awaiting !== 'transfer') showIfHidden('view-queue');
+        return;
+    }
+    if (firstAfterReload) {
+        $('messages').replaceChildren();
+        setText($('chat-title'), 'chat.title.anon');
+        systemLine('resume.reload');
+        chatNotice('resume.waitkeys');
+        setComposer(false);
+        show('view-chat');
+        return;
+    }
+    if (s.awaiting === 'start') showIfHidden('view-chat'); // dropped while being assigned
+    if (s.channel) {
+        s.channel.reack();
+        resendUnacked();
+    }
+}
+
+/** After `resumed` or `peer` `back`: every message not yet confirmed goes out again. */
+function resendUnacked() {
+    if (!s.channel) return;
+    s.channel.resendUnacked();
+    for (const el of s.pending.values()) {
+        if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
+    }
+}
+
+function onPeer(m) {
+    if (m.sid !== s.sidHex) return;
+    if (m.state === 'away') {
+        if (!s.awaiting) chatNotice(s.name ? 'peer.away' : 'peer.away.anon', { name: s.name });
+    } else if (m.state === 'back') {
+        if ($('chat-notice').dataset.i18n?.startsWith('peer.away')) chatNotice(null);
+        if (s.channel) {
+            resendUnacked();
+            s.channel.reack();
+        }
+    }
+}
+
+/** The counsellor hands the chat on (§5.2): fresh keys for whoever comes next. */
+function onTransferred(m) {
+    if (m.sid !== s.sidHex) return;
+    if (s.channel) s.channel.close();
+    s.channel = null;
+    s.pending.clear();
+    if (s.kp) wipe(s.kp.privateKey);
+    s.kp = globalThis.sodium.crypto_kx_keypair();
+    s.awaiting = 'transfer';
+    s.conn.sendJson(msg('rekey', { sid: s.sidHex, pk: b64encode(s.kp.publicKey) }));
+    setComposer(false);
+    if (s.name) systemLine('transfer.line', { name: s.name });
+    else systemLine('transfer.line.anon');
+    setText($('chat-title'), 'transfer.title');
+    chatNotice('transfer.wait');
+    showIfHidden('view-chat');
+}
+
+function onShutdown() {
+    s.shutdown = true;
+    banner('shutdown-banner', s.channel || s.awaiting !== 'start' ? 'shutdown.chat' : 'shutdown.queue');
 }
 
 // ---- server messages --------------------------------------------------------------
@@ -263,13 +524,22 @@ function onMessage(m) {
     case 'welcome':
         s.sidHex = m.sid;
         s.sid = hexdecode(m.sid);
+        s.resume = m.resume;
+        s.online = true;
+        if (Number.isInteger(m.grace) && m.grace > 0) s.grace = m.grace;
         sessionStorage.setItem(STORE_SID, m.sid);
         sessionStorage.setItem(STORE_RESUME, m.resume);
+        banner('pow-wait', null);
+        $('start-button').disabled = false;
         showQueue(m.pos, m.eta);
         show('view-queue');
         break;
+    case 'challenge':
+        onChallenge(m);
+        break;
     case 'queue':
         showQueue(m.pos, m.eta);
+        if (s.awaiting === 'transfer') chatNotice('transfer.queue');
         break;
     case 'closed':
         dropSession();
@@ -279,18 +549,40 @@ function onMessage(m) {
     case 'keys':
         onKeys(m);
         break;
+    case 'resumed':
+        onResumed(m);
+        break;
+    case 'peer':
+        onPeer(m);
+        break;
+    case 'transferred':
+        onTransferred(m);
+        break;
+    case 'shutdown':
+        onShutdown(m);
+        break;
     case 'ended':
         onEnded(m.reason);
         break;
     case 'error':
-        if (!s.sid) {
-            dropSession();
-            startError(m.code);
-        }
+        onError(m);
         break;
     default:
         break;
     }
+}
+
+function onError(m) {
+    if (!s.online && s.sid) { // the answer to `resume`
+        resumeFailed();
+        return;
+    }
+    if (!s.sid) {
+        dropSession();
+        startError(m.code);
+    }
+    // peer_away_full: the frame stays in the channel and goes out again after
+    // `peer` `back`; other errors about frames change nothing the person sees
 }
 
 function showQueue(pos, eta) {
@@ -304,8 +596,10 @@ function showQueue(pos, eta) {
     else setText($('queue-eta'), 'queue.eta', { min });
 }
 
-/** The counsellor's keys: verified BEFORE anything is encrypted (PROTOCOL.md §4.1). */
+/** The counsellor's keys: verified BEFORE anything is encrypted (PROTOCOL.md §4.1).
+ * The same check at the start, after a reload and after a transfer. */
 function onKeys(m) {
+    // `keys` repeated after a resume, for a channel that already runs: nothing to do
     if (m.sid !== s.sidHex || s.channel || !s.kp) return;
     let counsellorPk;
     try {
@@ -326,18 +620,28 @@ function onKeys(m) {
     const keys = youngKeys(s.kp.publicKey, s.kp.privateKey, counsellorPk);
     wipe(s.kp.privateKey);
     s.kp = null;
-    const conn = s.conn;
-    s.channel = new Channel({ sid: s.sid, keys, sendBinary: (b) => conn.sendBinary(b) });
+    const me = s;
+    s.channel = new Channel({
+        sid: s.sid,
+        keys,
+        sendBinary: (b) => me.online && me.conn && me.conn.sendBinary(b),
+    });
+    const how = s.awaiting;
+    s.awaiting = null;
     s.name = typeof m.name === 'string' ? m.name.trim() : '';
-    $('messages').replaceChildren();
-    if (s.name) {
-        setText($('chat-title'), 'chat.title', { name: s.name });
-        systemLine('chat.hello', { name: s.name });
-    } else {
-        setText($('chat-title'), 'chat.title.anon');
-        systemLine('chat.hello.anon');
+    if (how === 'start') {
+        $('messages').replaceChildren();
+        if (s.name) systemLine('chat.hello', { name: s.name });
+        else systemLine('chat.hello.anon');
+    } else if (how === 'transfer') {
+        if (s.name) systemLine('transfer.done', { name: s.name });
+        else systemLine('transfer.done.anon');
     }
-    show('view-chat');
+    if (s.name) setText($('chat-title'), 'chat.title', { name: s.name });
+    else setText($('chat-title'), 'chat.title.anon');
+    chatNotice(null);
+    setComposer(true);
+    showIfHidden('view-chat');
     $('text').focus();
 }
 
@@ -365,11 +669,6 @@ function onEnded(reason) {
     finish(key);
 }
 
-function onLost() {
-    dropSession();
-    finish('over.lost');
-}
-
 function finish(key) {
     setText($('over-text'), key);
     $('end-confirm').hidden = true;
@@ -384,9 +683,10 @@ function systemLine(key, vars) {
     li.className = 'msg system';
     setText(li, key, vars);
     $('messages').append(li);
+    $('messages').scrollTop = $('messages').scrollHeight;
 }
 
-function addLine(text, mine) {
+function addLine(text, mine, stateKey) {
     const li = document.createElement('li');
     li.className = `msg ${mine ? 'mine' : 'theirs'}`;
     const body = document.createElement('span');
@@ -397,7 +697,7 @@ function addLine(text, mine) {
     if (mine) {
         state = document.createElement('span');
         state.className = 'state';
-        setText(state, 'msg.sent');
+        setText(state, stateKey);
         li.append(state);
     }
     const list = $('messages');
@@ -441,8 +741,10 @@ function send(ev) {
         $('too-long').hidden = false;
         return;
     }
+    // while the connection is down the message waits in the channel and goes
+    // out after `resumed`
     const seq = s.channel.sendText(text);
-    s.pending.set(seq, addLine(text, true));
+    s.pending.set(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting'));
     $('text').value = '';
     $('text').focus();
 }
@@ -459,6 +761,7 @@ function wire() {
     });
     $('start-form').addEventListener('submit', (ev) => {
         ev.preventDefault();
+        if (s) return; // already starting (admission work may be running)
         const chosen = document.querySelector('input[name="topic"]:checked');
         if (!chosen) {
             $('topic-missing').hidden = false;
@@ -473,7 +776,7 @@ function wire() {
         $('topic-missing').hidden = true;
     });
     $('leave-queue').addEventListener('click', () => {
-        if (s && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
+        if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
         finish('over.you.queue');
     });
@@ -495,13 +798,14 @@ function wire() {
         $('text').focus();
     });
     $('end-yes').addEventListener('click', () => {
-        if (s && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
+        if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
         finish('over.you');
     });
     for (const id of ['restart', 'refused-restart']) {
         $(id).addEventListener('click', () => {
             $('messages').replaceChildren();
+            setComposer(true);
             showStart();
         });
     }
@@ -511,19 +815,52 @@ function wire() {
             document.title = baseTitle();
         }
     });
-    window.addEventListener('pagehide', () => {
-        if (s && s.channel) s.channel.close();
+    // The device lost its network: the socket is as good as dead (it would
+    // only time out later), so go to reconnecting at once; back online, try
+    // again right away instead of waiting for the next back-off step.
+    window.addEventListener('offline', () => {
+        if (!s || !s.sid || !s.conn || s.done) return;
+        s.conn.close();
+        onDrop(1006);
     });
+    window.addEventListener('online', () => {
+        if (!s || s.conn || !s.timer) return;
+        clearTimeout(s.timer);
+        reconnect();
+    });
+    window.addEventListener('pagehide', () => {
+        // the keys die with the page; a reload resumes with fresh ones
+        if (s && s.channel) s.channel.close();
+        if (s && s.kp) wipe(s.kp.privateKey);
+    });
+}
+
+/** A reload during a session: resume it with a fresh key (§5.2). Only the
+ * session id and the resume secret were stored; no key, no message. */
+function resumeAfterReload(sidHex, resume) {
+    let sid;
+    try {
+        sid = hexdecode(sidHex);
+        if (sid.length !== 16) throw new Error('sid');
+    } catch {
+        forgetStored();
+        return false;
+    }
+    newSession({
+        sid, sidHex, resume, kp: globalThis.sodium.crypto_kx_keypair(), awaiting: 'reload',
+        sendPk: true, lostAt: Date.now(),
+    });
+    $('loading').hidden = false;
+    reconnect();
+    return true;
 }
 
 async function main() {
     wire();
     if (location.hash === '#en') setLang('en'); // a link can open the English page
     else apply();
-    // A reload during a chat: the server cannot resume yet, so say so honestly
-    // and start clean. Only these two items are ever stored.
-    const interrupted = sessionStorage.getItem(STORE_SID) !== null;
-    forgetStored();
+    const storedSid = sessionStorage.getItem(STORE_SID);
+    const storedResume = sessionStorage.getItem(STORE_RESUME);
     try {
         await sodiumReady();
         config = await fetchConfig();
@@ -531,12 +868,14 @@ async function main() {
         orgPk = b64decode(config.org_public_key);
     } catch (e) {
         console.error(e);
+        forgetStored();
         $('loading').hidden = true;
         $('load-failed').hidden = false;
         return;
     }
     renderTopics();
-    $('interrupted').hidden = !interrupted;
+    if (storedSid && storedResume && resumeAfterReload(storedSid, storedResume)) return;
+    forgetStored();
     showStart();
 }
 

@@ -1,0 +1,95 @@
+/* hold.c — frames for a party that is away. The frames move between the send
+ * queue and the hold as they are (pooled outmsg buffers), without a copy. */
+#include "hold.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "conn.h"
+#include "counsellor.h"
+#include "lotse/proto.h"
+#include "outmsg.h"
+#include "server.h"
+#include "session.h"
+
+static int hold_append(struct server *srv, struct session *s, int dir, struct outmsg *m)
+{
+    const struct config *cfg = srv->cfg;
+    struct hold *h = &s->hold[dir];
+    if (h->count >= (uint32_t)cfg->hold_max_frames ||
+        h->bytes + m->len > (size_t)cfg->hold_max_bytes ||
+        srv->hold_total_bytes + m->len > (uint64_t)cfg->hold_total_bytes)
+        return -ENOBUFS;
+    m->next = NULL;
+    if (h->tail)
+        h->tail->next = m;
+    else
+        h->head = m;
+    h->tail = m;
+    h->count++;
+    h->bytes += m->len;
+    srv->hold_total_bytes += m->len;
+    srv->stats.frames_held++;
+    return 0;
+}
+
+int hold_push(struct server *srv, struct session *s, int dir, const uint8_t *frame, size_t len)
+{
+    struct outmsg *m = outmsg_get(len, true);
+    if (!m)
+        return -ENOMEM;
+    memcpy(outmsg_data(m), frame, len);
+    int rc = hold_append(srv, s, dir, m);
+    if (rc)
+        outmsg_put(m);
+    return rc;
+}
+
+void hold_flush(struct server *srv, struct session *s, int dir, struct conn *c)
+{
+    struct hold *h = &s->hold[dir];
+    while (h->head) {
+        struct outmsg *m = h->head;
+        h->head = m->next;
+        srv->hold_total_bytes -= m->len;
+        conn_send(c, outmsg_data(m), m->len, true);
+        outmsg_put(m);
+    }
+    h->tail = NULL;
+    h->count = 0;
+    h->bytes = 0;
+}
+
+void hold_clear(struct server *srv, struct session *s, int dir)
+{
+    struct hold *h = &s->hold[dir];
+    while (h->head) {
+        struct outmsg *m = h->head;
+        h->head = m->next;
+        srv->hold_total_bytes -= m->len;
+        outmsg_put(m);
+    }
+    h->tail = NULL;
+    h->count = 0;
+    h->bytes = 0;
+}
+
+void hold_adopt_queue(struct server *srv, struct conn *c)
+{
+    struct outmsg *m = c->sq_head;
+    c->sq_head = c->sq_tail = NULL;
+    c->sq_count = 0;
+    c->sq_bytes = 0;
+    while (m) {
+        struct outmsg *next = m->next;
+        struct session *s = NULL;
+        int dir = c->role == ROLE_YOUNG ? HOLD_TO_YOUNG : HOLD_TO_COUNSELLOR;
+        if (m->binary && m->len >= LOTSE_FRAME_HEADER_BYTES)
+            s = session_find(&srv->sessions, outmsg_data(m) + 4);
+        bool ours = s && (dir == HOLD_TO_YOUNG ? s->young == c
+                                               : s->counsellor && s->counsellor->conn == c);
+        if (!ours || hold_append(srv, s, dir, m) != 0)
+            outmsg_put(m);
+        m = next;
+    }
+}
