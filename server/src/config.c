@@ -76,7 +76,7 @@ static const struct setting settings[] = {
     C_INT(relay_rate, "200", 1, 1000000, "binary frames per second per connection"),
     C_INT(relay_burst, "400", 1, 1000000, "binary frame burst per connection"),
     C_INT(max_protocol_errors, "20", 1, 100000, "protocol errors before a connection is closed"),
-    C_INT(rx_buffer_size, "512", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
+    C_INT(rx_buffer_size, "2048", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
     C_INT(queue_max_wait, "3600", 1, 86400, "seconds a young person may wait before the session ends"),
     C_INT(max_connections, "10000", 1, 1000000, "open connections above which new hellos are refused"),
     C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set 0)"),
@@ -88,6 +88,8 @@ static const struct setting settings[] = {
     C_INT(hold_max_bytes, "524288", 4140, 67108864, "bytes held per session and direction"),
     C_INT(hold_total_bytes, "67108864", 65536, 2147483647, "bytes held for away parties in all"),
     C_INT(shutdown_drain, "30", 0, 3600, "seconds running sessions may go on after SIGTERM"),
+    C_INT(ping_interval, "30", 5, 3600, "seconds of quiet after which a connection is pinged"),
+    C_INT(ping_timeout, "75", 10, 7200, "seconds of quiet after which a connection is closed"),
     C_BOOL(migrate_on_start, "false", "apply database migrations at start-up"),
     C_INT(alarm_longest_wait, "600", 0, 86400, "supervisor alarm when someone waits this many seconds (0: off)"),
     C_BOOL(alarm_no_counsellor, "true", "supervisor alarm when someone waits and no counsellor is available"),
@@ -330,6 +332,11 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     }
     if (c->metrics_listen_port && c->metrics_listen_port == c->listen_port) {
         snprintf(err, errlen, "setting metrics_listen_port: must differ from listen_port");
+        return -EINVAL;
+    }
+    if (c->ping_timeout <= c->ping_interval) {
+        snprintf(err, errlen, "setting ping_timeout: must be longer than ping_interval (%d)",
+                 c->ping_interval);
         return -EINVAL;
     }
     if (c->hold_max_frames > c->send_queue_max - 16) {

@@ -62,6 +62,8 @@ struct config {
     int hold_max_bytes;
     int hold_total_bytes;
     int shutdown_drain;
+    int ping_interval;
+    int ping_timeout;
     bool migrate_on_start;
     /* supervision, metrics, statistics and retention */
     int alarm_longest_wait;

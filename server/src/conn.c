@@ -32,6 +32,12 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     c->wsi = wsi;
     c->srv = srv;
     c->connected_ms = server_now_ms();
+    c->last_rx_ms = c->connected_ms;
+    c->all_prev = NULL;
+    c->all_next = srv->all_conns;
+    if (srv->all_conns)
+        srv->all_conns->all_prev = c;
+    srv->all_conns = c;
     c->control_bucket.tokens = srv->cfg->control_burst;
     c->control_bucket.last_ms = c->connected_ms;
     c->relay_bucket.tokens = srv->cfg->relay_burst;
@@ -69,6 +75,12 @@ void conn_closed(struct conn *c)
     struct server *srv = c->srv;
     c->closing = true; /* nothing more is queued to a connection that is gone */
     kill_unlist(c);
+    if (c->all_prev)
+        c->all_prev->all_next = c->all_next;
+    else
+        srv->all_conns = c->all_next;
+    if (c->all_next)
+        c->all_next->all_prev = c->all_prev;
     server_pending_remove(srv, c);
     server_staff_remove(srv, c);
     if (c->login)
@@ -84,8 +96,7 @@ void conn_closed(struct conn *c)
     else if (c->role == ROLE_COUNSELLOR)
         counsellor_gone(c);
     drop_queue(c);
-    if (c->rx)
-        mem_free_secret(c->rx, LOTSE_MAX_TEXT_FRAME);
+    rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;
     c->wsi = NULL;
     srv->stats.connections_open--;
@@ -215,6 +226,20 @@ static void kill_unlist(struct conn *c)
     c->kill_listed = false;
 }
 
+void conn_keepalive(struct server *srv, int64_t now_ms)
+{
+    const struct config *cfg = srv->cfg;
+    for (struct conn *c = srv->all_conns; c; c = c->all_next) {
+        int64_t quiet = now_ms - c->last_rx_ms;
+        if (quiet >= (int64_t)cfg->ping_timeout * 1000) {
+            conn_kill(c, 1001, "no answer to pings");
+        } else if (quiet >= (int64_t)cfg->ping_interval * 1000 && !c->ping_due && !c->closing) {
+            c->ping_due = true;
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+}
+
 void server_kill_listed(struct server *srv)
 {
     while (srv->kill_list) {
@@ -229,6 +254,17 @@ void server_kill_listed(struct server *srv)
 
 int conn_writeable(struct conn *c)
 {
+    if (c->ping_due) {
+        /* one write per WRITEABLE: the ping now, the queue on the next turn.
+         * The ping carries a byte: lws 4.1 hands an empty pong to nobody. */
+        unsigned char ping[LWS_PRE + 1] = {0};
+        c->ping_due = false;
+        if (lws_write(c->wsi, ping + LWS_PRE, 1, LWS_WRITE_PING) < 0)
+            return -1;
+        if (c->sq_head || c->closing)
+            lws_callback_on_writable(c->wsi);
+        return 0;
+    }
     struct outmsg *m = c->sq_head;
     if (!m)
         return c->closing ? -1 : 0;

@@ -45,6 +45,10 @@ struct conn {
     bool kill_listed;
     struct conn *kill_next, *kill_prev;
 
+    int64_t last_rx_ms; /* anything received, pongs included */
+    bool ping_due;      /* a ping goes out at the next WRITEABLE */
+    struct conn *all_next, *all_prev; /* every open connection (keepalive) */
+
     int protocol_errors;
     int rate_rejects;
     struct bucket control_bucket;
@@ -104,6 +108,11 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason);
 /* Writes one queued message (LWS_CALLBACK_SERVER_WRITEABLE); returns -1 to have
  * lws close the connection. */
 int conn_writeable(struct conn *c);
+
+/* Pings connections quiet for ping_interval and closes those quiet for
+ * ping_timeout (from the tick). lotse does this itself: lws 4.1's own idle
+ * policy re-sorts a timer list of every connection on each message. */
+void conn_keepalive(struct server *srv, int64_t now_ms);
 
 /* A JSON writer over the service thread's one scratch buffer. */
 struct lotse_jw *conn_jw(void);

@@ -152,6 +152,10 @@ static void tick(struct server *srv)
     int64_t now = server_now_ms();
     const struct config *cfg = srv->cfg;
 
+    if (now - srv->last_keepalive_ms >= 5000) {
+        srv->last_keepalive_ms = now;
+        conn_keepalive(srv, now);
+    }
     server_kill_listed(srv);
     /* connections that never said hello or login */
     while (srv->pending_head &&
@@ -292,10 +296,13 @@ static const struct lws_protocol_vhost_options security_headers[] = {
      "camera=(), microphone=(), geolocation=(), interest-cohort=()"},
 };
 
-static const lws_retry_bo_t retry_policy = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 75,
-};
+
+/* No lws validity timers (secs_since_valid_hangup 0 turns them off): lws 4.1
+ * re-inserts a connection's timer into one sorted list on every message it
+ * receives, which costs O(connections) per frame. conn_keepalive() pings from
+ * the tick instead. */
+static const lws_retry_bo_t no_validity_timers = {.secs_since_valid_ping = 0,
+                                                  .secs_since_valid_hangup = 0};
 
 int server_create(struct server *srv, const struct config *cfg)
 {
@@ -353,11 +360,11 @@ int server_create(struct server *srv, const struct config *cfg)
     info.iface = cfg->listen_address;
     info.protocols = protocols;
     info.mounts = &mounts[0];
-    info.retry_and_idle_policy = &retry_policy;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = (unsigned)cfg->handshake_timeout;
     info.max_http_header_data = 4096;
     info.headers = security_headers;
+    info.retry_and_idle_policy = &no_validity_timers;
     info.user = srv;
     srv->vh = lws_create_vhost(srv->ctx, &info);
     if (!srv->vh) {

@@ -61,6 +61,8 @@ struct server {
     struct conn *pending_head, *pending_tail; /* no hello/login yet, oldest first */
     struct conn *staff;                       /* counsellors and supervisors */
     struct conn *kill_list;                   /* connections to close at the next tick */
+    struct conn *all_conns;                   /* every open WebSocket connection */
+    int64_t last_keepalive_ms;
 
     int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
     unsigned pickup_count;

@@ -14,6 +14,7 @@
 #include "lotse/json.h"
 #include "lotse/proto.h"
 #include "mem.h"
+#include "outmsg.h"
 #include "relay.h"
 #include "server.h"
 #include "young.h"
@@ -130,7 +131,7 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
         return 0;
     }
     if (!c->rx) {
-        c->rx = mem_calloc(1, LOTSE_MAX_TEXT_FRAME);
+        c->rx = rxbuf_get();
         if (!c->rx)
             return -1;
     }
@@ -140,8 +141,9 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
         c->rx_in_msg = false;
         if (!c->closing)
             dispatch(c, c->rx_binary, c->rx, c->rx_len);
-        /* idle connections should not keep 8 KiB each */
-        mem_free_secret(c->rx, LOTSE_MAX_TEXT_FRAME);
+        /* idle connections should not keep 8 KiB each; the pool avoids an
+         * allocation per message and only the bytes used are wiped */
+        rxbuf_put(c->rx, c->rx_len);
         c->rx = NULL;
         c->rx_len = 0;
     }
@@ -157,7 +159,11 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         conn_open(c, srv, wsi); /* while stopping, hello/login/resume answer shutting_down */
         return 0;
     case LWS_CALLBACK_RECEIVE:
+        c->last_rx_ms = server_now_ms();
         return receive(c, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        c->last_rx_ms = server_now_ms();
+        return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c);
     case LWS_CALLBACK_CLOSED:
