@@ -119,13 +119,7 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
         fail(c, "not_allowed", "a login is already in progress");
         return;
     }
-    if (srv->stopping) {
-        conn_send_error(c, "shutting_down", "the service is restarting; please log in again shortly",
-                        "login", NULL, NULL, false);
-        conn_close(c, 1001, "shutting down");
-        return;
-    }
-    if (conn_check_version(c, m, "login") != 0)
+    if (conn_check_start(c, m, "login") != 0)
         return;
     if (lotse_json_get_str(m, "handle", STORE_MAX_HANDLE, &handle, &handle_len) != 0 || handle_len == 0) {
         conn_send_error(c, "bad_field", "handle missing or too long", "login", NULL, "handle", true);

@@ -164,9 +164,15 @@ void conn_send_error(struct conn *c, const char *code, const char *msg, const ch
     }
 }
 
-int conn_check_version(struct conn *c, const struct lotse_json_msg *m, const char *re)
+int conn_check_start(struct conn *c, const struct lotse_json_msg *m, const char *re)
 {
     int64_t v;
+    if (c->srv->stopping) {
+        conn_send_error(c, "shutting_down", "the service is restarting; please come back in a minute",
+                        re, NULL, NULL, false);
+        conn_close(c, 1001, "shutting down");
+        return -EPROTO;
+    }
     if (lotse_json_get_int(m, "v", 0, INT32_MAX, &v) != 0) {
         conn_send_error(c, "bad_field", "v must be the protocol version", re, NULL, "v", true);
         return -EPROTO;

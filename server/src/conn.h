@@ -94,10 +94,11 @@ int conn_send_json(struct conn *c, struct lotse_jw *w);
 void conn_send_error(struct conn *c, const char *code, const char *msg, const char *re,
                      const uint8_t *sid, const char *field, bool counts);
 
-/* Checks the "v" field of hello, login and resume: a missing or ill-typed one
- * is bad_field, another version unsupported_version and close 1002. Returns 0
- * when it is 1; otherwise it has answered and returns -EPROTO. */
-int conn_check_version(struct conn *c, const struct lotse_json_msg *m, const char *re);
+/* The checks every first message (hello, login, resume) passes: while the
+ * server drains it answers shutting_down and closes 1001; a missing or
+ * ill-typed "v" is bad_field, another version unsupported_version and close
+ * 1002. Returns 0 to go on; otherwise it has answered and returns -EPROTO. */
+int conn_check_start(struct conn *c, const struct lotse_json_msg *m, const char *re);
 
 /* Closes after the queued messages are written, with code and reason. */
 void conn_close(struct conn *c, uint16_t code, const char *reason);

@@ -566,12 +566,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     const char *b64;
     size_t len;
     uint8_t token[LOTSE_SECRET_BYTES], hash[32];
-    if (srv->stopping) {
-        conn_send_error(c, "shutting_down", "the service is restarting", "resume", NULL, NULL, false);
-        conn_close(c, 1001, "shutting down");
-        return;
-    }
-    if (conn_check_version(c, m, "resume") != 0)
+    if (conn_check_start(c, m, "resume") != 0)
         return;
     if (lotse_json_get_str(m, "token", 64, &b64, &len) != 0 ||
         lotse_b64_decode(token, sizeof(token), b64, len) != LOTSE_SECRET_BYTES) {

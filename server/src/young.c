@@ -94,7 +94,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     size_t role_len, topic_len, pk_len;
     uint8_t pk[LOTSE_PK_BYTES];
 
-    if (conn_check_version(c, m, "hello") != 0)
+    if (conn_check_start(c, m, "hello") != 0)
         return;
     if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
         conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
@@ -113,12 +113,6 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         lotse_b64_decode(pk, sizeof(pk), pk_b64, pk_len) != LOTSE_PK_BYTES) {
         conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", "hello", NULL,
                         "pk", true);
-        return;
-    }
-    if (srv->stopping) {
-        conn_send_error(c, "shutting_down", "the service is restarting; please come back in a minute",
-                        "hello", NULL, NULL, false);
-        conn_close(c, 1001, "shutting down");
         return;
     }
     time_t now_wall = time(NULL);
@@ -290,12 +284,7 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     const char *hex, *secret_b64;
     size_t hex_len, secret_len;
     uint8_t sid[LOTSE_SID_BYTES], secret[LOTSE_SECRET_BYTES], hash[32], pk[LOTSE_PK_BYTES];
-    if (srv->stopping) {
-        conn_send_error(c, "shutting_down", "the service is restarting", "resume", NULL, NULL, false);
-        conn_close(c, 1001, "shutting down");
-        return;
-    }
-    if (conn_check_version(c, m, "resume") != 0)
+    if (conn_check_start(c, m, "resume") != 0)
         return;
     if (lotse_json_get_str(m, "sid", 64, &hex, &hex_len) != 0 ||
         lotse_hex_decode(sid, sizeof(sid), hex, hex_len) != LOTSE_SID_BYTES) {
