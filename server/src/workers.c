@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <libwebsockets.h>
 
@@ -71,6 +74,11 @@ static struct job *list_pop(struct job_list *l)
 static void *worker_main(void *p)
 {
     struct workers *w = p;
+    /* Argon2id is meant to be slow; it must not take the CPU from the service
+     * thread, which relays every running chat. A nice of 10 gives the worker
+     * about a tenth of a contended core (Linux sets nice per thread). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) != 0)
+        log_debug("workers: could not lower the worker's priority");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->queue.head && !w->stopping)
