@@ -221,26 +221,75 @@ test('a certificate that does not verify is refused and nothing is sent', async 
     assertNoProblems();
 });
 
-test('the supervisor sees a waiting young person in its topic', async () => {
+test('the supervisor sees a waiting young person, today\'s count and a counsellor\'s escalation', async () => {
     const sctx = await newContext();
     const s = await openPage(sctx, '/supervisor/');
     await s.fill('#handle', env('LOTSE_SUPERVISOR'));
     await s.fill('#password', env('LOTSE_SUPERVISOR_PASSWORD'));
     await s.click('#login-button');
     await s.locator('#view-dash').waitFor();
+    // the server's feed arrived: the escalation card and the p90 note exist only there
+    await s.locator('#esc-card:not([hidden])').waitFor();
+    assert.equal(await s.locator('#source-note').isHidden(), true);
 
     const yctx = await newContext();
-    await youngInQueue(yctx, 'prison');
+    const y = await youngInQueue(yctx, 'prison');
     const row = s.locator('#topic-rows tr[data-topic="prison"]');
     await row.locator('td.waiting', { hasText: /^1$/ }).waitFor();
     assert.match(await row.locator('th').textContent(), /Elternteil ist im Gefängnis/);
     await s.locator('#v-waiting', { hasText: /^1$/ }).waitFor();
-    // someone waits and no counsellor is available: that is trouble
-    await s.locator('#trouble', { hasText: 'verfügbar' }).waitFor();
+    // someone waits and no counsellor is available: the server's alarm, in words
+    await s.locator('#trouble [data-alarm="no_counsellor"]', { hasText: 'verfügbar' }).waitFor();
+    assert.equal(await s.locator('#stat-available').getAttribute('class'), 'stat bad');
+    // today's count of started sessions includes this one
+    await s.waitForFunction(() => Number(document.getElementById('v-started').textContent) >= 1);
     await s.waitForTimeout(1200); // let the chart draw a step
     await shoot(s, 'supervisor');
-    await yctx.close();
+
+    // a counsellor takes the chat and escalates it: metadata only reaches the supervisor
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    await c.click('#take');
+    const panel = c.locator('#panels [role="tabpanel"]').first();
+    await panel.waitFor();
+    const sid = await panel.getAttribute('data-sid');
+    await y.locator('#view-chat').waitFor();
     await s.locator('#v-waiting', { hasText: /^0$/ }).waitFor();
+    await s.locator('#trouble').waitFor({ state: 'hidden' });
+    await s.locator('#all-well').waitFor();
+    await s.locator('#v-active', { hasText: /^1$/ }).waitFor();
+    await panel.locator('button.escalate', { hasText: 'An Supervision melden' }).click();
+    await panel.locator('.escalate-state', { hasText: 'Supervision ist informiert' }).waitFor();
+    assert.equal(await panel.locator('button.escalate').isDisabled(), true);
+
+    const esc = s.locator(`#esc-list li[data-sid="${sid}"]`);
+    await esc.waitFor();
+    assert.match(await esc.locator('.esc-topic').textContent(), /Elternteil ist im Gefängnis/);
+    assert.match(await esc.locator('.esc-who').textContent(), /^Beratende Person Nr\. \d+$/);
+    assert.match(await esc.locator('.esc-since').textContent(), /^seit \d\d:\d\d Uhr \(vor \d+ s\)$/);
+    assert.equal(await s.locator('#esc-count').textContent(), '1');
+    assert.equal(await s.locator('#v-esc').textContent(), '1');
+    // announced: in the live region for screen readers and in the page title
+    assert.equal(await s.locator('#announce').getAttribute('aria-live'), 'assertive');
+    await s.locator('#announce', { hasText: /^Neue Meldung an die Supervision: Thema Ein Elternteil ist im Gefängnis, Beratende Person Nr\. \d+/ }).waitFor();
+    assert.match(await s.title(), /^\(1\) Meldung offen/);
+    // nothing from the chat: no message text, no key, no session id shown
+    assert.equal((await s.locator('#view-dash').textContent()).includes(sid), false);
+    // English on switch
+    await s.click('#lang');
+    await s.locator('#esc-list .esc-who', { hasText: /^Counsellor no\. \d+$/ }).waitFor();
+    assert.match(await s.title(), /^\(1\) escalation open/);
+    await s.click('#lang');
+    await s.waitForTimeout(1200);
+    await shoot(s, 'supervisor-escalation');
+
+    // the chat ends: the escalation is closed, the title calm again, "ended" counts it
+    await panel.locator('button.danger').click();
+    await s.locator('#esc-none').waitFor();
+    assert.equal(await s.locator('#esc-list li').count(), 0);
+    assert.equal(await s.title(), 'Supervision');
+    await s.waitForFunction(() => Number(document.getElementById('v-ended').textContent) >= 1);
+    await yctx.close();
+    await cctx.close();
     await sctx.close();
     assertNoProblems();
 });

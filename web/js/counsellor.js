@@ -66,6 +66,10 @@ setTexts({
         'chat.connlost': 'Verbindung unterbrochen … Deine Nachrichten werden gesendet, sobald die Verbindung wieder steht.',
         'peer.away': 'Die junge Person ist gerade nicht verbunden. Deine Nachrichten kommen an, sobald sie zurück ist.',
         'peer.back': 'Die junge Person ist wieder verbunden.',
+        'escalate.button': 'An Supervision melden',
+        'escalate.busy': 'Wird gemeldet …',
+        'escalate.done': 'Die Supervision ist informiert (nur Thema und Zeit, nichts vom Gespräch).',
+        'escalate.failed': 'Melden hat nicht geklappt. Bitte ruf deine Supervision direkt an.',
         'transfer.button': 'Weitergeben',
         'transfer.legend': 'Chat weitergeben',
         'transfer.to': 'An Kollegin oder Kollegen (Benutzername)',
@@ -157,6 +161,10 @@ setTexts({
         'chat.connlost': 'Connection lost … Your messages will be sent as soon as the connection is back.',
         'peer.away': 'The young person is not connected right now. Your messages arrive as soon as they are back.',
         'peer.back': 'The young person is connected again.',
+        'escalate.button': 'Escalate to supervision',
+        'escalate.busy': 'Escalating …',
+        'escalate.done': 'Supervision has been told (only topic and time, nothing of the chat).',
+        'escalate.failed': 'Escalating did not work. Please call your supervisor directly.',
         'transfer.button': 'Transfer',
         'transfer.legend': 'Transfer this chat',
         'transfer.to': 'To a colleague (user name)',
@@ -424,11 +432,23 @@ function startReconnect() {
         giveUp();
         return;
     }
-    recon.timer = setTimeout(() => {
-        const token = me && me.token;
-        if (!token) return;
-        openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
-    }, delay);
+    recon.timer = setTimeout(tryResume, delay);
+}
+
+/* Without a network a new socket can only fail (and the browser logs an error):
+ * wait for the 'online' event, still within the grace period. */
+function tryResume() {
+    const token = me && me.token;
+    if (!token || !recon) return;
+    if (navigator.onLine === false) {
+        if (Date.now() > recon.lostAt + GRACE_MS) {
+            giveUp();
+            return;
+        }
+        recon.timer = setTimeout(tryResume, 1000);
+        return;
+    }
+    openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
 }
 
 /** `resumed`: the sessions the server still has for us; the rest ended meanwhile. */
@@ -508,6 +528,11 @@ function onMessage(m) {
         removeOffer(m.sid);
         break;
     }
+    case 'escalated': {
+        const c = chats.get(m.sid);
+        if (c) escalated(c, true);
+        break;
+    }
     case 'error': onError(m); break;
     case 'resumed': onResumed(m); break;
     case 'peer': onPeer(m); break;
@@ -519,6 +544,11 @@ function onMessage(m) {
 function onError(m) {
     if (me && !online) { // the answer to `resume`: resume_failed, shutting_down
         giveUp();
+        return;
+    }
+    if (m.re === 'escalate') {
+        const c = chats.get(m.sid);
+        if (c) escalated(c, false);
         return;
     }
     if (m.code === 'transfer_failed' || m.re === 'transfer') {
@@ -700,6 +730,12 @@ function peerKeyChanged(chat) {
     chat.keyFlag.hidden = false;
 }
 
+/** The server's answer to `escalate`: open (also when asked again), or refused. */
+function escalated(chat, ok) {
+    setText(chat.escalateState, ok ? 'escalate.done' : 'escalate.failed');
+    chat.escalateButton.disabled = ok;
+}
+
 // ---- transfer (§4.2, §5.2) -------------------------------------------------------------------
 
 function transfer(chat, to) {
@@ -826,7 +862,21 @@ function buildChat(chat) {
     close.hidden = true;
     setText(close, 'chat.close');
     close.addEventListener('click', () => closeChat(chat));
-    actions.append(end, transferButton, close);
+    // "An Supervision melden": only metadata reaches the supervisors (§4.2)
+    const escalate = document.createElement('button');
+    escalate.type = 'button';
+    escalate.className = 'escalate';
+    setText(escalate, 'escalate.button');
+    escalate.addEventListener('click', () => {
+        if (!conn || !online || chat.ended) return;
+        escalate.disabled = true;
+        setText(chat.escalateState, 'escalate.busy');
+        conn.sendJson(msg('escalate', { sid: chat.sidHex }));
+    });
+    const escState = document.createElement('p');
+    escState.className = 'small escalate-state';
+    escState.setAttribute('role', 'status');
+    actions.append(end, escalate, transferButton, close, escState);
 
     // "Weitergeben": to a colleague by handle, or back into the queue
     const tf = document.createElement('form');
@@ -907,7 +957,7 @@ function buildChat(chat) {
     Object.assign(chat, {
         tab, badge, panel, list, form, textarea: ta, tooLong, endButton: end, closeButton: close, keyChanged,
         keyFlag, notice, transferButton, transferForm: tf, transferHandle: handle, transferState: tstate,
-        transferError: terr,
+        transferError: terr, escalateButton: escalate, escalateState: escState,
     });
     $('tabs').append(tab);
     $('panels').append(panel);
@@ -1048,6 +1098,7 @@ function markEnded(chat, reason) {
     chat.form.hidden = true;
     chat.endButton.hidden = true;
     chat.transferButton.hidden = true;
+    chat.escalateButton.hidden = true;
     chat.transferForm.hidden = true;
     chat.transferring = false;
     chatNotice(chat, null);

@@ -1,7 +1,10 @@
-// supervisor.js — live queue load from the server's queue_summary pushes:
-// numbers, a per-topic table, a trouble banner and two small SVG charts whose
-// history is kept in memory only (since the page was opened). Never content.
-import { apply, bindSwitch, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
+// supervisor.js — the supervision dashboard from the server's `feed` pushes
+// (PROTOCOL.md §4.3): queue, waits of the last hour, counsellors, today's
+// counts, open escalations (metadata only) and the server's alarms as a red
+// banner; two small SVG charts whose history is kept in memory only (since the
+// page was opened). `queue_summary` is used only until a feed arrives (an
+// older server sends none). Never content, never who a young person is.
+import { apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
 import { connect } from './ws.js';
 
@@ -28,6 +31,33 @@ setTexts({
         'dash.note': 'Die Zahlen kommen live vom Server. Inhalte von Chats sieht niemand hier.',
         'trouble.long': 'Jemand wartet schon länger als 10 Minuten.',
         'trouble.nobody': 'Es wartet jemand, aber keine Beraterin und kein Berater ist verfügbar.',
+        'alarm.longest_wait': 'Zu lange Wartezeit: Jemand wartet länger als die eingestellte Grenze (meist 10 Minuten).',
+        'alarm.no_counsellor': 'Niemand verfügbar: Jemand wartet in einem Thema, für das gerade keine Beraterin und kein Berater verfügbar ist und Platz hat.',
+        'alarm.db_down': 'Datenbank nicht erreichbar: Die Chats laufen weiter, die Zahlen warten im Speicher des Servers.',
+        'alarm.other': 'Warnung vom Server: {id}',
+        'dash.fallback': 'Der Server schickt keine ausführliche Übersicht: Es werden nur die Grundzahlen gezeigt.',
+        'title.esc': '({n}) Meldung offen · Supervision',
+        'title.escs': '({n}) Meldungen offen · Supervision',
+        'group.queue': 'Warteschlange',
+        'group.staff': 'Beratung',
+        'group.today': 'Heute (seit Mitternacht)',
+        'stat.p50': 'Wartezeit, Median (letzte Stunde)',
+        'stat.p90': '90 % warteten höchstens (letzte Stunde)',
+        'stat.samples': 'aus {n} Wartezeiten',
+        'stat.nosamples': 'keine Wartezeiten in der letzten Stunde',
+        'stat.started': 'Begonnen',
+        'stat.ended': 'Beendet nach Gespräch',
+        'stat.abandoned': 'Abgebrochen, nie übernommen',
+        'stat.escalations': 'Offene Meldungen',
+        'esc.title': 'Offene Meldungen an die Supervision',
+        'esc.none': 'Keine offenen Meldungen.',
+        'esc.who': 'Beratende Person Nr. {id}',
+        'esc.since': 'seit {clock} Uhr ({ago})',
+        'esc.ago': 'vor {d}',
+        'esc.more': 'und {n} weitere, hier nicht aufgeführt.',
+        'esc.announce': 'Neue Meldung an die Supervision: Thema {topic}, Beratende Person Nr. {id}, um {clock} Uhr.',
+        'topics.prio': 'Vorrang',
+        'topics.prionote': '★ Vorrang: Diese Themen werden vor allen anderen vergeben.',
         'stat.waiting': 'Wartend',
         'stat.longest': 'Längste Wartezeit',
         'stat.online': 'Beratende online',
@@ -67,6 +97,33 @@ setTexts({
         'dash.note': 'The numbers come live from the server. Nobody sees chat content here.',
         'trouble.long': 'Someone has been waiting for more than 10 minutes.',
         'trouble.nobody': 'Someone is waiting, but no counsellor is available.',
+        'alarm.longest_wait': 'Long wait: someone has waited longer than the set limit (usually 10 minutes).',
+        'alarm.no_counsellor': 'Nobody available: someone is waiting in a topic that no available counsellor with a free place serves.',
+        'alarm.db_down': 'Database unreachable: chats go on, the numbers wait in the server\'s memory.',
+        'alarm.other': 'Warning from the server: {id}',
+        'dash.fallback': 'The server sends no detailed overview: only the basic numbers are shown.',
+        'title.esc': '({n}) escalation open · Supervision',
+        'title.escs': '({n}) escalations open · Supervision',
+        'group.queue': 'Queue',
+        'group.staff': 'Counselling',
+        'group.today': 'Today (since midnight)',
+        'stat.p50': 'Wait, median (last hour)',
+        'stat.p90': '90 % waited at most (last hour)',
+        'stat.samples': 'from {n} waits',
+        'stat.nosamples': 'no waits in the last hour',
+        'stat.started': 'Started',
+        'stat.ended': 'Ended after a chat',
+        'stat.abandoned': 'Abandoned, never taken',
+        'stat.escalations': 'Open escalations',
+        'esc.title': 'Open escalations to supervision',
+        'esc.none': 'No open escalations.',
+        'esc.who': 'Counsellor no. {id}',
+        'esc.since': 'since {clock} ({ago})',
+        'esc.ago': '{d} ago',
+        'esc.more': 'and {n} more, not listed here.',
+        'esc.announce': 'New escalation to supervision: topic {topic}, counsellor no. {id}, at {clock}.',
+        'topics.prio': 'priority',
+        'topics.prionote': '★ Priority: these topics are served before all others.',
         'stat.waiting': 'Waiting',
         'stat.longest': 'Longest wait',
         'stat.online': 'Counsellors online',
@@ -87,15 +144,18 @@ setTexts({
 });
 
 const $ = (id) => document.getElementById(id);
-const TROUBLE_WAIT_S = 600;
+const TROUBLE_WAIT_S = 600; // the client-side rule, only when the server sends no alarms
 const WINDOW_MS = 30 * 60 * 1000;
 const SAMPLE_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';
+const ALARMS = ['longest_wait', 'no_counsellor', 'db_down'];
 
 let conn = null;
 let loggedIn = false;
-let summary = null; // the last push
+let summary = null; // the last feed (or, until one came, queue_summary)
 let summaryAt = 0; // when it arrived (ms)
+let haveFeed = false; // once a feed came, queue_summary is ignored
+const seenEsc = new Set(); // escalation sids already shown, so each is announced once
 const history = []; // {t, waiting, longest}
 let lastSample = 0;
 
@@ -151,15 +211,60 @@ function onMessage(m) {
         $('logout').hidden = false;
         $('dash-title').tabIndex = -1;
         $('dash-title').focus();
+    } else if (m.t === 'feed') {
+        const first = !haveFeed;
+        haveFeed = true;
+        for (const e of Array.isArray(m.escalations) ? m.escalations : []) {
+            // open at login: listed and counted in the title, not announced one by one
+            if (!seenEsc.has(e.sid) && !first) announceEscalation(e);
+            seenEsc.add(e.sid);
+        }
+        took(m);
+    } else if (m.t === 'escalation') {
+        if (!seenEsc.has(m.sid)) {
+            seenEsc.add(m.sid);
+            announceEscalation(m);
+            // shown at once; the next feed (within half a second) brings the full list
+            if (summary && Array.isArray(summary.escalations)
+                && !summary.escalations.some((e) => e.sid === m.sid)) {
+                summary.escalations = [...summary.escalations, { sid: m.sid, counsellor: m.counsellor, topic: m.topic, at: m.at }];
+                summary.escalations_open = (summary.escalations_open | 0) + 1;
+                render();
+            }
+        }
     } else if (m.t === 'queue_summary') {
-        summary = m;
-        summaryAt = Date.now();
-        history.push({ t: summaryAt, waiting: m.waiting | 0, longest: m.longest | 0 });
-        render();
+        if (!haveFeed) took(m);
     } else if (m.t === 'error' && !loggedIn) {
         const known = ['auth_failed', 'rate_limited', 'db_unavailable', 'busy'];
         showLogin(known.includes(m.code) ? `error.${m.code}` : 'error.other', { code: m.code });
     }
+}
+
+function took(m) {
+    summary = m;
+    summaryAt = Date.now();
+    history.push({ t: summaryAt, waiting: m.waiting | 0, longest: m.longest | 0 });
+    render();
+}
+
+function clock(unix) {
+    const d = new Date(unix * 1000);
+    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** Tells screen readers about a new escalation (the list and the title show it too). */
+function announceEscalation(e) {
+    const box = $('announce');
+    box.textContent = '';
+    // a fresh text node a moment later, so a repeat of the same words is read again
+    setTimeout(() => {
+        box.textContent = t('esc.announce', { topic: t(`topic.${e.topic}`), id: e.counsellor, clock: clock(e.at) });
+    }, 100);
+}
+
+function updateTitle() {
+    const n = summary && Number.isInteger(summary.escalations_open) ? summary.escalations_open : 0;
+    document.title = n > 0 ? t(n === 1 ? 'title.esc' : 'title.escs', { n }) : t('brand');
 }
 
 // ---- numbers -------------------------------------------------------------------------------
@@ -174,46 +279,143 @@ function grown(longest, waiting) {
 }
 
 function render() {
+    updateTitle();
     if (!summary) return;
     const m = summary;
+    const feed = m.t === 'feed';
     const longest = grown(m.longest | 0, m.waiting | 0);
     $('no-data').hidden = true;
+    $('source-note').hidden = feed;
     $('v-waiting').textContent = String(m.waiting | 0);
     $('v-longest').textContent = m.waiting ? shortDuration(longest) : '–';
     $('v-online').textContent = String(m.counsellors_online ?? '–');
     $('v-available').textContent = String(m.counsellors_available ?? '–');
     $('v-full').textContent = String(m.counsellors_at_capacity ?? '–');
     $('v-active').textContent = String(m.active ?? '–');
+    $('v-p50').textContent = Number.isInteger(m.wait_p50) ? shortDuration(m.wait_p50) : '–';
+    $('v-p90').textContent = Number.isInteger(m.wait_p90) ? shortDuration(m.wait_p90) : '–';
+    const samples = $('v-samples');
+    if (!feed) samples.textContent = '';
+    else if ((m.wait_samples | 0) > 0) setText(samples, 'stat.samples', { n: m.wait_samples | 0 });
+    else setText(samples, 'stat.nosamples');
+    const today = m.today || {};
+    $('v-started').textContent = String(today.started ?? '–');
+    $('v-ended').textContent = String(today.ended ?? '–');
+    $('v-abandoned').textContent = String(today.abandoned ?? '–');
+    $('v-esc').textContent = String(m.escalations_open ?? '–');
+    $('stat-esc').classList.toggle('bad', (m.escalations_open | 0) > 0);
 
-    const tooLong = longest > TROUBLE_WAIT_S;
-    const nobody = m.waiting > 0 && (m.counsellors_available | 0) === 0;
-    $('stat-longest').classList.toggle('bad', tooLong);
-    $('stat-available').classList.toggle('bad', nobody);
+    renderTrouble(m, longest);
+    renderEscalations(m);
+    renderTopics(m);
+    renderCharts(longest);
+}
+
+/** The red banner: the server's alarms; the client's own rule only when it sends none. */
+function renderTrouble(m, longest) {
+    let alarms;
+    if (Array.isArray(m.alarms)) {
+        alarms = m.alarms.filter((a) => typeof a === 'string');
+    } else {
+        alarms = [];
+        if (longest > TROUBLE_WAIT_S) alarms.push('client.long');
+        if (m.waiting > 0 && (m.counsellors_available | 0) === 0) alarms.push('client.nobody');
+    }
+    const has = (...ids) => ids.some((id) => alarms.includes(id));
+    $('stat-longest').classList.toggle('bad', has('longest_wait', 'client.long'));
+    $('stat-available').classList.toggle('bad', has('no_counsellor', 'client.nobody'));
     // rebuilt only when it changes, so a screen reader announces it once
-    const state = `${tooLong}/${nobody}`;
+    const state = alarms.join('/');
     const banner = $('trouble');
     if (banner.dataset.state !== state) {
         banner.dataset.state = state;
         banner.replaceChildren();
-        for (const [on, key] of [[tooLong, 'trouble.long'], [nobody, 'trouble.nobody']]) {
-            if (!on) continue;
+        for (const id of alarms) {
             const p = document.createElement('p');
             p.className = 'trouble-line';
-            setText(p, key);
+            p.dataset.alarm = id;
+            if (id === 'client.long') setText(p, 'trouble.long');
+            else if (id === 'client.nobody') setText(p, 'trouble.nobody');
+            else if (ALARMS.includes(id)) setText(p, `alarm.${id}`);
+            else setText(p, 'alarm.other', { id });
             banner.append(p);
         }
     }
-    banner.hidden = !tooLong && !nobody;
-    $('all-well').hidden = tooLong || nobody;
+    banner.hidden = alarms.length === 0;
+    $('all-well').hidden = alarms.length > 0;
+}
 
+/** Open escalations: topic, counsellor id, since when. Metadata only. */
+function renderEscalations(m) {
+    const list = Array.isArray(m.escalations) ? m.escalations : [];
+    const open = Number.isInteger(m.escalations_open) ? m.escalations_open : list.length;
+    $('esc-card').hidden = !Array.isArray(m.escalations);
+    $('esc-card').classList.toggle('has-open', open > 0);
+    $('esc-count').textContent = String(open);
+    $('esc-none').hidden = open > 0;
+    const ol = $('esc-list');
+    const now = Date.now() / 1000;
+    const sinceText = (e) => t('esc.since', {
+        clock: clock(e.at), ago: t('esc.ago', { d: shortDuration(Math.max(0, now - e.at)) }),
+    });
+    // rebuilt only when the list changes; between, only the ages move
+    const key = `${currentLang()}|${list.map((e) => `${e.sid}/${e.counsellor}/${e.topic}/${e.at}`).join(',')}`;
+    if (ol.dataset.key === key) {
+        ol.querySelectorAll('.esc-since').forEach((el, i) => { el.textContent = sinceText(list[i]); });
+    } else {
+        ol.dataset.key = key;
+        ol.replaceChildren(...list.map((e) => escalationItem(e, sinceText(e))));
+    }
+    const more = open - list.length;
+    $('esc-more').hidden = more <= 0;
+    if (more > 0) setText($('esc-more'), 'esc.more', { n: more });
+}
+
+function escalationItem(e, since) {
+    const li = document.createElement('li');
+    li.className = 'esc';
+    li.dataset.sid = e.sid;
+    li.dataset.topic = e.topic;
+    const topic = document.createElement('strong');
+    topic.className = 'esc-topic';
+    setTopicText(topic, e.topic);
+    const who = document.createElement('span');
+    who.className = 'esc-who';
+    setText(who, 'esc.who', { id: e.counsellor });
+    const time = document.createElement('time');
+    time.className = 'esc-since';
+    time.dateTime = new Date(e.at * 1000).toISOString();
+    time.textContent = since;
+    li.append(topic, who, time);
+    return li;
+}
+
+function renderTopics(m) {
     const rows = $('topic-rows');
     rows.replaceChildren();
+    let anyPrio = false;
     for (const topic of m.topics || []) {
+        const prio = (topic.priority | 0) > 0;
+        anyPrio ||= prio;
         const tr = document.createElement('tr');
         tr.dataset.topic = topic.topic;
+        if (prio) tr.className = 'prio';
         const th = document.createElement('th');
         th.scope = 'row';
-        setTopicText(th, topic.topic);
+        const name = document.createElement('span');
+        setTopicText(name, topic.topic);
+        th.append(name);
+        if (prio) {
+            const badge = document.createElement('span');
+            badge.className = 'prio-badge';
+            const star = document.createElement('span');
+            star.setAttribute('aria-hidden', 'true');
+            star.textContent = '★ ';
+            const word = document.createElement('span');
+            setText(word, 'topics.prio');
+            badge.append(star, word);
+            th.append(' ', badge);
+        }
         const w = document.createElement('td');
         w.className = 'num waiting';
         w.textContent = String(topic.waiting | 0);
@@ -223,7 +425,7 @@ function render() {
         tr.append(th, w, l);
         rows.append(tr);
     }
-    renderCharts(longest);
+    $('prio-note').hidden = !anyPrio;
 }
 
 // ---- charts (inline SVG, no library) -----------------------------------------------------------
@@ -316,7 +518,6 @@ function renderCharts(longestNow) {
 function main() {
     bindSwitch($('lang'));
     onLanguageChange(() => {
-        document.title = t('brand');
         render();
     });
     $('login-form').addEventListener('submit', doLogin);
@@ -324,7 +525,11 @@ function main() {
         if (conn) conn.close();
         conn = null;
         summary = null;
+        haveFeed = false;
+        seenEsc.clear();
         history.length = 0;
+        $('announce').textContent = '';
+        updateTitle();
         showLogin();
     });
     setInterval(render, 1000);

@@ -421,6 +421,16 @@ function scheduleReconnect() {
 function reconnect() {
     if (!s) return;
     s.timer = null;
+    // Without a network a new socket can only fail (and the browser logs an
+    // error): wait for the 'online' event, still within the grace period.
+    if (navigator.onLine === false) {
+        if (Date.now() > s.lostAt + s.grace * 1000) {
+            resumeFailed();
+            return;
+        }
+        s.timer = setTimeout(reconnect, 1000);
+        return;
+    }
     const me = s;
     openConn((conn) => conn.sendJson(resumeYoung(me.sidHex, me.resume, me.sendPk ? me.kp.publicKey : null)));
 }
