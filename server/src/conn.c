@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <libwebsockets.h>
+#include <sodium.h>
 
 #include "auth.h"
 #include "counsellor.h"
@@ -258,6 +259,46 @@ void server_kill_listed(struct server *srv)
     }
 }
 
+/* Several relayed frames waiting for one connection go out in one write: each
+ * is framed here as an unmasked, final WebSocket binary frame (we never
+ * fragment and use no extension) and the batch is handed to lws as raw bytes.
+ * This keeps the one-write-per-WRITEABLE rule and saves a system call and a
+ * poll turn per frame under load. */
+#define BATCH_BYTES (32 * 1024)
+
+static int write_batch(struct conn *c)
+{
+    static unsigned char batch[LWS_PRE + BATCH_BYTES];
+    unsigned char *out = batch + LWS_PRE;
+    size_t n = 0;
+    struct outmsg *m;
+    while ((m = c->sq_head) && m->binary && n + 4 + m->len <= BATCH_BYTES) {
+        out[n++] = 0x82; /* FIN, binary */
+        if (m->len < 126) {
+            out[n++] = (unsigned char)m->len;
+        } else {
+            out[n++] = 126;
+            out[n++] = (unsigned char)(m->len >> 8);
+            out[n++] = (unsigned char)m->len;
+        }
+        memcpy(out + n, outmsg_data(m), m->len);
+        n += m->len;
+        c->sq_head = m->next;
+        if (!c->sq_head)
+            c->sq_tail = NULL;
+        c->sq_count--;
+        c->sq_bytes -= m->len;
+        outmsg_put(m);
+    }
+    int rc = lws_write(c->wsi, out, n, LWS_WRITE_RAW);
+    sodium_memzero(out, n); /* ciphertext does not stay in a static buffer */
+    if (rc < 0)
+        return -1;
+    if (c->sq_head || c->closing)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
 int conn_writeable(struct conn *c)
 {
     if (c->ping_due) {
@@ -274,6 +315,8 @@ int conn_writeable(struct conn *c)
     struct outmsg *m = c->sq_head;
     if (!m)
         return c->closing ? -1 : 0;
+    if (m->binary && m->next && m->next->binary)
+        return write_batch(c);
     c->sq_head = m->next;
     if (!c->sq_head)
         c->sq_tail = NULL;
