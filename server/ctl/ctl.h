@@ -52,12 +52,37 @@ PGresult *ctl_db_query(PGconn *db, const char *sql, int n, const char *const *va
                        const int *lengths, const int *formats, ExecStatusType expect,
                        char *sqlstate);
 
-/* Inserts an audit_log row (actor = OS user) in the caller's transaction.
- * account_id may be NULL. Returns 0 or -1. */
-int ctl_audit(PGconn *db, const char *action, const char *account_id, const char *detail);
+/* ---- audited changes ----
+ * Every change lotsectl makes is one transaction together with its audit_log
+ * row (actor = the OS user); a failure leaves neither. */
 
-/* The OS user running lotsectl (getpwuid(geteuid())), for audit rows. */
-const char *ctl_actor(void);
+#define CTL_ID_BYTES 16 /* a row id as text, with its NUL */
+
+/* A change made by one statement that returns the id of the account it
+ * touched (RETURNING id). values, lengths and formats are as for PQexecParams
+ * (lengths and formats NULL for text). detail goes into the audit row as it is:
+ * never a secret. */
+struct ctl_change {
+    const char *sql;
+    int n;
+    const char *const *values;
+    const int *lengths;
+    const int *formats;
+    const char *action;
+    const char *detail;
+};
+
+/* Runs BEGIN, c->sql, the audit row and COMMIT, rolling back on any failure,
+ * and copies the account id into id[CTL_ID_BYTES] unless id is NULL. Returns 0;
+ * 1 when the statement touched no row (nothing printed: the caller says what is
+ * missing); -1 on a database error, printed unless sqlstate is given and it is
+ * a unique violation (see ctl_db_query; sqlstate may be NULL). */
+int ctl_db_change(PGconn *db, const struct ctl_change *c, char *id, char *sqlstate);
+
+/* Inserts the audit row (account_id may be NULL) and commits the caller's
+ * transaction; on failure rolls it back. Returns 0 or -1 (printed). */
+int ctl_db_commit_audited(PGconn *db, const char *action, const char *account_id,
+                          const char *detail);
 
 /* Reads a secret key file into sodium_malloc'd memory (*sk, 64 bytes); the
  * caller releases it with sodium_free (which wipes). Returns 0 or -1 (printed). */

@@ -1,4 +1,5 @@
-/* ctl_accounts.c — account-add, account-disable, account-list.
+/* ctl_accounts.c — account-add, account-disable, account-enable,
+ * account-reset-password, account-set-topics, account-set-capacity, account-list.
  *
  * Every change runs in one transaction with its audit_log row. Passwords exist
  * only in sodium_malloc'd memory and only until hashed (Argon2id,
@@ -21,6 +22,7 @@
 #define PASSWORD_MIN 8
 #define PASSWORD_MAX 256
 #define GENERATED_LEN 16
+#define CAPACITY_MAX 10
 
 /* No 0/O, 1/l/I: read aloud or copied from paper without mistakes. */
 static const char password_alphabet[] = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -63,6 +65,29 @@ static bool topics_valid(const char *t)
     }
 }
 
+/* --topics; CTL_OK, or CTL_USAGE with the rule printed. */
+static int check_topics(const char *t)
+{
+    if (topics_valid(t))
+        return CTL_OK;
+    ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
+              TOPICS_MAX, TOPIC_MAX_LEN);
+    return CTL_USAGE;
+}
+
+/* --capacity: sessions at once; CTL_OK, or CTL_USAGE with the rule printed. */
+static int parse_capacity(const char *text, long *capacity)
+{
+    char *end;
+    long n = strtol(text, &end, 10);
+    if (!*text || *end || n < 1 || n > CAPACITY_MAX) {
+        ctl_error("--capacity must be 1..%d", CAPACITY_MAX);
+        return CTL_USAGE;
+    }
+    *capacity = n;
+    return CTL_OK;
+}
+
 /* Reads the first line of stdin into sodium_malloc'd memory; NULL on error. */
 static char *read_password_stdin(void)
 {
@@ -100,6 +125,59 @@ static char *generate_password(void)
     return buf;
 }
 
+/* --pwhash-cost: Argon2id limits by name. */
+static const struct {
+    const char *name;
+    unsigned long long ops;
+    size_t mem;
+} pwhash_costs[] = {
+    {"interactive", crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE},
+    {"moderate", crypto_pwhash_OPSLIMIT_MODERATE, crypto_pwhash_MEMLIMIT_MODERATE},
+    {"min", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN},
+};
+
+/* Reads (from_stdin) or generates a password and hashes it at the named cost.
+ * Returns CTL_OK, and the caller sodium_free()s *password and wipes hash; or
+ * CTL_USAGE / CTL_FAIL (printed) with nothing to free. */
+static int new_password(const char *cost, bool from_stdin, char **password,
+                        char hash[crypto_pwhash_STRBYTES])
+{
+    size_t i = 0;
+    size_t n = sizeof(pwhash_costs) / sizeof(pwhash_costs[0]);
+    while (i < n && strcmp(cost, pwhash_costs[i].name) != 0)
+        i++;
+    if (i == n) {
+        ctl_error("--pwhash-cost must be interactive, moderate or min");
+        return CTL_USAGE;
+    }
+    *password = from_stdin ? read_password_stdin() : generate_password();
+    if (!*password)
+        return from_stdin ? CTL_USAGE : CTL_FAIL;
+    if (crypto_pwhash_str(hash, *password, strlen(*password), pwhash_costs[i].ops,
+                          pwhash_costs[i].mem) != 0) {
+        sodium_free(*password);
+        ctl_error("password hashing failed (out of memory?)");
+        return CTL_FAIL;
+    }
+    return CTL_OK;
+}
+
+/* Runs sql (an UPDATE of accounts WHERE handle = $1 RETURNING id, with value as
+ * $2 when not NULL) and its audit row in one transaction. */
+static int update_account(const char *conninfo, const char *handle, const char *sql,
+                          const char *value, const char *action, const char *detail)
+{
+    const char *values[2] = {handle, value};
+    const struct ctl_change change = {
+        .sql = sql, .n = value ? 2 : 1, .values = values, .action = action, .detail = detail};
+    PGconn *db = ctl_db_connect(conninfo);
+    int found = db ? ctl_db_change(db, &change, NULL, NULL) : -1;
+    PQfinish(db);
+    if (found == 1)
+        ctl_error("no account '%s'", handle);
+    return found == 0 ? CTL_OK : CTL_FAIL;
+}
+
 static const char account_add_help[] =
     "usage: lotsectl account-add --handle H --role counsellor|supervisor [--name NAME]\n"
     "         [--topics a,b,c] [--capacity N] [--password-stdin]\n"
@@ -126,7 +204,6 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     long capacity = 2;
     bool from_stdin = false;
     int c;
-    char *end;
     while ((c = getopt_long(argc, argv, "H:r:n:t:c:pC:h", opts, NULL)) != -1) {
         switch (c) {
         case 'H': handle = optarg; break;
@@ -136,11 +213,8 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         case 'p': from_stdin = true; break;
         case 'C': cost = optarg; break;
         case 'c':
-            capacity = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || capacity < 1 || capacity > 10) {
-                ctl_error("--capacity must be 1..10");
+            if (parse_capacity(optarg, &capacity) != CTL_OK)
                 return CTL_USAGE;
-            }
             break;
         case 'h': printf("%s", account_add_help); return CTL_OK;
         default: return CTL_USAGE;
@@ -164,75 +238,40 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         ctl_error("--name must be 1 to %d bytes of UTF-8", NAME_MAX_BYTES);
         return CTL_USAGE;
     }
-    if (!topics_valid(topics)) {
-        ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
-                  TOPICS_MAX, TOPIC_MAX_LEN);
+    if (check_topics(topics) != CTL_OK)
         return CTL_USAGE;
-    }
-    unsigned long long ops;
-    size_t mem;
-    if (strcmp(cost, "interactive") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    } else if (strcmp(cost, "moderate") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_MODERATE;
-        mem = crypto_pwhash_MEMLIMIT_MODERATE;
-    } else if (strcmp(cost, "min") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_MIN;
-        mem = crypto_pwhash_MEMLIMIT_MIN;
-    } else {
-        ctl_error("--pwhash-cost must be interactive, moderate or min");
-        return CTL_USAGE;
-    }
-
-    char *password = from_stdin ? read_password_stdin() : generate_password();
-    if (!password)
-        return from_stdin ? CTL_USAGE : CTL_FAIL;
-    char hash[crypto_pwhash_STRBYTES];
-    int hrc = crypto_pwhash_str(hash, password, strlen(password), ops, mem);
-    /* Kept until the commit, so the generated one is printed only if it took. */
-    if (hrc != 0) {
-        sodium_free(password);
-        ctl_error("password hashing failed (out of memory?)");
-        return CTL_FAIL;
-    }
-
-    int rc = CTL_FAIL;
-    PGconn *db = ctl_db_connect(conninfo);
-    if (!db)
-        goto out;
-    if (ctl_db_exec(db, "BEGIN") < 0)
-        goto out;
-    char cap_text[8], state[6] = "";
+    /* The password is kept until the commit, so a generated one is printed only
+     * if it took. */
+    char *password, hash[crypto_pwhash_STRBYTES];
+    int rc = new_password(cost, from_stdin, &password, hash);
+    if (rc != CTL_OK)
+        return rc;
+    char cap_text[8], detail[256], id[CTL_ID_BYTES], state[6] = "";
     snprintf(cap_text, sizeof(cap_text), "%ld", capacity);
-    const char *values[6] = {handle, name, role, hash, topics, cap_text};
-    PGresult *r = ctl_db_query(db,
-                               "INSERT INTO accounts (handle, display_name, role, pw_hash, topics,"
-                               " capacity) VALUES ($1, $2, $3, $4,"
-                               " coalesce(string_to_array(nullif($5, ''), ','), '{}'),"
-                               " $6::integer) RETURNING id",
-                               6, values, NULL, NULL, PGRES_TUPLES_OK, state);
-    if (!r) {
-        if (strcmp(state, "23505") == 0)
-            ctl_error("an account '%s' already exists", handle);
-        goto out;
-    }
-    char id[16];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    char detail[256];
     snprintf(detail, sizeof(detail), "handle=%s role=%s topics=%s capacity=%ld", handle, role,
              topics, capacity);
-    if (ctl_audit(db, "account-add", id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
-        goto out;
-    if (!from_stdin)
-        printf("password: %s\n", password);
-    printf("account %s id %s\n", handle, id);
-    rc = CTL_OK;
-out:
+    const char *values[6] = {handle, name, role, hash, topics, cap_text};
+    const struct ctl_change add = {
+        .sql = "INSERT INTO accounts (handle, display_name, role, pw_hash, topics, capacity)"
+               " VALUES ($1, $2, $3, $4, coalesce(string_to_array(nullif($5, ''), ','), '{}'),"
+               " $6::integer) RETURNING id",
+        .n = 6,
+        .values = values,
+        .action = "account-add",
+        .detail = detail,
+    };
+    PGconn *db = ctl_db_connect(conninfo);
+    rc = db && ctl_db_change(db, &add, id, state) == 0 ? CTL_OK : CTL_FAIL;
+    PQfinish(db);
+    if (strcmp(state, "23505") == 0)
+        ctl_error("an account '%s' already exists", handle);
+    if (rc == CTL_OK) {
+        if (!from_stdin)
+            printf("password: %s\n", password);
+        printf("account %s id %s\n", handle, id);
+    }
     sodium_memzero(hash, sizeof(hash));
     sodium_free(password);
-    PQfinish(db);
     return rc;
 }
 
@@ -257,31 +296,12 @@ int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv)
         ctl_error("account-disable needs --handle H");
         return CTL_USAGE;
     }
-    int rc = CTL_FAIL;
-    PGconn *db = ctl_db_connect(conninfo);
-    if (!db || ctl_db_exec(db, "BEGIN") < 0)
-        goto out;
-    const char *values[1] = {handle};
-    PGresult *r = ctl_db_query(db,
-                               "UPDATE accounts SET disabled = true, updated_at = now()"
-                               " WHERE handle = $1 RETURNING id",
-                               1, values, NULL, NULL, PGRES_TUPLES_OK, NULL);
-    if (!r)
-        goto out;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        ctl_error("no account '%s'", handle);
-        goto out;
-    }
-    char id[16];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (ctl_audit(db, "account-disable", id, "") < 0 || ctl_db_exec(db, "COMMIT") < 0)
-        goto out;
-    printf("account %s disabled\n", handle);
-    rc = CTL_OK;
-out:
-    PQfinish(db);
+    int rc = update_account(conninfo, handle,
+                            "UPDATE accounts SET disabled = true, updated_at = now()"
+                            " WHERE handle = $1 RETURNING id",
+                            NULL, "account-disable", "");
+    if (rc == CTL_OK)
+        printf("account %s disabled\n", handle);
     return rc;
 }
 
@@ -331,35 +351,6 @@ int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
 
 /* ---- account-enable, account-reset-password, account-set-topics,
  * account-set-capacity ---- */
-
-/* Runs sql (an UPDATE of accounts WHERE handle = $1 RETURNING id, with value as
- * $2 when not NULL) and its audit row in one transaction. */
-static int update_account(const char *conninfo, const char *handle, const char *sql,
-                          const char *value, const char *action, const char *detail)
-{
-    int rc = CTL_FAIL;
-    PGconn *db = ctl_db_connect(conninfo);
-    if (!db || ctl_db_exec(db, "BEGIN") < 0)
-        goto out;
-    const char *values[2] = {handle, value};
-    PGresult *r = ctl_db_query(db, sql, value ? 2 : 1, values, NULL, NULL, PGRES_TUPLES_OK, NULL);
-    if (!r)
-        goto out;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        ctl_error("no account '%s'", handle);
-        goto out;
-    }
-    char id[16];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (ctl_audit(db, action, id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
-        goto out;
-    rc = CTL_OK;
-out:
-    PQfinish(db);
-    return rc;
-}
 
 /* Parses "--handle H [--NAME VALUE]" for the one-field commands; *value stays
  * NULL when opt_name is NULL or absent. Prints help and returns CTL_OK + 100
@@ -420,11 +411,8 @@ int ctl_cmd_account_set_topics(const char *conninfo, int argc, char **argv)
                               "a-z 0-9 _ -; \"\" for none). Takes effect at the next login.\n");
     if (rc != CTL_OK)
         return rc == CTL_OK + 100 ? CTL_OK : rc;
-    if (!topics_valid(topics)) {
-        ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
-                  TOPICS_MAX, TOPIC_MAX_LEN);
+    if (check_topics(topics) != CTL_OK)
         return CTL_USAGE;
-    }
     char detail[600];
     snprintf(detail, sizeof(detail), "topics=%s", topics);
     rc = update_account(conninfo, handle,
@@ -445,12 +433,9 @@ int ctl_cmd_account_set_capacity(const char *conninfo, int argc, char **argv)
                               "Takes effect at the next login.\n");
     if (rc != CTL_OK)
         return rc == CTL_OK + 100 ? CTL_OK : rc;
-    char *end;
-    long n = strtol(cap, &end, 10);
-    if (!*cap || *end || n < 1 || n > 10) {
-        ctl_error("--capacity must be 1..10");
+    long n;
+    if (parse_capacity(cap, &n) != CTL_OK)
         return CTL_USAGE;
-    }
     char value[8], detail[32];
     snprintf(value, sizeof(value), "%ld", n);
     snprintf(detail, sizeof(detail), "capacity=%ld", n);
@@ -497,34 +482,14 @@ int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
         ctl_error("bad handle '%s'", handle);
         return CTL_USAGE;
     }
-    unsigned long long ops;
-    size_t mem;
-    if (strcmp(cost, "interactive") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-        mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-    } else if (strcmp(cost, "moderate") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_MODERATE;
-        mem = crypto_pwhash_MEMLIMIT_MODERATE;
-    } else if (strcmp(cost, "min") == 0) {
-        ops = crypto_pwhash_OPSLIMIT_MIN;
-        mem = crypto_pwhash_MEMLIMIT_MIN;
-    } else {
-        ctl_error("--pwhash-cost must be interactive, moderate or min");
-        return CTL_USAGE;
-    }
-    char *password = from_stdin ? read_password_stdin() : generate_password();
-    if (!password)
-        return from_stdin ? CTL_USAGE : CTL_FAIL;
-    char hash[crypto_pwhash_STRBYTES];
-    if (crypto_pwhash_str(hash, password, strlen(password), ops, mem) != 0) {
-        sodium_free(password);
-        ctl_error("password hashing failed (out of memory?)");
-        return CTL_FAIL;
-    }
-    int rc = update_account(conninfo, handle,
-                            "UPDATE accounts SET pw_hash = $2, updated_at = now()"
-                            " WHERE handle = $1 RETURNING id",
-                            hash, "account-reset-password", "");
+    char *password, hash[crypto_pwhash_STRBYTES];
+    int rc = new_password(cost, from_stdin, &password, hash);
+    if (rc != CTL_OK)
+        return rc;
+    rc = update_account(conninfo, handle,
+                        "UPDATE accounts SET pw_hash = $2, updated_at = now()"
+                        " WHERE handle = $1 RETURNING id",
+                        hash, "account-reset-password", "");
     if (rc == CTL_OK) {
         if (!from_stdin)
             printf("password: %s\n", password);

@@ -73,7 +73,7 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
         ctl_error("no account '%s'", handle);
         goto out;
     }
-    char id[16];
+    char id[CTL_ID_BYTES];
     snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
     int disabled = PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
@@ -111,7 +111,7 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
     /* Public material only: the device key is public, the expiry is in the cert. */
     char detail[160];
     snprintf(detail, sizeof(detail), "device=%s expires=%" PRIu64, device, cert.expires);
-    if (ctl_audit(db, "device-certify", id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+    if (ctl_db_commit_audited(db, "device-certify", id, detail) < 0)
         goto out;
     printf("%s\n", b64);
     rc = CTL_OK;
@@ -151,36 +151,30 @@ int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
         ctl_error("--device must be a base64url Ed25519 public key (43 characters)");
         return CTL_USAGE;
     }
-    int rc = CTL_FAIL;
-    PGconn *db = ctl_db_connect(conninfo);
-    if (!db || ctl_db_exec(db, "BEGIN") < 0)
-        goto out;
+    char detail[80];
+    snprintf(detail, sizeof(detail), "device=%s", device);
     const char *values[1] = {(const char *)pk};
     const int lengths[1] = {CTL_PK_BYTES};
     const int formats[1] = {1};
-    PGresult *r = ctl_db_query(db,
-                               "UPDATE device_certs SET revoked_at = now()"
-                               " WHERE device_pk = $1::bytea AND revoked_at IS NULL"
-                               " RETURNING account_id",
-                               1, values, lengths, formats, PGRES_TUPLES_OK, NULL);
-    if (!r)
-        goto out;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        ctl_error("no unrevoked certificate for this device key");
-        goto out;
-    }
-    char id[16], detail[80];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    snprintf(detail, sizeof(detail), "device=%s", device);
-    if (ctl_audit(db, "device-revoke", id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
-        goto out;
-    printf("device %s revoked\n", device);
-    rc = CTL_OK;
-out:
+    const struct ctl_change revoke = {
+        .sql = "UPDATE device_certs SET revoked_at = now()"
+               " WHERE device_pk = $1::bytea AND revoked_at IS NULL RETURNING account_id",
+        .n = 1,
+        .values = values,
+        .lengths = lengths,
+        .formats = formats,
+        .action = "device-revoke",
+        .detail = detail,
+    };
+    PGconn *db = ctl_db_connect(conninfo);
+    int found = db ? ctl_db_change(db, &revoke, NULL, NULL) : -1;
     PQfinish(db);
-    return rc;
+    if (found == 1)
+        ctl_error("no unrevoked certificate for this device key");
+    if (found != 0)
+        return CTL_FAIL;
+    printf("device %s revoked\n", device);
+    return CTL_OK;
 }
 
 int ctl_cmd_device_list(const char *conninfo, int argc, char **argv)

@@ -73,7 +73,8 @@ out:
     return NULL;
 }
 
-const char *ctl_actor(void)
+/* The OS user running lotsectl (getpwuid(geteuid())), for audit rows. */
+static const char *actor(void)
 {
     static char name[64];
     struct passwd *pw = getpwuid(geteuid());
@@ -84,9 +85,10 @@ const char *ctl_actor(void)
     return name;
 }
 
-int ctl_audit(PGconn *db, const char *action, const char *account_id, const char *detail)
+/* Inserts an audit_log row in the caller's transaction; 0 or -1 (printed). */
+static int audit(PGconn *db, const char *action, const char *account_id, const char *detail)
 {
-    const char *values[4] = {ctl_actor(), action, account_id, detail ? detail : ""};
+    const char *values[4] = {actor(), action, account_id, detail ? detail : ""};
     PGresult *r = ctl_db_query(db,
                                "INSERT INTO audit_log (actor, action, account_id, detail)"
                                " VALUES ($1, $2, $3::integer, $4)",
@@ -94,6 +96,50 @@ int ctl_audit(PGconn *db, const char *action, const char *account_id, const char
     if (!r)
         return -1;
     PQclear(r);
+    return 0;
+}
+
+/* Ends a failed transaction. Quietly: the failure is printed already, and where
+ * none is open (a failed COMMIT ends it) a ROLLBACK would only add a warning. */
+static void rollback(PGconn *db)
+{
+    PGTransactionStatusType status = PQtransactionStatus(db);
+    if (status == PQTRANS_INTRANS || status == PQTRANS_INERROR)
+        PQclear(PQexec(db, "ROLLBACK"));
+}
+
+int ctl_db_commit_audited(PGconn *db, const char *action, const char *account_id,
+                          const char *detail)
+{
+    if (audit(db, action, account_id, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0) {
+        rollback(db);
+        return -1;
+    }
+    return 0;
+}
+
+int ctl_db_change(PGconn *db, const struct ctl_change *c, char *id, char *sqlstate)
+{
+    if (ctl_db_exec(db, "BEGIN") < 0)
+        return -1;
+    PGresult *r = ctl_db_query(db, c->sql, c->n, c->values, c->lengths, c->formats, PGRES_TUPLES_OK,
+                               sqlstate);
+    if (!r) {
+        rollback(db);
+        return -1;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        rollback(db);
+        return 1;
+    }
+    char account_id[CTL_ID_BYTES];
+    snprintf(account_id, sizeof(account_id), "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (ctl_db_commit_audited(db, c->action, account_id, c->detail) < 0)
+        return -1;
+    if (id)
+        memcpy(id, account_id, sizeof(account_id));
     return 0;
 }
 

@@ -229,7 +229,7 @@ int ctl_cmd_purge(const char *conninfo, int argc, char **argv)
     snprintf(out_line, sizeof(out_line), "sessions %s audit %s", PQgetvalue(res, 0, 0),
              PQgetvalue(res, 0, 1));
     PQclear(res);
-    if (ctl_audit(db, "purge", NULL, detail) < 0 || ctl_db_exec(db, "COMMIT") < 0)
+    if (ctl_db_commit_audited(db, "purge", NULL, detail) < 0)
         goto out;
     printf("%s\n", out_line);
     rc = CTL_OK;
