@@ -17,6 +17,7 @@
 #include "young.h"
 
 static void kill_unlist(struct conn *c);
+static void bulk_unlist(struct conn *c);
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -76,6 +77,7 @@ void conn_closed(struct conn *c)
     struct server *srv = c->srv;
     c->closing = true; /* nothing more is queued to a connection that is gone */
     kill_unlist(c);
+    bulk_unlist(c);
     if (c->all_prev)
         c->all_prev->all_next = c->all_next;
     else
@@ -103,7 +105,8 @@ void conn_closed(struct conn *c)
     srv->stats.connections_open--;
 }
 
-int conn_send(struct conn *c, const void *data, size_t len, bool binary)
+/* Appends a copy of data to the send queue; 0 or as conn_send. */
+static int enqueue(struct conn *c, const void *data, size_t len, bool binary)
 {
     if (c->closing || !c->wsi)
         return -EPIPE;
@@ -128,8 +131,60 @@ int conn_send(struct conn *c, const void *data, size_t len, bool binary)
     c->sq_tail = m;
     c->sq_count++;
     c->sq_bytes += len;
-    lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int conn_send(struct conn *c, const void *data, size_t len, bool binary)
+{
+    int rc = enqueue(c, data, len, binary);
+    if (rc == 0)
+        lws_callback_on_writable(c->wsi);
+    return rc;
+}
+
+int conn_send_bulk(struct conn *c, const void *data, size_t len)
+{
+    int rc = enqueue(c, data, len, false);
+    if (rc != 0 || c->bulk_listed)
+        return rc;
+    struct server *srv = c->srv;
+    c->bulk_listed = true;
+    c->bulk_next = NULL;
+    c->bulk_prev = srv->bulk_tail;
+    if (srv->bulk_tail)
+        srv->bulk_tail->bulk_next = c;
+    else
+        srv->bulk_head = c;
+    srv->bulk_tail = c;
+    server_bulk_wake(srv);
+    return 0;
+}
+
+static void bulk_unlist(struct conn *c)
+{
+    if (!c->bulk_listed)
+        return;
+    struct server *srv = c->srv;
+    if (c->bulk_prev)
+        c->bulk_prev->bulk_next = c->bulk_next;
+    else
+        srv->bulk_head = c->bulk_next;
+    if (c->bulk_next)
+        c->bulk_next->bulk_prev = c->bulk_prev;
+    else
+        srv->bulk_tail = c->bulk_prev;
+    c->bulk_listed = false;
+    c->bulk_next = c->bulk_prev = NULL;
+}
+
+void conn_bulk_pump(struct server *srv)
+{
+    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk_head; n++) {
+        struct conn *c = srv->bulk_head;
+        bulk_unlist(c);
+        if (c->wsi && c->sq_head)
+            lws_callback_on_writable(c->wsi);
+    }
 }
 
 int conn_send_json(struct conn *c, struct lotse_jw *w)

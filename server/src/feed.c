@@ -538,7 +538,7 @@ void feed_push_summary(struct server *srv, int64_t now)
     if (len < 0)
         return;
     for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_send(c, w->buf, (size_t)len, false);
+        conn_send_bulk(c, w->buf, (size_t)len);
 }
 
 bool feed_session_ended(struct server *srv, const struct session *s,

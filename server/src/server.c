@@ -135,7 +135,9 @@ static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
     lotse_jw_int(w, "pos", pos);
     lotse_jw_int(w, "eta", eta);
     lotse_jw_obj_end(w);
-    conn_send_json(s->young, w);
+    int len = lotse_jw_finish(w);
+    if (len >= 0)
+        conn_send_bulk(s->young, w->buf, (size_t)len);
 }
 
 static void server_finish(struct server *srv);
@@ -146,6 +148,23 @@ static void server_finish(struct server *srv);
  * (lws_cancel_service) so that its internal timers (ping, its own timeouts)
  * are served at least once a second. */
 static ev_timer tick_timer, stop_timer;
+static ev_timer bulk_timer;
+
+/* Every millisecond while fan-out messages wait (conn_send_bulk): the next
+ * slice of them. */
+static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct server *srv = t->data;
+    conn_bulk_pump(srv);
+    if (!srv->bulk_head)
+        ev_timer_stop(loop, t);
+}
+
+void server_bulk_wake(struct server *srv)
+{
+    if (!ev_is_active(&bulk_timer))
+        ev_timer_start(srv->loop, &bulk_timer);
+}
 
 static void tick(struct server *srv)
 {
@@ -402,6 +421,8 @@ int server_create(struct server *srv, const struct config *cfg)
     ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);
     tick_timer.data = srv;
     ev_timer_start(srv->loop, &tick_timer);
+    ev_timer_init(&bulk_timer, on_bulk, 0.001, 0.001);
+    bulk_timer.data = srv;
     log_info("lotsed listening on %s port %d (%d topics, assign mode %s, opening hours \"%s\")",
              cfg->listen_address, cfg->listen_port, cfg->topic_count,
              cfg->assign_mode == ASSIGN_TAKE ? "take" : "offer", cfg->opening_hours);
@@ -427,6 +448,7 @@ void server_destroy(struct server *srv)
         ev_signal_stop(srv->loop, &sig_int);
         ev_timer_stop(srv->loop, &tick_timer);
         ev_timer_stop(srv->loop, &stop_timer);
+        ev_timer_stop(srv->loop, &bulk_timer);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then

@@ -62,6 +62,7 @@ struct server {
     struct conn *staff;                       /* counsellors and supervisors */
     struct conn *kill_list;                   /* connections to close at the next tick */
     struct conn *all_conns;                   /* every open WebSocket connection */
+    struct conn *bulk_head, *bulk_tail;       /* fan-out messages waiting (conn_send_bulk) */
     int64_t last_keepalive_ms;
 
     int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
@@ -113,6 +114,9 @@ uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms);
 /* Closes every connection on the kill list (from the tick, outside any
  * connection's callback). */
 void server_kill_listed(struct server *srv);
+
+/* Fan-out messages wait (conn_send_bulk): pump them a slice a millisecond. */
+void server_bulk_wake(struct server *srv);
 
 /* The connection list helpers (pending, staff). */
 void server_pending_add(struct server *srv, struct conn *c);

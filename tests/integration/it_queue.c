@@ -157,6 +157,43 @@ static void test_position_and_eta_are_pushed_and_decrease(void **state)
     harness_pass(h);
 }
 
+/* Queue positions and summaries go out as a paced fan-out (conn_send_bulk, a
+ * slice a millisecond): every one of many waiting people still gets the new
+ * position after a pickup, and the counsellor the new summary. */
+static void test_fan_out_reaches_every_waiting_person_and_counsellor(void **state)
+{
+    struct harness *h = *state;
+    enum { N = 150 };
+    char n[16];
+    snprintf(n, sizeof n, "%d", N + 10);
+    harness_set(h, "max_connections_per_source", n);
+    harness_set(h, "pow_threshold", n);
+    assert_int_equal(harness_start(h), 0);
+    struct client *y[N], *anna;
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(harness_young(h, "family", &y[i]), 0);
+        assert_int_equal(y[i]->pos, i + 1);
+    }
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    struct client_session *s;
+    assert_int_equal(client_take(anna, &s, T), 0);
+    for (int i = 1; i < N; i++)
+        assert_int_equal(wait_pos(y[i], i, 5000), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"waiting\":%d,", N - 1);
+    bool seen = false;
+    for (char *m; !seen && (m = harness_next_raw(anna, "queue_summary", 3000));) {
+        seen = strstr(m, want) != NULL;
+        free(m);
+    }
+    assert_true(seen);
+    for (int i = 0; i < N; i++)
+        client_free(y[i]);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 static void test_capacity_is_respected_and_status_lowers_it(void **state)
 {
     struct harness *h = *state;
@@ -324,6 +361,8 @@ int main(void)
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_position_and_eta_are_pushed_and_decrease, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_fan_out_reaches_every_waiting_person_and_counsellor,
+                                        harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_capacity_is_respected_and_status_lowers_it,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_leaving_before_pickup_is_abandoned_without_counsellor,

@@ -2,6 +2,7 @@
  * thread, the queue bound, shutdown, and the wake-up through lws. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -71,6 +72,33 @@ static void test_workers_run_work_on_pool_and_done_on_draining_thread(void **sta
     }
     assert_int_equal(workers_pending(w), 0);
     assert_int_equal(workers_drain(w), 0);
+    workers_destroy(w);
+}
+
+/* Argon2id must never take the CPU from the service thread: the pool's
+ * threads run at SCHED_IDLE, the service thread keeps its own policy. */
+static atomic_int work_policy;
+
+static void record_policy(void *arg)
+{
+    atomic_store(&work_policy, sched_getscheduler(0));
+}
+
+static void ignore_done(void *arg)
+{
+}
+
+static void test_workers_run_at_idle_priority(void **state)
+{
+    struct workers *w = NULL;
+    int own = sched_getscheduler(0);
+    atomic_store(&work_policy, -1);
+    assert_int_equal(workers_create(&w, 1, 4, NULL), 0);
+    assert_int_equal(workers_submit(w, record_policy, ignore_done, NULL), 0);
+    for (int i = 0; i < 500 && atomic_load(&work_policy) == -1; i++)
+        sleep_ms(10);
+    assert_int_equal(atomic_load(&work_policy), SCHED_IDLE);
+    assert_int_equal(sched_getscheduler(0), own);
     workers_destroy(w);
 }
 
@@ -202,6 +230,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_workers_run_work_on_pool_and_done_on_draining_thread),
+        cmocka_unit_test(test_workers_run_at_idle_priority),
         cmocka_unit_test(test_workers_submit_refuses_past_max_queued),
         cmocka_unit_test(test_workers_destroy_finishes_queued_work_without_done),
         cmocka_unit_test(test_workers_create_rejects_bad_arguments),
