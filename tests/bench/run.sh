@@ -9,7 +9,7 @@
 #   tests/bench/run.sh                 # the whole suite, about 5 minutes (10 at most)
 #   BUILD=/path/to/build tests/bench/run.sh
 #   ONLY="relay idle" tests/bench/run.sh   # a subset of: relay latency idle churn queue login slow
-#   ONLY="loop login-idle" tests/bench/run.sh   # opt-in: generator loop comparison, SCHED_IDLE what-if
+#   ONLY="loop" tests/bench/run.sh   # opt-in: generator loop comparison
 #   PROFILE=churn tests/bench/run.sh   # also perf-record lotsed during that scenario
 #
 # Environment: BUILD (default build-bench, configured Release if missing; NOBUILD=1
@@ -144,6 +144,18 @@ start_lotsed() { # NAME
         sleep 0.3
         SRV=$(pgrep -P "$SPID" -x lotsed || echo "$SPID")
     fi
+    helpers_off_server_cpu
+}
+
+# The service thread keeps the server CPU to itself; the server's other threads
+# (lotsed: Argon2id and database-connect workers at SCHED_IDLE; Node: V8's
+# garbage collector and libuv's pool) go to the other CPU, where a 2-core
+# machine's scheduler would run them too. Done for both servers alike.
+helpers_off_server_cpu() {
+    local t
+    for t in /proc/"$SRV"/task/*; do
+        [ "${t##*/}" = "$SRV" ] || taskset -p -c "$GEN_CPU" "${t##*/}" >/dev/null 2>&1 || true
+    done
 }
 
 start_node() { # NAME
@@ -151,6 +163,7 @@ start_node() { # NAME
     SPID=$!
     SRV=$SPID
     wait_port "$BPORT" || { cat "$OUT/node-$1.log" >&2; exit 1; }
+    helpers_off_server_cpu
 }
 
 stop_server() {
@@ -284,23 +297,13 @@ if want queue; then
 fi
 
 if want login; then
-    # Argon2id at lotsectl's default cost on the server's worker threads, which
-    # share the server's one CPU with the relay (20,000 frames/s, 1,000 sessions)
+    # Argon2id at lotsectl's default cost on the server's worker threads (on the
+    # generator's CPU, at SCHED_IDLE) while the relay runs at 20,000 frames/s
+    # over 1,000 sessions
     start_lotsed login
     R[login]=$(gen login login --sessions 1000 --rate 20000 --login-slots 4 --duration 10)
     stop_server
     log "login: ${R[login]}"
-fi
-if want login-idle; then
-    # what-if, no code change: the same with the worker threads at SCHED_IDLE
-    start_lotsed login-idle
-    for t in /proc/"$SRV"/task/*; do
-        tid=${t##*/}
-        [ "$tid" = "$SRV" ] || chrt --idle -p 0 "$tid"
-    done
-    R[login_idle]=$(gen login-idle login --sessions 1000 --rate 20000 --login-slots 4 --duration 10)
-    stop_server
-    log "SCHED_IDLE workers: ${R[login_idle]}"
 fi
 
 if want slow; then
@@ -365,9 +368,6 @@ if want queue; then
 fi
 if want login; then
     row logins "logins/s at default cost; relay p99 ms at 20k/s" "$(f login logins_per_s)/s, p99 $(ms "$(f login p99_us)")" "report; <= 2" "$(ok "$(ms "$(f login p99_us)")" '<=' 2)" "-" "-"
-fi
-if want login-idle; then
-    row logins "same, worker threads SCHED_IDLE (what-if)" "$(f login_idle logins_per_s)/s, p99 $(ms "$(f login_idle p99_us)")" "report; <= 2" "$(ok "$(ms "$(f login_idle p99_us)")" '<=' 2)" "-" "-"
 fi
 if want slow; then
     row "slow reader" "others' p99 ms before / during the stall" "$(ms "$(f slow p99_before_us)") / $(ms "$(f slow p99_during_us)")" "unchanged" "-" "-" "-"
