@@ -1,5 +1,6 @@
 /* queue.c — the waiting queue. All operations but queue_positions are O(1) or
- * O(topics). */
+ * O(topics); a re-queued session's insert is O(its distance from the nearer
+ * end of its list). */
 #include "queue.h"
 
 #include <string.h>
@@ -17,11 +18,20 @@ void queue_push(struct queue *q, struct queue_entry *e)
     if (e->queued || e->topic < 0 || e->topic >= q->topic_count)
         return;
     __typeof__(q->lists[0]) *l = &q->lists[e->topic];
-    /* Ordered by enqueued_ms: a new arrival goes to the tail in O(1); a session
-     * coming back from a transfer walks forward to its original place. */
-    struct queue_entry *after = l->tail;
-    while (after && after->enqueued_ms > e->enqueued_ms)
-        after = after->prev;
+    /* Ordered by enqueued_ms: a new arrival goes to the tail in O(1). A session
+     * coming back from a transfer goes to its original place, found from the
+     * nearer end: it waited already, so usually from the head, where a walk
+     * from the tail would pass everyone waiting behind it. */
+    struct queue_entry *after;
+    if (l->head && e->enqueued_ms - l->head->enqueued_ms < l->tail->enqueued_ms - e->enqueued_ms) {
+        after = NULL;
+        for (struct queue_entry *x = l->head; x && x->enqueued_ms <= e->enqueued_ms; x = x->next)
+            after = x;
+    } else {
+        after = l->tail;
+        while (after && after->enqueued_ms > e->enqueued_ms)
+            after = after->prev;
+    }
     e->prev = after;
     e->next = after ? after->next : l->head;
     if (e->next)

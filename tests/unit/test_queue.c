@@ -115,6 +115,40 @@ static void test_push_puts_a_returning_entry_back_at_its_place(void **state)
     assert_int_equal(q.len, 4);
 }
 
+/* Returning entries near the head are placed by a walk from the head, others
+ * from the tail: either way the list stays ordered and linked both ways, and a
+ * returning entry goes behind those of the same time already there. */
+static void test_push_returns_entries_in_order_from_either_end(void **state)
+{
+    static struct queue_entry big[1000];
+    queue_init(&q, 1, NULL);
+    for (int i = 0; i < 1000; i++) {
+        big[i] = (struct queue_entry){.topic = 0, .enqueued_ms = i / 2};
+        queue_push(&q, &big[i]);
+    }
+    static const int out[] = {0, 1, 3, 500, 501, 997, 999};
+    int n_out = (int)(sizeof(out) / sizeof(out[0]));
+    for (int i = 0; i < n_out; i++)
+        queue_remove(&q, &big[out[i]]);
+    for (int i = n_out - 1; i >= 0; i--)
+        queue_push(&q, &big[out[i]]);
+    int n = 0;
+    struct queue_entry *prev = NULL;
+    for (struct queue_entry *x = q.lists[0].head; x; prev = x, x = x->next, n++) {
+        assert_ptr_equal(x->prev, prev);
+        if (prev)
+            assert_true(prev->enqueued_ms <= x->enqueued_ms);
+    }
+    assert_int_equal(n, 1000);
+    assert_ptr_equal(q.lists[0].tail, prev);
+    assert_int_equal(q.len, 1000);
+    assert_ptr_equal(q.lists[0].head, &big[1]); /* pushed back before big[0], same time */
+    assert_ptr_equal(big[1].next, &big[0]);
+    assert_ptr_equal(q.lists[0].tail, &big[999]);
+    assert_ptr_equal(big[999].prev, &big[998]);
+    assert_ptr_equal(big[501].next, &big[500]);
+}
+
 static void test_push_rejects_unknown_topic(void **state)
 {
     queue_init(&q, 2, NULL);
@@ -134,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_remove_from_middle_and_twice_is_safe),
         cmocka_unit_test(test_positions_count_same_topic_and_higher_priority),
         cmocka_unit_test(test_push_puts_a_returning_entry_back_at_its_place),
+        cmocka_unit_test(test_push_returns_entries_in_order_from_either_end),
         cmocka_unit_test(test_push_rejects_unknown_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
