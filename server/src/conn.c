@@ -314,11 +314,12 @@ void server_kill_listed(struct server *srv)
     }
 }
 
-/* Several relayed frames waiting for one connection go out in one write: each
- * is framed here as an unmasked, final WebSocket binary frame (we never
- * fragment and use no extension) and the batch is handed to lws as raw bytes.
+/* Several messages waiting for one connection go out in one write: each is
+ * framed here as an unmasked, final WebSocket frame, binary or text (we never
+ * fragment and use no extension), and the batch is handed to lws as raw bytes.
  * This keeps the one-write-per-WRITEABLE rule and saves a system call and a
- * poll turn per frame under load. */
+ * poll turn per message under load (relayed frames; a counsellor's assigned,
+ * ended and summaries). */
 #define BATCH_BYTES (32 * 1024)
 
 static int write_batch(struct conn *c)
@@ -327,8 +328,8 @@ static int write_batch(struct conn *c)
     unsigned char *out = batch + LWS_PRE;
     size_t n = 0;
     struct outmsg *m;
-    while ((m = c->sq_head) && m->binary && n + 4 + m->len <= BATCH_BYTES) {
-        out[n++] = 0x82; /* FIN, binary */
+    while ((m = c->sq_head) && n + 4 + m->len <= BATCH_BYTES) {
+        out[n++] = m->binary ? 0x82 : 0x81; /* FIN, binary or text */
         if (m->len < 126) {
             out[n++] = (unsigned char)m->len;
         } else {
@@ -346,7 +347,7 @@ static int write_batch(struct conn *c)
         outmsg_put(m);
     }
     int rc = lws_write(c->wsi, out, n, LWS_WRITE_RAW);
-    sodium_memzero(out, n); /* ciphertext does not stay in a static buffer */
+    sodium_memzero(out, n); /* ciphertext and secrets do not stay in a static buffer */
     if (rc < 0)
         return -1;
     if (c->sq_head || c->closing)
@@ -370,7 +371,7 @@ int conn_writeable(struct conn *c)
     struct outmsg *m = c->sq_head;
     if (!m)
         return c->closing ? -1 : 0;
-    if (m->binary && m->next && m->next->binary)
+    if (m->next && m->len + 4 <= BATCH_BYTES && m->next->len + 4 <= BATCH_BYTES)
         return write_batch(c);
     c->sq_head = m->next;
     if (!c->sq_head)
