@@ -46,6 +46,7 @@ static struct {
     int port;
     bool use_ev;
     bool pre;       /* --pre-encrypted */
+    bool requeue;   /* queue scenario: counsellors hand sessions back to the queue */
     bool baseline;  /* --baseline: the Node pairing protocol */
     int sessions;   /* sessions (pairs) */
     int cap;        /* sessions per counsellor connection */
@@ -227,7 +228,7 @@ static int nready, ready_cap;
 static struct {
     uint64_t connects, connect_errors, closes, errors, welcomes, assigned, take_empty, keys_rx,
         logins, login_retries, sessions_done, frames_rx, frames_tx, bytes_rx, enqueue_ops, assign_ops, gen_drops,
-        bad_open;
+        bad_open, rekeys;
 } st;
 static struct hist lat, lat_before; /* lat_before: slow-reader scenario's first phase */
 static struct hist lat_sec;          /* this second only, for --verbose */
@@ -540,25 +541,30 @@ static void b64(char *dst, size_t cap, const uint8_t *src, size_t len)
         fatal("b64");
 }
 
+/* A fresh young key, in c->ypk/ysk. Nobody keys a queue-scenario session: its
+ * X25519 keys come from a pool made once (the server does not look inside the
+ * key); the generator was the limit of that scenario (0.96 of its core). */
+static void young_key(struct conn *c)
+{
+    if (opt.sc != SC_QUEUE) {
+        crypto_kx_keypair(c->ypk, c->ysk);
+        return;
+    }
+    static uint8_t pool_pk[64][32], pool_sk[64][32];
+    static unsigned made, next;
+    unsigned i = next++ % 64;
+    if (made < 64 && i == made) {
+        crypto_kx_keypair(pool_pk[i], pool_sk[i]);
+        made++;
+    }
+    memcpy(c->ypk, pool_pk[i], 32);
+    memcpy(c->ysk, pool_sk[i], 32);
+}
+
 static void young_hello(struct conn *c)
 {
     char pk[64];
-    if (opt.sc == SC_QUEUE) {
-        /* nobody keys a queue-scenario session: the X25519 keys come from a
-         * pool made once (the server does not look inside the key); the
-         * generator was the limit of this scenario (0.96 of its core) */
-        static uint8_t pool_pk[64][32], pool_sk[64][32];
-        static unsigned made, next;
-        unsigned i = next++ % 64;
-        if (made < 64 && i == made) {
-            crypto_kx_keypair(pool_pk[i], pool_sk[i]);
-            made++;
-        }
-        memcpy(c->ypk, pool_pk[i], 32);
-        memcpy(c->ysk, pool_sk[i], 32);
-    } else {
-        crypto_kx_keypair(c->ypk, c->ysk);
-    }
+    young_key(c);
     b64(pk, sizeof pk, c->ypk, 32);
     send_text(c, "{\"t\":\"hello\",\"v\":1,\"role\":\"young\",\"topic\":\"%s\",\"pk\":\"%s\"}", opt.topic, pk);
 }
@@ -804,8 +810,11 @@ static void on_assigned(struct conn *k, const struct lotse_json_msg *m)
     struct sess *s = sess_get(sid);
     s->couns = k;
     k->s[k->ns++] = s;
-    if (opt.sc == SC_QUEUE) { /* assignment is the operation: end at once */
-        send_text(k, "{\"t\":\"end\",\"sid\":\"%s\"}", s->sid_hex);
+    if (opt.sc == SC_QUEUE) { /* assignment is the operation: end or hand back at once */
+        if (opt.requeue)
+            send_text(k, "{\"t\":\"transfer\",\"sid\":\"%s\",\"to\":null}", s->sid_hex);
+        else
+            send_text(k, "{\"t\":\"end\",\"sid\":\"%s\"}", s->sid_hex);
         return;
     }
     if (lotse_b64_decode(s->ypk, 32, pk64, l2) != 32)
@@ -874,12 +883,36 @@ static void on_ended(struct conn *c, const struct lotse_json_msg *m)
     }
     if (c->role == R_COUNS && s->flood)
         fprintf(stderr, "loadgen: slow-reader session ended by the server (%.*s)\n", (int)rl, reason);
+    bool handed_back = rl == 11 && !memcmp(reason, "transferred", 11);
     if (!s->young && !s->couns)
         sess_free(s);
-    else
+    else if (!handed_back)
         s->ended = true;
     if (c->role == R_COUNS)
         dispatch_takes();
+}
+
+/* The young side of a transfer back to the queue: a new key, and the session
+ * waits again (at its old place). That is the re-queue scenario's enqueue. */
+static void on_transferred(struct conn *c, const struct lotse_json_msg *m)
+{
+    const char *hex;
+    size_t l;
+    uint8_t sid[16];
+    if (lotse_json_get_str(m, "sid", 64, &hex, &l) || lotse_hex_decode(sid, 16, hex, l) != 16)
+        return;
+    struct sess *s = sess_find(sid);
+    if (!s || s->young != c)
+        return;
+    char pk[64];
+    young_key(c);
+    b64(pk, sizeof pk, c->ypk, 32);
+    send_text(c, "{\"t\":\"rekey\",\"sid\":\"%s\",\"pk\":\"%s\"}", s->sid_hex, pk);
+    st.rekeys++;
+    if (measuring)
+        st.enqueue_ops++;
+    waiting_untaken++;
+    dispatch_takes();
 }
 
 static void on_text(struct conn *c, const char *text, size_t len)
@@ -934,6 +967,8 @@ static void on_text(struct conn *c, const char *text, size_t len)
             lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
     } else if (!strcmp(t, "ended")) {
         on_ended(c, &m);
+    } else if (!strcmp(t, "transferred")) {
+        on_transferred(c, &m);
     } else if (!strcmp(t, "error")) {
         const char *code = "", *re = "";
         size_t l;
@@ -1215,7 +1250,7 @@ static bool setup_done(void)
     case SC_CHURN:
         return couns_logged_in() == ncouns;
     case SC_QUEUE:
-        return couns_logged_in() == ncouns && (int)(st.welcomes - st.assigned) >= opt.waiting;
+        return couns_logged_in() == ncouns && (int)(st.welcomes + st.rekeys - st.assigned) >= opt.waiting;
     }
     return true;
 }
@@ -1341,10 +1376,10 @@ static void tick(lws_sorted_usec_list_t *sul)
                    st.bad_open);
             break;
         case SC_QUEUE:
-            printf("RESULT scenario=queue enqueues=%" PRIu64 " assignments=%" PRIu64 " ops_per_s=%.0f "
-                   "waiting=%d",
-                   st.enqueue_ops, st.assign_ops, (double)(st.enqueue_ops + st.assign_ops) / secs,
-                   (int)(st.welcomes - st.assigned));
+            printf("RESULT scenario=queue mode=%s enqueues=%" PRIu64 " assignments=%" PRIu64
+                   " ops_per_s=%.0f waiting=%d",
+                   opt.requeue ? "requeue" : "arrive", st.enqueue_ops, st.assign_ops,
+                   (double)(st.enqueue_ops + st.assign_ops) / secs, (int)(st.welcomes + st.rekeys - st.assigned));
             break;
         case SC_LOGIN:
             printf("RESULT scenario=login retries=%" PRIu64 " logins=%" PRIu64 " logins_per_s=%.1f relay_rate=%.0f "
@@ -1474,7 +1509,8 @@ static void usage(void)
             "  --server-pid PID          read VmRSS of the server\n"
             "  --accounts PREFIX:N --account-dir DIR --password PW --org-key FILE\n"
             "  --logins PREFIX:N --login-slots N --login-rate PER_SECOND\n"
-            "  --concurrency N --waiting N --messages N --topic T\n");
+            "  --concurrency N --waiting N --messages N --topic T\n"
+            "  --requeue                 queue: counsellors hand each session back to the queue\n");
     exit(2);
 }
 
@@ -1514,6 +1550,8 @@ int main(int argc, char **argv)
             opt.use_ev = !strcmp(v, "ev");
         else if (!strcmp(a, "--pre-encrypted"))
             opt.pre = true;
+        else if (!strcmp(a, "--requeue"))
+            opt.requeue = true;
         else if (!strcmp(a, "--verbose"))
             verbose = true;
         else if (!strcmp(a, "--baseline"))
