@@ -131,6 +131,9 @@ static void test_plaintext_never_in_server_memory_log_or_database(void **state)
     assert_int_equal(harness_log_count(h, marker), 0);
     /* Positive control for the database scan: the topic is stored. */
     assert_true(harness_db_scan_substring(h, "school", 6) > 0);
+    /* ... and a byte needle with a NUL in it is searched whole, not cut there
+     * (a session id may start with 0x00). */
+    assert_int_equal(harness_db_scan_substring(h, "\0school", 7), 0);
     assert_int_equal(harness_db_scan_substring(h, marker, strlen(marker)), 0);
     /* Nor the session id or the young person's key, as text or bytes. */
     assert_int_equal(harness_db_scan_substring(h, cs->sid_hex, 32), 0);
