@@ -195,6 +195,8 @@ gen() {
 # field LINE KEY
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"; }
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+# pick_median RESULT...: of three RESULT lines, the one with the median p99
+pick_median() { for x in "$@"; do echo "$(field "$x" p99_us) $x"; done | sort -g | sed -n 2p | cut -d' ' -f2-; }
 
 declare -A R
 
@@ -258,7 +260,6 @@ if want latency; then
         ba+=("$(gen "latency-node-$i" relay --baseline --sessions 1000 --rate 20000 --duration 5)")
         stop_server
     done
-    pick_median() { for x in "$@"; do echo "$(field "$x" p99_us) $x"; done | sort -g | sed -n 2p | cut -d' ' -f2-; }
     R[lat_pre]=$(pick_median "${lo[@]}")
     R[lat_node]=$(pick_median "${ba[@]}")
     cr=()
@@ -320,7 +321,7 @@ if want login; then
         lines+=("$(gen "login$i" login --sessions 1000 --rate 20000 --login-slots 4 --duration 10)")
         stop_server
     done
-    R[login]=$(for l in "${lines[@]}"; do echo "$(field "$l" p99_us) $l"; done | sort -g | sed -n 2p | cut -d' ' -f2-)
+    R[login]=$(pick_median "${lines[@]}")
     log "login p99 us: $(for l in "${lines[@]}"; do printf '%s ' "$(field "$l" p99_us)"; done)"
     log "login: ${R[login]}"
 fi
