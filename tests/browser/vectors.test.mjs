@@ -94,7 +94,7 @@ const CHECKS = {
         // what the young person's client checks before sending a word
         const checked = C.verifyCounsellorKeys({
             cert, sig, counsellorPk: couns.publicKey, sid, ownPk: young.publicKey,
-            orgPk: org.publicKey, now: Number(v.now),
+            orgKeys: [org.publicKey], now: Number(v.now),
         });
         assert.equal(checked.counsellorId, Number(v.counsellor_id));
         const yk = C.youngKeys(young.publicKey, young.privateKey, couns.publicKey);

@@ -1,8 +1,9 @@
 // counsellor.js — the counsellor console: device key (IndexedDB), login,
 // availability, queue view, take/offer, and several encrypted chats in tabs.
-import { apply, bindSwitch, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
+import { addTexts, apply, bindSwitch, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { b64decode, b64encode, decodeFrame, hexdecode, hexencode, keys as keysMsg, login, msg } from './protocol.js';
-import { counsellorKeys, signTranscript, verifyCert, wipe } from './crypto.js';
+import { counsellorKeys, safetyCode, signTranscript, verifyCertPinned, wipe } from './crypto.js';
+import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
 import { Channel } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 
@@ -206,11 +207,11 @@ function clearText(el) {
     el.textContent = '';
 }
 
-let orgPk = null;
+let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
 let device = null; // {publicKey, privateKey} Ed25519, kept in IndexedDB
 let conn = null;
 let me = null; // login_ok
-let cert = null; // Uint8Array, verified against orgPk and this device
+let cert = null; // Uint8Array, verified against the pinned roots and this device
 const chats = new Map(); // sidHex -> chat
 let selected = null;
 let newChatNotice = false;
@@ -325,7 +326,7 @@ function onLoginOk(m) {
     if (typeof m.cert === 'string') {
         try {
             const c = b64decode(m.cert);
-            const got = verifyCert(c, orgPk, Math.floor(Date.now() / 1000));
+            const got = verifyCertPinned(c, trust.orgKeys, Math.floor(Date.now() / 1000));
             if (hexencode(got.devicePk) !== hexencode(device.publicKey)) throw Object.assign(new Error('other device'), { code: 'EPERM' });
             cert = c;
         } catch (e) {
@@ -800,7 +801,7 @@ function buildChat(chat) {
     const lockText = document.createElement('span');
     setText(lockText, 'lock.short');
     lock.append(lockIcon, ' ', lockText);
-    head.append(h, lock);
+    head.append(h, lock, safetyControl(chat));
 
     const keyChanged = document.createElement('p');
     keyChanged.className = 'key-changed';
@@ -1159,14 +1160,61 @@ function wire() {
     });
 }
 
+/** The "Sicherheitscode" link of a chat's header (§6.4): the code of the keys
+ * sent last (a re-key changes it), computed when the link is opened. */
+function safetyControl(chat) {
+    const wrap = document.createElement('div');
+    wrap.className = 'safety';
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'link-button small safety-toggle';
+    button.setAttribute('aria-expanded', 'false');
+    setText(button, 'safety.link');
+    const box = document.createElement('div');
+    box.className = 'safety-box';
+    box.hidden = true;
+    const line = document.createElement('p');
+    const label = document.createElement('span');
+    setText(label, 'safety.label');
+    const code = document.createElement('strong');
+    code.className = 'safety-code';
+    line.append(label, ' ', code);
+    const explain = document.createElement('p');
+    explain.className = 'small';
+    setText(explain, 'safety.counsellor');
+    box.append(line, explain);
+    button.addEventListener('click', () => {
+        const open = box.hidden;
+        if (open && chat.keysMsg) {
+            const pk = b64decode(JSON.parse(chat.keysMsg).pk);
+            code.textContent = safetyCode(chat.sid, chat.youngPk, pk);
+        }
+        box.hidden = !open;
+        button.setAttribute('aria-expanded', String(open));
+    });
+    wrap.append(button, box);
+    return wrap;
+}
+
+/** The pinned roots (trust.js); a server that names another key is refused. */
+async function loadTrust(config) {
+    try {
+        trust = await loadTrustRoot();
+        checkServerKey(config, trust);
+    } catch (e) {
+        const reason = ['mismatch', 'missing'].includes(e.reason) ? e.reason : 'broken';
+        throw new Error(`${t('untrusted.title')} ${t(`untrusted.${reason}`)}`);
+    }
+}
+
 async function main() {
     wire();
+    addTexts(TRUST_TEXTS);
     apply();
     try {
         await sodiumReady();
         const config = await fetchConfig();
-        if (!config.org_public_key) throw new Error('no org_public_key in /config.json');
-        orgPk = b64decode(config.org_public_key);
+        await loadTrust(config);
         device = await loadDeviceKey();
     } catch (e) {
         $('loading').hidden = true;

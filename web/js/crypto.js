@@ -88,14 +88,52 @@ export function verifyTranscript(sig, devicePk, sid, youngPk, counsellorPk) {
 }
 
 /**
+ * Checks a certificate against the pinned organisation keys (trust.js): the
+ * first that verifies it wins. Throws what verifyCert threw for the last key
+ * (EPERM when none signed it), or EPERM for an empty list.
+ */
+export function verifyCertPinned(cert, orgKeys, now) {
+    let last = fail('EPERM', 'no pinned organisation key');
+    for (const k of orgKeys) {
+        try {
+            return verifyCert(cert, k, now);
+        } catch (e) {
+            last = e;
+        }
+    }
+    throw last;
+}
+
+/**
  * Everything the young person checks before sending a word (§4.1, §6): the
- * certificate, then the signature over the transcript built from ITS OWN key.
+ * certificate against the pinned organisation keys `orgKeys` (never a key the
+ * server named), then the signature over the transcript built from ITS OWN key.
  * Returns the certificate fields; throws on any failure.
  */
-export function verifyCounsellorKeys({ cert, sig, counsellorPk, sid, ownPk, orgPk, now }) {
-    const c = verifyCert(cert, orgPk, now);
+export function verifyCounsellorKeys({ cert, sig, counsellorPk, sid, ownPk, orgKeys, now }) {
+    const c = verifyCertPinned(cert, orgKeys, now);
     verifyTranscript(sig, c.devicePk, sid, ownPk, counsellorPk);
     return c;
+}
+
+// ---- safety code (§6.4) ---------------------------------------------------------
+
+const SAFETY_CONTEXT = utf8('lotse-safety-v1');
+
+/**
+ * The session's safety code: BLAKE2b-256 of "lotse-safety-v1" ‖ version ‖ sid ‖
+ * young pk ‖ counsellor pk; four groups, each the big-endian uint32 of 4 hash
+ * bytes mod 10000, four digits with leading zeros: "0123 4567 8901 2345".
+ */
+export function safetyCode(sid, youngPk, counsellorPk) {
+    if (sid.length !== SID_BYTES || youngPk.length !== 32 || counsellorPk.length !== 32) {
+        throw fail('EBADMSG', 'safety code field size');
+    }
+    const h = na().crypto_generichash(32, concat(SAFETY_CONTEXT, Uint8Array.of(VERSION), sid, youngPk, counsellorPk));
+    const view = new DataView(h.buffer, h.byteOffset, h.byteLength);
+    const groups = [];
+    for (let i = 0; i < 4; i++) groups.push(String(view.getUint32(4 * i) % 10000).padStart(4, '0'));
+    return groups.join(' ');
 }
 
 // ---- direction keys -----------------------------------------------------------

@@ -12,6 +12,11 @@ export function setTexts(texts) {
     dict = texts;
 }
 
+/** Adds texts of a shared module (e.g. trust.js) to the page's texts. */
+export function addTexts(texts) {
+    for (const l of ['de', 'en']) dict[l] = { ...texts[l], ...dict[l] };
+}
+
 export function currentLang() {
     return lang;
 }

@@ -1,7 +1,8 @@
 // pow.js — admission work (PROTOCOL.md §4.1.1): find an 8-byte nonce such that
-// BLAKE2b-256(seed ‖ nonce) starts with `bits` zero bits. Runs in a Web Worker
-// (web/js/pow-worker.js) so the page stays responsive; if a worker cannot
-// start, the same search runs here in small chunks between frames.
+// BLAKE2b-256(seed ‖ nonce) starts with `bits` zero bits. Runs here, in small
+// chunks between frames, with the page's libsodium.js: a Web Worker would load
+// scripts (the worker file, importScripts) that Subresource Integrity cannot
+// cover, so the client runs no code outside the hashes its pages name.
 import { b64decode, b64encode } from './protocol.js';
 
 const CHUNK = 2048; // hashes per turn of the main-thread fallback
@@ -50,30 +51,6 @@ function solveHere(seed, bits, token) {
     });
 }
 
-function solveInWorker(seed, bits, token) {
-    return new Promise((resolve, reject) => {
-        let worker;
-        try {
-            worker = new Worker('/js/pow-worker.js');
-        } catch (e) {
-            reject(e);
-            return;
-        }
-        token.stop = () => worker.terminate();
-        worker.onmessage = (ev) => {
-            worker.terminate();
-            if (ev.data && ev.data.nonce) resolve(new Uint8Array(ev.data.nonce));
-            else reject(new Error('worker failed'));
-        };
-        worker.onerror = (ev) => {
-            ev.preventDefault();
-            worker.terminate();
-            reject(new Error('worker failed'));
-        };
-        worker.postMessage({ seed, bits });
-    });
-}
-
 /**
  * Solves a `challenge`. Returns {promise, cancel}; the promise resolves to the
  * base64url nonce for `hello`'s `pow` field.
@@ -82,12 +59,7 @@ export function solvePow(seedB64, bits) {
     const token = { cancelled: false, stop: null };
     const seed = b64decode(seedB64);
     const want = Math.max(0, Math.min(32, bits | 0));
-    const promise = solveInWorker(seed, want, token)
-        .catch((e) => {
-            if (token.cancelled) throw e;
-            return solveHere(seed, want, token);
-        })
-        .then((nonce) => b64encode(nonce));
+    const promise = solveHere(seed, want, token).then((nonce) => b64encode(nonce));
     return {
         promise,
         cancel() {

@@ -1,9 +1,10 @@
 // young.js — the young person's page: welcome, topic, queue, the encrypted
 // chat, end, quick exit. Nothing is kept after the tab closes: only the
 // session id and resume secret sit in sessionStorage while a chat runs.
-import { apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
+import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
-import { verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
+import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
+import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
 import { Channel } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
@@ -180,13 +181,13 @@ setTexts({
 });
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused'];
+const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused', 'view-untrusted'];
 // Reconnect back-off after a dropped connection (§5.2), within `grace` of `welcome`.
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const DEFAULT_GRACE_S = 120; // after a reload `welcome` is gone; the server says when it is over
 
 let config = null;
-let orgPk = null;
+let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
 // The running session:
 //   conn, online (resumed or welcomed on this connection), topic, sid, sidHex,
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
@@ -620,13 +621,14 @@ function onKeys(m) {
             counsellorPk,
             sid: s.sid,
             ownPk: s.kp.publicKey,
-            orgPk,
+            orgKeys: trust.orgKeys,
             now: Math.floor(Date.now() / 1000),
         });
     } catch (e) {
         refuse(e);
         return;
     }
+    showSafetyCode(safetyCode(s.sid, s.kp.publicKey, counsellorPk));
     const keys = youngKeys(s.kp.publicKey, s.kp.privateKey, counsellorPk);
     wipe(s.kp.privateKey);
     s.kp = null;
@@ -653,6 +655,28 @@ function onKeys(m) {
     setComposer(true);
     showIfHidden('view-chat');
     $('text').focus();
+}
+
+/** The safety code of the running keys behind the "Sicherheitscode" link (§6.4). */
+function showSafetyCode(code) {
+    $('safety-code').textContent = code;
+    $('safety-box').hidden = true;
+    $('safety-toggle').setAttribute('aria-expanded', 'false');
+}
+
+function wireSafety() {
+    $('safety-toggle').addEventListener('click', () => {
+        const open = $('safety-box').hidden;
+        $('safety-box').hidden = !open;
+        $('safety-toggle').setAttribute('aria-expanded', String(open));
+    });
+}
+
+/** The client cannot trust this server (trust.js): nothing is started. */
+function showUntrusted(err) {
+    console.warn('trust root:', err.reason || err.code, err.message);
+    setText($('untrusted-why'), `untrusted.${['mismatch', 'missing'].includes(err.reason) ? err.reason : 'broken'}`);
+    show('view-untrusted');
 }
 
 function refuse(err) {
@@ -871,16 +895,25 @@ async function main() {
     else apply();
     const storedSid = sessionStorage.getItem(STORE_SID);
     const storedResume = sessionStorage.getItem(STORE_RESUME);
+    addTexts(TRUST_TEXTS);
+    wireSafety();
+    apply();
     try {
         await sodiumReady();
         config = await fetchConfig();
-        if (!config.org_public_key) throw new Error('no organisation key configured');
-        orgPk = b64decode(config.org_public_key);
     } catch (e) {
         console.error(e);
         forgetStored();
         $('loading').hidden = true;
         $('load-failed').hidden = false;
+        return;
+    }
+    try {
+        trust = await loadTrustRoot();
+        checkServerKey(config, trust);
+    } catch (e) {
+        forgetStored();
+        showUntrusted(e);
         return;
     }
     renderTopics();
