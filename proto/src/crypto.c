@@ -7,6 +7,7 @@
  * lotse_channel_young/counsellor, which has already called it. */
 #include <errno.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lotse/crypto.h"
@@ -125,6 +126,33 @@ int lotse_kx_sign(uint8_t sig[LOTSE_SIG_BYTES], const uint8_t sid[LOTSE_SID_BYTE
         return -EIO;
     kx_transcript(t, sid, young_pk, counsellor_pk);
     crypto_sign_detached(sig, NULL, t, sizeof(t), device_sk);
+    return 0;
+}
+
+#define SAFETY_CONTEXT "lotse-safety-v1"
+#define SAFETY_CONTEXT_BYTES (sizeof(SAFETY_CONTEXT) - 1)
+
+int lotse_safety_code(char out[LOTSE_SAFETY_CODE_LEN + 1], const uint8_t sid[LOTSE_SID_BYTES],
+                      const uint8_t young_pk[LOTSE_PK_BYTES],
+                      const uint8_t counsellor_pk[LOTSE_PK_BYTES])
+{
+    uint8_t in[SAFETY_CONTEXT_BYTES + 1 + LOTSE_SID_BYTES + 2 * LOTSE_PK_BYTES];
+    uint8_t h[32];
+
+    if (sodium_init() < 0)
+        return -EIO;
+    memcpy(in, SAFETY_CONTEXT, SAFETY_CONTEXT_BYTES);
+    in[SAFETY_CONTEXT_BYTES] = LOTSE_PROTO_VERSION;
+    memcpy(in + SAFETY_CONTEXT_BYTES + 1, sid, LOTSE_SID_BYTES);
+    memcpy(in + SAFETY_CONTEXT_BYTES + 1 + LOTSE_SID_BYTES, young_pk, LOTSE_PK_BYTES);
+    memcpy(in + SAFETY_CONTEXT_BYTES + 1 + LOTSE_SID_BYTES + LOTSE_PK_BYTES, counsellor_pk,
+           LOTSE_PK_BYTES);
+    crypto_generichash(h, sizeof(h), in, sizeof(in), NULL, 0);
+    for (int i = 0; i < 4; i++) {
+        uint32_t v = (uint32_t)h[4 * i] << 24 | (uint32_t)h[4 * i + 1] << 16 |
+                     (uint32_t)h[4 * i + 2] << 8 | h[4 * i + 3];
+        snprintf(out + 5 * i, 6, i < 3 ? "%04u " : "%04u", (unsigned)(v % 10000));
+    }
     return 0;
 }
 

@@ -572,6 +572,32 @@ static size_t seal_raw(uint8_t *frame, const struct lotse_channel *tx, uint64_t 
     return 28 + pt_len + 16;
 }
 
+/* The safety code of PROTOCOL.md §6.4 with its hash input and hash. */
+static void safety_case(const char *name, const char *comment, const uint8_t *sid,
+                        const uint8_t *ypk, const uint8_t *cpk)
+{
+    uint8_t in[15 + 1 + 16 + 32 + 32], h[32];
+    char code[LOTSE_SAFETY_CODE_LEN + 1];
+
+    memcpy(in, "lotse-safety-v1", 15);
+    in[15] = LOTSE_PROTO_VERSION;
+    memcpy(in + 16, sid, 16);
+    memcpy(in + 32, ypk, 32);
+    memcpy(in + 64, cpk, 32);
+    crypto_generichash(h, sizeof(h), in, sizeof(in), NULL, 0);
+    if (lotse_safety_code(code, sid, ypk, cpk) != 0)
+        die("safety code");
+    begin_case(name, comment);
+    put_str("op", "safety");
+    put_hex("sid", sid, 16);
+    put_hex("young_pk", ypk, 32);
+    put_hex("counsellor_pk", cpk, 32);
+    put_hex("input", in, sizeof(in));
+    put_hex("hash", h, sizeof(h));
+    put_str("code", code);
+    put_str("expect", "ok");
+}
+
 static void gen_crypto(const char *dir)
 {
     static uint8_t f1[LOTSE_MAX_BINARY_FRAME], f2[LOTSE_MAX_BINARY_FRAME],
@@ -619,6 +645,8 @@ static void gen_crypto(const char *dir)
                    "#   seal         seal msg with direction key `key`, direction dir, at seq\n"
                    "#   open         open frame with direction key `key`; dir is the sender's\n"
                    "#                direction, last_rx_seq the receiver's state before\n"
+                   "#   safety       the safety code of sid, young_pk, counsellor_pk: input is\n"
+                   "#                the BLAKE2b-256 input, hash its output, code the digits\n"
                    "# Times are unix seconds; dir 0 = young -> counsellor, 1 = counsellor ->\n"
                    "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n");
 
@@ -787,6 +815,28 @@ static void gen_crypto(const char *dir)
         n = seal_raw(tmp, &ys, 1, pt, sizeof(pt));
         open_case("open_dirty_padding", "authentic, but a non-zero byte after the marker", &r, tmp,
                   n, -EBADMSG);
+    }
+    safety_case("safety_session", "the session's safety code", k.sid, k.young_pk, k.couns_pk);
+    safety_case("safety_swapped_counsellor_key",
+                "a key swapped in between: another code on the young person's side", k.sid,
+                k.young_pk, k.other_pk);
+    safety_case("safety_keys_exchanged", "the two keys in each other's place: another code",
+                k.sid, k.couns_pk, k.young_pk);
+    {
+        /* A session whose code has a group below 1000: the digits keep their
+         * leading zeros. */
+        uint8_t sid2[16];
+        char code[LOTSE_SAFETY_CODE_LEN + 1];
+        memcpy(sid2, k.sid, 16);
+        for (int i = 0; i < 256; i++) {
+            sid2[15] = (uint8_t)i;
+            if (lotse_safety_code(code, sid2, k.young_pk, k.couns_pk) != 0)
+                die("safety code");
+            if (code[0] == '0' || code[5] == '0' || code[10] == '0' || code[15] == '0')
+                break;
+        }
+        safety_case("safety_leading_zero", "a group below 1000 keeps its leading zeros", sid2,
+                    k.young_pk, k.couns_pk);
     }
     if (fclose(out) != 0)
         die("crypto.txt");

@@ -3,7 +3,7 @@
 // Each test proves one thing and leaves nobody waiting in the queue.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -14,6 +14,9 @@ const env = (name) => {
     return v;
 };
 const URL = env('LOTSE_URL');
+// A second lotsed whose configuration names another organisation key than the
+// one pinned in the client it serves (run.sh).
+const ATTACK_URL = env('LOTSE_ATTACK_URL');
 const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
 const NEUTRAL = 'https://www.google.de/';
 // What lotsed must send with every page (PROTOCOL.md §8); every document the
@@ -60,9 +63,9 @@ function watch(page) {
     page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
 }
 
-async function openPage(context, path) {
+async function openPage(context, path, base = URL) {
     const page = await context.newPage();
-    await page.goto(URL + path);
+    await page.goto(base + path);
     return page;
 }
 
@@ -109,8 +112,8 @@ async function certifiedCounsellor(who = ANNA) {
 }
 
 /** A young person who chose a topic and is waiting in the queue. */
-async function youngInQueue(context, topicId = 'family') {
-    const page = await openPage(context, '/');
+async function youngInQueue(context, topicId = 'family', base = URL) {
+    const page = await openPage(context, '/', base);
     await page.locator('#view-start').waitFor();
     await page.check(`input[name="topic"][value="${topicId}"]`);
     await page.click('#start-form button[type="submit"]');
@@ -183,6 +186,16 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
     await shoot(y, 'young-chat');
     await shoot(c, 'counsellor-chat');
 
+    // the safety code: both sides show the same code of this session's keys
+    await y.click('#safety-toggle');
+    const yCode = (await y.locator('#safety-code').textContent()).trim();
+    await panel.locator('.safety-toggle').click();
+    const cCode = (await panel.locator('.safety-code').textContent()).trim();
+    assert.match(yCode, /^\d{4} \d{4} \d{4} \d{4}$/);
+    assert.equal(cCode, yCode, 'both sides show the same safety code');
+    await shoot(y, 'young-safety-code');
+    await y.click('#safety-toggle');
+
     await y.click('#end-chat');
     await y.click('#end-yes');
     await y.locator('#view-over').waitFor();
@@ -193,22 +206,82 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
     assertNoProblems();
 });
 
-test('a certificate that does not verify is refused and nothing is sent', async () => {
-    const { context: cctx, page: c } = await certifiedCounsellor();
+/** The attacker's own console: mallory on the attacker's server, with the
+ * client the attacker published with its own key (web-attack) served to this
+ * page instead of the real one, and a device the attacker certified. It runs in
+ * a browser of its own: a page Playwright fulfils counts as public for
+ * Chromium's local network access checks, which would block its WebSocket to
+ * 127.0.0.1. The young person's browser keeps every check. */
+async function attackerCounsellor() {
+    const own = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
+        headless: true,
+        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+            '--disable-features=LocalNetworkAccessChecks'],
+    });
+    const context = await own.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
+    context.on('close', () => own.close());
+    context.on('page', watch);
+    const web = env('LOTSE_ATTACK_WEB');
+    await context.route(`${ATTACK_URL}/**`, async (route) => {
+        const u = new globalThis.URL(route.request().url());
+        const file = join(web, u.pathname.endsWith('/') ? `${u.pathname}index.html` : u.pathname);
+        if (!file.startsWith(web) || !existsSync(file) || !statSync(file).isFile()) return route.continue();
+        const res = await route.fetch(); // the server's headers, the attacker's bytes
+        return route.fulfill({ response: res, body: readFileSync(file) });
+    });
+    const page = await openPage(context, '/counsellor/', ATTACK_URL);
+    await page.locator('#view-login').waitFor();
+    const pk = (await page.locator('#device-pk').textContent()).trim();
+    execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_ATTACK_DB'), 'device-certify', '--handle',
+        env('LOTSE_ATTACK_COUNSELLOR'), '--device', pk, '--orgkey', env('LOTSE_ATTACK_ORGKEY')], { encoding: 'utf8' });
+    await page.fill('#handle', env('LOTSE_ATTACK_COUNSELLOR'));
+    await page.fill('#password', env('LOTSE_ATTACK_COUNSELLOR_PASSWORD'));
+    await page.click('#login-button');
+    await page.locator('#view-console').waitFor();
+    assert.equal(await page.locator('#uncertified').isHidden(), true);
+    await page.check('#available');
+    await page.locator('#status-line.on').waitFor();
+    return { context, page };
+}
+
+test('a server that names another organisation key than the pinned root: the pages refuse and say why', async () => {
     const yctx = await newContext();
-    // the young person's client is pinned to another organisation key
-    const other = execFileSync('node', ['-e',
-        "console.log(require('crypto').randomBytes(32).toString('base64url'))"], { encoding: 'utf8' }).trim();
-    await yctx.route(`${URL}/config.json`, async (route) => {
+    const sockets = [];
+    yctx.on('page', (p) => p.on('websocket', (ws) => sockets.push(ws.url())));
+    const y = await openPage(yctx, '/', ATTACK_URL);
+    await y.locator('#view-untrusted').waitFor();
+    assert.match(await y.locator('#untrusted-why').textContent(), /anderen Schlüssel als den, der fest in dieser Seite steht/);
+    assert.equal(await y.locator('#view-start').isHidden(), true);
+    assert.equal(await y.locator('#start-form').isVisible(), false);
+    await shoot(y, 'young-untrusted');
+    await y.click('#lang');
+    assert.match(await y.locator('#untrusted-why').textContent(), /different key from the one built into this page/);
+    assert.deepEqual(sockets, [], 'no WebSocket was opened');
+    // the counsellor console of the published client refuses that server too
+    const c = await openPage(yctx, '/counsellor/', ATTACK_URL);
+    await c.locator('#load-failed').waitFor();
+    assert.match(await c.locator('#load-failed').textContent(), /anderen Schlüssel/);
+    assert.equal(await c.locator('#view-login').isHidden(), true);
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('an attacker that hides its key and certifies its own device: the young person refuses the keys and sends nothing', async () => {
+    const { context: cctx, page: c } = await attackerCounsellor();
+    const yctx = await newContext();
+    // the attacker's /config.json names no key: the page starts, the keys decide
+    await yctx.route(`${ATTACK_URL}/config.json`, async (route) => {
         const res = await route.fetch();
-        const body = { ...(await res.json()), org_public_key: other };
+        const body = await res.json();
+        delete body.org_public_key;
         await route.fulfill({ response: res, body: JSON.stringify(body) });
     });
     const binarySent = [];
     yctx.on('page', (p) => p.on('websocket', (ws) => ws.on('framesent', (f) => {
         if (typeof f.payload !== 'string') binarySent.push(f.payload.length);
     })));
-    const y = await youngInQueue(yctx);
+    const y = await youngInQueue(yctx, 'family', ATTACK_URL);
     await c.click('#take');
     await y.locator('#view-refused').waitFor();
     const panel = c.locator('#panels [role="tabpanel"]');

@@ -3,7 +3,10 @@
 #
 # Starts a throwaway PostgreSQL (tests/support/pg.sh), makes the database,
 # organisation key and accounts with lotsectl, starts lotsed on a free port
-# serving web/, then runs `node --test` on vectors.test.mjs and e2e.test.mjs
+# serving a copy of web/ that pins that key (deploy/client-publish.sh), and a
+# second lotsed, the "attacker", whose configuration names another organisation
+# key while serving the same published client; then runs `node --test` on
+# vectors.test.mjs, sri.test.mjs and e2e.test.mjs
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
@@ -21,6 +24,7 @@ CHROMIUM=${CHROMIUM:-/usr/lib/chromium/chromium}
 ARTIFACTS=$ROOT/tests/artifacts
 WORK=$(mktemp -d /tmp/lotse-browser.XXXXXX)
 LOTSED_PID=
+ATTACK_PID=
 
 die() {
     echo "run.sh: $*" >&2
@@ -34,6 +38,7 @@ cleanup() {
         for _ in $(seq 50); do kill -0 "$LOTSED_PID" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$LOTSED_PID" 2>/dev/null || true
     fi
+    if [ -n "$ATTACK_PID" ]; then kill -KILL "$ATTACK_PID" 2>/dev/null || true; fi
     bash "$ROOT/tests/support/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
     if [ "${LOTSE_KEEP_WORK:-0}" = 1 ]; then
         echo "run.sh: kept $WORK" >&2
@@ -89,12 +94,33 @@ add_account anna counsellor Anna "$COUNSELLOR_PASSWORD"
 add_account ben counsellor Ben "$COUNSELLOR2_PASSWORD" # the colleague a chat is transferred to
 add_account sam supervisor Sam "$SUPERVISOR_PASSWORD"
 
+# ---- the published client: web/ with the fresh organisation key pinned -----------------
+"$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$WORK/web" --root "org:$ORG_PUB:browser tests" \
+    >"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log" >&2; die "client-publish failed"; }
+
+# ---- the attacker: its own database and organisation key, the same client -------------
+# It certifies a device of its own ("mallory") with its key and names that key
+# in its configuration (so in /config.json). Its own console is a client
+# published with its key (web-attack), which the tests serve to mallory's page.
+psql "$ADMIN_DB" -qc 'CREATE DATABASE lotse_attack' >/dev/null || die "could not create the attacker's database"
+ATTACK_DB=${ADMIN_DB/dbname=postgres/dbname=lotse_attack}
+"$BIN/lotsectl" --db "$ATTACK_DB" migrate >>"$WORK/ctl.log" 2>&1 || { cat "$WORK/ctl.log" >&2; die "migrate (attacker) failed"; }
+"$BIN/lotsectl" --db "$ATTACK_DB" orgkey-create --out "$WORK/attack.key" >>"$WORK/ctl.log" 2>&1 ||
+    { cat "$WORK/ctl.log" >&2; die "orgkey-create (attacker) failed"; }
+ATTACK_PUB=$(tr -d '[:space:]' <"$WORK/attack.key.pub")
+MALLORY_PASSWORD=mallory-test-password
+echo "$MALLORY_PASSWORD" | "$BIN/lotsectl" --db "$ATTACK_DB" account-add --handle mallory --role counsellor --name Mallory \
+    --topics family,school,friends,prison,other --password-stdin --pwhash-cost min >>"$WORK/ctl.log" 2>&1 ||
+    { cat "$WORK/ctl.log" >&2; die "account-add mallory failed"; }
+"$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$WORK/web-attack" --root "org:$ATTACK_PUB:attacker" \
+    >>"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log" >&2; die "client-publish (attacker) failed"; }
+
 # ---- lotsed -------------------------------------------------------------------------------
 # A short resume grace: a closed browser context is a dropped connection (the
 # protocol has no "log out"), and the next test should not find its counsellor
 # still away-but-counted or its young person still holding a place for 120 s.
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-"$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$ROOT/web" \
+"$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$WORK/web" \
     --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed.log" 2>&1 &
 LOTSED_PID=$!
 for _ in $(seq 100); do
@@ -103,6 +129,15 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/lotsed.log" >&2; die "lotsed did not come up"; }
+ATTACK_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+"$BIN/lotsed" --db "$ATTACK_DB" --listen-address 127.0.0.1 --listen-port "$ATTACK_PORT" --web-root "$WORK/web" \
+    --org-public-key "$ATTACK_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed-attack.log" 2>&1 &
+ATTACK_PID=$!
+for _ in $(seq 100); do
+    curl -fsS "http://127.0.0.1:$ATTACK_PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break
+    kill -0 "$ATTACK_PID" 2>/dev/null || { cat "$WORK/lotsed-attack.log" >&2; die "attacker lotsed exited"; }
+    sleep 0.1
+done
 
 # ---- tests ----------------------------------------------------------------------------------
 mkdir -p "$ARTIFACTS/screenshots"
@@ -110,9 +145,11 @@ export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl
     LOTSE_ORG_PUB="$ORG_PUB" LOTSE_COUNSELLOR=anna LOTSE_COUNSELLOR_PASSWORD="$COUNSELLOR_PASSWORD" \
     LOTSE_COUNSELLOR2=ben LOTSE_COUNSELLOR2_PASSWORD="$COUNSELLOR2_PASSWORD" \
     LOTSE_SUPERVISOR=sam LOTSE_SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" CHROMIUM="$CHROMIUM" \
-    LOTSE_ARTIFACTS="$ARTIFACTS"
+    LOTSE_ARTIFACTS="$ARTIFACTS" LOTSE_WEB="$WORK/web" LOTSE_ATTACK_URL="http://127.0.0.1:$ATTACK_PORT" \
+    LOTSE_ATTACK_DB="$ATTACK_DB" LOTSE_ATTACK_ORGKEY="$WORK/attack.key" LOTSE_ATTACK_WEB="$WORK/web-attack" \
+    LOTSE_ATTACK_COUNSELLOR=mallory LOTSE_ATTACK_COUNSELLOR_PASSWORD="$MALLORY_PASSWORD"
 cd "$HERE" || die "no $HERE"
-node --test --test-reporter=tap vectors.test.mjs e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
+node --test --test-reporter=tap vectors.test.mjs sri.test.mjs e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
 pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
 fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)

@@ -64,7 +64,7 @@ before(async () => {
 describe('crypto.txt', () => {
     test('has cases of every operation', () => {
         const ops = new Set(crypto.map((c) => c.op));
-        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open']) assert.ok(ops.has(op), op);
+        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety']) assert.ok(ops.has(op), op);
     });
 
     for (const v of crypto) {
@@ -113,6 +113,12 @@ const CHECKS = {
         assert.equal(toHex(got1.body), v.msg);
         const got2 = C.open({ key: yk.rx, dir: 1, sid, lastRxSeq: 0n, frame: c2y });
         assert.equal(toHex(got2.body), v.msg);
+    },
+
+    safety(v) {
+        const input = hex(v.input);
+        assert.equal(toHex(globalThis.sodium.crypto_generichash(32, input)), v.hash);
+        assert.equal(C.safetyCode(hex(v.sid), hex(v.young_pk), hex(v.counsellor_pk)), v.code);
     },
 
     cert_verify(v) {

@@ -464,6 +464,39 @@ static void test_crypto_txt_kx_cases_verify_as_listed(void **state)
     vfile_free(&f);
 }
 
+static void test_crypto_txt_safety_codes_match_byte_for_byte(void **state)
+{
+    struct vfile f;
+
+    vfile_load(&f, "crypto.txt");
+    assert_true(count_op(&f, "safety") >= 3);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        uint8_t sid[16], ypk[32], cpk[32], in[96], want[32], h[32];
+        char code[LOTSE_SAFETY_CODE_LEN + 1];
+
+        if (strcmp(req(c, "op"), "safety") != 0)
+            continue;
+        req_hex_exact(c, "sid", sid, 16);
+        req_hex_exact(c, "young_pk", ypk, 32);
+        req_hex_exact(c, "counsellor_pk", cpk, 32);
+        /* the hash input and output are the ones §6.4 describes */
+        req_hex_exact(c, "input", in, sizeof(in));
+        assert_memory_equal(in, "lotse-safety-v1", 15);
+        assert_int_equal(in[15], LOTSE_PROTO_VERSION);
+        assert_memory_equal(in + 16, sid, 16);
+        assert_memory_equal(in + 32, ypk, 32);
+        assert_memory_equal(in + 64, cpk, 32);
+        req_hex_exact(c, "hash", want, 32);
+        crypto_generichash(h, sizeof(h), in, sizeof(in), NULL, 0);
+        assert_memory_equal(h, want, 32);
+        assert_int_equal(lotse_safety_code(code, sid, ypk, cpk), 0);
+        assert_int_equal(strlen(code), LOTSE_SAFETY_CODE_LEN);
+        assert_string_equal(code, req(c, "code"));
+    }
+    vfile_free(&f);
+}
+
 static void test_crypto_txt_seal_cases_produce_listed_frames(void **state)
 {
     static uint8_t msg[LOTSE_MAX_MESSAGE + 16], frame[LOTSE_MAX_BINARY_FRAME],
@@ -546,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_crypto_txt_session_reproduces_from_seeds),
         cmocka_unit_test(test_crypto_txt_cert_cases_verify_as_listed),
         cmocka_unit_test(test_crypto_txt_kx_cases_verify_as_listed),
+        cmocka_unit_test(test_crypto_txt_safety_codes_match_byte_for_byte),
         cmocka_unit_test(test_crypto_txt_seal_cases_produce_listed_frames),
         cmocka_unit_test(test_crypto_txt_open_cases_accept_or_reject_as_listed),
     };

@@ -1,7 +1,7 @@
 // pow.js — admission work (PROTOCOL.md §4.1.1): find an 8-byte nonce such that
 // BLAKE2b-256(seed ‖ nonce) starts with `bits` zero bits. Runs here, in small
 // chunks between frames, with the page's libsodium.js: a Web Worker would load
-// scripts (the worker file, importScripts) that Subresource Integrity cannot
+// scripts (the worker file and what it loads) that Subresource Integrity cannot
 // cover, so the client runs no code outside the hashes its pages name.
 import { b64decode, b64encode } from './protocol.js';
 
