@@ -84,12 +84,18 @@ if ! "$CTL" --db "$DB" account-list | grep -q ' demo-counsellor '; then
     printf 'demo-counsellor %s\ndemo-supervisor %s\n' "$cpw" "$spw" > "$CRED"
 fi
 
+# The browser client pins this organisation key (trust-root.json, covered by
+# Subresource Integrity): a copy of web/ under state/, republished on each run so
+# that a changed web/ is picked up.
+"$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$STATE/web" --root "org:$ORG_PUB:quickstart" \
+    >"$STATE/client-manifest.txt"
+
 cat > "$STATE/lotsed.conf" <<CONF
 # written by deploy/quickstart.sh — see deploy/lotsed.conf.example for every setting
 listen_address = 127.0.0.1
 listen_port = $PORT
 db = $DB
-web_root = $ROOT/web
+web_root = $STATE/web
 org_public_key = $ORG_PUB
 topics = family,school,friends,prison,other
 opening_hours = always
@@ -110,7 +116,8 @@ $(sed 's/^/    /' "$CRED")
 
   the demo counsellor's certified device key (for the C client):
     $STATE/keys/demo-counsellor.device
-  organisation public key: $ORG_PUB
+  organisation public key: $ORG_PUB (pinned in $STATE/web/trust-root.json)
+  client hashes to publish: $STATE/client-manifest.txt
 
   C client, in two more terminals:
     build/tests/tools/lotse-client young --url ws://127.0.0.1:$PORT/ws --org-key $ORG_PUB --topic family

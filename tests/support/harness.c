@@ -288,6 +288,39 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
+/* The browser client this server serves: a copy of web/ pinning this test's
+ * organisation key (deploy/client-publish.sh), in DIR/web. 0 or -errno. */
+static int publish_client(struct harness *h, char *web, size_t cap)
+{
+    char script[PATH_MAX], src[PATH_MAX], root[128], errpath[PATH_MAX + 16];
+    snprintf(script, sizeof script, "%s/deploy/client-publish.sh", LOTSE_SOURCE_DIR);
+    snprintf(src, sizeof src, "%s/web", LOTSE_SOURCE_DIR);
+    snprintf(web, cap, "%s/web", h->dir);
+    snprintf(root, sizeof root, "org:%s:integration test", h->org_pk_b64);
+    snprintf(errpath, sizeof errpath, "%s/publish.err", h->dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        int e = open(errpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (null >= 0)
+            dup2(null, 1);
+        if (e >= 0)
+            dup2(e, 2);
+        execl("/bin/bash", "bash", script, "--web", src, "--out", web, "--root", root, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "harness: client-publish failed (see %s)\n", errpath);
+        return -EIO;
+    }
+    return 0;
+}
+
 int harness_create(struct harness **out)
 {
     *out = NULL;
@@ -337,7 +370,8 @@ int harness_create(struct harness **out)
         goto fail;
 
     char web[PATH_MAX];
-    snprintf(web, sizeof web, "%s/web", LOTSE_SOURCE_DIR);
+    if ((rc = publish_client(h, web, sizeof web)) < 0)
+        goto fail;
     harness_set(h, "listen_address", HARNESS_HOST);
     harness_set(h, "db", h->conninfo);
     harness_set(h, "web_root", web);
