@@ -572,7 +572,7 @@ static size_t seal_raw(uint8_t *frame, const struct lotse_channel *tx, uint64_t 
     return 28 + pt_len + 16;
 }
 
-/* The safety code of PROTOCOL.md §6.4 with its hash input and hash. */
+/* The safety code of PROTOCOL.md §6 "Safety code" with its hash input and hash. */
 static void safety_case(const char *name, const char *comment, const uint8_t *sid,
                         const uint8_t *ypk, const uint8_t *cpk)
 {

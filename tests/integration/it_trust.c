@@ -1,5 +1,5 @@
 /* it_trust.c — the trust root is the client's, not the server's (SECURITY.md,
- * PROTOCOL.md §6.1). A lotsed whose configuration names another organisation
+ * PROTOCOL.md §6 "Trust root"). A lotsed whose configuration names another organisation
  * key than the one pinned in the client (the attacker certified a device of its
  * own with that key) gets nothing: the C client, pinned by its caller, refuses
  * that device's keys and encrypts nothing; the published browser client that

@@ -480,7 +480,7 @@ static void test_crypto_txt_safety_codes_match_byte_for_byte(void **state)
         req_hex_exact(c, "sid", sid, 16);
         req_hex_exact(c, "young_pk", ypk, 32);
         req_hex_exact(c, "counsellor_pk", cpk, 32);
-        /* the hash input and output are the ones §6.4 describes */
+        /* the hash input and output are the ones §6 "Safety code" describes */
         req_hex_exact(c, "input", in, sizeof(in));
         assert_memory_equal(in, "lotse-safety-v1", 15);
         assert_int_equal(in[15], LOTSE_PROTO_VERSION);

@@ -1160,7 +1160,7 @@ function wire() {
     });
 }
 
-/** The "Sicherheitscode" link of a chat's header (§6.4): the code of the keys
+/** The "Sicherheitscode" link of a chat's header (§6 "Safety code"): the code of the keys
  * sent last (a re-key changes it), computed when the link is opened. */
 function safetyControl(chat) {
     const wrap = document.createElement('div');

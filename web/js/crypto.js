@@ -116,7 +116,7 @@ export function verifyCounsellorKeys({ cert, sig, counsellorPk, sid, ownPk, orgK
     return c;
 }
 
-// ---- safety code (§6.4) ---------------------------------------------------------
+// ---- safety code (PROTOCOL.md §6 "Safety code") ----------------------------------
 
 const SAFETY_CONTEXT = utf8('lotse-safety-v1');
 

@@ -1,4 +1,4 @@
-// trust.js — the pinned trust root (proto/PROTOCOL.md §6.1, deploy/README.md).
+// trust.js — the pinned trust root (proto/PROTOCOL.md §6 "Trust root", deploy/README.md).
 //
 // The keys this client trusts come from /trust-root.json, a static file of the
 // published client. The page names it in <link rel="preload"

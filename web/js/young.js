@@ -657,7 +657,7 @@ function onKeys(m) {
     $('text').focus();
 }
 
-/** The safety code of the running keys behind the "Sicherheitscode" link (§6.4). */
+/** The safety code of the running keys behind the "Sicherheitscode" link (§6 "Safety code"). */
 function showSafetyCode(code) {
     $('safety-code').textContent = code;
     $('safety-box').hidden = true;

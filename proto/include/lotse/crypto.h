@@ -46,7 +46,7 @@ int lotse_kx_verify(const uint8_t sig[LOTSE_SIG_BYTES], const uint8_t sid[LOTSE_
                     const uint8_t young_pk[LOTSE_PK_BYTES], const uint8_t counsellor_pk[LOTSE_PK_BYTES],
                     const uint8_t device_pk[LOTSE_PK_BYTES]);
 
-/* Safety code (PROTOCOL.md §6.4): BLAKE2b-256 of "lotse-safety-v1" (15 bytes) ||
+/* Safety code (PROTOCOL.md §6 "Safety code"): BLAKE2b-256 of "lotse-safety-v1" (15 bytes) ||
  * version(1) || sid(16) || young_pk(32) || counsellor_pk(32); four groups, each
  * the big-endian uint32 of 4 hash bytes mod 10000 as four digits, joined by one
  * space: "0123 4567 8901 2345" (19 characters and a NUL). 0 or -EIO. */
