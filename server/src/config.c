@@ -56,7 +56,7 @@ static const struct setting settings[] = {
     C_INT(offer_timeout, "30", 5, 600, "seconds a counsellor has to accept an offer"),
     C_STR(opening_hours, "always", "\"always\" or e.g. \"mon-fri 14:00-20:00, sat 10:00-14:00\""),
     C_STR(timezone, "Europe/Berlin", "time zone of the opening hours (tz database name)"),
-    C_RAW(org_public_key, "", "organisation Ed25519 public key (base64url), given to clients"),
+    C_RAW(org_public_key, "", "organisation Ed25519 public key (base64url), named in /config.json for clients to compare with their pinned trust root"),
     C_INT(handshake_timeout, "10", 1, 300, "seconds from connect to hello/login"),
     C_INT(session_idle_timeout, "1800", 10, 86400, "seconds without a relayed frame before a session ends"),
     C_INT(queue_max, "500", 1, 100000, "most young people waiting at once"),
