@@ -267,6 +267,37 @@ test('a server that names another organisation key than the pinned root: the pag
     assertNoProblems();
 });
 
+test('a changed module or trust root is not run: the browser enforces the pages\' integrity hashes', async () => {
+    // one changed byte in a module the page imports: the page's code never runs
+    const ctx = await newContext();
+    const sockets = [];
+    ctx.on('page', (p) => p.on('websocket', (ws) => sockets.push(ws.url())));
+    await ctx.route(`${URL}/js/chat.js`, async (route) => {
+        const res = await route.fetch();
+        await route.fulfill({ response: res, body: `${await res.text()}\n;globalThis.stolen = 1;\n` });
+    });
+    const y = await openPage(ctx, '/');
+    await y.waitForTimeout(1500);
+    assert.equal(await y.locator('#view-start').isHidden(), true);
+    assert.equal(await y.evaluate(() => globalThis.stolen), undefined);
+    // a trust root with the attacker's key in it: refused, and said so
+    const ctx2 = await newContext();
+    ctx2.on('page', (p) => p.on('websocket', (ws) => sockets.push(ws.url())));
+    await ctx2.route(`${URL}/trust-root.json`, (route) => route.fulfill({
+        contentType: 'application/json',
+        body: JSON.stringify({ format: 'lotse-trust-root-v1', roots: [{ kind: 'org', label: 'x', key: 'A'.repeat(43) }] }),
+    }));
+    const y2 = await openPage(ctx2, '/');
+    await y2.locator('#view-untrusted').waitFor();
+    assert.match(await y2.locator('#untrusted-why').textContent(), /nicht geprüft werden/);
+    assert.deepEqual(sockets, [], 'no WebSocket was opened');
+    await ctx.close();
+    await ctx2.close();
+    // the browser's own integrity errors are what this test expects
+    const found = problems.splice(0);
+    assert.ok(found.length > 0 && found.every((p) => /integrity|digest/i.test(p)), found.join('\n'));
+});
+
 test('an attacker that hides its key and certifies its own device: the young person refuses the keys and sends nothing', async () => {
     const { context: cctx, page: c } = await attackerCounsellor();
     const yctx = await newContext();
