@@ -4,9 +4,10 @@
 #   deploy/client-hashes.sh [--write | --check] [WEB_DIR]      (default: web)
 #
 # Every page (*.html under WEB_DIR) names each file it loads with an
-# integrity="sha384-…" attribute: scripts, module scripts (one
-# <link rel="modulepreload"> per module) and the trust root
-# (<link rel="preload" href="/trust-root.json">). This script
+# integrity="sha384-…" attribute (scripts, the stylesheet, the trust root in
+# <link rel="preload" href="/trust-root.json">) or in the "integrity" section of
+# its <script type="importmap"> (every JavaScript module; lotsed puts the import
+# map's SHA-256 into its Content-Security-Policy, server/src/csp.c). This script
 #
 #   (no option)  prints the manifest an operator publishes: the SHA-384 of every
 #                page and of every file a page names, and the trust root's
@@ -43,9 +44,12 @@ pages=$(cd "$WEB" && find . -name '*.html' -type f | sed 's|^\./|/|' | LC_ALL=C 
 bad=0
 for page in $pages; do
     # one line per tag that carries integrity: "<path> <integrity>"
+    # and one per entry of an import map's "integrity" section
     refs=$(perl -0ne 'while (/<(?:script|link)\b[^>]*>/g) { my $t = $&;
         next unless $t =~ /\bintegrity="([^"]*)"/; my $i = $1;
-        next unless $t =~ /\b(?:src|href)="([^"]+)"/; print "$1 $i\n"; }' "$WEB$page")
+        next unless $t =~ /\b(?:src|href)="([^"]+)"/; print "$1 $i\n"; }
+        while (/<script type="importmap">(.*?)<\/script>/gs) { my $m = $1;
+        while ($m =~ /"(\/[^"]+)"\s*:\s*"(sha384-[^"]*)"/g) { print "$1 $2\n"; } }' "$WEB$page")
     while read -r path have; do
         [ -n "$path" ] || continue
         case "$path" in /*) ;; *) echo "client-hashes: $page: $path is not an absolute path" >&2; bad=1; continue ;; esac
@@ -59,7 +63,8 @@ for page in $pages; do
         if [ "$have" != "$want" ]; then
             if [ "$mode" = write ]; then
                 WANT=$want P=$path perl -0pi -e 's{(<(?:script|link)\b[^>]*\b(?:src|href)="\Q$ENV{P}\E"[^>]*\bintegrity=")[^"]*(")}{$1$ENV{WANT}$2}g;
-                    s{(<(?:script|link)\b[^>]*\bintegrity=")[^"]*("[^>]*\b(?:src|href)="\Q$ENV{P}\E")}{$1$ENV{WANT}$2}g' "$WEB$page"
+                    s{(<(?:script|link)\b[^>]*\bintegrity=")[^"]*("[^>]*\b(?:src|href)="\Q$ENV{P}\E")}{$1$ENV{WANT}$2}g;
+                    s{("\Q$ENV{P}\E"\s*:\s*")sha384-[^"]*(")}{$1$ENV{WANT}$2}g' "$WEB$page"
             else
                 echo "client-hashes: $page: integrity of $path is $have, the file's is $want" >&2
                 bad=1
@@ -80,7 +85,9 @@ echo "# of every file a page loads. Compare with the served files (deploy/README
 files=$(for page in $pages; do
     echo "$page"
     perl -0ne 'while (/<(?:script|link)\b[^>]*>/g) { my $t = $&; next unless $t =~ /\bintegrity="/;
-        print "$1\n" if $t =~ /\b(?:src|href)="([^"]+)"/; }' "$WEB$page"
+        print "$1\n" if $t =~ /\b(?:src|href)="([^"]+)"/; }
+        while (/<script type="importmap">(.*?)<\/script>/gs) { my $m = $1;
+        while ($m =~ /"(\/[^"]+)"\s*:\s*"sha384-/g) { print "$1\n"; } }' "$WEB$page"
 done | LC_ALL=C sort -u)
 for f in $files; do
     printf '%s  %s\n' "$(sri "$WEB$f")" "$f"

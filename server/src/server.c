@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "conn.h"
+#include "csp.h"
 #include "counsellor.h"
 #include "feed.h"
 #include "http.h"
@@ -301,12 +302,11 @@ static const struct lws_http_mount mount_files = {
 
 /* Sent with every HTTP response of the vhost, static files included.
  * script-src needs 'wasm-unsafe-eval' for libsodium.js's WebAssembly
- * (PLATFORM.md); everything else is same-origin only and nobody may frame us. */
+ * (PLATFORM.md) and the hashes of the pages' import maps (csp.c, filled at
+ * start); everything else is same-origin only and nobody may frame us. */
+static char csp_value[CSP_MAX];
 static const struct lws_protocol_vhost_options security_headers[] = {
-    {&security_headers[1], NULL, "content-security-policy:",
-     "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
-     "img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-     "form-action 'none'"},
+    {&security_headers[1], NULL, "content-security-policy:", csp_value},
     {&security_headers[2], NULL, "x-content-type-options:", "nosniff"},
     {&security_headers[3], NULL, "referrer-policy:", "no-referrer"},
     {&security_headers[4], NULL, "x-frame-options:", "DENY"},
@@ -382,6 +382,12 @@ int server_create(struct server *srv, const struct config *cfg)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = (unsigned)cfg->handshake_timeout;
     info.max_http_header_data = 4096;
+    int nmaps = csp_build(cfg->web_root, csp_value, sizeof csp_value);
+    if (nmaps < 0) {
+        log_error("web_root %s: more than %d different import maps in its pages", cfg->web_root,
+                  CSP_MAX_HASHES);
+        return nmaps;
+    }
     info.headers = security_headers;
     info.retry_and_idle_policy = &no_validity_timers;
     info.user = srv;

@@ -21,8 +21,10 @@ const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
 const NEUTRAL = 'https://www.google.de/';
 // What lotsed must send with every page (PROTOCOL.md §8); every document the
 // tests load is checked for it, so the pages are proven to run under it.
-const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; img-src 'self' data:; "
-    + "style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+// script-src also names the SHA-256 of the pages' import map (server/src/csp.c;
+// sri.test.mjs checks that it is that map's).
+const CSP = new RegExp("^default-src 'self'; script-src 'self' 'wasm-unsafe-eval'( 'sha256-[A-Za-z0-9+/]{43}=')+; "
+    + "connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'$");
 
 let browser;
 const problems = []; // console errors, page errors, CSP violations of any page
@@ -46,7 +48,7 @@ async function newContext() {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
     context.on('response', (res) => {
         if (res.request().resourceType() === 'document' && res.url().startsWith(URL)
-            && res.headers()['content-security-policy'] !== CSP)
+            && !CSP.test(res.headers()['content-security-policy'] || ''))
             problems.push(`${res.url()}: missing or different Content-Security-Policy`);
     });
     // the neutral site of the quick exit, answered locally (no network here)

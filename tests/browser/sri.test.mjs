@@ -1,8 +1,10 @@
 // Subresource Integrity of the served client (deploy/client-hashes.sh,
-// SECURITY.md): every page lotsed serves names each script, module and the
-// trust root with an integrity hash that matches the file lotsed serves; every
-// module a page can reach is named there (so none loads unchecked); the served
-// trust root pins the organisation key this run published.
+// SECURITY.md): every page lotsed serves names each script, the stylesheet and
+// the trust root with an integrity attribute, and every module in its import
+// map's "integrity" section, each matching the file lotsed serves; every module
+// a page can reach is named there (so none loads unchecked); the only inline
+// script is the import map, whose SHA-256 is in lotsed's Content-Security-Policy;
+// the served trust root pins the organisation key this run published.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
@@ -10,9 +12,12 @@ import { test } from 'node:test';
 const URL = process.env.LOTSE_URL;
 const PAGES = ['/', '/counsellor/', '/supervisor/'];
 
+const headers = {};
+
 async function get(path) {
     const r = await fetch(URL + path);
     assert.equal(r.status, 200, path);
+    headers[path] = r.headers;
     return new Uint8Array(await r.arrayBuffer());
 }
 
@@ -32,13 +37,29 @@ function references(html) {
     return out;
 }
 
+/** The text between <script type="importmap"> and </script>, or null. */
+function importMap(html) {
+    const m = html.match(/<script type="importmap">([\s\S]*?)<\/script>/);
+    return m ? m[1] : null;
+}
+
 for (const page of PAGES) {
     test(`${page}: every script, module and the trust root carry an integrity that matches the served file`, async () => {
         const html = text(await get(page));
         const refs = references(html);
-        assert.ok(!/<script\b(?![^>]*\bsrc=)[^>]*>\s*\S/.test(html), 'no inline script');
-        const checked = refs.filter((r) => r.tag === 'script' || ['modulepreload', 'preload'].includes(r.rel));
-        assert.ok(checked.length >= 3, 'the page loads scripts');
+        const inline = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)]
+            .filter((m) => !/\bsrc=/.test(m[1]));
+        assert.deepEqual(inline.map((m) => m[1].trim()), ['type="importmap"'], 'the only inline script is the import map');
+        const map = importMap(html);
+        const mapHash = `'sha256-${createHash('sha256').update(map).digest('base64')}'`;
+        const csp = headers[page].get('content-security-policy');
+        assert.ok(csp.includes(`script-src 'self' 'wasm-unsafe-eval' `) && csp.includes(mapHash),
+            `the Content-Security-Policy allows this import map: ${csp}`);
+        const checked = refs.filter((r) => r.tag === 'script' || ['stylesheet', 'preload'].includes(r.rel));
+        for (const [path, integrity] of Object.entries(JSON.parse(map).integrity)) {
+            checked.push({ tag: 'importmap', path, integrity });
+        }
+        assert.ok(checked.length >= 5, 'the page loads scripts');
         for (const r of checked) {
             assert.ok(r.integrity, `${r.path} has an integrity attribute`);
             assert.equal(r.integrity, sri(await get(r.path)), `${page}: integrity of ${r.path}`);
