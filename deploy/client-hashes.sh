@@ -32,11 +32,15 @@ WEB=${1:-web}
 [ -d "$WEB" ] || { echo "client-hashes: no folder $WEB" >&2; exit 2; }
 WEB=$(cd "$WEB" && pwd)
 
-# sha384-<base64> of a file, the form of an integrity attribute.
+# sha384-<base64> of a file, the form of an integrity attribute, into $SRI
+# (each file is hashed once per run).
+declare -A SRI_CACHE
 sri() {
-    printf 'sha384-%s' "$(sha384sum "$1" | cut -d' ' -f1 | perl -ne 'chomp; print pack("H*", $_)' | base64 -w0)"
+    if [ -z "${SRI_CACHE[$1]:-}" ]; then
+        SRI_CACHE[$1]="sha384-$(sha384sum "$1" | perl -ne 'print pack("H*", (split)[0])' | base64 -w0)"
+    fi
+    SRI=${SRI_CACHE[$1]}
 }
-export -f sri
 
 pages=$(cd "$WEB" && find . -name '*.html' -type f | sed 's|^\./|/|' | LC_ALL=C sort)
 [ -n "$pages" ] || { echo "client-hashes: no pages in $WEB" >&2; exit 2; }
@@ -59,7 +63,8 @@ for page in $pages; do
             bad=1
             continue
         fi
-        want=$(sri "$file")
+        sri "$file"
+        want=$SRI
         if [ "$have" != "$want" ]; then
             if [ "$mode" = write ]; then
                 WANT=$want P=$path perl -0pi -e 's{(<(?:script|link)\b[^>]*\b(?:src|href)="\Q$ENV{P}\E"[^>]*\bintegrity=")[^"]*(")}{$1$ENV{WANT}$2}g;
@@ -89,12 +94,15 @@ files=$(for page in $pages; do
         while (/<script type="importmap">(.*?)<\/script>/gs) { my $m = $1;
         while ($m =~ /"(\/[^"]+)"\s*:\s*"sha384-/g) { print "$1\n"; } }' "$WEB$page"
 done | LC_ALL=C sort -u)
+SRI_CACHE=() # --write changed pages: hash them anew
 for f in $files; do
-    printf '%s  %s\n' "$(sri "$WEB$f")" "$f"
+    sri "$WEB$f"
+    printf '%s  %s\n' "$SRI" "$f"
 done
 root=$WEB/trust-root.json
 if [ -f "$root" ]; then
-    echo "# trust root: /trust-root.json $(sri "$root")"
+    sri "$root"
+    echo "# trust root: /trust-root.json $SRI"
     # one line per pinned key: kind, label, key, fingerprint (BLAKE2b-64 of the
     # 32 key bytes, as the counsellor console shows device keys)
     perl -0ne 'while (/\{[^{}]*\}/g) { my $o = $&; my ($k) = $o =~ /"kind"\s*:\s*"([^"]*)"/;

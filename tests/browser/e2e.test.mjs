@@ -196,6 +196,8 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
     assert.match(yCode, /^\d{4} \d{4} \d{4} \d{4}$/);
     assert.equal(cCode, yCode, 'both sides show the same safety code');
     await shoot(y, 'young-safety-code');
+    await c.screenshot({ path: join(SHOTS, 'counsellor-safety-code-1280.png') });
+    await panel.locator('.safety-toggle').click();
     await y.click('#safety-toggle');
 
     await y.click('#end-chat');
