@@ -129,7 +129,7 @@ int lotse_kx_sign(uint8_t sig[LOTSE_SIG_BYTES], const uint8_t sid[LOTSE_SID_BYTE
     return 0;
 }
 
-#define SAFETY_CONTEXT "lotse-safety-v1"
+#define SAFETY_CONTEXT       "lotse-safety-v1"
 #define SAFETY_CONTEXT_BYTES (sizeof(SAFETY_CONTEXT) - 1)
 
 int lotse_safety_code(char out[LOTSE_SAFETY_CODE_LEN + 1], const uint8_t sid[LOTSE_SID_BYTES],

@@ -820,8 +820,8 @@ static void gen_crypto(const char *dir)
     safety_case("safety_swapped_counsellor_key",
                 "a key swapped in between: another code on the young person's side", k.sid,
                 k.young_pk, k.other_pk);
-    safety_case("safety_keys_exchanged", "the two keys in each other's place: another code",
-                k.sid, k.couns_pk, k.young_pk);
+    safety_case("safety_keys_exchanged", "the two keys in each other's place: another code", k.sid,
+                k.couns_pk, k.young_pk);
     {
         /* A session whose code has a group below 1000: the digits keep their
          * leading zeros. */

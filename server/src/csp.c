@@ -14,9 +14,9 @@
 #include "csp.h"
 #include "log.h"
 
-#define CSP_DEPTH 3
+#define CSP_DEPTH    3
 #define CSP_FILE_MAX (1024 * 1024)
-#define CSP_B64_LEN 45 /* base64 of 32 bytes with padding, and the NUL */
+#define CSP_B64_LEN  45 /* base64 of 32 bytes with padding, and the NUL */
 
 static const char map_open[] = "<script type=\"importmap\">";
 static const char map_close[] = "</script>";

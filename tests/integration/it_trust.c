@@ -60,7 +60,8 @@ static void test_device_certified_by_the_servers_configured_key_is_refused(void 
     /* the server names the attacker's key at run time */
     int status;
     char body[4096];
-    assert_int_equal(harness_http_get_auth(h, 0, "/config.json", NULL, &status, body, sizeof body), 0);
+    assert_int_equal(harness_http_get_auth(h, 0, "/config.json", NULL, &status, body, sizeof body),
+                     0);
     assert_int_equal(status, 200);
     assert_non_null(strstr(body, attack));
 
@@ -103,7 +104,8 @@ static void test_served_client_pins_the_published_key_not_the_configured_one(voi
 
     int status;
     char body[4096];
-    assert_int_equal(harness_http_get_auth(h, 0, "/trust-root.json", NULL, &status, body, sizeof body), 0);
+    assert_int_equal(
+        harness_http_get_auth(h, 0, "/trust-root.json", NULL, &status, body, sizeof body), 0);
     assert_int_equal(status, 200);
     assert_non_null(strstr(body, "\"format\": \"lotse-trust-root-v1\""));
     assert_non_null(strstr(body, h->org_pk_b64));
@@ -132,10 +134,12 @@ static void test_served_client_pins_the_published_key_not_the_configured_one(voi
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_device_certified_by_the_servers_configured_key_is_refused,
-                                        harness_setup, harness_teardown),
-        cmocka_unit_test_setup_teardown(test_served_client_pins_the_published_key_not_the_configured_one,
-                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_device_certified_by_the_servers_configured_key_is_refused, harness_setup,
+            harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_served_client_pins_the_published_key_not_the_configured_one, harness_setup,
+            harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,7 +308,8 @@ static int publish_client(struct harness *h, char *web, size_t cap)
             dup2(null, 1);
         if (e >= 0)
             dup2(e, 2);
-        execl("/bin/bash", "bash", script, "--web", src, "--out", web, "--root", root, (char *)NULL);
+        execl("/bin/bash", "bash", script, "--web", src, "--out", web, "--root", root,
+              (char *)NULL);
         _exit(127);
     }
     int st;

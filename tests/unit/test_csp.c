@@ -18,7 +18,7 @@
 
 #define BASE_HEAD "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"
 #define BASE_TAIL                                                                                  \
-    "; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; "      \
+    "; connect-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; "       \
     "base-uri 'none'; form-action 'none'"
 
 static char dir[64];
