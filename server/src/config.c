@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -68,9 +69,11 @@ static const struct setting settings[] = {
     C_INT(workers, "2", 1, 16, "threads for password checks and database connects"),
     C_INT(worker_queue_max, "64", 1, 10000, "most login checks waiting for a worker"),
     C_INT(db_queue_max, "10000", 16, 1000000, "most metadata writes held while the database is away"),
-    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle per window before refusing"),
-    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source per window before refusing"),
-    C_INT(login_fail_window, "900", 10, 86400, "seconds of the failed-login window"),
+    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle before each next one waits longer"),
+    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source before each next one waits longer"),
+    C_INT(login_fail_window, "900", 10, 86400, "seconds after the last failed login that its count is forgotten"),
+    C_INT(login_backoff_max, "60", 1, 3600, "longest wait in seconds between failed logins (backoff doubles from 2 s)"),
+    C_STR(trusted_proxy, "", "reverse proxy addresses whose X-Forwarded-For (last) / X-Real-IP is the client address"),
     C_INT(control_rate, "20", 1, 100000, "control messages per second per connection"),
     C_INT(control_burst, "40", 1, 100000, "control message burst per connection"),
     C_INT(relay_rate, "200", 1, 1000000, "binary frames per second per connection"),
@@ -270,6 +273,19 @@ static int mark_priority(void *arg, const char *name, size_t len)
     return 0;
 }
 
+/* A list of at most 8 numeric addresses (trusted_proxy); "" is valid. */
+static bool valid_address_list(const char *list)
+{
+    char buf[sizeof(((struct config *)0)->trusted_proxy)], *save = NULL;
+    uint8_t addr[16];
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+        if (++n > 8 || (inet_pton(AF_INET, t, addr) != 1 && inet_pton(AF_INET6, t, addr) != 1))
+            return false;
+    return true;
+}
+
 static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
 {
     c->topic_count = 0;
@@ -304,6 +320,10 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     if (log_level_parse(raw->log_level, &c->log_level)) {
         snprintf(err, errlen, "setting log_level: \"%s\" is not error, warn, info or debug",
                  raw->log_level);
+        return -EINVAL;
+    }
+    if (!valid_address_list(c->trusted_proxy)) {
+        snprintf(err, errlen, "setting trusted_proxy: give up to 8 IPv4/IPv6 addresses, comma-separated");
         return -EINVAL;
     }
     char zonefile[160];

@@ -45,6 +45,8 @@ struct config {
     int login_fail_per_handle;
     int login_fail_per_source;
     int login_fail_window;
+    int login_backoff_max;
+    char trusted_proxy[256];
     int control_rate;
     int control_burst;
     int relay_rate;
