@@ -49,11 +49,12 @@ static void login_free(struct login *l)
 
 int auth_init(struct server *srv)
 {
-    /* Same cost as an account made with lotsectl's default. */
+    /* The cost the accounts are hashed with (setting pwhash_cost, which names
+     * lotsectl's --pwhash-cost), so an unknown handle costs what a known one does. */
     char pw[32];
     randombytes_buf(pw, sizeof(pw));
-    int rc = crypto_pwhash_str(srv->dummy_hash, pw, sizeof(pw), crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int rc = crypto_pwhash_str(srv->dummy_hash, pw, sizeof(pw), srv->cfg->pwhash_ops,
+                               srv->cfg->pwhash_mem);
     sodium_memzero(pw, sizeof(pw));
     return rc == 0 ? 0 : -ENOMEM;
 }

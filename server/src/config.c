@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sodium.h>
+
 #include "lotse/proto.h"
 
 enum kind { K_INT, K_BOOL, K_STRING, K_SPECIAL };
@@ -73,6 +75,7 @@ static const struct setting settings[] = {
     C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source before each next one waits longer"),
     C_INT(login_fail_window, "900", 10, 86400, "seconds after the last failed login that its count is forgotten"),
     C_INT(login_backoff_max, "60", 1, 3600, "longest wait in seconds between failed logins (backoff doubles from 2 s)"),
+    C_STR(pwhash_cost, "interactive", "Argon2id cost of the accounts (as lotsectl --pwhash-cost): interactive, moderate or min"),
     C_STR(trusted_proxy, "", "reverse proxy addresses whose X-Forwarded-For (last) / X-Real-IP is the client address"),
     C_INT(control_rate, "20", 1, 100000, "control messages per second per connection"),
     C_INT(control_burst, "40", 1, 100000, "control message burst per connection"),
@@ -320,6 +323,21 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     if (log_level_parse(raw->log_level, &c->log_level)) {
         snprintf(err, errlen, "setting log_level: \"%s\" is not error, warn, info or debug",
                  raw->log_level);
+        return -EINVAL;
+    }
+    /* Unknown handles are checked against a dummy hash of this cost, so that
+     * the time of an answer does not tell which handles exist. */
+    if (!strcmp(c->pwhash_cost, "interactive")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    } else if (!strcmp(c->pwhash_cost, "moderate")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_MODERATE;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_MODERATE;
+    } else if (!strcmp(c->pwhash_cost, "min")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+    } else {
+        snprintf(err, errlen, "setting pwhash_cost: \"%s\" is not interactive, moderate or min", c->pwhash_cost);
         return -EINVAL;
     }
     if (!valid_address_list(c->trusted_proxy)) {
