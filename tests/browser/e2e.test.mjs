@@ -193,6 +193,51 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
     assertNoProblems();
 });
 
+test('the device secret key is a non-extractable WebCrypto key, the login proves it, and a chat works', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const stored = await c.evaluate(async () => {
+        const db = await new Promise((res, rej) => {
+            const r = indexedDB.open('lotse-counsellor', 1);
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+        });
+        const kp = await new Promise((res, rej) => {
+            const r = db.transaction('keys', 'readonly').objectStore('keys').get('device');
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+        });
+        db.close();
+        const k = kp.privateKey;
+        let exported = true;
+        try { await crypto.subtle.exportKey('pkcs8', k); } catch (e) { exported = false; }
+        return {
+            kind: kp.kind,
+            cryptoKey: k instanceof CryptoKey,
+            extractable: k.extractable,
+            algorithm: k.algorithm && k.algorithm.name,
+            type: k.type,
+            exported,
+            rawBytes: k instanceof Uint8Array || ArrayBuffer.isView(k),
+            publicKeyLength: kp.publicKey.length,
+        };
+    });
+    assert.deepEqual(stored, { kind: 'webcrypto', cryptoKey: true, extractable: false, algorithm: 'Ed25519',
+        type: 'private', exported: false, rawBytes: false, publicKeyLength: 32 });
+    assert.equal(await c.locator('#device-weak').count(), 0, 'no weak-key warning where WebCrypto has Ed25519');
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx); // the young person verified the WebCrypto signature
+    await youngSays(y, 'Hallo mit WebCrypto');
+    await arrivesOnce(panel, 'Hallo mit WebCrypto');
+    await counsellorSays(panel, 'Antwort mit WebCrypto');
+    await arrivesOnce(y, 'Antwort mit WebCrypto');
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
 test('a certificate that does not verify is refused and nothing is sent', async () => {
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext();
