@@ -77,8 +77,10 @@ static void test_proof_over_another_challenge_is_refused(void **state)
     assert_int_equal(harness_start(h), 0);
     struct client *c = connect_staff(h, "anna");
     char buf[512];
-    int n = snprintf(buf, sizeof buf, "{\"t\":\"login\",\"v\":1,\"handle\":\"anna\",\"password\":\"%s\",\"device\":\"",
-                     harness_account(h, "anna")->password);
+    int n =
+        snprintf(buf, sizeof buf,
+                 "{\"t\":\"login\",\"v\":1,\"handle\":\"anna\",\"password\":\"%s\",\"device\":\"",
+                 harness_account(h, "anna")->password);
     int enc = lotse_b64_encode(buf + n, sizeof buf - (size_t)n, c->device_pk, 32);
     assert_true(enc > 0);
     snprintf(buf + n + enc, sizeof buf - (size_t)n - (size_t)enc, "\"}");
@@ -112,7 +114,8 @@ static void test_proof_over_another_challenge_is_refused(void **state)
  * (backoff), but anna, logging in from her certified device, is never refused;
  * and after the backoff even a login without a device gets through: nothing
  * locks the handle for minutes. */
-static void test_wrong_passwords_slow_the_attacker_and_never_lock_out_the_certified_device(void **state)
+static void
+test_wrong_passwords_slow_the_attacker_and_never_lock_out_the_certified_device(void **state)
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);

@@ -17,7 +17,7 @@
 #include "client.h"
 #include "harness.h"
 
-#define T 5000
+#define T      5000
 #define ROUNDS 15
 
 static int64_t now_us(void)

@@ -27,7 +27,7 @@
 #include "client.h"
 #include "harness.h"
 
-#define T 5000
+#define T      5000
 #define HONEST 300
 
 struct proxy_test {
@@ -110,7 +110,8 @@ static void nginx_start(struct proxy_test *t)
             "  fastcgi_temp_path %s/tmp;\n  uwsgi_temp_path %s/tmp;\n  scgi_temp_path %s/tmp;\n"
             "  include %s/deploy/nginx/lotse-http.conf;\n"
             "  upstream lotsed { server 127.0.0.1:%d; }\n"
-            "  server {\n    listen 127.0.0.1:%d;\n    include %s/deploy/nginx/lotse-locations.conf;\n  }\n"
+            "  server {\n    listen 127.0.0.1:%d;\n    include "
+            "%s/deploy/nginx/lotse-locations.conf;\n  }\n"
             "}\n",
             t->dir, t->dir, t->dir, t->dir, t->dir, t->dir, t->dir, LOTSE_SOURCE_DIR, t->h->port,
             t->port, LOTSE_SOURCE_DIR);
@@ -130,7 +131,8 @@ static void nginx_start(struct proxy_test *t)
     for (int i = 0; i < 100; i++) { /* until it answers */
         int status = 0;
         char body[256];
-        if (harness_http_get_auth(t->h, t->port, "/healthz", NULL, &status, body, sizeof body) == 0 &&
+        if (harness_http_get_auth(t->h, t->port, "/healthz", NULL, &status, body, sizeof body) ==
+                0 &&
             status == 200)
             return;
         usleep(50000);
@@ -256,15 +258,16 @@ static void test_brute_forcer_is_slowed_and_the_counsellor_still_logs_in(void **
         else
             fail_msg("attacker got %s", r);
     }
-    printf("# brute forcer on anna: %d attempts in 4 s, %d passwords checked, %d slowed\n", attempts,
-           checked, slowed);
+    printf("# brute forcer on anna: %d attempts in 4 s, %d passwords checked, %d slowed\n",
+           attempts, checked, slowed);
     /* the source is in backoff (2 s, then 4 s): at most 2 checks in 4 s */
     assert_true(checked <= 2);
     assert_int_equal(checked + slowed, attempts);
     /* the real anna, from her own address, with her certified device: in */
     from(61);
     struct client *anna;
-    assert_int_equal(client_connect(&anna, HARNESS_HOST, t->port, CLIENT_COUNSELLOR, t->h->org_pk, T), 0);
+    assert_int_equal(
+        client_connect(&anna, HARNESS_HOST, t->port, CLIENT_COUNSELLOR, t->h->org_pk, T), 0);
     assert_int_equal(client_load_device(anna, harness_account(t->h, "anna")->device_file), 0);
     assert_int_equal(client_login(anna, "anna", harness_account(t->h, "anna")->password, T), 0);
     assert_true(anna->has_cert);
@@ -273,7 +276,8 @@ static void test_brute_forcer_is_slowed_and_the_counsellor_still_logs_in(void **
      * per-address request rate lets a new connection through */
     from(60);
     harness_sleep_ms(1000);
-    assert_int_equal(client_connect(&anna, HARNESS_HOST, t->port, CLIENT_COUNSELLOR, t->h->org_pk, T), 0);
+    assert_int_equal(
+        client_connect(&anna, HARNESS_HOST, t->port, CLIENT_COUNSELLOR, t->h->org_pk, T), 0);
     assert_int_equal(client_load_device(anna, harness_account(t->h, "anna")->device_file), 0);
     assert_int_equal(client_login(anna, "anna", harness_account(t->h, "anna")->password, T), 0);
     assert_true(anna->has_cert);
@@ -301,8 +305,9 @@ static void test_a_client_cannot_choose_its_source_with_x_forwarded_for(void **s
         char hdr[64];
         snprintf(hdr, sizeof hdr, "X-Forwarded-For: 10.9.8.%d\r\n", i);
         /* straight to lotsed: a different claimed address each time */
-        assert_int_equal(ws_connect(&w[i], HARNESS_HOST, t->h->port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL,
-                                    hdr, NULL, T), 0);
+        assert_int_equal(ws_connect(&w[i], HARNESS_HOST, t->h->port, LOTSE_WS_PATH,
+                                    LOTSE_SUBPROTOCOL, hdr, NULL, T),
+                         0);
     }
     /* the fourth is closed 4029: all four count as 127.0.0.70 */
     uint8_t buf[256];
@@ -319,8 +324,9 @@ static void test_a_client_cannot_choose_its_source_with_x_forwarded_for(void **s
     for (int i = 0; i < 4; i++) {
         char hdr[64];
         snprintf(hdr, sizeof hdr, "X-Forwarded-For: 10.9.7.%d\r\n", i);
-        assert_int_equal(ws_connect(&p[i], HARNESS_HOST, t->port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, hdr,
-                                    NULL, T), 0);
+        assert_int_equal(ws_connect(&p[i], HARNESS_HOST, t->port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL,
+                                    hdr, NULL, T),
+                         0);
     }
     rc = ws_recv(p[3], &op, buf, sizeof buf, &got, T);
     assert_true(rc < 0);
@@ -334,12 +340,12 @@ static void test_a_client_cannot_choose_its_source_with_x_forwarded_for(void **s
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_300_honest_connections_from_ten_addresses_get_through_nginx,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_300_honest_connections_from_ten_addresses_get_through_nginx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_per_source_limit_counts_the_forwarded_address, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_brute_forcer_is_slowed_and_the_counsellor_still_logs_in,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_brute_forcer_is_slowed_and_the_counsellor_still_logs_in, setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_client_cannot_choose_its_source_with_x_forwarded_for,
                                         setup, teardown),
     };
