@@ -238,6 +238,41 @@ test('the device secret key is a non-extractable WebCrypto key, the login proves
     assertNoProblems();
 });
 
+test('without Ed25519 in WebCrypto the console falls back to libsodium, says so, and a chat works', async () => {
+    const context = await newContext();
+    // a browser without Ed25519 in WebCrypto: generateKey/importKey refuse it
+    await context.addInitScript(() => {
+        const s = globalThis.crypto && crypto.subtle;
+        if (!s) return; // about:blank is no secure context
+        const gen = s.generateKey.bind(s), imp = s.importKey.bind(s);
+        const isEd = (a) => (typeof a === 'string' ? a : a && a.name) === 'Ed25519';
+        s.generateKey = (a, ...r) => (isEd(a) ? Promise.reject(new DOMException('no Ed25519', 'NotSupportedError')) : gen(a, ...r));
+        s.importKey = (f, k, a, ...r) => (isEd(a) ? Promise.reject(new DOMException('no Ed25519', 'NotSupportedError')) : imp(f, k, a, ...r));
+    });
+    const c = await openPage(context, '/counsellor/');
+    await c.locator('#view-login').waitFor();
+    await c.locator('#device-weak').waitFor();
+    assert.match(await c.locator('#device-weak').textContent(), /nicht geschützt/);
+    const pk = (await c.locator('#device-pk').textContent()).trim();
+    lotsectl('device-certify', '--handle', ANNA.handle(), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await counsellorLogin(c, ANNA); // the login proof is signed with libsodium here
+    assert.equal(await c.locator('#uncertified').isHidden(), true);
+    await c.check('#available');
+    await c.locator('#status-line.on').waitFor();
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx);
+    await youngSays(y, 'Hallo ohne WebCrypto');
+    await arrivesOnce(panel, 'Hallo ohne WebCrypto');
+    await counsellorSays(panel, 'Antwort ohne WebCrypto');
+    await arrivesOnce(y, 'Antwort ohne WebCrypto');
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await context.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
 test('a certificate that does not verify is refused and nothing is sent', async () => {
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext();
