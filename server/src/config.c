@@ -85,7 +85,7 @@ static const struct setting settings[] = {
     C_INT(rx_buffer_size, "2048", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
     C_INT(queue_max_wait, "3600", 1, 86400, "seconds a young person may wait before the session ends"),
     C_INT(max_connections, "10000", 1, 1000000, "open connections above which new hellos are refused"),
-    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set 0)"),
+    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set trusted_proxy, or 0)"),
     C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
     C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
     C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
