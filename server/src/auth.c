@@ -287,10 +287,15 @@ void auth_login_proof(struct conn *c, const struct lotse_json_msg *m)
 
 void auth_cancel(struct conn *c)
 {
-    /* The store or a worker still holds the login; it frees it when it sees the
-     * connection is gone. */
-    if (c->login) {
-        c->login->conn = NULL;
-        c->login = NULL;
+    /* While the challenge is open the login is ours alone; after it the store or
+     * a worker holds it and frees it when it sees the connection is gone. */
+    struct login *l = c->login;
+    if (!l)
+        return;
+    c->login = NULL;
+    if (l->awaiting_proof) {
+        login_free(l); /* nobody else holds it while the challenge is open */
+        return;
     }
+    l->conn = NULL;
 }
