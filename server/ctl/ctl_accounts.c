@@ -136,10 +136,11 @@ static const struct {
     {"min", crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN},
 };
 
-/* Reads (from_stdin) or generates a password and hashes it at the named cost.
+/* Reads (from_stdin) or generates a password and hashes it at the named cost
+ * ("min" only with insecure, i.e. --insecure-for-tests).
  * Returns CTL_OK, and the caller sodium_free()s *password and wipes hash; or
  * CTL_USAGE / CTL_FAIL (printed) with nothing to free. */
-static int new_password(const char *cost, bool from_stdin, char **password,
+static int new_password(const char *cost, bool insecure, bool from_stdin, char **password,
                         char hash[crypto_pwhash_STRBYTES])
 {
     size_t i = 0;
@@ -148,6 +149,12 @@ static int new_password(const char *cost, bool from_stdin, char **password,
         i++;
     if (i == n) {
         ctl_error("--pwhash-cost must be interactive, moderate or min");
+        return CTL_USAGE;
+    }
+    /* A password hashed at the minimum cost falls to a GPU in hours: only a
+     * test, which says so, may ask for it. */
+    if (!strcmp(cost, "min") && !insecure) {
+        ctl_error("--pwhash-cost min is for tests only: add --insecure-for-tests if this is one");
         return CTL_USAGE;
     }
     *password = from_stdin ? read_password_stdin() : generate_password();
@@ -181,7 +188,7 @@ static int update_account(const char *conninfo, const char *handle, const char *
 static const char account_add_help[] =
     "usage: lotsectl account-add --handle H --role counsellor|supervisor [--name NAME]\n"
     "         [--topics a,b,c] [--capacity N] [--password-stdin]\n"
-    "         [--pwhash-cost interactive|moderate|min]\n"
+    "         [--pwhash-cost interactive|moderate|min [--insecure-for-tests]]\n"
     "Adds an account. The password is the first line of stdin with --password-stdin;\n"
     "otherwise a 16-character one is generated and printed once as \"password: ...\".\n"
     "  --handle     login name: a-z 0-9 and . _ - (not first), at most 64\n"
@@ -189,7 +196,8 @@ static const char account_add_help[] =
     "  --topics     up to 16 comma-separated topics of a-z 0-9 _ -\n"
     "  --capacity   sessions at once, 1..10 (default 2)\n"
     "  --pwhash-cost  Argon2id cost: interactive (default), moderate, or min;\n"
-    "               \"min\" is for tests only, never for a real account\n"
+    "               \"min\" is for tests only and refused without --insecure-for-tests;\n"
+    "               lotsed's setting pwhash_cost must name the same cost\n"
     "Prints \"account H id N\".\n";
 
 int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
@@ -199,12 +207,12 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         {"name", required_argument, NULL, 'n'},     {"topics", required_argument, NULL, 't'},
         {"capacity", required_argument, NULL, 'c'}, {"password-stdin", no_argument, NULL, 'p'},
         {"pwhash-cost", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-        {0}};
+        {"insecure-for-tests", no_argument, NULL, 'I'}, {0}};
     const char *handle = NULL, *role = NULL, *name = NULL, *topics = "", *cost = "interactive";
     long capacity = 2;
-    bool from_stdin = false;
+    bool from_stdin = false, insecure = false;
     int c;
-    while ((c = getopt_long(argc, argv, "H:r:n:t:c:pC:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "H:r:n:t:c:pC:hI", opts, NULL)) != -1) {
         switch (c) {
         case 'H': handle = optarg; break;
         case 'r': role = optarg; break;
@@ -212,6 +220,7 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         case 't': topics = optarg; break;
         case 'p': from_stdin = true; break;
         case 'C': cost = optarg; break;
+        case 'I': insecure = true; break;
         case 'c':
             if (parse_capacity(optarg, &capacity) != CTL_OK)
                 return CTL_USAGE;
@@ -243,7 +252,7 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     /* The password is kept until the commit, so a generated one is printed only
      * if it took. */
     char *password, hash[crypto_pwhash_STRBYTES];
-    int rc = new_password(cost, from_stdin, &password, hash);
+    int rc = new_password(cost, insecure, from_stdin, &password, hash);
     if (rc != CTL_OK)
         return rc;
     char cap_text[8], detail[256], id[CTL_ID_BYTES], state[6] = "";
@@ -450,7 +459,7 @@ int ctl_cmd_account_set_capacity(const char *conninfo, int argc, char **argv)
 
 static const char reset_help[] =
     "usage: lotsectl account-reset-password --handle H [--password-stdin]\n"
-    "         [--pwhash-cost interactive|moderate|min]\n"
+    "         [--pwhash-cost interactive|moderate|min [--insecure-for-tests]]\n"
     "Sets a new password. It is the first line of stdin with --password-stdin;\n"
     "otherwise a 16-character one is generated and printed once as \"password: ...\".\n"
     "A session already logged in stays logged in until it disconnects.\n";
@@ -461,15 +470,17 @@ int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
                                          {"password-stdin", no_argument, NULL, 'p'},
                                          {"pwhash-cost", required_argument, NULL, 'C'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"insecure-for-tests", no_argument, NULL, 'I'},
                                          {0}};
     const char *handle = NULL, *cost = "interactive";
-    bool from_stdin = false;
+    bool from_stdin = false, insecure = false;
     int c;
-    while ((c = getopt_long(argc, argv, "H:pC:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "H:pC:hI", opts, NULL)) != -1) {
         switch (c) {
         case 'H': handle = optarg; break;
         case 'p': from_stdin = true; break;
         case 'C': cost = optarg; break;
+        case 'I': insecure = true; break;
         case 'h': printf("%s", reset_help); return CTL_OK;
         default: return CTL_USAGE;
         }
@@ -483,7 +494,7 @@ int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
         return CTL_USAGE;
     }
     char *password, hash[crypto_pwhash_STRBYTES];
-    int rc = new_password(cost, from_stdin, &password, hash);
+    int rc = new_password(cost, insecure, from_stdin, &password, hash);
     if (rc != CTL_OK)
         return rc;
     rc = update_account(conninfo, handle,

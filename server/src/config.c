@@ -7,12 +7,15 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <sodium.h>
 
 #include "lotse/proto.h"
 
@@ -68,9 +71,12 @@ static const struct setting settings[] = {
     C_INT(workers, "2", 1, 16, "threads for password checks and database connects"),
     C_INT(worker_queue_max, "64", 1, 10000, "most login checks waiting for a worker"),
     C_INT(db_queue_max, "10000", 16, 1000000, "most metadata writes held while the database is away"),
-    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle per window before refusing"),
-    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source per window before refusing"),
-    C_INT(login_fail_window, "900", 10, 86400, "seconds of the failed-login window"),
+    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle before each next one waits longer"),
+    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source before each next one waits longer"),
+    C_INT(login_fail_window, "900", 10, 86400, "seconds after the last failed login that its count is forgotten"),
+    C_INT(login_backoff_max, "60", 1, 3600, "longest wait in seconds between failed logins (backoff doubles from 2 s)"),
+    C_STR(pwhash_cost, "interactive", "Argon2id cost of the accounts (as lotsectl --pwhash-cost): interactive, moderate or min"),
+    C_STR(trusted_proxy, "", "reverse proxy addresses whose X-Forwarded-For (last) / X-Real-IP is the client address"),
     C_INT(control_rate, "20", 1, 100000, "control messages per second per connection"),
     C_INT(control_burst, "40", 1, 100000, "control message burst per connection"),
     C_INT(relay_rate, "200", 1, 1000000, "binary frames per second per connection"),
@@ -79,7 +85,7 @@ static const struct setting settings[] = {
     C_INT(rx_buffer_size, "2048", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
     C_INT(queue_max_wait, "3600", 1, 86400, "seconds a young person may wait before the session ends"),
     C_INT(max_connections, "10000", 1, 1000000, "open connections above which new hellos are refused"),
-    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set 0)"),
+    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set trusted_proxy, or 0)"),
     C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
     C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
     C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
@@ -270,6 +276,19 @@ static int mark_priority(void *arg, const char *name, size_t len)
     return 0;
 }
 
+/* A list of at most 8 numeric addresses (trusted_proxy); "" is valid. */
+static bool valid_address_list(const char *list)
+{
+    char buf[sizeof(((struct config *)0)->trusted_proxy)], *save = NULL;
+    uint8_t addr[16];
+    int n = 0;
+    snprintf(buf, sizeof(buf), "%s", list);
+    for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save))
+        if (++n > 8 || (inet_pton(AF_INET, t, addr) != 1 && inet_pton(AF_INET6, t, addr) != 1))
+            return false;
+    return true;
+}
+
 static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
 {
     c->topic_count = 0;
@@ -304,6 +323,25 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     if (log_level_parse(raw->log_level, &c->log_level)) {
         snprintf(err, errlen, "setting log_level: \"%s\" is not error, warn, info or debug",
                  raw->log_level);
+        return -EINVAL;
+    }
+    /* Unknown handles are checked against a dummy hash of this cost, so that
+     * the time of an answer does not tell which handles exist. */
+    if (!strcmp(c->pwhash_cost, "interactive")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    } else if (!strcmp(c->pwhash_cost, "moderate")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_MODERATE;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_MODERATE;
+    } else if (!strcmp(c->pwhash_cost, "min")) {
+        c->pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
+        c->pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
+    } else {
+        snprintf(err, errlen, "setting pwhash_cost: \"%s\" is not interactive, moderate or min", c->pwhash_cost);
+        return -EINVAL;
+    }
+    if (!valid_address_list(c->trusted_proxy)) {
+        snprintf(err, errlen, "setting trusted_proxy: give up to 8 IPv4/IPv6 addresses, comma-separated");
         return -EINVAL;
     }
     char zonefile[160];

@@ -45,6 +45,11 @@ struct config {
     int login_fail_per_handle;
     int login_fail_per_source;
     int login_fail_window;
+    int login_backoff_max;
+    char trusted_proxy[256];
+    char pwhash_cost[16];               /* as lotsectl --pwhash-cost */
+    unsigned long long pwhash_ops;      /* ... resolved: the dummy hash's Argon2id limits */
+    size_t pwhash_mem;
     int control_rate;
     int control_burst;
     int relay_rate;

@@ -335,6 +335,9 @@ int server_create(struct server *srv, const struct config *cfg)
     if (ratelimit_create(&srv->rl, cfg->login_fail_per_handle, cfg->login_fail_per_source,
                          cfg->login_fail_window))
         return -ENOMEM;
+    ratelimit_set_backoff_max(srv->rl, cfg->login_backoff_max);
+    if (ratelimit_set_trusted_proxies(srv->rl, cfg->trusted_proxy))
+        return -EINVAL;
     if (auth_init(srv))
         return -ENOMEM;
 

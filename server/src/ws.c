@@ -28,7 +28,7 @@ static bool known_type(const char *type)
 {
     static const char *const types[] = {"hello", "login", "status", "take", "accept",
                                         "decline", "keys", "end", "resume", "escalate",
-                                        "rekey", "transfer", "logout"};
+                                        "rekey", "transfer", "logout", "login_proof"};
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (!strcmp(type, types[i]))
             return true;
@@ -71,6 +71,8 @@ static void dispatch_text(struct conn *c, const char *text, size_t len)
             young_hello(c, &msg);
         else if (!strcmp(type, "login"))
             auth_login(c, &msg);
+        else if (!strcmp(type, "login_proof"))
+            auth_login_proof(c, &msg);
         else if (!strcmp(type, "resume") && lotse_json_get(&msg, "token"))
             counsellor_resume(c, &msg);
         else if (!strcmp(type, "resume"))

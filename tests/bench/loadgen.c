@@ -638,6 +638,26 @@ static void couns_login(struct conn *c)
               opt.acct_prefix, a, opt.password, pk);
 }
 
+/* PROTOCOL.md §4.2: the device proves its key by signing the login challenge. */
+static void on_login_challenge(struct conn *c, const struct lotse_json_msg *m)
+{
+    const char *v;
+    size_t vl;
+    uint8_t nonce[32], sig[64], msg[14 + 64 + 64];
+    char handle[72], sb[96];
+    int a = c->idx % opt.acct_count;
+    if (lotse_json_get_str(m, "nonce", 64, &v, &vl) != 0 || lotse_b64_decode(nonce, 32, v, vl) != 32)
+        fatal("login_challenge without a nonce");
+    int hl = snprintf(handle, sizeof handle, "%s%d", opt.acct_prefix, a);
+    memcpy(msg, "lotse-login-v1", 14);
+    memcpy(msg + 14, nonce, 32);
+    memcpy(msg + 46, dev_pk[a], 32);
+    memcpy(msg + 78, handle, (size_t)hl);
+    crypto_sign_detached(sig, NULL, msg, 78 + (size_t)hl, dev_sk[a]);
+    b64(sb, sizeof sb, sig, 64);
+    send_text(c, "{\"t\":\"login_proof\",\"sig\":\"%s\"}", sb);
+}
+
 /* Sends takes while someone waits that nobody has asked for and a counsellor
  * has room. In the queue scenario only beyond the number to keep waiting. */
 static int take_rr;
@@ -961,6 +981,8 @@ static void on_text(struct conn *c, const char *text, size_t len)
         on_keys_young(c, &m);
     } else if (!strcmp(t, "assigned")) {
         on_assigned(c, &m);
+    } else if (!strcmp(t, "login_challenge")) {
+        on_login_challenge(c, &m);
     } else if (!strcmp(t, "login_ok")) {
         on_login_ok(c, &m);
         if (c->role == R_LOGIN)

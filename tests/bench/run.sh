@@ -79,7 +79,7 @@ mkdir -p "$OUT/acct"
 NACCT=20
 for i in $(seq 0 $((NACCT - 1))); do
     echo "$PW" | $CTL --db "$DB" account-add --handle "bench$i" --role counsellor --name "Bench $i" \
-        --topics family --capacity 10 --password-stdin --pwhash-cost min >/dev/null
+        --topics family --capacity 10 --password-stdin --pwhash-cost min --insecure-for-tests >/dev/null
     $CTL device-keygen --out "$OUT/acct/bench$i.device" >/dev/null 2>&1
     $CTL --db "$DB" device-certify --handle "bench$i" --device "$(cat "$OUT/acct/bench$i.device.pub")" \
         --orgkey "$OUT/org.key" >/dev/null

@@ -210,6 +210,86 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
     assertNoProblems();
 });
 
+test('the device secret key is a non-extractable WebCrypto key, the login proves it, and a chat works', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const stored = await c.evaluate(async () => {
+        const db = await new Promise((res, rej) => {
+            const r = indexedDB.open('lotse-counsellor', 1);
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+        });
+        const kp = await new Promise((res, rej) => {
+            const r = db.transaction('keys', 'readonly').objectStore('keys').get('device');
+            r.onsuccess = () => res(r.result);
+            r.onerror = () => rej(r.error);
+        });
+        db.close();
+        const k = kp.privateKey;
+        let exported = true;
+        try { await crypto.subtle.exportKey('pkcs8', k); } catch (e) { exported = false; }
+        return {
+            kind: kp.kind,
+            cryptoKey: k instanceof CryptoKey,
+            extractable: k.extractable,
+            algorithm: k.algorithm && k.algorithm.name,
+            type: k.type,
+            exported,
+            rawBytes: k instanceof Uint8Array || ArrayBuffer.isView(k),
+            publicKeyLength: kp.publicKey.length,
+        };
+    });
+    assert.deepEqual(stored, { kind: 'webcrypto', cryptoKey: true, extractable: false, algorithm: 'Ed25519',
+        type: 'private', exported: false, rawBytes: false, publicKeyLength: 32 });
+    assert.equal(await c.locator('#device-weak').count(), 0, 'no weak-key warning where WebCrypto has Ed25519');
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx); // the young person verified the WebCrypto signature
+    await youngSays(y, 'Hallo mit WebCrypto');
+    await arrivesOnce(panel, 'Hallo mit WebCrypto');
+    await counsellorSays(panel, 'Antwort mit WebCrypto');
+    await arrivesOnce(y, 'Antwort mit WebCrypto');
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
+test('without Ed25519 in WebCrypto the console falls back to libsodium, says so, and a chat works', async () => {
+    const context = await newContext();
+    // a browser without Ed25519 in WebCrypto: generateKey/importKey refuse it
+    await context.addInitScript(() => {
+        const s = globalThis.crypto && crypto.subtle;
+        if (!s) return; // about:blank is no secure context
+        const gen = s.generateKey.bind(s), imp = s.importKey.bind(s);
+        const isEd = (a) => (typeof a === 'string' ? a : a && a.name) === 'Ed25519';
+        s.generateKey = (a, ...r) => (isEd(a) ? Promise.reject(new DOMException('no Ed25519', 'NotSupportedError')) : gen(a, ...r));
+        s.importKey = (f, k, a, ...r) => (isEd(a) ? Promise.reject(new DOMException('no Ed25519', 'NotSupportedError')) : imp(f, k, a, ...r));
+    });
+    const c = await openPage(context, '/counsellor/');
+    await c.locator('#view-login').waitFor();
+    await c.locator('#device-weak').waitFor();
+    assert.match(await c.locator('#device-weak').textContent(), /nicht geschützt/);
+    const pk = (await c.locator('#device-pk').textContent()).trim();
+    lotsectl('device-certify', '--handle', ANNA.handle(), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await counsellorLogin(c, ANNA); // the login proof is signed with libsodium here
+    assert.equal(await c.locator('#uncertified').isHidden(), true);
+    await c.check('#available');
+    await c.locator('#status-line.on').waitFor();
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx);
+    await youngSays(y, 'Hallo ohne WebCrypto');
+    await arrivesOnce(panel, 'Hallo ohne WebCrypto');
+    await counsellorSays(panel, 'Antwort ohne WebCrypto');
+    await arrivesOnce(y, 'Antwort ohne WebCrypto');
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    await context.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
 /** The attacker's own console: mallory on the attacker's server, with the
  * client the attacker published with its own key (web-attack) served to this
  * page instead of the real one, and a device the attacker certified. It runs in

@@ -101,18 +101,25 @@ static void test_nginx_config_passes_nginx_t_with_a_self_signed_certificate(void
     assert_int_equal(sh("sed -e 's#/etc/letsencrypt/live/chat.example.org/fullchain.pem#%s/cert.pem#'"
                         " -e 's#/etc/letsencrypt/live/chat.example.org/privkey.pem#%s/key.pem#'"
                         " -e 's#/var/log/nginx/lotse-error.log#%s/lotse-error.log#'"
+                        " -e 's#/etc/nginx/snippets/#%s/deploy/nginx/#'"
                         " %s/deploy/nginx/lotse.conf > %s/lotse.conf", dir, dir, dir, LOTSE_SOURCE_DIR,
-                        dir), 0);
+                        LOTSE_SOURCE_DIR, dir), 0);
     assert_int_equal(sh("printf 'pid %s/nginx.pid;\\nerror_log %s/error.log;\\nevents {}\\n"
                         "http {\\n include %s/lotse.conf;\\n}\\n' > %s/nginx.conf", dir, dir, dir, dir), 0);
     assert_int_equal(sh("nginx -t -q -c %s/nginx.conf -p %s/ -e %s/error.log", dir, dir, dir), 0);
-    /* privacy: no access log, no client address towards lotsed, HSTS */
+    /* privacy: no access log, HSTS; towards lotsed exactly one client address,
+     * nginx's own view ($remote_addr), never one a client sent (not appended to
+     * X-Forwarded-For); per-address limits on /ws (issue 11 M1) */
     const char *conf = LOTSE_SOURCE_DIR "/deploy/nginx/lotse.conf";
+    const char *loc = LOTSE_SOURCE_DIR "/deploy/nginx/lotse-locations.conf";
     assert_int_equal(sh("grep -q 'access_log off;' %s", conf), 0);
-    assert_int_equal(sh("! grep -q 'remote_addr' %s", conf), 0);
-    assert_int_equal(sh("grep -q 'proxy_set_header X-Forwarded-For \"\";' %s", conf), 0);
+    assert_int_equal(sh("grep -q 'proxy_set_header X-Forwarded-For $remote_addr;' %s", loc), 0);
+    assert_int_equal(sh("! grep -q 'proxy_add_x_forwarded_for' %s %s", conf, loc), 0);
+    assert_int_equal(sh("grep -q 'proxy_set_header X-Real-IP \"\";' %s", loc), 0);
+    assert_int_equal(sh("grep -q 'limit_conn lotse_ws_conn' %s", loc), 0);
+    assert_int_equal(sh("grep -q 'limit_req zone=lotse_ws_req' %s", loc), 0);
     assert_int_equal(sh("grep -q 'Strict-Transport-Security' %s", conf), 0);
-    assert_int_equal(sh("grep -q 'proxy_set_header Upgrade $http_upgrade;' %s", conf), 0);
+    assert_int_equal(sh("grep -q 'proxy_set_header Upgrade $http_upgrade;' %s", loc), 0);
 }
 
 int main(void)

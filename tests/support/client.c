@@ -810,6 +810,32 @@ int client_login(struct client *c, const char *handle, const char *password, int
     struct lotse_json_msg *m = malloc(sizeof *m);
     if (!m)
         return -ENOMEM;
+    if (c->has_device) {
+        /* PROTOCOL.md §4.2: prove the device key by signing the challenge. */
+        rc = client_expect(c, "login_challenge", m, timeout_ms);
+        uint8_t nonce[32], sig[64];
+        if (rc == 0 && get_b64(m, "nonce", nonce, sizeof nonce) != 32)
+            rc = -EBADMSG;
+        if (rc == 0) {
+            uint8_t msg[14 + 64 + 64];
+            size_t hl = strlen(handle) > 64 ? 64 : strlen(handle);
+            memcpy(msg, "lotse-login-v1", 14);
+            memcpy(msg + 14, nonce, 32);
+            memcpy(msg + 46, c->device_pk, 32);
+            memcpy(msg + 78, handle, hl);
+            crypto_sign_detached(sig, NULL, msg, 78 + hl, c->device_sk);
+            lotse_jw_init(&w, buf, sizeof buf);
+            lotse_jw_obj_begin(&w, NULL);
+            lotse_jw_str(&w, "t", "login_proof");
+            lotse_jw_b64(&w, "sig", sig, sizeof sig);
+            rc = send_jw(c, &w);
+        }
+        if (rc < 0) {
+            sodium_memzero(m, sizeof *m);
+            free(m);
+            return rc;
+        }
+    }
     rc = client_expect(c, "login_ok", m, timeout_ms);
     if (rc == 0) {
         char role[32];

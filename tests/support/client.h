@@ -235,7 +235,8 @@ int client_young_end_reason(struct client *c, const char *reason);
 
 /* Reads a device key file (one line: base64url of the 64-byte Ed25519 secret key). */
 int client_load_device(struct client *c, const char *path);
-/* Sends login (with the device key if loaded) and waits for login_ok; stores id,
+/* Sends login (with the device key if loaded: then answers login_challenge with
+ * login_proof, signed with device_sk over device_pk) and waits for login_ok; stores id,
  * name, capacity and the certificate (has_cert false when null). */
 int client_login(struct client *c, const char *handle, const char *password, int timeout_ms);
 /* Sends status and waits for the answer; *active (may be NULL) gets `active`. */

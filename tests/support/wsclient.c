@@ -103,6 +103,23 @@ static int remaining_ms(int64_t deadline)
     return r < 0 ? 0 : (int)r;
 }
 
+/* The local IPv4 address new connections bind to (tests that need clients
+ * from several addresses use 127.0.0.x); 0 = let the kernel choose. */
+static in_addr_t source_addr;
+
+int ws_set_source_address(const char *ipv4)
+{
+    if (!ipv4) {
+        source_addr = 0;
+        return 0;
+    }
+    struct in_addr a;
+    if (inet_pton(AF_INET, ipv4, &a) != 1)
+        return -EINVAL;
+    source_addr = a.s_addr;
+    return 0;
+}
+
 static int tcp_connect(const char *host, int port, int timeout_ms)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
@@ -115,6 +132,15 @@ static int tcp_connect(const char *host, int port, int timeout_ms)
     if (fd < 0) {
         freeaddrinfo(res);
         return -errno;
+    }
+    if (source_addr && res->ai_family == AF_INET) {
+        struct sockaddr_in local = {.sin_family = AF_INET, .sin_addr.s_addr = source_addr};
+        if (bind(fd, (struct sockaddr *)&local, sizeof local) < 0) {
+            int e = -errno;
+            freeaddrinfo(res);
+            close(fd);
+            return e;
+        }
     }
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     freeaddrinfo(res);

@@ -41,6 +41,11 @@ struct ws_conn {
     uint64_t pings;        /* pings answered, for tests */
 };
 
+/* Makes every later connection of this process bind to the local IPv4 address
+ * ipv4 (e.g. "127.0.0.7", to act as another client address), or NULL for the
+ * default. 0 or -EINVAL. */
+int ws_set_source_address(const char *ipv4);
+
 /* Connects to host:port, upgrades path with the given subprotocol (NULL: no
  * Sec-WebSocket-Protocol header) and extra header lines (NULL or "Name: v\r\n"...).
  * On 0 *out is an open connection (free with ws_free). When the server answers

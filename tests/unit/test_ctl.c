@@ -165,7 +165,7 @@ static void test_ctl_account_device_certificate_and_audit_flow(void **state)
     assert_int_equal(run_ctl("correct horse battery staple\n", out, sizeof(out), "account-add",
                              "--handle", "maria", "--role", "counsellor", "--name", "Maria",
                              "--topics", "family,prison", "--capacity", "3", "--password-stdin",
-                             "--pwhash-cost", "min", NULL),
+                             "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     unsigned id = 0;
     assert_int_equal(sscanf(out, "account maria id %u", &id), 1);
@@ -248,7 +248,7 @@ static void test_ctl_generated_password_is_printed_once_and_hashed(void **state)
 {
     char out[512];
     assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-add", "--handle", "gen.user", "--role",
-                             "supervisor", "--pwhash-cost", "min", NULL),
+                             "supervisor", "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     char pw[64] = "";
     char *p = strstr(out, "password: ");
@@ -270,7 +270,7 @@ static void test_ctl_no_table_contains_a_password(void **state)
     char out[512], input[64];
     snprintf(input, sizeof(input), "%s\n", secret);
     assert_int_equal(run_ctl(input, out, sizeof(out), "account-add", "--handle", "leak.check",
-                             "--role", "counsellor", "--password-stdin", "--pwhash-cost", "min",
+                             "--role", "counsellor", "--password-stdin", "--pwhash-cost", "min", "--insecure-for-tests",
                              NULL),
                      0);
     assert_null(strstr(out, secret));
@@ -290,6 +290,31 @@ static void test_ctl_no_table_contains_a_password(void **state)
         PQclear(r);
     }
     PQclear(tables);
+}
+
+/* Issue 11 (low): the minimum Argon2id cost is for tests only. Without
+ * --insecure-for-tests it is a usage error and no account is made or changed. */
+static void test_ctl_pwhash_cost_min_needs_insecure_for_tests(void **state)
+{
+    (void)state;
+    char out[1024];
+    assert_int_equal(run_ctl("a long enough password\n", out, sizeof(out), "account-add", "--handle",
+                             "min.cost", "--role", "counsellor", "--password-stdin", "--pwhash-cost",
+                             "min", NULL),
+                     2);
+    assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-list", NULL), 0);
+    assert_null(strstr(out, "min.cost"));
+    assert_int_equal(run_ctl("a long enough password\n", out, sizeof(out), "account-add", "--handle",
+                             "min.cost", "--role", "counsellor", "--password-stdin", "--pwhash-cost",
+                             "interactive", NULL),
+                     0);
+    assert_int_equal(run_ctl("another long password\n", out, sizeof(out), "account-reset-password",
+                             "--handle", "min.cost", "--password-stdin", "--pwhash-cost", "min", NULL),
+                     2);
+    assert_int_equal(run_ctl("another long password\n", out, sizeof(out), "account-reset-password",
+                             "--handle", "min.cost", "--password-stdin", "--pwhash-cost", "min",
+                             "--insecure-for-tests", NULL),
+                     0);
 }
 
 static void test_ctl_usage_errors_exit_2_and_help_exits_0(void **state)
@@ -341,7 +366,7 @@ static void test_ctl_account_lifecycle_commands_change_and_audit(void **state)
     char out[4096];
     assert_int_equal(run_ctl("first password 1\n", out, sizeof(out), "account-add", "--handle", "zed",
                              "--role", "counsellor", "--topics", "family", "--password-stdin",
-                             "--pwhash-cost", "min", NULL),
+                             "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-disable", "--handle", "zed", NULL), 0);
     assert_int_equal(db_long("SELECT count(*) FROM accounts WHERE handle = $1 AND disabled", "zed"), 1);
@@ -370,7 +395,7 @@ static void test_ctl_account_lifecycle_commands_change_and_audit(void **state)
 
     /* reset: from stdin, then generated (printed once); the hash is Argon2id of it */
     assert_int_equal(run_ctl("second password 2\n", out, sizeof(out), "account-reset-password",
-                             "--handle", "zed", "--password-stdin", "--pwhash-cost", "min", NULL),
+                             "--handle", "zed", "--password-stdin", "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     assert_null(strstr(out, "password:"));
     const char *v[1] = {"zed"};
@@ -378,7 +403,7 @@ static void test_ctl_account_lifecycle_commands_change_and_audit(void **state)
     assert_int_equal(crypto_pwhash_str_verify(PQgetvalue(r, 0, 0), "second password 2", 17), 0);
     PQclear(r);
     assert_int_equal(run_ctl(NULL, out, sizeof(out), "account-reset-password", "--handle", "zed",
-                             "--pwhash-cost", "min", NULL),
+                             "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     char pw[64] = "";
     assert_int_equal(sscanf(out, "password: %63s", pw), 1);
@@ -423,7 +448,7 @@ static void test_ctl_device_revoke_and_list(void **state)
     path_in_tmp(dev, sizeof(dev), "device-revoke.key");
     assert_int_equal(run_ctl(NULL, out, sizeof(out), "orgkey-create", "--out", org, NULL), 0);
     assert_int_equal(run_ctl("a password here\n", out, sizeof(out), "account-add", "--handle", "rita",
-                             "--role", "counsellor", "--password-stdin", "--pwhash-cost", "min", NULL),
+                             "--role", "counsellor", "--password-stdin", "--pwhash-cost", "min", "--insecure-for-tests", NULL),
                      0);
     assert_int_equal(run_ctl(NULL, pk, sizeof(pk), "device-keygen", "--out", dev, NULL), 0);
     pk[strcspn(pk, "\n")] = '\0';
@@ -489,6 +514,7 @@ int main(void)
         cmocka_unit_test(test_ctl_account_device_certificate_and_audit_flow),
         cmocka_unit_test(test_ctl_generated_password_is_printed_once_and_hashed),
         cmocka_unit_test(test_ctl_no_table_contains_a_password),
+        cmocka_unit_test(test_ctl_pwhash_cost_min_needs_insecure_for_tests),
         cmocka_unit_test(test_ctl_usage_errors_exit_2_and_help_exits_0),
         cmocka_unit_test(test_ctl_account_lifecycle_commands_change_and_audit),
         cmocka_unit_test(test_ctl_device_revoke_and_list),

@@ -1,4 +1,5 @@
-/* Tests for server/src/ratelimit.c: token buckets and failed-login windows. */
+/* Tests for server/src/ratelimit.c: token buckets and failed-login backoff. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -77,6 +78,75 @@ static void test_many_handles_do_not_grow_memory_or_crash(void **state)
     ratelimit_destroy(rl);
 }
 
+/* Issue 11: no lock, a backoff. After the free failures the wait doubles from
+ * 2 s up to the maximum, counted from the last failure; a refused attempt does
+ * not lengthen it. */
+static void test_failed_logins_back_off_doubling_up_to_the_maximum(void **state)
+{
+    struct ratelimit *rl;
+    uint8_t src[RATELIMIT_SOURCE_BYTES] = {0};
+    assert_int_equal(ratelimit_create(&rl, 2, 100, 900), 0);
+    ratelimit_set_backoff_max(rl, 10);
+    int64_t t = 0;
+    ratelimit_login_failed(rl, "anna", src, t);
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t), 0); /* 1 of 2 free */
+    ratelimit_login_failed(rl, "anna", src, t);
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t), 2000);
+    assert_false(ratelimit_login_allowed(rl, "anna", src, t + 1999));
+    assert_true(ratelimit_login_allowed(rl, "anna", src, t + 2000));
+    t += 2000;
+    ratelimit_login_failed(rl, "anna", src, t);
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t), 4000);
+    t += 4000;
+    ratelimit_login_failed(rl, "anna", src, t);
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t), 8000);
+    t += 8000;
+    ratelimit_login_failed(rl, "anna", src, t);
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t), 10000); /* capped */
+    for (int i = 0; i < 50; i++) /* refused attempts change nothing */
+        assert_false(ratelimit_login_allowed(rl, "anna", src, t + 100));
+    assert_true(ratelimit_login_allowed(rl, "anna", src, t + 10000));
+    /* forgotten login_fail_window after the last failure */
+    assert_int_equal(ratelimit_login_wait_ms(rl, "anna", src, t + 900000), 0);
+    ratelimit_destroy(rl);
+}
+
+/* A certified device that proved its key is counted on its own: the handle's
+ * failures (anyone's) do not slow it, and its own failures do. */
+static void test_device_backoff_is_separate_from_the_handle(void **state)
+{
+    struct ratelimit *rl;
+    uint8_t src[RATELIMIT_SOURCE_BYTES] = {5};
+    uint8_t dev[32] = {1, 2, 3}, other[32] = {4};
+    assert_int_equal(ratelimit_create(&rl, 1, 1, 900), 0);
+    ratelimit_login_failed(rl, "anna", src, 0);
+    ratelimit_login_failed(rl, "anna", src, 0);
+    assert_false(ratelimit_login_allowed(rl, "anna", src, 0));
+    assert_int_equal(ratelimit_device_wait_ms(rl, dev, 0), 0);
+    ratelimit_device_failed(rl, dev, 0);
+    ratelimit_device_failed(rl, dev, 0);
+    assert_int_equal(ratelimit_device_wait_ms(rl, dev, 0), 4000);
+    assert_int_equal(ratelimit_device_wait_ms(rl, other, 0), 0);
+    ratelimit_device_succeeded(rl, dev);
+    assert_int_equal(ratelimit_device_wait_ms(rl, dev, 0), 0);
+    ratelimit_destroy(rl);
+}
+
+static void test_trusted_proxy_list_is_checked(void **state)
+{
+    struct ratelimit *rl;
+    assert_int_equal(ratelimit_create(&rl, 5, 20, 900), 0);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, ""), 0);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, "127.0.0.1"), 0);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, "127.0.0.1, ::1,10.0.0.2"), 0);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, "localhost"), -EINVAL);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, "10.0.0.0/8"), -EINVAL);
+    assert_int_equal(ratelimit_set_trusted_proxies(rl, "1.1.1.1,2.2.2.2,3.3.3.3,4.4.4.4,5.5.5.5,"
+                                                       "6.6.6.6,7.7.7.7,8.8.8.8,9.9.9.9"),
+                     -EINVAL);
+    ratelimit_destroy(rl);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -87,6 +157,9 @@ int main(void)
         cmocka_unit_test(test_login_refused_after_limit_per_source),
         cmocka_unit_test(test_success_clears_handle_failures),
         cmocka_unit_test(test_many_handles_do_not_grow_memory_or_crash),
+        cmocka_unit_test(test_failed_logins_back_off_doubling_up_to_the_maximum),
+        cmocka_unit_test(test_device_backoff_is_separate_from_the_handle),
+        cmocka_unit_test(test_trusted_proxy_list_is_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

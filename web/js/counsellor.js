@@ -1,8 +1,8 @@
 // counsellor.js — the counsellor console: device key (IndexedDB), login,
 // availability, queue view, take/offer, and several encrypted chats in tabs.
 import { addTexts, apply, bindSwitch, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
-import { b64decode, b64encode, decodeFrame, hexdecode, hexencode, keys as keysMsg, login, msg } from './protocol.js';
-import { counsellorKeys, safetyCode, signTranscript, verifyCertPinned, wipe } from './crypto.js';
+import { b64decode, b64encode, decodeFrame, hexdecode, hexencode, keys as keysMsg, login, loginProof, loginProofMessage, msg } from './protocol.js';
+import { counsellorKeys, safetyCode, transcript, verifyCertPinned, wipe } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
 import { Channel } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
@@ -23,7 +23,7 @@ setTexts({
         'login.supervisor': 'Dieses Konto ist ein Supervisor-Konto. Bitte nutze die Supervisor-Seite.',
         'login.lost': 'Die Verbindung zum Server ist abgebrochen. Bitte melde dich neu an.',
         'error.auth_failed': 'Benutzername oder Passwort stimmt nicht.',
-        'error.rate_limited': 'Zu viele Versuche. Bitte warte ein paar Minuten.',
+        'error.rate_limited': 'Zu viele Versuche. Bitte warte kurz und versuche es dann noch einmal.',
         'error.db_unavailable': 'Der Server erreicht seine Datenbank gerade nicht. Bitte versuche es gleich noch einmal.',
         'error.busy': 'Der Server ist gerade ausgelastet. Bitte versuche es gleich noch einmal.',
         'error.other': 'Das hat nicht geklappt ({code}).',
@@ -32,6 +32,7 @@ setTexts({
         'device.fingerprint': 'Fingerabdruck:',
         'device.pubkey': 'Öffentlicher Schlüssel:',
         'device.command': 'Befehl für die Freigabe:',
+        'device.weak': 'Achtung: Dieser Browser kann den Geräteschlüssel nicht geschützt speichern (kein Ed25519 in WebCrypto). Er liegt lesbar im Speicher dieses Browsers. Bitte nutze einen aktuellen Browser.',
         'uncert.title': 'Dieses Gerät ist noch nicht freigegeben.',
         'uncert.text': 'Ohne Freigabe kannst du keine Chats übernehmen. Bitte eine Admin-Person, diesen Befehl auszuführen. Melde dich danach neu an.',
         'uncert.bad': 'Das Zertifikat vom Server passt nicht zu diesem Gerät ({code}). Bitte eine Admin-Person, das Gerät neu freizugeben.',
@@ -118,7 +119,7 @@ setTexts({
         'login.supervisor': 'This is a supervisor account. Please use the supervisor page.',
         'login.lost': 'The connection to the server was lost. Please log in again.',
         'error.auth_failed': 'User name or password is wrong.',
-        'error.rate_limited': 'Too many attempts. Please wait a few minutes.',
+        'error.rate_limited': 'Too many attempts. Please wait a moment and try again.',
         'error.db_unavailable': 'The server cannot reach its database right now. Please try again shortly.',
         'error.busy': 'The server is busy right now. Please try again shortly.',
         'error.other': 'That did not work ({code}).',
@@ -127,6 +128,7 @@ setTexts({
         'device.fingerprint': 'Fingerprint:',
         'device.pubkey': 'Public key:',
         'device.command': 'Command to approve it:',
+        'device.weak': 'Warning: this browser cannot keep the device key protected (no Ed25519 in WebCrypto). It is stored readable in this browser\'s storage. Please use a current browser.',
         'uncert.title': 'This device is not approved yet.',
         'uncert.text': 'Without approval you cannot take chats. Ask an admin to run this command. Then log in again.',
         'uncert.bad': 'The certificate from the server does not fit this device ({code}). Ask an admin to approve the device again.',
@@ -208,7 +210,11 @@ function clearText(el) {
 }
 
 let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
-let device = null; // {publicKey, privateKey} Ed25519, kept in IndexedDB
+// Ed25519 device key, kept in IndexedDB: {kind: 'webcrypto', privateKey: a
+// non-extractable CryptoKey, publicKey: 32 bytes}, or where the browser lacks
+// Ed25519 in WebCrypto {kind: 'sodium', privateKey: 64 raw bytes, publicKey}.
+let device = null;
+let loginHandle = ''; // the handle of the login in progress, for login_proof
 let conn = null;
 let me = null; // login_ok
 let cert = null; // Uint8Array, verified against the pinned roots and this device
@@ -243,17 +249,68 @@ function idbRequest(db, mode, fn) {
     });
 }
 
-/** The device's Ed25519 key pair: made on first use, then kept in IndexedDB. */
+// PKCS#8 wrapping of a 32-byte Ed25519 seed (RFC 8410), to move a raw key into WebCrypto.
+const ED25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b,
+    0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+/** A new non-extractable WebCrypto key, or null where the browser has no Ed25519. */
+async function webcryptoKey(seed) {
+    try {
+        let privateKey, publicKey;
+        if (seed) {
+            const der = new Uint8Array(ED25519_PKCS8_PREFIX.length + 32);
+            der.set(ED25519_PKCS8_PREFIX);
+            der.set(seed, ED25519_PKCS8_PREFIX.length);
+            privateKey = await crypto.subtle.importKey('pkcs8', der, { name: 'Ed25519' }, false, ['sign']);
+            wipe(der);
+            publicKey = null;
+        } else {
+            const kp = await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify']);
+            privateKey = kp.privateKey;
+            publicKey = new Uint8Array(await crypto.subtle.exportKey('raw', kp.publicKey));
+        }
+        if (privateKey.extractable) return null;
+        return { kind: 'webcrypto', privateKey, publicKey };
+    } catch (e) {
+        return null;
+    }
+}
+
+/** The device's Ed25519 key: made on first use, then kept in IndexedDB. Where
+ * WebCrypto has Ed25519 the secret key is a non-extractable CryptoKey (a key
+ * kept as raw bytes by an older console is moved into one, same public key). */
 async function loadDeviceKey() {
     const db = await openDb();
     let kp = await idbRequest(db, 'readonly', (st) => st.get('device'));
+    if (kp && kp.kind !== 'webcrypto' && kp.privateKey instanceof Uint8Array) {
+        const moved = await webcryptoKey(kp.privateKey.subarray(0, 32));
+        if (moved) {
+            moved.publicKey = kp.publicKey;
+            await idbRequest(db, 'readwrite', (st) => st.put(moved, 'device'));
+            wipe(kp.privateKey);
+            kp = moved;
+        } else {
+            kp.kind = 'sodium';
+        }
+    }
     if (!kp) {
-        const k = globalThis.sodium.crypto_sign_keypair();
-        kp = { publicKey: k.publicKey, privateKey: k.privateKey };
+        kp = await webcryptoKey(null);
+        if (!kp) {
+            const k = globalThis.sodium.crypto_sign_keypair();
+            kp = { kind: 'sodium', publicKey: k.publicKey, privateKey: k.privateKey };
+        }
         await idbRequest(db, 'readwrite', (st) => st.put(kp, 'device'));
     }
     db.close();
+    if (kp.kind !== 'webcrypto') console.warn('lotse: no Ed25519 in WebCrypto; the device key is stored as raw bytes');
     return kp;
+}
+
+/** Signs bytes with the device key (Ed25519, detached, 64 bytes). */
+async function deviceSign(bytes) {
+    if (device.kind === 'webcrypto')
+        return new Uint8Array(await crypto.subtle.sign({ name: 'Ed25519' }, device.privateKey, bytes));
+    return globalThis.sodium.crypto_sign_detached(bytes, device.privateKey);
 }
 
 function fingerprint(pk) {
@@ -266,6 +323,13 @@ function certifyCommand(handle) {
 }
 
 function showDevice() {
+    if (device.kind !== 'webcrypto' && !$('device-weak')) {
+        const p = document.createElement('p');
+        p.id = 'device-weak';
+        p.className = 'error';
+        setText(p, 'device.weak');
+        $('device-fp').parentElement.after(p);
+    }
     $('device-pk').textContent = b64encode(device.publicKey);
     $('device-fp').textContent = fingerprint(device.publicKey);
     $('uncert-fp').textContent = fingerprint(device.publicKey);
@@ -297,6 +361,7 @@ function doLogin(ev) {
     $('login-button').disabled = true;
     if (conn) conn.close();
     online = false;
+    loginHandle = handle;
     openConn((c) => c.sendJson(login(handle, password, device.publicKey)));
     $('password').value = '';
 }
@@ -310,6 +375,23 @@ function openConn(first) {
         onClose: (code) => c === conn && onLost(code),
     });
     conn = c;
+}
+
+/** The server asks the device to prove its key (§4.2): sign and answer. */
+async function onLoginChallenge(m) {
+    const c = conn;
+    let sig;
+    try {
+        const nonce = b64decode(m.nonce);
+        if (nonce.length !== 32) throw new Error('nonce size');
+        sig = await deviceSign(loginProofMessage(nonce, device.publicKey, loginHandle));
+    } catch (e) {
+        console.warn('login challenge', e);
+        c.close();
+        showLogin('error.other', { code: 'login_challenge' });
+        return;
+    }
+    if (c === conn) c.sendJson(loginProof(sig));
 }
 
 function onLoginOk(m) {
@@ -517,6 +599,7 @@ function chatNotice(chat, key, vars) {
 
 function onMessage(m) {
     switch (m.t) {
+    case 'login_challenge': onLoginChallenge(m); break;
     case 'login_ok': onLoginOk(m); break;
     case 'status': renderStatus(m); break;
     case 'queue_summary': renderQueue(m); break;
@@ -699,9 +782,25 @@ function onAssigned(m) {
 }
 
 /** Fresh X25519 pair for a chat, transcript signed with the device key, `keys` out, new channel. */
-function sendKeys(chat) {
+async function sendKeys(chat) {
+    // Signing with a WebCrypto key is asynchronous: the old channel goes now
+    // (its peer key is gone), the new one comes with the keys; a newer call
+    // (another key change) or the chat's end wins over this one.
+    const gen = (chat.keysGen = (chat.keysGen || 0) + 1);
+    if (chat.channel) chat.channel.close();
+    chat.channel = null;
     const kp = globalThis.sodium.crypto_kx_keypair();
-    const sig = signTranscript(device.privateKey, chat.sid, chat.youngPk, kp.publicKey);
+    let sig;
+    try {
+        sig = await deviceSign(transcript(chat.sid, chat.youngPk, kp.publicKey));
+    } catch (e) {
+        console.warn('device signature failed', e);
+        sig = null;
+    }
+    if (!sig || gen !== chat.keysGen || chat.ended || !conn) {
+        wipe(kp.privateKey);
+        return;
+    }
     chat.keysMsg = keysMsg(chat.sidHex, kp.publicKey, sig, cert);
     conn.sendJson(chat.keysMsg);
     const keys = counsellorKeys(kp.publicKey, kp.privateKey, chat.youngPk);

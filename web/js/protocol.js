@@ -177,6 +177,23 @@ export function login(handle, password, devicePk) {
     return JSON.stringify(m);
 }
 
+/** The bytes a device signs to answer `login_challenge` (§4.2):
+ * "lotse-login-v1" ‖ nonce (32) ‖ device public key (32) ‖ handle (UTF-8). */
+export function loginProofMessage(nonce, devicePk, handle) {
+    const d = new TextEncoder().encode('lotse-login-v1');
+    const h = new TextEncoder().encode(handle);
+    const out = new Uint8Array(d.length + 64 + h.length);
+    out.set(d, 0);
+    out.set(nonce, d.length);
+    out.set(devicePk, d.length + 32);
+    out.set(h, d.length + 64);
+    return out;
+}
+
+export function loginProof(sig) {
+    return JSON.stringify({ t: 'login_proof', sig: b64encode(sig) });
+}
+
 export function keys(sidHex, pk, sig, cert) {
     return JSON.stringify({ t: 'keys', sid: sidHex, pk: b64encode(pk), sig: b64encode(sig), cert: b64encode(cert) });
 }
