@@ -3,7 +3,7 @@
 #
 # Starts a throwaway PostgreSQL (tests/support/pg.sh), makes the database,
 # organisation key and accounts with lotsectl, starts lotsed on a free port
-# serving web/, then runs `node --test` on vectors.test.mjs, chat.test.mjs and e2e.test.mjs
+# serving web/, then runs `node --test` on vectors.test.mjs, chat.test.mjs, e2e.test.mjs and gap.e2e.test.mjs
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
@@ -112,7 +112,7 @@ export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl
     LOTSE_SUPERVISOR=sam LOTSE_SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" CHROMIUM="$CHROMIUM" \
     LOTSE_ARTIFACTS="$ARTIFACTS"
 cd "$HERE" || die "no $HERE"
-node --test --test-reporter=tap vectors.test.mjs chat.test.mjs e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
+node --test --test-reporter=tap vectors.test.mjs chat.test.mjs e2e.test.mjs gap.e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
 pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
 fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
