@@ -35,7 +35,7 @@
 #include "harness.h"
 #include "wsproxy.h"
 
-#define T 5000
+#define T         5000
 #define RESEND_MS 250 /* the tests' resend timer; real clients start at 2 s */
 
 static int64_t mono_ms(void)
@@ -165,9 +165,9 @@ static void pair_up(struct harness *h, struct pair *p, int mode)
     assert_int_equal(harness_start(h), 0);
     assert_int_equal(wsproxy_start(&p->r.px, HARNESS_HOST, h->port, rule, &p->r), 0);
     assert_int_equal(harness_counsellor(h, "anna", &p->anna), 0);
-    assert_int_equal(client_connect(&p->young, HARNESS_HOST, wsproxy_port(p->r.px), CLIENT_YOUNG,
-                                    h->org_pk, T),
-                     0);
+    assert_int_equal(
+        client_connect(&p->young, HARNESS_HOST, wsproxy_port(p->r.px), CLIENT_YOUNG, h->org_pk, T),
+        0);
     assert_int_equal(client_young_hello(p->young, "family", T), 0);
     assert_int_equal(client_take_and_key(p->anna, &p->cs, T), 0);
     assert_int_equal(client_young_wait_keys(p->young, T), 0);
@@ -243,9 +243,9 @@ static void test_dropped_message_with_forged_ack_is_sent_again_and_arrives_once(
     assert_string_equal(got[1][0], "bitte hilf mir");
     settle(&p, 1000);
     assert_true(p.ys->timed_resends >= 1);
-    assert_int_equal(p.ys->unacked_len, 0);     /* the authentic ACK came */
+    assert_int_equal(p.ys->unacked_len, 0); /* the authentic ACK came */
     assert_int_equal(p.ys->acked_by_peer, 1);
-    assert_int_equal(p.cs->ch.last_rx_seq, 1);  /* shown once */
+    assert_int_equal(p.cs->ch.last_rx_seq, 1); /* shown once */
     printf("forged ACK: %d forged, %llu rejected, %llu timed resends\n", p.r.forged,
            (unsigned long long)p.ys->acks_rejected, (unsigned long long)p.ys->timed_resends);
     pair_down(h, &p);

@@ -458,7 +458,7 @@ static int64_t client_tick(struct client *c)
                 client_resend_unacked(c, s);
                 s->timed_resends++;
                 s->resend_ms = s->resend_ms * 2 > CLIENT_RESEND_MAX_MS ? CLIENT_RESEND_MAX_MS
-                                                                        : s->resend_ms * 2;
+                                                                       : s->resend_ms * 2;
                 s->resend_at = now + s->resend_ms;
             }
             if (next < 0 || s->resend_at - now < next)
@@ -494,7 +494,8 @@ static void frame_push(struct client *c, const uint8_t *data, size_t len)
         size_t drop = 0;
         bool ack = false;
         for (size_t i = 0; i < c->frames_len && !ack; i++) {
-            if (c->frames[i].len == LOTSE_ACK_FRAME_BYTES && c->frames[i].data[1] == LOTSE_FRAME_ACK) {
+            if (c->frames[i].len == LOTSE_ACK_FRAME_BYTES &&
+                c->frames[i].data[1] == LOTSE_FRAME_ACK) {
                 drop = i;
                 ack = true;
             }
@@ -502,7 +503,8 @@ static void frame_push(struct client *c, const uint8_t *data, size_t len)
         if (!ack)
             fprintf(stderr, "client: frame inbox full, dropping the oldest frame\n");
         free(c->frames[drop].data);
-        memmove(&c->frames[drop], &c->frames[drop + 1], (c->frames_len - drop - 1) * sizeof c->frames[0]);
+        memmove(&c->frames[drop], &c->frames[drop + 1],
+                (c->frames_len - drop - 1) * sizeof c->frames[0]);
         c->frames_len--;
     }
     uint8_t *d = malloc(len ? len : 1);
@@ -1117,8 +1119,8 @@ int client_send_ack(struct client *c, struct client_session *s, uint64_t seq)
         if (rc < 0)
             return rc;
     } else {
-        struct lotse_frame_header h = {.version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_ACK,
-                                       .flags = 0, .seq = seq};
+        struct lotse_frame_header h = {
+            .version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_ACK, .flags = 0, .seq = seq};
         memcpy(h.sid, s->sid, 16);
         lotse_frame_encode_header(f, &h);
         memset(f + LOTSE_FRAME_HEADER_BYTES, 0, LOTSE_ACK_TAG_BYTES);
@@ -1160,9 +1162,8 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
             /* Cut short or mangled on the way: not a frame at all. */
             if (!c->drop_duplicates)
                 return -EPROTO;
-            struct client_session *any = n >= LOTSE_FRAME_HEADER_BYTES
-                                             ? session_by_sid(c, frame + 4)
-                                             : NULL;
+            struct client_session *any =
+                n >= LOTSE_FRAME_HEADER_BYTES ? session_by_sid(c, frame + 4) : NULL;
             if (any)
                 any->rejected++;
             continue;

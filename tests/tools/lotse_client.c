@@ -104,7 +104,8 @@ static int run_young(struct client *c, const char *topic)
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "lotse-client: hello failed: %s %s\n", strerror(-rc), c->err_code);
+        fprintf(stderr, "lotse-client: hello failed: %s\n",
+                c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     printf("* waiting: position %lld, about %lld s\n", (long long)c->pos, (long long)c->eta);
@@ -118,7 +119,7 @@ static int run_young(struct client *c, const char *topic)
     }
     if (rc < 0) {
         fprintf(stderr, "lotse-client: %s\n",
-                rc == -EPERM ? "the counsellor's key did not verify: session refused" : strerror(-rc));
+                rc == -EPERM ? "the counsellor's key did not verify: session refused" : client_strerror(rc));
         return 1;
     }
     struct client_session *s = client_young_session(c);
@@ -135,7 +136,7 @@ static int run_counsellor(struct client *c, const char *handle, const char *pass
         return 1;
     }
     if ((rc = client_login(c, handle, password, 10000)) < 0) {
-        fprintf(stderr, "lotse-client: login failed: %s\n", c->err_code[0] ? c->err_code : strerror(-rc));
+        fprintf(stderr, "lotse-client: login failed: %s\n", c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     printf("* logged in as %s\n", c->name);
@@ -146,7 +147,7 @@ static int run_counsellor(struct client *c, const char *handle, const char *pass
         sleep(1);
     }
     if (rc < 0) {
-        fprintf(stderr, "lotse-client: take failed: %s\n", c->err_code[0] ? c->err_code : strerror(-rc));
+        fprintf(stderr, "lotse-client: take failed: %s\n", c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     if ((rc = client_send_keys(c, s)) < 0)
