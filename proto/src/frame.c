@@ -49,7 +49,7 @@ int lotse_frame_decode(const uint8_t *buf, size_t len, struct lotse_frame_header
         return -EPROTO;
     plen = len - LOTSE_FRAME_HEADER_BYTES;
     if (t.kind == LOTSE_FRAME_ACK) {
-        if (plen != 0)
+        if (plen != LOTSE_ACK_TAG_BYTES)
             return -EPROTO;
     } else if (t.kind == LOTSE_FRAME_DATA) {
         if (!data_payload_size_ok(plen))

@@ -171,9 +171,9 @@ static void gen_frames(const char *dir)
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0, UINT64_MAX, 4096 + 16);
     frame_case("data_large_max_seq", "DATA, largest bucket (longest valid frame), seq 2^64-1", b, n,
                0);
-    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 42, 0);
-    frame_case("ack", "ACK, no payload", b, n, 0);
-    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 0x0102030405060708ULL, 0);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 42, LOTSE_ACK_TAG_BYTES);
+    frame_case("ack", "ACK with its 16-byte tag (filler: a relay never checks it)", b, n, 0);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 0x0102030405060708ULL, LOTSE_ACK_TAG_BYTES);
     frame_case("ack_seq_byte_order", "ACK, seq is big-endian", b, n, 0);
 
     frame_case("empty", "no bytes at all", b, 0, -EMSGSIZE);
@@ -181,24 +181,29 @@ static void gen_frames(const char *dir)
     frame_case("short_header", "27 bytes: one short of a header", b, n - 1, -EMSGSIZE);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0, 1, 4096 + 16 + 1);
     frame_case("too_long", "one byte longer than the longest DATA frame", b, n, -EMSGSIZE);
-    n = make_frame(b, 0, LOTSE_FRAME_ACK, 0, 1, 0);
+    n = make_frame(b, 0, LOTSE_FRAME_ACK, 0, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("bad_version_0", "version 0", b, n, -EPROTO);
-    n = make_frame(b, 2, LOTSE_FRAME_ACK, 0, 1, 0);
+    n = make_frame(b, 2, LOTSE_FRAME_ACK, 0, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("bad_version_2", "version 2", b, n, -EPROTO);
-    n = make_frame(b, 1, 0x00, 0, 1, 0);
+    n = make_frame(b, 1, 0x00, 0, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("bad_kind_0", "kind 0", b, n, -EPROTO);
-    n = make_frame(b, 1, 0x03, 0, 1, 0);
+    n = make_frame(b, 1, 0x03, 0, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("bad_kind_3", "kind 3", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0x0001, 1, 256 + 16);
     frame_case("flags_low_bit", "flags 0x0001", b, n, -EPROTO);
-    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0x8000, 1, 0);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0x8000, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("flags_high_bit", "flags 0x8000", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0, 0, 256 + 16);
     frame_case("data_seq_0", "DATA with seq 0 (sequences start at 1)", b, n, -EPROTO);
-    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 0, 0);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 0, LOTSE_ACK_TAG_BYTES);
     frame_case("ack_seq_0", "ACK with seq 0", b, n, -EPROTO);
-    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 1, 1);
-    frame_case("ack_with_payload", "ACK with one payload byte", b, n, -EPROTO);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 1, 0);
+    frame_case("ack_without_tag", "ACK without payload (the unauthenticated form of old)", b, n,
+               -EPROTO);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 1, LOTSE_ACK_TAG_BYTES - 1);
+    frame_case("ack_tag_minus_1", "ACK payload one short of a tag", b, n, -EPROTO);
+    n = make_frame(b, 1, LOTSE_FRAME_ACK, 0, 1, LOTSE_ACK_TAG_BYTES + 1);
+    frame_case("ack_tag_plus_1", "ACK payload one over a tag", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0, 1, 0);
     frame_case("data_empty", "DATA without payload", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0, 1, 16);
@@ -349,7 +354,7 @@ static void gen_json(const char *dir)
                    "# Every error is EBADMSG except a text longer than 8192 bytes (EMSGSIZE).\n");
 
     json_case("hello", "a typical control message",
-              "{\"type\":\"hello\",\"v\":1,\"topic\":\"family\","
+              "{\"t\":\"hello\",\"v\":1,\"topic\":\"family\","
               "\"pk\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}",
               0);
     json_case("all_types", "every value type",
@@ -598,6 +603,114 @@ static void safety_case(const char *name, const char *comment, const uint8_t *si
     put_str("expect", "ok");
 }
 
+static void ack_case(const char *name, const char *comment, const struct lotse_channel *tx,
+                     uint64_t seq, int want)
+{
+    uint8_t frame[LOTSE_ACK_FRAME_BYTES];
+    int rc = lotse_channel_ack(tx, seq, frame);
+
+    begin_case(name, comment);
+    put_str("op", "ack");
+    put_hex("key", tx->tx, 32);
+    put_hex("sid", tx->sid, 16);
+    put_u64("dir", tx->dir_tx);
+    put_u64("seq", (unsigned long long)seq);
+    expect(rc < 0 ? rc : 0, want);
+    if (rc > 0)
+        put_hex("frame", frame, (size_t)rc);
+}
+
+/* rx is the receiver of the ACK (the sender of the DATA frames it covers). */
+static void ack_open_case(const char *name, const char *comment, const struct lotse_channel *rx,
+                          const uint8_t *frame, size_t len, int want)
+{
+    uint64_t seq = 0;
+    int rc = lotse_channel_ack_open(rx, frame, len, &seq);
+
+    begin_case(name, comment);
+    put_str("op", "ack_open");
+    put_hex("key", rx->rx, 32);
+    put_hex("sid", rx->sid, 16);
+    put_u64("dir", rx->dir_tx ^ 1);
+    put_u64("next_tx_seq", (unsigned long long)rx->next_tx_seq);
+    put_hex("frame", frame, len);
+    expect(rc, want);
+    if (rc == 0)
+        put_u64("seq", (unsigned long long)seq);
+}
+
+/* The ACK vectors (§3, §6): built by the ACK's sender with its own tx key,
+ * checked by the other side with its rx key. ys/cs are the pristine channels. */
+static void gen_ack_cases(const struct lotse_channel *ys, const struct lotse_channel *cs)
+{
+    uint8_t a[LOTSE_ACK_FRAME_BYTES], tmp[LOTSE_ACK_FRAME_BYTES];
+    struct lotse_channel ysent = *ys, csent = *cs;
+    uint8_t nonce[24] = {0}, ad[29];
+    unsigned long long tl;
+
+    /* The receivers of the ACKs below have sent three frames. */
+    ysent.next_tx_seq = 4;
+    csent.next_tx_seq = 4;
+    ack_case("ack_y2c_1", "young person acknowledges the counsellor's frame 1", ys, 1, 0);
+    ack_case("ack_c2y_3", "counsellor acknowledges the young person's frames up to 3", cs, 3, 0);
+    {
+        struct lotse_channel s = *ys;
+        ack_case("ack_big_seq", "seq bytes land big-endian in header and nonce", &s,
+                 0x0102030405060708ULL, 0);
+    }
+    ack_case("ack_seq_0", "seq 0 acknowledges nothing and cannot be sent", ys, 0, -EINVAL);
+
+    lotse_channel_ack(cs, 3, a);
+    ack_open_case("ack_open_ok", "the young person checks the counsellor's ACK of 3", &ysent, a,
+                  sizeof(a), 0);
+    lotse_channel_ack(ys, 1, a);
+    ack_open_case("ack_open_c2y", "the counsellor checks the young person's ACK of 1", &csent, a,
+                  sizeof(a), 0);
+    lotse_channel_ack(cs, 3, a);
+    memcpy(tmp, a, sizeof(tmp));
+    memset(tmp + 28, 0, 16);
+    ack_open_case("ack_open_forged_zero_tag", "forged by the relay: seq 3 with a zero tag",
+                  &ysent, tmp, sizeof(tmp), -EBADMSG);
+    memcpy(tmp, a, sizeof(tmp));
+    tmp[sizeof(tmp) - 1] ^= 0x01;
+    ack_open_case("ack_open_flipped_tag", "one tag bit flipped", &ysent, tmp, sizeof(tmp),
+                  -EBADMSG);
+    memcpy(tmp, a, sizeof(tmp));
+    tmp[27] = 2;
+    ack_open_case("ack_open_seq_rewritten", "authentic ACK of 3 with its seq rewritten to 2",
+                  &ysent, tmp, sizeof(tmp), -EBADMSG);
+    ack_open_case("ack_open_without_tag", "the old 28-byte ACK with no tag", &ysent, a, 28,
+                  -EPROTO);
+    lotse_channel_ack(ys, 3, a);
+    ack_open_case("ack_open_reflected", "the young person's own ACK handed back to it", &ysent, a,
+                  sizeof(a), -EBADMSG);
+    lotse_channel_ack(cs, 4, a);
+    ack_open_case("ack_open_unsent", "authentic, but covers seq 4 of which only 3 were sent",
+                  &ysent, a, sizeof(a), -ERANGE);
+    lotse_channel_ack(cs, 3, a);
+    memcpy(tmp, a, sizeof(tmp));
+    tmp[4 + 15] ^= 0x01;
+    ack_open_case("ack_open_other_session", "header names another session", &ysent, tmp,
+                  sizeof(tmp), -EPROTO);
+    {
+        struct lotse_channel r2 = ysent;
+        r2.sid[15] ^= 0x01;
+        ack_open_case("ack_open_sid_rebound", "header sid rewritten to the receiver's (AD mismatch)",
+                      &r2, tmp, sizeof(tmp), -EBADMSG);
+    }
+    /* The tag of a DATA frame's nonce domain (byte 1 = 0) with the same key, header
+     * and seq: the nonce's kind byte separates the two. */
+    memcpy(tmp, a, 28);
+    nonce[0] = cs->dir_tx;
+    nonce[23] = 3;
+    memcpy(ad, tmp, 28);
+    ad[28] = cs->dir_tx;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(tmp + 28, &tl, (const uint8_t *)"", 0, ad,
+                                               sizeof(ad), NULL, nonce, cs->tx);
+    ack_open_case("ack_open_data_nonce", "tag made with the DATA nonce (byte 1 = 0), not 0x02",
+                  &ysent, tmp, sizeof(tmp), -EBADMSG);
+}
+
 static void gen_crypto(const char *dir)
 {
     static uint8_t f1[LOTSE_MAX_BINARY_FRAME], f2[LOTSE_MAX_BINARY_FRAME],
@@ -647,8 +760,16 @@ static void gen_crypto(const char *dir)
                    "#                direction, last_rx_seq the receiver's state before\n"
                    "#   safety       the safety code of sid, young_pk, counsellor_pk: input is\n"
                    "#                the BLAKE2b-256 input, hash its output, code the digits\n"
+                   "#   ack          build the ACK for seq with the ACK sender's direction key\n"
+                   "#                `key` (its tx), dir = the ACK sender's direction\n"
+                   "#   ack_open     check frame with `key` (the receiver's rx); dir is the ACK\n"
+                   "#                sender's direction, next_tx_seq the receiver's next DATA\n"
+                   "#                seq (an ACK may cover at most next_tx_seq - 1)\n"
                    "# Times are unix seconds; dir 0 = young -> counsellor, 1 = counsellor ->\n"
-                   "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n");
+                   "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n"
+                   "# X25519 key pairs come from seeds with crypto_kx_seed_keypair (the secret\n"
+                   "# key is BLAKE2b-256 of the seed), so an implementation without that call\n"
+                   "# can use the listed *_sk directly.\n");
 
     begin_case("session", "young person and counsellor 7, one message each way at seq 1");
     put_str("op", "session");
@@ -786,9 +907,9 @@ static void gen_crypto(const char *dir)
             open_case("open_sid_rebound", "header sid rewritten to the receiver's (AD mismatch)",
                       &r2, tmp, (size_t)n1, -EBADMSG);
         }
-        memcpy(tmp, f1, 28);
-        tmp[1] = LOTSE_FRAME_ACK;
-        open_case("open_ack", "an ACK frame is not a message", &r, tmp, 28, -EPROTO);
+        lotse_channel_ack(&ys, 1, tmp);
+        open_case("open_ack", "an ACK frame is not a message", &r, tmp, LOTSE_ACK_FRAME_BYTES,
+                  -EPROTO);
         open_case("open_truncated", "frame cut short by one byte", &r, f1, (size_t)n1 - 1, -EPROTO);
 
         memset(pt, 0, sizeof(pt));
@@ -815,6 +936,22 @@ static void gen_crypto(const char *dir)
         n = seal_raw(tmp, &ys, 1, pt, sizeof(pt));
         open_case("open_dirty_padding", "authentic, but a non-zero byte after the marker", &r, tmp,
                   n, -EBADMSG);
+
+        /* The sequence number is checked before the tag (PROTOCOL.md §6): these
+         * three differ only in the receiver's state, and say which comes first. */
+        r.last_rx_seq = 1;
+        memcpy(tmp, f1, (size_t)n1);
+        tmp[n1 - 1] ^= 0x80;
+        open_case("open_replayed_broken_tag", "seq 1 again with a broken tag: dropped as a duplicate, unauthenticated",
+                  &r, tmp, (size_t)n1, -EALREADY);
+        memcpy(tmp, f2, (size_t)n2);
+        tmp[n2 - 1] ^= 0x80;
+        open_case("open_next_broken_tag", "the next seq (2) with a broken tag: rejected, state unchanged",
+                  &r, tmp, (size_t)n2, -EBADMSG);
+        memcpy(tmp, f3, (size_t)n3);
+        tmp[n3 - 1] ^= 0x80;
+        open_case("open_gap_broken_tag", "seq 3 while 2 is expected, broken tag: a gap, unauthenticated",
+                  &r, tmp, (size_t)n3, -ERANGE);
     }
     safety_case("safety_session", "the session's safety code", k.sid, k.young_pk, k.couns_pk);
     safety_case("safety_swapped_counsellor_key",
@@ -838,6 +975,7 @@ static void gen_crypto(const char *dir)
         safety_case("safety_leading_zero", "a group below 1000 keeps its leading zeros", sid2,
                     k.young_pk, k.couns_pk);
     }
+    gen_ack_cases(&ys, &cs);
     if (fclose(out) != 0)
         die("crypto.txt");
 

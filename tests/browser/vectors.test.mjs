@@ -64,7 +64,9 @@ before(async () => {
 describe('crypto.txt', () => {
     test('has cases of every operation', () => {
         const ops = new Set(crypto.map((c) => c.op));
-        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety']) assert.ok(ops.has(op), op);
+        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety', 'ack', 'ack_open']) {
+            assert.ok(ops.has(op), op);
+        }
     });
 
     for (const v of crypto) {
@@ -167,6 +169,27 @@ const CHECKS = {
         if (v.seq) assert.equal(got.seq, BigInt(v.seq));
         if (v.inner_type) assert.equal(got.innerType, Number(v.inner_type));
         if (v.msg !== undefined) assert.equal(toHex(got.body), v.msg);
+    },
+
+    ack(v) {
+        let frame;
+        const r = outcome(() => {
+            frame = C.sealAck({ key: hex(v.key), dir: Number(v.dir), sid: hex(v.sid), seq: BigInt(v.seq) });
+        });
+        assert.equal(r, v.expect);
+        if (r === 'ok') assert.equal(toHex(frame), v.frame);
+    },
+
+    ack_open(v) {
+        let seq;
+        const r = outcome(() => {
+            seq = C.openAck({
+                key: hex(v.key), dir: Number(v.dir), sid: hex(v.sid),
+                nextTxSeq: BigInt(v.next_tx_seq), frame: hex(v.frame),
+            });
+        });
+        assert.equal(r, v.expect);
+        if (r === 'ok') assert.equal(seq, BigInt(v.seq));
     },
 };
 

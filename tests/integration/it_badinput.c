@@ -901,7 +901,7 @@ static void test_rekey_fields_after_a_transfer(void **state)
     case_error(young, "rekey: someone else's sid", m, "not_your_session", NULL);
     free(m);
     /* frames while the new keys are not there: not active */
-    uint8_t frame[LOTSE_FRAME_HEADER_BYTES];
+    uint8_t frame[LOTSE_ACK_FRAME_BYTES];
     memset(frame, 0, sizeof frame);
     frame[0] = 1;
     frame[1] = LOTSE_FRAME_ACK;
@@ -946,7 +946,7 @@ static void test_messages_before_hello_and_a_second_hello(void **state)
     memcpy(frame + 4, B.ys->sid, 16);
     frame[27] = 99;
     case_frame(c, "DATA before hello (the bystander's sid)", frame, sizeof frame, "not_allowed", NULL);
-    uint8_t ack[LOTSE_FRAME_HEADER_BYTES];
+    uint8_t ack[LOTSE_ACK_FRAME_BYTES];
     memcpy(ack, frame, sizeof ack);
     ack[1] = LOTSE_FRAME_ACK;
     case_frame(c, "ACK before hello", ack, sizeof ack, "not_allowed", NULL);
@@ -1077,6 +1077,8 @@ static void test_binary_frames_with_bad_headers_and_sizes(void **state)
             {1, 1, 0, 1, 1039, "DATA payload 1039"}, {1, 1, 0, 1, 1041, "DATA payload 1041"},
             {1, 1, 0, 1, 2048, "DATA payload 2048"}, {1, 1, 0, 1, 4111, "DATA payload 4111"},
             {1, 2, 0, 1, 1, "ACK with payload 1"}, {1, 2, 0, 1, 272, "ACK with payload 272"},
+            {1, 2, 0, 1, 0, "ACK without tag"},  {1, 2, 0, 1, 15, "ACK with payload 15"},
+            {1, 2, 0, 1, 17, "ACK with payload 17"},
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             put_header(f, bad[i].version, bad[i].kind, bad[i].flags, sids[k], bad[i].seq);
@@ -1093,14 +1095,14 @@ static void test_binary_frames_with_bad_headers_and_sizes(void **state)
         case_frame(c, label, f, 28 + 272, "no_such_session", rnd);
         put_header(f, 1, 2, 0, rnd, 1);
         snprintf(label, sizeof label, "%s: ACK for an unknown session", names[k]);
-        case_frame(c, label, f, 28, "no_such_session", rnd);
+        case_frame(c, label, f, LOTSE_ACK_FRAME_BYTES, "no_such_session", rnd);
         const uint8_t *other = B.ys->sid;
         put_header(f, 1, 1, 0, other, 1000);
         snprintf(label, sizeof label, "%s: DATA for the bystander's session", names[k]);
         case_frame(c, label, f, 28 + 1040, "not_your_session", other);
         put_header(f, 1, 2, 0, other, 1);
         snprintf(label, sizeof label, "%s: ACK for the bystander's session", names[k]);
-        case_frame(c, label, f, 28, "not_your_session", other);
+        case_frame(c, label, f, LOTSE_ACK_FRAME_BYTES, "not_your_session", other);
     }
     /* a text frame that carries a binary header is just bad JSON */
     put_header(f, 1, 1, 0, ys->sid, 1);

@@ -196,8 +196,11 @@ static void test_bad_header_or_payload_size_is_bad_frame(void **state)
     expect_bad_frame(p.anna, f, n);
     n = data_frame(f, sid, 1, 0); /* DATA without payload */
     expect_bad_frame(p.anna, f, n);
-    n = data_frame(f, sid, 1, 16);
-    f[1] = LOTSE_FRAME_ACK; /* ACK with a payload */
+    n = data_frame(f, sid, 1, 0);
+    f[1] = LOTSE_FRAME_ACK; /* ACK without its tag (the unauthenticated form of old) */
+    expect_bad_frame(p.anna, f, n);
+    n = data_frame(f, sid, 1, LOTSE_ACK_TAG_BYTES + 1);
+    f[1] = LOTSE_FRAME_ACK; /* ACK with more than a tag */
     expect_bad_frame(p.anna, f, n);
     expect_bad_frame(p.anna, f, 27); /* shorter than a header */
     /* Nothing reached the young person, and the session still works. */
@@ -221,18 +224,22 @@ static void test_ack_frames_are_forwarded_unchanged(void **state)
     assert_int_equal(client_recv_text(p.young, NULL, got, sizeof got, T), 1);
     assert_int_equal(client_send_ack(p.young, p.ys, 1), 0);
     uint8_t f[LOTSE_MAX_BINARY_FRAME];
-    assert_int_equal(client_recv_frame(p.anna, f, sizeof f, T), LOTSE_FRAME_HEADER_BYTES);
-    struct lotse_frame_header hd = {.version = 1, .kind = LOTSE_FRAME_ACK, .seq = 1};
-    memcpy(hd.sid, p.ys->sid, 16);
-    uint8_t want[LOTSE_FRAME_HEADER_BYTES];
-    lotse_frame_encode_header(want, &hd);
+    assert_int_equal(client_recv_frame(p.anna, f, sizeof f, T), LOTSE_ACK_FRAME_BYTES);
+    uint8_t want[LOTSE_ACK_FRAME_BYTES];
+    assert_int_equal(lotse_channel_ack(&p.ys->ch, 1, want), LOTSE_ACK_FRAME_BYTES);
     assert_memory_equal(f, want, sizeof want);
-    /* And the other way, through client_recv_text's ACK bookkeeping. */
-    assert_int_equal(client_send_ack(p.anna, p.cs, 7), 0);
+    /* And the other way, through the client's ACK bookkeeping: the young
+     * person's two frames, acknowledged by the counsellor's authentic ACK. */
+    assert_int_equal(client_send_text(p.young, p.ys, "a", 1), 0);
+    assert_int_equal(client_send_text(p.young, p.ys, "b", 1), 0);
+    assert_int_equal(client_recv_text(p.anna, NULL, got, sizeof got, T), 1);
+    assert_int_equal(client_recv_text(p.anna, NULL, got, sizeof got, T), 1);
+    assert_int_equal(client_send_ack(p.anna, p.cs, 2), 0);
     assert_int_equal(client_send_text(p.anna, p.cs, "n", 1), 0);
     assert_int_equal(client_recv_text(p.young, NULL, got, sizeof got, T), 1);
     assert_int_equal(p.ys->acks_received, 1);
-    assert_int_equal(p.ys->acked_by_peer, 7);
+    assert_int_equal(p.ys->acked_by_peer, 2);
+    assert_int_equal(p.ys->unacked_len, 0);
     pair_down(h, &p);
 }
 

@@ -48,6 +48,12 @@ static void unacked_ack(struct client_session *s, uint64_t seq)
         return;
     memmove(&s->unacked[0], &s->unacked[k], (s->unacked_len - k) * sizeof s->unacked[0]);
     s->unacked_len -= k;
+    /* Progress: the back-off starts again and the person is no longer told
+     * that messages do not arrive. */
+    s->resend_ms = 0;
+    s->resend_at = 0;
+    s->tx_progress_at = now_ms();
+    s->tx_stalled = false;
 }
 
 static int unacked_keep(struct client_session *s, const uint8_t *frame, size_t len, uint64_t seq)
@@ -58,6 +64,8 @@ static int unacked_keep(struct client_session *s, const uint8_t *frame, size_t l
     if (!d)
         return -ENOMEM;
     memcpy(d, frame, len);
+    if (s->unacked_len == 0)
+        s->tx_progress_at = now_ms();
     s->unacked[s->unacked_len++] = (struct client_sent){.seq = seq, .len = len, .data = d};
     return 0;
 }
@@ -101,6 +109,7 @@ int client_connect(struct client **out, const char *host, int port, int role,
     c->auto_rekey = true;
     c->auto_pow = true;
     c->auto_resend = true;
+    c->stall_after_ms = CLIENT_STALL_MS;
     c->shutdown_in = -1;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
@@ -394,20 +403,87 @@ static bool note_control(struct client *c, const char *text)
     return consumed;
 }
 
-/* An ACK read from the network: the peer has everything up to its seq. */
+/* An ACK read from the network: when its tag verifies with the peer's direction
+ * key and it covers only frames we sent, the peer has everything up to its seq.
+ * Anything else (forged by the server or a proxy, for old keys, reflected) is
+ * ignored: nothing is forgotten on its word. */
 static void note_ack(struct client *c, const uint8_t *data, size_t len)
 {
     struct lotse_frame_header h;
     const uint8_t *payload;
     size_t plen;
+    uint64_t seq;
+    (void)c;
     if (lotse_frame_decode(data, len, &h, &payload, &plen) != 0 || h.kind != LOTSE_FRAME_ACK)
         return;
     struct client_session *s = session_by_sid(c, h.sid);
     if (!s)
         return;
-    if (h.seq > s->acked_by_peer)
-        s->acked_by_peer = h.seq;
-    unacked_ack(s, h.seq);
+    if (!s->active || lotse_channel_ack_open(&s->ch, data, len, &seq) != 0) {
+        s->acks_rejected++;
+        return;
+    }
+    s->acks_received++;
+    if (seq > s->acked_by_peer)
+        s->acked_by_peer = seq;
+    unacked_ack(s, seq);
+}
+
+/* Resends and stall notices that are due (§6); returns the ms until the next
+ * one is due, or -1 when none is pending. Runs while the client reads. */
+static int64_t client_tick(struct client *c)
+{
+    int64_t now = now_ms(), next = -1;
+    if (!c->ws || c->dropped || c->ws->eof || c->ws->close_code >= 0)
+        return -1;
+    for (int i = 0; i < CLIENT_MAX_SESSIONS; i++) {
+        struct client_session *s = &c->sessions[i];
+        if (!s->used || !s->active || s->ended)
+            continue;
+        if (s->peer_away) {
+            /* The server holds what we send and `peer` `back` resends: no
+             * timer runs against a party that is known to be away. */
+            s->resend_at = 0;
+            s->tx_progress_at = now;
+            if (s->gap_since)
+                s->gap_since = now;
+            continue;
+        }
+        if (s->unacked_len > 0 && c->resend_after_ms > 0) {
+            if (s->resend_ms == 0)
+                s->resend_ms = c->resend_after_ms;
+            if (s->resend_at == 0)
+                s->resend_at = s->tx_progress_at + s->resend_ms;
+            if (now >= s->resend_at) {
+                client_resend_unacked(c, s);
+                s->timed_resends++;
+                s->resend_ms = s->resend_ms * 2 > CLIENT_RESEND_MAX_MS ? CLIENT_RESEND_MAX_MS
+                                                                       : s->resend_ms * 2;
+                s->resend_at = now + s->resend_ms;
+            }
+            if (next < 0 || s->resend_at - now < next)
+                next = s->resend_at - now;
+        }
+        if (c->stall_after_ms > 0 && s->unacked_len > 0 && !s->tx_stalled) {
+            int64_t due = s->tx_progress_at + c->stall_after_ms;
+            if (now >= due) {
+                s->tx_stalled = true;
+                s->tx_stalls++;
+            } else if (next < 0 || due - now < next) {
+                next = due - now;
+            }
+        }
+        if (c->stall_after_ms > 0 && s->gap_since && !s->rx_stalled) {
+            int64_t due = s->gap_since + c->stall_after_ms;
+            if (now >= due) {
+                s->rx_stalled = true;
+                s->rx_stalls++;
+            } else if (next < 0 || due - now < next) {
+                next = due - now;
+            }
+        }
+    }
+    return next;
 }
 
 static void frame_push(struct client *c, const uint8_t *data, size_t len)
@@ -418,7 +494,8 @@ static void frame_push(struct client *c, const uint8_t *data, size_t len)
         size_t drop = 0;
         bool ack = false;
         for (size_t i = 0; i < c->frames_len && !ack; i++) {
-            if (c->frames[i].len == LOTSE_FRAME_HEADER_BYTES && c->frames[i].data[1] == LOTSE_FRAME_ACK) {
+            if (c->frames[i].len == LOTSE_ACK_FRAME_BYTES &&
+                c->frames[i].data[1] == LOTSE_FRAME_ACK) {
                 drop = i;
                 ack = true;
             }
@@ -426,7 +503,8 @@ static void frame_push(struct client *c, const uint8_t *data, size_t len)
         if (!ack)
             fprintf(stderr, "client: frame inbox full, dropping the oldest frame\n");
         free(c->frames[drop].data);
-        memmove(&c->frames[drop], &c->frames[drop + 1], (c->frames_len - drop - 1) * sizeof c->frames[0]);
+        memmove(&c->frames[drop], &c->frames[drop + 1],
+                (c->frames_len - drop - 1) * sizeof c->frames[0]);
         c->frames_len--;
     }
     uint8_t *d = malloc(len ? len : 1);
@@ -443,7 +521,17 @@ static int read_one(struct client *c, int timeout_ms)
 {
     int op;
     size_t len;
-    int rc = ws_recv(c->ws, &op, c->rxbuf, CLIENT_RXBUF - 1, &len, timeout_ms);
+    int rc;
+    int64_t deadline = now_ms() + timeout_ms;
+    for (;;) {
+        /* Resend timers run while we wait: wake up when one is due. */
+        int64_t due = client_tick(c);
+        int left = remaining_ms(deadline);
+        int wait = due >= 0 && due < left ? (int)due : left;
+        rc = ws_recv(c->ws, &op, c->rxbuf, CLIENT_RXBUF - 1, &len, wait);
+        if (rc != -ETIMEDOUT || wait >= left)
+            break;
+    }
     if (rc == -ECONNRESET)
         return -ESHUTDOWN;
     if (rc < 0)
@@ -1041,16 +1129,28 @@ int client_resend_unacked(struct client *c, struct client_session *s)
         n++;
     }
     s->resent += (uint64_t)n;
+    if (c->resend_after_ms > 0 && s->unacked_len > 0) {
+        if (s->resend_ms == 0)
+            s->resend_ms = c->resend_after_ms;
+        s->resend_at = now_ms() + s->resend_ms;
+    }
     return n;
 }
 
 int client_send_ack(struct client *c, struct client_session *s, uint64_t seq)
 {
-    struct lotse_frame_header h = {.version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_ACK,
-                                   .flags = 0, .seq = seq};
-    memcpy(h.sid, s->sid, 16);
-    uint8_t f[LOTSE_FRAME_HEADER_BYTES];
-    lotse_frame_encode_header(f, &h);
+    uint8_t f[LOTSE_ACK_FRAME_BYTES];
+    if (s->active) {
+        int rc = lotse_channel_ack(&s->ch, seq, f);
+        if (rc < 0)
+            return rc;
+    } else {
+        struct lotse_frame_header h = {
+            .version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_ACK, .flags = 0, .seq = seq};
+        memcpy(h.sid, s->sid, 16);
+        lotse_frame_encode_header(f, &h);
+        memset(f + LOTSE_FRAME_HEADER_BYTES, 0, LOTSE_ACK_TAG_BYTES);
+    }
     return client_send_binary(c, f, sizeof f);
 }
 
@@ -1084,17 +1184,21 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
         struct lotse_frame_header h;
         const uint8_t *payload;
         size_t plen;
-        if (lotse_frame_decode(frame, (size_t)n, &h, &payload, &plen) != 0)
-            return -EPROTO;
+        if (lotse_frame_decode(frame, (size_t)n, &h, &payload, &plen) != 0) {
+            /* Cut short or mangled on the way: not a frame at all. */
+            if (!c->drop_duplicates)
+                return -EPROTO;
+            struct client_session *any =
+                n >= LOTSE_FRAME_HEADER_BYTES ? session_by_sid(c, frame + 4) : NULL;
+            if (any)
+                any->rejected++;
+            continue;
+        }
         struct client_session *s = session_by_sid(c, h.sid);
         if (!s)
             return -ENOENT;
-        if (h.kind == LOTSE_FRAME_ACK) {
-            s->acks_received++;
-            if (h.seq > s->acked_by_peer)
-                s->acked_by_peer = h.seq;
-            continue;
-        }
+        if (h.kind == LOTSE_FRAME_ACK)
+            continue; /* applied when read (note_ack), if authentic */
         if (!s->active)
             return -ENOTCONN;
         uint8_t type;
@@ -1110,19 +1214,61 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
         }
         if (rc == -ERANGE && c->drop_duplicates) {
             /* A gap: the frames before it died with a dropped connection (they
-             * were written to it, so they were not held). The sender still
-             * keeps them and sends them again in order; drop this one. */
+             * were written to it, so they were not held) or on a broken path.
+             * The sender still keeps them and sends them again in order; drop
+             * this one and wait (the stall clock runs from the first such). */
             s->gaps++;
+            if (!s->gap_since)
+                s->gap_since = now_ms();
+            continue;
+        }
+        if (rc == -EBADMSG && c->drop_duplicates) {
+            /* Corrupted or forged: never shown; the sender's resend brings the
+             * authentic frame. */
+            s->rejected++;
             continue;
         }
         if (rc < 0)
             return rc;
+        s->gap_since = 0;
+        s->rx_stalled = false;
         buf[rc] = 0;
         if (s_out)
             *s_out = s;
         if (c->auto_ack)
             client_send_ack(c, s, s->ch.last_rx_seq);
         return rc;
+    }
+}
+
+const char *client_strerror(int rc)
+{
+    switch (rc) {
+    case -EALREADY:
+        return "a message came a second time (already shown once)";
+    case -ERANGE:
+        return "a message came before an earlier one that is still missing";
+    case -EBADMSG:
+        return "a message was damaged or forged on the way and was not shown";
+    case -EPROTO:
+        return "the server sent something that is not a valid frame";
+    case -ENOENT:
+        return "a message for a session this client does not know";
+    case -ENOTCONN:
+        return "the encrypted channel is not set up yet";
+    case -ETIMEDOUT:
+        return "nothing arrived in time";
+    case -ESHUTDOWN:
+    case -ECONNRESET:
+        return "the connection to the server was lost";
+    case -ENOBUFS:
+        return "too many messages are waiting for delivery; wait a moment";
+    case -EMSGSIZE:
+        return "the message is too long";
+    case -EPERM:
+        return "the counsellor's key did not verify";
+    default:
+        return "an unexpected error";
     }
 }
 

@@ -24,7 +24,17 @@
  * for a known session (counsellor: fresh pair, key_changed when the young
  * person's key changed; the caller sends keys again), `keys` repeated after a
  * resume with the key already in use (dropped), `peer` (peer_away), `shutdown`
- * (shutdown_in). */
+ * (shutdown_in).
+ *
+ * ACKs are authenticated (§3, §6): client_send_ack seals one with the session's
+ * tx key, and an ACK read from the network is applied only when its tag
+ * verifies and it covers frames that were sent; anything else is counted in
+ * acks_rejected and changes nothing. With resend_after_ms > 0 (as §6 asks of a
+ * real client; off by default so that tests control every frame) unacknowledged
+ * frames are sent again while the client reads, first resend_after_ms after they
+ * went out, then backing off to CLIENT_RESEND_MAX_MS; after stall_after_ms
+ * without progress s->tx_stalled (our messages do not arrive) or s->rx_stalled
+ * (a message of the peer is missing) is set, and cleared on progress. */
 #ifndef LOTSE_TEST_CLIENT_H
 #define LOTSE_TEST_CLIENT_H
 
@@ -45,6 +55,12 @@
 #define CLIENT_INBOX 64
 #define CLIENT_FRAME_INBOX 256
 #define CLIENT_UNACKED_MAX 512
+/* Resend back-off (PROTOCOL.md §6 "Resending"): first resend resend_after_ms
+ * after the oldest unacknowledged frame, then doubling up to this. */
+#define CLIENT_RESEND_MAX_MS 30000
+#define CLIENT_RESEND_FIRST_MS 2000
+/* No progress for this long: the person is told (§6). */
+#define CLIENT_STALL_MS 20000
 
 /* A DATA frame sent and not yet covered by the peer's ACK. */
 struct client_sent {
@@ -67,8 +83,9 @@ struct client_session {
     char peer_name[65];             /* young: counsellor's display name from keys */
     struct lotse_cert peer_cert;    /* young: the verified certificate */
     struct lotse_channel ch;
-    uint64_t acked_by_peer;         /* highest seq of an ACK received */
-    uint64_t acks_received;         /* number of ACK frames received */
+    uint64_t acked_by_peer;         /* highest seq of an authenticated ACK received */
+    uint64_t acks_received;         /* number of authenticated ACKs received */
+    uint64_t acks_rejected;         /* ACKs whose tag or range failed: ignored */
 
     /* reliability and resume (§5.2) */
     struct client_sent unacked[CLIENT_UNACKED_MAX]; /* oldest first */
@@ -76,6 +93,17 @@ struct client_session {
     uint64_t resent;                /* frames sent again after resumed / peer back */
     uint64_t duplicates;            /* DATA frames dropped as already opened */
     uint64_t gaps;                  /* DATA frames dropped as ahead of a gap (drop_duplicates) */
+    uint64_t rejected;              /* DATA frames dropped as unauthentic (drop_duplicates) */
+    /* resending after a timeout and telling the person (§6) */
+    int64_t resend_at;              /* next timed resend (monotonic ms), 0: none due */
+    int resend_ms;                  /* current back-off */
+    uint64_t timed_resends;         /* rounds of resends after a timeout */
+    int64_t tx_progress_at;         /* last ACK progress (or first kept frame) */
+    bool tx_stalled;                /* unacknowledged for stall_after_ms: told */
+    uint64_t tx_stalls;
+    int64_t gap_since;              /* a frame past a gap came and the gap is open */
+    bool rx_stalled;                /* the gap stayed open for stall_after_ms: told */
+    uint64_t rx_stalls;
     bool peer_away;                 /* `peer` `away` seen, `back` not yet */
     uint64_t peer_aways, peer_backs;
     /* counsellor: `assigned` came again for this session (resume, reload) */
@@ -103,6 +131,8 @@ struct client {
     bool auto_rekey;                /* answer `transferred` with `rekey` (default true) */
     bool auto_pow;                  /* solve `challenge` and send hello again (default true) */
     bool auto_resend;               /* resend unacknowledged frames on `peer` back (default true) */
+    int resend_after_ms;            /* resend unacknowledged frames after this (0: off, the default) */
+    int stall_after_ms;             /* tell the person after this without progress (CLIENT_STALL_MS) */
     char host[64];                  /* where client_connect went, for client_reconnect */
     int port;
     bool dropped;                   /* client_drop cut the connection */
@@ -301,8 +331,12 @@ int client_seal(struct client *c, struct client_session *s, const char *text, si
  * the session until the peer's ACK covers it (-ENOBUFS when that list is full:
  * nothing is sealed then). */
 int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len);
-/* Sends an ACK frame for seq. */
+/* Sends the authenticated ACK frame for seq. Before the channel exists (tests of
+ * the server's state checks) the tag is 16 zero bytes. */
 int client_send_ack(struct client *c, struct client_session *s, uint64_t seq);
+/* What rc (a negative errno of this library or lotse_channel_open) means, in
+ * words a person understands. */
+const char *client_strerror(int rc);
 /* Waits for the next binary frame (any kind, any session), raw. Returns its
  * length. */
 int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms);
@@ -312,8 +346,9 @@ int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms
  * lotse_channel_open's errors (-EALREADY, -ERANGE, -EBADMSG, -EPROTO) are
  * returned as they are: the message is not shown; with c->drop_duplicates an
  * -EALREADY frame is counted in s->duplicates, acknowledged again and skipped,
- * and an -ERANGE frame (ahead of frames lost with a dropped connection, which
- * the sender resends) is counted in s->gaps and skipped. */
+ * an -ERANGE frame (ahead of frames lost with a dropped connection, which
+ * the sender resends) is counted in s->gaps and skipped, and an -EBADMSG frame
+ * (corrupted or forged) in s->rejected and skipped. */
 int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
                      int timeout_ms);
 

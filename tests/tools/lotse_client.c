@@ -25,17 +25,51 @@ static _Noreturn void usage(void)
     exit(2);
 }
 
-/* Relays between stdin and one session until either side ends it. */
+/* What the counters of s say that the person has not been told yet (§6). */
+struct told {
+    uint64_t duplicates, gaps, rejected, acks_rejected;
+    bool tx_stalled, rx_stalled;
+};
+
+static void tell(struct client_session *s, struct told *t)
+{
+    if (s->duplicates > t->duplicates)
+        printf("* %s\n", client_strerror(-EALREADY));
+    if (s->gaps > t->gaps)
+        printf("* %s; waiting for it to be sent again\n", client_strerror(-ERANGE));
+    if (s->rejected > t->rejected)
+        printf("* %s\n", client_strerror(-EBADMSG));
+    if (s->acks_rejected > t->acks_rejected)
+        printf("* a delivery confirmation did not verify and was ignored\n");
+    if (s->tx_stalled != t->tx_stalled)
+        printf(s->tx_stalled ? "* your messages have not arrived yet; still trying\n"
+                             : "* your messages are arriving again\n");
+    if (s->rx_stalled != t->rx_stalled)
+        printf(s->rx_stalled ? "* a message from the other side is missing; waiting for it\n"
+                             : "* the missing message has arrived\n");
+    *t = (struct told){s->duplicates, s->gaps, s->rejected, s->acks_rejected, s->tx_stalled,
+                       s->rx_stalled};
+}
+
+/* Relays between stdin and one session until either side ends it. Duplicates,
+ * frames past a gap and damaged frames are dropped as PROTOCOL.md §6 says, and
+ * the person is told in words; unacknowledged messages are sent again. */
 static int chat(struct client *c, struct client_session *s)
 {
     char line[LOTSE_MAX_MESSAGE + 2];
     char msg[LOTSE_MAX_MESSAGE + 1];
+    struct told told = {0};
+    c->drop_duplicates = true;
+    c->resend_after_ms = CLIENT_RESEND_FIRST_MS;
     for (;;) {
         int n;
-        while ((n = client_recv_text(c, NULL, msg, sizeof msg, 0)) >= 0)
+        while ((n = client_recv_text(c, NULL, msg, sizeof msg, 0)) >= 0) {
+            tell(s, &told);
             printf("< %s\n", msg);
+        }
+        tell(s, &told);
         if (n != -ETIMEDOUT) {
-            fprintf(stderr, "lotse-client: receive failed: %s\n", strerror(-n));
+            fprintf(stderr, "lotse-client: receive failed: %s\n", client_strerror(n));
             return 1;
         }
         if (client_expect(c, "ended", NULL, 0) == 0 || s->ended) {
@@ -58,7 +92,7 @@ static int chat(struct client *c, struct client_session *s)
             continue;
         int rc = client_send_text(c, s, line, l);
         if (rc < 0)
-            fprintf(stderr, "lotse-client: not sent: %s\n", strerror(-rc));
+            fprintf(stderr, "lotse-client: not sent: %s\n", client_strerror(rc));
     }
 }
 
@@ -70,7 +104,8 @@ static int run_young(struct client *c, const char *topic)
         return 1;
     }
     if (rc < 0) {
-        fprintf(stderr, "lotse-client: hello failed: %s %s\n", strerror(-rc), c->err_code);
+        fprintf(stderr, "lotse-client: hello failed: %s\n",
+                c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     printf("* waiting: position %lld, about %lld s\n", (long long)c->pos, (long long)c->eta);
@@ -84,7 +119,7 @@ static int run_young(struct client *c, const char *topic)
     }
     if (rc < 0) {
         fprintf(stderr, "lotse-client: %s\n",
-                rc == -EPERM ? "the counsellor's key did not verify: session refused" : strerror(-rc));
+                rc == -EPERM ? "the counsellor's key did not verify: session refused" : client_strerror(rc));
         return 1;
     }
     struct client_session *s = client_young_session(c);
@@ -101,7 +136,7 @@ static int run_counsellor(struct client *c, const char *handle, const char *pass
         return 1;
     }
     if ((rc = client_login(c, handle, password, 10000)) < 0) {
-        fprintf(stderr, "lotse-client: login failed: %s\n", c->err_code[0] ? c->err_code : strerror(-rc));
+        fprintf(stderr, "lotse-client: login failed: %s\n", c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     printf("* logged in as %s\n", c->name);
@@ -112,7 +147,7 @@ static int run_counsellor(struct client *c, const char *handle, const char *pass
         sleep(1);
     }
     if (rc < 0) {
-        fprintf(stderr, "lotse-client: take failed: %s\n", c->err_code[0] ? c->err_code : strerror(-rc));
+        fprintf(stderr, "lotse-client: take failed: %s\n", c->err_code[0] ? c->err_code : client_strerror(rc));
         return 1;
     }
     if ((rc = client_send_keys(c, s)) < 0)

@@ -91,7 +91,7 @@ static void test_decode_rejects_short_and_long_frames_with_emsgsize(void **state
 
 static void test_decode_rejects_bad_version_kind_flags_and_seq_zero(void **state)
 {
-    size_t len = build(LOTSE_FRAME_ACK, 1, 0);
+    size_t len = build(LOTSE_FRAME_ACK, 1, LOTSE_ACK_TAG_BYTES);
     assert_int_equal(decode(len), 0);
     buf[0] = 0;
     assert_int_equal(decode(len), -EPROTO);
@@ -108,13 +108,19 @@ static void test_decode_rejects_bad_version_kind_flags_and_seq_zero(void **state
     buf[2] = 0;
     buf[3] = 0x01;
     assert_int_equal(decode(len), -EPROTO);
-    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 0, 0)), -EPROTO);
+    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 0, LOTSE_ACK_TAG_BYTES)), -EPROTO);
     assert_int_equal(decode(build(LOTSE_FRAME_DATA, 0, 256 + 16)), -EPROTO);
 }
 
+/* An ACK carries exactly its 16-byte tag (§3): the empty ACK of old and any
+ * other size are refused by the relay. */
 static void test_decode_rejects_ack_with_payload(void **state)
 {
+    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, LOTSE_ACK_TAG_BYTES)), 0);
+    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, 0)), -EPROTO);
     assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, 1)), -EPROTO);
+    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, LOTSE_ACK_TAG_BYTES - 1)), -EPROTO);
+    assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, LOTSE_ACK_TAG_BYTES + 1)), -EPROTO);
     assert_int_equal(decode(build(LOTSE_FRAME_ACK, 5, 256 + 16)), -EPROTO);
 }
 

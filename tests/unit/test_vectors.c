@@ -571,6 +571,74 @@ static void test_crypto_txt_open_cases_accept_or_reject_as_listed(void **state)
     vfile_free(&f);
 }
 
+/* ACKs (§3, §6): every listed ACK is rebuilt byte for byte from key, sid,
+ * direction and seq. */
+static void test_crypto_txt_ack_cases_produce_listed_frames(void **state)
+{
+    struct vfile f;
+
+    (void)state;
+    vfile_load(&f, "crypto.txt");
+    assert_true(count_op(&f, "ack") >= 3);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        struct lotse_channel ch;
+        uint8_t frame[LOTSE_ACK_FRAME_BYTES], want[LOTSE_ACK_FRAME_BYTES + 8];
+        int rc;
+
+        if (strcmp(req(c, "op"), "ack") != 0)
+            continue;
+        memset(&ch, 0, sizeof(ch));
+        req_hex_exact(c, "key", ch.tx, 32);
+        req_hex_exact(c, "sid", ch.sid, 16);
+        ch.dir_tx = (uint8_t)req_u64(c, "dir");
+        ch.next_tx_seq = 1;
+        rc = lotse_channel_ack(&ch, req_u64(c, "seq"), frame);
+        check_rc(c, rc < 0 ? rc : 0);
+        if (rc < 0)
+            continue;
+        assert_int_equal(rc, LOTSE_ACK_FRAME_BYTES);
+        assert_int_equal(req_hex(c, "frame", want, sizeof(want)), LOTSE_ACK_FRAME_BYTES);
+        assert_memory_equal(frame, want, LOTSE_ACK_FRAME_BYTES);
+    }
+    vfile_free(&f);
+}
+
+/* A forged, reflected, rewritten or out-of-range ACK is refused with the listed
+ * error, and checking never changes the channel. */
+static void test_crypto_txt_ack_open_cases_accept_or_reject_as_listed(void **state)
+{
+    struct vfile f;
+
+    (void)state;
+    vfile_load(&f, "crypto.txt");
+    assert_true(count_op(&f, "ack_open") >= 8);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        struct lotse_channel ch, before;
+        uint8_t frame[LOTSE_MAX_BINARY_FRAME];
+        uint64_t seq = 0;
+        size_t len;
+        int rc;
+
+        if (strcmp(req(c, "op"), "ack_open") != 0)
+            continue;
+        memset(&ch, 0, sizeof(ch));
+        req_hex_exact(c, "key", ch.rx, 32);
+        req_hex_exact(c, "sid", ch.sid, 16);
+        ch.dir_tx = (uint8_t)(req_u64(c, "dir") ^ 1);
+        ch.next_tx_seq = req_u64(c, "next_tx_seq");
+        before = ch;
+        len = req_hex(c, "frame", frame, sizeof(frame));
+        rc = lotse_channel_ack_open(&ch, frame, len, &seq);
+        check_rc(c, rc);
+        assert_memory_equal(&ch, &before, sizeof(ch));
+        if (rc == 0)
+            assert_true(seq == req_u64(c, "seq"));
+    }
+    vfile_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -582,6 +650,8 @@ int main(void)
         cmocka_unit_test(test_crypto_txt_safety_codes_match_byte_for_byte),
         cmocka_unit_test(test_crypto_txt_seal_cases_produce_listed_frames),
         cmocka_unit_test(test_crypto_txt_open_cases_accept_or_reject_as_listed),
+        cmocka_unit_test(test_crypto_txt_ack_cases_produce_listed_frames),
+        cmocka_unit_test(test_crypto_txt_ack_open_cases_accept_or_reject_as_listed),
     };
     if (sodium_init() < 0)
         return 1;

@@ -1,32 +1,57 @@
 // chat.js — one end-to-end encrypted conversation on the wire: sequence
-// numbers, sealing and opening DATA frames, and ACKs (PROTOCOL.md §3, §6).
-// Shared by the young person's page and the counsellor console.
+// numbers, sealing and opening DATA frames, authenticated ACKs, resending and
+// the delivery marks (PROTOCOL.md §3, §5.2, §6). Shared by the young person's
+// page and the counsellor console: the acknowledgement logic lives only here.
 //
-// Every DATA frame sent is kept (ciphertext only) until the peer's ACK covers
-// it, so that after a dropped connection (`resumed`) or the peer's return
-// (`peer` `back`) the unacknowledged ones can be sent again (§5.2); the
-// receiver drops duplicates by sequence number and ACKs again.
-import { KIND_ACK, MAX_BODY_BYTES, decodeFrame, encodeAck, utf8 } from './protocol.js';
-import { open, seal, wipe, INNER_TEXT } from './crypto.js';
+// Every DATA frame sent is kept (ciphertext only) until an ACK whose tag
+// verifies with the peer's direction key covers it (a forged or reflected ACK
+// is ignored). Unacknowledged frames are sent again after a dropped connection
+// (`resumed`), the peer's return (`peer` `back`) and after a timeout (first
+// 2 s, doubling to 30 s); the receiver drops duplicates and frames past a gap
+// and waits for the resend. After 20 s without progress either way the page is
+// told (onStall) so it can say so in plain words.
+import { KIND_ACK, MAX_BODY_BYTES, decodeFrame, utf8 } from './protocol.js';
+import { open, openAck, seal, sealAck, wipe, INNER_TEXT } from './crypto.js';
+import { setText } from './i18n.js';
 
 const ACK_EVERY = 16;
 const ACK_DELAY_MS = 250; // well within the 1 s the protocol allows
+
+/** §6 "Resending" and "Telling people". */
+export const TIMING = Object.freeze({ resendFirstMs: 2000, resendMaxMs: 30000, stallMs: 20000 });
 
 export class Channel {
     /**
      * sid: 16 bytes; keys: {tx, rx, txDir} from crypto.js (the channel owns and
      * wipes them); sendBinary(bytes) puts a frame on the socket.
+     * onDelivered(seq): every message up to seq has reached the peer (a verified ACK).
+     * onStall({tx, rx}): the stall state changed (tx: our messages do not arrive;
+     * rx: a message of the peer is missing). timing: TIMING unless a test says otherwise.
      */
-    constructor({ sid, keys, sendBinary }) {
+    constructor({ sid, keys, sendBinary, onDelivered = () => {}, onStall = () => {}, timing = TIMING }) {
         this.sid = sid;
         this.keys = keys;
         this.sendBinary = sendBinary;
+        this.onDelivered = onDelivered;
+        this.onStall = onStall;
+        this.timing = timing;
         this.txSeq = 0n;
         this.rxSeq = 0n;
         this.unacked = 0;
         this.ackTimer = null;
         this.peerAcked = 0n;
-        this.unackedFrames = new Map(); // seq (BigInt) -> frame bytes, until ACKed
+        this.unackedFrames = new Map(); // seq (BigInt) -> frame bytes, until a verified ACK
+        this.paused = false; // connection down or peer away: no timed resend
+        this.resendMs = timing.resendFirstMs;
+        this.resendTimer = null;
+        this.progressAt = 0; // last ACK progress, or when the first kept frame went out
+        this.stallTimer = null;
+        this.gapSince = 0;
+        this.gapTimer = null;
+        this.txStalled = false;
+        this.rxStalled = false;
+        this.forgedAcks = 0;
+        this.duplicates = 0;
     }
 
     /** UTF-8 length of a text, to refuse a message that is too long before sending. */
@@ -42,8 +67,10 @@ export class Channel {
         const frame = seal({ key: this.keys.tx, dir: this.keys.txDir, sid: this.sid, seq, body });
         wipe(body);
         this.txSeq = seq;
+        if (this.unackedFrames.size === 0) this.progressAt = Date.now();
         this.unackedFrames.set(seq, frame);
         this.sendBinary(frame);
+        this.armTimers();
         return seq;
     }
 
@@ -55,6 +82,7 @@ export class Channel {
             this.sendBinary(frame);
             n++;
         }
+        if (n) this.schedule('resendTimer', this.resendMs, () => this.onResendTimer());
         return n;
     }
 
@@ -66,21 +94,36 @@ export class Channel {
     }
 
     /**
-     * Handles one binary frame of this session. Returns {ack: seq} for an ACK
-     * (the peer has everything up to seq), {seq, text} for a message, or null
-     * for a duplicate. Throws (code EBADMSG/ERANGE/EPROTO) for a frame that
-     * must not be shown.
+     * No timed resends while our connection is down or the peer is away (§6):
+     * `resumed` / `peer` `back` resend everything and unpause.
+     */
+    pause(paused) {
+        this.paused = paused;
+        if (paused) {
+            this.clear('resendTimer');
+            this.clear('stallTimer');
+            this.clear('gapTimer');
+            return;
+        }
+        // the clocks start again from now
+        if (this.unackedFrames.size) this.progressAt = Date.now();
+        if (this.gapSince) this.gapSince = Date.now();
+        this.armTimers();
+        if (this.gapSince && !this.rxStalled) this.schedule('gapTimer', this.timing.stallMs, () => this.onGapTimer());
+    }
+
+    /**
+     * Handles one binary frame of this session. Returns {ack: seq} when a
+     * verified ACK covered something new (onDelivered was called too),
+     * {seq, text} for a message, or null for anything not to show (a forged or
+     * stale ACK, a duplicate, a frame past a gap). Throws (code EBADMSG/EPROTO)
+     * for a frame that failed its checks; it is never shown and the sender's
+     * resend brings the authentic one.
      */
     receive(bytes) {
         if (!this.keys) return null;
         const f = decodeFrame(bytes);
-        if (f.kind === KIND_ACK) {
-            if (f.seq > this.peerAcked && f.seq <= this.txSeq) this.peerAcked = f.seq;
-            for (const seq of this.unackedFrames.keys()) {
-                if (seq <= this.peerAcked) this.unackedFrames.delete(seq);
-            }
-            return { ack: this.peerAcked };
-        }
+        if (f.kind === KIND_ACK) return this.receiveAck(bytes);
         let m;
         try {
             m = open({ key: this.keys.rx, dir: 1 - this.keys.txDir, sid: this.sid, lastRxSeq: this.rxSeq, frame: bytes });
@@ -88,17 +131,109 @@ export class Channel {
             if (e.code === 'EALREADY') {
                 // a resent frame we already have: the ACK for it may have been
                 // lost, so acknowledge again (the sender then stops resending)
+                this.duplicates++;
                 this.scheduleAck();
+                return null;
+            }
+            if (e.code === 'ERANGE') {
+                // past a gap: dropped; the sender resends from the gap in order
+                this.noteGap();
                 return null;
             }
             throw e;
         }
         this.rxSeq = m.seq;
+        this.gapSince = 0;
+        this.clear('gapTimer');
+        if (this.rxStalled) {
+            this.rxStalled = false;
+            this.stallChanged();
+        }
         this.scheduleAck();
         if (m.innerType !== INNER_TEXT) return null;
         const text = new TextDecoder('utf-8', { fatal: false }).decode(m.body);
         wipe(m.body);
         return { seq: m.seq, text };
+    }
+
+    receiveAck(bytes) {
+        let seq;
+        try {
+            seq = openAck({ key: this.keys.rx, dir: 1 - this.keys.txDir, sid: this.sid, nextTxSeq: this.txSeq + 1n, frame: bytes });
+        } catch {
+            this.forgedAcks++; // forged, reflected, for old keys: it changes nothing
+            return null;
+        }
+        if (seq <= this.peerAcked) return null;
+        this.peerAcked = seq;
+        for (const s of this.unackedFrames.keys()) {
+            if (s <= seq) this.unackedFrames.delete(s);
+        }
+        // progress: the back-off and the stall clock start again
+        this.resendMs = this.timing.resendFirstMs;
+        this.progressAt = Date.now();
+        this.clear('resendTimer');
+        this.clear('stallTimer');
+        if (this.txStalled) {
+            this.txStalled = false;
+            this.stallChanged();
+        }
+        this.armTimers();
+        this.onDelivered(seq);
+        return { ack: seq };
+    }
+
+    noteGap() {
+        if (this.gapSince) return;
+        this.gapSince = Date.now();
+        if (!this.paused) this.schedule('gapTimer', this.timing.stallMs, () => this.onGapTimer());
+    }
+
+    armTimers() {
+        if (this.paused || !this.keys || this.unackedFrames.size === 0) return;
+        if (!this.resendTimer) {
+            const wait = Math.max(0, this.progressAt + this.resendMs - Date.now());
+            this.schedule('resendTimer', wait, () => this.onResendTimer());
+        }
+        if (!this.stallTimer && !this.txStalled) {
+            const wait = Math.max(0, this.progressAt + this.timing.stallMs - Date.now());
+            this.schedule('stallTimer', wait, () => this.onStallTimer());
+        }
+    }
+
+    onResendTimer() {
+        this.resendTimer = null;
+        if (this.paused || !this.keys || this.unackedFrames.size === 0) return;
+        this.resendMs = Math.min(this.resendMs * 2, this.timing.resendMaxMs);
+        this.resendUnacked();
+    }
+
+    onStallTimer() {
+        this.stallTimer = null;
+        if (this.paused || !this.keys || this.unackedFrames.size === 0 || this.txStalled) return;
+        this.txStalled = true;
+        this.stallChanged();
+    }
+
+    onGapTimer() {
+        this.gapTimer = null;
+        if (this.paused || !this.keys || !this.gapSince || this.rxStalled) return;
+        this.rxStalled = true;
+        this.stallChanged();
+    }
+
+    stallChanged() {
+        this.onStall({ tx: this.txStalled, rx: this.rxStalled });
+    }
+
+    schedule(name, ms, fn) {
+        clearTimeout(this[name]);
+        this[name] = setTimeout(fn, ms);
+    }
+
+    clear(name) {
+        clearTimeout(this[name]);
+        this[name] = null;
     }
 
     scheduleAck() {
@@ -113,17 +248,66 @@ export class Channel {
     sendAck() {
         clearTimeout(this.ackTimer);
         this.ackTimer = null;
-        if (!this.unacked || !this.keys) return;
+        if (!this.unacked || !this.keys || this.rxSeq === 0n) return;
         this.unacked = 0;
-        this.sendBinary(encodeAck(this.sid, this.rxSeq));
+        this.sendBinary(sealAck({ key: this.keys.tx, dir: this.keys.txDir, sid: this.sid, seq: this.rxSeq }));
     }
 
     /** Ends the channel: the direction keys are wiped and nothing more is sent. */
     close() {
-        clearTimeout(this.ackTimer);
-        this.ackTimer = null;
+        for (const t of ['ackTimer', 'resendTimer', 'stallTimer', 'gapTimer']) this.clear(t);
         if (this.keys) wipe(this.keys.tx, this.keys.rx);
         this.keys = null;
         this.unackedFrames.clear();
     }
+}
+
+/**
+ * The delivery marks of one chat's own messages: seq -> the element that shows
+ * "sent" / "waiting" / "delivered". Both pages use this one implementation.
+ */
+export class DeliveryMarks {
+    constructor() {
+        this.pending = new Map();
+    }
+
+    /** A message just handed to the channel; `online` picks "sent" or "waiting". */
+    add(seq, el) {
+        this.pending.set(seq, el);
+    }
+
+    /** A verified ACK covered everything up to seq. */
+    delivered(seq) {
+        for (const [s, el] of this.pending) {
+            if (s <= seq) {
+                setText(el, 'msg.delivered');
+                el.classList.add('delivered');
+                this.pending.delete(s);
+            }
+        }
+    }
+
+    /** Sent again after the connection came back: "waiting" becomes "sent". */
+    resent() {
+        for (const el of this.pending.values()) {
+            if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
+        }
+    }
+
+    clear() {
+        this.pending.clear();
+    }
+}
+
+/** The notice key for a stall state ({tx, rx} from onStall), or null when none. */
+export function stallNotice({ tx, rx }) {
+    if (tx && rx) return 'stall.both';
+    if (tx) return 'stall.tx';
+    if (rx) return 'stall.rx';
+    return null;
+}
+
+/** True when a notice element currently shows a stall text. */
+export function showsStall(el) {
+    return (el.dataset.i18n || '').startsWith('stall.');
 }

@@ -4,7 +4,7 @@ import { addTexts, apply, bindSwitch, onLanguageChange, setText, setTexts, setTo
 import { b64decode, b64encode, decodeFrame, hexdecode, hexencode, keys as keysMsg, login, loginProof, loginProofMessage, msg } from './protocol.js';
 import { counsellorKeys, safetyCode, transcript, verifyCertPinned, wipe } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
-import { Channel } from './chat.js';
+import { Channel, DeliveryMarks, showsStall, stallNotice } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 
 setTexts({
@@ -93,6 +93,9 @@ setTexts({
         'lock.short': 'Verschlüsselt',
         'msg.sent': '✓ gesendet',
         'msg.delivered': '✓✓ angekommen',
+        'stall.tx': 'Deine Nachrichten sind noch nicht angekommen. Wir versuchen es weiter.',
+        'stall.rx': 'Eine Nachricht der jungen Person fehlt noch. Wir warten darauf.',
+        'stall.both': 'Gerade kommen keine Nachrichten durch. Wir versuchen es weiter.',
         'ended.ended_by_young': 'Die junge Person hat den Chat beendet.',
         'ended.ended_by_counsellor': 'Du hast den Chat beendet.',
         'ended.young_left': 'Die Verbindung der jungen Person ist abgebrochen.',
@@ -189,6 +192,9 @@ setTexts({
         'lock.short': 'Encrypted',
         'msg.sent': '✓ sent',
         'msg.delivered': '✓✓ delivered',
+        'stall.tx': 'Your messages have not arrived yet. We keep trying.',
+        'stall.rx': 'A message from the young person is still missing. We are waiting for it.',
+        'stall.both': 'No messages are getting through right now. We keep trying.',
         'ended.ended_by_young': 'The young person ended the chat.',
         'ended.ended_by_counsellor': 'You ended the chat.',
         'ended.young_left': 'The young person\'s connection was lost.',
@@ -507,6 +513,7 @@ function startReconnect() {
     if (!recon) recon = { lostAt: Date.now(), attempt: 0, timer: null };
     banner('conn.lost');
     for (const c of chats.values()) {
+        if (c.channel) c.channel.pause(true);
         if (!c.ended) chatNotice(c, 'chat.connlost');
     }
     const delay = BACKOFF_MS[Math.min(recon.attempt, BACKOFF_MS.length - 1)];
@@ -564,16 +571,24 @@ function onResumed(m) {
 
 function resendUnacked(chat) {
     if (!chat.channel) return;
+    chat.channel.pause(false);
     chat.channel.resendUnacked();
-    for (const el of chat.pending.values()) {
-        if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
-    }
+    chat.marks.resent();
+}
+
+/** §6: no progress for a while in either direction: say so, in plain words. */
+function onStall(chat, state) {
+    if (chat.ended) return;
+    const key = stallNotice(state);
+    if (key) chatNotice(chat, key);
+    else if (showsStall(chat.notice)) chatNotice(chat, null);
 }
 
 function onPeer(m) {
     const c = chats.get(m.sid);
     if (!c || c.ended) return;
     if (m.state === 'away') {
+        if (c.channel) c.channel.pause(true);
         chatNotice(c, 'peer.away');
     } else if (m.state === 'back') {
         if (c.notice.dataset.i18n === 'peer.away') chatNotice(c, null);
@@ -765,7 +780,7 @@ function onAssigned(m) {
         youngPk,
         channel: null,
         keysMsg: null,
-        pending: new Map(),
+        marks: new DeliveryMarks(),
         unread: 0,
         ended: false,
         transferring: false,
@@ -806,7 +821,13 @@ async function sendKeys(chat) {
     const keys = counsellorKeys(kp.publicKey, kp.privateKey, chat.youngPk);
     wipe(kp.privateKey);
     if (chat.channel) chat.channel.close();
-    chat.channel = new Channel({ sid: chat.sid, keys, sendBinary: (b) => online && conn && conn.sendBinary(b) });
+    chat.channel = new Channel({
+        sid: chat.sid,
+        keys,
+        sendBinary: (b) => online && conn && conn.sendBinary(b),
+        onDelivered: (seq) => chat.marks.delivered(seq),
+        onStall: (state) => onStall(chat, state),
+    });
 }
 
 /** `assigned` again for a known session with another key: the young person
@@ -816,7 +837,7 @@ async function sendKeys(chat) {
 function rekeyChat(chat, youngPk) {
     if (!cert) return;
     chat.youngPk = youngPk;
-    chat.pending.clear();
+    chat.marks.clear();
     sendKeys(chat);
     chatNotice(chat, null);
     systemLine(chat, 'chat.keychanged.line');
@@ -1143,7 +1164,7 @@ function sendText(chat) {
         return;
     }
     const seq = chat.channel.sendText(text);
-    chat.pending.set(seq, addLine(chat, text, true, online ? 'msg.sent' : 'msg.waiting'));
+    chat.marks.add(seq, addLine(chat, text, true, online ? 'msg.sent' : 'msg.waiting'));
     chat.textarea.value = '';
 }
 
@@ -1163,17 +1184,7 @@ function onFrame(bytes) {
         console.warn('frame rejected:', e.code || e.message);
         return;
     }
-    if (!r) return;
-    if (r.ack !== undefined) {
-        for (const [seq, el] of chat.pending) {
-            if (seq <= r.ack) {
-                setText(el, 'msg.delivered');
-                el.classList.add('delivered');
-                chat.pending.delete(seq);
-            }
-        }
-        return;
-    }
+    if (!r || r.ack !== undefined) return; // delivery marks: Channel's onDelivered
     addLine(chat, r.text, false);
     if (chat !== selected || document.hidden) {
         chat.unread++;

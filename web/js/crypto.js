@@ -4,7 +4,7 @@
 // (web/vendor/libsodium-wrappers.js), which must be ready before any call.
 
 import {
-    BUCKETS, HEADER_BYTES, KIND_DATA, MAX_BODY_BYTES, SID_BYTES, VERSION,
+    BUCKETS, HEADER_BYTES, KIND_ACK, KIND_DATA, MAX_BODY_BYTES, SID_BYTES, TAG_BYTES, VERSION,
     concat, decodeFrame, encodeHeader, fail, utf8,
 } from './protocol.js';
 
@@ -214,4 +214,46 @@ export function open({ key, dir, sid, lastRxSeq, frame }) {
     const out = { seq: f.seq, innerType: plain[0], body: plain.slice(1) };
     wipe(padded, plain);
     return out;
+}
+
+// ---- authenticated acknowledgements (§3, §6) ------------------------------------
+
+/** ACK nonce: direction ‖ 0x02 (the ACK kind; 0 in every DATA nonce) ‖ 14 zero bytes ‖ seq. */
+function ackNonce(dir, seq) {
+    const n = nonce(dir, seq);
+    n[1] = KIND_ACK;
+    return n;
+}
+
+function ackTag(key, dir, header, seq) {
+    return na().crypto_aead_xchacha20poly1305_ietf_encrypt(
+        new Uint8Array(0), concat(header, Uint8Array.of(dir)), null, ackNonce(dir, seq), key);
+}
+
+/**
+ * The ACK frame "I have every frame up to seq, in order": header (kind ACK) ‖
+ * 16-byte tag with the ACK sender's own direction key `key` and direction `dir`.
+ */
+export function sealAck({ key, dir, sid, seq }) {
+    if (BigInt(seq) < 1n) throw fail('EINVAL', 'seq 0');
+    const header = encodeHeader(KIND_ACK, sid, seq);
+    return concat(header, ackTag(key, dir, header, seq));
+}
+
+/**
+ * Checks the peer's ACK with `key` (our rx key) and the peer's direction `dir`.
+ * `nextTxSeq` (BigInt) is the seq our next DATA frame would get. Returns the
+ * seq it covers. Throws EPROTO (not an ACK of this session), EBADMSG (forged:
+ * the tag does not verify), ERANGE (covers a frame never sent): ignore it then.
+ */
+export function openAck({ key, dir, sid, nextTxSeq, frame }) {
+    const f = decodeFrame(frame instanceof Uint8Array ? frame : new Uint8Array(frame));
+    if (f.kind !== KIND_ACK) throw fail('EPROTO', 'not an ACK');
+    if (!sameBytes(f.sid, sid)) throw fail('EPROTO', 'another session');
+    const want = ackTag(key, dir, f.header, f.seq);
+    const ok = want.length === TAG_BYTES && na().memcmp(want, f.payload);
+    wipe(want);
+    if (!ok) throw fail('EBADMSG', 'ACK authentication failed');
+    if (f.seq >= BigInt(nextTxSeq)) throw fail('ERANGE', 'ACK for a frame never sent');
+    return f.seq;
 }

@@ -8,6 +8,7 @@ export const KIND_ACK = 2;
 export const HEADER_BYTES = 28;
 export const SID_BYTES = 16;
 export const TAG_BYTES = 16;
+export const ACK_FRAME_BYTES = HEADER_BYTES + TAG_BYTES;
 export const BUCKETS = [256, 1024, 4096];
 export const MAX_BODY_BYTES = 4094;
 export const MAX_FRAME_BYTES = HEADER_BYTES + 4096 + TAG_BYTES;
@@ -104,10 +105,6 @@ export function encodeHeader(kind, sid, seq) {
     return h;
 }
 
-export function encodeAck(sid, seq) {
-    return encodeHeader(KIND_ACK, sid, seq);
-}
-
 function isDataPayloadSize(n) {
     return BUCKETS.some((b) => b + TAG_BYTES === n);
 }
@@ -136,7 +133,7 @@ export function decodeFrame(bytes) {
     if (f.kind !== KIND_DATA && f.kind !== KIND_ACK) throw fail('EPROTO', 'kind');
     if (f.flags !== 0) throw fail('EPROTO', 'flags');
     if (f.seq === 0n) throw fail('EPROTO', 'seq 0');
-    if (f.kind === KIND_ACK && f.payload.length !== 0) throw fail('EPROTO', 'ack payload');
+    if (f.kind === KIND_ACK && f.payload.length !== TAG_BYTES) throw fail('EPROTO', 'ack payload');
     if (f.kind === KIND_DATA && !isDataPayloadSize(f.payload.length)) {
         throw fail('EPROTO', 'data payload size');
     }

@@ -5,7 +5,7 @@ import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, se
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
-import { Channel } from './chat.js';
+import { Channel, DeliveryMarks, showsStall, stallNotice } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 
@@ -54,6 +54,9 @@ setTexts({
         'composer.toolong': 'Die Nachricht ist zu lang. Teile sie bitte in zwei Nachrichten.',
         'msg.sent': '✓ gesendet',
         'msg.delivered': '✓✓ angekommen',
+        'stall.tx': 'Deine Nachrichten sind noch nicht angekommen. Wir versuchen es weiter.',
+        'stall.rx': 'Eine Nachricht fehlt noch. Wir warten darauf.',
+        'stall.both': 'Gerade kommen keine Nachrichten durch. Wir versuchen es weiter.',
         'chat.end': 'Chat beenden',
         'chat.end.ask': 'Willst du den Chat wirklich beenden?',
         'chat.end.yes': 'Ja, beenden',
@@ -136,6 +139,9 @@ setTexts({
         'composer.toolong': 'The message is too long. Please split it into two messages.',
         'msg.sent': '✓ sent',
         'msg.delivered': '✓✓ delivered',
+        'stall.tx': 'Your messages have not arrived yet. We keep trying.',
+        'stall.rx': 'A message is still missing. We are waiting for it.',
+        'stall.both': 'No messages are getting through right now. We keep trying.',
         'chat.end': 'End chat',
         'chat.end.ask': 'Do you really want to end the chat?',
         'chat.end.yes': 'Yes, end it',
@@ -193,7 +199,7 @@ let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
 //   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
 //   sendPk (resume with a fresh pk: the keys were lost), channel, name,
-//   pending (seq -> state element), lostAt, attempt, timer, pow, shutdown, done
+//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done
 let s = null;
 let unread = 0;
 const baseTitle = () => t('brand');
@@ -333,7 +339,7 @@ function newSession(fields) {
     s = {
         conn: null, online: false, topic: null, sid: null, sidHex: null, resume: null,
         grace: DEFAULT_GRACE_S, kp: null, awaiting: 'start', sendPk: false, channel: null,
-        name: '', pending: new Map(), lostAt: null, attempt: 0, timer: null, pow: null,
+        name: '', marks: new DeliveryMarks(), lostAt: null, attempt: 0, timer: null, pow: null,
         shutdown: false, done: false, ...fields,
     };
     return s;
@@ -403,6 +409,7 @@ function onDrop(code) {
     }
     s.online = false;
     s.conn = null;
+    if (s.channel) s.channel.pause(true);
     if (!s.lostAt) s.lostAt = Date.now();
     banner('conn-banner', 'conn.lost');
     scheduleReconnect();
@@ -486,15 +493,23 @@ function onResumed(m) {
 /** After `resumed` or `peer` `back`: every message not yet confirmed goes out again. */
 function resendUnacked() {
     if (!s.channel) return;
+    s.channel.pause(false);
     s.channel.resendUnacked();
-    for (const el of s.pending.values()) {
-        if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
-    }
+    s.marks.resent();
+}
+
+/** §6: no progress for a while in either direction: say so, in plain words. */
+function onStall(me, state) {
+    if (me !== s) return;
+    const key = stallNotice(state);
+    if (key) chatNotice(key);
+    else if (showsStall($('chat-notice'))) chatNotice(null);
 }
 
 function onPeer(m) {
     if (m.sid !== s.sidHex) return;
     if (m.state === 'away') {
+        if (s.channel) s.channel.pause(true);
         if (!s.awaiting) chatNotice(s.name ? 'peer.away' : 'peer.away.anon', { name: s.name });
     } else if (m.state === 'back') {
         if ($('chat-notice').dataset.i18n?.startsWith('peer.away')) chatNotice(null);
@@ -510,7 +525,7 @@ function onTransferred(m) {
     if (m.sid !== s.sidHex) return;
     if (s.channel) s.channel.close();
     s.channel = null;
-    s.pending.clear();
+    s.marks.clear();
     if (s.kp) wipe(s.kp.privateKey);
     s.kp = globalThis.sodium.crypto_kx_keypair();
     s.awaiting = 'transfer';
@@ -637,6 +652,8 @@ function onKeys(m) {
         sid: s.sid,
         keys,
         sendBinary: (b) => me.online && me.conn && me.conn.sendBinary(b),
+        onDelivered: (seq) => me.marks.delivered(seq),
+        onStall: (state) => onStall(me, state),
     });
     const how = s.awaiting;
     s.awaiting = null;
@@ -749,17 +766,7 @@ function onFrame(bytes) {
         console.warn('frame rejected:', e.code || e.message);
         return;
     }
-    if (!r) return;
-    if (r.ack !== undefined) {
-        for (const [seq, el] of s.pending) {
-            if (seq <= r.ack) {
-                setText(el, 'msg.delivered');
-                el.classList.add('delivered');
-                s.pending.delete(seq);
-            }
-        }
-        return;
-    }
+    if (!r || r.ack !== undefined) return; // delivery marks: Channel's onDelivered
     addLine(r.text, false);
     if (document.hidden) {
         unread++;
@@ -778,7 +785,7 @@ function send(ev) {
     // while the connection is down the message waits in the channel and goes
     // out after `resumed`
     const seq = s.channel.sendText(text);
-    s.pending.set(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting'));
+    s.marks.add(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting'));
     $('text').value = '';
     $('text').focus();
 }

@@ -98,6 +98,26 @@ int lotse_channel_seal(struct lotse_channel *ch, uint8_t inner_type, const uint8
 int lotse_channel_open(struct lotse_channel *ch, const uint8_t *frame, size_t len,
                        uint8_t *inner_type, uint8_t *msg, size_t cap);
 
+/* Builds the authenticated ACK (PROTOCOL.md §3, §6) that tells the peer "I have
+ * every frame up to seq, in order": the 28-byte header (kind ACK, this channel's
+ * sid, seq) and a 16-byte tag, the XChaCha20-Poly1305-IETF encryption of an
+ * empty plaintext with this side's tx key, nonce dir_tx(1) || 0x02 (1) || 14
+ * zero bytes || seq(8, BE) (byte 1 is 0 in every DATA nonce, so the two never
+ * meet) and associated data header || dir_tx(1). Deterministic: the same seq
+ * gives the same bytes. Does not change ch. Returns LOTSE_ACK_FRAME_BYTES, or
+ * -EINVAL (seq 0, or a wiped channel). */
+int lotse_channel_ack(const struct lotse_channel *ch, uint64_t seq,
+                      uint8_t out[LOTSE_ACK_FRAME_BYTES]);
+
+/* Checks an ACK from the peer. On 0 *seq is the sequence number it covers.
+ * Errors: -EPROTO (not a well-formed ACK of this session), -EBADMSG (the tag does
+ * not verify: forged by the server or a proxy, or made with other keys),
+ * -ERANGE (authentic, but covers a frame this side never sent). A caller treats
+ * every error the same: the ACK is ignored and nothing is forgotten. Does not
+ * change ch. */
+int lotse_channel_ack_open(const struct lotse_channel *ch, const uint8_t *frame, size_t len,
+                           uint64_t *seq);
+
 /* Wipes keys and counters. */
 void lotse_channel_wipe(struct lotse_channel *ch);
 

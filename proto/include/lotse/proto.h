@@ -19,7 +19,10 @@
 
 #define LOTSE_FRAME_HEADER_BYTES 28
 #define LOTSE_FRAME_DATA 0x01 /* payload: AEAD ciphertext of a padded message */
-#define LOTSE_FRAME_ACK 0x02  /* no payload; seq = highest in-order seq received */
+#define LOTSE_FRAME_ACK 0x02  /* payload: 16-byte tag; seq = highest in-order seq received */
+/* An ACK's payload is exactly one AEAD tag (§3, §6): the relay checks the size only. */
+#define LOTSE_ACK_TAG_BYTES 16
+#define LOTSE_ACK_FRAME_BYTES (LOTSE_FRAME_HEADER_BYTES + LOTSE_ACK_TAG_BYTES)
 
 #define LOTSE_AEAD_ABYTES 16
 /* Padded plaintext sizes (sodium_pad buckets); a DATA payload is one of these + 16. */
@@ -47,7 +50,7 @@ struct lotse_frame_header {
 };
 
 /* Decodes and validates a whole binary frame: version, kind, flags == 0, seq >= 1,
- * payload empty for ACK and one of the bucket sizes + 16 for DATA. On success
+ * payload exactly LOTSE_ACK_TAG_BYTES for ACK and one of the bucket sizes + 16 for DATA. On success
  * *payload points into buf. Returns 0, -EMSGSIZE (too short or too long),
  * -EPROTO (bad version, kind, flags, seq or payload size). */
 int lotse_frame_decode(const uint8_t *buf, size_t len, struct lotse_frame_header *h,
