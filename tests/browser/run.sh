@@ -32,13 +32,19 @@ die() {
     exit 1
 }
 
+# stop_lotsed PID: SIGTERM, up to 5 s to finish, then SIGKILL; reaped quietly so
+# no "Killed" line follows the summary.
+stop_lotsed() {
+    [ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
 cleanup() {
-    if [ -n "$LOTSED_PID" ] && kill -0 "$LOTSED_PID" 2>/dev/null; then
-        kill -TERM "$LOTSED_PID" 2>/dev/null
-        for _ in $(seq 50); do kill -0 "$LOTSED_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$LOTSED_PID" 2>/dev/null || true
-    fi
-    if [ -n "$ATTACK_PID" ]; then kill -KILL "$ATTACK_PID" 2>/dev/null || true; fi
+    stop_lotsed "$LOTSED_PID"
+    stop_lotsed "$ATTACK_PID"
     bash "$ROOT/tests/support/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
     if [ "${LOTSE_KEEP_WORK:-0}" = 1 ]; then
         echo "run.sh: kept $WORK" >&2
@@ -110,7 +116,7 @@ ATTACK_DB=${ADMIN_DB/dbname=postgres/dbname=lotse_attack}
 ATTACK_PUB=$(tr -d '[:space:]' <"$WORK/attack.key.pub")
 MALLORY_PASSWORD=mallory-test-password
 echo "$MALLORY_PASSWORD" | "$BIN/lotsectl" --db "$ATTACK_DB" account-add --handle mallory --role counsellor --name Mallory \
-    --topics family,school,friends,prison,other --password-stdin --pwhash-cost min >>"$WORK/ctl.log" 2>&1 ||
+    --topics family,school,friends,prison,other --password-stdin --pwhash-cost min --insecure-for-tests >>"$WORK/ctl.log" 2>&1 ||
     { cat "$WORK/ctl.log" >&2; die "account-add mallory failed"; }
 "$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$WORK/web-attack" --root "org:$ATTACK_PUB:attacker" \
     >>"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log" >&2; die "client-publish (attacker) failed"; }
