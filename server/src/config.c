@@ -370,6 +370,23 @@ int config_load_stream(struct config *c, FILE *f, const char *name, char *err, s
     return resolve(c, &raw, err, errlen);
 }
 
+/* Settings that hold a secret are read from the config file only: every user of
+ * the machine can read a process's command line (ps, /proc/PID/cmdline). The
+ * database connection string is a secret when it carries a password. */
+static bool secret_on_command_line(const struct setting *s, const char *value)
+{
+    static const char *const secrets[] = {"metrics_token"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        if (!strcmp(s->name, secrets[i]))
+            return true;
+    if (!strcmp(s->name, "db")) {
+        for (const char *p = value; *p; p++)
+            if (!strncasecmp(p, "password", 8))
+                return true;
+    }
+    return false;
+}
+
 int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen)
 {
     struct raw raw;
@@ -400,6 +417,11 @@ int config_load(struct config *c, const char *path, int argc, char **argv, char 
             snprintf(err, errlen, "command line: setting --%s needs a value", s->name);
             return -EINVAL;
         }
+        if (secret_on_command_line(s, value)) {
+            snprintf(err, errlen, "setting %s: a secret is not taken from the command line, where "
+                                  "the process list shows it; put it in the config file", s->name);
+            return -EINVAL;
+        }
         if (!eq)
             i++;
         if (set_value(c, &raw, s, value, err, errlen))
@@ -416,9 +438,19 @@ int config_topic_index(const struct config *c, const char *name, size_t len)
     return -1;
 }
 
+int config_setting_at(size_t i, const char **name, const char **def)
+{
+    if (i >= SETTING_COUNT)
+        return -ENOENT;
+    *name = settings[i].name;
+    *def = settings[i].def;
+    return 0;
+}
+
 void config_print_help(void)
 {
-    printf("Settings (config file \"name = value\", or --name value on the command line):\n");
+    printf("Settings (config file \"name = value\", or --name value on the command line;\n"
+           "metrics_token and a db string with a password: config file only):\n");
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const struct setting *s = &settings[i];
         if (s->kind == K_INT)
