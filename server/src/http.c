@@ -10,6 +10,7 @@
  * /stats needs "Authorization: Bearer <stats token>" of a supervisor logged in
  * now (feed.c); its answer comes from the database, asynchronously. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "fdguard.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
@@ -344,6 +346,9 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLOSED_HTTP:
         release(pss);
         break;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        /* wsi is the listener here, in the new descriptor (fdguard.h) */
+        return fdguard_filter(wsi, (int)(intptr_t)in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket upgrade lands here only when it named no subprotocol lotsed
          * speaks (lws falls back to the first protocol): refuse it. */

@@ -195,8 +195,17 @@ static void emit_lws(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
+static bool (*lws_filter)(int lws_level, const char *msg);
+
+void log_set_lws_filter(bool (*filter)(int lws_level, const char *msg))
+{
+    lws_filter = filter;
+}
+
 static void lws_emit(int lws_level, const char *msg)
 {
+    if (lws_filter && lws_filter(lws_level, msg))
+        return;
     enum log_level level = lws_level == LLL_ERR ? LOG_ERROR : lws_level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
     if (level > current_level)
         return;

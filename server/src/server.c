@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "conn.h"
 #include "counsellor.h"
+#include "fdguard.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
@@ -220,6 +221,7 @@ static void tick(struct server *srv)
         feed_push_summary(srv, now);
     }
     stats_tick(srv, now);
+    fdguard_tick(now);
     if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || srv->sessions.count == 0))
         server_finish(srv);
     lws_cancel_service(srv->ctx);
@@ -338,6 +340,8 @@ int server_create(struct server *srv, const struct config *cfg)
     if (auth_init(srv))
         return -ENOMEM;
 
+    if (fdguard_init())
+        return -EMFILE;
     srv->loop = ev_loop_new(EVFLAG_AUTO);
     if (!srv->loop)
         return -ENOMEM;
@@ -465,6 +469,7 @@ void server_destroy(struct server *srv)
         session_end(srv, srv->sessions.all, "shutdown");
     sessions_destroy(&srv->sessions);
     ratelimit_destroy(srv->rl);
+    fdguard_destroy();
     outmsg_pool_drain();
     if (srv->loop)
         ev_loop_destroy(srv->loop);
