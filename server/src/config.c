@@ -82,6 +82,7 @@ static const struct setting settings[] = {
     C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set 0)"),
     C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
     C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
+    C_INT(pow_source_free, "3", 1, 1000, "people waiting from one source before its hellos need admission work too"),
     C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
     C_INT(relay_bytes_burst, "1048576", 4140, 1000000000, "binary byte burst per connection"),
     C_INT(hold_max_frames, "240", 1, 65536, "frames held per session and direction for a party that is away"),

@@ -56,6 +56,7 @@ struct config {
     int max_connections_per_source;
     int pow_threshold;
     int pow_bits;
+    int pow_source_free;
     int relay_bytes_rate;
     int relay_bytes_burst;
     int hold_max_frames;

@@ -95,7 +95,7 @@ add_account sam supervisor Sam "$SUPERVISOR_PASSWORD"
 # still away-but-counted or its young person still holding a place for 120 s.
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 "$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$ROOT/web" \
-    --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed.log" 2>&1 &
+    --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 --pow-source-free 1000 >"$WORK/lotsed.log" 2>&1 &
 LOTSED_PID=$!
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break

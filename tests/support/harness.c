@@ -351,6 +351,10 @@ int harness_create(struct harness **out)
     /* Tests stop the server often; a short drain keeps that quick (a test that
      * is about the drain sets its own). */
     harness_set(h, "shutdown_drain", "1");
+    /* Every test client comes from 127.0.0.1, one source: without this the third
+     * young person of any test would owe admission work (PROTOCOL.md §4.1.1).
+     * Tests of that work set their own. */
+    harness_set(h, "pow_source_free", "1000");
     *out = h;
     return 0;
 fail:
