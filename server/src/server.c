@@ -22,6 +22,7 @@
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
+#include "webroot.h"
 #include "workers.h"
 
 int64_t server_now_ms(void)
@@ -376,6 +377,10 @@ int server_create(struct server *srv, const struct config *cfg)
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         log_error("could not create the libwebsockets context");
+        return -EIO;
+    }
+    if (webroot_confine(srv->ctx, cfg->web_root)) {
+        log_error("static files: cannot confine them to web_root");
         return -EIO;
     }
     memset(&info, 0, sizeof(info));
