@@ -156,8 +156,19 @@ void fdguard_destroy(void)
     paused = false;
 }
 
+/* Whether wsi is a listening socket (lws passes the listener to
+ * FILTER_NETWORK_CONNECTION; anything else is not a new connection to judge). */
+static bool is_listener(struct lws *wsi)
+{
+    int lfd = wsi ? lws_get_socket_fd(wsi) : -1, on = 0;
+    socklen_t len = sizeof(on);
+    return lfd >= 0 && getsockopt(lfd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
 int fdguard_filter(struct lws *listen_wsi, int fd)
 {
+    if (!is_listener(listen_wsi))
+        return 0;
     remember_listener(listen_wsi);
     if (threshold < 0 || fd < threshold)
         return 0;
