@@ -28,7 +28,7 @@
 #include "log.h"
 
 #define FDGUARD_MAX_LISTENERS 4
-#define FDGUARD_LOG_EVERY_MS 10000
+#define FDGUARD_LOG_EVERY_MS  10000
 
 static int threshold = -1; /* -1: no limit known, admit all */
 static int limit_fds;
@@ -40,15 +40,14 @@ static struct lws *listeners[FDGUARD_MAX_LISTENERS];
 static int nlisteners;
 static bool paused;
 
-static const char busy_answer[] =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "Content-Length: 49\r\n"
-    "Retry-After: 10\r\n"
-    "Cache-Control: no-store\r\n"
-    "Connection: close\r\n"
-    "\r\n"
-    "{\"status\":\"busy\",\"error\":\"too_many_connections\"}\n";
+static const char busy_answer[] = "HTTP/1.1 503 Service Unavailable\r\n"
+                                  "Content-Type: application/json\r\n"
+                                  "Content-Length: 49\r\n"
+                                  "Retry-After: 10\r\n"
+                                  "Cache-Control: no-store\r\n"
+                                  "Connection: close\r\n"
+                                  "\r\n"
+                                  "{\"status\":\"busy\",\"error\":\"too_many_connections\"}\n";
 _Static_assert(sizeof("{\"status\":\"busy\",\"error\":\"too_many_connections\"}\n") - 1 == 49,
                "Content-Length of busy_answer");
 
@@ -141,8 +140,8 @@ int fdguard_init(void)
     if (spare < 0)
         return -errno;
     log_set_lws_filter(lws_line_filter);
-    log_info("open files: limit %d; new connections are refused from descriptor %d on",
-             limit_fds, threshold);
+    log_info("open files: limit %d; new connections are refused from descriptor %d on", limit_fds,
+             threshold);
     return 0;
 }
 
@@ -194,7 +193,8 @@ void fdguard_tick(int64_t now_ms)
         return;
     }
     log_warn("open files at the limit (%d): %llu new connections refused with 503 in the last "
-             "%d s%s", limit_fds, (unsigned long long)n, FDGUARD_LOG_EVERY_MS / 1000,
+             "%d s%s",
+             limit_fds, (unsigned long long)n, FDGUARD_LOG_EVERY_MS / 1000,
              emfile_seen ? "; the limit itself was reached (raise LimitNOFILE)" : "");
     emfile_seen = 0;
 }

@@ -289,9 +289,9 @@ static int refuse_subprotocol(struct lws *wsi)
     int n = lws_hdr_copy(wsi, offered, sizeof(offered), WSI_TOKEN_PROTOCOL);
     if (n > 0 && offers_subprotocol(offered))
         return 0;
-    static const char body[] = "{\"error\":\"unsupported_subprotocol\",\"supported\":[\""
-                               LOTSE_SUBPROTOCOL "\"],\"msg\":\"send Sec-WebSocket-Protocol: "
-                               LOTSE_SUBPROTOCOL "\"}\n";
+    static const char body[] =
+        "{\"error\":\"unsupported_subprotocol\",\"supported\":[\"" LOTSE_SUBPROTOCOL
+        "\"],\"msg\":\"send Sec-WebSocket-Protocol: " LOTSE_SUBPROTOCOL "\"}\n";
     unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
                                        *end = buf + sizeof(buf) - 1;
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",

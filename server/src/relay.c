@@ -32,7 +32,8 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
 
     if (c->role != ROLE_YOUNG && c->role != ROLE_COUNSELLOR) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "not_allowed", "binary frames need a session", frame_re(frame, len), NULL, NULL, true);
+        conn_send_error(c, "not_allowed", "binary frames need a session", frame_re(frame, len),
+                        NULL, NULL, true);
         return;
     }
     if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now) ||
@@ -46,14 +47,16 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
     }
     if (lotse_frame_decode(frame, len, &h, &payload, &payload_len) != 0) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "bad_frame", "invalid frame header or payload size", frame_re(frame, len),
-                        len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, true);
+        conn_send_error(c, "bad_frame", "invalid frame header or payload size",
+                        frame_re(frame, len), len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL,
+                        NULL, true);
         return;
     }
     struct session *s = session_find(&srv->sessions, h.sid);
     if (!s) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "no_such_session", "unknown session", frame_re(frame, len), h.sid, NULL, true);
+        conn_send_error(c, "no_such_session", "unknown session", frame_re(frame, len), h.sid, NULL,
+                        true);
         return;
     }
     struct conn *peer;
@@ -66,12 +69,14 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
         dir = HOLD_TO_YOUNG;
     } else {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "not_your_session", "not a party of this session", frame_re(frame, len), h.sid, NULL, true);
+        conn_send_error(c, "not_your_session", "not a party of this session", frame_re(frame, len),
+                        h.sid, NULL, true);
         return;
     }
     if (s->state != SESSION_ACTIVE || s->rekey_pending) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "session_not_active", "no keys exchanged yet", frame_re(frame, len), h.sid, NULL, true);
+        conn_send_error(c, "session_not_active", "no keys exchanged yet", frame_re(frame, len),
+                        h.sid, NULL, true);
         return;
     }
     s->last_frame_ms = now;

@@ -29,7 +29,8 @@ static lws_fop_fd_t confined_open(const struct lws_plat_file_ops *fops, const ch
     char real[PATH_MAX];
     if (!realpath(filename, real))
         return NULL; /* no such file: 404 */
-    if (strncmp(real, root_real, root_len) != 0 || (real[root_len] != '/' && real[root_len] != '\0')) {
+    if (strncmp(real, root_real, root_len) != 0 ||
+        (real[root_len] != '/' && real[root_len] != '\0')) {
         log_warn("static files: a path under the web root leads out of it (a symbolic link?); "
                  "not served");
         return NULL;

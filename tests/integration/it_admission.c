@@ -44,7 +44,9 @@ static void test_one_source_pays_from_its_fourth_waiting_person_more_each_time(v
         y[k]->auto_pow = false;
         int rc = client_young_hello(y[k], "family", T);
         fprintf(stderr, "hello %d from one source: %s, bits %lld\n", k + 1,
-                rc == 0 ? "welcome" : rc == -EAGAIN ? "challenge" : "error",
+                rc == 0         ? "welcome"
+                : rc == -EAGAIN ? "challenge"
+                                : "error",
                 rc == -EAGAIN ? (long long)y[k]->pow_bits : 0LL);
         if (want_bits[k] == 0) {
             assert_int_equal(rc, 0);

@@ -44,8 +44,8 @@ static void test_wrong_or_missing_subprotocol_gets_http_400(void **state)
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);
-    static const char *const wrong[] = {NULL, "lotse.v2", "chat, superchat", "lotse.v1x",
-                                        "lotse", ""};
+    static const char *const wrong[] = {NULL,        "lotse.v2", "chat, superchat",
+                                        "lotse.v1x", "lotse",    ""};
     char resp[4096];
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
         assert_int_equal(upgrade(h, wrong[i], resp, sizeof resp), 400);
@@ -61,8 +61,9 @@ static void test_wrong_or_missing_subprotocol_gets_http_400(void **state)
     /* a bogus Upgrade is still refused by lws (and under ASan nothing is read
      * from the freed pointer of HTTP_CONFIRM_UPGRADE) */
     char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: bogus\r\nConnection: Upgrade\r\n\r\n");
+    int n =
+        snprintf(req, sizeof req,
+                 "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: bogus\r\nConnection: Upgrade\r\n\r\n");
     int status = 0;
     http_raw(HARNESS_HOST, h->port, req, (size_t)n, &status, resp, sizeof resp, 3000);
     assert_true(status >= 400);
@@ -86,7 +87,9 @@ static void expect_re(struct client *c, const char *label, const char *code, con
     assert_non_null(f);
     const struct lotse_json_field *re = lotse_json_get(&m, "re");
     fprintf(stderr, "%s: code %s, re %s\n", label, f->str,
-            !re ? "(absent)" : re->type == LOTSE_JSON_NULL ? "null" : re->str);
+            !re                           ? "(absent)"
+            : re->type == LOTSE_JSON_NULL ? "null"
+                                          : re->str);
     assert_string_equal(f->str, code);
     assert_non_null(re);
     if (!want) {

@@ -30,9 +30,9 @@
 #include "client.h"
 #include "harness.h"
 
-#define T 5000
+#define T             5000
 #define SERVER_NOFILE 256
-#define FLOOD 400
+#define FLOOD         400
 
 static int64_t now_ms(void)
 {
@@ -297,8 +297,9 @@ static void test_emfile_in_accept_does_not_spin_and_still_answers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_at_the_fd_limit_lotsed_refuses_cleanly_and_does_not_spin,
-                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_at_the_fd_limit_lotsed_refuses_cleanly_and_does_not_spin, harness_setup,
+            harness_teardown),
         cmocka_unit_test_setup_teardown(test_emfile_in_accept_does_not_spin_and_still_answers,
                                         harness_setup, harness_teardown),
     };

@@ -180,7 +180,8 @@ static void test_example_file_lists_every_setting_with_its_default(void **state)
                 continue;
             found = true;
             if (!marked && strcmp(value, def)) {
-                fprintf(stderr, "example: %s = \"%s\", but its default is \"%s\"\n", key, value, def);
+                fprintf(stderr, "example: %s = \"%s\", but its default is \"%s\"\n", key, value,
+                        def);
                 wrong++;
             }
         }

@@ -42,7 +42,8 @@ static void test_work_starts_well_below_what_one_source_may_hold(void **state)
         if (young_admission_bits(&cfg, (size_t)mine, (size_t)mine) > 0)
             first_paid = mine + 1; /* the hello that finds `mine` waiting from its source */
     printf("alone in the queue, a source's hello number %d is the first to need work "
-           "(it may hold %d connections)\n", first_paid, cfg.max_connections_per_source);
+           "(it may hold %d connections)\n",
+           first_paid, cfg.max_connections_per_source);
     assert_true(first_paid > 0);
     assert_true(first_paid * 10 <= cfg.max_connections_per_source);
     /* and the work grows with every further person from it, to the maximum */
@@ -66,7 +67,8 @@ static void test_work_grows_with_the_share_of_the_queue(void **state)
     int alone = young_admission_bits(&cfg, 3, 3);
     int some = young_admission_bits(&cfg, 6, 3);
     int many = young_admission_bits(&cfg, 60, 3);
-    printf("3 waiting from one source: %d bits alone, %d among 6, %d among 60\n", alone, some, many);
+    printf("3 waiting from one source: %d bits alone, %d among 6, %d among 60\n", alone, some,
+           many);
     assert_true(alone > some);
     assert_true(some > many);
     assert_int_equal(many, 16);
