@@ -54,6 +54,7 @@ static void test_wrong_or_missing_subprotocol_gets_http_400(void **state)
         assert_non_null(strstr(body, "\"error\":\"unsupported_subprotocol\""));
         assert_non_null(strstr(body, "\"lotse.v1\""));
         assert_non_null(strcasestr(resp, "content-type: application/json"));
+        assert_non_null(strcasestr(resp, "content-security-policy:"));
     }
     /* a list that offers lotse.v1 among others is upgraded */
     assert_int_equal(upgrade(h, "lotse.v2, lotse.v1", resp, sizeof resp), 101);

@@ -172,6 +172,7 @@ static void test_at_the_fd_limit_lotsed_refuses_cleanly_and_does_not_spin(void *
             (long long)(now_ms() - t));
     assert_int_equal(status, 503);
     assert_true(now_ms() - t < 2000);
+    assert_non_null(strstr(buf, "too_many_connections"));
 
     /* lotsed must not spin; meanwhile the kept-alive connection and the waiting
      * young person are served */
