@@ -380,10 +380,25 @@ static bool secret_on_command_line(const struct setting *s, const char *value)
     for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
         if (!strcmp(s->name, secrets[i]))
             return true;
-    if (!strcmp(s->name, "db")) {
-        for (const char *p = value; *p; p++)
-            if (!strncasecmp(p, "password", 8))
-                return true;
+    if (strcmp(s->name, "db") != 0)
+        return false;
+    /* key = value form: a password key; URI form: user:password@ */
+    for (const char *p = value; *p; p++) {
+        if (strncasecmp(p, "password", 8) != 0)
+            continue;
+        const char *q = p + 8;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=')
+            return true;
+    }
+    if (!strncmp(value, "postgres://", 11) || !strncmp(value, "postgresql://", 13)) {
+        const char *auth = strstr(value, "://") + 3, *at = strchr(auth, '@');
+        const char *colon = strchr(auth, ':');
+        if (at && colon && colon < at)
+            return true;
+        if (strcasestr(value, "password="))
+            return true;
     }
     return false;
 }

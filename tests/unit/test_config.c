@@ -129,9 +129,16 @@ static void test_secrets_are_refused_on_the_command_line(void **state)
     assert_int_not_equal(load_args(3, c), 0);
     assert_non_null(strstr(err, "setting db"));
     assert_null(strstr(err, "hunter2")); /* the message does not repeat the secret */
+    char *c2[] = {"lotsed", "--db=postgresql://lotse:hunter2@db.example/lotse"};
+    assert_int_not_equal(load_args(2, c2), 0);
+    assert_non_null(strstr(err, "setting db"));
+    char *c3[] = {"lotsed", "--db", "postgres://db/lotse?user=lotse&password=hunter2"};
+    assert_int_not_equal(load_args(3, c3), 0);
     /* a db string without a password stays allowed, and the file takes both */
     char *d[] = {"lotsed", "--db", "host=/run/postgresql dbname=lotse"};
     assert_int_equal(load_args(3, d), 0);
+    char *d2[] = {"lotsed", "--db", "postgresql://lotse@db.example:5432/password_vault"};
+    assert_int_equal(load_args(3, d2), 0);
     char path[] = "/tmp/lotse-test-config-XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
