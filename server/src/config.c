@@ -88,6 +88,7 @@ static const struct setting settings[] = {
     C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set trusted_proxy, or 0)"),
     C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
     C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
+    C_INT(pow_source_free, "3", 1, 1000, "people waiting from one source before its hellos need admission work too"),
     C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
     C_INT(relay_bytes_burst, "1048576", 4140, 1000000000, "binary byte burst per connection"),
     C_INT(hold_max_frames, "240", 1, 65536, "frames held per session and direction for a party that is away"),
@@ -408,6 +409,38 @@ int config_load_stream(struct config *c, FILE *f, const char *name, char *err, s
     return resolve(c, &raw, err, errlen);
 }
 
+/* Settings that hold a secret are read from the config file only: every user of
+ * the machine can read a process's command line (ps, /proc/PID/cmdline). The
+ * database connection string is a secret when it carries a password. */
+static bool secret_on_command_line(const struct setting *s, const char *value)
+{
+    static const char *const secrets[] = {"metrics_token"};
+    for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++)
+        if (!strcmp(s->name, secrets[i]))
+            return true;
+    if (strcmp(s->name, "db") != 0)
+        return false;
+    /* key = value form: a password key; URI form: user:password@ */
+    for (const char *p = value; *p; p++) {
+        if (strncasecmp(p, "password", 8) != 0)
+            continue;
+        const char *q = p + 8;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '=')
+            return true;
+    }
+    if (!strncmp(value, "postgres://", 11) || !strncmp(value, "postgresql://", 13)) {
+        const char *auth = strstr(value, "://") + 3, *at = strchr(auth, '@');
+        const char *colon = strchr(auth, ':');
+        if (at && colon && colon < at)
+            return true;
+        if (strcasestr(value, "password="))
+            return true;
+    }
+    return false;
+}
+
 int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen)
 {
     struct raw raw;
@@ -438,6 +471,11 @@ int config_load(struct config *c, const char *path, int argc, char **argv, char 
             snprintf(err, errlen, "command line: setting --%s needs a value", s->name);
             return -EINVAL;
         }
+        if (secret_on_command_line(s, value)) {
+            snprintf(err, errlen, "setting %s: a secret is not taken from the command line, where "
+                                  "the process list shows it; put it in the config file", s->name);
+            return -EINVAL;
+        }
         if (!eq)
             i++;
         if (set_value(c, &raw, s, value, err, errlen))
@@ -454,9 +492,19 @@ int config_topic_index(const struct config *c, const char *name, size_t len)
     return -1;
 }
 
+int config_setting_at(size_t i, const char **name, const char **def)
+{
+    if (i >= SETTING_COUNT)
+        return -ENOENT;
+    *name = settings[i].name;
+    *def = settings[i].def;
+    return 0;
+}
+
 void config_print_help(void)
 {
-    printf("Settings (config file \"name = value\", or --name value on the command line):\n");
+    printf("Settings (config file \"name = value\", or --name value on the command line;\n"
+           "metrics_token and a db string with a password: config file only):\n");
     for (size_t i = 0; i < SETTING_COUNT; i++) {
         const struct setting *s = &settings[i];
         if (s->kind == K_INT)

@@ -61,6 +61,7 @@ struct config {
     int max_connections_per_source;
     int pow_threshold;
     int pow_bits;
+    int pow_source_free;
     int relay_bytes_rate;
     int relay_bytes_burst;
     int hold_max_frames;
@@ -82,7 +83,8 @@ struct config {
 
 /* Fills c with the defaults, then the file at path (may be NULL), then argv
  * options (--name value or --name=value, '-' and '_' alike; --config FILE is
- * skipped here). On error writes one line naming the setting to err and returns
+ * skipped here). Secret settings (metrics_token, a db string with a password)
+ * are refused on the command line. On error writes one line naming the setting to err and returns
  * -EINVAL. */
 int config_load(struct config *c, const char *path, int argc, char **argv, char *err, size_t errlen);
 
@@ -92,6 +94,10 @@ int config_load_stream(struct config *c, FILE *f, const char *name, char *err, s
 
 /* The topic index of name, or -1. */
 int config_topic_index(const struct config *c, const char *name, size_t len);
+
+/* The name and default (as text) of the i-th setting of the table; 0, or
+ * -ENOENT past the last. For tests that check the example file. */
+int config_setting_at(size_t i, const char **name, const char **def);
 
 /* Prints every setting with its default and bounds (for --help). */
 void config_print_help(void);

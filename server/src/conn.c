@@ -205,8 +205,11 @@ void conn_send_error(struct conn *c, const char *code, const char *msg, const ch
     lotse_jw_str(w, "t", "error");
     lotse_jw_str(w, "code", code);
     lotse_jw_str(w, "msg", msg);
+    /* always there (PROTOCOL.md §4.4): null when the message's type could not be read */
     if (re)
         lotse_jw_str(w, "re", re);
+    else
+        lotse_jw_null(w, "re");
     if (sid)
         lotse_jw_hex(w, "sid", sid, LOTSE_SID_BYTES);
     if (field)

@@ -10,17 +10,21 @@
  * /stats needs "Authorization: Bearer <stats token>" of a supervisor logged in
  * now (feed.c); its answer comes from the database, asynchronously. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "fdguard.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "lotse/proto.h"
 #include "mem.h"
 #include "metrics.h"
 #include "server.h"
@@ -252,6 +256,56 @@ static int serve_stats(struct lws *wsi, struct http_pss *pss, struct server *srv
     return 0;
 }
 
+/* Whether the comma-separated list (a Sec-WebSocket-Protocol header) names
+ * LOTSE_SUBPROTOCOL, as lws matches it: items trimmed of spaces and tabs. */
+static bool offers_subprotocol(const char *list)
+{
+    const char *p = list;
+    size_t want = strlen(LOTSE_SUBPROTOCOL);
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        const char *start = p;
+        while (*p && *p != ',')
+            p++;
+        const char *end = p;
+        while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+            end--;
+        if ((size_t)(end - start) == want && !memcmp(start, LOTSE_SUBPROTOCOL, want))
+            return true;
+    }
+    return false;
+}
+
+/* Answers a WebSocket upgrade without LOTSE_SUBPROTOCOL with 400 and a JSON
+ * reason; returns 1 (answered: lws then ends the transaction) or 0 (not ours
+ * to refuse: another upgrade, which lws handles, or the right subprotocol). */
+static int refuse_subprotocol(struct lws *wsi)
+{
+    char upgrade[16] = "", offered[128] = "";
+    if (lws_hdr_copy(wsi, upgrade, sizeof(upgrade), WSI_TOKEN_UPGRADE) <= 0 ||
+        strcasecmp(upgrade, "websocket"))
+        return 0;
+    int n = lws_hdr_copy(wsi, offered, sizeof(offered), WSI_TOKEN_PROTOCOL);
+    if (n > 0 && offers_subprotocol(offered))
+        return 0;
+    static const char body[] =
+        "{\"error\":\"unsupported_subprotocol\",\"supported\":[\"" LOTSE_SUBPROTOCOL
+        "\"],\"msg\":\"send Sec-WebSocket-Protocol: " LOTSE_SUBPROTOCOL "\"}\n";
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+                                       *end = buf + sizeof(buf) - 1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_BAD_REQUEST, "application/json",
+                                    sizeof(body) - 1, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    memcpy(start, body, sizeof(body) - 1);
+    if (lws_write(wsi, start, sizeof(body) - 1, LWS_WRITE_HTTP_FINAL) != (int)sizeof(body) - 1)
+        return -1;
+    return 1;
+}
+
 /* The connection or its protocol binding ends: a pending read must not find it. */
 static void release(struct http_pss *pss)
 {
@@ -292,14 +346,19 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_CLOSED_HTTP:
         release(pss);
         break;
+    case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+        /* wsi is the listener here, in the new descriptor (fdguard.h) */
+        return fdguard_filter(wsi, (int)(intptr_t)in);
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket upgrade lands here only when it named no subprotocol lotsed
          * speaks (lws falls back to the first protocol): refuse it. */
         return 1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* lws 4.1.6 may pass a freed pointer in `in` here when the Upgrade header
-         * is unknown (DESIGN.md): never read it; lws itself refuses the request. */
-        return 0;
+         * is unknown (DESIGN.md): never read it; lws itself refuses the request.
+         * A WebSocket upgrade that does not offer our subprotocol gets an HTTP
+         * answer that says so (PROTOCOL.md §1), not a bare close. */
+        return refuse_subprotocol(wsi);
     case LWS_CALLBACK_HTTP: {
         char uri[64] = "";
         lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);

@@ -4,6 +4,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -122,6 +124,21 @@ char *log_scrub(char *s)
     return s;
 }
 
+/* Lines are cut at LOG_LINE_MAX bytes, but only after the whole line has been
+ * scrubbed: cutting first could leave half an address ("192.168.1") that the
+ * scrubber no longer recognises. */
+#define LOG_LINE_MAX 1024
+
+/* Drops a trailing run of characters an address is made of ("10.0.", "fe80:")
+ * from a line that was cut before we saw it, so no part of one survives. */
+static void drop_cut_token(char *s)
+{
+    size_t n = strlen(s);
+    while (n && (isxdigit((unsigned char)s[n - 1]) || s[n - 1] == '.' || s[n - 1] == ':' ||
+                 s[n - 1] == '%'))
+        s[--n] = '\0';
+}
+
 static void log_emit(enum log_level level, char *line)
 {
     char stamp[32];
@@ -131,32 +148,87 @@ static void log_emit(enum log_level level, char *line)
     gmtime_r(&ts.tv_sec, &tm);
     strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
     log_scrub(line);
+    if (strlen(line) >= LOG_LINE_MAX)
+        line[LOG_LINE_MAX - 1] = '\0';
     fprintf(stderr, "%s.%03ldZ %-5s %s\n", stamp, ts.tv_nsec / 1000000L, level_names[level], line);
+}
+
+/* Formats prefix + fmt into a buffer that holds the whole line (heap when it is
+ * longer than LOG_LINE_MAX), then scrubs and cuts it. */
+static void emit_formatted(enum log_level level, const char *fmt, va_list ap)
+{
+    char line[LOG_LINE_MAX];
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    if (n >= (int)sizeof(line)) {
+        char *big = malloc((size_t)n + 1);
+        if (big) {
+            vsnprintf(big, (size_t)n + 1, fmt, again);
+            va_end(again);
+            log_emit(level, big);
+            free(big);
+            return;
+        }
+        drop_cut_token(line); /* no memory: cut, but never in the middle of an address */
+    }
+    va_end(again);
+    if (n >= 0)
+        log_emit(level, line);
 }
 
 void log_write(enum log_level level, const char *fmt, ...)
 {
     if (level > current_level)
         return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    emit_formatted(level, fmt, ap);
     va_end(ap);
-    log_emit(level, line);
+}
+
+static void emit_lws(enum log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_formatted(level, fmt, ap);
+    va_end(ap);
+}
+
+static bool (*lws_filter)(int lws_level, const char *msg);
+
+void log_set_lws_filter(bool (*filter)(int lws_level, const char *msg))
+{
+    lws_filter = filter;
 }
 
 static void lws_emit(int lws_level, const char *msg)
 {
-    char line[1024];
+    if (lws_filter && lws_filter(lws_level, msg))
+        return;
     enum log_level level = lws_level == LLL_ERR ? LOG_ERROR : lws_level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
     if (level > current_level)
         return;
-    snprintf(line, sizeof(line), "lws: %s", msg);
-    size_t len = strlen(line);
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-        line[--len] = '\0';
-    log_emit(level, line);
+    size_t len = strlen(msg);
+    while (len && (msg[len - 1] == '\n' || msg[len - 1] == '\r'))
+        len--;
+    /* lws 4.1 formats into 256 bytes of its own and marks a line it cut with
+     * "..." at the end: the cut may be in the middle of an address */
+    bool cut = len >= 3 && !memcmp(msg + len - 3, "...", 3);
+    if (cut)
+        len -= 3;
+    if (!cut) {
+        emit_lws(level, "lws: %.*s", (int)len, msg);
+        return;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return;
+    memcpy(copy, msg, len);
+    copy[len] = '\0';
+    drop_cut_token(copy);
+    emit_lws(level, "lws: %s", copy);
+    free(copy);
 }
 
 void log_hook_lws(enum log_level level)

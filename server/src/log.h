@@ -7,6 +7,8 @@
 #ifndef LOTSE_LOG_H
 #define LOTSE_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_ERROR = 0, LOG_WARN = 1, LOG_INFO = 2, LOG_DEBUG = 3 };
 
 /* Sets the most verbose level that is written (default LOG_INFO). */
@@ -29,5 +31,9 @@ char *log_scrub(char *s);
 /* Routes libwebsockets' own log lines through log_write (ERR and WARN only,
  * NOTICE too when level is LOG_DEBUG), scrubbed. */
 void log_hook_lws(enum log_level level);
+
+/* Sets a function that sees every lws log line first (raw, as lws wrote it) and
+ * returns true to swallow it (fdguard.c: the EMFILE line); NULL removes it. */
+void log_set_lws_filter(bool (*filter)(int lws_level, const char *msg));
 
 #endif

@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "fdguard.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
@@ -67,6 +68,8 @@ int metrics_render(struct server *srv, char *buf, size_t cap)
         st->connections_open);
     one(&o, "lotse_connections_total", "counter", "WebSocket connections accepted.",
         st->connections_total);
+    one(&o, "lotse_connections_refused_fd_limit_total", "counter",
+        "New connections answered 503 at the open-files limit.", fdguard_refused());
     one(&o, "lotse_relayed_frames_total", "counter", "Binary frames relayed to the peer.",
         st->frames_relayed);
     one(&o, "lotse_relayed_bytes_total", "counter", "Bytes of binary frames relayed.",

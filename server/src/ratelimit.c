@@ -365,3 +365,12 @@ void ratelimit_login_succeeded(struct ratelimit *rl, const char *handle)
     if (e)
         memset(e, 0, sizeof(*e));
 }
+
+bool ratelimit_source_same(const uint8_t a[RATELIMIT_SOURCE_BYTES],
+                           const uint8_t b[RATELIMIT_SOURCE_BYTES])
+{
+    static const uint8_t unknown[RATELIMIT_SOURCE_BYTES];
+    if (!memcmp(a, unknown, RATELIMIT_SOURCE_BYTES))
+        return false;
+    return !memcmp(a, b, RATELIMIT_SOURCE_BYTES);
+}

@@ -66,6 +66,11 @@ bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SO
 /* A connection counted by ratelimit_conn_open closed. */
 void ratelimit_conn_close(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES]);
 
+/* Whether two sources are the same known source (an unknown source, all zero,
+ * is the same as none: it does not make strangers one source). */
+bool ratelimit_source_same(const uint8_t a[RATELIMIT_SOURCE_BYTES],
+                           const uint8_t b[RATELIMIT_SOURCE_BYTES]);
+
 /* A successful login clears the handle's failures. */
 void ratelimit_login_succeeded(struct ratelimit *rl, const char *handle);
 

@@ -11,6 +11,17 @@
 #include "server.h"
 #include "session.h"
 
+/* The `re` of an error about a binary frame (PROTOCOL.md §4.4): its kind when
+ * the kind byte can be read and is one of §3, else "binary". */
+static const char *frame_re(const uint8_t *frame, size_t len)
+{
+    if (len >= 2 && frame[1] == LOTSE_FRAME_DATA)
+        return "data";
+    if (len >= 2 && frame[1] == LOTSE_FRAME_ACK)
+        return "ack";
+    return "binary";
+}
+
 void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
     struct server *srv = c->srv;
@@ -21,7 +32,8 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
 
     if (c->role != ROLE_YOUNG && c->role != ROLE_COUNSELLOR) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "not_allowed", "binary frames need a session", NULL, NULL, NULL, true);
+        conn_send_error(c, "not_allowed", "binary frames need a session", frame_re(frame, len),
+                        NULL, NULL, true);
         return;
     }
     if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now) ||
@@ -29,20 +41,22 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
                        srv->cfg->relay_bytes_burst, now, (double)len)) {
         srv->stats.rate_limited++;
         srv->stats.frames_rejected++;
-        conn_send_error(c, "rate_limited", "too many frames", NULL,
+        conn_send_error(c, "rate_limited", "too many frames", frame_re(frame, len),
                         len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, false);
         return;
     }
     if (lotse_frame_decode(frame, len, &h, &payload, &payload_len) != 0) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "bad_frame", "invalid frame header or payload size", NULL,
-                        len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, true);
+        conn_send_error(c, "bad_frame", "invalid frame header or payload size",
+                        frame_re(frame, len), len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL,
+                        NULL, true);
         return;
     }
     struct session *s = session_find(&srv->sessions, h.sid);
     if (!s) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "no_such_session", "unknown session", NULL, h.sid, NULL, true);
+        conn_send_error(c, "no_such_session", "unknown session", frame_re(frame, len), h.sid, NULL,
+                        true);
         return;
     }
     struct conn *peer;
@@ -55,12 +69,14 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
         dir = HOLD_TO_YOUNG;
     } else {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "not_your_session", "not a party of this session", NULL, h.sid, NULL, true);
+        conn_send_error(c, "not_your_session", "not a party of this session", frame_re(frame, len),
+                        h.sid, NULL, true);
         return;
     }
     if (s->state != SESSION_ACTIVE || s->rekey_pending) {
         srv->stats.frames_rejected++;
-        conn_send_error(c, "session_not_active", "no keys exchanged yet", NULL, h.sid, NULL, true);
+        conn_send_error(c, "session_not_active", "no keys exchanged yet", frame_re(frame, len),
+                        h.sid, NULL, true);
         return;
     }
     s->last_frame_ms = now;
@@ -70,7 +86,7 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
         if (hold_push(srv, s, dir, frame, len) != 0) {
             srv->stats.hold_rejects++;
             conn_send_error(c, "peer_away_full", "the other side is away and its hold is full",
-                            NULL, h.sid, NULL, false);
+                            frame_re(frame, len), h.sid, NULL, false);
         }
         return;
     }

@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "csp.h"
 #include "counsellor.h"
+#include "fdguard.h"
 #include "feed.h"
 #include "http.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
+#include "webroot.h"
 #include "workers.h"
 
 int64_t server_now_ms(void)
@@ -221,6 +223,7 @@ static void tick(struct server *srv)
         feed_push_summary(srv, now);
     }
     stats_tick(srv, now);
+    fdguard_tick(now);
     if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || srv->sessions.count == 0))
         server_finish(srv);
     lws_cancel_service(srv->ctx);
@@ -341,6 +344,8 @@ int server_create(struct server *srv, const struct config *cfg)
     if (auth_init(srv))
         return -ENOMEM;
 
+    if (fdguard_init())
+        return -EMFILE;
     srv->loop = ev_loop_new(EVFLAG_AUTO);
     if (!srv->loop)
         return -ENOMEM;
@@ -375,6 +380,10 @@ int server_create(struct server *srv, const struct config *cfg)
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         log_error("could not create the libwebsockets context");
+        return -EIO;
+    }
+    if (webroot_confine(srv->ctx, cfg->web_root)) {
+        log_error("static files: cannot confine them to web_root");
         return -EIO;
     }
     memset(&info, 0, sizeof(info));
@@ -474,6 +483,7 @@ void server_destroy(struct server *srv)
         session_end(srv, srv->sessions.all, "shutdown");
     sessions_destroy(&srv->sessions);
     ratelimit_destroy(srv->rl);
+    fdguard_destroy();
     outmsg_pool_drain();
     if (srv->loop)
         ev_loop_destroy(srv->loop);

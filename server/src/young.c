@@ -4,6 +4,7 @@
 #include "young.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <sodium.h>
@@ -13,6 +14,7 @@
 #include "hold.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "ratelimit.h"
 #include "server.h"
 #include "session.h"
 
@@ -36,14 +38,48 @@ static void send_closed(struct conn *c, time_t now)
     conn_close(c, 4003, "closed");
 }
 
+/* People waiting now whose connection came from the same source as c (0 when
+ * per-source limits are off: then sources say nothing, e.g. behind a proxy). */
+static size_t waiting_from_source(const struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (srv->cfg->max_connections_per_source <= 0)
+        return 0;
+    size_t n = 0;
+    for (int t = 0; t < srv->queue.topic_count; t++)
+        for (const struct queue_entry *e = srv->queue.lists[t].head; e; e = e->next) {
+            const struct session *s =
+                (const struct session *)((const char *)e - offsetof(struct session, qe));
+            if (s->young && ratelimit_source_same(s->young->source, c->source))
+                n++;
+        }
+    return n;
+}
+
+int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
+{
+    size_t threshold = (size_t)cfg->pow_threshold, free_per_source = (size_t)cfg->pow_source_free;
+    bool by_queue = threshold == 0 || waiting >= threshold;
+    bool by_source = mine > 0 && mine >= free_per_source;
+    if (!by_queue && !by_source)
+        return 0;
+    size_t bits = (size_t)cfg->pow_bits;
+    if (threshold > 0 && waiting >= threshold)
+        bits += (waiting - threshold) / threshold;
+    /* one bit (twice the work) for every further person from the source, and up
+     * to 4 more for the share of the queue it holds */
+    if (by_source)
+        bits += (mine - free_per_source) + 4 * mine / waiting;
+    return bits > 24 ? 24 : (int)bits;
+}
+
 /* Admission work (PROTOCOL.md §4.1.1). Returns true when hello may go on;
  * otherwise it has answered (challenge or error). */
 static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t now)
 {
     struct server *srv = c->srv;
-    const struct config *cfg = srv->cfg;
-    size_t waiting = srv->queue.len;
-    if (cfg->pow_threshold > 0 && waiting < (size_t)cfg->pow_threshold)
+    int need = young_admission_bits(srv->cfg, srv->queue.len, waiting_from_source(c));
+    if (need == 0)
         return true;
     const char *pow_b64;
     size_t pow_len;
@@ -69,10 +105,7 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
         c->pow_bits = 0; /* one proof, one hello */
         return true;
     }
-    int bits = cfg->pow_bits;
-    if (cfg->pow_threshold > 0)
-        bits += (int)((waiting - (size_t)cfg->pow_threshold) / (size_t)cfg->pow_threshold);
-    c->pow_bits = (uint8_t)(bits > 24 ? 24 : bits);
+    c->pow_bits = (uint8_t)need;
     c->pow_issued_ms = now;
     randombytes_buf(c->pow_seed, sizeof(c->pow_seed));
     srv->stats.pow_challenges++;

@@ -2,6 +2,9 @@
 #ifndef LOTSE_YOUNG_H
 #define LOTSE_YOUNG_H
 
+#include <stddef.h>
+
+struct config;
 struct conn;
 struct lotse_json_msg;
 
@@ -16,5 +19,12 @@ void young_handle(struct conn *c, const char *type, const struct lotse_json_msg 
 
 /* The connection is gone: the session is abandoned or ended. */
 void young_gone(struct conn *c);
+
+/* Leading zero bits of the admission work a hello needs (0: none) when waiting
+ * people wait and mine of them came from the hello's source (PROTOCOL.md
+ * §4.1.1): pow_bits once waiting reaches pow_threshold or mine reaches
+ * pow_source_free, +1 per further pow_threshold waiting, +1 per further person
+ * from the source, + 4 * mine / waiting; at most 24. */
+int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine);
 
 #endif

@@ -127,7 +127,7 @@ echo "$MALLORY_PASSWORD" | "$BIN/lotsectl" --db "$ATTACK_DB" account-add --handl
 # still away-but-counted or its young person still holding a place for 120 s.
 PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 "$BIN/lotsed" --db "$DB" --listen-address 127.0.0.1 --listen-port "$PORT" --web-root "$WORK/web" \
-    --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed.log" 2>&1 &
+    --org-public-key "$ORG_PUB" --log-level info --resume-grace 15 --pow-source-free 1000 >"$WORK/lotsed.log" 2>&1 &
 LOTSED_PID=$!
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break
@@ -137,7 +137,7 @@ done
 curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/lotsed.log" >&2; die "lotsed did not come up"; }
 ATTACK_PORT=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
 "$BIN/lotsed" --db "$ATTACK_DB" --listen-address 127.0.0.1 --listen-port "$ATTACK_PORT" --web-root "$WORK/web" \
-    --org-public-key "$ATTACK_PUB" --log-level info --resume-grace 15 >"$WORK/lotsed-attack.log" 2>&1 &
+    --org-public-key "$ATTACK_PUB" --log-level info --resume-grace 15 --pow-source-free 1000 >"$WORK/lotsed-attack.log" 2>&1 &
 ATTACK_PID=$!
 for _ in $(seq 100); do
     curl -fsS "http://127.0.0.1:$ATTACK_PORT/healthz" 2>/dev/null | grep -q '"db":"up"' && break

@@ -1,6 +1,7 @@
 /* Tests for server/src/config.c: defaults, file and command line, bounds, and
  * error messages that name the setting. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -115,6 +116,104 @@ static void test_bad_values_of_special_settings(void **state)
     assert_int_not_equal(load_args(3, f), 0);
 }
 
+static void test_secrets_are_refused_on_the_command_line(void **state)
+{
+    char *a[] = {"lotsed", "--metrics-token", "a-token-of-sixteen-plus"};
+    assert_int_not_equal(load_args(3, a), 0);
+    assert_non_null(strstr(err, "metrics_token"));
+    assert_non_null(strstr(err, "config file"));
+    char *b[] = {"lotsed", "--metrics_token=a-token-of-sixteen-plus"};
+    assert_int_not_equal(load_args(2, b), 0);
+    assert_non_null(strstr(err, "metrics_token"));
+    char *c[] = {"lotsed", "--db", "host=db dbname=lotse user=lotse PassWord=hunter2hunter2"};
+    assert_int_not_equal(load_args(3, c), 0);
+    assert_non_null(strstr(err, "setting db"));
+    assert_null(strstr(err, "hunter2")); /* the message does not repeat the secret */
+    char *c2[] = {"lotsed", "--db=postgresql://lotse:hunter2@db.example/lotse"};
+    assert_int_not_equal(load_args(2, c2), 0);
+    assert_non_null(strstr(err, "setting db"));
+    char *c3[] = {"lotsed", "--db", "postgres://db/lotse?user=lotse&password=hunter2"};
+    assert_int_not_equal(load_args(3, c3), 0);
+    /* a db string without a password stays allowed, and the file takes both */
+    char *d[] = {"lotsed", "--db", "host=/run/postgresql dbname=lotse"};
+    assert_int_equal(load_args(3, d), 0);
+    char *d2[] = {"lotsed", "--db", "postgresql://lotse@db.example:5432/password_vault"};
+    assert_int_equal(load_args(3, d2), 0);
+    char path[] = "/tmp/lotse-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "metrics_token = a-token-of-sixteen-plus\ndb = dbname=lotse password=x\n");
+    fclose(f);
+    char *argv[] = {"lotsed"};
+    assert_int_equal(config_load(&cfg, path, 1, argv, err, sizeof(err)), 0);
+    assert_string_equal(cfg.metrics_token, "a-token-of-sixteen-plus");
+    unlink(path);
+}
+
+/* deploy/lotsed.conf.example says it lists every setting with its default: each
+ * setting of the table appears there, with its default value, unless the comment
+ * block above it says "not the default" (a value an installation must choose). */
+static void test_example_file_lists_every_setting_with_its_default(void **state)
+{
+    FILE *f = fopen(LOTSE_SOURCE_DIR "/deploy/lotsed.conf.example", "r");
+    assert_non_null(f);
+    static char seen[256][64];
+    size_t nseen = 0;
+    char line[2048];
+    bool marked = false;
+    int wrong = 0;
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] == '#') {
+            marked = marked || strstr(line, "not the default") != NULL;
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!eq) {
+            marked = false;
+            continue;
+        }
+        char *key = line, *value = eq + 1, *end = eq;
+        while (end > key && end[-1] == ' ')
+            end--;
+        *end = '\0';
+        while (*value == ' ')
+            value++;
+        const char *name, *def;
+        bool found = false;
+        for (size_t i = 0; config_setting_at(i, &name, &def) == 0; i++) {
+            if (strcmp(name, key))
+                continue;
+            found = true;
+            if (!marked && strcmp(value, def)) {
+                fprintf(stderr, "example: %s = \"%s\", but its default is \"%s\"\n", key, value,
+                        def);
+                wrong++;
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "example: %s is not a setting\n", key);
+            wrong++;
+        }
+        if (nseen < 256)
+            snprintf(seen[nseen++], sizeof(seen[0]), "%.63s", key);
+        marked = false;
+    }
+    fclose(f);
+    const char *name, *def;
+    for (size_t i = 0; config_setting_at(i, &name, &def) == 0; i++) {
+        bool listed = false;
+        for (size_t j = 0; j < nseen; j++)
+            listed = listed || !strcmp(seen[j], name);
+        if (!listed) {
+            fprintf(stderr, "example: setting %s is missing\n", name);
+            wrong++;
+        }
+    }
+    assert_int_equal(wrong, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -125,6 +224,8 @@ int main(void)
         cmocka_unit_test(test_topics_and_priority_topics),
         cmocka_unit_test(test_file_settings_and_errors_with_line_number),
         cmocka_unit_test(test_bad_values_of_special_settings),
+        cmocka_unit_test(test_secrets_are_refused_on_the_command_line),
+        cmocka_unit_test(test_example_file_lists_every_setting_with_its_default),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
