@@ -122,7 +122,7 @@ static void test_every_error_carries_re(void **state)
     assert_int_equal(client_send_binary(c, buf, LOTSE_FRAME_HEADER_BYTES + 272), 0);
     expect_re(c, "DATA before hello", "not_allowed", "data");
     frame(buf, LOTSE_FRAME_ACK, sid, 1);
-    assert_int_equal(client_send_binary(c, buf, LOTSE_FRAME_HEADER_BYTES), 0);
+    assert_int_equal(client_send_binary(c, buf, LOTSE_ACK_FRAME_BYTES), 0);
     expect_re(c, "ACK before hello", "not_allowed", "ack");
     assert_int_equal(client_send_binary(c, "\x01", 1), 0);
     expect_re(c, "1-byte frame", "not_allowed", "binary");
@@ -145,8 +145,8 @@ static void test_every_error_carries_re(void **state)
     buf[1] = 9; /* no such kind */
     assert_int_equal(client_send_binary(c, buf, LOTSE_FRAME_HEADER_BYTES), 0);
     expect_re(c, "kind 9", "bad_frame", "binary");
-    frame(buf, LOTSE_FRAME_ACK, sid, 1);
-    assert_int_equal(client_send_binary(c, buf, LOTSE_FRAME_HEADER_BYTES), 0);
+    frame(buf, LOTSE_FRAME_ACK, sid, 1); /* a well-formed ACK: header and its 16-byte tag */
+    assert_int_equal(client_send_binary(c, buf, LOTSE_ACK_FRAME_BYTES), 0);
     expect_re(c, "ACK for an unknown sid", "no_such_session", "ack");
     frame(buf, LOTSE_FRAME_DATA, client_young_session(c)->sid, 1);
     assert_int_equal(client_send_binary(c, buf, LOTSE_FRAME_HEADER_BYTES + 272), 0);
