@@ -246,10 +246,11 @@ static void handle_rekey(struct conn *c, const struct lotse_json_msg *m)
                         true);
         return;
     }
+    /* One answer whether or not the id is someone else's running session, as
+     * for resume: a young person's connection must not learn which ids exist. */
     if (!s || memcmp(sid, s->sid, sizeof(sid)) != 0) {
-        bool exists = session_find(&c->srv->sessions, sid) != NULL;
-        conn_send_error(c, exists ? "not_your_session" : "no_such_session",
-                        exists ? "not your session" : "unknown session", "rekey", sid, NULL, true);
+        conn_send_error(c, "no_such_session", "not a session of this connection", "rekey", sid,
+                        NULL, true);
         return;
     }
     if (parse_pk(c, m, "rekey", true, pk) != 1)
