@@ -39,6 +39,7 @@ struct conn {
     size_t sq_bytes;
 
     bool closing;        /* close once the send queue is written */
+    bool peer_closed;    /* the peer sent a close frame: it left on purpose */
     uint16_t close_code;
     /* to be closed from the next tick (a slow reader: it may never become
      * writable, and lws's own async kill timer is unreliable on libev) */

@@ -539,6 +539,23 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
         counsellor_offer_round(srv);
 }
 
+void counsellor_offer_cancel(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    if (!k)
+        return;
+    bool open = k->offer == s;
+    withdraw_offer(s);
+    if (!open || !k->conn)
+        return;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "offer_withdrawn");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
+}
+
 /* Escalation to the supervisors: metadata only (session, counsellor, topic,
  * time), never anything said. Escalating again is acknowledged the same way. */
 static void handle_escalate(struct conn *c, const struct lotse_json_msg *m)

@@ -103,6 +103,19 @@ void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uin
     }
 }
 
+uint32_t queue_position(const struct queue *q, const struct queue_entry *e)
+{
+    if (!e->queued)
+        return 0;
+    uint32_t pos = 1;
+    for (int u = 0; u < q->topic_count; u++)
+        if (q->priority[u] > q->priority[e->topic])
+            pos += (uint32_t)q->lists[u].len;
+    for (const struct queue_entry *x = q->lists[e->topic].head; x && x != e; x = x->next)
+        pos++;
+    return pos;
+}
+
 size_t queue_topic_len(const struct queue *q, int t)
 {
     return q->lists[t].len;

@@ -47,6 +47,10 @@ struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool 
 void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uint32_t pos, void *arg),
                      void *arg);
 
+/* The position of a queued entry as queue_positions counts it; 0 if not queued.
+ * O(n). */
+uint32_t queue_position(const struct queue *q, const struct queue_entry *e);
+
 /* Waiting in topic t, and since when the oldest waits (0 when none). */
 size_t queue_topic_len(const struct queue *q, int t);
 int64_t queue_topic_oldest_ms(const struct queue *q, int t);

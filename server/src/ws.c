@@ -166,6 +166,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        c->peer_closed = true; /* a clean close, not a dropped line (young_gone) */
+        return 0;
     case LWS_CALLBACK_CLOSED:
         conn_closed(c);
         return 0;

@@ -323,6 +323,13 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     c->session = s;
     server_pending_remove(srv, c);
     srv->stats.resumes++;
+    if (s->queue_away) {
+        /* back at the place it held: qe.enqueued_ms is unchanged */
+        s->queue_away = false;
+        queue_push(&srv->queue, &s->qe);
+        s->sent_pos = queue_position(&srv->queue, &s->qe);
+        s->sent_eta = server_eta(srv, s->sent_pos, server_now_ms());
+    }
     if (has_pk == 1) {
         memcpy(s->young_pk, pk, sizeof(pk));
         rekeyed(srv, s);
@@ -353,6 +360,8 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");
     server_queue_changed(srv);
+    if (s->qe.queued && srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(srv);
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
 }
 
@@ -387,13 +396,28 @@ void young_gone(struct conn *c)
         return;
     s->young = NULL;
     c->session = NULL;
-    if (srv->cfg->resume_grace == 0 || srv->finishing) {
+    /* A close frame while waiting (close 1000 from "Warten beenden", 1001 when
+     * the tab closes) means the person left: the wait ends at once, as
+     * abandoned (PROTOCOL.md §5). A running chat keeps the grace even then: a
+     * page reload closes cleanly too and resumes with a fresh key. */
+    if (srv->cfg->resume_grace == 0 || srv->finishing || (c->peer_closed && s->qe.queued)) {
         session_end(srv, s, "young_left");
         return;
     }
     /* A dropped connection is not an ending: the session waits resume_grace
-     * seconds (server.c's tick ends it after that). */
+     * seconds (server.c's tick ends it after that). Someone waiting keeps the
+     * place but leaves the queue meanwhile, so that no counsellor is handed
+     * (or offered) a person who is not there and positions count only people
+     * present; resume puts the session back where it was. */
     s->young_away_ms = server_now_ms();
+    if (s->qe.queued) {
+        counsellor_offer_cancel(s);
+        queue_remove(&srv->queue, &s->qe);
+        s->queue_away = true;
+        server_queue_changed(srv);
+        if (srv->cfg->assign_mode == ASSIGN_OFFER)
+            counsellor_offer_round(srv);
+    }
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "away");
 }
