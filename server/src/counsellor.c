@@ -150,6 +150,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
         s->picked_ms = now;
     s->last_frame_ms = now;
     server_note_pickup(srv, now);
+    session_row_taken(srv, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               srv->cfg->topics[s->topic]);

@@ -159,6 +159,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     c->session = s;
     server_pending_remove(srv, c);
     srv->stats.sessions_started++;
+    session_row_started(srv, s); /* a crash must not lose it (SECURITY.md) */
 
     /* position: everyone in this list and in higher-priority lists */
     uint32_t pos = 0;
