@@ -64,6 +64,7 @@ static const struct setting settings[] = {
     C_INT(send_queue_max_bytes, "1048576", 65536, 67108864, "most bytes queued towards one connection"),
     C_INT(socket_send_buffer, "16384", 0, 4194304, "kernel send buffer per WebSocket (SO_SNDBUF; 0: kernel default); bounds what a close frame waits behind"),
     C_INT(resume_grace, "120", 0, 3600, "seconds a dropped party may take to resume"),
+    C_INT(unload_grace, "10", 0, 3600, "seconds a waiting young person whose page closed the connection (1001: tab closed or reload) keeps the place for a resume; at most resume_grace"),
     C_INT(start_bucket, "900", 60, 86400, "session start times are stored rounded down to this many seconds"),
     C_RAW(log_level, "info", "error, warn, info or debug"),
     C_INT(workers, "2", 1, 16, "threads for password checks and database connects"),

@@ -38,6 +38,7 @@ struct config {
     int send_queue_max_bytes;
     int socket_send_buffer;
     int resume_grace;
+    int unload_grace;
     int start_bucket;
     enum log_level log_level;
     int workers;

@@ -40,6 +40,7 @@ struct conn {
 
     bool closing;        /* close once the send queue is written */
     bool peer_closed;    /* the peer sent a close frame: it left on purpose */
+    uint16_t peer_close_code; /* its code (1005 when it had none) */
     uint16_t close_code;
     /* to be closed from the tick once kill_deadline_ms is past (a slow reader:
      * it may never become writable, and lws's own async kill timer is

@@ -205,7 +205,7 @@ static void tick(struct server *srv)
     struct session *s = srv->sessions.all;
     while (s) {
         struct session *next = s->all_next;
-        if (s->young_away_ms && now - s->young_away_ms >= (int64_t)cfg->resume_grace * 1000)
+        if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
             session_end(srv, s, "young_left");
         else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
                  now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)

@@ -48,6 +48,7 @@ struct session {
 
     /* resume (PROTOCOL.md §5.2) */
     int64_t young_away_ms; /* when the young person's connection dropped; 0 while connected */
+    int64_t young_grace_ms; /* how long this absence may last (resume_grace or unload_grace) */
     bool queue_away;       /* out of the queue while away; back at its place on resume */
     struct hold {
         struct outmsg *head, *tail;

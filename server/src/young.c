@@ -397,11 +397,17 @@ void young_gone(struct conn *c)
         return;
     s->young = NULL;
     c->session = NULL;
-    /* A close frame while waiting (close 1000 from "Warten beenden", 1001 when
-     * the tab closes) means the person left: the wait ends at once, as
-     * abandoned (PROTOCOL.md §5). A running chat keeps the grace even then: a
-     * page reload closes cleanly too and resumes with a fresh key. */
-    if (srv->cfg->resume_grace == 0 || srv->finishing || (c->peer_closed && s->qe.queued)) {
+    /* A close frame while waiting means the person left: the wait ends at
+     * once, as abandoned (PROTOCOL.md §5). Except 1001, which a browser sends
+     * both when the tab closes and when the page reloads (and then resumes):
+     * the place is kept for unload_grace only. A running chat keeps the whole
+     * grace whatever the close: a reload resumes it with a fresh key. */
+    const struct config *cfg = srv->cfg;
+    bool left = c->peer_closed && s->qe.queued;
+    int grace = left && c->peer_close_code == 1001 ? cfg->unload_grace : cfg->resume_grace;
+    if (grace > cfg->resume_grace)
+        grace = cfg->resume_grace;
+    if (grace == 0 || srv->finishing || (left && c->peer_close_code != 1001)) {
         session_end(srv, s, "young_left");
         return;
     }
@@ -411,6 +417,7 @@ void young_gone(struct conn *c)
      * (or offered) a person who is not there and positions count only people
      * present; resume puts the session back where it was. */
     s->young_away_ms = server_now_ms();
+    s->young_grace_ms = (int64_t)grace * 1000;
     if (s->qe.queued) {
         counsellor_offer_cancel(s);
         queue_remove(&srv->queue, &s->qe);
