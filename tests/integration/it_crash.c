@@ -59,12 +59,14 @@ static void test_kill_9_mid_chat_rows_are_closed_as_crashed_and_counted_today(vo
     assert_int_equal(harness_young(h, "school", &waiting), 0);
 
     /* both rows are in the database while the sessions run */
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"
-                                           " AND taken AND wait_seconds >= 1 AND topic = 'family'",
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason IS NULL"
+                                        " AND taken AND wait_seconds >= 1 AND topic = 'family'",
                                         1, T),
                      1);
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"
-                                           " AND NOT taken AND topic = 'school'",
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason IS NULL"
+                                        " AND NOT taken AND topic = 'school'",
                                         1, T),
                      1);
 
@@ -74,12 +76,15 @@ static void test_kill_9_mid_chat_rows_are_closed_as_crashed_and_counted_today(vo
     client_free(waiting);
     client_free(anna);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions"), 2);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"), 2);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"),
+                     2);
 
     /* the next start on the same database closes them */
     assert_int_equal(harness_start(h), 0);
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                           "'crashed'", 2, T),
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason = "
+                                        "'crashed'",
+                                        2, T),
                      2);
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -87,11 +92,13 @@ static void test_kill_9_mid_chat_rows_are_closed_as_crashed_and_counted_today(vo
              " AND taken AND counsellor_id = %lld AND wait_seconds >= 1",
              (long long)harness_account(h, "anna")->id);
     assert_int_equal(harness_sql_long(h, sql), 1);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"
-                                         " AND topic = 'school' AND NOT taken"
-                                         " AND counsellor_id IS NULL"),
+    assert_int_equal(harness_sql_long(h,
+                                      "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"
+                                      " AND topic = 'school' AND NOT taken"
+                                      " AND counsellor_id IS NULL"),
                      1);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"), 0);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"),
+                     0);
     assert_true(harness_log_count(h, "closed as crashed") >= 1);
 
     /* today's counts: both started, the chat ended, the waiting one abandoned */
@@ -108,10 +115,13 @@ static void test_kill_9_mid_chat_rows_are_closed_as_crashed_and_counted_today(vo
     free(f);
     assert_int_equal(client_young_end_reason(y2, "done"), 0);
     assert_int_equal(client_expect(y2, "ended", NULL, T), 0);
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                           "'abandoned'", 1, T),
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason = "
+                                        "'abandoned'",
+                                        1, T),
                      1);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"), 2);
+    assert_int_equal(
+        harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"), 2);
     client_free(y2);
     client_free(sue);
     assert_int_equal(harness_stop(h), 0);
@@ -142,8 +152,9 @@ static void insert_row(struct harness *h, int hours, const char *end_reason, boo
              " counsellor_id, end_reason, transfer_count, taken) VALUES ('family',"
              " date_trunc('hour', now() - interval '%d hours') + interval '15 minutes', %d, %d, %s,"
              " %s, 0, %s)",
-             hours, wait, duration, taken ? "(SELECT id FROM accounts WHERE handle = 'anna')" : "NULL",
-             reason, taken ? "true" : "false");
+             hours, wait, duration,
+             taken ? "(SELECT id FROM accounts WHERE handle = 'anna')" : "NULL", reason,
+             taken ? "true" : "false");
     exec_ok(h, sql);
 }
 
@@ -163,11 +174,10 @@ static void test_hourly_aggregate_counts_crashed_rows_and_clears_counsellor_id(v
                " (SELECT id FROM accounts WHERE handle = 'anna'), 'ended_by_young', 0, true)");
     assert_int_equal(harness_start(h), 0);
 
-    const char *hour_row =
-        "SELECT count(*) FROM stats_hourly WHERE topic = 'family'"
-        " AND hour = date_trunc('hour', now() - interval '3 hours')"
-        " AND sessions = 3 AND abandoned = 1 AND wait_p50 = 50 AND wait_p90 = 70"
-        " AND mean_duration = 600";
+    const char *hour_row = "SELECT count(*) FROM stats_hourly WHERE topic = 'family'"
+                           " AND hour = date_trunc('hour', now() - interval '3 hours')"
+                           " AND sessions = 3 AND abandoned = 1 AND wait_p50 = 50 AND wait_p90 = 70"
+                           " AND mean_duration = 600";
     long got = harness_wait_count(h, hour_row, 1, 10000);
     if (got != 1) {
         PGresult *r = harness_exec(h, "SELECT hour, sessions, abandoned, wait_p50, wait_p90,"
@@ -179,12 +189,14 @@ static void test_hourly_aggregate_counts_crashed_rows_and_clears_counsellor_id(v
         PQclear(r);
     }
     assert_int_equal(got, 1);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"
-                                         " AND taken AND wait_seconds = 70"),
+    assert_int_equal(harness_sql_long(h,
+                                      "SELECT count(*) FROM sessions WHERE end_reason = 'crashed'"
+                                      " AND taken AND wait_seconds = 70"),
                      1);
     /* counted, so no row of that hour names a counsellor any more */
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE counsellor_id IS NULL"
-                                           " AND started_bucket < date_trunc('hour', now())",
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE counsellor_id IS NULL"
+                                        " AND started_bucket < date_trunc('hour', now())",
                                         3, T),
                      3);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE taken"

@@ -67,8 +67,11 @@ static void test_clean_close_while_waiting_ends_the_wait_at_once(void **state)
     assert_true(ws_close(y1->ws, 1000, T) >= 0);
     assert_int_equal(wait_pos(y3, 2, T), 0);
     assert_int_equal(wait_pos(y2, 1, T), 0);
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                           "'abandoned'", 1, T), 1);
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason = "
+                                        "'abandoned'",
+                                        1, T),
+                     1);
     int64_t took = mono_ms() - t0;
     printf("close 1000 while waiting: abandoned after %lld ms (resume_grace 120 s)\n",
            (long long)took);
@@ -86,8 +89,11 @@ static void test_clean_close_while_waiting_ends_the_wait_at_once(void **state)
     assert_string_equal(cs->sid_hex, client_young_session(y3)->sid_hex);
     assert_int_equal(client_take(anna, &cs, T), -EPROTO);
     assert_string_equal(anna->err_code, "queue_empty");
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                           "'abandoned'", 2, 2000 + T), 2);
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM sessions WHERE end_reason = "
+                                        "'abandoned'",
+                                        2, 2000 + T),
+                     2);
     took = mono_ms() - t0;
     printf("close 1001 while waiting: abandoned after %lld ms (unload_grace 2 s)\n",
            (long long)took);
@@ -121,8 +127,8 @@ static void test_reload_while_waiting_keeps_the_place(void **state)
     harness_pass(h);
 }
 
-static void test_dropped_waiting_person_keeps_the_place_but_is_not_counted_or_handed_out(
-    void **state)
+static void
+test_dropped_waiting_person_keeps_the_place_but_is_not_counted_or_handed_out(void **state)
 {
     struct harness *h = *state;
     harness_set(h, "resume_grace", "120");
@@ -153,8 +159,8 @@ static void test_dropped_waiting_person_keeps_the_place_but_is_not_counted_or_ha
     assert_int_equal(client_take(anna, &cs2, T), 0);
     assert_string_equal(cs2->sid_hex, client_young_session(y1)->sid_hex);
     /* nothing was ended on the way */
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL"),
-                     0);
+    assert_int_equal(
+        harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL"), 0);
 
     client_free(y1);
     client_free(y2);

@@ -51,8 +51,8 @@ static void test_rekey_answers_the_same_for_a_foreign_session_and_an_unknown_id(
     randombytes_buf(unknown, sizeof unknown);
     send_rekey(y1, unknown);
     assert_int_equal(client_expect(y1, "error", NULL, T), 0);
-    fprintf(stderr, "foreign: %s (%s); unknown: %s (%s)\n", code_foreign, msg_foreign,
-            y1->err_code, y1->err_msg);
+    fprintf(stderr, "foreign: %s (%s); unknown: %s (%s)\n", code_foreign, msg_foreign, y1->err_code,
+            y1->err_msg);
     assert_string_equal(y1->err_code, code_foreign);
     assert_string_equal(y1->err_msg, msg_foreign);
     assert_string_equal(y1->err_code, "no_such_session");

@@ -16,7 +16,7 @@
 #include "client.h"
 #include "harness.h"
 
-#define T 5000
+#define T        5000
 #define BOUND_MS 3000
 
 static int64_t mono_ms(void)
@@ -54,7 +54,8 @@ static void test_sigterm_with_only_waiting_people_tells_them_and_exits_at_once(v
     printf("exit %lld ms after SIGTERM (drain 30 s, 2 waiting, no chat)\n", (long long)took);
     assert_true(took < BOUND_MS);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                         "'shutdown' AND duration_seconds = 0"), 2);
+                                         "'shutdown' AND duration_seconds = 0"),
+                     2);
     client_free(y1);
     client_free(y2);
     client_free(anna);
@@ -72,7 +73,8 @@ static void test_drain_stops_when_the_last_chat_ends_though_people_wait(void **s
     struct client_session *cs;
     assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
     assert_int_equal(harness_pair(h, anna, "family", &young, &cs), 0);
-    assert_int_equal(client_connect(&waiting, HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+    assert_int_equal(client_connect(&waiting, HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T),
+                     0);
     assert_int_equal(client_young_hello(waiting, "prison", T), 0);
 
     assert_int_equal(kill(harness_pid(h), SIGTERM), 0);
@@ -102,9 +104,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_sigterm_with_only_waiting_people_tells_them_and_exits_at_once, harness_setup,
             harness_teardown),
-        cmocka_unit_test_setup_teardown(
-            test_drain_stops_when_the_last_chat_ends_though_people_wait, harness_setup,
-            harness_teardown),
+        cmocka_unit_test_setup_teardown(test_drain_stops_when_the_last_chat_ends_though_people_wait,
+                                        harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,8 +24,8 @@
 #include "client.h"
 #include "harness.h"
 
-#define T 5000
-#define SLOW_CHUNK 2048
+#define T             5000
+#define SLOW_CHUNK    2048
 #define SLOW_EVERY_MS 50
 #define READ_LIMIT_MS 30000
 
