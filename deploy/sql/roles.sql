@@ -52,6 +52,10 @@ GRANT USAGE ON SCHEMA public TO lotse_server, lotse_stats;
 -- lotsed
 GRANT SELECT ON accounts, device_certs, schema_migrations TO lotse_server;
 GRANT SELECT, INSERT, DELETE ON sessions TO lotse_server;
+-- a row is written at the start and completed at the end (003_session_rows.sql);
+-- the hourly aggregate clears counsellor_id; topic and start bucket never change
+GRANT UPDATE (wait_seconds, duration_seconds, counsellor_id, end_reason, transfer_count,
+              escalated, taken) ON sessions TO lotse_server;
 GRANT SELECT, INSERT, UPDATE ON stats_hourly TO lotse_server;
 GRANT SELECT (at), DELETE ON audit_log TO lotse_server;
 

@@ -36,7 +36,9 @@ struct config {
     int queue_max;
     int send_queue_max;
     int send_queue_max_bytes;
+    int socket_send_buffer;
     int resume_grace;
+    int unload_grace;
     int start_bucket;
     enum log_level log_level;
     int workers;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
@@ -47,6 +48,12 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     c->relay_bytes_bucket.tokens = srv->cfg->relay_bytes_burst;
     c->relay_bytes_bucket.last_ms = c->connected_ms;
     ratelimit_source(srv->rl, wsi, c->source);
+    /* A small kernel send buffer: what waits in it waits in front of the close
+     * frame that tells a slow reader why it is cut off (conn_kill). */
+    int sndbuf = srv->cfg->socket_send_buffer;
+    if (sndbuf > 0 && setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf,
+                                 sizeof(sndbuf)) != 0)
+        log_debug("SO_SNDBUF not set on a connection");
     server_pending_add(srv, c);
     srv->stats.connections_total++;
     srv->stats.connections_open++;
@@ -257,18 +264,31 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 
 void conn_kill(struct conn *c, uint16_t code, const char *reason)
 {
-    if (!c->wsi)
+    if (!c->wsi || c->kill_listed)
         return;
-    if (!c->closing)
-        lws_close_reason(c->wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+    /* The close frame goes out before anything still queued (dropped here),
+     * written by us at the next WRITEABLE: lws itself would write it only
+     * after its own close handshake state changes, and with libev its timer
+     * for that never fired (the reader saw neither the frame nor the end).
+     * What is already in the kernel's send buffer (socket_send_buffer) and a
+     * frame lws holds half-written still go first: TCP keeps order. After a
+     * close from conn_close lws has the reason and sends its own frame. */
+    if (!c->closing) {
+        c->kill_reason = reason;
+        c->kill_frame_due = true;
+    }
     c->closing = true;
     c->close_code = code;
+    c->ping_due = false;
     drop_queue(c);
+    lws_callback_on_writable(c->wsi);
     /* A slow reader may never become writable again, so the writeable path
-     * cannot close it; closing it here, inside another connection's callback,
-     * could pull state from under the caller. The next tick does it. */
-    if (!c->kill_listed) {
+     * may never close it; closing it here, inside another connection's
+     * callback, could pull state from under the caller. The tick does it once
+     * the wait is over. */
+    {
         struct server *srv = c->srv;
+        c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
         c->kill_listed = true;
         c->kill_prev = NULL;
         c->kill_next = srv->kill_list;
@@ -307,14 +327,42 @@ void conn_keepalive(struct server *srv, int64_t now_ms)
 
 void server_kill_listed(struct server *srv)
 {
-    while (srv->kill_list) {
-        struct conn *c = srv->kill_list;
-        kill_unlist(c);
-        if (c->wsi) {
-            log_debug("closing a connection that stopped reading");
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+    int64_t now = server_now_ms();
+    struct conn *c = srv->kill_list;
+    while (c) {
+        struct conn *next = c->kill_next;
+        if (now >= c->kill_deadline_ms || srv->finishing) {
+            kill_unlist(c);
+            if (c->wsi) {
+                log_debug("dropping a connection whose close frame did not get out in time");
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
+            }
         }
+        c = next;
     }
+}
+
+/* conn_kill's close frame, as raw bytes (unmasked, final), ahead of nothing:
+ * the send queue was dropped. Then one more WRITEABLE, which lws gives only
+ * once it has written all of it, closes without a second close frame. */
+static int write_kill_frame(struct conn *c)
+{
+    unsigned char buf[LWS_PRE + 4 + 123];
+    unsigned char *out = buf + LWS_PRE;
+    size_t rlen = strlen(c->kill_reason);
+    if (rlen > 123)
+        rlen = 123;
+    out[0] = 0x88;
+    out[1] = (unsigned char)(2 + rlen);
+    out[2] = (unsigned char)(c->close_code >> 8);
+    out[3] = (unsigned char)c->close_code;
+    memcpy(out + 4, c->kill_reason, rlen);
+    c->kill_frame_due = false;
+    if (lws_write(c->wsi, out, 4 + rlen, LWS_WRITE_RAW) < 0)
+        return -1;
+    c->kill_frame_sent = true;
+    lws_callback_on_writable(c->wsi);
+    return 0;
 }
 
 /* Several messages waiting for one connection go out in one write: each is
@@ -360,6 +408,10 @@ static int write_batch(struct conn *c)
 
 int conn_writeable(struct conn *c)
 {
+    if (c->kill_frame_due)
+        return write_kill_frame(c);
+    if (c->kill_frame_sent)
+        return -1; /* the close frame is out; lws closes the socket */
     if (c->ping_due) {
         /* one write per WRITEABLE: the ping now, the queue on the next turn.
          * The ping carries a byte: lws 4.1 hands an empty pong to nobody. */

@@ -39,10 +39,17 @@ struct conn {
     size_t sq_bytes;
 
     bool closing;        /* close once the send queue is written */
+    bool peer_closed;    /* the peer sent a close frame: it left on purpose */
+    uint16_t peer_close_code; /* its code (1005 when it had none) */
     uint16_t close_code;
-    /* to be closed from the next tick (a slow reader: it may never become
-     * writable, and lws's own async kill timer is unreliable on libev) */
+    /* to be closed from the tick once kill_deadline_ms is past (a slow reader:
+     * it may never become writable, and lws's own async kill timer is
+     * unreliable on libev); until then its close frame may still get out */
     bool kill_listed;
+    int64_t kill_deadline_ms;
+    const char *kill_reason; /* a close frame to write first (static text) */
+    bool kill_frame_due;     /* ... at the next WRITEABLE */
+    bool kill_frame_sent;    /* written: the next WRITEABLE closes */
     struct conn *kill_next, *kill_prev;
 
     int64_t last_rx_ms; /* anything received, pongs included */
@@ -119,7 +126,11 @@ int conn_check_start(struct conn *c, const struct lotse_json_msg *m, const char 
 /* Closes after the queued messages are written, with code and reason. */
 void conn_close(struct conn *c, uint16_t code, const char *reason);
 
-/* Closes at once from outside the connection's own callback (slow reader). */
+/* Closes from outside the connection's own callback (slow reader, no pongs):
+ * drops the send queue, writes a close frame with code and reason (static
+ * text) ahead of anything else, and drops the connection once that frame is
+ * out, or after CONN_KILL_WAIT_MS at the latest. */
+#define CONN_KILL_WAIT_MS 10000
 void conn_kill(struct conn *c, uint16_t code, const char *reason);
 
 /* Writes one queued message (LWS_CALLBACK_SERVER_WRITEABLE); returns -1 to have

@@ -150,6 +150,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
         s->picked_ms = now;
     s->last_frame_ms = now;
     server_note_pickup(srv, now);
+    session_row_taken(srv, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               srv->cfg->topics[s->topic]);
@@ -537,6 +538,23 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
     }
     if (any)
         counsellor_offer_round(srv);
+}
+
+void counsellor_offer_cancel(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    if (!k)
+        return;
+    bool open = k->offer == s;
+    withdraw_offer(s);
+    if (!open || !k->conn)
+        return;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "offer_withdrawn");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
 }
 
 /* Escalation to the supervisors: metadata only (session, counsellor, topic,

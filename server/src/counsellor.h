@@ -70,4 +70,8 @@ void counsellor_offer_round(struct server *srv);
 /* Offer mode: withdraws offers past their deadline. */
 void counsellor_offer_expire(struct server *srv, int64_t now_ms);
 
+/* Takes back the open offer of s, if any, and tells the counsellor
+ * `offer_withdrawn` (the young person went away). */
+void counsellor_offer_cancel(struct session *s);
+
 #endif

@@ -97,7 +97,7 @@ struct feed {
     enum load_state load;
     int64_t load_retry_ms;
     int load_day_key;
-    uint64_t snap_ended, snap_abandoned; /* our rows queued before the load query */
+    uint64_t snap_started, snap_ended, snap_abandoned; /* our rows queued before the load query */
 
     uint8_t last_hash[16]; /* of the last feed sent */
     bool force;            /* send the next snapshot even if unchanged (a supervisor joined) */
@@ -205,7 +205,8 @@ static void load_done(void *arg, int status, const struct pg_result *res)
             abandoned = store_result_int(res, 0, 2);
     f->ended_offset = ended - (int64_t)f->snap_ended;
     f->abandoned_offset = abandoned - (int64_t)f->snap_abandoned;
-    f->started_offset = started - (int64_t)(f->snap_ended + f->snap_abandoned);
+    /* Each session's row is written at its start (also while it runs). */
+    f->started_offset = started - (int64_t)f->snap_started;
     if (f->ended_offset < 0)
         f->ended_offset = 0;
     if (f->abandoned_offset < 0)
@@ -226,6 +227,7 @@ static void maybe_load(struct feed *f, int64_t now)
     store_get_stats(f->srv->store, &st);
     if (!st.up)
         return;
+    f->snap_started = f->srv->stats.sessions_started - f->started_base;
     f->snap_ended = f->ended_today;
     f->snap_abandoned = f->abandoned_today;
     f->load_day_key = f->day_key;

@@ -13,10 +13,18 @@ void queue_init(struct queue *q, int topic_count, const int *priority)
         q->priority[i] = priority ? priority[i] : 0;
 }
 
+/* a waits before b */
+static bool before(const struct queue_entry *a, const struct queue_entry *b)
+{
+    return a->enqueued_ms < b->enqueued_ms || (a->enqueued_ms == b->enqueued_ms && a->seq < b->seq);
+}
+
 void queue_push(struct queue *q, struct queue_entry *e)
 {
     if (e->queued || e->topic < 0 || e->topic >= q->topic_count)
         return;
+    if (!e->seq)
+        e->seq = ++q->next_seq;
     __typeof__(q->lists[0]) *l = &q->lists[e->topic];
     /* Ordered by enqueued_ms: a new arrival goes to the tail in O(1). A session
      * coming back from a transfer goes to its original place, found from the
@@ -25,11 +33,11 @@ void queue_push(struct queue *q, struct queue_entry *e)
     struct queue_entry *after;
     if (l->head && e->enqueued_ms - l->head->enqueued_ms < l->tail->enqueued_ms - e->enqueued_ms) {
         after = NULL;
-        for (struct queue_entry *x = l->head; x && x->enqueued_ms <= e->enqueued_ms; x = x->next)
+        for (struct queue_entry *x = l->head; x && before(x, e); x = x->next)
             after = x;
     } else {
         after = l->tail;
-        while (after && after->enqueued_ms > e->enqueued_ms)
+        while (after && before(e, after))
             after = after->prev;
     }
     e->prev = after;
@@ -101,6 +109,19 @@ void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uin
         for (struct queue_entry *e = q->lists[t].head; e; e = e->next)
             fn(e, ++pos, arg);
     }
+}
+
+uint32_t queue_position(const struct queue *q, const struct queue_entry *e)
+{
+    if (!e->queued)
+        return 0;
+    uint32_t pos = 1;
+    for (int u = 0; u < q->topic_count; u++)
+        if (q->priority[u] > q->priority[e->topic])
+            pos += (uint32_t)q->lists[u].len;
+    for (const struct queue_entry *x = q->lists[e->topic].head; x && x != e; x = x->next)
+        pos++;
+    return pos;
 }
 
 size_t queue_topic_len(const struct queue *q, int t)

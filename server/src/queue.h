@@ -13,6 +13,7 @@ struct queue_entry {
     struct queue_entry *next, *prev;
     int topic;
     int64_t enqueued_ms;
+    uint64_t seq; /* arrival order, given at the first push: breaks ties of enqueued_ms */
     bool queued;
     bool offered; /* offer mode: offered to a counsellor right now */
 };
@@ -25,13 +26,16 @@ struct queue {
         size_t len;
     } lists[CONFIG_MAX_TOPICS];
     size_t len;
+    uint64_t next_seq;
 };
 
 /* Sets up an empty queue for topic_count topics with the given priorities. */
 void queue_init(struct queue *q, int topic_count, const int *priority);
 
 /* Puts e (e->topic and e->enqueued_ms set by the caller) into its topic's list,
- * ordered by enqueued_ms (a new arrival: at the tail). */
+ * ordered by enqueued_ms, then by arrival (a new arrival: at the tail; one that
+ * comes back after a transfer or a resume: at its old place, also among
+ * others queued in the same millisecond). */
 void queue_push(struct queue *q, struct queue_entry *e);
 
 /* Removes e if queued; a no-op otherwise. */
@@ -46,6 +50,10 @@ struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool 
  * in its topic plus every entry of a topic with higher priority. O(n). */
 void queue_positions(const struct queue *q, void (*fn)(struct queue_entry *, uint32_t pos, void *arg),
                      void *arg);
+
+/* The position of a queued entry as queue_positions counts it; 0 if not queued.
+ * O(n). */
+uint32_t queue_position(const struct queue *q, const struct queue_entry *e);
 
 /* Waiting in topic t, and since when the oldest waits (0 when none). */
 size_t queue_topic_len(const struct queue *q, int t);

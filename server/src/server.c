@@ -145,6 +145,17 @@ static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
 
 static void server_finish(struct server *srv);
 
+/* Sessions with a counsellor on them. People who only wait have nothing that
+ * the drain would let them finish: they are told and the server stops. */
+static size_t running_chats(const struct server *srv)
+{
+    size_t n = 0;
+    for (const struct session *s = srv->sessions.all; s; s = s->all_next)
+        if (s->state != SESSION_WAITING)
+            n++;
+    return n;
+}
+
 /* The tick is a libev timer, not an lws_sul: on libev, lws 4.1.6 re-arms its
  * own timer only after I/O, and a timer scheduled from inside a callback can
  * be lost (store.c and feed.c found the same). Each tick also wakes lws
@@ -197,7 +208,7 @@ static void tick(struct server *srv)
     struct session *s = srv->sessions.all;
     while (s) {
         struct session *next = s->all_next;
-        if (s->young_away_ms && now - s->young_away_ms >= (int64_t)cfg->resume_grace * 1000)
+        if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
             session_end(srv, s, "young_left");
         else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
                  now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
@@ -224,7 +235,7 @@ static void tick(struct server *srv)
     }
     stats_tick(srv, now);
     fdguard_tick(now);
-    if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || srv->sessions.count == 0))
+    if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || running_chats(srv) == 0))
         server_finish(srv);
     lws_cancel_service(srv->ctx);
 }
@@ -277,14 +288,18 @@ void server_stop(struct server *srv)
         return;
     }
     srv->stopping = true;
-    srv->stop_at_ms = server_now_ms() + (int64_t)srv->cfg->shutdown_drain * 1000;
-    log_info("draining for up to %d s: %zu sessions running", srv->cfg->shutdown_drain,
-             srv->sessions.count);
+    size_t chats = running_chats(srv);
+    /* With no chat running there is nothing to drain: the waiting are told and
+     * the server stops now ("in": 0). */
+    int drain = chats ? srv->cfg->shutdown_drain : 0;
+    srv->stop_at_ms = server_now_ms() + (int64_t)drain * 1000;
+    log_info("draining for up to %d s: %zu chats running, %zu people waiting", drain, chats,
+             srv->sessions.count - chats);
     /* Everyone hears it from us first; new hellos, logins and resumes are refused. */
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "shutdown");
-    lotse_jw_int(w, "in", srv->cfg->shutdown_drain);
+    lotse_jw_int(w, "in", drain);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     for (struct session *s = srv->sessions.all; s && len > 0; s = s->all_next)
@@ -292,7 +307,7 @@ void server_stop(struct server *srv)
             conn_send(s->young, w->buf, (size_t)len, false);
     for (struct conn *c = srv->staff; c && len > 0; c = c->staff_next)
         conn_send(c, w->buf, (size_t)len, false);
-    if (srv->cfg->shutdown_drain == 0 || srv->sessions.count == 0)
+    if (drain == 0)
         server_finish(srv);
 }
 

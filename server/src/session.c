@@ -131,6 +131,45 @@ static void send_ended(struct conn *c, const uint8_t *sid, const char *reason)
     conn_send_json(c, w);
 }
 
+/* The row as far as it is known now; the start time rounded to start_bucket. */
+static void fill_row(const struct server *srv, const struct session *s,
+                     struct store_session_row *row)
+{
+    memset(row, 0, sizeof(*row));
+    snprintf(row->id, sizeof(row->id), "%s", s->row_id);
+    snprintf(row->topic, sizeof(row->topic), "%s", srv->cfg->topics[s->topic]);
+    row->started = s->started_wall - s->started_wall % srv->cfg->start_bucket;
+    row->taken = s->picked_ms != 0;
+    row->counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
+    row->transfer_count = s->transfers;
+}
+
+static void row_queued(int rc)
+{
+    if (rc == -EAGAIN)
+        log_warn("metadata queue full: the oldest unsaved session row write was dropped");
+}
+
+void session_row_started(struct server *srv, struct session *s)
+{
+    store_row_id(s->row_id);
+    if (!srv->store)
+        return;
+    struct store_session_row row;
+    fill_row(srv, s, &row);
+    row_queued(store_session_started(srv->store, &row));
+}
+
+void session_row_taken(struct server *srv, struct session *s)
+{
+    if (!srv->store)
+        return;
+    struct store_session_row row;
+    fill_row(srv, s, &row);
+    row.wait_seconds = (int32_t)((s->picked_ms - s->enqueued_ms) / 1000);
+    row_queued(store_session_taken(srv->store, &row));
+}
+
 void session_end(struct server *srv, struct session *s, const char *reason)
 {
     int64_t now = server_now_ms();
@@ -140,15 +179,11 @@ void session_end(struct server *srv, struct session *s, const char *reason)
     bool waiting = s->state == SESSION_WAITING && !s->picked_ms;
     bool abandoned = waiting && (!strcmp(reason, "ended_by_young") || !strcmp(reason, "young_left"));
     struct store_session_row row;
-    memset(&row, 0, sizeof(row));
-    snprintf(row.topic, sizeof(row.topic), "%s", srv->cfg->topics[s->topic]);
-    row.started = s->started_wall - s->started_wall % srv->cfg->start_bucket;
+    fill_row(srv, s, &row);
     int64_t picked = waiting ? now : s->picked_ms;
     row.wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
     row.duration_seconds = waiting ? 0 : (int32_t)((now - s->picked_ms) / 1000);
-    row.counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
     snprintf(row.end_reason, sizeof(row.end_reason), "%s", abandoned ? "abandoned" : reason);
-    row.transfer_count = s->transfers;
     row.escalated = feed_session_ended(srv, s, &row);
 
     if (s->qe.queued) {
@@ -183,15 +218,16 @@ void session_end(struct server *srv, struct session *s, const char *reason)
         else
             conn_close(s->young, 1000, "session ended");
     }
-    if (srv->store && store_session_ended(srv->store, &row) == -EAGAIN)
-        log_warn("metadata queue full: the oldest unsaved session row was dropped");
+    if (srv->store)
+        row_queued(store_session_ended(srv->store, &row));
 
     if (waiting)
         srv->stats.sessions_abandoned++;
     else
         srv->stats.sessions_ended++;
-    log_info("session ended: topic %s, reason %s, waited %d s, lasted %d s", row.topic,
-             row.end_reason, row.wait_seconds, row.duration_seconds);
+    /* No wait or duration here: with the line's own time they would give the
+     * exact start that the row rounds to start_bucket (PROTOCOL.md, SECURITY.md). */
+    log_info("session ended: topic %s, reason %s", row.topic, row.end_reason);
     table_remove(&srv->sessions, s);
     session_free(s);
     server_queue_changed(srv);

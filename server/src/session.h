@@ -36,6 +36,8 @@ struct session {
     uint8_t young_pk[LOTSE_PK_BYTES];
     uint8_t resume_hash[32]; /* BLAKE2b of the resume secret */
 
+    char row_id[37]; /* the metadata row's random id (store_row_id) */
+
     int64_t enqueued_ms;
     int64_t picked_ms;
     int64_t last_frame_ms;
@@ -46,6 +48,8 @@ struct session {
 
     /* resume (PROTOCOL.md §5.2) */
     int64_t young_away_ms; /* when the young person's connection dropped; 0 while connected */
+    int64_t young_grace_ms; /* how long this absence may last (resume_grace or unload_grace) */
+    bool queue_away;       /* out of the queue while away; back at its place on resume */
     struct hold {
         struct outmsg *head, *tail;
         uint32_t count;
@@ -83,6 +87,11 @@ struct session *session_create(struct session_table *t);
 
 /* The session with this id, or NULL. O(1). */
 struct session *session_find(const struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES]);
+
+/* Queue the writes of s's metadata row: at its start (after hello, with
+ * started_wall set), and when a counsellor takes it. No-ops without a store. */
+void session_row_started(struct server *srv, struct session *s);
+void session_row_taken(struct server *srv, struct session *s);
 
 /* Ends s: tells both parties "ended" with reason, frees the counsellor's slot,
  * leaves the queue, queues the metadata row, closes the young person's

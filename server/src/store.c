@@ -24,9 +24,13 @@
  * service thread" is a no-op worker job whose done() runs the callbacks; both
  * come back through the pool's lws_cancel_service wake-up.
  *
- * Session rows carry a uuid made here, and the insert ignores a conflict on it:
- * a write whose connection broke before its result arrived is sent again after
- * the reconnect, and may already have been committed. */
+ * Session rows carry a uuid made here (store_row_id). A row is inserted when
+ * the session starts, updated when it is taken and completed at its end; the
+ * start insert ignores a conflict on the id and the end write is an upsert: a
+ * write whose connection broke before its result arrived is sent again after
+ * the reconnect, and may already have been committed, and an end write whose
+ * start row was dropped (queue full) still leaves a whole row. The first write
+ * of a run closes the rows an earlier run left open (a crash) as 'crashed'. */
 #include "store.h"
 
 #include <errno.h>
@@ -63,47 +67,79 @@ static const char lookup_sql[] =
     " ON c.account_id = a.id AND c.device_pk = $2 AND c.revoked_at IS NULL"
     " AND c.expires_at > now() WHERE a.handle = $1";
 
-static const char session_sql[] =
+static const char session_start_sql[] =
     "INSERT INTO sessions (id, topic, started_bucket, wait_seconds, duration_seconds,"
-    " counsellor_id, end_reason, transfer_count, escalated)"
-    " VALUES ($8::uuid, $1, to_timestamp($2), $3, $4, NULLIF($5, 0), $6, $7, $9::boolean)"
+    " end_reason, transfer_count, escalated, taken)"
+    " VALUES ($1::uuid, $2, to_timestamp($3), 0, 0, NULL, 0, false, false)"
     " ON CONFLICT (id) DO NOTHING";
+
+static const char session_taken_sql[] =
+    "UPDATE sessions SET wait_seconds = $2, counsellor_id = NULLIF($3, 0), taken = true,"
+    " transfer_count = $4 WHERE id = $1::uuid AND end_reason IS NULL";
+
+static const char session_end_sql[] =
+    "INSERT INTO sessions (id, topic, started_bucket, wait_seconds, duration_seconds,"
+    " counsellor_id, end_reason, transfer_count, escalated, taken)"
+    " VALUES ($1::uuid, $2, to_timestamp($3), $4, $5, NULLIF($6, 0), $7, $8, $9::boolean,"
+    " $10::boolean)"
+    " ON CONFLICT (id) DO UPDATE SET wait_seconds = EXCLUDED.wait_seconds,"
+    " duration_seconds = EXCLUDED.duration_seconds, counsellor_id = EXCLUDED.counsellor_id,"
+    " end_reason = EXCLUDED.end_reason, transfer_count = EXCLUDED.transfer_count,"
+    " escalated = EXCLUDED.escalated, taken = EXCLUDED.taken";
+
+/* Rows that an earlier run left open: it died without ending them. */
+static const char session_crashed_sql[] =
+    "UPDATE sessions SET end_reason = 'crashed' WHERE end_reason IS NULL";
 
 /* Supervision and statistics (store.h). Time zones and intervals are
  * parameters, never spliced into the text. The hour a session belongs to is the
  * hour of its rounded start. "Abandoned" means that no counsellor took it (the
- * young person left, or the server ended it first): counsellor_id IS NULL. */
+ * young person left, or the server ended it first): NOT taken. Rows of running
+ * sessions (end_reason NULL) count as started, not yet as ended or abandoned;
+ * rows closed as 'crashed' count as ended or abandoned like any other. */
 static const char today_sql[] =
     "SELECT count(*) FILTER (WHERE started_bucket >= to_timestamp($1::bigint)),"
-    " count(*) FILTER (WHERE counsellor_id IS NOT NULL AND started_bucket"
+    " count(*) FILTER (WHERE taken AND end_reason IS NOT NULL AND started_bucket"
     "   + make_interval(secs => wait_seconds + duration_seconds) >= to_timestamp($1::bigint)),"
-    " count(*) FILTER (WHERE counsellor_id IS NULL AND started_bucket"
+    " count(*) FILTER (WHERE NOT taken AND end_reason IS NOT NULL AND started_bucket"
     "   + make_interval(secs => wait_seconds) >= to_timestamp($1::bigint))"
     " FROM sessions WHERE started_bucket >= to_timestamp($1::bigint) - interval '2 days'";
 
+/* Ended rows only (a running session is counted when it ends). A crashed row
+ * counts as a session; its wait is unknown when nobody had taken it, and its
+ * duration always, so those stay out of the percentiles and the mean. */
+#define STATS_KNOWN_WAIT "(taken OR end_reason <> 'crashed')"
 #define STATS_SELECT                                                                               \
     " SELECT date_trunc('hour', started_bucket), topic, count(*),"                                 \
-    " count(*) FILTER (WHERE counsellor_id IS NULL), count(*) FILTER (WHERE escalated),"          \
-    " percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_seconds),"                                  \
-    " percentile_disc(0.9) WITHIN GROUP (ORDER BY wait_seconds),"                                  \
-    " coalesce(round(avg(duration_seconds) FILTER (WHERE counsellor_id IS NOT NULL)), 0)::integer"
+    " count(*) FILTER (WHERE NOT taken), count(*) FILTER (WHERE escalated),"                       \
+    " coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_seconds)"                          \
+    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                   \
+    " coalesce(percentile_disc(0.9) WITHIN GROUP (ORDER BY wait_seconds)"                          \
+    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                   \
+    " coalesce(round(avg(duration_seconds) FILTER (WHERE taken AND end_reason <> 'crashed')),"    \
+    "   0)::integer"
 #define STATS_INSERT                                                                               \
     "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated, wait_p50, wait_p90,"   \
     " mean_duration)"
 
 /* Hours already cut by the purge (older than the retention's whole hours) are
- * left alone: recomputing them from the remaining rows would shrink them. */
+ * left alone: recomputing them from the remaining rows would shrink them.
+ * Every ended row of a completed hour has now been counted, so the same
+ * statement (one snapshot) clears its counsellor_id: the aggregate keeps no
+ * per-person figure, and the row no longer says who talked with whom. */
 const char store_sql_aggregate[] =
     "WITH w AS (SELECT greatest(date_trunc('hour', now()) - make_interval(hours => $1::integer),"
     "  date_trunc('hour', now() - make_interval(days => $2::integer))) AS since),"
     " up AS (" STATS_INSERT STATS_SELECT
     " FROM sessions, w WHERE started_bucket >= w.since AND started_bucket < date_trunc('hour', now())"
-    " GROUP BY 1, 2"
+    " AND end_reason IS NOT NULL GROUP BY 1, 2"
     " ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions,"
     " abandoned = EXCLUDED.abandoned, escalated = EXCLUDED.escalated,"
     " wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,"
-    " mean_duration = EXCLUDED.mean_duration, updated_at = now() RETURNING 1)"
-    " SELECT count(*) FROM up";
+    " mean_duration = EXCLUDED.mean_duration, updated_at = now() RETURNING 1),"
+    " cleared AS (UPDATE sessions SET counsellor_id = NULL WHERE counsellor_id IS NOT NULL"
+    "  AND end_reason IS NOT NULL AND started_bucket < date_trunc('hour', now()) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM cleared)";
 
 /* One statement, so the aggregates and the deletion see the same rows. An hour
  * aggregated before keeps its row (DO NOTHING): it was computed while all its
@@ -111,7 +147,7 @@ const char store_sql_aggregate[] =
 const char store_sql_purge[] =
     "WITH c AS (SELECT date_trunc('hour', now() - make_interval(days => $1::integer)) AS t),"
     " agg AS (" STATS_INSERT STATS_SELECT
-    " FROM sessions, c WHERE started_bucket < c.t GROUP BY 1, 2"
+    " FROM sessions, c WHERE started_bucket < c.t AND end_reason IS NOT NULL GROUP BY 1, 2"
     " ON CONFLICT (hour, topic) DO NOTHING RETURNING 1),"
     " gone AS (DELETE FROM sessions USING c WHERE started_bucket < c.t RETURNING 1),"
     " audit AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => $2::integer)"
@@ -143,6 +179,8 @@ const char store_sql_stats_hourly[] =
 #define STORE_QUERY_PARAMS 4
 
 enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
+/* The writes of a session row (REQ_SESSION). */
+enum row_op { ROW_START, ROW_TAKEN, ROW_END, ROW_CRASHED };
 
 struct req {
     struct req *next;
@@ -160,8 +198,8 @@ struct req {
             struct store_account acct;
         } lookup;
         struct {
+            int op; /* enum row_op */
             struct store_session_row row;
-            char uuid[37];
         } session;
         struct {
             const char *sql;
@@ -212,6 +250,7 @@ struct store {
     struct req_list inflight; /* sent, results pending, oldest first */
     struct req_list failed;   /* look-ups answered with an error, callbacks pending */
     size_t waiting_writes;
+    bool crash_close_pending; /* the start-up close of crashed rows has not run yet */
 
     int backoff_ms;
 
@@ -227,6 +266,14 @@ static struct task *orphans;
 
 static void start_connect(struct store *s, int delay_ms);
 static void conn_broken(struct store *s, const char *why);
+static int queue_row_write(struct store *s, const struct store_session_row *row, int op);
+
+/* A session row write, counted in waiting_writes, depth and the write counters;
+ * the start-up close of crashed rows retries like one but is not counted. */
+static bool row_write(const struct req *r)
+{
+    return r->kind == REQ_SESSION && r->u.session.op != ROW_CRASHED;
+}
 
 /* ---- request lists ---- */
 
@@ -385,10 +432,27 @@ static int send_session(struct store *s, struct req *r)
     snprintf(duration, sizeof(duration), "%d", (int)row->duration_seconds);
     snprintf(counsellor, sizeof(counsellor), "%lld", (long long)row->counsellor_id);
     snprintf(transfers, sizeof(transfers), "%d", (int)row->transfer_count);
-    const char *values[9] = {row->topic,       started,   wait,
-                             duration,         counsellor, row->end_reason,
-                             transfers,        r->u.session.uuid, row->escalated ? "true" : "false"};
-    return PQsendQueryParams(s->conn, session_sql, 9, NULL, values, NULL, NULL, 0);
+    switch (r->u.session.op) {
+    case ROW_START: {
+        const char *values[3] = {row->id, row->topic, started};
+        return PQsendQueryParams(s->conn, session_start_sql, 3, NULL, values, NULL, NULL, 0);
+    }
+    case ROW_TAKEN: {
+        const char *values[4] = {row->id, wait, counsellor, transfers};
+        return PQsendQueryParams(s->conn, session_taken_sql, 4, NULL, values, NULL, NULL, 0);
+    }
+    case ROW_CRASHED:
+        return PQsendQueryParams(s->conn, session_crashed_sql, 0, NULL, NULL, NULL, NULL, 0);
+    default: {
+        const char *values[10] = {row->id,         row->topic,
+                                  started,         wait,
+                                  duration,        counsellor,
+                                  row->end_reason, transfers,
+                                  row->escalated ? "true" : "false",
+                                  row->taken ? "true" : "false"};
+        return PQsendQueryParams(s->conn, session_end_sql, 10, NULL, values, NULL, NULL, 0);
+    }
+    }
 }
 
 static int send_query(struct store *s, struct req *r)
@@ -417,7 +481,7 @@ static void pump(struct store *s)
     bool sent = false;
     while (s->conn && s->waiting.head && s->inflight.count < STORE_MAX_INFLIGHT) {
         struct req *r = list_pop_head(&s->waiting);
-        if (r->kind == REQ_SESSION)
+        if (row_write(r))
             s->waiting_writes--;
         r->status = 0;
         r->got_result = false;
@@ -531,12 +595,17 @@ static bool take_result(struct store *s, struct req *r, PGresult *res)
     }
     if (st == PGRES_COMMAND_OK && r->kind == REQ_SESSION) {
         r->status = 0;
+        const char *n = PQcmdTuples(res);
+        if (r->u.session.op == ROW_CRASHED && n[0] && strcmp(n, "0") != 0)
+            log_warn("store: %s session rows left open by an earlier run (a crash) closed as "
+                     "crashed",
+                     n);
         return false;
     }
     /* Only the SQLSTATE: a message may quote the values, and a look-up's value is
      * a handle. */
     const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    log_warn("store: %s failed (SQLSTATE %s)", r->kind == REQ_LOOKUP ? "account look-up" : "session insert",
+    log_warn("store: %s failed (SQLSTATE %s)", r->kind == REQ_LOOKUP ? "account look-up" : "session row write",
              state ? state : "none");
     s->errors++;
     r->status = -EIO;
@@ -579,7 +648,9 @@ static void finish(struct store *s, struct req_list *done)
             answer(r, r->status);
             continue;
         }
-        if (r->status == 0)
+        if (!row_write(r))
+            s->crash_close_pending = false;
+        else if (r->status == 0)
             s->writes_done++;
         else
             s->writes_dropped++; /* a statement the database refuses is not retried */
@@ -617,7 +688,8 @@ static void conn_broken(struct store *s, const char *why)
         list_remove(&s->inflight, r);
         if (r->kind == REQ_SESSION) {
             list_push_head(&s->waiting, r);
-            s->waiting_writes++;
+            if (row_write(r))
+                s->waiting_writes++;
         } else {
             fail_later(s, r, -ENOTCONN);
         }
@@ -808,6 +880,11 @@ int store_create(struct store **out, struct lws_vhost *vh, struct workers *w,
     s->w = w;
     s->max_queued = max_queued;
     s->backoff_ms = STORE_BACKOFF_FIRST_MS;
+    /* First in the FIFO, so before any row of this run (and before today's
+     * counts are read): rows an earlier run left open are closed as crashed. */
+    struct store_session_row none;
+    memset(&none, 0, sizeof(none));
+    queue_row_write(s, &none, ROW_CRASHED);
     start_connect(s, 0);
     *out = s;
     return 0;
@@ -848,8 +925,10 @@ void store_destroy(struct store *s)
                 answer(r, -ECANCELED);
                 continue;
             }
-            s->writes_dropped++;
-            lost++;
+            if (row_write(r)) {
+                s->writes_dropped++;
+                lost++;
+            }
             mem_free_secret(r, sizeof(*r));
         }
     }
@@ -863,7 +942,7 @@ static size_t unsent_writes(const struct store *s)
 {
     size_t n = s->waiting_writes;
     for (const struct req *r = s->inflight.head; r; r = r->next)
-        if (r->kind == REQ_SESSION)
+        if (row_write(r))
             n++;
     return n;
 }
@@ -941,7 +1020,7 @@ int store_account_lookup(struct store *s, const char *handle, const uint8_t *dev
 }
 
 /* A random (version 4) uuid in text form; unrelated to anything on the wire. */
-static void make_uuid(char out[37])
+void store_row_id(char out[STORE_ROW_ID_LEN + 1])
 {
     uint8_t b[16];
     randombytes_buf(b, sizeof(b));
@@ -952,17 +1031,17 @@ static void make_uuid(char out[37])
              b[13], b[14], b[15]);
 }
 
-int store_session_ended(struct store *s, const struct store_session_row *row)
+static int queue_row_write(struct store *s, const struct store_session_row *row, int op)
 {
     if (!s || !row)
         return -EINVAL;
     if (s->connect_wanted)
         start_connect(s, 0);
     int rc = 0;
-    if (s->waiting_writes >= s->max_queued) {
+    if (op != ROW_CRASHED && s->waiting_writes >= s->max_queued) {
         /* Full: the oldest unsent row gives way, so the newest data survives. */
         for (struct req *r = s->waiting.head; r; r = r->next) {
-            if (r->kind == REQ_SESSION) {
+            if (row_write(r)) {
                 list_remove(&s->waiting, r);
                 s->waiting_writes--;
                 s->writes_dropped++;
@@ -978,16 +1057,36 @@ int store_session_ended(struct store *s, const struct store_session_row *row)
         return -ENOMEM;
     }
     r->kind = REQ_SESSION;
+    r->u.session.op = op;
     r->u.session.row = *row;
     /* Strings come from our own code, but a missing terminator must not reach libpq. */
+    r->u.session.row.id[STORE_ROW_ID_LEN] = '\0';
     r->u.session.row.topic[STORE_MAX_TOPIC_LEN] = '\0';
     r->u.session.row.end_reason[sizeof(row->end_reason) - 1] = '\0';
-    make_uuid(r->u.session.uuid);
     list_push_tail(&s->waiting, r);
-    s->waiting_writes++;
-    s->writes_queued++;
+    if (op == ROW_CRASHED) {
+        s->crash_close_pending = true;
+    } else {
+        s->waiting_writes++;
+        s->writes_queued++;
+    }
     pump(s);
     return rc;
+}
+
+int store_session_started(struct store *s, const struct store_session_row *row)
+{
+    return queue_row_write(s, row, ROW_START);
+}
+
+int store_session_taken(struct store *s, const struct store_session_row *row)
+{
+    return queue_row_write(s, row, ROW_TAKEN);
+}
+
+int store_session_ended(struct store *s, const struct store_session_row *row)
+{
+    return queue_row_write(s, row, ROW_END);
 }
 
 void store_get_stats(const struct store *s, struct store_stats *out)
@@ -999,7 +1098,7 @@ void store_get_stats(const struct store *s, struct store_stats *out)
     out->writes_done = s->writes_done;
     out->writes_dropped = s->writes_dropped;
     out->errors = s->errors;
-    out->depth = s->waiting.count + s->inflight.count;
+    out->depth = s->waiting.count + s->inflight.count - (s->crash_close_pending ? 1 : 0);
     out->up = s->conn != NULL;
 }
 

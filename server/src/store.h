@@ -45,14 +45,19 @@ struct store_account {
     uint8_t cert[LOTSE_CERT_BYTES];
 };
 
-/* One ended session, as stored (DESIGN.md "What is stored"). */
+/* One session, as stored (DESIGN.md "What is stored"). The row is inserted
+ * when the session starts (end_reason ""), updated when a counsellor takes it,
+ * and completed when it ends; id ties the three writes together. */
+#define STORE_ROW_ID_LEN 36
 struct store_session_row {
+    char id[STORE_ROW_ID_LEN + 1]; /* random uuid (store_row_id), unrelated to the wire */
     char topic[STORE_MAX_TOPIC_LEN + 1];
     time_t started;         /* already rounded down to the configured bucket */
     int32_t wait_seconds;   /* enqueue to pickup, or to leaving when abandoned */
     int32_t duration_seconds; /* pickup to end; 0 when abandoned */
     int64_t counsellor_id;  /* 0 when nobody took it */
-    char end_reason[32];    /* "ended_by_young", "ended_by_counsellor", "idle", "abandoned", ... */
+    bool taken;             /* a counsellor took it (at some point) */
+    char end_reason[32];    /* "ended_by_young", ..., "abandoned"; "" while it runs */
     int32_t transfer_count;
     bool escalated;         /* a counsellor escalated it to a supervisor */
 };
@@ -75,7 +80,9 @@ typedef void (*store_account_cb)(void *arg, int status, const struct store_accou
 extern const struct lws_protocols store_lws_protocol;
 
 /* Creates the store and starts connecting (on a worker). max_queued bounds the
- * FIFO. Returns 0 or -errno. The vhost must list store_lws_protocol. */
+ * FIFO. The first write queued closes, as 'crashed', every row a previous run
+ * left open (one lotsed per database). Returns 0 or -errno. The vhost must list
+ * store_lws_protocol. */
 int store_create(struct store **out, struct lws_vhost *vh, struct workers *w,
                  const char *conninfo, size_t max_queued);
 
@@ -93,8 +100,17 @@ size_t store_flush_blocking(struct store *s, int timeout_ms);
 int store_account_lookup(struct store *s, const char *handle, const uint8_t *device_pk,
                          store_account_cb cb, void *arg);
 
-/* Queues the insert of one session metadata row. Returns 0, or -EAGAIN when the
- * queue was full and the oldest queued write was dropped to make room. */
+/* A fresh random row id (a version 4 uuid in text form). */
+void store_row_id(char out[STORE_ROW_ID_LEN + 1]);
+
+/* Queue the writes of one session's row: the insert at its start (topic and
+ * start bucket, end_reason NULL), the update when a counsellor takes it (wait,
+ * counsellor, taken) and the final write at its end (every field; an insert
+ * if the start row never arrived). Writes wait through a database outage in a
+ * bounded FIFO, in order. Each returns 0, or -EAGAIN when the queue was full
+ * and the oldest queued write was dropped to make room. */
+int store_session_started(struct store *s, const struct store_session_row *row);
+int store_session_taken(struct store *s, const struct store_session_row *row);
 int store_session_ended(struct store *s, const struct store_session_row *row);
 
 /* Counters for metrics and logs. */

@@ -168,6 +168,13 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* a clean close, not a dropped line (young_gone) */
+        c->peer_closed = true;
+        c->peer_close_code = len >= 2 ? (uint16_t)(((const uint8_t *)in)[0] << 8 |
+                                                   ((const uint8_t *)in)[1])
+                                      : 1005;
+        return 0;
     case LWS_CALLBACK_CLOSED:
         conn_closed(c);
         return 0;

@@ -192,6 +192,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     c->session = s;
     server_pending_remove(srv, c);
     srv->stats.sessions_started++;
+    session_row_started(srv, s); /* a crash must not lose it (SECURITY.md) */
 
     /* position: everyone in this list and in higher-priority lists */
     uint32_t pos = 0;
@@ -279,10 +280,11 @@ static void handle_rekey(struct conn *c, const struct lotse_json_msg *m)
                         true);
         return;
     }
+    /* One answer whether or not the id is someone else's running session, as
+     * for resume: a young person's connection must not learn which ids exist. */
     if (!s || memcmp(sid, s->sid, sizeof(sid)) != 0) {
-        bool exists = session_find(&c->srv->sessions, sid) != NULL;
-        conn_send_error(c, exists ? "not_your_session" : "no_such_session",
-                        exists ? "not your session" : "unknown session", "rekey", sid, NULL, true);
+        conn_send_error(c, "no_such_session", "not a session of this connection", "rekey", sid,
+                        NULL, true);
         return;
     }
     if (parse_pk(c, m, "rekey", true, pk) != 1)
@@ -355,6 +357,13 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     c->session = s;
     server_pending_remove(srv, c);
     srv->stats.resumes++;
+    if (s->queue_away) {
+        /* back at the place it held: qe.enqueued_ms is unchanged */
+        s->queue_away = false;
+        queue_push(&srv->queue, &s->qe);
+        s->sent_pos = queue_position(&srv->queue, &s->qe);
+        s->sent_eta = server_eta(srv, s->sent_pos, server_now_ms());
+    }
     if (has_pk == 1) {
         memcpy(s->young_pk, pk, sizeof(pk));
         rekeyed(srv, s);
@@ -385,6 +394,8 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");
     server_queue_changed(srv);
+    if (s->qe.queued && srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(srv);
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
 }
 
@@ -419,13 +430,35 @@ void young_gone(struct conn *c)
         return;
     s->young = NULL;
     c->session = NULL;
-    if (srv->cfg->resume_grace == 0 || srv->finishing) {
+    /* A close frame while waiting means the person left: the wait ends at
+     * once, as abandoned (PROTOCOL.md §5). Except 1001, which a browser sends
+     * both when the tab closes and when the page reloads (and then resumes):
+     * the place is kept for unload_grace only. A running chat keeps the whole
+     * grace whatever the close: a reload resumes it with a fresh key. */
+    const struct config *cfg = srv->cfg;
+    bool left = c->peer_closed && s->qe.queued;
+    int grace = left && c->peer_close_code == 1001 ? cfg->unload_grace : cfg->resume_grace;
+    if (grace > cfg->resume_grace)
+        grace = cfg->resume_grace;
+    if (grace == 0 || srv->finishing || (left && c->peer_close_code != 1001)) {
         session_end(srv, s, "young_left");
         return;
     }
     /* A dropped connection is not an ending: the session waits resume_grace
-     * seconds (server.c's tick ends it after that). */
+     * seconds (server.c's tick ends it after that). Someone waiting keeps the
+     * place but leaves the queue meanwhile, so that no counsellor is handed
+     * (or offered) a person who is not there and positions count only people
+     * present; resume puts the session back where it was. */
     s->young_away_ms = server_now_ms();
+    s->young_grace_ms = (int64_t)grace * 1000;
+    if (s->qe.queued) {
+        counsellor_offer_cancel(s);
+        queue_remove(&srv->queue, &s->qe);
+        s->queue_away = true;
+        server_queue_changed(srv);
+        if (srv->cfg->assign_mode == ASSIGN_OFFER)
+            counsellor_offer_round(srv);
+    }
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "away");
 }

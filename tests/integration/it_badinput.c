@@ -898,7 +898,7 @@ static void test_rekey_fields_after_a_transfer(void **state)
     char other[64];
     hex_of(other, sizeof other, B.ys->sid, 16);
     m = object("rekey", rk, 2, "sid", other);
-    case_error(young, "rekey: someone else's sid", m, "not_your_session", NULL);
+    case_error(young, "rekey: someone else's sid", m, "no_such_session", NULL);
     free(m);
     /* frames while the new keys are not there: not active */
     uint8_t frame[LOTSE_ACK_FRAME_BYTES];

@@ -359,10 +359,65 @@ static void test_debug_log_of_a_full_day_holds_no_address_secret_key_or_text(voi
     harness_pass(h);
 }
 
+/* M4: at the default level no line says how long someone waited or talked.
+ * With the line's own time stamp, wait and duration give the exact start that
+ * the database rounds to start_bucket. The young person waits about 2 s and
+ * talks about 2 s, so a line with either figure would show it. */
+static void test_default_log_holds_no_exact_wait_or_duration(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *young;
+    struct client_session *cs;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(client_connect(&young, HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+    assert_int_equal(client_young_hello(young, "family", T), 0);
+    harness_sleep_ms(2100);
+    assert_int_equal(client_take_and_key(anna, &cs, T), 0);
+    assert_int_equal(client_young_wait_keys(young, T), 0);
+    harness_sleep_ms(2100);
+    assert_int_equal(client_end(anna, cs), 0);
+    assert_int_equal(client_expect(young, "ended", NULL, T), 0);
+    /* an abandoned wait too */
+    struct client *left;
+    assert_int_equal(client_connect(&left, HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+    assert_int_equal(client_young_hello(left, "family", T), 0);
+    harness_sleep_ms(1100);
+    assert_int_equal(client_young_end_reason(left, "done"), 0);
+    assert_int_equal(client_expect(left, "ended", NULL, T), 0);
+    assert_int_equal(harness_log_wait(h, "reason abandoned", T), 0);
+    client_free(left);
+    client_free(young);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+
+    char *log = harness_log_read(h);
+    assert_non_null(log);
+    regex_t re;
+    assert_int_equal(regcomp(&re, "(wait|lasted|duration|took)[a-z]*[ :=]+[0-9]+",
+                             REG_EXTENDED | REG_ICASE | REG_NOSUB),
+                     0);
+    int bad = 0, lines = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+        lines++;
+        if (regexec(&re, line, 0, NULL, 0) == 0) {
+            fprintf(stderr, "exact time in the log: %s\n", line);
+            bad++;
+        }
+    }
+    regfree(&re);
+    free(log);
+    assert_true(lines > 3);
+    assert_int_equal(bad, 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_debug_log_of_a_full_day_holds_no_address_secret_key_or_text,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_default_log_holds_no_exact_wait_or_duration,
                                         harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,9 +122,15 @@ static void test_chats_survive_a_60s_database_outage_and_rows_arrive_afterwards(
 
     /* Back: the two rows written during the outage arrive within ~15 s. */
     int64_t t1 = mono_ms();
-    long rows = harness_wait_count(h, "SELECT count(*) FROM sessions", 2, 15000);
+    long rows = harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL",
+                                   2, 15000);
     int catch_up_ms = (int)(mono_ms() - t1);
     assert_int_equal(rows, 2);
+    /* every session has its row: the two still running are open (written at
+     * their start, updated when taken), the newcomer's start row waited too */
+    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions", 4, T), 4);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NULL"
+                                         " AND taken"), 2);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = "
                                          "'ended_by_young' AND topic = 'school'"), 1);
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason = "

@@ -316,12 +316,15 @@ static void test_waiting_young_person_who_drops_and_resumes_keeps_queue_position
     memcpy(sid2, client_young_session(y[1])->sid_hex, 33);
     client_drop(y[1]);
     harness_sleep_ms(300);
-    /* Someone new arrives while y[1] is away: behind y[1], not before. */
+    /* Someone new arrives while y[1] is away: positions count only people
+     * present (PROTOCOL.md §5.2), but the newcomer is behind y[1], not before. */
     assert_int_equal(harness_young(h, "family", &y[3]), 0);
-    assert_int_equal(y[3]->pos, 4);
+    assert_int_equal(y[3]->pos, 3);
     resume_ok(y[1], false);
     assert_string_equal(y[1]->resumed_state, "waiting");
     assert_int_equal(y[1]->pos, 2);
+    while (y[3]->pos != 4)
+        assert_int_equal(client_expect(y[3], "queue", NULL, T), 0);
 
     struct client *anna;
     struct client_session *s;

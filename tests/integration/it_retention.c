@@ -27,11 +27,12 @@ static void insert_row(struct harness *h, const char *ago, const char *topic, in
     char sql[1024];
     snprintf(sql, sizeof sql,
              "INSERT INTO sessions (topic, started_bucket, wait_seconds, duration_seconds,"
-             " counsellor_id, end_reason, transfer_count) VALUES ('%s',"
-             " date_trunc('hour', now() - interval '%s') + interval '15 minutes', %d, %d, %s, '%s', 0)",
+             " counsellor_id, end_reason, transfer_count, taken) VALUES ('%s',"
+             " date_trunc('hour', now() - interval '%s') + interval '15 minutes', %d, %d, %s, '%s', 0,"
+             " %s)",
              topic, ago, wait, duration,
              taken ? "(SELECT id FROM accounts WHERE handle = 'anna')" : "NULL",
-             taken ? "ended_by_counsellor" : "abandoned");
+             taken ? "ended_by_counsellor" : "abandoned", taken ? "true" : "false");
     PGresult *r = harness_exec(h, sql);
     assert_non_null(r);
     assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);

@@ -289,6 +289,8 @@ static struct store_session_row make_row(const char *topic, int64_t counsellor)
 {
     struct store_session_row row;
     memset(&row, 0, sizeof(row));
+    store_row_id(row.id);
+    row.taken = counsellor != 0;
     snprintf(row.topic, sizeof(row.topic), "%s", topic);
     row.started = 1700000000 - 1700000000 % 3600;
     row.wait_seconds = 42;
@@ -420,8 +422,10 @@ static void test_store_reconnects_after_connection_loss_without_losing_writes(vo
     struct answer a = {0};
     assert_int_equal(store_account_lookup(e.s, "anna", NULL, on_account, &a), 0);
     struct store_session_row row = make_row("after-loss", 0);
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 3; i++) {
+        store_row_id(row.id); /* three sessions, three rows */
         assert_int_equal(store_session_ended(e.s, &row), 0);
+    }
     assert_true(run_until(&e, answered, &a, 5000));
     assert_int_equal(a.status, -ENOTCONN);
     uint64_t want = 3;
@@ -442,8 +446,10 @@ static void test_store_flush_blocking_writes_everything_queued(void **state)
     env_start(&e, db_conninfo, 256);
     assert_true(run_until(&e, store_is_up, e.s, 10000));
     struct store_session_row row = make_row("flushed", 0);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < 100; i++) {
+        store_row_id(row.id);
         assert_int_equal(store_session_ended(e.s, &row), 0);
+    }
     assert_int_equal(store_flush_blocking(e.s, 10000), 0);
     struct store_stats st;
     store_get_stats(e.s, &st);
