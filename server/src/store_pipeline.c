@@ -1,0 +1,351 @@
+/* store_pipeline.c — the store's queue of statements on its one connection.
+ *
+ * Every request is one PQsendQueryParams followed by its own PQpipelineSync, so
+ * a failing statement aborts only itself. Requests wait in `waiting` (FIFO),
+ * move to `inflight` when sent, and results are matched to `inflight` in order:
+ * libpq returns them in the order the statements were sent. What a request
+ * sends and how its rows are read is its concern's file (store_internal.h). */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <libwebsockets.h>
+
+#include "log.h"
+#include "mem.h"
+
+/* Statements sent ahead of their results; the rest wait in `waiting`. Bounds
+ * libpq's buffers and what must be re-sent after a break. */
+#define STORE_MAX_INFLIGHT 32
+
+/* ---- request lists ---- */
+
+void store__list_push_tail(struct req_list *l, struct req *r)
+{
+    r->next = NULL;
+    r->prev = l->tail;
+    if (l->tail)
+        l->tail->next = r;
+    else
+        l->head = r;
+    l->tail = r;
+    l->count++;
+}
+
+void store__list_push_head(struct req_list *l, struct req *r)
+{
+    r->prev = NULL;
+    r->next = l->head;
+    if (l->head)
+        l->head->prev = r;
+    else
+        l->tail = r;
+    l->head = r;
+    l->count++;
+}
+
+void store__list_remove(struct req_list *l, struct req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        l->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        l->tail = r->prev;
+    r->next = r->prev = NULL;
+    l->count--;
+}
+
+struct req *store__list_pop_head(struct req_list *l)
+{
+    struct req *r = l->head;
+    if (r)
+        store__list_remove(l, r);
+    return r;
+}
+
+bool store__row_write(const struct req *r)
+{
+    return r->kind == REQ_SESSION && r->u.session.op != ROW_CRASHED;
+}
+
+void store__answer(struct req *r, int status)
+{
+    if (r->kind == REQ_LOOKUP) {
+        r->u.lookup.cb(r->u.lookup.arg, status, status == 0 ? &r->u.lookup.acct : NULL);
+        /* The result held a password hash. */
+        mem_free_secret(r, sizeof(*r));
+        return;
+    }
+    if (r->u.query.cb)
+        r->u.query.cb(r->u.query.arg, status, status == 0 ? r->u.query.res : NULL);
+    PQclear(r->u.query.res);
+    mem_free(r);
+}
+
+/* ---- sending ---- */
+
+static int send_query(PGconn *conn, const struct req *r)
+{
+    const char *values[STORE_QUERY_PARAMS];
+    for (int i = 0; i < r->u.query.nparams; i++)
+        values[i] = r->u.query.params[i];
+    return PQsendQueryParams(conn, r->u.query.sql, r->u.query.nparams, NULL, values, NULL, NULL, 0);
+}
+
+void store__flush_out(struct store *s)
+{
+    if (!s->conn)
+        return;
+    int rc = PQflush(s->conn);
+    if (rc < 0)
+        store__conn_broken(s, "send failed");
+    else if (rc == 1 && s->wsi)
+        lws_callback_on_writable(s->wsi);
+}
+
+void store__pump(struct store *s)
+{
+    bool sent = false;
+    while (s->conn && s->waiting.head && s->inflight.count < STORE_MAX_INFLIGHT) {
+        struct req *r = store__list_pop_head(&s->waiting);
+        if (store__row_write(r))
+            s->waiting_writes--;
+        r->status = 0;
+        r->got_result = false;
+        store__list_push_tail(&s->inflight, r);
+        int ok = r->kind == REQ_LOOKUP    ? store__lookup_send(s->conn, r)
+                 : r->kind == REQ_SESSION ? store__session_send(s->conn, r)
+                                          : send_query(s->conn, r);
+        if (ok)
+            ok = PQpipelineSync(s->conn);
+        if (!ok) {
+            store__conn_broken(s, "queueing a statement failed");
+            return;
+        }
+        sent = true;
+    }
+    if (sent)
+        store__flush_out(s);
+}
+
+/* ---- results ---- */
+
+/* Returns true when the request keeps res (a query's rows for its callback). */
+static bool take_result(struct store *s, struct req *r, PGresult *res)
+{
+    ExecStatusType st = PQresultStatus(res);
+    const char *what;
+    r->got_result = true;
+    switch (r->kind) {
+    case REQ_QUERY:
+        if (st == PGRES_TUPLES_OK) {
+            r->status = 0;
+            r->u.query.res = res;
+            return true;
+        }
+        what = r->u.query.what;
+        break;
+    case REQ_LOOKUP:
+        if (st == PGRES_TUPLES_OK) {
+            r->status = store__lookup_take(r, res);
+            return false;
+        }
+        what = "account look-up";
+        break;
+    default:
+        if (st == PGRES_COMMAND_OK) {
+            r->status = store__session_take(r, res);
+            return false;
+        }
+        what = "session row write";
+        break;
+    }
+    /* Only the SQLSTATE: a message may quote the values, and a look-up's value is
+     * a handle. */
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    log_warn("store: %s failed (SQLSTATE %s)", what, state ? state : "none");
+    s->errors++;
+    r->status = -EIO;
+    return false;
+}
+
+void store__read_results(struct store *s, struct req_list *done)
+{
+    int nulls = 0;
+    while (s->conn && s->inflight.head && !PQisBusy(s->conn)) {
+        struct req *r = s->inflight.head;
+        PGresult *res = PQgetResult(s->conn);
+        if (!res) {
+            /* The end of one statement's results; a second NULL in a row means
+             * libpq has nothing more for now. */
+            if (++nulls > 1)
+                break;
+            continue;
+        }
+        nulls = 0;
+        if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+            store__list_remove(&s->inflight, r);
+            if (!r->got_result)
+                r->status = -EIO;
+            store__list_push_tail(done, r);
+        } else if (!r->got_result && take_result(s, r, res)) {
+            continue; /* kept for the callback */
+        }
+        PQclear(res);
+    }
+}
+
+void store__finish(struct store *s, struct req_list *done)
+{
+    struct req *r;
+    while ((r = store__list_pop_head(done))) {
+        if (r->kind != REQ_SESSION) {
+            store__answer(r, r->status);
+            continue;
+        }
+        if (!store__row_write(r))
+            s->crash_close_pending = false;
+        else if (r->status == 0)
+            s->writes_done++;
+        else
+            s->writes_dropped++; /* a statement the database refuses is not retried */
+        mem_free(r);
+    }
+}
+
+/* ---- queueing ---- */
+
+int store__admit(struct store *s)
+{
+    if (s->connect_wanted)
+        store__start_connect(s, 0);
+    if (s->conn && s->waiting.count + s->inflight.count >= s->max_queued)
+        return -EAGAIN;
+    return 0;
+}
+
+int store__submit(struct store *s, struct req *r)
+{
+    if (!s->conn) {
+        store__fail_later(s, r, -ENOTCONN);
+        return 0;
+    }
+    store__list_push_tail(&s->waiting, r);
+    store__pump(s);
+    return 0;
+}
+
+int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
+                 int nparams, const char *const *params)
+{
+    if (!s || nparams > STORE_QUERY_PARAMS)
+        return -EINVAL;
+    int rc = store__admit(s);
+    if (rc < 0)
+        return rc;
+    struct req *r = mem_calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->kind = REQ_QUERY;
+    r->u.query.sql = sql;
+    r->u.query.what = what;
+    r->u.query.cb = cb;
+    r->u.query.arg = arg;
+    r->u.query.nparams = nparams;
+    for (int i = 0; i < nparams; i++) {
+        if (strlen(params[i]) >= sizeof(r->u.query.params[i])) {
+            mem_free(r);
+            return -EINVAL;
+        }
+        strcpy(r->u.query.params[i], params[i]);
+    }
+    return store__submit(s, r);
+}
+
+int store_result_rows(const struct pg_result *res)
+{
+    return res ? PQntuples(res) : 0;
+}
+
+int64_t store_result_int(const struct pg_result *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res) || PQgetisnull(res, row, col))
+        return 0;
+    return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+const char *store_result_text(const struct pg_result *res, int row, int col)
+{
+    if (!res || row >= PQntuples(res) || col >= PQnfields(res))
+        return "";
+    return PQgetvalue(res, row, col);
+}
+
+/* ---- counters and the blocking flush ---- */
+
+void store_get_stats(const struct store *s, struct store_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (!s)
+        return;
+    out->writes_queued = s->writes_queued;
+    out->writes_done = s->writes_done;
+    out->writes_dropped = s->writes_dropped;
+    out->errors = s->errors;
+    out->depth = s->waiting.count + s->inflight.count - (s->crash_close_pending ? 1 : 0);
+    out->up = s->conn != NULL;
+}
+
+static size_t unsent_writes(const struct store *s)
+{
+    size_t n = s->waiting_writes;
+    for (const struct req *r = s->inflight.head; r; r = r->next)
+        if (store__row_write(r))
+            n++;
+    return n;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t store_flush_blocking(struct store *s, int timeout_ms)
+{
+    if (!s)
+        return 0;
+    int64_t deadline = now_ms() + timeout_ms;
+    /* Drives libpq directly on its own socket; lws is not serving meanwhile. */
+    while (s->conn && unsent_writes(s) > 0) {
+        int64_t left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        store__pump(s);
+        if (!s->conn)
+            break;
+        int fl = PQflush(s->conn);
+        if (fl < 0) {
+            store__conn_broken(s, "send failed");
+            break;
+        }
+        struct pollfd pfd = {.fd = PQsocket(s->conn), .events = POLLIN | (fl ? POLLOUT : 0)};
+        if (poll(&pfd, 1, (int)left) <= 0)
+            continue;
+        if (!PQconsumeInput(s->conn) || PQstatus(s->conn) != CONNECTION_OK) {
+            store__conn_broken(s, "read failed");
+            break;
+        }
+        struct req_list done = {0};
+        store__read_results(s, &done);
+        store__finish(s, &done);
+    }
+    return unsent_writes(s);
+}
