@@ -3,13 +3,14 @@
 #ifndef LOTSE_CTL_H
 #define LOTSE_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <libpq-fe.h>
 
 /* Exit codes. */
-#define CTL_OK 0
-#define CTL_FAIL 1  /* operational: database, not found, file exists */
+#define CTL_OK    0
+#define CTL_FAIL  1 /* operational: database, not found, file exists */
 #define CTL_USAGE 2 /* bad command line */
 
 #define CTL_SK_BYTES 64 /* Ed25519 secret key (seed || public key) */
@@ -34,6 +35,57 @@ int ctl_cmd_device_list(const char *conninfo, int argc, char **argv);
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv);
 int ctl_cmd_purge(const char *conninfo, int argc, char **argv);
 int ctl_cmd_audit(const char *conninfo, int argc, char **argv);
+
+/* ---- options ----
+ * A command's command line is one table of options, read by ctl_options with
+ * getopt_long: --help (-h) is added, values are checked as they come, and what
+ * is left over or missing is the command's misuse line. */
+
+enum ctl_opt_kind {
+    CTL_OPT_FLAG, /* no value; out is a bool *, set to true */
+    CTL_OPT_TEXT, /* out is a const char **, set to the value (argv's) */
+    CTL_OPT_LONG, /* out is a long *, set to a whole number in [lo, hi] */
+};
+
+struct ctl_opt {
+    const char *name; /* the long name without "--"; NULL ends the table */
+    char letter;      /* the short form (-x), or 0 for none */
+    enum ctl_opt_kind kind;
+    void *out;
+    bool required;
+    long lo, hi; /* CTL_OPT_LONG only */
+};
+
+/* Rows of a table: an optional text, a required one, a flag, a number in
+ * [lo, hi]; {0} ends the table. */
+#define CTL_TEXT(name, letter, out)                                                                \
+    {                                                                                              \
+        (name), (letter), CTL_OPT_TEXT, (out), false, 0, 0                                         \
+    }
+#define CTL_NEEDED(name, letter, out)                                                              \
+    {                                                                                              \
+        (name), (letter), CTL_OPT_TEXT, (out), true, 0, 0                                          \
+    }
+#define CTL_FLAG(name, letter, out)                                                                \
+    {                                                                                              \
+        (name), (letter), CTL_OPT_FLAG, (out), false, 0, 0                                         \
+    }
+#define CTL_LONG(name, letter, out, lo, hi)                                                        \
+    {                                                                                              \
+        (name), (letter), CTL_OPT_LONG, (out), false, (lo), (hi)                                   \
+    }
+
+/* Reads argv (argv[0] is the command name) by the table opts. Returns true when
+ * the command goes on; otherwise false with *rc its exit code: CTL_OK after
+ * printing help for --help, CTL_USAGE after a bad option or value (printed), or
+ * when an argument is left over or a required option is missing, after
+ * printing "lotsectl: <command> <misuse>". */
+bool ctl_options(int argc, char **argv, const struct ctl_opt *opts, const char *help,
+                 const char *misuse, int *rc);
+
+/* A whole number in [lo, hi] from text, for option --name; 0, or -1 after
+ * printing "--name must be lo..hi". */
+int ctl_parse_long(const char *name, const char *text, long lo, long hi, long *out);
 
 /* Prints "lotsectl: <message>" on stderr. */
 void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -5,7 +5,6 @@
  * only in sodium_malloc'd memory and only until hashed (Argon2id,
  * crypto_pwhash_str); neither they nor their hashes are ever printed, except a
  * generated password, once, to the operator who asked for it. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +14,14 @@
 #include "ctl.h"
 #include "lotse/proto.h"
 
-#define HANDLE_MAX 64
+#define HANDLE_MAX     64
 #define NAME_MAX_BYTES 64 /* store.h keeps display names in STORE_MAX_HANDLE bytes */
-#define TOPICS_MAX 16
-#define TOPIC_MAX_LEN 32
-#define PASSWORD_MIN 8
-#define PASSWORD_MAX 256
-#define GENERATED_LEN 16
-#define CAPACITY_MAX 10
+#define TOPICS_MAX     16
+#define TOPIC_MAX_LEN  32
+#define PASSWORD_MIN   8
+#define PASSWORD_MAX   256
+#define GENERATED_LEN  16
+#define CAPACITY_MAX   10
 
 /* No 0/O, 1/l/I: read aloud or copied from paper without mistakes. */
 static const char password_alphabet[] = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -73,19 +72,6 @@ static int check_topics(const char *t)
     ctl_error("bad --topics: up to %d comma-separated names of a-z 0-9 _ - (1..%d each)",
               TOPICS_MAX, TOPIC_MAX_LEN);
     return CTL_USAGE;
-}
-
-/* --capacity: sessions at once; CTL_OK, or CTL_USAGE with the rule printed. */
-static int parse_capacity(const char *text, long *capacity)
-{
-    char *end;
-    long n = strtol(text, &end, 10);
-    if (!*text || *end || n < 1 || n > CAPACITY_MAX) {
-        ctl_error("--capacity must be 1..%d", CAPACITY_MAX);
-        return CTL_USAGE;
-    }
-    *capacity = n;
-    return CTL_OK;
 }
 
 /* Reads the first line of stdin into sodium_malloc'd memory; NULL on error. */
@@ -202,37 +188,22 @@ static const char account_add_help[] =
 
 int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"handle", required_argument, NULL, 'H'},   {"role", required_argument, NULL, 'r'},
-        {"name", required_argument, NULL, 'n'},     {"topics", required_argument, NULL, 't'},
-        {"capacity", required_argument, NULL, 'c'}, {"password-stdin", no_argument, NULL, 'p'},
-        {"pwhash-cost", required_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-        {"insecure-for-tests", no_argument, NULL, 'I'}, {0}};
     const char *handle = NULL, *role = NULL, *name = NULL, *topics = "", *cost = "interactive";
     long capacity = 2;
     bool from_stdin = false, insecure = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "H:r:n:t:c:pC:hI", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': handle = optarg; break;
-        case 'r': role = optarg; break;
-        case 'n': name = optarg; break;
-        case 't': topics = optarg; break;
-        case 'p': from_stdin = true; break;
-        case 'C': cost = optarg; break;
-        case 'I': insecure = true; break;
-        case 'c':
-            if (parse_capacity(optarg, &capacity) != CTL_OK)
-                return CTL_USAGE;
-            break;
-        case 'h': printf("%s", account_add_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !handle || !role) {
-        ctl_error("account-add needs --handle and --role (see account-add --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
+                                   CTL_NEEDED("role", 'r', &role),
+                                   CTL_TEXT("name", 'n', &name),
+                                   CTL_TEXT("topics", 't', &topics),
+                                   CTL_LONG("capacity", 'c', &capacity, 1, CAPACITY_MAX),
+                                   CTL_FLAG("password-stdin", 'p', &from_stdin),
+                                   CTL_TEXT("pwhash-cost", 'C', &cost),
+                                   CTL_FLAG("insecure-for-tests", 'I', &insecure),
+                                   {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, account_add_help,
+                     "needs --handle and --role (see account-add --help)", &rc))
+        return rc;
     if (!handle_valid(handle)) {
         ctl_error("bad handle '%s': a-z 0-9 and . _ - (not first), at most 64", handle);
         return CTL_USAGE;
@@ -252,7 +223,7 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     /* The password is kept until the commit, so a generated one is printed only
      * if it took. */
     char *password, hash[crypto_pwhash_STRBYTES];
-    int rc = new_password(cost, insecure, from_stdin, &password, hash);
+    rc = new_password(cost, insecure, from_stdin, &password, hash);
     if (rc != CTL_OK)
         return rc;
     char cap_text[8], detail[256], id[CTL_ID_BYTES], state[6] = "";
@@ -284,53 +255,37 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     return rc;
 }
 
+static const char disable_help[] =
+    "usage: lotsectl account-disable --handle H\n"
+    "Disables the account: it can no longer log in. Rows are kept for the audit log.\n";
+
 int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"handle", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *handle = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': handle = optarg; break;
-        case 'h':
-            printf("usage: lotsectl account-disable --handle H\n"
-                   "Disables the account: it can no longer log in. Rows are kept for the "
-                   "audit log.\n");
-            return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !handle) {
-        ctl_error("account-disable needs --handle H");
-        return CTL_USAGE;
-    }
-    int rc = update_account(conninfo, handle,
-                            "UPDATE accounts SET disabled = true, updated_at = now()"
-                            " WHERE handle = $1 RETURNING id",
-                            NULL, "account-disable", "");
+    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle), {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, disable_help, "needs --handle H", &rc))
+        return rc;
+    rc = update_account(conninfo, handle,
+                        "UPDATE accounts SET disabled = true, updated_at = now()"
+                        " WHERE handle = $1 RETURNING id",
+                        NULL, "account-disable", "");
     if (rc == CTL_OK)
         printf("account %s disabled\n", handle);
     return rc;
 }
 
+static const char list_help[] =
+    "usage: lotsectl account-list\n"
+    "Lists accounts: id handle role topics capacity disabled certified-devices\n"
+    "(devices with a valid, unrevoked certificate). Never password hashes.\n";
+
 int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            printf("usage: lotsectl account-list\n"
-                   "Lists accounts: id handle role topics capacity disabled certified-devices\n"
-                   "(devices with a valid, unrevoked certificate). Never password hashes.\n");
-            return CTL_OK;
-        }
-        return CTL_USAGE;
-    }
-    if (optind != argc) {
-        ctl_error("account-list takes no arguments");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {{0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, list_help, "takes no arguments", &rc))
+        return rc;
     PGconn *db = ctl_db_connect(conninfo);
     if (!db)
         return CTL_FAIL;
@@ -361,47 +316,37 @@ int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
 /* ---- account-enable, account-reset-password, account-set-topics,
  * account-set-capacity ---- */
 
-/* Parses "--handle H [--NAME VALUE]" for the one-field commands; *value stays
- * NULL when opt_name is NULL or absent. Prints help and returns CTL_OK + 100
- * for --help, CTL_USAGE on a bad command line, else CTL_OK. */
-static int parse_handle_and(int argc, char **argv, const char *opt_name, const char **handle,
-                            const char **value, const char *help)
+/* Reads "--handle H [--NAME VALUE]" (both required) for the one-field commands;
+ * *value stays NULL when opt_name is NULL. Returns true when the command goes
+ * on, else false with *rc its exit code (as ctl_options). */
+static bool parse_handle_and(int argc, char **argv, const char *opt_name, const char **handle,
+                             const char **value, const char *help, int *rc)
 {
-    struct option opts[4] = {{"handle", required_argument, NULL, 'H'},
-                             {"help", no_argument, NULL, 'h'},
-                             {opt_name ? opt_name : "help", opt_name ? required_argument : no_argument,
-                              NULL, opt_name ? 'v' : 'h'},
-                             {0}};
-    int c;
     *handle = NULL;
-    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': *handle = optarg; break;
-        case 'v': *value = optarg; break;
-        case 'h': printf("%s", help); return CTL_OK + 100;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !*handle || (opt_name && !*value)) {
-        ctl_error("%s needs --handle H%s%s (see --help)", argv[0], opt_name ? " and --" : "",
-                  opt_name ? opt_name : "");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("handle", 'H', handle), CTL_NEEDED(opt_name, 0, value), {0}};
+    char misuse[80];
+    snprintf(misuse, sizeof(misuse), "needs --handle H%s%s (see --help)", opt_name ? " and --" : "",
+             opt_name ? opt_name : "");
+    if (!ctl_options(argc, argv, opts, help, misuse, rc))
+        return false;
     if (!handle_valid(*handle)) {
         ctl_error("bad handle '%s'", *handle);
-        return CTL_USAGE;
+        *rc = CTL_USAGE;
+        return false;
     }
-    return CTL_OK;
+    return true;
 }
 
 int ctl_cmd_account_enable(const char *conninfo, int argc, char **argv)
 {
     const char *handle, *none = NULL;
-    int rc = parse_handle_and(argc, argv, NULL, &handle, &none,
-                              "usage: lotsectl account-enable --handle H\n"
-                              "Enables a disabled account: it can log in again.\n");
-    if (rc != CTL_OK)
-        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    int rc;
+    if (!parse_handle_and(argc, argv, NULL, &handle, &none,
+                          "usage: lotsectl account-enable --handle H\n"
+                          "Enables a disabled account: it can log in again.\n",
+                          &rc))
+        return rc;
     rc = update_account(conninfo, handle,
                         "UPDATE accounts SET disabled = false, updated_at = now()"
                         " WHERE handle = $1 RETURNING id",
@@ -414,20 +359,22 @@ int ctl_cmd_account_enable(const char *conninfo, int argc, char **argv)
 int ctl_cmd_account_set_topics(const char *conninfo, int argc, char **argv)
 {
     const char *handle, *topics = NULL;
-    int rc = parse_handle_and(argc, argv, "topics", &handle, &topics,
-                              "usage: lotsectl account-set-topics --handle H --topics a,b,c\n"
-                              "Sets the topics the account takes sessions for (up to 16 names of\n"
-                              "a-z 0-9 _ -; \"\" for none). Takes effect at the next login.\n");
-    if (rc != CTL_OK)
-        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    int rc;
+    if (!parse_handle_and(argc, argv, "topics", &handle, &topics,
+                          "usage: lotsectl account-set-topics --handle H --topics a,b,c\n"
+                          "Sets the topics the account takes sessions for (up to 16 names of\n"
+                          "a-z 0-9 _ -; \"\" for none). Takes effect at the next login.\n",
+                          &rc))
+        return rc;
     if (check_topics(topics) != CTL_OK)
         return CTL_USAGE;
     char detail[600];
     snprintf(detail, sizeof(detail), "topics=%s", topics);
-    rc = update_account(conninfo, handle,
-                        "UPDATE accounts SET topics = coalesce(string_to_array(nullif($2, ''), ','),"
-                        " '{}'), updated_at = now() WHERE handle = $1 RETURNING id",
-                        topics, "account-set-topics", detail);
+    rc =
+        update_account(conninfo, handle,
+                       "UPDATE accounts SET topics = coalesce(string_to_array(nullif($2, ''), ','),"
+                       " '{}'), updated_at = now() WHERE handle = $1 RETURNING id",
+                       topics, "account-set-topics", detail);
     if (rc == CTL_OK)
         printf("account %s topics %s\n", handle, *topics ? topics : "(none)");
     return rc;
@@ -436,14 +383,15 @@ int ctl_cmd_account_set_topics(const char *conninfo, int argc, char **argv)
 int ctl_cmd_account_set_capacity(const char *conninfo, int argc, char **argv)
 {
     const char *handle, *cap = NULL;
-    int rc = parse_handle_and(argc, argv, "capacity", &handle, &cap,
-                              "usage: lotsectl account-set-capacity --handle H --capacity N\n"
-                              "Sets how many sessions the account may hold at once (1..10).\n"
-                              "Takes effect at the next login.\n");
-    if (rc != CTL_OK)
-        return rc == CTL_OK + 100 ? CTL_OK : rc;
+    int rc;
+    if (!parse_handle_and(argc, argv, "capacity", &handle, &cap,
+                          "usage: lotsectl account-set-capacity --handle H --capacity N\n"
+                          "Sets how many sessions the account may hold at once (1..10).\n"
+                          "Takes effect at the next login.\n",
+                          &rc))
+        return rc;
     long n;
-    if (parse_capacity(cap, &n) != CTL_OK)
+    if (ctl_parse_long("capacity", cap, 1, CAPACITY_MAX, &n) < 0)
         return CTL_USAGE;
     char value[8], detail[32];
     snprintf(value, sizeof(value), "%ld", n);
@@ -466,35 +414,22 @@ static const char reset_help[] =
 
 int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"handle", required_argument, NULL, 'H'},
-                                         {"password-stdin", no_argument, NULL, 'p'},
-                                         {"pwhash-cost", required_argument, NULL, 'C'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"insecure-for-tests", no_argument, NULL, 'I'},
-                                         {0}};
     const char *handle = NULL, *cost = "interactive";
     bool from_stdin = false, insecure = false;
-    int c;
-    while ((c = getopt_long(argc, argv, "H:pC:hI", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': handle = optarg; break;
-        case 'p': from_stdin = true; break;
-        case 'C': cost = optarg; break;
-        case 'I': insecure = true; break;
-        case 'h': printf("%s", reset_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !handle) {
-        ctl_error("account-reset-password needs --handle H (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
+                                   CTL_FLAG("password-stdin", 'p', &from_stdin),
+                                   CTL_TEXT("pwhash-cost", 'C', &cost),
+                                   CTL_FLAG("insecure-for-tests", 'I', &insecure),
+                                   {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, reset_help, "needs --handle H (see --help)", &rc))
+        return rc;
     if (!handle_valid(handle)) {
         ctl_error("bad handle '%s'", handle);
         return CTL_USAGE;
     }
     char *password, hash[crypto_pwhash_STRBYTES];
-    int rc = new_password(cost, insecure, from_stdin, &password, hash);
+    rc = new_password(cost, insecure, from_stdin, &password, hash);
     if (rc != CTL_OK)
         return rc;
     rc = update_account(conninfo, handle,

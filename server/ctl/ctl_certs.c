@@ -1,7 +1,6 @@
 /* ctl_certs.c — device-certify: the organisation key signs a counsellor's
  * device key (struct lotse_cert), and the certificate is stored with an audit
  * row in one transaction; device-revoke and device-list. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,34 +21,17 @@ static const char certify_help[] =
 
 int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"handle", required_argument, NULL, 'H'}, {"device", required_argument, NULL, 'd'},
-        {"orgkey", required_argument, NULL, 'k'}, {"days", required_argument, NULL, 'D'},
-        {"help", no_argument, NULL, 'h'},         {0}};
     const char *handle = NULL, *device = NULL, *orgkey = NULL;
     long days = 365;
-    char *end;
-    int c;
-    while ((c = getopt_long(argc, argv, "H:d:k:D:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': handle = optarg; break;
-        case 'd': device = optarg; break;
-        case 'k': orgkey = optarg; break;
-        case 'D':
-            days = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || days < 1 || days > DAYS_MAX) {
-                ctl_error("--days must be 1..%d", DAYS_MAX);
-                return CTL_USAGE;
-            }
-            break;
-        case 'h': printf("%s", certify_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !handle || !device || !orgkey) {
-        ctl_error("device-certify needs --handle, --device and --orgkey (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
+                                   CTL_NEEDED("device", 'd', &device),
+                                   CTL_NEEDED("orgkey", 'k', &orgkey),
+                                   CTL_LONG("days", 'D', &days, 1, DAYS_MAX),
+                                   {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, certify_help,
+                     "needs --handle, --device and --orgkey (see --help)", &rc))
+        return rc;
     struct lotse_cert cert = {0};
     if (ctl_key_parse_public(device, cert.device_pk) < 0) {
         ctl_error("--device must be a base64url Ed25519 public key (43 characters)");
@@ -59,7 +41,7 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
     if (ctl_key_read_secret(orgkey, &sk) < 0)
         return CTL_FAIL;
 
-    int rc = CTL_FAIL;
+    rc = CTL_FAIL;
     PGconn *db = ctl_db_connect(conninfo);
     if (!db || ctl_db_exec(db, "BEGIN") < 0)
         goto out;
@@ -131,21 +113,11 @@ static const char revoke_help[] =
 
 int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"device", required_argument, NULL, 'd'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *device = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd': device = optarg; break;
-        case 'h': printf("%s", revoke_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc || !device) {
-        ctl_error("device-revoke needs --device PUBKEY (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_NEEDED("device", 'd', &device), {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, revoke_help, "needs --device PUBKEY (see --help)", &rc))
+        return rc;
     uint8_t pk[CTL_PK_BYTES];
     if (ctl_key_parse_public(device, pk) < 0) {
         ctl_error("--device must be a base64url Ed25519 public key (43 characters)");
@@ -177,27 +149,17 @@ int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
     return CTL_OK;
 }
 
+static const char list_help[] = "usage: lotsectl device-list [--handle H]\n"
+                                "Lists device certificates (of account H only, with --handle):\n"
+                                "id handle device-key expires state (valid, expired or revoked).\n";
+
 int ctl_cmd_device_list(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"handle", required_argument, NULL, 'H'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *handle = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "H:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'H': handle = optarg; break;
-        case 'h':
-            printf("usage: lotsectl device-list [--handle H]\n"
-                   "Lists device certificates (of account H only, with --handle):\n"
-                   "id handle device-key expires state (valid, expired or revoked).\n");
-            return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc) {
-        ctl_error("device-list takes only --handle");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_TEXT("handle", 'H', &handle), {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, list_help, "takes only --handle", &rc))
+        return rc;
     PGconn *db = ctl_db_connect(conninfo);
     if (!db)
         return CTL_FAIL;

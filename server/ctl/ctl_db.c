@@ -1,5 +1,4 @@
 /* ctl_db.c — lotsectl's database helpers: connect, run, audit, and migrate. */
-#include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -143,23 +142,17 @@ int ctl_db_change(PGconn *db, const struct ctl_change *c, char *id, char *sqlsta
     return 0;
 }
 
+static const char migrate_help[] =
+    "usage: lotsectl [--db CONNINFO] migrate\n"
+    "Applies every migration the database does not have yet, each in one\n"
+    "transaction. Safe to run twice and next to a running lotsed.\n";
+
 int ctl_cmd_migrate(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            printf("usage: lotsectl [--db CONNINFO] migrate\n"
-                   "Applies every migration the database does not have yet, each in one\n"
-                   "transaction. Safe to run twice and next to a running lotsed.\n");
-            return CTL_OK;
-        }
-        return CTL_USAGE;
-    }
-    if (optind != argc) {
-        ctl_error("migrate takes no arguments");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {{0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, migrate_help, "takes no arguments", &rc))
+        return rc;
     PGconn *db = ctl_db_connect(conninfo);
     if (!db)
         return CTL_FAIL;

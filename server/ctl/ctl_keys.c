@@ -6,7 +6,6 @@
  * sodium_malloc'd memory (guarded, wiped by sodium_free). */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,26 +104,11 @@ out:
 
 static int keygen_command(int argc, char **argv, const char *what, const char *help)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'}, {0}};
     const char *out = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            printf("%s", help);
-            return CTL_OK;
-        default:
-            return CTL_USAGE;
-        }
-    }
-    if (!out || optind != argc) {
-        ctl_error("%s needs --out FILE and nothing else", argv[0]);
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_NEEDED("out", 'o', &out), {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, help, "needs --out FILE and nothing else", &rc))
+        return rc;
     return keygen(out, what);
 }
 

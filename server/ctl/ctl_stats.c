@@ -1,7 +1,6 @@
 /* ctl_stats.c — stats, purge and audit: reading the hourly aggregates, the
  * retention purge (the same statement lotsed runs hourly, store.c), and the
  * audit log. Purge writes its own audit row in the same transaction. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,20 +11,12 @@
 #include "ctl.h"
 #include "store.h"
 
-#define DAYS_MAX 3650
+#define DAYS_MAX            3650
 #define STATS_REFRESH_HOURS 48
-#define AUDIT_LIMIT_MAX 100000
+#define AUDIT_LIMIT_MAX     100000
 
-/* A whole number in [lo, hi] from text; false otherwise. */
-static bool parse_int(const char *text, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(text, &end, 10);
-    if (!*text || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
+/* What the three commands say about an argument left over. */
+#define NO_ARGUMENTS "takes no arguments besides its options (see --help)"
 
 /* Loads lotsed's configuration (for retention and time zone); CTL_OK or
  * CTL_USAGE with the setting named. */
@@ -54,39 +45,18 @@ static const char stats_help[] =
 
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"days", required_argument, NULL, 'd'},
-                                         {"hourly", no_argument, NULL, 'H'},
-                                         {"refresh", no_argument, NULL, 'r'},
-                                         {"timezone", required_argument, NULL, 't'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     long days = 7;
     bool hourly = false, refresh = false;
     const char *tz = NULL, *config_path = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "d:Hrt:c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            if (!parse_int(optarg, 1, DAYS_MAX, &days)) {
-                ctl_error("--days must be 1..%d", DAYS_MAX);
-                return CTL_USAGE;
-            }
-            break;
-        case 'H': hourly = true; break;
-        case 'r': refresh = true; break;
-        case 't': tz = optarg; break;
-        case 'c': config_path = optarg; break;
-        case 'h': printf("%s", stats_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc) {
-        ctl_error("stats takes no arguments besides its options (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {
+        CTL_LONG("days", 'd', &days, 1, DAYS_MAX), CTL_FLAG("hourly", 'H', &hourly),
+        CTL_FLAG("refresh", 'r', &refresh),        CTL_TEXT("timezone", 't', &tz),
+        CTL_TEXT("config", 'c', &config_path),     {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, stats_help, NO_ARGUMENTS, &rc))
+        return rc;
     static struct config cfg;
-    int rc = load_config(config_path, &cfg);
+    rc = load_config(config_path, &cfg);
     if (rc != CTL_OK)
         return rc;
     if (!tz)
@@ -155,49 +125,26 @@ static const char purge_help[] =
 
 int ctl_cmd_purge(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"dry-run", no_argument, NULL, 'n'},
-                                         {"retention-days", required_argument, NULL, 'r'},
-                                         {"audit-retention-days", required_argument, NULL, 'a'},
-                                         {"config", required_argument, NULL, 'c'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     bool dry = false;
     long retention = -1, audit = -1;
     const char *config_path = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "nr:a:c:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'n': dry = true; break;
-        case 'r':
-            if (!parse_int(optarg, 1, 3650, &retention)) {
-                ctl_error("--retention-days must be 1..3650");
-                return CTL_USAGE;
-            }
-            break;
-        case 'a':
-            if (!parse_int(optarg, 1, 36500, &audit)) {
-                ctl_error("--audit-retention-days must be 1..36500");
-                return CTL_USAGE;
-            }
-            break;
-        case 'c': config_path = optarg; break;
-        case 'h': printf("%s", purge_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc) {
-        ctl_error("purge takes no arguments besides its options (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_FLAG("dry-run", 'n', &dry),
+                                   CTL_LONG("retention-days", 'r', &retention, 1, 3650),
+                                   CTL_LONG("audit-retention-days", 'a', &audit, 1, 36500),
+                                   CTL_TEXT("config", 'c', &config_path),
+                                   {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, purge_help, NO_ARGUMENTS, &rc))
+        return rc;
     static struct config cfg;
-    int rc = load_config(config_path, &cfg);
+    rc = load_config(config_path, &cfg);
     if (rc != CTL_OK)
         return rc;
     if (retention < 0)
         retention = cfg.retention_days;
     if (audit < 0)
         audit = cfg.audit_retention_days;
-    char r[16], a[16];
+    char r[24], a[24]; /* room for any long */
     snprintf(r, sizeof(r), "%ld", retention);
     snprintf(a, sizeof(a), "%ld", audit);
     const char *v[2] = {r, a};
@@ -247,36 +194,19 @@ static const char audit_help[] =
 
 int ctl_cmd_audit(const char *conninfo, int argc, char **argv)
 {
-    static const struct option opts[] = {{"since", required_argument, NULL, 's'},
-                                         {"handle", required_argument, NULL, 'H'},
-                                         {"limit", required_argument, NULL, 'l'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {0}};
     const char *since = NULL, *handle = NULL;
     long limit = 100;
-    int c;
-    while ((c = getopt_long(argc, argv, "s:H:l:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': since = optarg; break;
-        case 'H': handle = optarg; break;
-        case 'l':
-            if (!parse_int(optarg, 1, AUDIT_LIMIT_MAX, &limit)) {
-                ctl_error("--limit must be 1..%d", AUDIT_LIMIT_MAX);
-                return CTL_USAGE;
-            }
-            break;
-        case 'h': printf("%s", audit_help); return CTL_OK;
-        default: return CTL_USAGE;
-        }
-    }
-    if (optind != argc) {
-        ctl_error("audit takes no arguments besides its options (see --help)");
-        return CTL_USAGE;
-    }
+    const struct ctl_opt opts[] = {CTL_TEXT("since", 's', &since),
+                                   CTL_TEXT("handle", 'H', &handle),
+                                   CTL_LONG("limit", 'l', &limit, 1, AUDIT_LIMIT_MAX),
+                                   {0}};
+    int rc;
+    if (!ctl_options(argc, argv, opts, audit_help, NO_ARGUMENTS, &rc))
+        return rc;
     PGconn *db = ctl_db_connect(conninfo);
     if (!db)
         return CTL_FAIL;
-    int rc = CTL_FAIL;
+    rc = CTL_FAIL;
     if (since) {
         /* a bad time is the operator's typo, not a database failure */
         const char *v[1] = {since};
@@ -284,7 +214,8 @@ int ctl_cmd_audit(const char *conninfo, int argc, char **argv)
         bool ok = PQresultStatus(t) == PGRES_TUPLES_OK;
         PQclear(t);
         if (!ok) {
-            ctl_error("--since: '%s' is not a time PostgreSQL understands (e.g. 2026-03-01)", since);
+            ctl_error("--since: '%s' is not a time PostgreSQL understands (e.g. 2026-03-01)",
+                      since);
             rc = CTL_USAGE;
             goto out;
         }
