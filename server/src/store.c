@@ -54,9 +54,12 @@ static void task_free(struct task *t)
     mem_free(t);
 }
 
-/* done() of a task whose store is gone: unlink and free. */
-static void orphan_done(struct task *t)
+/* The store of a task whose done() runs, or NULL when that store is gone: the
+ * task is then taken off the orphans and freed. */
+static struct store *task_owner(struct task *t)
 {
+    if (t->s)
+        return t->s;
     for (struct task **pp = &orphans; *pp; pp = &(*pp)->next) {
         if (*pp == t) {
             *pp = t->next;
@@ -64,6 +67,7 @@ static void orphan_done(struct task *t)
         }
     }
     task_free(t);
+    return NULL;
 }
 
 void store__answer_failed(struct store *s)
@@ -76,7 +80,6 @@ void store__answer_failed(struct store *s)
         store__answer(r, r->status);
 }
 
-/* A kick's work: finishing is the point. */
 static void kick_work(void *arg)
 {
     (void)arg; /* finishing is the point: the pool then wakes the service thread */
@@ -85,11 +88,9 @@ static void kick_work(void *arg)
 static void kick_done(void *arg)
 {
     struct task *t = arg;
-    struct store *s = t->s;
-    if (!s) {
-        orphan_done(t);
+    struct store *s = task_owner(t);
+    if (!s)
         return;
-    }
     s->kick = NULL;
     task_free(t);
     store__answer_failed(s);
@@ -212,11 +213,9 @@ static void connect_work(void *arg)
 static void connect_done(void *arg)
 {
     struct task *t = arg;
-    struct store *s = t->s;
-    if (!s) {
-        orphan_done(t);
+    struct store *s = task_owner(t);
+    if (!s)
         return;
-    }
     s->job = NULL;
     PGconn *conn = t->conn;
     t->conn = NULL;

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "log.h"
-#include "mem.h"
 
 #define OID_TEXT       25
 #define OID_BYTEA      17
@@ -103,13 +102,10 @@ int store_account_lookup(struct store *s, const char *handle, const uint8_t *dev
 {
     if (!s || !handle || !cb)
         return -EINVAL;
-    int rc = store__admit(s);
+    struct req *r;
+    int rc = store__req_new(s, REQ_LOOKUP, &r);
     if (rc < 0)
         return rc;
-    struct req *r = mem_calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    r->kind = REQ_LOOKUP;
     r->u.lookup.cb = cb;
     r->u.lookup.arg = arg;
     if (strlen(handle) > STORE_MAX_HANDLE) {

@@ -153,9 +153,10 @@ void store__read_results(struct store *s, struct req_list *done);
 /* Runs the callbacks of finished requests (from store__read_results); frees them. */
 void store__finish(struct store *s, struct req_list *done);
 
-/* Before a look-up or query is made: retries a postponed connect; returns 0, or
- * -EAGAIN when the queue is full. */
-int store__admit(struct store *s);
+/* A new look-up or query of kind in *out (zeroed but for kind; the caller owns
+ * it until store__submit). Retries a postponed connect first. Returns 0,
+ * -EAGAIN when the queue is full, or -ENOMEM. */
+int store__req_new(struct store *s, enum req_kind kind, struct req **out);
 
 /* Queues a look-up or query (the store owns r from here): answered -ENOTCONN
  * later while the database is down. Returns 0. */

@@ -221,12 +221,17 @@ void store__finish(struct store *s, struct req_list *done)
 
 /* ---- queueing ---- */
 
-int store__admit(struct store *s)
+int store__req_new(struct store *s, enum req_kind kind, struct req **out)
 {
     if (s->connect_wanted)
         store__start_connect(s, 0);
     if (s->conn && s->waiting.count + s->inflight.count >= s->max_queued)
         return -EAGAIN;
+    struct req *r = mem_calloc(1, sizeof(*r));
+    if (!r)
+        return -ENOMEM;
+    r->kind = kind;
+    *out = r;
     return 0;
 }
 
@@ -246,13 +251,10 @@ int store__query(struct store *s, const char *sql, const char *what, store_resul
 {
     if (!s || nparams > STORE_QUERY_PARAMS)
         return -EINVAL;
-    int rc = store__admit(s);
+    struct req *r;
+    int rc = store__req_new(s, REQ_QUERY, &r);
     if (rc < 0)
         return rc;
-    struct req *r = mem_calloc(1, sizeof(*r));
-    if (!r)
-        return -ENOMEM;
-    r->kind = REQ_QUERY;
     r->u.query.sql = sql;
     r->u.query.what = what;
     r->u.query.cb = cb;

@@ -5,32 +5,34 @@
 
 #include <stdio.h>
 
+/* Queues sql with the numbers a and, when n is 2, b as its text parameters. */
+static int query_numbers(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                         void *arg, int n, long long a, long long b)
+{
+    char ta[24], tb[24];
+    snprintf(ta, sizeof(ta), "%lld", a);
+    snprintf(tb, sizeof(tb), "%lld", b);
+    const char *p[2] = {ta, tb};
+    return store__query(s, sql, what, cb, arg, n, p);
+}
+
 int store_today_counts(struct store *s, time_t midnight, store_result_cb cb, void *arg)
 {
-    char t[24];
-    snprintf(t, sizeof(t), "%lld", (long long)midnight);
-    const char *p[1] = {t};
-    return store__query(s, store__sql_today, "today's counts", cb, arg, 1, p);
+    return query_numbers(s, store__sql_today, "today's counts", cb, arg, 1, midnight, 0);
 }
 
 int store_stats_aggregate(struct store *s, int window_hours, int retention_days, store_result_cb cb,
                           void *arg)
 {
-    char h[16], d[16];
-    snprintf(h, sizeof(h), "%d", window_hours);
-    snprintf(d, sizeof(d), "%d", retention_days);
-    const char *p[2] = {h, d};
-    return store__query(s, store_sql_aggregate, "hourly statistics", cb, arg, 2, p);
+    return query_numbers(s, store_sql_aggregate, "hourly statistics", cb, arg, 2, window_hours,
+                         retention_days);
 }
 
 int store_purge(struct store *s, int retention_days, int audit_retention_days, store_result_cb cb,
                 void *arg)
 {
-    char d[16], a[16];
-    snprintf(d, sizeof(d), "%d", retention_days);
-    snprintf(a, sizeof(a), "%d", audit_retention_days);
-    const char *p[2] = {d, a};
-    return store__query(s, store_sql_purge, "retention purge", cb, arg, 2, p);
+    return query_numbers(s, store_sql_purge, "retention purge", cb, arg, 2, retention_days,
+                         audit_retention_days);
 }
 
 int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg)

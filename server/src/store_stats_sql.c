@@ -4,6 +4,8 @@
  * with blocking libpq, so this object links to neither libpq nor the event loop. */
 #include "store_internal.h"
 
+/* The statements keep their SQL line breaks. */
+/* clang-format off */
 /* Supervision and statistics (store.h). Time zones and intervals are
  * parameters, never spliced into the text. The hour a session belongs to is the
  * hour of its rounded start. "Abandoned" means that no counsellor took it (the
@@ -26,10 +28,10 @@ const char store__sql_today[] =
     " SELECT date_trunc('hour', started_bucket), topic, count(*),"                                 \
     " count(*) FILTER (WHERE NOT taken), count(*) FILTER (WHERE escalated),"                       \
     " coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_seconds)"                          \
-    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                  \
+    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                   \
     " coalesce(percentile_disc(0.9) WITHIN GROUP (ORDER BY wait_seconds)"                          \
-    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                  \
-    " coalesce(round(avg(duration_seconds) FILTER (WHERE taken AND end_reason <> 'crashed')),"     \
+    "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                   \
+    " coalesce(round(avg(duration_seconds) FILTER (WHERE taken AND end_reason <> 'crashed')),"    \
     "   0)::integer"
 #define STATS_INSERT                                                                               \
     "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated, wait_p50, wait_p90,"   \
@@ -43,8 +45,8 @@ const char store__sql_today[] =
 const char store_sql_aggregate[] =
     "WITH w AS (SELECT greatest(date_trunc('hour', now()) - make_interval(hours => $1::integer),"
     "  date_trunc('hour', now() - make_interval(days => $2::integer))) AS since),"
-    " up AS (" STATS_INSERT STATS_SELECT " FROM sessions, w WHERE started_bucket >= w.since AND "
-                                         "started_bucket < date_trunc('hour', now())"
+    " up AS (" STATS_INSERT STATS_SELECT
+    " FROM sessions, w WHERE started_bucket >= w.since AND started_bucket < date_trunc('hour', now())"
     " AND end_reason IS NOT NULL GROUP BY 1, 2"
     " ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions,"
     " abandoned = EXCLUDED.abandoned, escalated = EXCLUDED.escalated,"
@@ -88,3 +90,4 @@ const char store_sql_stats_hourly[] =
     " wait_p90, mean_duration FROM stats_hourly"
     " WHERE hour >= date_trunc('hour', now()) - make_interval(days => $1::integer)"
     " ORDER BY hour, topic";
+/* clang-format on */
