@@ -171,6 +171,25 @@ static int update_account(const char *conninfo, const char *handle, const char *
     return found == 0 ? CTL_OK : CTL_FAIL;
 }
 
+/* The fields of a new account; CTL_OK, or CTL_USAGE with the rule printed. */
+static int check_new_account(const char *handle, const char *role, const char *name,
+                             const char *topics)
+{
+    if (!handle_valid(handle)) {
+        ctl_error("bad handle '%s': a-z 0-9 and . _ - (not first), at most 64", handle);
+        return CTL_USAGE;
+    }
+    if (strcmp(role, "counsellor") != 0 && strcmp(role, "supervisor") != 0) {
+        ctl_error("--role must be counsellor or supervisor");
+        return CTL_USAGE;
+    }
+    if (!*name || strlen(name) > NAME_MAX_BYTES || !lotse_utf8_valid(name, strlen(name))) {
+        ctl_error("--name must be 1 to %d bytes of UTF-8", NAME_MAX_BYTES);
+        return CTL_USAGE;
+    }
+    return check_topics(topics);
+}
+
 static const char account_add_help[] =
     "usage: lotsectl account-add --handle H --role counsellor|supervisor [--name NAME]\n"
     "         [--topics a,b,c] [--capacity N] [--password-stdin]\n"
@@ -191,34 +210,24 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     const char *handle = NULL, *role = NULL, *name = NULL, *topics = "", *cost = "interactive";
     long capacity = 2;
     bool from_stdin = false, insecure = false;
-    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
-                                   CTL_NEEDED("role", 'r', &role),
-                                   CTL_TEXT("name", 'n', &name),
-                                   CTL_TEXT("topics", 't', &topics),
-                                   CTL_LONG("capacity", 'c', &capacity, 1, CAPACITY_MAX),
-                                   CTL_FLAG("password-stdin", 'p', &from_stdin),
-                                   CTL_TEXT("pwhash-cost", 'C', &cost),
-                                   CTL_FLAG("insecure-for-tests", 'I', &insecure),
-                                   {0}};
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("handle", 'H', &handle),
+        CTL_NEEDED("role", 'r', &role),
+        CTL_TEXT("name", 'n', &name),
+        CTL_TEXT("topics", 't', &topics),
+        CTL_LONG("capacity", 'c', &capacity, 1, CAPACITY_MAX),
+        CTL_FLAG("password-stdin", 'p', &from_stdin),
+        CTL_TEXT("pwhash-cost", 'C', &cost),
+        CTL_FLAG("insecure-for-tests", 'I', &insecure),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, account_add_help,
                      "needs --handle and --role (see account-add --help)", &rc))
         return rc;
-    if (!handle_valid(handle)) {
-        ctl_error("bad handle '%s': a-z 0-9 and . _ - (not first), at most 64", handle);
-        return CTL_USAGE;
-    }
-    if (strcmp(role, "counsellor") != 0 && strcmp(role, "supervisor") != 0) {
-        ctl_error("--role must be counsellor or supervisor");
-        return CTL_USAGE;
-    }
     if (!name)
         name = handle;
-    if (!*name || strlen(name) > NAME_MAX_BYTES || !lotse_utf8_valid(name, strlen(name))) {
-        ctl_error("--name must be 1 to %d bytes of UTF-8", NAME_MAX_BYTES);
-        return CTL_USAGE;
-    }
-    if (check_topics(topics) != CTL_OK)
+    if (check_new_account(handle, role, name, topics) != CTL_OK)
         return CTL_USAGE;
     /* The password is kept until the commit, so a generated one is printed only
      * if it took. */
@@ -262,7 +271,10 @@ static const char disable_help[] =
 int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv)
 {
     const char *handle = NULL;
-    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle), {0}};
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("handle", 'H', &handle),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, disable_help, "needs --handle H", &rc))
         return rc;
@@ -282,7 +294,9 @@ static const char list_help[] =
 
 int ctl_cmd_account_list(const char *conninfo, int argc, char **argv)
 {
-    const struct ctl_opt opts[] = {{0}};
+    const struct ctl_opt opts[] = {
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, list_help, "takes no arguments", &rc))
         return rc;
@@ -324,7 +338,10 @@ static bool parse_handle_and(int argc, char **argv, const char *opt_name, const 
 {
     *handle = NULL;
     const struct ctl_opt opts[] = {
-        CTL_NEEDED("handle", 'H', handle), CTL_NEEDED(opt_name, 0, value), {0}};
+        CTL_NEEDED("handle", 'H', handle),
+        CTL_NEEDED(opt_name, 0, value),
+        {0},
+    };
     char misuse[80];
     snprintf(misuse, sizeof(misuse), "needs --handle H%s%s (see --help)", opt_name ? " and --" : "",
              opt_name ? opt_name : "");
@@ -416,11 +433,13 @@ int ctl_cmd_account_reset_password(const char *conninfo, int argc, char **argv)
 {
     const char *handle = NULL, *cost = "interactive";
     bool from_stdin = false, insecure = false;
-    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
-                                   CTL_FLAG("password-stdin", 'p', &from_stdin),
-                                   CTL_TEXT("pwhash-cost", 'C', &cost),
-                                   CTL_FLAG("insecure-for-tests", 'I', &insecure),
-                                   {0}};
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("handle", 'H', &handle),
+        CTL_FLAG("password-stdin", 'p', &from_stdin),
+        CTL_TEXT("pwhash-cost", 'C', &cost),
+        CTL_FLAG("insecure-for-tests", 'I', &insecure),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, reset_help, "needs --handle H (see --help)", &rc))
         return rc;

@@ -19,15 +19,64 @@ static const char certify_help[] =
     "it) for account H with the organisation secret key in FILE, valid for N days\n"
     "(default 365, at most 3650). Stores the certificate and prints it (base64url).\n";
 
+/* Locks the row of account handle (in the caller's transaction) and copies its
+ * id; 0, or -1 (printed) when it is missing or disabled or the query failed. */
+static int lock_account(PGconn *db, const char *handle, char id[CTL_ID_BYTES])
+{
+    const char *hv[1] = {handle};
+    PGresult *r = ctl_db_query(db, "SELECT id, disabled FROM accounts WHERE handle = $1 FOR UPDATE",
+                               1, hv, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        ctl_error("no account '%s'", handle);
+        return -1;
+    }
+    snprintf(id, CTL_ID_BYTES, "%s", PQgetvalue(r, 0, 0));
+    int disabled = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (disabled) {
+        ctl_error("account '%s' is disabled; not certifying a device for it", handle);
+        return -1;
+    }
+    return 0;
+}
+
+/* Inserts the signed certificate of account id; 0, or -1 (printed). */
+static int insert_cert(PGconn *db, const char *id, const struct lotse_cert *cert,
+                       const uint8_t signed_cert[LOTSE_CERT_BYTES])
+{
+    char expires[24], state[6] = "";
+    snprintf(expires, sizeof(expires), "%" PRIu64, cert->expires);
+    const char *values[4] = {id, (const char *)cert->device_pk, (const char *)signed_cert, expires};
+    const int lengths[4] = {0, LOTSE_PK_BYTES, LOTSE_CERT_BYTES, 0};
+    const int formats[4] = {0, 1, 1, 0};
+    PGresult *r =
+        ctl_db_query(db,
+                     "INSERT INTO device_certs (account_id, device_pk, cert, expires_at)"
+                     " VALUES ($1::integer, $2::bytea, $3::bytea, to_timestamp($4::bigint))",
+                     4, values, lengths, formats, PGRES_COMMAND_OK, state);
+    if (!r) {
+        if (strcmp(state, "23505") == 0)
+            ctl_error("this device key is already certified");
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
 int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
 {
     const char *handle = NULL, *device = NULL, *orgkey = NULL;
     long days = 365;
-    const struct ctl_opt opts[] = {CTL_NEEDED("handle", 'H', &handle),
-                                   CTL_NEEDED("device", 'd', &device),
-                                   CTL_NEEDED("orgkey", 'k', &orgkey),
-                                   CTL_LONG("days", 'D', &days, 1, DAYS_MAX),
-                                   {0}};
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("handle", 'H', &handle),
+        CTL_NEEDED("device", 'd', &device),
+        CTL_NEEDED("orgkey", 'k', &orgkey),
+        CTL_LONG("days", 'D', &days, 1, DAYS_MAX),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, certify_help,
                      "needs --handle, --device and --orgkey (see --help)", &rc))
@@ -45,24 +94,9 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
     PGconn *db = ctl_db_connect(conninfo);
     if (!db || ctl_db_exec(db, "BEGIN") < 0)
         goto out;
-    const char *hv[1] = {handle};
-    PGresult *r = ctl_db_query(db, "SELECT id, disabled FROM accounts WHERE handle = $1 FOR UPDATE",
-                               1, hv, NULL, NULL, PGRES_TUPLES_OK, NULL);
-    if (!r)
-        goto out;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        ctl_error("no account '%s'", handle);
-        goto out;
-    }
     char id[CTL_ID_BYTES];
-    snprintf(id, sizeof(id), "%s", PQgetvalue(r, 0, 0));
-    int disabled = PQgetvalue(r, 0, 1)[0] == 't';
-    PQclear(r);
-    if (disabled) {
-        ctl_error("account '%s' is disabled; not certifying a device for it", handle);
+    if (lock_account(db, handle, id) < 0)
         goto out;
-    }
     cert.counsellor_id = (uint32_t)strtoul(id, NULL, 10);
     cert.expires = (uint64_t)time(NULL) + (uint64_t)days * 86400u;
     uint8_t signed_cert[LOTSE_CERT_BYTES];
@@ -70,21 +104,8 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
         ctl_error("signing the certificate failed");
         goto out;
     }
-    char expires[24], state[6] = "";
-    snprintf(expires, sizeof(expires), "%" PRIu64, cert.expires);
-    const char *values[4] = {id, (const char *)cert.device_pk, (const char *)signed_cert, expires};
-    const int lengths[4] = {0, LOTSE_PK_BYTES, LOTSE_CERT_BYTES, 0};
-    const int formats[4] = {0, 1, 1, 0};
-    r = ctl_db_query(db,
-                     "INSERT INTO device_certs (account_id, device_pk, cert, expires_at)"
-                     " VALUES ($1::integer, $2::bytea, $3::bytea, to_timestamp($4::bigint))",
-                     4, values, lengths, formats, PGRES_COMMAND_OK, state);
-    if (!r) {
-        if (strcmp(state, "23505") == 0)
-            ctl_error("this device key is already certified");
+    if (insert_cert(db, id, &cert, signed_cert) < 0)
         goto out;
-    }
-    PQclear(r);
     char b64[LOTSE_CERT_BYTES * 4 / 3 + 4];
     if (lotse_b64_encode(b64, sizeof(b64), signed_cert, sizeof(signed_cert)) < 0) {
         ctl_error("base64 encoding failed");
@@ -114,7 +135,10 @@ static const char revoke_help[] =
 int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
 {
     const char *device = NULL;
-    const struct ctl_opt opts[] = {CTL_NEEDED("device", 'd', &device), {0}};
+    const struct ctl_opt opts[] = {
+        CTL_NEEDED("device", 'd', &device),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, revoke_help, "needs --device PUBKEY (see --help)", &rc))
         return rc;
@@ -156,7 +180,10 @@ static const char list_help[] = "usage: lotsectl device-list [--handle H]\n"
 int ctl_cmd_device_list(const char *conninfo, int argc, char **argv)
 {
     const char *handle = NULL;
-    const struct ctl_opt opts[] = {CTL_TEXT("handle", 'H', &handle), {0}};
+    const struct ctl_opt opts[] = {
+        CTL_TEXT("handle", 'H', &handle),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, list_help, "takes only --handle", &rc))
         return rc;

@@ -43,6 +43,36 @@ static const char stats_help[] =
     "  --timezone    days and hours in this zone (default: timezone of --config FILE,\n"
     "                else Europe/Berlin)\n";
 
+/* Prints the rows of store_sql_stats_hourly, hours in time zone tz. */
+static void print_hourly(const PGresult *res, const char *tz)
+{
+    setenv("TZ", tz, 1);
+    tzset();
+    printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", "hour", "topic", "sessions", "abandoned",
+           "escalated", "wait_p50", "wait_p90", "mean_duration");
+    for (int i = 0; i < PQntuples(res); i++) {
+        time_t t = (time_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        struct tm tm;
+        char when[32];
+        localtime_r(&t, &tm);
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
+        printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", when, PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+    }
+}
+
+/* Prints the rows of store_sql_stats_daily. */
+static void print_daily(const PGresult *res)
+{
+    printf("%-10s %8s %9s %9s %8s %8s %13s\n", "day", "sessions", "abandoned", "escalated",
+           "wait_p50", "wait_p90", "mean_duration");
+    for (int i = 0; i < PQntuples(res); i++)
+        printf("%-10s %8s %9s %9s %8s %8s %13s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+}
+
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
 {
     long days = 7;
@@ -51,7 +81,8 @@ int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
     const struct ctl_opt opts[] = {
         CTL_LONG("days", 'd', &days, 1, DAYS_MAX), CTL_FLAG("hourly", 'H', &hourly),
         CTL_FLAG("refresh", 'r', &refresh),        CTL_TEXT("timezone", 't', &tz),
-        CTL_TEXT("config", 'c', &config_path),     {0}};
+        CTL_TEXT("config", 'c', &config_path),     {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, stats_help, NO_ARGUMENTS, &rc))
         return rc;
@@ -83,36 +114,16 @@ int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
                        v, NULL, NULL, PGRES_TUPLES_OK, NULL);
     if (!res)
         goto out;
-    if (hourly) {
-        setenv("TZ", tz, 1);
-        tzset();
-        printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", "hour", "topic", "sessions", "abandoned",
-               "escalated", "wait_p50", "wait_p90", "mean_duration");
-        for (int i = 0; i < PQntuples(res); i++) {
-            time_t t = (time_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
-            struct tm tm;
-            char when[32];
-            localtime_r(&t, &tm);
-            strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-            printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", when, PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-                   PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
-        }
-    } else {
-        printf("%-10s %8s %9s %9s %8s %8s %13s\n", "day", "sessions", "abandoned", "escalated",
-               "wait_p50", "wait_p90", "mean_duration");
-        for (int i = 0; i < PQntuples(res); i++)
-            printf("%-10s %8s %9s %9s %8s %8s %13s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-                   PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
-    }
+    if (hourly)
+        print_hourly(res, tz);
+    else
+        print_daily(res);
     PQclear(res);
     rc = CTL_OK;
 out:
     PQfinish(db);
     return rc;
 }
-
 static const char purge_help[] =
     "usage: lotsectl purge [--dry-run] [--retention-days N] [--audit-retention-days N]\n"
     "                      [--config FILE]\n"
@@ -123,16 +134,53 @@ static const char purge_help[] =
     "  --dry-run   only count what would be deleted\n"
     "Prints \"sessions N audit M\" (deleted, or that would be with --dry-run).\n";
 
+/* purge --dry-run: prints what would go; CTL_OK or CTL_FAIL. */
+static int purge_count(PGconn *db, const char *const *v)
+{
+    PGresult *res =
+        ctl_db_query(db, store_sql_purge_count, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!res)
+        return CTL_FAIL;
+    printf("sessions %s audit %s (dry run: nothing deleted)\n", PQgetvalue(res, 0, 0),
+           PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return CTL_OK;
+}
+
+/* The purge and its audit row in one transaction; CTL_OK or CTL_FAIL. */
+static int purge_run(PGconn *db, const char *const *v, long retention, long audit)
+{
+    if (ctl_db_exec(db, "BEGIN") < 0)
+        return CTL_FAIL;
+    PGresult *res = ctl_db_query(db, store_sql_purge, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
+    if (!res)
+        return CTL_FAIL;
+    char detail[160];
+    snprintf(detail, sizeof(detail),
+             "sessions=%s audit=%s hours_aggregated=%s retention_days=%ld audit_retention_days=%ld",
+             PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), retention, audit);
+    char out_line[80];
+    snprintf(out_line, sizeof(out_line), "sessions %s audit %s", PQgetvalue(res, 0, 0),
+             PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (ctl_db_commit_audited(db, "purge", NULL, detail) < 0)
+        return CTL_FAIL;
+    printf("%s\n", out_line);
+    return CTL_OK;
+}
+
 int ctl_cmd_purge(const char *conninfo, int argc, char **argv)
 {
     bool dry = false;
     long retention = -1, audit = -1;
     const char *config_path = NULL;
-    const struct ctl_opt opts[] = {CTL_FLAG("dry-run", 'n', &dry),
-                                   CTL_LONG("retention-days", 'r', &retention, 1, 3650),
-                                   CTL_LONG("audit-retention-days", 'a', &audit, 1, 36500),
-                                   CTL_TEXT("config", 'c', &config_path),
-                                   {0}};
+    const struct ctl_opt opts[] = {
+        CTL_FLAG("dry-run", 'n', &dry),
+        CTL_LONG("retention-days", 'r', &retention, 1, 3650),
+        CTL_LONG("audit-retention-days", 'a', &audit, 1, 36500),
+        CTL_TEXT("config", 'c', &config_path),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, purge_help, NO_ARGUMENTS, &rc))
         return rc;
@@ -151,36 +199,7 @@ int ctl_cmd_purge(const char *conninfo, int argc, char **argv)
     PGconn *db = ctl_db_connect(conninfo);
     if (!db)
         return CTL_FAIL;
-    rc = CTL_FAIL;
-    PGresult *res;
-    if (dry) {
-        res = ctl_db_query(db, store_sql_purge_count, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
-        if (!res)
-            goto out;
-        printf("sessions %s audit %s (dry run: nothing deleted)\n", PQgetvalue(res, 0, 0),
-               PQgetvalue(res, 0, 1));
-        PQclear(res);
-        rc = CTL_OK;
-        goto out;
-    }
-    if (ctl_db_exec(db, "BEGIN") < 0)
-        goto out;
-    res = ctl_db_query(db, store_sql_purge, 2, v, NULL, NULL, PGRES_TUPLES_OK, NULL);
-    if (!res)
-        goto out;
-    char detail[160];
-    snprintf(detail, sizeof(detail),
-             "sessions=%s audit=%s hours_aggregated=%s retention_days=%ld audit_retention_days=%ld",
-             PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), retention, audit);
-    char out_line[80];
-    snprintf(out_line, sizeof(out_line), "sessions %s audit %s", PQgetvalue(res, 0, 0),
-             PQgetvalue(res, 0, 1));
-    PQclear(res);
-    if (ctl_db_commit_audited(db, "purge", NULL, detail) < 0)
-        goto out;
-    printf("%s\n", out_line);
-    rc = CTL_OK;
-out:
+    rc = dry ? purge_count(db, v) : purge_run(db, v, retention, audit);
     PQfinish(db);
     return rc;
 }
@@ -196,10 +215,12 @@ int ctl_cmd_audit(const char *conninfo, int argc, char **argv)
 {
     const char *since = NULL, *handle = NULL;
     long limit = 100;
-    const struct ctl_opt opts[] = {CTL_TEXT("since", 's', &since),
-                                   CTL_TEXT("handle", 'H', &handle),
-                                   CTL_LONG("limit", 'l', &limit, 1, AUDIT_LIMIT_MAX),
-                                   {0}};
+    const struct ctl_opt opts[] = {
+        CTL_TEXT("since", 's', &since),
+        CTL_TEXT("handle", 'H', &handle),
+        CTL_LONG("limit", 'l', &limit, 1, AUDIT_LIMIT_MAX),
+        {0},
+    };
     int rc;
     if (!ctl_options(argc, argv, opts, audit_help, NO_ARGUMENTS, &rc))
         return rc;
