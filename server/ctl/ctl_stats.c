@@ -1,5 +1,5 @@
 /* ctl_stats.c — stats, purge and audit: reading the hourly aggregates, the
- * retention purge (the same statement lotsed runs hourly, store.c), and the
+ * retention purge (the same statement lotsed runs hourly, store_stats_sql.c), and the
  * audit log. Purge writes its own audit row in the same transaction. */
 #include <stdbool.h>
 #include <stdio.h>

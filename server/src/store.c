@@ -54,12 +54,17 @@ static void task_free(struct task *t)
     mem_free(t);
 }
 
-/* The store of a task whose done() runs, or NULL when that store is gone: the
- * task is then taken off the orphans and freed. */
-static struct store *task_owner(struct task *t)
+/* For a task whose done() runs: its store, which no longer points at it; or
+ * NULL when that store is gone, and the task is then off the orphans and freed. */
+static struct store *task_done(struct task *t)
 {
-    if (t->s)
-        return t->s;
+    struct store *s = t->s;
+    if (s && t->kind == TASK_KICK)
+        s->kick = NULL;
+    else if (s)
+        s->job = NULL;
+    if (s)
+        return s;
     for (struct task **pp = &orphans; *pp; pp = &(*pp)->next) {
         if (*pp == t) {
             *pp = t->next;
@@ -88,10 +93,9 @@ static void kick_work(void *arg)
 static void kick_done(void *arg)
 {
     struct task *t = arg;
-    struct store *s = task_owner(t);
+    struct store *s = task_done(t);
     if (!s)
         return;
-    s->kick = NULL;
     task_free(t);
     store__answer_failed(s);
 }
@@ -213,10 +217,9 @@ static void connect_work(void *arg)
 static void connect_done(void *arg)
 {
     struct task *t = arg;
-    struct store *s = task_owner(t);
+    struct store *s = task_done(t);
     if (!s)
         return;
-    s->job = NULL;
     PGconn *conn = t->conn;
     t->conn = NULL;
     if (!conn) {
