@@ -299,6 +299,30 @@ export class DeliveryMarks {
     }
 }
 
+/**
+ * Appends one message to a chat's list (an <ol>) and scrolls to it: the text,
+ * and for one of ours (mine) its delivery mark with the text stateKey. Returns
+ * the mark's element (for DeliveryMarks), or null. Both pages use this one.
+ */
+export function appendMessage(list, text, mine, stateKey) {
+    const li = document.createElement('li');
+    li.className = `msg ${mine ? 'mine' : 'theirs'}`;
+    const body = document.createElement('span');
+    body.className = 'body';
+    body.textContent = text;
+    li.append(body);
+    let state = null;
+    if (mine) {
+        state = document.createElement('span');
+        state.className = 'state';
+        setText(state, stateKey);
+        li.append(state);
+    }
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+    return state;
+}
+
 /** The notice key for a stall state ({tx, rx} from onStall), or null when none. */
 export function stallNotice({ tx, rx }) {
     if (tx && rx) return 'stall.both';

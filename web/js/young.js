@@ -5,7 +5,7 @@ import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, se
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
-import { Channel, DeliveryMarks, showsStall, stallNotice } from './chat.js';
+import { Channel, DeliveryMarks, appendMessage, showsStall, stallNotice } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 
@@ -738,23 +738,7 @@ function systemLine(key, vars) {
 }
 
 function addLine(text, mine, stateKey) {
-    const li = document.createElement('li');
-    li.className = `msg ${mine ? 'mine' : 'theirs'}`;
-    const body = document.createElement('span');
-    body.className = 'body';
-    body.textContent = text;
-    li.append(body);
-    let state = null;
-    if (mine) {
-        state = document.createElement('span');
-        state.className = 'state';
-        setText(state, stateKey);
-        li.append(state);
-    }
-    const list = $('messages');
-    list.append(li);
-    list.scrollTop = list.scrollHeight;
-    return state;
+    return appendMessage($('messages'), text, mine, stateKey);
 }
 
 function onFrame(bytes) {
