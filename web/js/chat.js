@@ -74,6 +74,20 @@ export class Channel {
         return seq;
     }
 
+    /** receive() for a page: the text of a DATA frame, or null for an ACK (its
+     * marks go to onDelivered), a duplicate, or a frame refused (its code logged). */
+    receiveText(bytes) {
+        let r;
+        try {
+            r = this.receive(bytes);
+        } catch (e) {
+            console.warn('frame rejected:', e.code || e.message);
+            return null;
+        }
+        if (!r || r.ack !== undefined) return null;
+        return r.text;
+    }
+
     /** Sends every frame the peer has not acknowledged yet again, in order. */
     resendUnacked() {
         if (!this.keys) return 0;

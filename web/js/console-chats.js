@@ -184,15 +184,9 @@ export function onFrame(bytes) {
     }
     const chat = st.chats.get(sidHex);
     if (!chat || chat.ended || !chat.channel) return;
-    let r;
-    try {
-        r = chat.channel.receive(bytes);
-    } catch (e) {
-        console.warn('frame rejected:', e.code || e.message);
-        return;
-    }
-    if (!r || r.ack !== undefined) return; // delivery marks: Channel's onDelivered
-    addLine(chat, r.text, false);
+    const text = chat.channel.receiveText(bytes);
+    if (text === null) return;
+    addLine(chat, text, false);
     if (chat !== st.selected || document.hidden) {
         chat.unread++;
         renderUnread(chat);

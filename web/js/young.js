@@ -743,15 +743,9 @@ function addLine(text, mine, stateKey) {
 
 function onFrame(bytes) {
     if (!s || !s.channel) return;
-    let r;
-    try {
-        r = s.channel.receive(bytes);
-    } catch (e) {
-        console.warn('frame rejected:', e.code || e.message);
-        return;
-    }
-    if (!r || r.ack !== undefined) return; // delivery marks: Channel's onDelivered
-    addLine(r.text, false);
+    const text = s.channel.receiveText(bytes);
+    if (text === null) return;
+    addLine(text, false);
     if (document.hidden) {
         unread++;
         document.title = `(${unread}) ${baseTitle()}`;
@@ -784,22 +778,30 @@ function wire() {
         const next = $('closed-next');
         if (next.dataset.when) setText(next, 'closed.next', { when: formatWhen(new Date(next.dataset.when)) });
     });
-    $('start-form').addEventListener('submit', (ev) => {
-        ev.preventDefault();
-        if (s) return; // already starting (admission work may be running)
-        const chosen = document.querySelector('input[name="topic"]:checked');
-        if (!chosen) {
-            $('topic-missing').hidden = false;
-            return;
-        }
-        $('topic-missing').hidden = true;
-        $('interrupted').hidden = true;
-        $('start-error').hidden = true;
-        start(chosen.value);
-    });
+    $('start-form').addEventListener('submit', onStartSubmit);
     $('topic-list').addEventListener('change', () => {
         $('topic-missing').hidden = true;
     });
+    wireChat();
+    wireWindow();
+}
+
+function onStartSubmit(ev) {
+    ev.preventDefault();
+    if (s) return; // already starting (admission work may be running)
+    const chosen = document.querySelector('input[name="topic"]:checked');
+    if (!chosen) {
+        $('topic-missing').hidden = false;
+        return;
+    }
+    $('topic-missing').hidden = true;
+    $('interrupted').hidden = true;
+    $('start-error').hidden = true;
+    start(chosen.value);
+}
+
+/** The queue's and the chat's buttons, the composer, and starting over. */
+function wireChat() {
     $('leave-queue').addEventListener('click', () => {
         if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
@@ -834,6 +836,10 @@ function wire() {
             showStart();
         });
     }
+}
+
+/** The page hidden or shown, the network gone or back, the page left. */
+function wireWindow() {
     document.addEventListener('visibilitychange', () => {
         if (!document.hidden) {
             unread = 0;
