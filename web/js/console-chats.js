@@ -132,6 +132,7 @@ export function escalated(chat, ok) {
     chat.escalateButton.disabled = ok;
 }
 
+/** "Chat beenden". */
 function endChat(chat) {
     if (!chat.ended) sendOnline(msg('end', { sid: chat.sidHex }));
 }
@@ -155,6 +156,7 @@ function transfer(chat, to) {
     st.conn.sendJson(msg('transfer', { sid: chat.sidHex, to }));
 }
 
+/** The server refused the transfer: the form is usable again, with the reason. */
 export function transferFailed(chat) {
     chat.transferring = false;
     clearText(chat.transferState);
@@ -175,6 +177,7 @@ function sendText(chat) {
     chat.textarea.value = '';
 }
 
+/** A binary frame from the server: the message goes to its chat's tab. */
 export function onFrame(bytes) {
     let sidHex;
     try {
@@ -201,6 +204,7 @@ export function endLocal(chat) {
     chat.channel = null;
 }
 
+/** `ended` (or the session lost): the chat's keys go, its tab stays to read and close. */
 export function markEnded(chat, reason) {
     endLocal(chat);
     const known = ['ended_by_young', 'ended_by_counsellor', 'young_left', 'counsellor_left', 'key_rejected', 'idle',
@@ -233,6 +237,7 @@ function closeChat(chat) {
     updateTitle();
 }
 
+/** The connection or the peer is back: what they have not acknowledged goes again. */
 export function resendUnacked(chat) {
     if (!chat.channel) return;
     chat.channel.pause(false);
@@ -248,6 +253,7 @@ function onStall(chat, state) {
     else if (showsStall(chat.notice)) chatNotice(chat, null);
 }
 
+/** `peer`: the young person's connection went away or came back. */
 export function onPeer(m) {
     const c = st.chats.get(m.sid);
     if (!c || c.ended) return;

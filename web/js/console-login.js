@@ -25,6 +25,7 @@ export function showLogin(errorKey, vars) {
     showDevice();
 }
 
+/** The login form submitted: a new connection that sends `login`. */
 export function doLogin(ev) {
     const cred = takeCredentials(ev);
     if (!cred) return;
@@ -131,6 +132,7 @@ export function onLoginOk(m) {
     $('available').focus();
 }
 
+/** "Abmelden": every chat's keys go, the connection closes. */
 export function logout() {
     stopReconnect();
     for (const c of st.chats.values()) endLocal(c);
@@ -148,6 +150,7 @@ export function logout() {
     showLogin();
 }
 
+/** The connection closed: resume when the session may still be there, else give up. */
 export function onLost(code) {
     st.conn = null;
     st.online = false;

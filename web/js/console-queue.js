@@ -77,6 +77,7 @@ export function showOffer(m) {
     yes.focus();
 }
 
+/** An offer answered, withdrawn or ended: its box goes. */
 export function removeOffer(sid) {
     for (const el of $('offers').querySelectorAll('[data-sid]')) if (el.dataset.sid === sid) el.remove();
 }

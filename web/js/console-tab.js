@@ -239,6 +239,7 @@ export function select(chat) {
     updateTitle();
 }
 
+/** The tab's unread badge. */
 export function renderUnread(chat) {
     chat.badge.hidden = chat.unread === 0;
     chat.badge.textContent = String(chat.unread);
@@ -255,6 +256,7 @@ export function updateTitle() {
     document.title = title;
 }
 
+/** A line of the console's own (started, key changed, peer back, ended). */
 export function systemLine(chat, key, vars) {
     chat.list.append(make('li', 'msg system', key, vars));
 }
