@@ -74,6 +74,20 @@ export class Channel {
         return seq;
     }
 
+    /** receive() for a page: the text of a DATA frame, or null for an ACK (its
+     * marks go to onDelivered), a duplicate, or a frame refused (its code logged). */
+    receiveText(bytes) {
+        let r;
+        try {
+            r = this.receive(bytes);
+        } catch (e) {
+            console.warn('frame rejected:', e.code || e.message);
+            return null;
+        }
+        if (!r || r.ack !== undefined) return null;
+        return r.text;
+    }
+
     /** Sends every frame the peer has not acknowledged yet again, in order. */
     resendUnacked() {
         if (!this.keys) return 0;
@@ -297,6 +311,30 @@ export class DeliveryMarks {
     clear() {
         this.pending.clear();
     }
+}
+
+/**
+ * Appends one message to a chat's list (an <ol>) and scrolls to it: the text,
+ * and for one of ours (mine) its delivery mark with the text stateKey. Returns
+ * the mark's element (for DeliveryMarks), or null. Both pages use this one.
+ */
+export function appendMessage(list, text, mine, stateKey) {
+    const li = document.createElement('li');
+    li.className = `msg ${mine ? 'mine' : 'theirs'}`;
+    const body = document.createElement('span');
+    body.className = 'body';
+    body.textContent = text;
+    li.append(body);
+    let state = null;
+    if (mine) {
+        state = document.createElement('span');
+        state.className = 'state';
+        setText(state, stateKey);
+        li.append(state);
+    }
+    list.append(li);
+    list.scrollTop = list.scrollHeight;
+    return state;
 }
 
 /** The notice key for a stall state ({tx, rx} from onStall), or null when none. */

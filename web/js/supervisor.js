@@ -7,6 +7,7 @@
 import { apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
 import { connect } from './ws.js';
+import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
 
 setTexts({
     de: {
@@ -164,31 +165,19 @@ let lastSample = 0;
 function showLogin(errorKey, vars) {
     loggedIn = false;
     $('view-dash').hidden = true;
-    $('view-login').hidden = false;
-    $('logout').hidden = true;
-    $('who').textContent = '';
-    $('login-button').disabled = false;
-    if (errorKey) {
-        setText($('login-error'), errorKey, vars);
-        $('login-error').hidden = false;
-    }
+    showLoginForm(errorKey, vars);
 }
 
 function doLogin(ev) {
-    ev.preventDefault();
-    const handle = $('handle').value.trim();
-    const password = $('password').value;
-    if (!handle || !password) return;
-    $('login-error').hidden = true;
-    $('login-button').disabled = true;
+    const cred = takeCredentials(ev);
+    if (!cred) return;
     if (conn) conn.close();
     const c = connect({
-        onOpen: () => c.sendJson(login(handle, password)),
+        onOpen: () => c.sendJson(login(cred.handle, cred.password)),
         onMessage: (m) => c === conn && onMessage(m),
         onClose: () => c === conn && onLost(),
     });
     conn = c;
-    $('password').value = '';
 }
 
 function onLost() {
@@ -235,8 +224,7 @@ function onMessage(m) {
     } else if (m.t === 'queue_summary') {
         if (!haveFeed) took(m);
     } else if (m.t === 'error' && !loggedIn) {
-        const known = ['auth_failed', 'rate_limited', 'db_unavailable', 'busy'];
-        showLogin(known.includes(m.code) ? `error.${m.code}` : 'error.other', { code: m.code });
+        showLogin(loginErrorKey(m.code), { code: m.code });
     }
 }
 

@@ -5,186 +5,16 @@ import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, se
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
-import { Channel, DeliveryMarks, showsStall, stallNotice } from './chat.js';
+import { Channel, DeliveryMarks, appendMessage, showsStall, stallNotice } from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
+import { YOUNG_TEXTS } from './young-texts.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/';
 const STORE_SID = 'lotse.sid';
 const STORE_RESUME = 'lotse.resume';
 
-setTexts({
-    de: {
-        brand: 'Chat-Beratung',
-        exit: 'Schnell weg',
-        'exit.title': 'Verlässt die Seite sofort und löscht den Chat',
-        'lang.switch': 'English',
-        loading: 'Einen Moment …',
-        'load.failed': 'Die Seite konnte nicht laden. Bitte lade sie neu.',
-        interrupted: 'Dein Chat wurde unterbrochen. Du kannst einfach neu anfangen.',
-        'start.title': 'Hier kannst du schreiben, was dich beschäftigt.',
-        'start.who': 'Dir antworten Beraterinnen und Berater. Sie sind dafür ausgebildet. Sie hören dir zu und helfen dir.',
-        'start.anon': 'Du musst deinen Namen nicht sagen. Der Chat kostet nichts.',
-        lock: 'Verschlüsselt. Nur ihr beide könnt lesen, was ihr schreibt.',
-        'lock.short': 'Verschlüsselt',
-        'closed.title': 'Gerade ist der Chat geschlossen.',
-        'closed.next': 'Wir sind wieder da: {when}.',
-        'closed.soon': 'Wir sind bald wieder da.',
-        'closed.hours': 'Unsere Zeiten:',
-        'topics.legend': 'Worum geht es?',
-        'topics.missing': 'Bitte wähle zuerst ein Thema.',
-        'start.button': 'Chat starten',
-        'queue.title': 'Du bist in der Warteschlange.',
-        'queue.next': 'Du bist als Nächstes dran.',
-        'queue.pos': 'Vor dir sind noch {ahead} andere.',
-        'queue.pos1': 'Vor dir ist noch 1 andere Person.',
-        'queue.eta.soon': 'Es geht gleich los.',
-        'queue.eta.one': 'Das dauert etwa 1 Minute.',
-        'queue.eta': 'Das dauert etwa {min} Minuten.',
-        'queue.stay': 'Lass diese Seite offen. Sobald jemand für dich da ist, geht es hier los.',
-        'queue.leave': 'Warten beenden',
-        'chat.title': 'Du schreibst mit {name}.',
-        'chat.title.anon': 'Du schreibst jetzt mit einer Beraterin oder einem Berater.',
-        'chat.hello': '{name} ist jetzt für dich da. Schreib einfach los.',
-        'chat.hello.anon': 'Jemand ist jetzt für dich da. Schreib einfach los.',
-        'messages.label': 'Nachrichten',
-        'composer.label': 'Deine Nachricht',
-        'composer.placeholder': 'Schreib hier …',
-        'composer.send': 'Senden',
-        'composer.toolong': 'Die Nachricht ist zu lang. Teile sie bitte in zwei Nachrichten.',
-        'msg.sent': '✓ gesendet',
-        'msg.delivered': '✓✓ angekommen',
-        'stall.tx': 'Deine Nachrichten sind noch nicht angekommen. Wir versuchen es weiter.',
-        'stall.rx': 'Eine Nachricht fehlt noch. Wir warten darauf.',
-        'stall.both': 'Gerade kommen keine Nachrichten durch. Wir versuchen es weiter.',
-        'chat.end': 'Chat beenden',
-        'chat.end.ask': 'Willst du den Chat wirklich beenden?',
-        'chat.end.yes': 'Ja, beenden',
-        'chat.end.no': 'Nein, weiter schreiben',
-        'over.title': 'Der Chat ist zu Ende.',
-        'over.thanks': 'Danke, dass du geschrieben hast. Du kannst jederzeit wiederkommen.',
-        'over.restart': 'Neuen Chat starten',
-        'over.you': 'Du hast den Chat beendet.',
-        'over.you.queue': 'Du hast das Warten beendet.',
-        'over.counsellor': 'Dein Gegenüber hat den Chat beendet.',
-        'over.counsellor_left': 'Die Verbindung zu deinem Gegenüber ist abgebrochen.',
-        'over.idle': 'Der Chat wurde beendet, weil lange niemand geschrieben hat.',
-        'over.shutdown': 'Der Chat musste leider beendet werden.',
-        'over.lost': 'Die Verbindung ist abgebrochen.',
-        'refused.title': 'Wir konnten keine sichere Verbindung aufbauen.',
-        'refused.text': 'Etwas stimmt mit der Verbindung nicht. Darum haben wir nichts von dir gesendet.',
-        'refused.next': 'Bitte versuch es später noch einmal.',
-        'error.bad_topic': 'Dieses Thema gibt es gerade nicht. Bitte wähle ein anderes.',
-        'error.queue_full': 'Gerade warten sehr viele. Bitte versuch es in ein paar Minuten noch einmal.',
-        'error.rate_limited': 'Das waren zu viele Versuche. Warte bitte kurz.',
-        'error.other': 'Das hat gerade nicht geklappt. Bitte versuch es gleich noch einmal.',
-        'footer.help': 'Bist du in Gefahr? Ruf die 112 an. Die Nummer gegen Kummer erreichst du kostenlos unter 116 111.',
-        'conn.lost': 'Verbindung unterbrochen – wir verbinden dich wieder …',
-        'conn.back': 'Du bist wieder verbunden.',
-        'resume.reload': 'Der Chat geht weiter. Ältere Nachrichten sind aus Sicherheitsgründen nicht mehr sichtbar.',
-        'resume.waitkeys': 'Einen Moment, die sichere Verbindung wird neu aufgebaut …',
-        'peer.away': '{name} verbindet sich gerade neu … Deine Nachrichten gehen nicht verloren.',
-        'peer.away.anon': 'Die Beraterin verbindet sich gerade neu … Deine Nachrichten gehen nicht verloren.',
-        'transfer.wait': 'Du wirst an eine Kollegin oder einen Kollegen weitergegeben … Einen Moment.',
-        'transfer.line': '{name} hat dich an eine Kollegin oder einen Kollegen weitergegeben.',
-        'transfer.line.anon': 'Du wurdest an eine Kollegin oder einen Kollegen weitergegeben.',
-        'transfer.title': 'Einen Moment, bitte.',
-        'transfer.queue': 'Du wirst an eine Kollegin oder einen Kollegen weitergegeben. Gleich ist jemand für dich da.',
-        'transfer.done': 'Jetzt schreibst du mit {name}. Die Verbindung ist wieder sicher.',
-        'transfer.done.anon': 'Jetzt schreibst du mit einer anderen Beraterin oder einem anderen Berater. Die Verbindung ist wieder sicher.',
-        'pow.wait': 'Einen Moment … Gerade schreiben viele. Wir bereiten deinen Platz vor.',
-        'shutdown.chat': 'Der Chat macht bald eine kurze Pause. Ihr könnt euch noch in Ruhe verabschieden.',
-        'shutdown.queue': 'Der Chat macht gleich eine kurze Pause. Bitte versuch es später noch einmal.',
-        'msg.waiting': '… wird gesendet',
-        'error.shutting_down': 'Der Chat macht gerade eine kurze Pause. Bitte versuch es gleich noch einmal.',
-        'error.busy': 'Gerade ist sehr viel los. Bitte versuch es gleich noch einmal.',
-    },
-    en: {
-        brand: 'Chat counselling',
-        exit: 'Quick exit',
-        'exit.title': 'Leaves this page at once and deletes the chat',
-        'lang.switch': 'Deutsch',
-        loading: 'One moment …',
-        'load.failed': 'The page could not load. Please reload it.',
-        interrupted: 'Your chat was interrupted. You can simply start again.',
-        'start.title': 'Here you can write about what is on your mind.',
-        'start.who': 'Trained counsellors answer you. They listen to you and help you.',
-        'start.anon': 'You do not have to say your name. The chat is free.',
-        lock: 'Encrypted. Only the two of you can read what you write.',
-        'lock.short': 'Encrypted',
-        'closed.title': 'The chat is closed right now.',
-        'closed.next': 'We are back: {when}.',
-        'closed.soon': 'We will be back soon.',
-        'closed.hours': 'Our hours:',
-        'topics.legend': 'What is it about?',
-        'topics.missing': 'Please choose a topic first.',
-        'start.button': 'Start chat',
-        'queue.title': 'You are in the queue.',
-        'queue.next': 'You are next.',
-        'queue.pos': 'There are {ahead} others before you.',
-        'queue.pos1': 'There is 1 other person before you.',
-        'queue.eta.soon': 'It starts very soon.',
-        'queue.eta.one': 'It takes about 1 minute.',
-        'queue.eta': 'It takes about {min} minutes.',
-        'queue.stay': 'Keep this page open. As soon as someone is there for you, it starts here.',
-        'queue.leave': 'Stop waiting',
-        'chat.title': 'You are writing with {name}.',
-        'chat.title.anon': 'You are now writing with a counsellor.',
-        'chat.hello': '{name} is here for you now. Just start writing.',
-        'chat.hello.anon': 'Someone is here for you now. Just start writing.',
-        'messages.label': 'Messages',
-        'composer.label': 'Your message',
-        'composer.placeholder': 'Write here …',
-        'composer.send': 'Send',
-        'composer.toolong': 'The message is too long. Please split it into two messages.',
-        'msg.sent': '✓ sent',
-        'msg.delivered': '✓✓ delivered',
-        'stall.tx': 'Your messages have not arrived yet. We keep trying.',
-        'stall.rx': 'A message is still missing. We are waiting for it.',
-        'stall.both': 'No messages are getting through right now. We keep trying.',
-        'chat.end': 'End chat',
-        'chat.end.ask': 'Do you really want to end the chat?',
-        'chat.end.yes': 'Yes, end it',
-        'chat.end.no': 'No, keep writing',
-        'over.title': 'The chat has ended.',
-        'over.thanks': 'Thank you for writing. You can come back at any time.',
-        'over.restart': 'Start a new chat',
-        'over.you': 'You ended the chat.',
-        'over.you.queue': 'You stopped waiting.',
-        'over.counsellor': 'The counsellor ended the chat.',
-        'over.counsellor_left': 'The connection to the counsellor was lost.',
-        'over.idle': 'The chat was ended because nobody wrote for a long time.',
-        'over.shutdown': 'Sorry, the chat had to end.',
-        'over.lost': 'The connection was lost.',
-        'refused.title': 'We could not make a safe connection.',
-        'refused.text': 'Something is wrong with the connection. So we did not send anything from you.',
-        'refused.next': 'Please try again later.',
-        'error.bad_topic': 'This topic is not available right now. Please choose another one.',
-        'error.queue_full': 'A lot of people are waiting right now. Please try again in a few minutes.',
-        'error.rate_limited': 'That was too many tries. Please wait a moment.',
-        'error.other': 'That did not work just now. Please try again in a moment.',
-        'footer.help': 'Are you in danger? Call 112. You can reach the Nummer gegen Kummer for free at 116 111.',
-        'conn.lost': 'Connection lost – we are reconnecting you …',
-        'conn.back': 'You are connected again.',
-        'resume.reload': 'The chat goes on. For your safety, older messages are no longer shown.',
-        'resume.waitkeys': 'One moment, the safe connection is being set up again …',
-        'peer.away': '{name} is reconnecting … Your messages will not be lost.',
-        'peer.away.anon': 'The counsellor is reconnecting … Your messages will not be lost.',
-        'transfer.wait': 'You are being passed on to a colleague … One moment.',
-        'transfer.line': '{name} passed you on to a colleague.',
-        'transfer.line.anon': 'You were passed on to a colleague.',
-        'transfer.title': 'One moment, please.',
-        'transfer.queue': 'You are being passed on to a colleague. Someone will be there for you soon.',
-        'transfer.done': 'You are now writing with {name}. The connection is safe again.',
-        'transfer.done.anon': 'You are now writing with another counsellor. The connection is safe again.',
-        'pow.wait': 'One moment … Many people are writing right now. We are getting your place ready.',
-        'shutdown.chat': 'The chat will take a short break soon. You still have time to say goodbye.',
-        'shutdown.queue': 'The chat is about to take a short break. Please try again later.',
-        'msg.waiting': '… sending',
-        'error.shutting_down': 'The chat is taking a short break. Please try again in a moment.',
-        'error.busy': 'It is very busy right now. Please try again in a moment.',
-    },
-});
+setTexts(YOUNG_TEXTS);
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused', 'view-untrusted'];
@@ -738,36 +568,14 @@ function systemLine(key, vars) {
 }
 
 function addLine(text, mine, stateKey) {
-    const li = document.createElement('li');
-    li.className = `msg ${mine ? 'mine' : 'theirs'}`;
-    const body = document.createElement('span');
-    body.className = 'body';
-    body.textContent = text;
-    li.append(body);
-    let state = null;
-    if (mine) {
-        state = document.createElement('span');
-        state.className = 'state';
-        setText(state, stateKey);
-        li.append(state);
-    }
-    const list = $('messages');
-    list.append(li);
-    list.scrollTop = list.scrollHeight;
-    return state;
+    return appendMessage($('messages'), text, mine, stateKey);
 }
 
 function onFrame(bytes) {
     if (!s || !s.channel) return;
-    let r;
-    try {
-        r = s.channel.receive(bytes);
-    } catch (e) {
-        console.warn('frame rejected:', e.code || e.message);
-        return;
-    }
-    if (!r || r.ack !== undefined) return; // delivery marks: Channel's onDelivered
-    addLine(r.text, false);
+    const text = s.channel.receiveText(bytes);
+    if (text === null) return;
+    addLine(text, false);
     if (document.hidden) {
         unread++;
         document.title = `(${unread}) ${baseTitle()}`;
@@ -800,22 +608,30 @@ function wire() {
         const next = $('closed-next');
         if (next.dataset.when) setText(next, 'closed.next', { when: formatWhen(new Date(next.dataset.when)) });
     });
-    $('start-form').addEventListener('submit', (ev) => {
-        ev.preventDefault();
-        if (s) return; // already starting (admission work may be running)
-        const chosen = document.querySelector('input[name="topic"]:checked');
-        if (!chosen) {
-            $('topic-missing').hidden = false;
-            return;
-        }
-        $('topic-missing').hidden = true;
-        $('interrupted').hidden = true;
-        $('start-error').hidden = true;
-        start(chosen.value);
-    });
+    $('start-form').addEventListener('submit', onStartSubmit);
     $('topic-list').addEventListener('change', () => {
         $('topic-missing').hidden = true;
     });
+    wireChat();
+    wireWindow();
+}
+
+function onStartSubmit(ev) {
+    ev.preventDefault();
+    if (s) return; // already starting (admission work may be running)
+    const chosen = document.querySelector('input[name="topic"]:checked');
+    if (!chosen) {
+        $('topic-missing').hidden = false;
+        return;
+    }
+    $('topic-missing').hidden = true;
+    $('interrupted').hidden = true;
+    $('start-error').hidden = true;
+    start(chosen.value);
+}
+
+/** The queue's and the chat's buttons, the composer, and starting over. */
+function wireChat() {
     $('leave-queue').addEventListener('click', () => {
         if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
@@ -850,6 +666,10 @@ function wire() {
             showStart();
         });
     }
+}
+
+/** The page hidden or shown, the network gone or back, the page left. */
+function wireWindow() {
     document.addEventListener('visibilitychange', () => {
         if (!document.hidden) {
             unread = 0;

@@ -1,0 +1,271 @@
+// console-chats.js — the counsellor console's chats: a session assigned (or
+// assigned again with a new key), its keys signed by the device key and sent,
+// its channel (chat.js), messages in and out, the peer away and back, ending,
+// closing, escalating and transferring it.
+import { setText } from './i18n.js';
+import { b64decode, decodeFrame, hexdecode, hexencode, keys as keysMsg, msg } from './protocol.js';
+import { counsellorKeys, transcript, wipe } from './crypto.js';
+import { Channel, DeliveryMarks, showsStall, stallNotice } from './chat.js';
+import { $, clearText, sendOnline, st } from './console-state.js';
+import { deviceSign } from './console-device.js';
+import { addLine, buildChat, chatNotice, renderUnread, select, systemLine, updateTitle } from './console-tab.js';
+import { renderStatus } from './console-queue.js';
+
+const ACTIONS = { send: sendText, end: endChat, close: closeChat, escalate, transfer };
+
+/** `assigned`: a counsellor got a session: fresh X25519 key, transcript signed by the device key, `keys` out. */
+export function onAssigned(m) {
+    let youngPk;
+    try {
+        youngPk = b64decode(m.pk);
+        if (youngPk.length !== 32) throw new Error('young pk size');
+    } catch (e) {
+        console.warn('assigned with a bad key', e);
+        return;
+    }
+    let existing = st.chats.get(m.sid);
+    if (existing && existing.ended) {
+        closeChat(existing);
+        existing = null;
+    }
+    if (existing) {
+        if (hexencode(existing.youngPk) === hexencode(youngPk)) {
+            // after our resume: the server still waits for `keys` (ours may
+            // have died with the old connection); the same message again
+            if (existing.keysMsg) st.conn.sendJson(existing.keysMsg);
+            return;
+        }
+        rekeyChat(existing, youngPk);
+        return;
+    }
+    if (!st.cert) {
+        setText($('take-msg'), 'take.uncertified');
+        return;
+    }
+    openChat(m, youngPk);
+}
+
+/** A new chat: its keys go out, its tab opens and is selected. */
+function openChat(m, youngPk) {
+    const chat = {
+        sidHex: m.sid,
+        sid: hexdecode(m.sid),
+        topic: m.topic,
+        waited: m.waited | 0,
+        youngPk,
+        channel: null,
+        keysMsg: null,
+        marks: new DeliveryMarks(),
+        unread: 0,
+        ended: false,
+        transferring: false,
+    };
+    sendKeys(chat);
+    st.chats.set(m.sid, chat);
+    buildChat(chat, ACTIONS);
+    systemLine(chat, 'chat.started');
+    select(chat);
+    clearText($('take-msg'));
+    st.newChatNotice = true;
+    updateTitle();
+    renderStatus();
+}
+
+/** Fresh X25519 pair for a chat, transcript signed with the device key, `keys` out, new channel. */
+async function sendKeys(chat) {
+    // Signing with a WebCrypto key is asynchronous: the old channel goes now
+    // (its peer key is gone), the new one comes with the keys; a newer call
+    // (another key change) or the chat's end wins over this one.
+    const gen = (chat.keysGen = (chat.keysGen || 0) + 1);
+    if (chat.channel) chat.channel.close();
+    chat.channel = null;
+    const kp = globalThis.sodium.crypto_kx_keypair();
+    let sig;
+    try {
+        sig = await deviceSign(transcript(chat.sid, chat.youngPk, kp.publicKey));
+    } catch (e) {
+        console.warn('device signature failed', e);
+        sig = null;
+    }
+    if (!sig || gen !== chat.keysGen || chat.ended || !st.conn) {
+        wipe(kp.privateKey);
+        return;
+    }
+    chat.keysMsg = keysMsg(chat.sidHex, kp.publicKey, sig, st.cert);
+    st.conn.sendJson(chat.keysMsg);
+    const keys = counsellorKeys(kp.publicKey, kp.privateKey, chat.youngPk);
+    wipe(kp.privateKey);
+    if (chat.channel) chat.channel.close();
+    chat.channel = new Channel({
+        sid: chat.sid,
+        keys,
+        sendBinary: (b) => st.online && st.conn && st.conn.sendBinary(b),
+        onDelivered: (seq) => chat.marks.delivered(seq),
+        onStall: (state) => onStall(chat, state),
+    });
+}
+
+/** `assigned` again for a known session with another key: the young person
+ * lost their keys (page reload, §5.2) and the channel starts anew at seq 1.
+ * The change is shown and announced: the counsellor cannot tell a reload from
+ * someone else who holds the resume secret. */
+function rekeyChat(chat, youngPk) {
+    if (!st.cert) return;
+    chat.youngPk = youngPk;
+    chat.marks.clear();
+    sendKeys(chat);
+    chatNotice(chat, null);
+    systemLine(chat, 'chat.keychanged.line');
+    peerKeyChanged(chat);
+}
+
+function peerKeyChanged(chat) {
+    chat.keyChanged.hidden = false;
+    setText(chat.keyChanged, 'chat.keychanged'); // a fresh text: role=alert announces it
+    chat.tab.classList.add('key-changed-tab');
+    chat.keyFlag.hidden = false;
+}
+
+/** The server's answer to `escalate`: open (also when asked again), or refused. */
+export function escalated(chat, ok) {
+    setText(chat.escalateState, ok ? 'escalate.done' : 'escalate.failed');
+    chat.escalateButton.disabled = ok;
+}
+
+/** "Chat beenden". */
+function endChat(chat) {
+    if (!chat.ended) sendOnline(msg('end', { sid: chat.sidHex }));
+}
+
+/** "An Supervision melden": only metadata reaches the supervisors (§4.2). */
+function escalate(chat) {
+    if (!st.conn || !st.online || chat.ended) return;
+    chat.escalateButton.disabled = true;
+    setText(chat.escalateState, 'escalate.busy');
+    st.conn.sendJson(msg('escalate', { sid: chat.sidHex }));
+}
+
+// ---- transfer (§4.2, §5.2) ----------------------------------------------------------------
+
+function transfer(chat, to) {
+    if (!st.conn || !st.online || chat.ended) return;
+    chat.transferring = true;
+    chat.transferError.hidden = true;
+    setText(chat.transferState, 'transfer.busy');
+    for (const b of chat.transferForm.querySelectorAll('button, input')) b.disabled = true;
+    st.conn.sendJson(msg('transfer', { sid: chat.sidHex, to }));
+}
+
+/** The server refused the transfer: the form is usable again, with the reason. */
+export function transferFailed(chat) {
+    chat.transferring = false;
+    clearText(chat.transferState);
+    chat.transferError.hidden = false;
+    for (const b of chat.transferForm.querySelectorAll('button, input')) b.disabled = false;
+    chat.transferHandle.focus();
+}
+
+function sendText(chat) {
+    const text = chat.textarea.value.trim();
+    if (!text || chat.ended || !chat.channel) return;
+    if (!Channel.fits(text)) {
+        chat.tooLong.hidden = false;
+        return;
+    }
+    const seq = chat.channel.sendText(text);
+    chat.marks.add(seq, addLine(chat, text, true, st.online ? 'msg.sent' : 'msg.waiting'));
+    chat.textarea.value = '';
+}
+
+/** A binary frame from the server: the message goes to its chat's tab. */
+export function onFrame(bytes) {
+    let sidHex;
+    try {
+        sidHex = hexencode(decodeFrame(bytes).sid);
+    } catch {
+        return;
+    }
+    const chat = st.chats.get(sidHex);
+    if (!chat || chat.ended || !chat.channel) return;
+    const text = chat.channel.receiveText(bytes);
+    if (text === null) return;
+    addLine(chat, text, false);
+    if (chat !== st.selected || document.hidden) {
+        chat.unread++;
+        renderUnread(chat);
+    }
+    updateTitle();
+}
+
+/** Wipes a chat's keys; the transcript stays visible until the tab is closed. */
+export function endLocal(chat) {
+    chat.ended = true;
+    if (chat.channel) chat.channel.close();
+    chat.channel = null;
+}
+
+/** `ended` (or the session lost): the chat's keys go, its tab stays to read and close. */
+export function markEnded(chat, reason) {
+    endLocal(chat);
+    const known = ['ended_by_young', 'ended_by_counsellor', 'young_left', 'counsellor_left', 'key_rejected', 'idle',
+        'shutdown', 'transferred'];
+    systemLine(chat, known.includes(reason) ? `ended.${reason}` : 'ended.other', { reason });
+    chat.tab.classList.add('ended');
+    chat.form.hidden = true;
+    chat.endButton.hidden = true;
+    chat.transferButton.hidden = true;
+    chat.escalateButton.hidden = true;
+    chat.transferForm.hidden = true;
+    chat.transferring = false;
+    chatNotice(chat, null);
+    chat.closeButton.hidden = false;
+    chat.panel.dataset.ended = reason;
+    renderStatus();
+}
+
+function closeChat(chat) {
+    endLocal(chat);
+    chat.tab.remove();
+    chat.panel.remove();
+    st.chats.delete(chat.sidHex);
+    const next = st.chats.values().next().value;
+    if (next) select(next);
+    else {
+        st.selected = null;
+        $('no-chats').hidden = false;
+    }
+    updateTitle();
+}
+
+/** The connection or the peer is back: what they have not acknowledged goes again. */
+export function resendUnacked(chat) {
+    if (!chat.channel) return;
+    chat.channel.pause(false);
+    chat.channel.resendUnacked();
+    chat.marks.resent();
+}
+
+/** §6: no progress for a while in either direction: say so, in plain words. */
+function onStall(chat, state) {
+    if (chat.ended) return;
+    const key = stallNotice(state);
+    if (key) chatNotice(chat, key);
+    else if (showsStall(chat.notice)) chatNotice(chat, null);
+}
+
+/** `peer`: the young person's connection went away or came back. */
+export function onPeer(m) {
+    const c = st.chats.get(m.sid);
+    if (!c || c.ended) return;
+    if (m.state === 'away') {
+        if (c.channel) c.channel.pause(true);
+        chatNotice(c, 'peer.away');
+    } else if (m.state === 'back') {
+        if (c.notice.dataset.i18n === 'peer.away') chatNotice(c, null);
+        systemLine(c, 'peer.back');
+        if (c.channel) {
+            resendUnacked(c);
+            c.channel.reack();
+        }
+    }
+}
