@@ -155,7 +155,8 @@ static void log_emit(enum log_level level, char *line)
 
 /* Formats prefix + fmt into a buffer that holds the whole line (heap when it is
  * longer than LOG_LINE_MAX), then scrubs and cuts it. */
-static void emit_formatted(enum log_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void emit_formatted(enum log_level level,
+                                                                 const char *fmt, va_list ap)
 {
     char line[LOG_LINE_MAX];
     va_list again;
@@ -187,7 +188,8 @@ void log_write(enum log_level level, const char *fmt, ...)
     va_end(ap);
 }
 
-static void emit_lws(enum log_level level, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void emit_lws(enum log_level level, const char *fmt,
+                                                           ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -206,7 +208,9 @@ static void lws_emit(int lws_level, const char *msg)
 {
     if (lws_filter && lws_filter(lws_level, msg))
         return;
-    enum log_level level = lws_level == LLL_ERR ? LOG_ERROR : lws_level == LLL_WARN ? LOG_WARN : LOG_DEBUG;
+    enum log_level level = lws_level == LLL_ERR    ? LOG_ERROR
+                           : lws_level == LLL_WARN ? LOG_WARN
+                                                   : LOG_DEBUG;
     if (level > current_level)
         return;
     size_t len = strlen(msg);
