@@ -267,8 +267,13 @@ void store__start_connect(struct store *s, int delay_ms)
         return;
     s->connect_wanted = false;
     struct task *t = mem_calloc(1, sizeof(*t));
-    if (t)
+    if (t) {
+        /* Everything the worker reads is set before the task is handed over:
+         * it may run connect_work before workers_submit returns. */
         t->conninfo = mem_strdup(s->conninfo);
+        t->kind = TASK_CONNECT;
+        t->delay_ms = delay_ms;
+    }
     if (!t || !t->conninfo || workers_submit(s->w, connect_work, connect_done, t) < 0) {
         /* Tried again on the store's next request. */
         if (t)
@@ -277,9 +282,7 @@ void store__start_connect(struct store *s, int delay_ms)
         log_warn("store: worker pool busy; database connect postponed");
         return;
     }
-    t->kind = TASK_CONNECT;
     t->s = s;
-    t->delay_ms = delay_ms;
     s->job = t;
 }
 
