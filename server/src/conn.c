@@ -17,9 +17,6 @@
 #include "server.h"
 #include "young.h"
 
-static void kill_unlist(struct conn *c);
-static void bulk_unlist(struct conn *c);
-
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
 
@@ -36,11 +33,7 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     c->srv = srv;
     c->connected_ms = server_now_ms();
     c->last_rx_ms = c->connected_ms;
-    c->all_prev = NULL;
-    c->all_next = srv->all_conns;
-    if (srv->all_conns)
-        srv->all_conns->all_prev = c;
-    srv->all_conns = c;
+    list_insert_head(&srv->all_conns, &c->all_link);
     c->control_bucket.tokens = srv->cfg->control_burst;
     c->control_bucket.last_ms = c->connected_ms;
     c->relay_bucket.tokens = srv->cfg->relay_burst;
@@ -83,14 +76,9 @@ void conn_closed(struct conn *c)
         return; /* never established */
     struct server *srv = c->srv;
     c->closing = true; /* nothing more is queued to a connection that is gone */
-    kill_unlist(c);
-    bulk_unlist(c);
-    if (c->all_prev)
-        c->all_prev->all_next = c->all_next;
-    else
-        srv->all_conns = c->all_next;
-    if (c->all_next)
-        c->all_next->all_prev = c->all_prev;
+    list_unlink(&srv->kill_list, &c->kill_link);
+    list_unlink(&srv->bulk, &c->bulk_link);
+    list_unlink(&srv->all_conns, &c->all_link);
     server_pending_remove(srv, c);
     server_staff_remove(srv, c);
     if (c->login)
@@ -152,43 +140,19 @@ int conn_send(struct conn *c, const void *data, size_t len, bool binary)
 int conn_send_bulk(struct conn *c, const void *data, size_t len)
 {
     int rc = enqueue(c, data, len, false);
-    if (rc != 0 || c->bulk_listed)
-        return rc;
     struct server *srv = c->srv;
-    c->bulk_listed = true;
-    c->bulk_next = NULL;
-    c->bulk_prev = srv->bulk_tail;
-    if (srv->bulk_tail)
-        srv->bulk_tail->bulk_next = c;
-    else
-        srv->bulk_head = c;
-    srv->bulk_tail = c;
+    if (rc != 0 || list_linked(&srv->bulk, &c->bulk_link))
+        return rc;
+    list_insert_tail(&srv->bulk, &c->bulk_link);
     server_bulk_wake(srv);
     return 0;
 }
 
-static void bulk_unlist(struct conn *c)
-{
-    if (!c->bulk_listed)
-        return;
-    struct server *srv = c->srv;
-    if (c->bulk_prev)
-        c->bulk_prev->bulk_next = c->bulk_next;
-    else
-        srv->bulk_head = c->bulk_next;
-    if (c->bulk_next)
-        c->bulk_next->bulk_prev = c->bulk_prev;
-    else
-        srv->bulk_tail = c->bulk_prev;
-    c->bulk_listed = false;
-    c->bulk_next = c->bulk_prev = NULL;
-}
-
 void conn_bulk_pump(struct server *srv)
 {
-    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk_head; n++) {
-        struct conn *c = srv->bulk_head;
-        bulk_unlist(c);
+    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk.head; n++) {
+        struct conn *c = LIST_ENTRY(srv->bulk.head, struct conn, bulk_link);
+        list_unlink(&srv->bulk, &c->bulk_link);
         if (c->wsi && c->sq_head)
             lws_callback_on_writable(c->wsi);
     }
@@ -264,7 +228,7 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 
 void conn_kill(struct conn *c, uint16_t code, const char *reason)
 {
-    if (!c->wsi || c->kill_listed)
+    if (!c->wsi || list_linked(&c->srv->kill_list, &c->kill_link))
         return;
     /* The close frame goes out before anything still queued (dropped here),
      * written by us at the next WRITEABLE: lws itself would write it only
@@ -286,35 +250,15 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason)
      * may never close it; closing it here, inside another connection's
      * callback, could pull state from under the caller. The tick does it once
      * the wait is over. */
-    {
-        struct server *srv = c->srv;
-        c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
-        c->kill_listed = true;
-        c->kill_prev = NULL;
-        c->kill_next = srv->kill_list;
-        if (srv->kill_list)
-            srv->kill_list->kill_prev = c;
-        srv->kill_list = c;
-    }
-}
-
-static void kill_unlist(struct conn *c)
-{
-    if (!c->kill_listed)
-        return;
-    if (c->kill_prev)
-        c->kill_prev->kill_next = c->kill_next;
-    else
-        c->srv->kill_list = c->kill_next;
-    if (c->kill_next)
-        c->kill_next->kill_prev = c->kill_prev;
-    c->kill_listed = false;
+    c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
+    list_insert_head(&c->srv->kill_list, &c->kill_link);
 }
 
 void conn_keepalive(struct server *srv, int64_t now_ms)
 {
     const struct config *cfg = srv->cfg;
-    for (struct conn *c = srv->all_conns; c; c = c->all_next) {
+    LIST_FOREACH_SAFE (&srv->all_conns, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, all_link);
         int64_t quiet = now_ms - c->last_rx_ms;
         if (quiet >= (int64_t)cfg->ping_timeout * 1000) {
             conn_kill(c, 1001, "no answer to pings");
@@ -328,17 +272,15 @@ void conn_keepalive(struct server *srv, int64_t now_ms)
 void server_kill_listed(struct server *srv)
 {
     int64_t now = server_now_ms();
-    struct conn *c = srv->kill_list;
-    while (c) {
-        struct conn *next = c->kill_next;
+    LIST_FOREACH_SAFE (&srv->kill_list, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, kill_link);
         if (now >= c->kill_deadline_ms || srv->finishing) {
-            kill_unlist(c);
+            list_unlink(&srv->kill_list, &c->kill_link);
             if (c->wsi) {
                 log_debug("dropping a connection whose close frame did not get out in time");
                 lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
             }
         }
-        c = next;
     }
 }
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "ratelimit.h"
 
 struct lws;
@@ -45,16 +46,15 @@ struct conn {
     /* to be closed from the tick once kill_deadline_ms is past (a slow reader:
      * it may never become writable, and lws's own async kill timer is
      * unreliable on libev); until then its close frame may still get out */
-    bool kill_listed;
+    struct list_link kill_link; /* on srv->kill_list */
     int64_t kill_deadline_ms;
     const char *kill_reason; /* a close frame to write first (static text) */
     bool kill_frame_due;     /* ... at the next WRITEABLE */
     bool kill_frame_sent;    /* written: the next WRITEABLE closes */
-    struct conn *kill_next, *kill_prev;
 
     int64_t last_rx_ms; /* anything received, pongs included */
     bool ping_due;      /* a ping goes out at the next WRITEABLE */
-    struct conn *all_next, *all_prev; /* every open connection (keepalive) */
+    struct list_link all_link; /* on srv->all_conns: every open connection (keepalive) */
 
     int protocol_errors;
     int rate_rejects;
@@ -70,14 +70,11 @@ struct conn {
     int64_t pow_issued_ms;
 
     /* connections that have not said hello/login yet, oldest first */
-    struct conn *pending_next, *pending_prev;
-    bool pending;
+    struct list_link pending_link; /* on srv->pending */
     /* a fan-out message waits here for its turn to ask for WRITEABLE */
-    struct conn *bulk_next, *bulk_prev;
-    bool bulk_listed;
+    struct list_link bulk_link; /* on srv->bulk */
     /* counsellors and supervisors, who receive queue summaries */
-    struct conn *staff_next, *staff_prev;
-    bool staff;
+    struct list_link staff_link; /* on srv->staff */
 
     struct session *session;       /* ROLE_YOUNG */
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */

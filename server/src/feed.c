@@ -247,9 +247,11 @@ static bool is_supervisor(const struct conn *c)
 
 static bool still_logged_in(const struct server *srv, const struct supervisor *sv)
 {
-    for (const struct conn *c = srv->staff; c; c = c->staff_next)
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        const struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (c == sv->conn && c->connected_ms == sv->connected_ms && is_supervisor(c))
             return true;
+    }
     return false;
 }
 
@@ -277,7 +279,8 @@ static int sync_supervisors(struct feed *f)
     int online = 0;
     for (int i = 0; i < f->sup_count; i++)
         f->sup[i].seen = false;
-    for (struct conn *c = srv->staff; c; c = c->staff_next) {
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (!is_supervisor(c))
             continue;
         online++;
@@ -310,9 +313,11 @@ static int sync_supervisors(struct feed *f)
 
 static void send_to_supervisors(struct server *srv, const char *buf, size_t len)
 {
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (is_supervisor(c))
             conn_send(c, buf, len, false);
+    }
 }
 
 /* ---- the snapshot ---- */
@@ -539,8 +544,8 @@ void feed_push_summary(struct server *srv, int64_t now)
     int len = lotse_jw_finish(w);
     if (len < 0)
         return;
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_send_bulk(c, w->buf, (size_t)len);
+    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        conn_send_bulk(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len);
 }
 
 bool feed_session_ended(struct server *srv, const struct session *s,

@@ -37,54 +37,23 @@ int64_t server_now_ms(void)
 
 void server_pending_add(struct server *srv, struct conn *c)
 {
-    c->pending = true;
-    c->pending_next = NULL;
-    c->pending_prev = srv->pending_tail;
-    if (srv->pending_tail)
-        srv->pending_tail->pending_next = c;
-    else
-        srv->pending_head = c;
-    srv->pending_tail = c;
+    list_insert_tail(&srv->pending, &c->pending_link);
 }
 
 void server_pending_remove(struct server *srv, struct conn *c)
 {
-    if (!c->pending)
-        return;
-    if (c->pending_prev)
-        c->pending_prev->pending_next = c->pending_next;
-    else
-        srv->pending_head = c->pending_next;
-    if (c->pending_next)
-        c->pending_next->pending_prev = c->pending_prev;
-    else
-        srv->pending_tail = c->pending_prev;
-    c->pending = false;
-    c->pending_next = c->pending_prev = NULL;
+    list_unlink(&srv->pending, &c->pending_link);
 }
 
 void server_staff_add(struct server *srv, struct conn *c)
 {
-    c->staff = true;
-    c->staff_prev = NULL;
-    c->staff_next = srv->staff;
-    if (srv->staff)
-        srv->staff->staff_prev = c;
-    srv->staff = c;
+    list_insert_head(&srv->staff, &c->staff_link);
     srv->summary_dirty = true;
 }
 
 void server_staff_remove(struct server *srv, struct conn *c)
 {
-    if (!c->staff)
-        return;
-    if (c->staff_prev)
-        c->staff_prev->staff_next = c->staff_next;
-    else
-        srv->staff = c->staff_next;
-    if (c->staff_next)
-        c->staff_next->staff_prev = c->staff_prev;
-    c->staff = false;
+    list_unlink(&srv->staff, &c->staff_link);
 }
 
 /* ---- queue estimates and pushes ---- */
@@ -170,7 +139,7 @@ static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct server *srv = t->data;
     conn_bulk_pump(srv);
-    if (!srv->bulk_head)
+    if (!srv->bulk.head)
         ev_timer_stop(loop, t);
 }
 
@@ -191,9 +160,9 @@ static void tick(struct server *srv)
     }
     server_kill_listed(srv);
     /* connections that never said hello or login */
-    while (srv->pending_head &&
-           now - srv->pending_head->connected_ms >= (int64_t)cfg->handshake_timeout * 1000) {
-        struct conn *c = srv->pending_head;
+    struct conn *c;
+    while (srv->pending.head && (c = LIST_ENTRY(srv->pending.head, struct conn, pending_link),
+                                 now - c->connected_ms >= (int64_t)cfg->handshake_timeout * 1000)) {
         server_pending_remove(srv, c);
         conn_close(c, 4001, "handshake timeout");
     }
@@ -272,10 +241,10 @@ static void server_finish(struct server *srv)
     /* Every running session ends now; their rows are queued before we flush. */
     while (srv->sessions.all)
         session_end(srv, srv->sessions.all, "shutdown");
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_close(c, 1001, "server shutting down");
-    for (struct conn *c = srv->pending_head; c; c = c->pending_next)
-        conn_close(c, 1001, "server shutting down");
+    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
+    LIST_FOREACH_SAFE (&srv->pending, it, nx)
+        conn_close(LIST_ENTRY(it, struct conn, pending_link), 1001, "server shutting down");
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
     ev_timer_start(srv->loop, &stop_timer);
@@ -305,8 +274,9 @@ void server_stop(struct server *srv)
     for (struct session *s = srv->sessions.all; s && len > 0; s = s->all_next)
         if (s->young)
             conn_send(s->young, w->buf, (size_t)len, false);
-    for (struct conn *c = srv->staff; c && len > 0; c = c->staff_next)
-        conn_send(c, w->buf, (size_t)len, false);
+    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        if (len > 0)
+            conn_send(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len, false);
     if (drain == 0)
         server_finish(srv);
 }

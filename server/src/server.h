@@ -9,6 +9,7 @@
 #include <libwebsockets.h>
 
 #include "config.h"
+#include "list.h"
 #include "queue.h"
 #include "session.h"
 
@@ -58,11 +59,11 @@ struct server {
     struct session_table sessions;
     struct queue queue;
     struct counsellor *counsellors; /* online */
-    struct conn *pending_head, *pending_tail; /* no hello/login yet, oldest first */
-    struct conn *staff;                       /* counsellors and supervisors */
-    struct conn *kill_list;                   /* connections to close at the next tick */
-    struct conn *all_conns;                   /* every open WebSocket connection */
-    struct conn *bulk_head, *bulk_tail;       /* fan-out messages waiting (conn_send_bulk) */
+    struct list pending;            /* conns with no hello/login yet, oldest first (pending_link) */
+    struct list staff;              /* counsellors and supervisors (staff_link) */
+    struct list kill_list;          /* conns to close at the next tick (kill_link) */
+    struct list all_conns;          /* every open WebSocket connection (all_link) */
+    struct list bulk;               /* fan-out messages waiting, oldest first (bulk_link) */
     int64_t last_keepalive_ms;
 
     int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
