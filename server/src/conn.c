@@ -7,15 +7,11 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
-#include "auth.h"
-#include "counsellor.h"
-#include "hold.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "outmsg.h"
 #include "server.h"
-#include "young.h"
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -24,6 +20,49 @@ struct lotse_jw *conn_jw(void)
 {
     lotse_jw_init(&jw_scratch, jw_buffer, sizeof(jw_buffer));
     return &jw_scratch;
+}
+
+static conn_receive_fn *receiver;
+
+void conn_set_receiver(conn_receive_fn *fn)
+{
+    receiver = fn;
+}
+
+void conn_receive(struct conn *c, bool binary, const uint8_t *data, size_t len)
+{
+    receiver(c, binary, data, len);
+}
+
+void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *ops)
+{
+    c->role = role;
+    c->ops = ops;
+    list_unlink(&c->srv->pending, &c->pending_link);
+}
+
+void conn_clear_role(struct conn *c)
+{
+    c->role = ROLE_NONE;
+    c->ops = NULL;
+}
+
+void conn_expire_pending(struct server *srv, int64_t now_ms)
+{
+    int64_t limit_ms = (int64_t)srv->cfg->handshake_timeout * 1000;
+    while (srv->pending.head) {
+        struct conn *c = LIST_ENTRY(srv->pending.head, struct conn, pending_link);
+        if (now_ms - c->connected_ms < limit_ms)
+            break;
+        list_unlink(&srv->pending, &c->pending_link);
+        conn_close(c, 4001, "handshake timeout");
+    }
+}
+
+void conn_close_pending(struct server *srv)
+{
+    LIST_FOREACH_SAFE (&srv->pending, it, nx)
+        conn_close(LIST_ENTRY(it, struct conn, pending_link), 1001, "server shutting down");
 }
 
 void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
@@ -47,7 +86,7 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     if (sndbuf > 0 && setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf,
                                  sizeof(sndbuf)) != 0)
         log_debug("SO_SNDBUF not set on a connection");
-    server_pending_add(srv, c);
+    list_insert_tail(&srv->pending, &c->pending_link);
     srv->stats.connections_total++;
     srv->stats.connections_open++;
     if (ratelimit_conn_open(srv->rl, c->source, srv->cfg->max_connections_per_source)) {
@@ -79,20 +118,16 @@ void conn_closed(struct conn *c)
     list_unlink(&srv->kill_list, &c->kill_link);
     list_unlink(&srv->bulk, &c->bulk_link);
     list_unlink(&srv->all_conns, &c->all_link);
-    server_pending_remove(srv, c);
-    server_staff_remove(srv, c);
-    if (c->login)
-        auth_cancel(c);
+    list_unlink(&srv->pending, &c->pending_link);
+    if (c->cancel) {
+        void (*cancel)(struct conn *) = c->cancel;
+        c->cancel = NULL;
+        cancel(c);
+    }
     if (c->source_counted)
         ratelimit_conn_close(srv->rl, c->source);
-    /* Frames not yet written are kept for a resume (PROTOCOL.md §5.2). */
-    if ((c->role == ROLE_YOUNG || c->role == ROLE_COUNSELLOR) && srv->cfg->resume_grace > 0 &&
-        !srv->finishing)
-        hold_adopt_queue(srv, c);
-    if (c->role == ROLE_YOUNG)
-        young_gone(c);
-    else if (c->role == ROLE_COUNSELLOR)
-        counsellor_gone(c);
+    if (c->ops && c->ops->closed)
+        c->ops->closed(c);
     drop_queue(c);
     rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;

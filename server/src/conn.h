@@ -1,6 +1,9 @@
-/* conn.h — one WebSocket connection: its role, receive reassembly, bounded send
- * queue and closing. The struct is libwebsockets' per-session user data, so it
- * is allocated and zeroed by lws and dies in LWS_CALLBACK_CLOSED. */
+/* conn.h — one WebSocket connection: receive reassembly, bounded send queue,
+ * keepalive and closing. The connection layer knows no role: a role tags the
+ * connection (conn_set_role) with its operations, and the layer calls through
+ * them; whole messages go to the receiver the upper layer registered
+ * (conn_set_receiver). The struct is libwebsockets' per-session user data, so
+ * it is allocated and zeroed by lws and dies in LWS_CALLBACK_CLOSED. */
 #ifndef LOTSE_CONN_H
 #define LOTSE_CONN_H
 
@@ -20,12 +23,33 @@ struct outmsg;
 struct lotse_jw;
 struct lotse_json_msg;
 
+/* The tag the message table routes by; set only through conn_set_role. */
 enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
+
+struct conn;
+
+/* What a role does when the connection layer's events reach it. Static
+ * tables owned by the role's module. */
+struct conn_ops {
+    const char *name;
+    /* the connection is gone (LWS_CALLBACK_CLOSED): after the connection layer
+     * let go of its lists, before the send queue is dropped (a role may keep
+     * the queue for a resume) */
+    void (*closed)(struct conn *c);
+};
+
+/* Receives one whole message of c (text: valid UTF-8 and within the control
+ * rate). */
+typedef void conn_receive_fn(struct conn *c, bool binary, const uint8_t *data, size_t len);
 
 struct conn {
     struct lws *wsi;
     struct server *srv;
     enum conn_role role;
+    const struct conn_ops *ops; /* the role's, or NULL before hello/login */
+    /* work in flight for the connection that must let go of it when it closes
+     * (a login on a worker); set by that work's module, called once */
+    void (*cancel)(struct conn *c);
     int64_t connected_ms;
 
     /* receive: a message longer than one lws chunk is gathered here */
@@ -81,11 +105,31 @@ struct conn {
     struct login *login;           /* a login in progress */
 };
 
+/* Registers the one receiver of every connection's whole messages (start-up). */
+void conn_set_receiver(conn_receive_fn *fn);
+
+/* Hands a whole message of c to the registered receiver (ws.c). */
+void conn_receive(struct conn *c, bool binary, const uint8_t *data, size_t len);
+
+/* The role of c is known (hello, login, resume): it leaves the handshake
+ * timeout's list and its closed op will run when it closes. */
+void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *ops);
+
+/* c no longer has a role (replaced by a resume elsewhere, logged out). */
+void conn_clear_role(struct conn *c);
+
+/* Closes connections that said no hello or login within handshake_timeout
+ * (4001); from the tick. */
+void conn_expire_pending(struct server *srv, int64_t now_ms);
+
+/* Closes every connection that still has no role, with 1001 (shutdown). */
+void conn_close_pending(struct server *srv);
+
 /* Sets up a new connection's state (LWS_CALLBACK_ESTABLISHED). */
 void conn_open(struct conn *c, struct server *srv, struct lws *wsi);
 
-/* Releases everything the connection holds and detaches it from its session,
- * counsellor record and login (LWS_CALLBACK_CLOSED). */
+/* Releases everything the connection holds, cancels work in flight and runs
+ * its role's closed op (LWS_CALLBACK_CLOSED). */
 void conn_closed(struct conn *c);
 
 /* Queues a copy of data as a text or binary message. Returns 0, -EPIPE (closing),

@@ -53,17 +53,51 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
     sodium_memzero(w->buf, w->len);
 }
 
+/* Counsellors and supervisors receive queue summaries (feed.c). */
+static void staff_add(struct server *srv, struct conn *c)
+{
+    list_insert_head(&srv->staff, &c->staff_link);
+    srv->summary_dirty = true;
+}
+
+static void staff_remove(struct server *srv, struct conn *c)
+{
+    list_unlink(&srv->staff, &c->staff_link);
+}
+
+static void counsellor_gone(struct conn *c);
+
+/* A counsellor's connection closed: frames not yet written are kept for a
+ * resume (PROTOCOL.md §5.2), then the record waits out resume_grace. */
+static void counsellor_closed(struct conn *c)
+{
+    struct server *srv = c->srv;
+    staff_remove(srv, c);
+    if (srv->cfg->resume_grace > 0 && !srv->finishing)
+        hold_adopt_queue(srv, c);
+    counsellor_gone(c);
+}
+
+static void supervisor_closed(struct conn *c)
+{
+    staff_remove(c->srv, c);
+}
+
+static const struct conn_ops counsellor_ops = {"counsellor", counsellor_closed};
+static const struct conn_ops supervisor_ops = {"supervisor", supervisor_closed};
+
 int counsellor_login(struct conn *c, const struct store_account *a)
 {
     struct server *srv = c->srv;
     uint8_t token[LOTSE_SECRET_BYTES];
     randombytes_buf(token, sizeof(token));
-    server_pending_remove(srv, c);
+    /* out of the handshake timeout's list even if no record can be made */
+    conn_set_role(c, ROLE_NONE, NULL);
     if (a->role == STORE_ROLE_SUPERVISOR) {
-        c->role = ROLE_SUPERVISOR;
+        conn_set_role(c, ROLE_SUPERVISOR, &supervisor_ops);
         send_login_ok(c, a, token, NULL);
         sodium_memzero(token, sizeof(token));
-        server_staff_add(srv, c);
+        staff_add(srv, c);
         log_info("supervisor %lld logged in", (long long)a->id);
         return 0;
     }
@@ -90,11 +124,11 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     if (srv->counsellors)
         srv->counsellors->prev = k;
     srv->counsellors = k;
-    c->role = ROLE_COUNSELLOR;
+    conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
     send_login_ok(c, a, token, k);
     sodium_memzero(token, sizeof(token));
-    server_staff_add(srv, c);
+    staff_add(srv, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
              a->has_cert ? "certified" : "not certified");
     server_queue_changed(srv);
@@ -215,7 +249,7 @@ static bool can_take(struct conn *c, const char *re)
     return true;
 }
 
-static void handle_status(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
 {
     struct counsellor *k = c->counsellor;
     bool available;
@@ -236,8 +270,9 @@ static void handle_status(struct conn *c, const struct lotse_json_msg *m)
         counsellor_offer_round(c->srv);
 }
 
-static void handle_take(struct conn *c)
+void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m)
 {
+    (void)m;
     struct counsellor *k = c->counsellor;
     if (!can_take(c, "take"))
         return;
@@ -276,7 +311,7 @@ static void handle_accept(struct conn *c, const struct lotse_json_msg *m, bool a
     }
 }
 
-static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
 {
     struct session *s = own_session(c, m, "keys", false);
     if (!s)
@@ -321,14 +356,13 @@ static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
     s->last_frame_ms = server_now_ms();
 }
 
-static void handle_escalate(struct conn *c, const struct lotse_json_msg *m);
-
 static void counsellor_free(struct server *srv, struct counsellor *k);
 
 /* A deliberate end of work: no resume grace. Running sessions end as ended by
  * the counsellor (the young people are told), then the connection closes. */
-static void handle_logout(struct conn *c)
+void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
 {
+    (void)m;
     struct counsellor *k = c->counsellor;
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
@@ -337,15 +371,15 @@ static void handle_logout(struct conn *c)
         withdraw_offer(k->offer);
     c->counsellor = NULL;
     k->conn = NULL;
-    c->role = ROLE_NONE;
-    server_staff_remove(c->srv, c);
+    conn_clear_role(c);
+    staff_remove(c->srv, c);
     counsellor_free(c->srv, k);
     conn_close(c, 1000, "logged out");
 }
 
 /* Hands a session to a colleague or back to the queue (PROTOCOL.md §5.2). The
  * sender is detached at once and never sees the young person's next key. */
-static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
 {
     struct server *srv = c->srv;
     struct counsellor *k = c->counsellor;
@@ -400,34 +434,30 @@ static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
     server_queue_changed(srv);
 }
 
-void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
+void counsellor_msg_accept(struct conn *c, const struct lotse_json_msg *m)
 {
-    if (!strcmp(type, "status"))
-        handle_status(c, m);
-    else if (!strcmp(type, "take"))
-        handle_take(c);
-    else if (!strcmp(type, "accept"))
-        handle_accept(c, m, true);
-    else if (!strcmp(type, "decline"))
-        handle_accept(c, m, false);
-    else if (!strcmp(type, "keys"))
-        handle_keys(c, m);
-    else if (!strcmp(type, "transfer"))
-        handle_transfer(c, m);
-    else if (!strcmp(type, "logout"))
-        handle_logout(c);
-    else if (!strcmp(type, "escalate"))
-        handle_escalate(c, m);
-    else if (!strcmp(type, "end")) {
-        struct session *s = own_session(c, m, "end", false);
-        if (s)
-            session_end(c->srv, s, "ended_by_counsellor");
-    } else
-        conn_send_error(c, "not_allowed", "not valid for a counsellor's connection", type, NULL, NULL,
-                        true);
+    handle_accept(c, m, true);
 }
 
-void counsellor_gone(struct conn *c)
+void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m)
+{
+    handle_accept(c, m, false);
+}
+
+void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct session *s = own_session(c, m, "end", false);
+    if (s)
+        session_end(c->srv, s, "ended_by_counsellor");
+}
+
+void supervisor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
+{
+    (void)m;
+    conn_close(c, 1000, "logged out");
+}
+
+static void counsellor_gone(struct conn *c)
 {
     struct counsellor *k = c->counsellor;
     if (!k)
@@ -559,7 +589,7 @@ void counsellor_offer_cancel(struct session *s)
 
 /* Escalation to the supervisors: metadata only (session, counsellor, topic,
  * time), never anything said. Escalating again is acknowledged the same way. */
-static void handle_escalate(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m)
 {
     struct session *s = own_session(c, m, "escalate", false);
     if (!s)
@@ -605,16 +635,15 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     if (k->conn) {
         struct conn *old = k->conn;
         old->counsellor = NULL;
-        old->role = ROLE_NONE;
-        server_staff_remove(srv, old);
+        conn_clear_role(old);
+        staff_remove(srv, old);
         conn_close(old, 4000, "resumed on another connection");
     }
     k->conn = c;
     k->away_ms = 0;
-    c->role = ROLE_COUNSELLOR;
+    conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
-    server_pending_remove(srv, c);
-    server_staff_add(srv, c);
+    staff_add(srv, c);
     srv->stats.resumes++;
 
     struct lotse_jw *w = conn_jw();

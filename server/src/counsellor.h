@@ -39,12 +39,19 @@ struct counsellor {
 /* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
 int counsellor_login(struct conn *c, const struct store_account *acct);
 
-/* Handles one control message of a counsellor; type is the "t" field. */
-void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m);
+/* The control messages of a counsellor (messages.c routes them here). */
+void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_accept(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m);
 
-/* The connection is gone: ends the counsellor's sessions, withdraws an offer,
- * frees the record. */
-void counsellor_gone(struct conn *c);
+/* "logout" from a supervisor: the connection closes. */
+void supervisor_msg_logout(struct conn *c, const struct lotse_json_msg *m);
 
 /* Adds s to k's sessions and sends "assigned". */
 void counsellor_assign(struct counsellor *k, struct session *s);

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "messages.h"
 #include "metrics.h"
 #include "outmsg.h"
 #include "ratelimit.h"
@@ -31,29 +32,6 @@ int64_t server_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- connection lists ---- */
-
-void server_pending_add(struct server *srv, struct conn *c)
-{
-    list_insert_tail(&srv->pending, &c->pending_link);
-}
-
-void server_pending_remove(struct server *srv, struct conn *c)
-{
-    list_unlink(&srv->pending, &c->pending_link);
-}
-
-void server_staff_add(struct server *srv, struct conn *c)
-{
-    list_insert_head(&srv->staff, &c->staff_link);
-    srv->summary_dirty = true;
-}
-
-void server_staff_remove(struct server *srv, struct conn *c)
-{
-    list_unlink(&srv->staff, &c->staff_link);
 }
 
 /* ---- queue estimates and pushes ---- */
@@ -159,13 +137,7 @@ static void tick(struct server *srv)
         conn_keepalive(srv, now);
     }
     server_kill_listed(srv);
-    /* connections that never said hello or login */
-    struct conn *c;
-    while (srv->pending.head && (c = LIST_ENTRY(srv->pending.head, struct conn, pending_link),
-                                 now - c->connected_ms >= (int64_t)cfg->handshake_timeout * 1000)) {
-        server_pending_remove(srv, c);
-        conn_close(c, 4001, "handshake timeout");
-    }
+    conn_expire_pending(srv, now);
     if (cfg->assign_mode == ASSIGN_OFFER) {
         counsellor_offer_expire(srv, now);
         counsellor_offer_round(srv);
@@ -243,8 +215,7 @@ static void server_finish(struct server *srv)
         session_end(srv, srv->sessions.all, "shutdown");
     LIST_FOREACH_SAFE (&srv->staff, it, nx)
         conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
-    LIST_FOREACH_SAFE (&srv->pending, it, nx)
-        conn_close(LIST_ENTRY(it, struct conn, pending_link), 1001, "server shutting down");
+    conn_close_pending(srv);
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
     ev_timer_start(srv->loop, &stop_timer);
@@ -329,6 +300,7 @@ int server_create(struct server *srv, const struct config *cfg)
     if (auth_init(srv))
         return -ENOMEM;
 
+    conn_set_receiver(messages_receive);
     if (fdguard_init())
         return -EMFILE;
     srv->loop = ev_loop_new(EVFLAG_AUTO);

@@ -119,12 +119,6 @@ void server_kill_listed(struct server *srv);
 /* Fan-out messages wait (conn_send_bulk): pump them a slice a millisecond. */
 void server_bulk_wake(struct server *srv);
 
-/* The connection list helpers (pending, staff). */
-void server_pending_add(struct server *srv, struct conn *c);
-void server_pending_remove(struct server *srv, struct conn *c);
-void server_staff_add(struct server *srv, struct conn *c);
-void server_staff_remove(struct server *srv, struct conn *c);
-
 /* The lws protocol table entries defined in ws.c and http.c. */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

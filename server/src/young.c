@@ -56,6 +56,20 @@ static size_t waiting_from_source(const struct conn *c)
     return n;
 }
 
+static void young_gone(struct conn *c);
+
+/* A young person's connection closed: frames not yet written are kept for a
+ * resume (PROTOCOL.md §5.2), then the session waits out its grace. */
+static void young_closed(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (srv->cfg->resume_grace > 0 && !srv->finishing)
+        hold_adopt_queue(srv, c);
+    young_gone(c);
+}
+
+static const struct conn_ops young_ops = {"young", young_closed};
+
 int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
 {
     size_t threshold = (size_t)cfg->pow_threshold, free_per_source = (size_t)cfg->pow_source_free;
@@ -188,9 +202,8 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     s->qe.enqueued_ms = now;
     queue_push(&srv->queue, &s->qe);
 
-    c->role = ROLE_YOUNG;
+    conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    server_pending_remove(srv, c);
     srv->stats.sessions_started++;
     session_row_started(srv, s); /* a crash must not lose it (SECURITY.md) */
 
@@ -268,7 +281,7 @@ static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *
     return 1;
 }
 
-static void handle_rekey(struct conn *c, const struct lotse_json_msg *m)
+void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m)
 {
     struct session *s = c->session;
     uint8_t pk[LOTSE_PK_BYTES], sid[LOTSE_SID_BYTES];
@@ -348,14 +361,13 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     if (s->young) {
         struct conn *old = s->young;
         old->session = NULL;
-        old->role = ROLE_NONE;
+        conn_clear_role(old);
         conn_close(old, 4000, "resumed on another connection");
     }
     s->young = c;
     s->young_away_ms = 0;
-    c->role = ROLE_YOUNG;
+    conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    server_pending_remove(srv, c);
     srv->stats.resumes++;
     if (s->queue_away) {
         /* back at the place it held: qe.enqueued_ms is unchanged */
@@ -399,30 +411,21 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
 }
 
-void young_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
+void young_msg_end(struct conn *c, const struct lotse_json_msg *m)
 {
-    if (!strcmp(type, "rekey")) {
-        handle_rekey(c, m);
-        return;
-    }
-    if (!strcmp(type, "end")) {
-        const char *reason;
-        size_t len;
-        const char *why = "ended_by_young";
-        if (lotse_json_get_str(m, "reason", 32, &reason, &len) == 0 && !strcmp(reason, "key_rejected"))
-            why = "key_rejected";
-        struct session *s = c->session;
-        if (s)
-            session_end(c->srv, s, why);
-        else
-            conn_close(c, 1000, "bye");
-        return;
-    }
-    conn_send_error(c, "not_allowed", "not valid for a young person's connection", type, NULL, NULL,
-                    true);
+    const char *reason;
+    size_t len;
+    const char *why = "ended_by_young";
+    if (lotse_json_get_str(m, "reason", 32, &reason, &len) == 0 && !strcmp(reason, "key_rejected"))
+        why = "key_rejected";
+    struct session *s = c->session;
+    if (s)
+        session_end(c->srv, s, why);
+    else
+        conn_close(c, 1000, "bye");
 }
 
-void young_gone(struct conn *c)
+static void young_gone(struct conn *c)
 {
     struct session *s = c->session;
     struct server *srv = c->srv;
