@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
@@ -23,6 +24,9 @@ struct lotse_jw *conn_jw(void)
 }
 
 static conn_receive_fn *receiver;
+/* Fan-out messages wait (conn_send_bulk): a slice of them a millisecond. */
+static ev_timer bulk_timer;
+static int64_t last_keepalive_ms;
 
 void conn_set_receiver(conn_receive_fn *fn)
 {
@@ -47,7 +51,8 @@ void conn_clear_role(struct conn *c)
     c->ops = NULL;
 }
 
-void conn_expire_pending(struct server *srv, int64_t now_ms)
+/* Closes connections that said no hello or login within handshake_timeout. */
+static void expire_pending(struct server *srv, int64_t now_ms)
 {
     int64_t limit_ms = (int64_t)srv->cfg->handshake_timeout * 1000;
     while (srv->pending.head) {
@@ -179,18 +184,25 @@ int conn_send_bulk(struct conn *c, const void *data, size_t len)
     if (rc != 0 || list_linked(&srv->bulk, &c->bulk_link))
         return rc;
     list_insert_tail(&srv->bulk, &c->bulk_link);
-    server_bulk_wake(srv);
+    if (!ev_is_active(&bulk_timer))
+        ev_timer_start(srv->loop, &bulk_timer);
     return 0;
 }
 
-void conn_bulk_pump(struct server *srv)
+/* Lets the next CONN_BULK_PER_SLICE waiting fan-out connections ask for
+ * WRITEABLE: every millisecond while any wait. */
+static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
 {
+    struct server *srv = t->data;
+    (void)revents;
     for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk.head; n++) {
         struct conn *c = LIST_ENTRY(srv->bulk.head, struct conn, bulk_link);
         list_unlink(&srv->bulk, &c->bulk_link);
         if (c->wsi && c->sq_head)
             lws_callback_on_writable(c->wsi);
     }
+    if (!srv->bulk.head)
+        ev_timer_stop(loop, t);
 }
 
 int conn_send_json(struct conn *c, struct lotse_jw *w)
@@ -289,7 +301,10 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason)
     list_insert_head(&c->srv->kill_list, &c->kill_link);
 }
 
-void conn_keepalive(struct server *srv, int64_t now_ms)
+/* Pings connections quiet for ping_interval and closes those quiet for
+ * ping_timeout. lotse does this itself: lws 4.1's own idle policy re-sorts a
+ * timer list of every connection on each message. */
+static void keepalive(struct server *srv, int64_t now_ms)
 {
     const struct config *cfg = srv->cfg;
     LIST_FOREACH_SAFE (&srv->all_conns, it, nx) {
@@ -304,9 +319,10 @@ void conn_keepalive(struct server *srv, int64_t now_ms)
     }
 }
 
-void server_kill_listed(struct server *srv)
+/* Closes every connection on the kill list whose wait is over (from the tick,
+ * outside any connection's callback). */
+static void kill_listed(struct server *srv, int64_t now)
 {
-    int64_t now = server_now_ms();
     LIST_FOREACH_SAFE (&srv->kill_list, it, nx) {
         struct conn *c = LIST_ENTRY(it, struct conn, kill_link);
         if (now >= c->kill_deadline_ms || srv->finishing) {
@@ -317,6 +333,34 @@ void server_kill_listed(struct server *srv)
             }
         }
     }
+}
+
+/* The connection layer's second: pings every 5 s, slow readers past their
+ * wait, connections that said no hello or login in time. */
+static void on_tick(struct server *srv, int64_t now_ms)
+{
+    if (now_ms - last_keepalive_ms >= 5000) {
+        last_keepalive_ms = now_ms;
+        keepalive(srv, now_ms);
+    }
+    kill_listed(srv, now_ms);
+    expire_pending(srv, now_ms);
+}
+
+static struct tick_hook tick_hook = {.order = 10, .fn = on_tick};
+
+void conn_start(struct server *srv)
+{
+    last_keepalive_ms = 0;
+    ev_timer_init(&bulk_timer, on_bulk, 0.001, 0.001);
+    bulk_timer.data = srv;
+    tick_add(&srv->tick, &tick_hook);
+}
+
+void conn_stop(struct server *srv)
+{
+    ev_timer_stop(srv->loop, &bulk_timer);
+    tick_remove(&srv->tick, &tick_hook);
 }
 
 /* conn_kill's close frame, as raw bytes (unmasked, final), ahead of nothing:

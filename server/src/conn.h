@@ -105,6 +105,13 @@ struct conn {
     struct login *login;           /* a login in progress */
 };
 
+/* Starts the connection layer's timers: its hook on the tick (keepalive every
+ * 5 s, the kill list, the handshake timeout) and the fan-out pacing. */
+void conn_start(struct server *srv);
+
+/* Stops them (shutdown). */
+void conn_stop(struct server *srv);
+
 /* Registers the one receiver of every connection's whole messages (start-up). */
 void conn_set_receiver(conn_receive_fn *fn);
 
@@ -117,10 +124,6 @@ void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *o
 
 /* c no longer has a role (replaced by a resume elsewhere, logged out). */
 void conn_clear_role(struct conn *c);
-
-/* Closes connections that said no hello or login within handshake_timeout
- * (4001); from the tick. */
-void conn_expire_pending(struct server *srv, int64_t now_ms);
 
 /* Closes every connection that still has no role, with 1001 (shutdown). */
 void conn_close_pending(struct server *srv);
@@ -142,16 +145,12 @@ int conn_send_json(struct conn *c, struct lotse_jw *w);
 
 /* Queues a message that goes to many connections at once (queue positions,
  * queue summaries): like conn_send, but the connection asks to be written only
- * when conn_bulk_pump lets it, CONN_BULK_PER_SLICE connections a millisecond
+ * when its turn comes, CONN_BULK_PER_SLICE connections a millisecond
  * (10,000 a second). Sent at once, a summary to 1,000 counsellors was 9 ms of
  * writes in one loop turn, and the receivers got them in one burst; relayed
  * frames waited behind both. */
 #define CONN_BULK_PER_SLICE 10
 int conn_send_bulk(struct conn *c, const void *data, size_t len);
-
-/* Lets the next CONN_BULK_PER_SLICE waiting fan-out connections ask for
- * WRITEABLE (from server.c's bulk timer). */
-void conn_bulk_pump(struct server *srv);
 
 /* Sends {"t":"error",...}; re, sid (16 bytes) and field may be NULL. Counts a
  * protocol error when counts is true and closes with 1008 past the limit. */
@@ -177,11 +176,6 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason);
 /* Writes one queued message (LWS_CALLBACK_SERVER_WRITEABLE); returns -1 to have
  * lws close the connection. */
 int conn_writeable(struct conn *c);
-
-/* Pings connections quiet for ping_interval and closes those quiet for
- * ping_timeout (from the tick). lotse does this itself: lws 4.1's own idle
- * policy re-sorts a timer list of every connection on each message. */
-void conn_keepalive(struct server *srv, int64_t now_ms);
 
 /* A JSON writer over the service thread's one scratch buffer. */
 struct lotse_jw *conn_jw(void);

@@ -15,6 +15,8 @@
 #include "mem.h"
 #include "server.h"
 #include "session.h"
+#include "tick.h"
+#include "waiting.h"
 
 static void send_status(struct counsellor *k)
 {
@@ -131,7 +133,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     staff_add(srv, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
              a->has_cert ? "certified" : "not certified");
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
     return 0;
@@ -183,13 +185,13 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     if (!s->picked_ms)
         s->picked_ms = now;
     s->last_frame_ms = now;
-    server_note_pickup(srv, now);
+    waiting_note_pickup(srv, now);
     session_row_taken(srv, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               srv->cfg->topics[s->topic]);
     send_status(k);
-    server_queue_changed(srv);
+    waiting_changed(srv);
 }
 
 void counsellor_detach(struct counsellor *k, struct session *s)
@@ -265,7 +267,7 @@ void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
     k->available = available;
     k->capacity = (int)capacity;
     send_status(k);
-    server_queue_changed(c->srv);
+    waiting_changed(c->srv);
     if (c->srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(c->srv);
 }
@@ -431,7 +433,7 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
         conn_send_json(s->young, w);
     }
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
-    server_queue_changed(srv);
+    waiting_changed(srv);
 }
 
 void counsellor_msg_accept(struct conn *c, const struct lotse_json_msg *m)
@@ -471,12 +473,12 @@ static void counsellor_gone(struct conn *c)
     }
     if (srv->cfg->resume_grace > 0 && !srv->finishing) {
         /* Dropped, not gone: the sessions wait resume_grace seconds for the
-         * counsellor (counsellor_expire_away ends them after that). */
+         * counsellor (the away hook ends them after that). */
         k->away_ms = server_now_ms();
         for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
             if (k->sessions[i])
                 counsellor_send_peer(k->sessions[i]->young, k->sessions[i], "away");
-        server_queue_changed(srv);
+        waiting_changed(srv);
         if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
             counsellor_offer_round(srv);
         return;
@@ -501,7 +503,7 @@ static void counsellor_free(struct server *srv, struct counsellor *k)
             session_end(srv, k->sessions[i], "counsellor_left");
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mem_free_secret(k, sizeof(*k));
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
         counsellor_offer_round(srv);
 }
@@ -675,12 +677,12 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
         counsellor_send_peer(s->young, s, "back");
     }
     log_info("counsellor %lld resumed", (long long)k->account_id);
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
 }
 
-void counsellor_expire_away(struct server *srv, int64_t now_ms)
+static void expire_away(struct server *srv, int64_t now_ms)
 {
     struct counsellor *k = srv->counsellors;
     while (k) {
@@ -689,4 +691,24 @@ void counsellor_expire_away(struct server *srv, int64_t now_ms)
             counsellor_free(srv, k);
         k = next;
     }
+}
+
+/* Offer mode: expired offers are withdrawn, then the next round is offered. */
+static void offer_tick(struct server *srv, int64_t now_ms)
+{
+    if (srv->cfg->assign_mode != ASSIGN_OFFER)
+        return;
+    counsellor_offer_expire(srv, now_ms);
+    counsellor_offer_round(srv);
+}
+
+/* Offers run first of the roles' hooks (after the connection layer's 10),
+ * away counsellors after the session timeouts (30): as the tick always ran. */
+static struct tick_hook offer_hook = {.order = 20, .fn = offer_tick};
+static struct tick_hook away_hook = {.order = 40, .fn = expire_away};
+
+void counsellor_start(struct server *srv)
+{
+    tick_add(&srv->tick, &offer_hook);
+    tick_add(&srv->tick, &away_hook);
 }

@@ -65,8 +65,9 @@ void counsellor_send_peer(struct conn *c, const struct session *s, const char *s
 /* "resume" with a session token from a connection that has no role yet. */
 void counsellor_resume(struct conn *c, const struct lotse_json_msg *m);
 
-/* Counsellors away longer than resume_grace: their sessions end, the record goes. */
-void counsellor_expire_away(struct server *srv, int64_t now_ms);
+/* Registers the counsellors' timeouts on the tick: offers (offer mode) and
+ * counsellors away longer than resume_grace, whose record goes (start-up). */
+void counsellor_start(struct server *srv);
 
 /* Removes s from k's sessions (session end). */
 void counsellor_detach(struct counsellor *k, struct session *s);

@@ -34,6 +34,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
+#include "tick.h"
 
 #define FEED_INTERVAL_S 0.5
 #define FEED_WINDOW_MS (3600 * 1000)
@@ -487,6 +488,17 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- public ---- */
 
+/* The staff's queue summary, when it changed, after the positions (60). */
+static void summary_tick(struct server *srv, int64_t now_ms)
+{
+    if (!srv->summary_dirty)
+        return;
+    srv->summary_dirty = false;
+    feed_push_summary(srv, now_ms);
+}
+
+static struct tick_hook summary_hook = {.order = 70, .fn = summary_tick};
+
 int feed_create(struct server *srv)
 {
     struct feed *f = mem_calloc(1, sizeof(*f));
@@ -500,11 +512,13 @@ int feed_create(struct server *srv)
     f->timer.data = f;
     ev_timer_start(srv->loop, &f->timer);
     srv->feed = f;
+    tick_add(&srv->tick, &summary_hook);
     return 0;
 }
 
 void feed_destroy(struct server *srv)
 {
+    tick_remove(&srv->tick, &summary_hook);
     struct feed *f = srv->feed;
     if (!f)
         return;

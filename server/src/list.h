@@ -55,6 +55,18 @@ static inline void list_insert_tail(struct list *l, struct list_link *n)
     l->tail = n;
 }
 
+/* Puts n (not on any list) just before pos, which is on l. */
+static inline void list_insert_before(struct list *l, struct list_link *pos, struct list_link *n)
+{
+    n->next = pos;
+    n->prev = pos->prev;
+    if (pos->prev)
+        pos->prev->next = n;
+    else
+        l->head = n;
+    pos->prev = n;
+}
+
 /* Takes n off l; a link that is not on l is left alone. */
 static inline void list_unlink(struct list *l, struct list_link *n)
 {

@@ -17,6 +17,7 @@
 #include "ratelimit.h"
 #include "server.h"
 #include "session.h"
+#include "waiting.h"
 
 static void send_closed(struct conn *c, time_t now)
 {
@@ -213,7 +214,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         if (u == t || srv->queue.priority[u] > srv->queue.priority[t])
             pos += (uint32_t)queue_topic_len(&srv->queue, u);
     s->sent_pos = pos;
-    s->sent_eta = server_eta(srv, pos, now);
+    s->sent_eta = waiting_eta(srv, pos, now);
 
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
@@ -229,7 +230,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
 
     log_debug("young person queued: topic %s, position %u", cfg->topics[t], pos);
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
 }
@@ -255,7 +256,7 @@ static void rekeyed(struct server *srv, struct session *s)
             s->qe.enqueued_ms = s->enqueued_ms; /* keeps its place: it waited already */
             queue_push(&srv->queue, &s->qe);
             s->sent_pos = s->sent_eta = 0;
-            server_queue_changed(srv);
+            waiting_changed(srv);
             if (srv->cfg->assign_mode == ASSIGN_OFFER)
                 counsellor_offer_round(srv);
         }
@@ -374,7 +375,7 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
         s->queue_away = false;
         queue_push(&srv->queue, &s->qe);
         s->sent_pos = queue_position(&srv->queue, &s->qe);
-        s->sent_eta = server_eta(srv, s->sent_pos, server_now_ms());
+        s->sent_eta = waiting_eta(srv, s->sent_pos, server_now_ms());
     }
     if (has_pk == 1) {
         memcpy(s->young_pk, pk, sizeof(pk));
@@ -389,7 +390,7 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active"
                              : s->state == SESSION_ASSIGNED ? "assigned" : "waiting");
     lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->qe.queued ? server_eta(srv, pos, server_now_ms()) : 0);
+    lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(srv, pos, server_now_ms()) : 0);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending) {
@@ -405,7 +406,7 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     hold_flush(srv, s, HOLD_TO_YOUNG, c);
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (s->qe.queued && srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
@@ -458,7 +459,7 @@ static void young_gone(struct conn *c)
         counsellor_offer_cancel(s);
         queue_remove(&srv->queue, &s->qe);
         s->queue_away = true;
-        server_queue_changed(srv);
+        waiting_changed(srv);
         if (srv->cfg->assign_mode == ASSIGN_OFFER)
             counsellor_offer_round(srv);
     }

@@ -90,6 +90,23 @@ static void test_foreach_safe_may_unlink_the_current_entry(void **state)
     assert_ptr_equal(l.tail, &it[3].link);
 }
 
+static void test_insert_before_head_and_middle(void **state)
+{
+    struct list l = {0};
+    struct item a = {.id = 1}, b = {.id = 2}, c = {.id = 3}, d = {.id = 4};
+    list_insert_tail(&l, &b.link);
+    list_insert_tail(&l, &d.link);
+    list_insert_before(&l, &b.link, &a.link); /* new head */
+    list_insert_before(&l, &d.link, &c.link); /* middle */
+    int out[4];
+    assert_int_equal(ids(&l, out), 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(out[i], i + 1);
+    assert_ptr_equal(l.head, &a.link);
+    assert_ptr_equal(l.tail, &d.link);
+    assert_ptr_equal(d.link.prev, &c.link);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -97,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_head_and_tail_inserts_keep_order),
         cmocka_unit_test(test_unlink_head_middle_tail_and_only),
         cmocka_unit_test(test_foreach_safe_may_unlink_the_current_entry),
+        cmocka_unit_test(test_insert_before_head_and_middle),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
