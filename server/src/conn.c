@@ -12,6 +12,7 @@
 #include "lotse/json.h"
 #include "mem.h"
 #include "outmsg.h"
+#include "rxbuf.h"
 #include "server.h"
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];

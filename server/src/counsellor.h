@@ -65,6 +65,22 @@ void counsellor_send_peer(struct conn *c, const struct session *s, const char *s
 /* "resume" with a session token from a connection that has no role yet. */
 void counsellor_resume(struct conn *c, const struct lotse_json_msg *m);
 
+/* Shared by counsellor.c and counsellor_assign.c. */
+
+/* Sends {"t":"status",...} with k's availability, capacity and load. */
+void counsellor_send_status(struct counsellor *k);
+
+/* Parses the "sid" field and finds a session the counsellor of c holds (or,
+ * with want_offer, was offered). Answers the error itself and returns NULL. */
+struct session *counsellor_own_session(struct conn *c, const struct lotse_json_msg *m,
+                                       const char *re, bool want_offer);
+
+/* Forgets the offer of s on both sides, telling nobody. */
+void counsellor_withdraw_offer(struct session *s);
+
+/* Registers the offers on the tick (from counsellor_start). */
+void counsellor_offers_start(struct server *srv);
+
 /* Registers the counsellors' timeouts on the tick: offers (offer mode) and
  * counsellors away longer than resume_grace, whose record goes (start-up). */
 void counsellor_start(struct server *srv);

@@ -23,6 +23,7 @@
 #include "waiting.h"
 #include "metrics.h"
 #include "outmsg.h"
+#include "rxbuf.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
@@ -329,6 +330,7 @@ void server_destroy(struct server *srv)
     ratelimit_destroy(srv->rl);
     fdguard_destroy();
     outmsg_pool_drain();
+    rxbuf_pool_drain();
     if (srv->loop)
         ev_loop_destroy(srv->loop);
     log_info("lotsed stopped");

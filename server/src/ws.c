@@ -11,7 +11,7 @@
 #include "conn.h"
 #include "lotse/json.h"
 #include "lotse/proto.h"
-#include "outmsg.h"
+#include "rxbuf.h"
 #include "server.h"
 
 /* A text message must be valid UTF-8 and within the control rate before the
