@@ -11,7 +11,7 @@ FAILED=0
 
 # The connection layer may include proto/, the leaf utilities (log, mem,
 # config, ratelimit, list) and itself; never these.
-UPPER='auth|counsellor|counsellor_assign|feed|hold|http|messages|metrics|relay|session|stats|waiting|young|queue|store|workers|server_main|main'
+UPPER='auth|counsellor|counsellor_assign|feed|hold|http|messages|metrics|relay|session|stats|summary|waiting|young|queue|store|workers|main'
 for f in ws.c conn.c conn.h outmsg.c outmsg.h rxbuf.c rxbuf.h; do
     while IFS= read -r line; do
         echo "layering: server/src/$f includes an upper layer: $line"

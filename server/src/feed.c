@@ -7,6 +7,8 @@
  * loop is ours, and lws 4.1.6 does not re-arm its own timer reliably on libev
  * (see store.c).
  *
+ * The counsellors' queue_summary is summary.c's.
+ *
  * Waits are sampled in memory for the last hour: a pickup when the half-second
  * scan first sees a session taken (or when it ends before the next scan), an
  * abandonment when it ends. Nothing here is written to the database; the
@@ -34,7 +36,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
-#include "tick.h"
+#include "summary.h"
 
 #define FEED_INTERVAL_S 0.5
 #define FEED_WINDOW_MS (3600 * 1000)
@@ -337,12 +339,6 @@ void feed_count_counsellors(const struct server *srv, struct feed_counsellors *o
     }
 }
 
-static int64_t topic_longest(const struct server *srv, int t, int64_t now)
-{
-    int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
-    return oldest ? (now - oldest) / 1000 : 0;
-}
-
 /* Someone waits in a topic that no available counsellor with room serves. */
 static bool nobody_for_waiting(const struct server *srv)
 {
@@ -360,10 +356,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
 {
     struct server *srv = f->srv;
     const struct config *cfg = srv->cfg;
-    int64_t longest = 0;
-    for (int t = 0; t < cfg->topic_count; t++)
-        if (topic_longest(srv, t, now) > longest)
-            longest = topic_longest(srv, t, now);
+    int64_t longest = summary_longest(srv, now);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "feed");
     lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
@@ -374,7 +367,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_str(w, "topic", cfg->topics[t]);
         lotse_jw_int(w, "priority", cfg->topic_priority[t]);
         lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", topic_longest(srv, t, now));
+        lotse_jw_int(w, "longest", summary_topic_longest(srv, t, now));
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
@@ -393,8 +386,8 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
             if (cfg->topic_priority[t] != p)
                 continue;
             n += (int64_t)queue_topic_len(&srv->queue, t);
-            if (topic_longest(srv, t, now) > l)
-                l = topic_longest(srv, t, now);
+            if (summary_topic_longest(srv, t, now) > l)
+                l = summary_topic_longest(srv, t, now);
         }
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_int(w, "priority", p);
@@ -488,17 +481,6 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- public ---- */
 
-/* The staff's queue summary, when it changed, after the positions (60). */
-static void summary_tick(struct server *srv, int64_t now_ms)
-{
-    if (!srv->summary_dirty)
-        return;
-    srv->summary_dirty = false;
-    feed_push_summary(srv, now_ms);
-}
-
-static struct tick_hook summary_hook = {.order = 70, .fn = summary_tick};
-
 int feed_create(struct server *srv)
 {
     struct feed *f = mem_calloc(1, sizeof(*f));
@@ -512,54 +494,17 @@ int feed_create(struct server *srv)
     f->timer.data = f;
     ev_timer_start(srv->loop, &f->timer);
     srv->feed = f;
-    tick_add(&srv->tick, &summary_hook);
     return 0;
 }
 
 void feed_destroy(struct server *srv)
 {
-    tick_remove(&srv->tick, &summary_hook);
     struct feed *f = srv->feed;
     if (!f)
         return;
     ev_timer_stop(srv->loop, &f->timer);
     srv->feed = NULL;
     mem_free_secret(f, sizeof(*f));
-}
-
-void feed_push_summary(struct server *srv, int64_t now)
-{
-    const struct config *cfg = srv->cfg;
-    struct lotse_jw *w = conn_jw();
-    int64_t longest = 0;
-    for (int t = 0; t < cfg->topic_count; t++)
-        if (topic_longest(srv, t, now) > longest)
-            longest = topic_longest(srv, t, now);
-    struct feed_counsellors k;
-    feed_count_counsellors(srv, &k);
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "queue_summary");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
-    lotse_jw_int(w, "longest", longest);
-    lotse_jw_arr_begin(w, "topics");
-    for (int t = 0; t < cfg->topic_count; t++) {
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "topic", cfg->topics[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", topic_longest(srv, t, now));
-        lotse_jw_obj_end(w);
-    }
-    lotse_jw_arr_end(w);
-    lotse_jw_int(w, "counsellors_online", k.online);
-    lotse_jw_int(w, "counsellors_available", k.available);
-    lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
-    lotse_jw_int(w, "active", (int64_t)(srv->sessions.count - srv->queue.len));
-    lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len < 0)
-        return;
-    LIST_FOREACH_SAFE (&srv->staff, it, nx)
-        conn_send_bulk(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len);
 }
 
 bool feed_session_ended(struct server *srv, const struct session *s,

@@ -27,6 +27,7 @@
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
+#include "summary.h"
 #include "webroot.h"
 #include "workers.h"
 
@@ -169,12 +170,9 @@ static const struct lws_protocol_vhost_options security_headers[] = {
 static const lws_retry_bo_t no_validity_timers = {.secs_since_valid_ping = 0,
                                                   .secs_since_valid_hangup = 0};
 
-int server_create(struct server *srv, const struct config *cfg)
+/* The in-memory state and every module's start: nothing listens yet. */
+static int create_state(struct server *srv, const struct config *cfg)
 {
-    memset(srv, 0, sizeof(*srv));
-    srv->cfg = cfg;
-    setenv("TZ", cfg->timezone, 1);
-    tzset();
     if (sessions_init(&srv->sessions))
         return -ENOMEM;
     queue_init(&srv->queue, cfg->topic_count, cfg->topic_priority);
@@ -192,30 +190,13 @@ int server_create(struct server *srv, const struct config *cfg)
     session_start(srv);
     counsellor_start(srv);
     waiting_start(srv);
-    if (fdguard_init())
-        return -EMFILE;
-    srv->loop = ev_loop_new(EVFLAG_AUTO);
-    if (!srv->loop)
-        return -ENOMEM;
+    summary_start(srv);
+    return 0;
+}
 
-    static struct lws_protocols protocols[5];
-    protocols[0] = (struct lws_protocols){"http", http_callback, 2048 + sizeof(size_t), 0, 0, NULL, 0};
-    protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
-                                          (size_t)cfg->rx_buffer_size, 0, NULL, 0};
-    protocols[2] = store_lws_protocol;
-    memset(&protocols[3], 0, sizeof(protocols[3]));
-
-    static struct lws_http_mount mounts[3];
-    mounts[0] = mount_files;
-    mounts[0].origin = cfg->web_root;
-    mounts[1] = (struct lws_http_mount){.mountpoint = "/healthz", .mountpoint_len = 8,
-                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
-    mounts[2] = (struct lws_http_mount){.mountpoint = "/config.json", .mountpoint_len = 12,
-                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
-    mounts[0].mount_next = &mounts[1];
-    mounts[1].mount_next = &mounts[2];
-    mounts[2].mount_next = http_extra_mounts();
-
+/* The lws context on our libev loop; static files confined to web_root. */
+static int create_context(struct server *srv, const struct config *cfg)
+{
     static void *loops[1];
     loops[0] = srv->loop;
     struct lws_context_creation_info info;
@@ -234,6 +215,32 @@ int server_create(struct server *srv, const struct config *cfg)
         log_error("static files: cannot confine them to web_root");
         return -EIO;
     }
+    return 0;
+}
+
+/* The main vhost listening on listen_address:listen_port with the protocols,
+ * mounts and headers. */
+static int create_vhost(struct server *srv, const struct config *cfg)
+{
+    static struct lws_protocols protocols[5];
+    protocols[0] = (struct lws_protocols){"http", http_callback, 2048 + sizeof(size_t), 0, 0, NULL, 0};
+    protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
+                                          (size_t)cfg->rx_buffer_size, 0, NULL, 0};
+    protocols[2] = store_lws_protocol;
+    memset(&protocols[3], 0, sizeof(protocols[3]));
+
+    static struct lws_http_mount mounts[3];
+    mounts[0] = mount_files;
+    mounts[0].origin = cfg->web_root;
+    mounts[1] = (struct lws_http_mount){.mountpoint = "/healthz", .mountpoint_len = 8,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[2] = (struct lws_http_mount){.mountpoint = "/config.json", .mountpoint_len = 12,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[0].mount_next = &mounts[1];
+    mounts[1].mount_next = &mounts[2];
+    mounts[2].mount_next = http_extra_mounts();
+
+    struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = cfg->listen_port;
     info.iface = cfg->listen_address;
@@ -257,6 +264,41 @@ int server_create(struct server *srv, const struct config *cfg)
                   cfg->listen_address, cfg->listen_port);
         return -EADDRINUSE;
     }
+    return 0;
+}
+
+static void start_signals(struct server *srv)
+{
+    ev_signal_init(&sig_term, on_signal, SIGTERM);
+    sig_term.data = srv;
+    ev_signal_start(srv->loop, &sig_term);
+    ev_signal_init(&sig_int, on_signal, SIGINT);
+    sig_int.data = srv;
+    ev_signal_start(srv->loop, &sig_int);
+    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
+    ev_unref(srv->loop);
+}
+
+int server_create(struct server *srv, const struct config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    setenv("TZ", cfg->timezone, 1);
+    tzset();
+    int rc = create_state(srv, cfg);
+    if (rc)
+        return rc;
+    if (fdguard_init())
+        return -EMFILE;
+    srv->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!srv->loop)
+        return -ENOMEM;
+    rc = create_context(srv, cfg);
+    if (rc)
+        return rc;
+    rc = create_vhost(srv, cfg);
+    if (rc)
+        return rc;
     if (metrics_listen(srv))
         return -EADDRINUSE;
     /* With explicit vhosts and a foreign loop, lws would run PROTOCOL_INIT only
@@ -274,15 +316,7 @@ int server_create(struct server *srv, const struct config *cfg)
     if (feed_create(srv))
         return -ENOMEM;
 
-    ev_signal_init(&sig_term, on_signal, SIGTERM);
-    sig_term.data = srv;
-    ev_signal_start(srv->loop, &sig_term);
-    ev_signal_init(&sig_int, on_signal, SIGINT);
-    sig_int.data = srv;
-    ev_signal_start(srv->loop, &sig_int);
-    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
-    ev_unref(srv->loop);
-
+    start_signals(srv);
     ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);
     tick_timer.data = srv;
     ev_timer_start(srv->loop, &tick_timer);

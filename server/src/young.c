@@ -134,39 +134,46 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
     return false;
 }
 
-void young_hello(struct conn *c, const struct lotse_json_msg *m)
+/* The fields of a hello: version, role, topic, public key. 0, or -EPROTO
+ * when it has answered the error. */
+static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *topic,
+                        uint8_t pk[LOTSE_PK_BYTES])
+{
+    const char *role, *name, *pk_b64;
+    size_t role_len, name_len, pk_len;
+    if (conn_check_start(c, m, "hello") != 0)
+        return -EPROTO;
+    if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
+        conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
+        return -EPROTO;
+    }
+    if (lotse_json_get_str(m, "topic", CONFIG_TOPIC_LEN, &name, &name_len) != 0) {
+        conn_send_error(c, "bad_field", "topic missing", "hello", NULL, "topic", true);
+        return -EPROTO;
+    }
+    *topic = config_topic_index(c->srv->cfg, name, name_len);
+    if (*topic < 0) {
+        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic", true);
+        return -EPROTO;
+    }
+    if (lotse_json_get_str(m, "pk", 64, &pk_b64, &pk_len) != 0 ||
+        lotse_b64_decode(pk, LOTSE_PK_BYTES, pk_b64, pk_len) != LOTSE_PK_BYTES) {
+        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", "hello", NULL,
+                        "pk", true);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* Whether the service takes a new person now: open, not overloaded, the
+ * admission work done, room in the queue. Otherwise it has answered. */
+static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_t now_wall)
 {
     struct server *srv = c->srv;
     const struct config *cfg = srv->cfg;
-    const char *role, *topic, *pk_b64;
-    size_t role_len, topic_len, pk_len;
-    uint8_t pk[LOTSE_PK_BYTES];
-
-    if (conn_check_start(c, m, "hello") != 0)
-        return;
-    if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
-        conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
-        return;
-    }
-    if (lotse_json_get_str(m, "topic", CONFIG_TOPIC_LEN, &topic, &topic_len) != 0) {
-        conn_send_error(c, "bad_field", "topic missing", "hello", NULL, "topic", true);
-        return;
-    }
-    int t = config_topic_index(cfg, topic, topic_len);
-    if (t < 0) {
-        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic", true);
-        return;
-    }
-    if (lotse_json_get_str(m, "pk", 64, &pk_b64, &pk_len) != 0 ||
-        lotse_b64_decode(pk, sizeof(pk), pk_b64, pk_len) != LOTSE_PK_BYTES) {
-        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", "hello", NULL,
-                        "pk", true);
-        return;
-    }
-    time_t now_wall = time(NULL);
     if (!hours_is_open(&cfg->hours, now_wall)) {
         send_closed(c, now_wall);
-        return;
+        return false;
     }
     /* Under overload new anonymous sessions are shed first; running ones never. */
     if (srv->stats.connections_open > (uint64_t)cfg->max_connections) {
@@ -174,16 +181,47 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         conn_send_error(c, "busy", "the service is very busy; please try again in a few minutes",
                         "hello", NULL, NULL, false);
         conn_close(c, 1013, "overloaded");
-        return;
+        return false;
     }
     if (!admission_ok(c, m, server_now_ms()))
-        return;
+        return false;
     if (srv->queue.len >= (size_t)cfg->queue_max) {
         conn_send_error(c, "queue_full", "too many people are waiting; please try again soon",
                         "hello", NULL, NULL, false);
         conn_close(c, 1000, "queue full");
-        return;
+        return false;
     }
+    return true;
+}
+
+/* Sends "welcome" with the resume secret, which then leaves memory. */
+static void send_welcome(struct conn *c, const struct session *s, const uint8_t *resume,
+                         uint32_t pos)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "welcome");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_b64(w, "resume", resume, LOTSE_SECRET_BYTES);
+    lotse_jw_int(w, "pos", pos);
+    lotse_jw_int(w, "eta", s->sent_eta);
+    lotse_jw_int(w, "grace", c->srv->cfg->resume_grace);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
+}
+
+void young_hello(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    const struct config *cfg = srv->cfg;
+    uint8_t pk[LOTSE_PK_BYTES];
+    int t;
+    if (hello_fields(c, m, &t, pk) != 0)
+        return;
+    time_t now_wall = time(NULL);
+    if (!hello_admitted(c, m, now_wall))
+        return;
     struct session *s = session_create(&srv->sessions);
     if (!s) {
         conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
@@ -215,19 +253,8 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
             pos += (uint32_t)queue_topic_len(&srv->queue, u);
     s->sent_pos = pos;
     s->sent_eta = waiting_eta(srv, pos, now);
-
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "welcome");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_b64(w, "resume", resume, sizeof(resume));
-    lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->sent_eta);
-    lotse_jw_int(w, "grace", cfg->resume_grace);
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    send_welcome(c, s, resume, pos);
     sodium_memzero(resume, sizeof(resume));
-    sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
 
     log_debug("young person queued: topic %s, position %u", cfg->topics[t], pos);
     waiting_changed(srv);
