@@ -123,10 +123,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     if (a->has_cert)
         memcpy(k->cert, a->cert, LOTSE_CERT_BYTES);
     crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
-    k->next = srv->counsellors;
-    if (srv->counsellors)
-        srv->counsellors->prev = k;
-    srv->counsellors = k;
+    list_insert_head(&srv->counsellors, &k->link);
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
     send_login_ok(c, a, token, k);
@@ -280,7 +277,7 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *target = NULL;
     int rc = lotse_json_get_str(m, "to", STORE_MAX_HANDLE, &to, &to_len);
     if (rc == 0) {
-        for (struct counsellor *o = srv->counsellors; o; o = o->next)
+        for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
             if (o != k && o->conn && !strcmp(o->handle, to))
                 target = o;
         if (!target || !(target->topic_mask & (1u << s->topic)) ||
@@ -369,12 +366,7 @@ static void counsellor_free(struct server *srv, struct counsellor *k)
     /* Out of the online list first, so that no offer round during the session
      * ends below can pick this counsellor again. */
     k->available = false;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        srv->counsellors = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+    list_unlink(&srv->counsellors, &k->link);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
             session_end(srv, k->sessions[i], "counsellor_left");
@@ -423,7 +415,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     crypto_generichash(hash, sizeof(hash), token, sizeof(token), NULL, 0);
     sodium_memzero(token, sizeof(token));
     struct counsellor *k = NULL;
-    for (struct counsellor *o = srv->counsellors; o; o = o->next)
+    for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
         if (sodium_memcmp(o->token_hash, hash, sizeof(hash)) == 0)
             k = o;
     if (!k) {
@@ -480,9 +472,9 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
 
 static void expire_away(struct server *srv, int64_t now_ms)
 {
-    struct counsellor *k = srv->counsellors;
+    struct counsellor *k = counsellor_first(srv);
     while (k) {
-        struct counsellor *next = k->next;
+        struct counsellor *next = counsellor_next(k);
         if (!k->conn && now_ms - k->away_ms >= (int64_t)srv->cfg->resume_grace * 1000)
             counsellor_free(srv, k);
         k = next;

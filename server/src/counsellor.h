@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "lotse/crypto.h"
 #include "store.h"
 
@@ -33,8 +34,15 @@ struct counsellor {
     struct session *sessions[COUNSELLOR_MAX_SESSIONS];
     struct session *offer;
     int64_t offers_paused_until_ms; /* after a decline, others get the next offer */
-    struct counsellor *next, *prev; /* online counsellors */
+    struct list_link link;          /* on srv->counsellors */
 };
+
+/* The online counsellors, newest first: for (k = counsellor_first(srv); k;
+ * k = counsellor_next(k)). The next one may be read before k is freed. */
+#define counsellor_first(srv)                                                                      \
+    ((srv)->counsellors.head ? LIST_ENTRY((srv)->counsellors.head, struct counsellor, link) : NULL)
+#define counsellor_next(k)                                                                         \
+    ((k)->link.next ? LIST_ENTRY((k)->link.next, struct counsellor, link) : NULL)
 
 /* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
 int counsellor_login(struct conn *c, const struct store_account *acct);

@@ -150,7 +150,7 @@ void counsellor_offer_round(struct server *srv)
     for (;;) {
         struct counsellor *best = NULL;
         struct queue_entry *best_e = NULL;
-        for (struct counsellor *k = srv->counsellors; k; k = k->next) {
+        for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
             if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
                 k->offers_paused_until_ms > server_now_ms())
                 continue;
@@ -194,7 +194,7 @@ static void send_offer_withdrawn(struct conn *c, const struct session *s)
 void counsellor_offer_expire(struct server *srv, int64_t now_ms)
 {
     bool any = false;
-    for (struct counsellor *k = srv->counsellors; k; k = k->next) {
+    for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
         struct session *s = k->offer;
         if (!s || s->offer_deadline_ms > now_ms || !k->conn)
             continue;

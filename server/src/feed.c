@@ -328,7 +328,7 @@ static void send_to_supervisors(struct server *srv, const char *buf, size_t len)
 void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out)
 {
     memset(out, 0, sizeof(*out));
-    for (const struct counsellor *k = srv->counsellors; k; k = k->next) {
+    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
         if (!k->conn)
             continue; /* dropped, within its resume grace: not online now */
         out->online++;
@@ -343,7 +343,7 @@ void feed_count_counsellors(const struct server *srv, struct feed_counsellors *o
 static bool nobody_for_waiting(const struct server *srv)
 {
     uint32_t served = 0;
-    for (const struct counsellor *k = srv->counsellors; k; k = k->next)
+    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k))
         if (k->conn && k->available && k->active < k->capacity)
             served |= k->topic_mask;
     for (int t = 0; t < srv->cfg->topic_count; t++)

@@ -59,7 +59,7 @@ struct server {
 
     struct session_table sessions;
     struct queue queue;
-    struct counsellor *counsellors; /* online */
+    struct list counsellors;        /* online (struct counsellor, link) */
     struct list pending;            /* conns with no hello/login yet, oldest first (pending_link) */
     struct list staff;              /* counsellors and supervisors (staff_link) */
     struct list kill_list;          /* conns to close at the next tick (kill_link) */

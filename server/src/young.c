@@ -272,7 +272,8 @@ static void rekeyed(struct server *srv, struct session *s)
     if (s->rekey_pending) {
         s->rekey_pending = false;
         struct counsellor *target = NULL;
-        for (struct counsellor *k = srv->counsellors; k && s->transfer_to_id; k = k->next)
+        for (struct counsellor *k = counsellor_first(srv); k && s->transfer_to_id;
+             k = counsellor_next(k))
             if (k->account_id == s->transfer_to_id && k->conn && k->active < k->capacity)
                 target = k;
         s->transfer_to_id = 0;
