@@ -55,6 +55,16 @@ run_build() {
     fi
 }
 
+# The layers of server/src (server/src/README.md): no role header in the
+# connection layer, nothing from server/ in proto/. Also a CTest test.
+echo "=== layering ==="
+if tests/layering.sh; then
+    SUMMARY+=("layering: ok")
+else
+    SUMMARY+=("layering: FAILED")
+    FAILED=1
+fi
+
 run_build "build" build -- -DLOTSE_WERROR=ON
 
 # Browser end-to-end tests and the JavaScript crypto vectors, against the

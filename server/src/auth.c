@@ -210,6 +210,7 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
     memcpy(l->handle, handle, handle_len);
     memcpy(l->password, password, password_len);
     c->login = l;
+    c->cancel = auth_cancel; /* the connection may close before the worker is done */
     if (has_device) {
         memcpy(l->device, device, sizeof(l->device));
         l->has_device = true;

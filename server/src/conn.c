@@ -4,21 +4,16 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <ev.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
-#include "auth.h"
-#include "counsellor.h"
-#include "hold.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "outmsg.h"
+#include "rxbuf.h"
 #include "server.h"
-#include "young.h"
-
-static void kill_unlist(struct conn *c);
-static void bulk_unlist(struct conn *c);
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -29,6 +24,53 @@ struct lotse_jw *conn_jw(void)
     return &jw_scratch;
 }
 
+static conn_receive_fn *receiver;
+/* Fan-out messages wait (conn_send_bulk): a slice of them a millisecond. */
+static ev_timer bulk_timer;
+static int64_t last_keepalive_ms;
+
+void conn_set_receiver(conn_receive_fn *fn)
+{
+    receiver = fn;
+}
+
+void conn_receive(struct conn *c, bool binary, const uint8_t *data, size_t len)
+{
+    receiver(c, binary, data, len);
+}
+
+void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *ops)
+{
+    c->role = role;
+    c->ops = ops;
+    list_unlink(&c->srv->pending, &c->pending_link);
+}
+
+void conn_clear_role(struct conn *c)
+{
+    c->role = ROLE_NONE;
+    c->ops = NULL;
+}
+
+/* Closes connections that said no hello or login within handshake_timeout. */
+static void expire_pending(struct server *srv, int64_t now_ms)
+{
+    int64_t limit_ms = (int64_t)srv->cfg->handshake_timeout * 1000;
+    while (srv->pending.head) {
+        struct conn *c = LIST_ENTRY(srv->pending.head, struct conn, pending_link);
+        if (now_ms - c->connected_ms < limit_ms)
+            break;
+        list_unlink(&srv->pending, &c->pending_link);
+        conn_close(c, 4001, "handshake timeout");
+    }
+}
+
+void conn_close_pending(struct server *srv)
+{
+    LIST_FOREACH_SAFE (&srv->pending, it, nx)
+        conn_close(LIST_ENTRY(it, struct conn, pending_link), 1001, "server shutting down");
+}
+
 void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
 {
     memset(c, 0, sizeof(*c));
@@ -36,11 +78,7 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     c->srv = srv;
     c->connected_ms = server_now_ms();
     c->last_rx_ms = c->connected_ms;
-    c->all_prev = NULL;
-    c->all_next = srv->all_conns;
-    if (srv->all_conns)
-        srv->all_conns->all_prev = c;
-    srv->all_conns = c;
+    list_insert_head(&srv->all_conns, &c->all_link);
     c->control_bucket.tokens = srv->cfg->control_burst;
     c->control_bucket.last_ms = c->connected_ms;
     c->relay_bucket.tokens = srv->cfg->relay_burst;
@@ -54,7 +92,7 @@ void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
     if (sndbuf > 0 && setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf,
                                  sizeof(sndbuf)) != 0)
         log_debug("SO_SNDBUF not set on a connection");
-    server_pending_add(srv, c);
+    list_insert_tail(&srv->pending, &c->pending_link);
     srv->stats.connections_total++;
     srv->stats.connections_open++;
     if (ratelimit_conn_open(srv->rl, c->source, srv->cfg->max_connections_per_source)) {
@@ -83,28 +121,19 @@ void conn_closed(struct conn *c)
         return; /* never established */
     struct server *srv = c->srv;
     c->closing = true; /* nothing more is queued to a connection that is gone */
-    kill_unlist(c);
-    bulk_unlist(c);
-    if (c->all_prev)
-        c->all_prev->all_next = c->all_next;
-    else
-        srv->all_conns = c->all_next;
-    if (c->all_next)
-        c->all_next->all_prev = c->all_prev;
-    server_pending_remove(srv, c);
-    server_staff_remove(srv, c);
-    if (c->login)
-        auth_cancel(c);
+    list_unlink(&srv->kill_list, &c->kill_link);
+    list_unlink(&srv->bulk, &c->bulk_link);
+    list_unlink(&srv->all_conns, &c->all_link);
+    list_unlink(&srv->pending, &c->pending_link);
+    if (c->cancel) {
+        void (*cancel)(struct conn *) = c->cancel;
+        c->cancel = NULL;
+        cancel(c);
+    }
     if (c->source_counted)
         ratelimit_conn_close(srv->rl, c->source);
-    /* Frames not yet written are kept for a resume (PROTOCOL.md §5.2). */
-    if ((c->role == ROLE_YOUNG || c->role == ROLE_COUNSELLOR) && srv->cfg->resume_grace > 0 &&
-        !srv->finishing)
-        hold_adopt_queue(srv, c);
-    if (c->role == ROLE_YOUNG)
-        young_gone(c);
-    else if (c->role == ROLE_COUNSELLOR)
-        counsellor_gone(c);
+    if (c->ops && c->ops->closed)
+        c->ops->closed(c);
     drop_queue(c);
     rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;
@@ -152,46 +181,29 @@ int conn_send(struct conn *c, const void *data, size_t len, bool binary)
 int conn_send_bulk(struct conn *c, const void *data, size_t len)
 {
     int rc = enqueue(c, data, len, false);
-    if (rc != 0 || c->bulk_listed)
-        return rc;
     struct server *srv = c->srv;
-    c->bulk_listed = true;
-    c->bulk_next = NULL;
-    c->bulk_prev = srv->bulk_tail;
-    if (srv->bulk_tail)
-        srv->bulk_tail->bulk_next = c;
-    else
-        srv->bulk_head = c;
-    srv->bulk_tail = c;
-    server_bulk_wake(srv);
+    if (rc != 0 || list_linked(&srv->bulk, &c->bulk_link))
+        return rc;
+    list_insert_tail(&srv->bulk, &c->bulk_link);
+    if (!ev_is_active(&bulk_timer))
+        ev_timer_start(srv->loop, &bulk_timer);
     return 0;
 }
 
-static void bulk_unlist(struct conn *c)
+/* Lets the next CONN_BULK_PER_SLICE waiting fan-out connections ask for
+ * WRITEABLE: every millisecond while any wait. */
+static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    if (!c->bulk_listed)
-        return;
-    struct server *srv = c->srv;
-    if (c->bulk_prev)
-        c->bulk_prev->bulk_next = c->bulk_next;
-    else
-        srv->bulk_head = c->bulk_next;
-    if (c->bulk_next)
-        c->bulk_next->bulk_prev = c->bulk_prev;
-    else
-        srv->bulk_tail = c->bulk_prev;
-    c->bulk_listed = false;
-    c->bulk_next = c->bulk_prev = NULL;
-}
-
-void conn_bulk_pump(struct server *srv)
-{
-    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk_head; n++) {
-        struct conn *c = srv->bulk_head;
-        bulk_unlist(c);
+    struct server *srv = t->data;
+    (void)revents;
+    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk.head; n++) {
+        struct conn *c = LIST_ENTRY(srv->bulk.head, struct conn, bulk_link);
+        list_unlink(&srv->bulk, &c->bulk_link);
         if (c->wsi && c->sq_head)
             lws_callback_on_writable(c->wsi);
     }
+    if (!srv->bulk.head)
+        ev_timer_stop(loop, t);
 }
 
 int conn_send_json(struct conn *c, struct lotse_jw *w)
@@ -264,7 +276,7 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 
 void conn_kill(struct conn *c, uint16_t code, const char *reason)
 {
-    if (!c->wsi || c->kill_listed)
+    if (!c->wsi || list_linked(&c->srv->kill_list, &c->kill_link))
         return;
     /* The close frame goes out before anything still queued (dropped here),
      * written by us at the next WRITEABLE: lws itself would write it only
@@ -286,35 +298,18 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason)
      * may never close it; closing it here, inside another connection's
      * callback, could pull state from under the caller. The tick does it once
      * the wait is over. */
-    {
-        struct server *srv = c->srv;
-        c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
-        c->kill_listed = true;
-        c->kill_prev = NULL;
-        c->kill_next = srv->kill_list;
-        if (srv->kill_list)
-            srv->kill_list->kill_prev = c;
-        srv->kill_list = c;
-    }
+    c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
+    list_insert_head(&c->srv->kill_list, &c->kill_link);
 }
 
-static void kill_unlist(struct conn *c)
-{
-    if (!c->kill_listed)
-        return;
-    if (c->kill_prev)
-        c->kill_prev->kill_next = c->kill_next;
-    else
-        c->srv->kill_list = c->kill_next;
-    if (c->kill_next)
-        c->kill_next->kill_prev = c->kill_prev;
-    c->kill_listed = false;
-}
-
-void conn_keepalive(struct server *srv, int64_t now_ms)
+/* Pings connections quiet for ping_interval and closes those quiet for
+ * ping_timeout. lotse does this itself: lws 4.1's own idle policy re-sorts a
+ * timer list of every connection on each message. */
+static void keepalive(struct server *srv, int64_t now_ms)
 {
     const struct config *cfg = srv->cfg;
-    for (struct conn *c = srv->all_conns; c; c = c->all_next) {
+    LIST_FOREACH_SAFE (&srv->all_conns, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, all_link);
         int64_t quiet = now_ms - c->last_rx_ms;
         if (quiet >= (int64_t)cfg->ping_timeout * 1000) {
             conn_kill(c, 1001, "no answer to pings");
@@ -325,21 +320,48 @@ void conn_keepalive(struct server *srv, int64_t now_ms)
     }
 }
 
-void server_kill_listed(struct server *srv)
+/* Closes every connection on the kill list whose wait is over (from the tick,
+ * outside any connection's callback). */
+static void kill_listed(struct server *srv, int64_t now)
 {
-    int64_t now = server_now_ms();
-    struct conn *c = srv->kill_list;
-    while (c) {
-        struct conn *next = c->kill_next;
+    LIST_FOREACH_SAFE (&srv->kill_list, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, kill_link);
         if (now >= c->kill_deadline_ms || srv->finishing) {
-            kill_unlist(c);
+            list_unlink(&srv->kill_list, &c->kill_link);
             if (c->wsi) {
                 log_debug("dropping a connection whose close frame did not get out in time");
                 lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
             }
         }
-        c = next;
     }
+}
+
+/* The connection layer's second: pings every 5 s, slow readers past their
+ * wait, connections that said no hello or login in time. */
+static void on_tick(struct server *srv, int64_t now_ms)
+{
+    if (now_ms - last_keepalive_ms >= 5000) {
+        last_keepalive_ms = now_ms;
+        keepalive(srv, now_ms);
+    }
+    kill_listed(srv, now_ms);
+    expire_pending(srv, now_ms);
+}
+
+static struct tick_hook tick_hook = {.order = 10, .fn = on_tick};
+
+void conn_start(struct server *srv)
+{
+    last_keepalive_ms = 0;
+    ev_timer_init(&bulk_timer, on_bulk, 0.001, 0.001);
+    bulk_timer.data = srv;
+    tick_add(&srv->tick, &tick_hook);
+}
+
+void conn_stop(struct server *srv)
+{
+    ev_timer_stop(srv->loop, &bulk_timer);
+    tick_remove(&srv->tick, &tick_hook);
 }
 
 /* conn_kill's close frame, as raw bytes (unmasked, final), ahead of nothing:

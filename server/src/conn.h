@@ -1,6 +1,9 @@
-/* conn.h — one WebSocket connection: its role, receive reassembly, bounded send
- * queue and closing. The struct is libwebsockets' per-session user data, so it
- * is allocated and zeroed by lws and dies in LWS_CALLBACK_CLOSED. */
+/* conn.h — one WebSocket connection: receive reassembly, bounded send queue,
+ * keepalive and closing. The connection layer knows no role: a role tags the
+ * connection (conn_set_role) with its operations, and the layer calls through
+ * them; whole messages go to the receiver the upper layer registered
+ * (conn_set_receiver). The struct is libwebsockets' per-session user data, so
+ * it is allocated and zeroed by lws and dies in LWS_CALLBACK_CLOSED. */
 #ifndef LOTSE_CONN_H
 #define LOTSE_CONN_H
 
@@ -8,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "ratelimit.h"
 
 struct lws;
@@ -19,12 +23,33 @@ struct outmsg;
 struct lotse_jw;
 struct lotse_json_msg;
 
+/* The tag the message table routes by; set only through conn_set_role. */
 enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
+
+struct conn;
+
+/* What a role does when the connection layer's events reach it. Static
+ * tables owned by the role's module. */
+struct conn_ops {
+    const char *name;
+    /* the connection is gone (LWS_CALLBACK_CLOSED): after the connection layer
+     * let go of its lists, before the send queue is dropped (a role may keep
+     * the queue for a resume) */
+    void (*closed)(struct conn *c);
+};
+
+/* Receives one whole message of c (text: valid UTF-8 and within the control
+ * rate). */
+typedef void conn_receive_fn(struct conn *c, bool binary, const uint8_t *data, size_t len);
 
 struct conn {
     struct lws *wsi;
     struct server *srv;
     enum conn_role role;
+    const struct conn_ops *ops; /* the role's, or NULL before hello/login */
+    /* work in flight for the connection that must let go of it when it closes
+     * (a login on a worker); set by that work's module, called once */
+    void (*cancel)(struct conn *c);
     int64_t connected_ms;
 
     /* receive: a message longer than one lws chunk is gathered here */
@@ -45,16 +70,15 @@ struct conn {
     /* to be closed from the tick once kill_deadline_ms is past (a slow reader:
      * it may never become writable, and lws's own async kill timer is
      * unreliable on libev); until then its close frame may still get out */
-    bool kill_listed;
+    struct list_link kill_link; /* on srv->kill_list */
     int64_t kill_deadline_ms;
     const char *kill_reason; /* a close frame to write first (static text) */
     bool kill_frame_due;     /* ... at the next WRITEABLE */
     bool kill_frame_sent;    /* written: the next WRITEABLE closes */
-    struct conn *kill_next, *kill_prev;
 
     int64_t last_rx_ms; /* anything received, pongs included */
     bool ping_due;      /* a ping goes out at the next WRITEABLE */
-    struct conn *all_next, *all_prev; /* every open connection (keepalive) */
+    struct list_link all_link; /* on srv->all_conns: every open connection (keepalive) */
 
     int protocol_errors;
     int rate_rejects;
@@ -70,25 +94,45 @@ struct conn {
     int64_t pow_issued_ms;
 
     /* connections that have not said hello/login yet, oldest first */
-    struct conn *pending_next, *pending_prev;
-    bool pending;
+    struct list_link pending_link; /* on srv->pending */
     /* a fan-out message waits here for its turn to ask for WRITEABLE */
-    struct conn *bulk_next, *bulk_prev;
-    bool bulk_listed;
+    struct list_link bulk_link; /* on srv->bulk */
     /* counsellors and supervisors, who receive queue summaries */
-    struct conn *staff_next, *staff_prev;
-    bool staff;
+    struct list_link staff_link; /* on srv->staff */
 
     struct session *session;       /* ROLE_YOUNG */
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */
     struct login *login;           /* a login in progress */
 };
 
+/* Starts the connection layer's timers: its hook on the tick (keepalive every
+ * 5 s, the kill list, the handshake timeout) and the fan-out pacing. */
+void conn_start(struct server *srv);
+
+/* Stops them (shutdown). */
+void conn_stop(struct server *srv);
+
+/* Registers the one receiver of every connection's whole messages (start-up). */
+void conn_set_receiver(conn_receive_fn *fn);
+
+/* Hands a whole message of c to the registered receiver (ws.c). */
+void conn_receive(struct conn *c, bool binary, const uint8_t *data, size_t len);
+
+/* The role of c is known (hello, login, resume): it leaves the handshake
+ * timeout's list and its closed op will run when it closes. */
+void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *ops);
+
+/* c no longer has a role (replaced by a resume elsewhere, logged out). */
+void conn_clear_role(struct conn *c);
+
+/* Closes every connection that still has no role, with 1001 (shutdown). */
+void conn_close_pending(struct server *srv);
+
 /* Sets up a new connection's state (LWS_CALLBACK_ESTABLISHED). */
 void conn_open(struct conn *c, struct server *srv, struct lws *wsi);
 
-/* Releases everything the connection holds and detaches it from its session,
- * counsellor record and login (LWS_CALLBACK_CLOSED). */
+/* Releases everything the connection holds, cancels work in flight and runs
+ * its role's closed op (LWS_CALLBACK_CLOSED). */
 void conn_closed(struct conn *c);
 
 /* Queues a copy of data as a text or binary message. Returns 0, -EPIPE (closing),
@@ -101,16 +145,12 @@ int conn_send_json(struct conn *c, struct lotse_jw *w);
 
 /* Queues a message that goes to many connections at once (queue positions,
  * queue summaries): like conn_send, but the connection asks to be written only
- * when conn_bulk_pump lets it, CONN_BULK_PER_SLICE connections a millisecond
+ * when its turn comes, CONN_BULK_PER_SLICE connections a millisecond
  * (10,000 a second). Sent at once, a summary to 1,000 counsellors was 9 ms of
  * writes in one loop turn, and the receivers got them in one burst; relayed
  * frames waited behind both. */
 #define CONN_BULK_PER_SLICE 10
 int conn_send_bulk(struct conn *c, const void *data, size_t len);
-
-/* Lets the next CONN_BULK_PER_SLICE waiting fan-out connections ask for
- * WRITEABLE (from server.c's bulk timer). */
-void conn_bulk_pump(struct server *srv);
 
 /* Sends {"t":"error",...}; re, sid (16 bytes) and field may be NULL. Counts a
  * protocol error when counts is true and closes with 1008 past the limit. */
@@ -136,11 +176,6 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason);
 /* Writes one queued message (LWS_CALLBACK_SERVER_WRITEABLE); returns -1 to have
  * lws close the connection. */
 int conn_writeable(struct conn *c);
-
-/* Pings connections quiet for ping_interval and closes those quiet for
- * ping_timeout (from the tick). lotse does this itself: lws 4.1's own idle
- * policy re-sorts a timer list of every connection on each message. */
-void conn_keepalive(struct server *srv, int64_t now_ms);
 
 /* A JSON writer over the service thread's one scratch buffer. */
 struct lotse_jw *conn_jw(void);

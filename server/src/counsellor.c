@@ -1,6 +1,7 @@
-/* counsellor.c — logged-in counsellors: availability and capacity, taking or
- * being offered the next session, passing their signed session key to the young
- * person, ending sessions. Supervisors share the login path and only watch. */
+/* counsellor.c — logged-in counsellors: login and resume, availability and
+ * capacity, passing their signed session key to the young person, transfer,
+ * escalation, ending sessions, logout and going away. Supervisors share the
+ * login path and only watch. Taking and offers: counsellor_assign.c. */
 #include "counsellor.h"
 
 #include <errno.h>
@@ -15,8 +16,10 @@
 #include "mem.h"
 #include "server.h"
 #include "session.h"
+#include "tick.h"
+#include "waiting.h"
 
-static void send_status(struct counsellor *k)
+void counsellor_send_status(struct counsellor *k)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
@@ -53,17 +56,51 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
     sodium_memzero(w->buf, w->len);
 }
 
+/* Counsellors and supervisors receive queue summaries (feed.c). */
+static void staff_add(struct server *srv, struct conn *c)
+{
+    list_insert_head(&srv->staff, &c->staff_link);
+    srv->summary_dirty = true;
+}
+
+static void staff_remove(struct server *srv, struct conn *c)
+{
+    list_unlink(&srv->staff, &c->staff_link);
+}
+
+static void counsellor_gone(struct conn *c);
+
+/* A counsellor's connection closed: frames not yet written are kept for a
+ * resume (PROTOCOL.md §5.2), then the record waits out resume_grace. */
+static void counsellor_closed(struct conn *c)
+{
+    struct server *srv = c->srv;
+    staff_remove(srv, c);
+    if (srv->cfg->resume_grace > 0 && !srv->finishing)
+        hold_adopt_queue(srv, c);
+    counsellor_gone(c);
+}
+
+static void supervisor_closed(struct conn *c)
+{
+    staff_remove(c->srv, c);
+}
+
+static const struct conn_ops counsellor_ops = {"counsellor", counsellor_closed};
+static const struct conn_ops supervisor_ops = {"supervisor", supervisor_closed};
+
 int counsellor_login(struct conn *c, const struct store_account *a)
 {
     struct server *srv = c->srv;
     uint8_t token[LOTSE_SECRET_BYTES];
     randombytes_buf(token, sizeof(token));
-    server_pending_remove(srv, c);
+    /* out of the handshake timeout's list even if no record can be made */
+    conn_set_role(c, ROLE_NONE, NULL);
     if (a->role == STORE_ROLE_SUPERVISOR) {
-        c->role = ROLE_SUPERVISOR;
+        conn_set_role(c, ROLE_SUPERVISOR, &supervisor_ops);
         send_login_ok(c, a, token, NULL);
         sodium_memzero(token, sizeof(token));
-        server_staff_add(srv, c);
+        staff_add(srv, c);
         log_info("supervisor %lld logged in", (long long)a->id);
         return 0;
     }
@@ -86,37 +123,18 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     if (a->has_cert)
         memcpy(k->cert, a->cert, LOTSE_CERT_BYTES);
     crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
-    k->next = srv->counsellors;
-    if (srv->counsellors)
-        srv->counsellors->prev = k;
-    srv->counsellors = k;
-    c->role = ROLE_COUNSELLOR;
+    list_insert_head(&srv->counsellors, &k->link);
+    conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
     send_login_ok(c, a, token, k);
     sodium_memzero(token, sizeof(token));
-    server_staff_add(srv, c);
+    staff_add(srv, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
              a->has_cert ? "certified" : "not certified");
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
     return 0;
-}
-
-void counsellor_send_assigned(struct counsellor *k, struct session *s)
-{
-    if (!k->conn)
-        return;
-    struct server *srv = k->conn->srv;
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "assigned");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
-    lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
-    lotse_jw_int(w, "waited", ((s->picked_ms ? s->picked_ms : server_now_ms()) - s->enqueued_ms) / 1000);
-    lotse_jw_obj_end(w);
-    conn_send_json(k->conn, w);
 }
 
 void counsellor_send_peer(struct conn *c, const struct session *s, const char *state)
@@ -132,51 +150,10 @@ void counsellor_send_peer(struct conn *c, const struct session *s, const char *s
     conn_send_json(c, w);
 }
 
-void counsellor_assign(struct counsellor *k, struct session *s)
-{
-    struct server *srv = k->conn->srv;
-    int64_t now = server_now_ms();
-    queue_remove(&srv->queue, &s->qe);
-    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
-        if (!k->sessions[i]) {
-            k->sessions[i] = s;
-            break;
-        }
-    }
-    k->active++;
-    s->counsellor = k;
-    s->state = SESSION_ASSIGNED;
-    if (!s->picked_ms)
-        s->picked_ms = now;
-    s->last_frame_ms = now;
-    server_note_pickup(srv, now);
-    session_row_taken(srv, s);
-    counsellor_send_assigned(k, s);
-    log_debug("counsellor %lld took a %s session", (long long)k->account_id,
-              srv->cfg->topics[s->topic]);
-    send_status(k);
-    server_queue_changed(srv);
-}
-
-void counsellor_detach(struct counsellor *k, struct session *s)
-{
-    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
-        if (k->sessions[i] == s) {
-            k->sessions[i] = NULL;
-            k->active--;
-        }
-    }
-    s->counsellor = NULL;
-    if (k->conn && !k->conn->closing)
-        send_status(k);
-    if (k->conn && k->conn->srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(k->conn->srv);
-}
-
 /* Parses the "sid" field and finds a session this counsellor holds (or, with
  * want_offer, was offered). Answers the error itself and returns NULL. */
-static struct session *own_session(struct conn *c, const struct lotse_json_msg *m, const char *re,
-                                   bool want_offer)
+struct session *counsellor_own_session(struct conn *c, const struct lotse_json_msg *m,
+                                       const char *re, bool want_offer)
 {
     const char *hex;
     size_t len;
@@ -199,23 +176,7 @@ static struct session *own_session(struct conn *c, const struct lotse_json_msg *
     return s;
 }
 
-static bool can_take(struct conn *c, const char *re)
-{
-    struct counsellor *k = c->counsellor;
-    if (!k->has_cert) {
-        conn_send_error(c, "device_not_certified", "this device has no valid certificate", re,
-                        NULL, NULL, false);
-        return false;
-    }
-    if (k->active >= k->capacity) {
-        conn_send_error(c, "at_capacity", "you already have as many sessions as you set", re,
-                        NULL, NULL, false);
-        return false;
-    }
-    return true;
-}
-
-static void handle_status(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
 {
     struct counsellor *k = c->counsellor;
     bool available;
@@ -230,55 +191,15 @@ static void handle_status(struct conn *c, const struct lotse_json_msg *m)
     }
     k->available = available;
     k->capacity = (int)capacity;
-    send_status(k);
-    server_queue_changed(c->srv);
+    counsellor_send_status(k);
+    waiting_changed(c->srv);
     if (c->srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(c->srv);
 }
 
-static void handle_take(struct conn *c)
+void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct counsellor *k = c->counsellor;
-    if (!can_take(c, "take"))
-        return;
-    struct queue_entry *e = queue_next(&c->srv->queue, k->topic_mask, true);
-    if (!e) {
-        conn_send_error(c, "queue_empty", "nobody is waiting in your topics", "take", NULL, NULL, false);
-        return;
-    }
-    counsellor_assign(k, (struct session *)((char *)e - offsetof(struct session, qe)));
-}
-
-static void withdraw_offer(struct session *s)
-{
-    struct counsellor *k = s->offered_to;
-    s->offered_to = NULL;
-    s->qe.offered = false;
-    if (k && k->offer == s)
-        k->offer = NULL;
-}
-
-static void handle_accept(struct conn *c, const struct lotse_json_msg *m, bool accept)
-{
-    const char *re = accept ? "accept" : "decline";
-    struct session *s = own_session(c, m, re, true);
-    if (!s)
-        return;
-    if (accept && !can_take(c, re))
-        return;
-    withdraw_offer(s);
-    if (accept) {
-        counsellor_assign(c->counsellor, s);
-    } else {
-        c->counsellor->offers_paused_until_ms =
-            server_now_ms() + (int64_t)c->srv->cfg->offer_timeout * 1000;
-        counsellor_offer_round(c->srv);
-    }
-}
-
-static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
-{
-    struct session *s = own_session(c, m, "keys", false);
+    struct session *s = counsellor_own_session(c, m, "keys", false);
     if (!s)
         return;
     if (s->state != SESSION_ASSIGNED || s->rekey_pending) {
@@ -321,35 +242,34 @@ static void handle_keys(struct conn *c, const struct lotse_json_msg *m)
     s->last_frame_ms = server_now_ms();
 }
 
-static void handle_escalate(struct conn *c, const struct lotse_json_msg *m);
-
 static void counsellor_free(struct server *srv, struct counsellor *k);
 
 /* A deliberate end of work: no resume grace. Running sessions end as ended by
  * the counsellor (the young people are told), then the connection closes. */
-static void handle_logout(struct conn *c)
+void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
 {
+    (void)m;
     struct counsellor *k = c->counsellor;
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
             session_end(c->srv, k->sessions[i], "ended_by_counsellor");
     if (k->offer)
-        withdraw_offer(k->offer);
+        counsellor_withdraw_offer(k->offer);
     c->counsellor = NULL;
     k->conn = NULL;
-    c->role = ROLE_NONE;
-    server_staff_remove(c->srv, c);
+    conn_clear_role(c);
+    staff_remove(c->srv, c);
     counsellor_free(c->srv, k);
     conn_close(c, 1000, "logged out");
 }
 
 /* Hands a session to a colleague or back to the queue (PROTOCOL.md §5.2). The
  * sender is detached at once and never sees the young person's next key. */
-static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
 {
     struct server *srv = c->srv;
     struct counsellor *k = c->counsellor;
-    struct session *s = own_session(c, m, "transfer", false);
+    struct session *s = counsellor_own_session(c, m, "transfer", false);
     if (!s)
         return;
     const char *to;
@@ -357,7 +277,7 @@ static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *target = NULL;
     int rc = lotse_json_get_str(m, "to", STORE_MAX_HANDLE, &to, &to_len);
     if (rc == 0) {
-        for (struct counsellor *o = srv->counsellors; o; o = o->next)
+        for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
             if (o != k && o->conn && !strcmp(o->handle, to))
                 target = o;
         if (!target || !(target->topic_mask & (1u << s->topic)) ||
@@ -397,37 +317,23 @@ static void handle_transfer(struct conn *c, const struct lotse_json_msg *m)
         conn_send_json(s->young, w);
     }
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
-    server_queue_changed(srv);
+    waiting_changed(srv);
 }
 
-void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
+void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m)
 {
-    if (!strcmp(type, "status"))
-        handle_status(c, m);
-    else if (!strcmp(type, "take"))
-        handle_take(c);
-    else if (!strcmp(type, "accept"))
-        handle_accept(c, m, true);
-    else if (!strcmp(type, "decline"))
-        handle_accept(c, m, false);
-    else if (!strcmp(type, "keys"))
-        handle_keys(c, m);
-    else if (!strcmp(type, "transfer"))
-        handle_transfer(c, m);
-    else if (!strcmp(type, "logout"))
-        handle_logout(c);
-    else if (!strcmp(type, "escalate"))
-        handle_escalate(c, m);
-    else if (!strcmp(type, "end")) {
-        struct session *s = own_session(c, m, "end", false);
-        if (s)
-            session_end(c->srv, s, "ended_by_counsellor");
-    } else
-        conn_send_error(c, "not_allowed", "not valid for a counsellor's connection", type, NULL, NULL,
-                        true);
+    struct session *s = counsellor_own_session(c, m, "end", false);
+    if (s)
+        session_end(c->srv, s, "ended_by_counsellor");
 }
 
-void counsellor_gone(struct conn *c)
+void supervisor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
+{
+    (void)m;
+    conn_close(c, 1000, "logged out");
+}
+
+static void counsellor_gone(struct conn *c)
 {
     struct counsellor *k = c->counsellor;
     if (!k)
@@ -437,16 +343,16 @@ void counsellor_gone(struct conn *c)
     k->conn = NULL;
     if (k->offer) {
         struct session *offered = k->offer;
-        withdraw_offer(offered);
+        counsellor_withdraw_offer(offered);
     }
     if (srv->cfg->resume_grace > 0 && !srv->finishing) {
         /* Dropped, not gone: the sessions wait resume_grace seconds for the
-         * counsellor (counsellor_expire_away ends them after that). */
+         * counsellor (the away hook ends them after that). */
         k->away_ms = server_now_ms();
         for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
             if (k->sessions[i])
                 counsellor_send_peer(k->sessions[i]->young, k->sessions[i], "away");
-        server_queue_changed(srv);
+        waiting_changed(srv);
         if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
             counsellor_offer_round(srv);
         return;
@@ -460,108 +366,22 @@ static void counsellor_free(struct server *srv, struct counsellor *k)
     /* Out of the online list first, so that no offer round during the session
      * ends below can pick this counsellor again. */
     k->available = false;
-    if (k->prev)
-        k->prev->next = k->next;
-    else
-        srv->counsellors = k->next;
-    if (k->next)
-        k->next->prev = k->prev;
+    list_unlink(&srv->counsellors, &k->link);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
             session_end(srv, k->sessions[i], "counsellor_left");
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mem_free_secret(k, sizeof(*k));
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
         counsellor_offer_round(srv);
 }
 
-void counsellor_offer_round(struct server *srv)
-{
-    if (srv->stopping)
-        return;
-    /* Give each waiting session, oldest of the highest priority first, to the
-     * least-loaded available counsellor that serves its topic and has no open
-     * offer. Repeat until nobody more can be offered anything. */
-    for (;;) {
-        struct counsellor *best = NULL;
-        struct queue_entry *best_e = NULL;
-        for (struct counsellor *k = srv->counsellors; k; k = k->next) {
-            if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
-                k->offers_paused_until_ms > server_now_ms())
-                continue;
-            struct queue_entry *e = queue_next(&srv->queue, k->topic_mask, true);
-            if (!e)
-                continue;
-            if (!best || k->active < best->active) {
-                best = k;
-                best_e = e;
-            }
-        }
-        if (!best)
-            return;
-        struct session *s = (struct session *)((char *)best_e - offsetof(struct session, qe));
-        s->qe.offered = true;
-        s->offered_to = best;
-        s->offer_deadline_ms = server_now_ms() + (int64_t)srv->cfg->offer_timeout * 1000;
-        best->offer = s;
-        struct lotse_jw *w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "offer");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
-        lotse_jw_int(w, "waited", (server_now_ms() - s->enqueued_ms) / 1000);
-        lotse_jw_int(w, "expires", srv->cfg->offer_timeout);
-        lotse_jw_obj_end(w);
-        conn_send_json(best->conn, w);
-    }
-}
-
-void counsellor_offer_expire(struct server *srv, int64_t now_ms)
-{
-    bool any = false;
-    for (struct counsellor *k = srv->counsellors; k; k = k->next) {
-        struct session *s = k->offer;
-        if (!s || s->offer_deadline_ms > now_ms || !k->conn)
-            continue;
-        withdraw_offer(s);
-        /* Someone who lets an offer run out is probably away from the desk. */
-        k->available = false;
-        struct lotse_jw *w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "offer_withdrawn");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
-        conn_send_json(k->conn, w);
-        send_status(k);
-        any = true;
-    }
-    if (any)
-        counsellor_offer_round(srv);
-}
-
-void counsellor_offer_cancel(struct session *s)
-{
-    struct counsellor *k = s->offered_to;
-    if (!k)
-        return;
-    bool open = k->offer == s;
-    withdraw_offer(s);
-    if (!open || !k->conn)
-        return;
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "offer_withdrawn");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_obj_end(w);
-    conn_send_json(k->conn, w);
-}
-
 /* Escalation to the supervisors: metadata only (session, counsellor, topic,
  * time), never anything said. Escalating again is acknowledged the same way. */
-static void handle_escalate(struct conn *c, const struct lotse_json_msg *m)
+void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct session *s = own_session(c, m, "escalate", false);
+    struct session *s = counsellor_own_session(c, m, "escalate", false);
     if (!s)
         return;
     int rc = feed_escalate(c->srv, s, c->counsellor);
@@ -595,7 +415,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     crypto_generichash(hash, sizeof(hash), token, sizeof(token), NULL, 0);
     sodium_memzero(token, sizeof(token));
     struct counsellor *k = NULL;
-    for (struct counsellor *o = srv->counsellors; o; o = o->next)
+    for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
         if (sodium_memcmp(o->token_hash, hash, sizeof(hash)) == 0)
             k = o;
     if (!k) {
@@ -605,16 +425,15 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     if (k->conn) {
         struct conn *old = k->conn;
         old->counsellor = NULL;
-        old->role = ROLE_NONE;
-        server_staff_remove(srv, old);
+        conn_clear_role(old);
+        staff_remove(srv, old);
         conn_close(old, 4000, "resumed on another connection");
     }
     k->conn = c;
     k->away_ms = 0;
-    c->role = ROLE_COUNSELLOR;
+    conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
-    server_pending_remove(srv, c);
-    server_staff_add(srv, c);
+    staff_add(srv, c);
     srv->stats.resumes++;
 
     struct lotse_jw *w = conn_jw();
@@ -635,7 +454,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_arr_end(w);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
-    send_status(k);
+    counsellor_send_status(k);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         struct session *s = k->sessions[i];
         if (!s)
@@ -646,18 +465,27 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
         counsellor_send_peer(s->young, s, "back");
     }
     log_info("counsellor %lld resumed", (long long)k->account_id);
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
 }
 
-void counsellor_expire_away(struct server *srv, int64_t now_ms)
+static void expire_away(struct server *srv, int64_t now_ms)
 {
-    struct counsellor *k = srv->counsellors;
+    struct counsellor *k = counsellor_first(srv);
     while (k) {
-        struct counsellor *next = k->next;
+        struct counsellor *next = counsellor_next(k);
         if (!k->conn && now_ms - k->away_ms >= (int64_t)srv->cfg->resume_grace * 1000)
             counsellor_free(srv, k);
         k = next;
     }
+}
+
+/* Away counsellors after the session timeouts (30), as the tick always ran. */
+static struct tick_hook away_hook = {.order = 40, .fn = expire_away};
+
+void counsellor_start(struct server *srv)
+{
+    counsellor_offers_start(srv);
+    tick_add(&srv->tick, &away_hook);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "list.h"
 #include "lotse/crypto.h"
 #include "store.h"
 
@@ -33,18 +34,32 @@ struct counsellor {
     struct session *sessions[COUNSELLOR_MAX_SESSIONS];
     struct session *offer;
     int64_t offers_paused_until_ms; /* after a decline, others get the next offer */
-    struct counsellor *next, *prev; /* online counsellors */
+    struct list_link link;          /* on srv->counsellors */
 };
+
+/* The online counsellors, newest first: for (k = counsellor_first(srv); k;
+ * k = counsellor_next(k)). The next one may be read before k is freed. */
+#define counsellor_first(srv)                                                                      \
+    ((srv)->counsellors.head ? LIST_ENTRY((srv)->counsellors.head, struct counsellor, link) : NULL)
+#define counsellor_next(k)                                                                         \
+    ((k)->link.next ? LIST_ENTRY((k)->link.next, struct counsellor, link) : NULL)
 
 /* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
 int counsellor_login(struct conn *c, const struct store_account *acct);
 
-/* Handles one control message of a counsellor; type is the "t" field. */
-void counsellor_handle(struct conn *c, const char *type, const struct lotse_json_msg *m);
+/* The control messages of a counsellor (messages.c routes them here). */
+void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_accept(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m);
+void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m);
 
-/* The connection is gone: ends the counsellor's sessions, withdraws an offer,
- * frees the record. */
-void counsellor_gone(struct conn *c);
+/* "logout" from a supervisor: the connection closes. */
+void supervisor_msg_logout(struct conn *c, const struct lotse_json_msg *m);
 
 /* Adds s to k's sessions and sends "assigned". */
 void counsellor_assign(struct counsellor *k, struct session *s);
@@ -58,8 +73,25 @@ void counsellor_send_peer(struct conn *c, const struct session *s, const char *s
 /* "resume" with a session token from a connection that has no role yet. */
 void counsellor_resume(struct conn *c, const struct lotse_json_msg *m);
 
-/* Counsellors away longer than resume_grace: their sessions end, the record goes. */
-void counsellor_expire_away(struct server *srv, int64_t now_ms);
+/* Shared by counsellor.c and counsellor_assign.c. */
+
+/* Sends {"t":"status",...} with k's availability, capacity and load. */
+void counsellor_send_status(struct counsellor *k);
+
+/* Parses the "sid" field and finds a session the counsellor of c holds (or,
+ * with want_offer, was offered). Answers the error itself and returns NULL. */
+struct session *counsellor_own_session(struct conn *c, const struct lotse_json_msg *m,
+                                       const char *re, bool want_offer);
+
+/* Forgets the offer of s on both sides, telling nobody. */
+void counsellor_withdraw_offer(struct session *s);
+
+/* Registers the offers on the tick (from counsellor_start). */
+void counsellor_offers_start(struct server *srv);
+
+/* Registers the counsellors' timeouts on the tick: offers (offer mode) and
+ * counsellors away longer than resume_grace, whose record goes (start-up). */
+void counsellor_start(struct server *srv);
 
 /* Removes s from k's sessions (session end). */
 void counsellor_detach(struct counsellor *k, struct session *s);

@@ -7,6 +7,8 @@
  * loop is ours, and lws 4.1.6 does not re-arm its own timer reliably on libev
  * (see store.c).
  *
+ * The counsellors' queue_summary is summary.c's.
+ *
  * Waits are sampled in memory for the last hour: a pickup when the half-second
  * scan first sees a session taken (or when it ends before the next scan), an
  * abandonment when it ends. Nothing here is written to the database; the
@@ -34,6 +36,7 @@
 #include "server.h"
 #include "session.h"
 #include "store.h"
+#include "summary.h"
 
 #define FEED_INTERVAL_S 0.5
 #define FEED_WINDOW_MS (3600 * 1000)
@@ -247,9 +250,11 @@ static bool is_supervisor(const struct conn *c)
 
 static bool still_logged_in(const struct server *srv, const struct supervisor *sv)
 {
-    for (const struct conn *c = srv->staff; c; c = c->staff_next)
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        const struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (c == sv->conn && c->connected_ms == sv->connected_ms && is_supervisor(c))
             return true;
+    }
     return false;
 }
 
@@ -277,7 +282,8 @@ static int sync_supervisors(struct feed *f)
     int online = 0;
     for (int i = 0; i < f->sup_count; i++)
         f->sup[i].seen = false;
-    for (struct conn *c = srv->staff; c; c = c->staff_next) {
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (!is_supervisor(c))
             continue;
         online++;
@@ -310,9 +316,11 @@ static int sync_supervisors(struct feed *f)
 
 static void send_to_supervisors(struct server *srv, const char *buf, size_t len)
 {
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
+    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (is_supervisor(c))
             conn_send(c, buf, len, false);
+    }
 }
 
 /* ---- the snapshot ---- */
@@ -320,7 +328,7 @@ static void send_to_supervisors(struct server *srv, const char *buf, size_t len)
 void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out)
 {
     memset(out, 0, sizeof(*out));
-    for (const struct counsellor *k = srv->counsellors; k; k = k->next) {
+    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
         if (!k->conn)
             continue; /* dropped, within its resume grace: not online now */
         out->online++;
@@ -331,17 +339,11 @@ void feed_count_counsellors(const struct server *srv, struct feed_counsellors *o
     }
 }
 
-static int64_t topic_longest(const struct server *srv, int t, int64_t now)
-{
-    int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
-    return oldest ? (now - oldest) / 1000 : 0;
-}
-
 /* Someone waits in a topic that no available counsellor with room serves. */
 static bool nobody_for_waiting(const struct server *srv)
 {
     uint32_t served = 0;
-    for (const struct counsellor *k = srv->counsellors; k; k = k->next)
+    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k))
         if (k->conn && k->available && k->active < k->capacity)
             served |= k->topic_mask;
     for (int t = 0; t < srv->cfg->topic_count; t++)
@@ -354,10 +356,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
 {
     struct server *srv = f->srv;
     const struct config *cfg = srv->cfg;
-    int64_t longest = 0;
-    for (int t = 0; t < cfg->topic_count; t++)
-        if (topic_longest(srv, t, now) > longest)
-            longest = topic_longest(srv, t, now);
+    int64_t longest = summary_longest(srv, now);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "feed");
     lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
@@ -368,7 +367,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_str(w, "topic", cfg->topics[t]);
         lotse_jw_int(w, "priority", cfg->topic_priority[t]);
         lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", topic_longest(srv, t, now));
+        lotse_jw_int(w, "longest", summary_topic_longest(srv, t, now));
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
@@ -387,8 +386,8 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
             if (cfg->topic_priority[t] != p)
                 continue;
             n += (int64_t)queue_topic_len(&srv->queue, t);
-            if (topic_longest(srv, t, now) > l)
-                l = topic_longest(srv, t, now);
+            if (summary_topic_longest(srv, t, now) > l)
+                l = summary_topic_longest(srv, t, now);
         }
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_int(w, "priority", p);
@@ -506,41 +505,6 @@ void feed_destroy(struct server *srv)
     ev_timer_stop(srv->loop, &f->timer);
     srv->feed = NULL;
     mem_free_secret(f, sizeof(*f));
-}
-
-void feed_push_summary(struct server *srv, int64_t now)
-{
-    const struct config *cfg = srv->cfg;
-    struct lotse_jw *w = conn_jw();
-    int64_t longest = 0;
-    for (int t = 0; t < cfg->topic_count; t++)
-        if (topic_longest(srv, t, now) > longest)
-            longest = topic_longest(srv, t, now);
-    struct feed_counsellors k;
-    feed_count_counsellors(srv, &k);
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "queue_summary");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
-    lotse_jw_int(w, "longest", longest);
-    lotse_jw_arr_begin(w, "topics");
-    for (int t = 0; t < cfg->topic_count; t++) {
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "topic", cfg->topics[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", topic_longest(srv, t, now));
-        lotse_jw_obj_end(w);
-    }
-    lotse_jw_arr_end(w);
-    lotse_jw_int(w, "counsellors_online", k.online);
-    lotse_jw_int(w, "counsellors_available", k.available);
-    lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
-    lotse_jw_int(w, "active", (int64_t)(srv->sessions.count - srv->queue.len));
-    lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len < 0)
-        return;
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_send_bulk(c, w->buf, (size_t)len);
 }
 
 bool feed_session_ended(struct server *srv, const struct session *s,

@@ -1,8 +1,7 @@
 /* feed.h — what supervisors see live: the `feed` snapshot (queue per topic and
  * priority, wait percentiles over the last hour, counsellors, sessions today,
- * open escalations, alarms), escalations, the counsellors' `queue_summary`, and
- * the stats token that lets a logged-in supervisor read GET /stats. Counts and
- * waits only: never content, never who a young person is. */
+ * open escalations, alarms), escalations, and the stats token that lets a logged-in supervisor read
+ * GET /stats. Counts and waits only: never content, never who a young person is. */
 #ifndef LOTSE_FEED_H
 #define LOTSE_FEED_H
 
@@ -39,9 +38,6 @@ int feed_create(struct server *srv);
 /* Stops the timer and frees srv->feed (NULL is fine). Escalations still open
  * are forgotten: they live in memory only, like the sessions they belong to. */
 void feed_destroy(struct server *srv);
-
-/* Sends `queue_summary` (counts and waits only) to every counsellor and supervisor. */
-void feed_push_summary(struct server *srv, int64_t now_ms);
 
 /* A session ends (session_end, before its row is queued): counts it for today
  * and the wait window, closes its escalation. Returns whether it was escalated. */

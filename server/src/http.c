@@ -321,6 +321,45 @@ static void release(struct http_pss *pss)
     }
 }
 
+static int serve_healthz(struct lws *wsi, struct http_pss *pss, struct server *srv)
+{
+    pss->len = healthz(srv, pss->body, sizeof(pss->body));
+    return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
+}
+
+static int serve_config(struct lws *wsi, struct http_pss *pss, struct server *srv)
+{
+    pss->len = client_config(srv, pss->body, sizeof(pss->body));
+    return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
+}
+
+/* Every path lotsed answers itself (static files are the "/" mount's). */
+static const struct http_route {
+    const char *path;
+    bool metrics_vhost; /* also answered on 127.0.0.1:metrics_listen_port */
+    int (*serve)(struct lws *wsi, struct http_pss *pss, struct server *srv);
+} routes[] = {
+    {"/metrics", true, serve_metrics},
+    {"/stats", false, serve_stats},
+    {"/healthz", false, serve_healthz},
+    {"/config.json", false, serve_config},
+};
+
+static int route(struct lws *wsi, struct http_pss *pss, struct server *srv)
+{
+    char uri[64] = "";
+    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    bool metrics_vh = srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (strcmp(uri, routes[i].path) != 0)
+            continue;
+        if (metrics_vh && !routes[i].metrics_vhost)
+            break;
+        return routes[i].serve(wsi, pss, srv);
+    }
+    return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
+}
+
 const struct lws_http_mount *http_extra_mounts(void)
 {
     static const struct lws_http_mount mounts[2] = {
@@ -359,25 +398,8 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
          * A WebSocket upgrade that does not offer our subprotocol gets an HTTP
          * answer that says so (PROTOCOL.md §1), not a bare close. */
         return refuse_subprotocol(wsi);
-    case LWS_CALLBACK_HTTP: {
-        char uri[64] = "";
-        lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-        if (!strcmp(uri, "/metrics"))
-            return serve_metrics(wsi, pss, srv);
-        if (srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh)
-            return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
-        if (!strcmp(uri, "/stats"))
-            return serve_stats(wsi, pss, srv);
-        if (!strcmp(uri, "/healthz")) {
-            pss->len = healthz(srv, pss->body, sizeof(pss->body));
-            return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
-        }
-        if (!strcmp(uri, "/config.json")) {
-            pss->len = client_config(srv, pss->body, sizeof(pss->body));
-            return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
-        }
-        return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
-    }
+    case LWS_CALLBACK_HTTP:
+        return route(wsi, pss, srv);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (pss && pss->headers_pending) {
             pss->headers_pending = false;

@@ -70,47 +70,8 @@ void outmsg_put(struct outmsg *m)
     pool[m->cls].cached++;
 }
 
-struct rxbuf {
-    struct rxbuf *next;
-};
-static struct rxbuf *rx_free;
-static size_t rx_cached;
-
-uint8_t *rxbuf_get(void)
-{
-    if (rx_free) {
-        struct rxbuf *b = rx_free;
-        rx_free = b->next;
-        rx_cached--;
-        b->next = NULL; /* the only bytes of it not wiped by rxbuf_put */
-        return (uint8_t *)b;
-    }
-    return mem_calloc(1, LOTSE_MAX_TEXT_FRAME);
-}
-
-void rxbuf_put(uint8_t *buf, size_t used)
-{
-    if (!buf)
-        return;
-    sodium_memzero(buf, used);
-    if (rx_cached >= 256) {
-        mem_free(buf);
-        return;
-    }
-    struct rxbuf *b = (struct rxbuf *)buf;
-    b->next = rx_free;
-    rx_free = b;
-    rx_cached++;
-}
-
 void outmsg_pool_drain(void)
 {
-    while (rx_free) {
-        struct rxbuf *b = rx_free;
-        rx_free = b->next;
-        mem_free(b);
-    }
-    rx_cached = 0;
     for (int i = 0; i < CLASS_COUNT; i++) {
         while (pool[i].free) {
             struct outmsg *m = pool[i].free;

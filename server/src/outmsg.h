@@ -28,13 +28,6 @@ unsigned char *outmsg_data(struct outmsg *m);
  * first: it may have been ciphertext. */
 void outmsg_put(struct outmsg *m);
 
-/* A receive buffer of LOTSE_MAX_TEXT_FRAME bytes for a message that spans
- * several lws chunks, from a free list; NULL when out of memory. */
-uint8_t *rxbuf_get(void);
-
-/* Returns a receive buffer; its first used bytes are wiped. NULL is ignored. */
-void rxbuf_put(uint8_t *buf, size_t used);
-
 /* Frees every cached buffer (shutdown, tests). */
 void outmsg_pool_drain(void);
 

@@ -1,5 +1,6 @@
-/* server.c — the lws context on a libev loop we own, the one-second tick that
- * drives timeouts and queue updates, and orderly shutdown. */
+/* server.c — the top of the house (README.md): the lws context on a libev loop
+ * we own, start-up of every module, the one-second tick that turns the
+ * modules' hooks (tick.h), and orderly shutdown. Only main.c calls in here. */
 #include "server.h"
 
 #include <errno.h>
@@ -18,11 +19,15 @@
 #include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "messages.h"
+#include "waiting.h"
 #include "metrics.h"
 #include "outmsg.h"
+#include "rxbuf.h"
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
+#include "summary.h"
 #include "webroot.h"
 #include "workers.h"
 
@@ -31,116 +36,6 @@ int64_t server_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- connection lists ---- */
-
-void server_pending_add(struct server *srv, struct conn *c)
-{
-    c->pending = true;
-    c->pending_next = NULL;
-    c->pending_prev = srv->pending_tail;
-    if (srv->pending_tail)
-        srv->pending_tail->pending_next = c;
-    else
-        srv->pending_head = c;
-    srv->pending_tail = c;
-}
-
-void server_pending_remove(struct server *srv, struct conn *c)
-{
-    if (!c->pending)
-        return;
-    if (c->pending_prev)
-        c->pending_prev->pending_next = c->pending_next;
-    else
-        srv->pending_head = c->pending_next;
-    if (c->pending_next)
-        c->pending_next->pending_prev = c->pending_prev;
-    else
-        srv->pending_tail = c->pending_prev;
-    c->pending = false;
-    c->pending_next = c->pending_prev = NULL;
-}
-
-void server_staff_add(struct server *srv, struct conn *c)
-{
-    c->staff = true;
-    c->staff_prev = NULL;
-    c->staff_next = srv->staff;
-    if (srv->staff)
-        srv->staff->staff_prev = c;
-    srv->staff = c;
-    srv->summary_dirty = true;
-}
-
-void server_staff_remove(struct server *srv, struct conn *c)
-{
-    if (!c->staff)
-        return;
-    if (c->staff_prev)
-        c->staff_prev->staff_next = c->staff_next;
-    else
-        srv->staff = c->staff_next;
-    if (c->staff_next)
-        c->staff_next->staff_prev = c->staff_prev;
-    c->staff = false;
-}
-
-/* ---- queue estimates and pushes ---- */
-
-void server_queue_changed(struct server *srv)
-{
-    srv->queue_dirty = true;
-    srv->summary_dirty = true;
-}
-
-void server_note_pickup(struct server *srv, int64_t now_ms)
-{
-    srv->pickups[srv->pickup_count % SERVER_PICKUP_RING] = now_ms;
-    srv->pickup_count++;
-}
-
-uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms)
-{
-    /* average interval between pickups over the last hour (at most the last 32) */
-    unsigned n = srv->pickup_count < SERVER_PICKUP_RING ? srv->pickup_count : SERVER_PICKUP_RING;
-    int64_t oldest = now_ms, interval_ms = 60000;
-    unsigned recent = 0;
-    for (unsigned i = 0; i < n; i++) {
-        int64_t t = srv->pickups[i];
-        if (now_ms - t <= 3600 * 1000) {
-            recent++;
-            if (t < oldest)
-                oldest = t;
-        }
-    }
-    if (recent >= 2)
-        interval_ms = (now_ms - oldest) / recent;
-    if (interval_ms < 1000)
-        interval_ms = 1000;
-    uint64_t secs = ((uint64_t)pos * (uint64_t)interval_ms + 999) / 1000;
-    return (uint32_t)((secs + 29) / 30 * 30);
-}
-
-static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
-{
-    struct server *srv = arg;
-    struct session *s = (struct session *)((char *)e - offsetof(struct session, qe));
-    uint32_t eta = server_eta(srv, pos, server_now_ms());
-    if (!s->young || (pos == s->sent_pos && eta == s->sent_eta))
-        return;
-    s->sent_pos = pos;
-    s->sent_eta = eta;
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "queue");
-    lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", eta);
-    lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len >= 0)
-        conn_send_bulk(s->young, w->buf, (size_t)len);
 }
 
 static void server_finish(struct server *srv);
@@ -158,81 +53,16 @@ static size_t running_chats(const struct server *srv)
 
 /* The tick is a libev timer, not an lws_sul: on libev, lws 4.1.6 re-arms its
  * own timer only after I/O, and a timer scheduled from inside a callback can
- * be lost (store.c and feed.c found the same). Each tick also wakes lws
- * (lws_cancel_service) so that its internal timers (ping, its own timeouts)
- * are served at least once a second. */
+ * be lost (store.c and feed.c found the same). It turns the wheel of the
+ * modules' hooks (tick.h); each tick also wakes lws (lws_cancel_service) so
+ * that its internal timers (ping, its own timeouts) are served at least once a
+ * second. */
 static ev_timer tick_timer, stop_timer;
-static ev_timer bulk_timer;
-
-/* Every millisecond while fan-out messages wait (conn_send_bulk): the next
- * slice of them. */
-static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
-{
-    struct server *srv = t->data;
-    conn_bulk_pump(srv);
-    if (!srv->bulk_head)
-        ev_timer_stop(loop, t);
-}
-
-void server_bulk_wake(struct server *srv)
-{
-    if (!ev_is_active(&bulk_timer))
-        ev_timer_start(srv->loop, &bulk_timer);
-}
 
 static void tick(struct server *srv)
 {
     int64_t now = server_now_ms();
-    const struct config *cfg = srv->cfg;
-
-    if (now - srv->last_keepalive_ms >= 5000) {
-        srv->last_keepalive_ms = now;
-        conn_keepalive(srv, now);
-    }
-    server_kill_listed(srv);
-    /* connections that never said hello or login */
-    while (srv->pending_head &&
-           now - srv->pending_head->connected_ms >= (int64_t)cfg->handshake_timeout * 1000) {
-        struct conn *c = srv->pending_head;
-        server_pending_remove(srv, c);
-        conn_close(c, 4001, "handshake timeout");
-    }
-    if (cfg->assign_mode == ASSIGN_OFFER) {
-        counsellor_offer_expire(srv, now);
-        counsellor_offer_round(srv);
-    }
-    /* Resume grace (PROTOCOL.md §5.2), then idle sessions every few seconds. */
-    bool idle_scan = now - srv->last_idle_scan_ms >= 5000;
-    if (idle_scan)
-        srv->last_idle_scan_ms = now;
-    struct session *s = srv->sessions.all;
-    while (s) {
-        struct session *next = s->all_next;
-        if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
-            session_end(srv, s, "young_left");
-        else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
-                 now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
-            session_end(srv, s, "idle");
-        s = next;
-    }
-    counsellor_expire_away(srv, now);
-    /* Nobody should wait for ever: past queue_max_wait the session ends with an
-     * honest answer. The oldest are at the heads of the lists. */
-    for (int t = 0; t < srv->queue.topic_count; t++) {
-        struct queue_entry *e;
-        while ((e = srv->queue.lists[t].head) &&
-               now - e->enqueued_ms >= (int64_t)cfg->queue_max_wait * 1000)
-            session_end(srv, (struct session *)((char *)e - offsetof(struct session, qe)),
-                        "queue_timeout");
-    }
-    if (srv->queue_dirty) {
-        srv->queue_dirty = false;
-        queue_positions(&srv->queue, push_position, srv);
-    }
-    if (srv->summary_dirty) {
-        srv->summary_dirty = false;
-        feed_push_summary(srv, now);
-    }
+    tick_run(&srv->tick, srv, now);
     stats_tick(srv, now);
     fdguard_tick(now);
     if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || running_chats(srv) == 0))
@@ -272,10 +102,9 @@ static void server_finish(struct server *srv)
     /* Every running session ends now; their rows are queued before we flush. */
     while (srv->sessions.all)
         session_end(srv, srv->sessions.all, "shutdown");
-    for (struct conn *c = srv->staff; c; c = c->staff_next)
-        conn_close(c, 1001, "server shutting down");
-    for (struct conn *c = srv->pending_head; c; c = c->pending_next)
-        conn_close(c, 1001, "server shutting down");
+    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
+    conn_close_pending(srv);
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
     ev_timer_start(srv->loop, &stop_timer);
@@ -305,8 +134,9 @@ void server_stop(struct server *srv)
     for (struct session *s = srv->sessions.all; s && len > 0; s = s->all_next)
         if (s->young)
             conn_send(s->young, w->buf, (size_t)len, false);
-    for (struct conn *c = srv->staff; c && len > 0; c = c->staff_next)
-        conn_send(c, w->buf, (size_t)len, false);
+    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        if (len > 0)
+            conn_send(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len, false);
     if (drain == 0)
         server_finish(srv);
 }
@@ -333,20 +163,16 @@ static const struct lws_protocol_vhost_options security_headers[] = {
      "camera=(), microphone=(), geolocation=(), interest-cohort=()"},
 };
 
-
 /* No lws validity timers (secs_since_valid_hangup 0 turns them off): lws 4.1
  * re-inserts a connection's timer into one sorted list on every message it
- * receives, which costs O(connections) per frame. conn_keepalive() pings from
+ * receives, which costs O(connections) per frame. conn.c pings from its hook on
  * the tick instead. */
 static const lws_retry_bo_t no_validity_timers = {.secs_since_valid_ping = 0,
                                                   .secs_since_valid_hangup = 0};
 
-int server_create(struct server *srv, const struct config *cfg)
+/* The in-memory state and every module's start: nothing listens yet. */
+static int create_state(struct server *srv, const struct config *cfg)
 {
-    memset(srv, 0, sizeof(*srv));
-    srv->cfg = cfg;
-    setenv("TZ", cfg->timezone, 1);
-    tzset();
     if (sessions_init(&srv->sessions))
         return -ENOMEM;
     queue_init(&srv->queue, cfg->topic_count, cfg->topic_priority);
@@ -359,30 +185,18 @@ int server_create(struct server *srv, const struct config *cfg)
     if (auth_init(srv))
         return -ENOMEM;
 
-    if (fdguard_init())
-        return -EMFILE;
-    srv->loop = ev_loop_new(EVFLAG_AUTO);
-    if (!srv->loop)
-        return -ENOMEM;
+    conn_set_receiver(messages_receive);
+    conn_start(srv);
+    session_start(srv);
+    counsellor_start(srv);
+    waiting_start(srv);
+    summary_start(srv);
+    return 0;
+}
 
-    static struct lws_protocols protocols[5];
-    protocols[0] = (struct lws_protocols){"http", http_callback, 2048 + sizeof(size_t), 0, 0, NULL, 0};
-    protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
-                                          (size_t)cfg->rx_buffer_size, 0, NULL, 0};
-    protocols[2] = store_lws_protocol;
-    memset(&protocols[3], 0, sizeof(protocols[3]));
-
-    static struct lws_http_mount mounts[3];
-    mounts[0] = mount_files;
-    mounts[0].origin = cfg->web_root;
-    mounts[1] = (struct lws_http_mount){.mountpoint = "/healthz", .mountpoint_len = 8,
-                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
-    mounts[2] = (struct lws_http_mount){.mountpoint = "/config.json", .mountpoint_len = 12,
-                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
-    mounts[0].mount_next = &mounts[1];
-    mounts[1].mount_next = &mounts[2];
-    mounts[2].mount_next = http_extra_mounts();
-
+/* The lws context on our libev loop; static files confined to web_root. */
+static int create_context(struct server *srv, const struct config *cfg)
+{
     static void *loops[1];
     loops[0] = srv->loop;
     struct lws_context_creation_info info;
@@ -401,6 +215,32 @@ int server_create(struct server *srv, const struct config *cfg)
         log_error("static files: cannot confine them to web_root");
         return -EIO;
     }
+    return 0;
+}
+
+/* The main vhost listening on listen_address:listen_port with the protocols,
+ * mounts and headers. */
+static int create_vhost(struct server *srv, const struct config *cfg)
+{
+    static struct lws_protocols protocols[5];
+    protocols[0] = (struct lws_protocols){"http", http_callback, 2048 + sizeof(size_t), 0, 0, NULL, 0};
+    protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
+                                          (size_t)cfg->rx_buffer_size, 0, NULL, 0};
+    protocols[2] = store_lws_protocol;
+    memset(&protocols[3], 0, sizeof(protocols[3]));
+
+    static struct lws_http_mount mounts[3];
+    mounts[0] = mount_files;
+    mounts[0].origin = cfg->web_root;
+    mounts[1] = (struct lws_http_mount){.mountpoint = "/healthz", .mountpoint_len = 8,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[2] = (struct lws_http_mount){.mountpoint = "/config.json", .mountpoint_len = 12,
+                                        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    mounts[0].mount_next = &mounts[1];
+    mounts[1].mount_next = &mounts[2];
+    mounts[2].mount_next = http_extra_mounts();
+
+    struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.port = cfg->listen_port;
     info.iface = cfg->listen_address;
@@ -424,6 +264,41 @@ int server_create(struct server *srv, const struct config *cfg)
                   cfg->listen_address, cfg->listen_port);
         return -EADDRINUSE;
     }
+    return 0;
+}
+
+static void start_signals(struct server *srv)
+{
+    ev_signal_init(&sig_term, on_signal, SIGTERM);
+    sig_term.data = srv;
+    ev_signal_start(srv->loop, &sig_term);
+    ev_signal_init(&sig_int, on_signal, SIGINT);
+    sig_int.data = srv;
+    ev_signal_start(srv->loop, &sig_int);
+    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
+    ev_unref(srv->loop);
+}
+
+int server_create(struct server *srv, const struct config *cfg)
+{
+    memset(srv, 0, sizeof(*srv));
+    srv->cfg = cfg;
+    setenv("TZ", cfg->timezone, 1);
+    tzset();
+    int rc = create_state(srv, cfg);
+    if (rc)
+        return rc;
+    if (fdguard_init())
+        return -EMFILE;
+    srv->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!srv->loop)
+        return -ENOMEM;
+    rc = create_context(srv, cfg);
+    if (rc)
+        return rc;
+    rc = create_vhost(srv, cfg);
+    if (rc)
+        return rc;
     if (metrics_listen(srv))
         return -EADDRINUSE;
     /* With explicit vhosts and a foreign loop, lws would run PROTOCOL_INIT only
@@ -441,21 +316,10 @@ int server_create(struct server *srv, const struct config *cfg)
     if (feed_create(srv))
         return -ENOMEM;
 
-    ev_signal_init(&sig_term, on_signal, SIGTERM);
-    sig_term.data = srv;
-    ev_signal_start(srv->loop, &sig_term);
-    ev_signal_init(&sig_int, on_signal, SIGINT);
-    sig_int.data = srv;
-    ev_signal_start(srv->loop, &sig_int);
-    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
-    ev_unref(srv->loop);
-
-    srv->last_idle_scan_ms = server_now_ms();
+    start_signals(srv);
     ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);
     tick_timer.data = srv;
     ev_timer_start(srv->loop, &tick_timer);
-    ev_timer_init(&bulk_timer, on_bulk, 0.001, 0.001);
-    bulk_timer.data = srv;
     log_info("lotsed listening on %s port %d (%d topics, assign mode %s, opening hours \"%s\")",
              cfg->listen_address, cfg->listen_port, cfg->topic_count,
              cfg->assign_mode == ASSIGN_TAKE ? "take" : "offer", cfg->opening_hours);
@@ -481,7 +345,7 @@ void server_destroy(struct server *srv)
         ev_signal_stop(srv->loop, &sig_int);
         ev_timer_stop(srv->loop, &tick_timer);
         ev_timer_stop(srv->loop, &stop_timer);
-        ev_timer_stop(srv->loop, &bulk_timer);
+        conn_stop(srv);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then
@@ -500,6 +364,7 @@ void server_destroy(struct server *srv)
     ratelimit_destroy(srv->rl);
     fdguard_destroy();
     outmsg_pool_drain();
+    rxbuf_pool_drain();
     if (srv->loop)
         ev_loop_destroy(srv->loop);
     log_info("lotsed stopped");

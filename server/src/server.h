@@ -9,8 +9,10 @@
 #include <libwebsockets.h>
 
 #include "config.h"
+#include "list.h"
 #include "queue.h"
 #include "session.h"
+#include "tick.h"
 
 struct store;
 struct workers;
@@ -57,20 +59,19 @@ struct server {
 
     struct session_table sessions;
     struct queue queue;
-    struct counsellor *counsellors; /* online */
-    struct conn *pending_head, *pending_tail; /* no hello/login yet, oldest first */
-    struct conn *staff;                       /* counsellors and supervisors */
-    struct conn *kill_list;                   /* connections to close at the next tick */
-    struct conn *all_conns;                   /* every open WebSocket connection */
-    struct conn *bulk_head, *bulk_tail;       /* fan-out messages waiting (conn_send_bulk) */
-    int64_t last_keepalive_ms;
+    struct list counsellors;        /* online (struct counsellor, link) */
+    struct list pending;            /* conns with no hello/login yet, oldest first (pending_link) */
+    struct list staff;              /* counsellors and supervisors (staff_link) */
+    struct list kill_list;          /* conns to close at the next tick (kill_link) */
+    struct list all_conns;          /* every open WebSocket connection (all_link) */
+    struct list bulk;               /* fan-out messages waiting, oldest first (bulk_link) */
+    struct tick tick;               /* the one-second wheel: every module's periodic work */
 
-    int64_t pickups[SERVER_PICKUP_RING]; /* times of recent pickups, for the wait estimate */
+    int64_t pickups[SERVER_PICKUP_RING]; /* recent pickups, for the wait estimate (waiting.c) */
     unsigned pickup_count;
 
     bool queue_dirty;   /* positions to push to waiting young people */
     bool summary_dirty; /* queue summary to push to staff */
-    int64_t last_idle_scan_ms;
 
     char dummy_hash[128];
     bool stopping;       /* draining after SIGTERM (PROTOCOL.md §5.2) */
@@ -101,28 +102,6 @@ void server_destroy(struct server *srv);
 
 /* Monotonic milliseconds. */
 int64_t server_now_ms(void);
-
-/* The service's state changed in a way waiting people or staff see. */
-void server_queue_changed(struct server *srv);
-
-/* Records a pickup for the wait estimate. */
-void server_note_pickup(struct server *srv, int64_t now_ms);
-
-/* Expected wait in seconds for queue position pos (rounded up to 30 s). */
-uint32_t server_eta(const struct server *srv, uint32_t pos, int64_t now_ms);
-
-/* Closes every connection on the kill list (from the tick, outside any
- * connection's callback). */
-void server_kill_listed(struct server *srv);
-
-/* Fan-out messages wait (conn_send_bulk): pump them a slice a millisecond. */
-void server_bulk_wake(struct server *srv);
-
-/* The connection list helpers (pending, staff). */
-void server_pending_add(struct server *srv, struct conn *c);
-void server_pending_remove(struct server *srv, struct conn *c);
-void server_staff_add(struct server *srv, struct conn *c);
-void server_staff_remove(struct server *srv, struct conn *c);
 
 /* The lws protocol table entries defined in ws.c and http.c. */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);

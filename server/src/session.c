@@ -15,6 +15,8 @@
 #include "mem.h"
 #include "server.h"
 #include "store.h"
+#include "tick.h"
+#include "waiting.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -170,6 +172,53 @@ void session_row_taken(struct server *srv, struct session *s)
     row_queued(store_session_taken(srv->store, &row));
 }
 
+/* Resume grace (PROTOCOL.md §5.2), then idle sessions every few seconds. */
+static int64_t last_idle_scan_ms;
+
+static void expire_sessions(struct server *srv, int64_t now)
+{
+    const struct config *cfg = srv->cfg;
+    bool idle_scan = now - last_idle_scan_ms >= 5000;
+    if (idle_scan)
+        last_idle_scan_ms = now;
+    struct session *s = srv->sessions.all;
+    while (s) {
+        struct session *next = s->all_next;
+        if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
+            session_end(srv, s, "young_left");
+        else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
+                 now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
+            session_end(srv, s, "idle");
+        s = next;
+    }
+}
+
+/* Nobody should wait for ever: past queue_max_wait the session ends with an
+ * honest answer. The oldest are at the heads of the lists. */
+static void expire_waits(struct server *srv, int64_t now)
+{
+    const struct config *cfg = srv->cfg;
+    for (int t = 0; t < srv->queue.topic_count; t++) {
+        struct queue_entry *e;
+        while ((e = srv->queue.lists[t].head) &&
+               now - e->enqueued_ms >= (int64_t)cfg->queue_max_wait * 1000)
+            session_end(srv, (struct session *)((char *)e - offsetof(struct session, qe)),
+                        "queue_timeout");
+    }
+}
+
+/* After the offers (20), before away counsellors (40), as the tick always ran. */
+static struct tick_hook sessions_hook = {.order = 30, .fn = expire_sessions};
+/* After away counsellors (40), before positions are pushed (60). */
+static struct tick_hook waits_hook = {.order = 50, .fn = expire_waits};
+
+void session_start(struct server *srv)
+{
+    last_idle_scan_ms = server_now_ms();
+    tick_add(&srv->tick, &sessions_hook);
+    tick_add(&srv->tick, &waits_hook);
+}
+
 void session_end(struct server *srv, struct session *s, const char *reason)
 {
     int64_t now = server_now_ms();
@@ -230,5 +279,5 @@ void session_end(struct server *srv, struct session *s, const char *reason)
     log_info("session ended: topic %s, reason %s", row.topic, row.end_reason);
     table_remove(&srv->sessions, s);
     session_free(s);
-    server_queue_changed(srv);
+    waiting_changed(srv);
 }

@@ -98,4 +98,8 @@ void session_row_taken(struct server *srv, struct session *s);
  * connection, wipes and frees s. */
 void session_end(struct server *srv, struct session *s, const char *reason);
 
+/* Registers the session timeouts on the tick: resume grace, idle sessions
+ * (every 5 s) and queue_max_wait (start-up). */
+void session_start(struct server *srv);
+
 #endif

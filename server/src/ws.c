@@ -1,44 +1,29 @@
 /* ws.c — the "lotse.v1" WebSocket protocol: connection life, reassembly of
  * messages that span several lws chunks (rx_buffer_size is small on purpose, to
  * keep idle connections cheap), the size limits, and dispatch of text messages
- * (control) and binary messages (relay). */
+ * (control) and binary messages (relay) to the receiver the upper layer
+ * registered (conn_set_receiver). */
 #include <errno.h>
 #include <string.h>
 #include <libwebsockets.h>
 #include <sodium.h>
 
-#include "auth.h"
 #include "conn.h"
-#include "counsellor.h"
-#include "log.h"
 #include "lotse/json.h"
 #include "lotse/proto.h"
-#include "mem.h"
-#include "outmsg.h"
-#include "relay.h"
+#include "rxbuf.h"
 #include "server.h"
-#include "young.h"
 
-/* One parsed control message at a time: the service thread is single. */
-static struct lotse_json_msg msg;
-
-/* Every message type a client may send (PROTOCOL.md §4). A known type in the
- * wrong role or state is "not_allowed"; anything else is "unknown_type". */
-static bool known_type(const char *type)
-{
-    static const char *const types[] = {"hello", "login", "status", "take", "accept",
-                                        "decline", "keys", "end", "resume", "escalate",
-                                        "rekey", "transfer", "logout", "login_proof"};
-    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-        if (!strcmp(type, types[i]))
-            return true;
-    return false;
-}
-
-static void dispatch_text(struct conn *c, const char *text, size_t len)
+/* A text message must be valid UTF-8 and within the control rate before the
+ * receiver (the message table) sees it; binary frames go straight through. */
+static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t len)
 {
     struct server *srv = c->srv;
-    if (!lotse_utf8_valid(text, len)) {
+    if (binary) {
+        conn_receive(c, true, data, len);
+        return;
+    }
+    if (!lotse_utf8_valid((const char *)data, len)) {
         conn_close(c, 1007, "invalid UTF-8");
         return;
     }
@@ -50,62 +35,7 @@ static void dispatch_text(struct conn *c, const char *text, size_t len)
             conn_close(c, 4029, "rate limited");
         return;
     }
-    if (lotse_json_parse(&msg, text, len) != 0) {
-        conn_send_error(c, "bad_json", "not one flat JSON object", NULL, NULL, NULL, true);
-        return;
-    }
-    const char *type;
-    size_t type_len;
-    if (lotse_json_get_str(&msg, "t", 32, &type, &type_len) != 0) {
-        conn_send_error(c, "unknown_type", "field t missing", NULL, NULL, "t", true);
-        return;
-    }
-    if (!known_type(type)) {
-        conn_send_error(c, "unknown_type", "not a message type of this protocol", type, NULL, NULL, true);
-        sodium_memzero(msg.storage, sizeof(msg.storage));
-        return;
-    }
-    switch (c->role) {
-    case ROLE_NONE:
-        if (!strcmp(type, "hello"))
-            young_hello(c, &msg);
-        else if (!strcmp(type, "login"))
-            auth_login(c, &msg);
-        else if (!strcmp(type, "login_proof"))
-            auth_login_proof(c, &msg);
-        else if (!strcmp(type, "resume") && lotse_json_get(&msg, "token"))
-            counsellor_resume(c, &msg);
-        else if (!strcmp(type, "resume"))
-            young_resume(c, &msg);
-        else if (!strcmp(type, "end"))
-            conn_close(c, 1000, "bye");
-        else
-            conn_send_error(c, "not_allowed", "say hello or login first", type, NULL, NULL, true);
-        break;
-    case ROLE_YOUNG:
-        young_handle(c, type, &msg);
-        break;
-    case ROLE_COUNSELLOR:
-        counsellor_handle(c, type, &msg);
-        break;
-    case ROLE_SUPERVISOR:
-        if (!strcmp(type, "logout"))
-            conn_close(c, 1000, "logged out");
-        else
-            conn_send_error(c, "not_allowed", "supervisors watch; they do not send this", type,
-                            NULL, NULL, true);
-        break;
-    }
-    /* the message may have held a password */
-    sodium_memzero(msg.storage, sizeof(msg.storage));
-}
-
-static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t len)
-{
-    if (binary)
-        relay_frame(c, data, len);
-    else
-        dispatch_text(c, (const char *)data, len);
+    conn_receive(c, false, data, len);
 }
 
 /* Returns -1 when the message is too big (the connection closes with 1009). */
@@ -169,7 +99,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c);
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        /* a clean close, not a dropped line (young_gone) */
+        /* a clean close, not a dropped line (the role's closed op reads it) */
         c->peer_closed = true;
         c->peer_close_code = len >= 2 ? (uint16_t)(((const uint8_t *)in)[0] << 8 |
                                                    ((const uint8_t *)in)[1])

@@ -17,6 +17,7 @@
 #include "ratelimit.h"
 #include "server.h"
 #include "session.h"
+#include "waiting.h"
 
 static void send_closed(struct conn *c, time_t now)
 {
@@ -55,6 +56,20 @@ static size_t waiting_from_source(const struct conn *c)
         }
     return n;
 }
+
+static void young_gone(struct conn *c);
+
+/* A young person's connection closed: frames not yet written are kept for a
+ * resume (PROTOCOL.md §5.2), then the session waits out its grace. */
+static void young_closed(struct conn *c)
+{
+    struct server *srv = c->srv;
+    if (srv->cfg->resume_grace > 0 && !srv->finishing)
+        hold_adopt_queue(srv, c);
+    young_gone(c);
+}
+
+static const struct conn_ops young_ops = {"young", young_closed};
 
 int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
 {
@@ -119,39 +134,46 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
     return false;
 }
 
-void young_hello(struct conn *c, const struct lotse_json_msg *m)
+/* The fields of a hello: version, role, topic, public key. 0, or -EPROTO
+ * when it has answered the error. */
+static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *topic,
+                        uint8_t pk[LOTSE_PK_BYTES])
+{
+    const char *role, *name, *pk_b64;
+    size_t role_len, name_len, pk_len;
+    if (conn_check_start(c, m, "hello") != 0)
+        return -EPROTO;
+    if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
+        conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
+        return -EPROTO;
+    }
+    if (lotse_json_get_str(m, "topic", CONFIG_TOPIC_LEN, &name, &name_len) != 0) {
+        conn_send_error(c, "bad_field", "topic missing", "hello", NULL, "topic", true);
+        return -EPROTO;
+    }
+    *topic = config_topic_index(c->srv->cfg, name, name_len);
+    if (*topic < 0) {
+        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic", true);
+        return -EPROTO;
+    }
+    if (lotse_json_get_str(m, "pk", 64, &pk_b64, &pk_len) != 0 ||
+        lotse_b64_decode(pk, LOTSE_PK_BYTES, pk_b64, pk_len) != LOTSE_PK_BYTES) {
+        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", "hello", NULL,
+                        "pk", true);
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/* Whether the service takes a new person now: open, not overloaded, the
+ * admission work done, room in the queue. Otherwise it has answered. */
+static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_t now_wall)
 {
     struct server *srv = c->srv;
     const struct config *cfg = srv->cfg;
-    const char *role, *topic, *pk_b64;
-    size_t role_len, topic_len, pk_len;
-    uint8_t pk[LOTSE_PK_BYTES];
-
-    if (conn_check_start(c, m, "hello") != 0)
-        return;
-    if (lotse_json_get_str(m, "role", 16, &role, &role_len) != 0 || strcmp(role, "young") != 0) {
-        conn_send_error(c, "bad_field", "role must be young", "hello", NULL, "role", true);
-        return;
-    }
-    if (lotse_json_get_str(m, "topic", CONFIG_TOPIC_LEN, &topic, &topic_len) != 0) {
-        conn_send_error(c, "bad_field", "topic missing", "hello", NULL, "topic", true);
-        return;
-    }
-    int t = config_topic_index(cfg, topic, topic_len);
-    if (t < 0) {
-        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic", true);
-        return;
-    }
-    if (lotse_json_get_str(m, "pk", 64, &pk_b64, &pk_len) != 0 ||
-        lotse_b64_decode(pk, sizeof(pk), pk_b64, pk_len) != LOTSE_PK_BYTES) {
-        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", "hello", NULL,
-                        "pk", true);
-        return;
-    }
-    time_t now_wall = time(NULL);
     if (!hours_is_open(&cfg->hours, now_wall)) {
         send_closed(c, now_wall);
-        return;
+        return false;
     }
     /* Under overload new anonymous sessions are shed first; running ones never. */
     if (srv->stats.connections_open > (uint64_t)cfg->max_connections) {
@@ -159,16 +181,47 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         conn_send_error(c, "busy", "the service is very busy; please try again in a few minutes",
                         "hello", NULL, NULL, false);
         conn_close(c, 1013, "overloaded");
-        return;
+        return false;
     }
     if (!admission_ok(c, m, server_now_ms()))
-        return;
+        return false;
     if (srv->queue.len >= (size_t)cfg->queue_max) {
         conn_send_error(c, "queue_full", "too many people are waiting; please try again soon",
                         "hello", NULL, NULL, false);
         conn_close(c, 1000, "queue full");
-        return;
+        return false;
     }
+    return true;
+}
+
+/* Sends "welcome" with the resume secret, which then leaves memory. */
+static void send_welcome(struct conn *c, const struct session *s, const uint8_t *resume,
+                         uint32_t pos)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "welcome");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_b64(w, "resume", resume, LOTSE_SECRET_BYTES);
+    lotse_jw_int(w, "pos", pos);
+    lotse_jw_int(w, "eta", s->sent_eta);
+    lotse_jw_int(w, "grace", c->srv->cfg->resume_grace);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
+}
+
+void young_hello(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    const struct config *cfg = srv->cfg;
+    uint8_t pk[LOTSE_PK_BYTES];
+    int t;
+    if (hello_fields(c, m, &t, pk) != 0)
+        return;
+    time_t now_wall = time(NULL);
+    if (!hello_admitted(c, m, now_wall))
+        return;
     struct session *s = session_create(&srv->sessions);
     if (!s) {
         conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
@@ -188,9 +241,8 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     s->qe.enqueued_ms = now;
     queue_push(&srv->queue, &s->qe);
 
-    c->role = ROLE_YOUNG;
+    conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    server_pending_remove(srv, c);
     srv->stats.sessions_started++;
     session_row_started(srv, s); /* a crash must not lose it (SECURITY.md) */
 
@@ -200,23 +252,12 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
         if (u == t || srv->queue.priority[u] > srv->queue.priority[t])
             pos += (uint32_t)queue_topic_len(&srv->queue, u);
     s->sent_pos = pos;
-    s->sent_eta = server_eta(srv, pos, now);
-
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "welcome");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_b64(w, "resume", resume, sizeof(resume));
-    lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->sent_eta);
-    lotse_jw_int(w, "grace", cfg->resume_grace);
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    s->sent_eta = waiting_eta(srv, pos, now);
+    send_welcome(c, s, resume, pos);
     sodium_memzero(resume, sizeof(resume));
-    sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
 
     log_debug("young person queued: topic %s, position %u", cfg->topics[t], pos);
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
 }
@@ -231,7 +272,8 @@ static void rekeyed(struct server *srv, struct session *s)
     if (s->rekey_pending) {
         s->rekey_pending = false;
         struct counsellor *target = NULL;
-        for (struct counsellor *k = srv->counsellors; k && s->transfer_to_id; k = k->next)
+        for (struct counsellor *k = counsellor_first(srv); k && s->transfer_to_id;
+             k = counsellor_next(k))
             if (k->account_id == s->transfer_to_id && k->conn && k->active < k->capacity)
                 target = k;
         s->transfer_to_id = 0;
@@ -242,7 +284,7 @@ static void rekeyed(struct server *srv, struct session *s)
             s->qe.enqueued_ms = s->enqueued_ms; /* keeps its place: it waited already */
             queue_push(&srv->queue, &s->qe);
             s->sent_pos = s->sent_eta = 0;
-            server_queue_changed(srv);
+            waiting_changed(srv);
             if (srv->cfg->assign_mode == ASSIGN_OFFER)
                 counsellor_offer_round(srv);
         }
@@ -268,7 +310,7 @@ static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *
     return 1;
 }
 
-static void handle_rekey(struct conn *c, const struct lotse_json_msg *m)
+void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m)
 {
     struct session *s = c->session;
     uint8_t pk[LOTSE_PK_BYTES], sid[LOTSE_SID_BYTES];
@@ -348,21 +390,20 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     if (s->young) {
         struct conn *old = s->young;
         old->session = NULL;
-        old->role = ROLE_NONE;
+        conn_clear_role(old);
         conn_close(old, 4000, "resumed on another connection");
     }
     s->young = c;
     s->young_away_ms = 0;
-    c->role = ROLE_YOUNG;
+    conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    server_pending_remove(srv, c);
     srv->stats.resumes++;
     if (s->queue_away) {
         /* back at the place it held: qe.enqueued_ms is unchanged */
         s->queue_away = false;
         queue_push(&srv->queue, &s->qe);
         s->sent_pos = queue_position(&srv->queue, &s->qe);
-        s->sent_eta = server_eta(srv, s->sent_pos, server_now_ms());
+        s->sent_eta = waiting_eta(srv, s->sent_pos, server_now_ms());
     }
     if (has_pk == 1) {
         memcpy(s->young_pk, pk, sizeof(pk));
@@ -377,7 +418,7 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active"
                              : s->state == SESSION_ASSIGNED ? "assigned" : "waiting");
     lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->qe.queued ? server_eta(srv, pos, server_now_ms()) : 0);
+    lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(srv, pos, server_now_ms()) : 0);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending) {
@@ -393,36 +434,27 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     hold_flush(srv, s, HOLD_TO_YOUNG, c);
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");
-    server_queue_changed(srv);
+    waiting_changed(srv);
     if (s->qe.queued && srv->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(srv);
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
 }
 
-void young_handle(struct conn *c, const char *type, const struct lotse_json_msg *m)
+void young_msg_end(struct conn *c, const struct lotse_json_msg *m)
 {
-    if (!strcmp(type, "rekey")) {
-        handle_rekey(c, m);
-        return;
-    }
-    if (!strcmp(type, "end")) {
-        const char *reason;
-        size_t len;
-        const char *why = "ended_by_young";
-        if (lotse_json_get_str(m, "reason", 32, &reason, &len) == 0 && !strcmp(reason, "key_rejected"))
-            why = "key_rejected";
-        struct session *s = c->session;
-        if (s)
-            session_end(c->srv, s, why);
-        else
-            conn_close(c, 1000, "bye");
-        return;
-    }
-    conn_send_error(c, "not_allowed", "not valid for a young person's connection", type, NULL, NULL,
-                    true);
+    const char *reason;
+    size_t len;
+    const char *why = "ended_by_young";
+    if (lotse_json_get_str(m, "reason", 32, &reason, &len) == 0 && !strcmp(reason, "key_rejected"))
+        why = "key_rejected";
+    struct session *s = c->session;
+    if (s)
+        session_end(c->srv, s, why);
+    else
+        conn_close(c, 1000, "bye");
 }
 
-void young_gone(struct conn *c)
+static void young_gone(struct conn *c)
 {
     struct session *s = c->session;
     struct server *srv = c->srv;
@@ -455,7 +487,7 @@ void young_gone(struct conn *c)
         counsellor_offer_cancel(s);
         queue_remove(&srv->queue, &s->qe);
         s->queue_away = true;
-        server_queue_changed(srv);
+        waiting_changed(srv);
         if (srv->cfg->assign_mode == ASSIGN_OFFER)
             counsellor_offer_round(srv);
     }

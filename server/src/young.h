@@ -14,11 +14,9 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m);
 /* "resume" with a session id and resume secret from a connection with no role. */
 void young_resume(struct conn *c, const struct lotse_json_msg *m);
 
-/* Handles one control message of a young person after hello. */
-void young_handle(struct conn *c, const char *type, const struct lotse_json_msg *m);
-
-/* The connection is gone: the session is abandoned or ended. */
-void young_gone(struct conn *c);
+/* "rekey" and "end" from a young person after hello (messages.c routes them). */
+void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m);
+void young_msg_end(struct conn *c, const struct lotse_json_msg *m);
 
 /* Leading zero bits of the admission work a hello needs (0: none) when waiting
  * people wait and mine of them came from the hello's source (PROTOCOL.md

@@ -1,0 +1,240 @@
+/* counsellor_assign.c — sessions reaching counsellors: taking the next one,
+ * offers (offer mode) with their deadline, accept and decline, "assigned", and
+ * letting go of a session that ended. */
+#include "counsellor.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conn.h"
+#include "log.h"
+#include "lotse/json.h"
+#include "server.h"
+#include "session.h"
+#include "tick.h"
+#include "waiting.h"
+
+void counsellor_send_assigned(struct counsellor *k, struct session *s)
+{
+    if (!k->conn)
+        return;
+    struct server *srv = k->conn->srv;
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "assigned");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+    lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
+    lotse_jw_int(w, "waited",
+                 ((s->picked_ms ? s->picked_ms : server_now_ms()) - s->enqueued_ms) / 1000);
+    lotse_jw_obj_end(w);
+    conn_send_json(k->conn, w);
+}
+
+void counsellor_assign(struct counsellor *k, struct session *s)
+{
+    struct server *srv = k->conn->srv;
+    int64_t now = server_now_ms();
+    queue_remove(&srv->queue, &s->qe);
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        if (!k->sessions[i]) {
+            k->sessions[i] = s;
+            break;
+        }
+    }
+    k->active++;
+    s->counsellor = k;
+    s->state = SESSION_ASSIGNED;
+    if (!s->picked_ms)
+        s->picked_ms = now;
+    s->last_frame_ms = now;
+    waiting_note_pickup(srv, now);
+    session_row_taken(srv, s);
+    counsellor_send_assigned(k, s);
+    log_debug("counsellor %lld took a %s session", (long long)k->account_id,
+              srv->cfg->topics[s->topic]);
+    counsellor_send_status(k);
+    waiting_changed(srv);
+}
+
+void counsellor_detach(struct counsellor *k, struct session *s)
+{
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        if (k->sessions[i] == s) {
+            k->sessions[i] = NULL;
+            k->active--;
+        }
+    }
+    s->counsellor = NULL;
+    if (k->conn && !k->conn->closing)
+        counsellor_send_status(k);
+    if (k->conn && k->conn->srv->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(k->conn->srv);
+}
+
+static bool can_take(struct conn *c, const char *re)
+{
+    struct counsellor *k = c->counsellor;
+    if (!k->has_cert) {
+        conn_send_error(c, "device_not_certified", "this device has no valid certificate", re, NULL,
+                        NULL, false);
+        return false;
+    }
+    if (k->active >= k->capacity) {
+        conn_send_error(c, "at_capacity", "you already have as many sessions as you set", re, NULL,
+                        NULL, false);
+        return false;
+    }
+    return true;
+}
+
+void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m)
+{
+    (void)m;
+    struct counsellor *k = c->counsellor;
+    if (!can_take(c, "take"))
+        return;
+    struct queue_entry *e = queue_next(&c->srv->queue, k->topic_mask, true);
+    if (!e) {
+        conn_send_error(c, "queue_empty", "nobody is waiting in your topics", "take", NULL, NULL,
+                        false);
+        return;
+    }
+    counsellor_assign(k, (struct session *)((char *)e - offsetof(struct session, qe)));
+}
+
+void counsellor_withdraw_offer(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    s->offered_to = NULL;
+    s->qe.offered = false;
+    if (k && k->offer == s)
+        k->offer = NULL;
+}
+
+static void handle_accept(struct conn *c, const struct lotse_json_msg *m, bool accept)
+{
+    const char *re = accept ? "accept" : "decline";
+    struct session *s = counsellor_own_session(c, m, re, true);
+    if (!s)
+        return;
+    if (accept && !can_take(c, re))
+        return;
+    counsellor_withdraw_offer(s);
+    if (accept) {
+        counsellor_assign(c->counsellor, s);
+    } else {
+        c->counsellor->offers_paused_until_ms =
+            server_now_ms() + (int64_t)c->srv->cfg->offer_timeout * 1000;
+        counsellor_offer_round(c->srv);
+    }
+}
+
+void counsellor_msg_accept(struct conn *c, const struct lotse_json_msg *m)
+{
+    handle_accept(c, m, true);
+}
+
+void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m)
+{
+    handle_accept(c, m, false);
+}
+
+void counsellor_offer_round(struct server *srv)
+{
+    if (srv->stopping)
+        return;
+    /* Give each waiting session, oldest of the highest priority first, to the
+     * least-loaded available counsellor that serves its topic and has no open
+     * offer. Repeat until nobody more can be offered anything. */
+    for (;;) {
+        struct counsellor *best = NULL;
+        struct queue_entry *best_e = NULL;
+        for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
+            if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
+                k->offers_paused_until_ms > server_now_ms())
+                continue;
+            struct queue_entry *e = queue_next(&srv->queue, k->topic_mask, true);
+            if (!e)
+                continue;
+            if (!best || k->active < best->active) {
+                best = k;
+                best_e = e;
+            }
+        }
+        if (!best)
+            return;
+        struct session *s = (struct session *)((char *)best_e - offsetof(struct session, qe));
+        s->qe.offered = true;
+        s->offered_to = best;
+        s->offer_deadline_ms = server_now_ms() + (int64_t)srv->cfg->offer_timeout * 1000;
+        best->offer = s;
+        struct lotse_jw *w = conn_jw();
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_str(w, "t", "offer");
+        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+        lotse_jw_int(w, "waited", (server_now_ms() - s->enqueued_ms) / 1000);
+        lotse_jw_int(w, "expires", srv->cfg->offer_timeout);
+        lotse_jw_obj_end(w);
+        conn_send_json(best->conn, w);
+    }
+}
+
+static void send_offer_withdrawn(struct conn *c, const struct session *s)
+{
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "offer_withdrawn");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
+void counsellor_offer_expire(struct server *srv, int64_t now_ms)
+{
+    bool any = false;
+    for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
+        struct session *s = k->offer;
+        if (!s || s->offer_deadline_ms > now_ms || !k->conn)
+            continue;
+        counsellor_withdraw_offer(s);
+        /* Someone who lets an offer run out is probably away from the desk. */
+        k->available = false;
+        send_offer_withdrawn(k->conn, s);
+        counsellor_send_status(k);
+        any = true;
+    }
+    if (any)
+        counsellor_offer_round(srv);
+}
+
+void counsellor_offer_cancel(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    if (!k)
+        return;
+    bool open = k->offer == s;
+    counsellor_withdraw_offer(s);
+    if (!open || !k->conn)
+        return;
+    send_offer_withdrawn(k->conn, s);
+}
+
+/* Offer mode: expired offers are withdrawn, then the next round is offered. */
+static void offer_tick(struct server *srv, int64_t now_ms)
+{
+    if (srv->cfg->assign_mode != ASSIGN_OFFER)
+        return;
+    counsellor_offer_expire(srv, now_ms);
+    counsellor_offer_round(srv);
+}
+
+/* Offers run first of the roles' hooks (after the connection layer's 10), as
+ * the tick always ran. */
+static struct tick_hook offer_hook = {.order = 20, .fn = offer_tick};
+
+void counsellor_offers_start(struct server *srv)
+{
+    tick_add(&srv->tick, &offer_hook);
+}

@@ -1,0 +1,25 @@
+/* rxbuf.h — receive buffers for a message that spans several lws chunks
+ * (ws.c): idle connections hold none, and a free list spares an allocation
+ * per message. The connection that took a buffer owns it until rxbuf_put. */
+#ifndef LOTSE_RXBUF_H
+#define LOTSE_RXBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lotse/proto.h"
+
+/* Bytes of a buffer: the largest text message (the largest frame fits too,
+ * checked at compile time in rxbuf.c). */
+#define RXBUF_BYTES LOTSE_MAX_TEXT_FRAME
+
+/* A buffer of RXBUF_BYTES bytes from the free list; NULL when out of memory. */
+uint8_t *rxbuf_get(void);
+
+/* Returns a buffer; its first used bytes are wiped. NULL is ignored. */
+void rxbuf_put(uint8_t *buf, size_t used);
+
+/* Frees every cached buffer (shutdown, tests). */
+void rxbuf_pool_drain(void);
+
+#endif
