@@ -158,7 +158,7 @@ void store__conn_broken(struct store *s, const char *why)
     PQfinish(s->conn);
     s->conn = NULL;
     struct req *r;
-    while ((r = s->inflight.tail)) {
+    while ((r = store__list_last(&s->inflight))) {
         store__list_remove(&s->inflight, r);
         if (r->kind == REQ_SESSION) {
             store__list_push_head(&s->waiting, r);
@@ -169,8 +169,8 @@ void store__conn_broken(struct store *s, const char *why)
         }
     }
     /* Look-ups still waiting would only fail later; answer them now. */
-    for (r = s->waiting.head; r;) {
-        struct req *next = r->next;
+    for (r = store__list_first(&s->waiting); r;) {
+        struct req *next = store__list_next(r);
         if (r->kind != REQ_SESSION) {
             store__list_remove(&s->waiting, r);
             store__fail_later(s, r, -ENOTCONN);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <libpq-fe.h>
 
+#include "list.h"
 #include "store.h"
 
 #define STORE_QUERY_PARAMS 4
@@ -29,8 +30,7 @@ enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
 enum row_op { ROW_START, ROW_TAKEN, ROW_END, ROW_CRASHED };
 
 struct req {
-    struct req *next;
-    struct req *prev;
+    struct list_link link; /* on waiting, inflight, failed or a local done list */
     enum req_kind kind;
     int status;      /* result so far: 0 or -errno */
     bool got_result; /* the statement's result arrived; its sync has not yet */
@@ -59,9 +59,9 @@ struct req {
     } u;
 };
 
+/* A list of requests (list.h) with its length; a zeroed one is empty. */
 struct req_list {
-    struct req *head;
-    struct req *tail;
+    struct list l;
     size_t count;
 };
 
@@ -129,10 +129,57 @@ void store__copy_text(char *dst, size_t cap, const char *src);
 
 /* ---- the queue of statements (store_pipeline.c) ---- */
 
-void store__list_push_tail(struct req_list *l, struct req *r);
-void store__list_push_head(struct req_list *l, struct req *r);
-void store__list_remove(struct req_list *l, struct req *r);
-struct req *store__list_pop_head(struct req_list *l);
+/* The request of a link, or NULL for none. */
+static inline struct req *store__req(struct list_link *n)
+{
+    return n ? LIST_ENTRY(n, struct req, link) : NULL;
+}
+
+/* The first (oldest) and the last request of l, or NULL when l is empty. */
+static inline struct req *store__list_first(const struct req_list *l)
+{
+    return store__req(l->l.head);
+}
+
+static inline struct req *store__list_last(const struct req_list *l)
+{
+    return store__req(l->l.tail);
+}
+
+/* The request after r on its list, or NULL. */
+static inline struct req *store__list_next(const struct req *r)
+{
+    return store__req(r->link.next);
+}
+
+/* Puts r (on no list) last, or first, on l. */
+static inline void store__list_push_tail(struct req_list *l, struct req *r)
+{
+    list_insert_tail(&l->l, &r->link);
+    l->count++;
+}
+
+static inline void store__list_push_head(struct req_list *l, struct req *r)
+{
+    list_insert_head(&l->l, &r->link);
+    l->count++;
+}
+
+/* Takes r, which is on l, off l. */
+static inline void store__list_remove(struct req_list *l, struct req *r)
+{
+    list_unlink(&l->l, &r->link);
+    l->count--;
+}
+
+/* Takes the first request off l and returns it, or NULL when l is empty. */
+static inline struct req *store__list_pop_head(struct req_list *l)
+{
+    struct req *r = store__list_first(l);
+    if (r)
+        store__list_remove(l, r);
+    return r;
+}
 
 /* A session row write, counted in waiting_writes, depth and the write counters;
  * the start-up close of crashed rows retries like one but is not counted. */

@@ -21,54 +21,6 @@
  * libpq's buffers and what must be re-sent after a break. */
 #define STORE_MAX_INFLIGHT 32
 
-/* ---- request lists ---- */
-
-void store__list_push_tail(struct req_list *l, struct req *r)
-{
-    r->next = NULL;
-    r->prev = l->tail;
-    if (l->tail)
-        l->tail->next = r;
-    else
-        l->head = r;
-    l->tail = r;
-    l->count++;
-}
-
-void store__list_push_head(struct req_list *l, struct req *r)
-{
-    r->prev = NULL;
-    r->next = l->head;
-    if (l->head)
-        l->head->prev = r;
-    else
-        l->tail = r;
-    l->head = r;
-    l->count++;
-}
-
-void store__list_remove(struct req_list *l, struct req *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        l->head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    else
-        l->tail = r->prev;
-    r->next = r->prev = NULL;
-    l->count--;
-}
-
-struct req *store__list_pop_head(struct req_list *l)
-{
-    struct req *r = l->head;
-    if (r)
-        store__list_remove(l, r);
-    return r;
-}
-
 bool store__row_write(const struct req *r)
 {
     return r->kind == REQ_SESSION && r->u.session.op != ROW_CRASHED;
@@ -112,7 +64,7 @@ void store__flush_out(struct store *s)
 void store__pump(struct store *s)
 {
     bool sent = false;
-    while (s->conn && s->waiting.head && s->inflight.count < STORE_MAX_INFLIGHT) {
+    while (s->conn && store__list_first(&s->waiting) && s->inflight.count < STORE_MAX_INFLIGHT) {
         struct req *r = store__list_pop_head(&s->waiting);
         if (store__row_write(r))
             s->waiting_writes--;
@@ -178,8 +130,8 @@ static bool take_result(struct store *s, struct req *r, PGresult *res)
 void store__read_results(struct store *s, struct req_list *done)
 {
     int nulls = 0;
-    while (s->conn && s->inflight.head && !PQisBusy(s->conn)) {
-        struct req *r = s->inflight.head;
+    struct req *r;
+    while (s->conn && (r = store__list_first(&s->inflight)) && !PQisBusy(s->conn)) {
         PGresult *res = PQgetResult(s->conn);
         if (!res) {
             /* The end of one statement's results; a second NULL in a row means
@@ -307,7 +259,7 @@ void store_get_stats(const struct store *s, struct store_stats *out)
 static size_t unsent_writes(const struct store *s)
 {
     size_t n = s->waiting_writes;
-    for (const struct req *r = s->inflight.head; r; r = r->next)
+    for (const struct req *r = store__list_first(&s->inflight); r; r = store__list_next(r))
         if (store__row_write(r))
             n++;
     return n;

@@ -103,7 +103,7 @@ void store_row_id(char out[STORE_ROW_ID_LEN + 1])
 /* Full: the oldest unsent row gives way, so the newest data survives. */
 static void drop_oldest_write(struct store *s)
 {
-    for (struct req *r = s->waiting.head; r; r = r->next) {
+    for (struct req *r = store__list_first(&s->waiting); r; r = store__list_next(r)) {
         if (store__row_write(r)) {
             store__list_remove(&s->waiting, r);
             s->waiting_writes--;
