@@ -1,8 +1,7 @@
 /* http.c — plain HTTP: /healthz and /config.json (static files are served by
  * the "/" mount; security headers are the vhost's, see server.c), /metrics
- * (Prometheus, metrics.c) and /stats (supervisors, from the hourly aggregates),
- * and the hand-over point for finished worker jobs
- * (LWS_CALLBACK_EVENT_WAIT_CANCELLED).
+ * (Prometheus, metrics.c) and /stats (supervisors, from the hourly aggregates).
+ * Finished worker jobs come back through handover.c, not here.
  *
  * /metrics answers on the metrics vhost (127.0.0.1:metrics_listen_port) to
  * anyone who can reach it, and on the main port only with
@@ -29,10 +28,9 @@
 #include "metrics.h"
 #include "server.h"
 #include "store.h"
-#include "workers.h"
 
-#define HTTP_BIG_MAX (64 * 1024) /* /metrics and /stats bodies */
-#define HTTP_STATS_DAYS_MAX 366
+#define HTTP_BIG_MAX            (64 * 1024) /* /metrics and /stats bodies */
+#define HTTP_STATS_DAYS_MAX     366
 #define HTTP_STATS_DAYS_DEFAULT 7
 
 /* A /stats read under way; outlives the connection if that closes first. */
@@ -47,11 +45,12 @@ struct http_pss {
     char *big;               /* LWS_PRE + a large body, or NULL */
     struct stats_wait *wait; /* a /stats read under way */
     size_t big_len;
-    unsigned status;         /* deferred answer: headers still to send */
+    unsigned status; /* deferred answer: headers still to send */
     bool headers_pending;
     size_t len;
 };
-_Static_assert(sizeof(struct http_pss) <= HTTP_PSS_SIZE, "lws allocates HTTP_PSS_SIZE per connection");
+_Static_assert(sizeof(struct http_pss) <= HTTP_PSS_SIZE,
+               "lws allocates HTTP_PSS_SIZE per connection");
 
 static size_t healthz(struct server *srv, char *out, size_t cap)
 {
@@ -177,8 +176,8 @@ static int stats_body(struct http_pss *pss, struct server *srv, int days,
     lotse_jw_int(&w, "days", days);
     lotse_jw_str(&w, "timezone", srv->cfg->timezone);
     lotse_jw_arr_begin(&w, "daily");
-    static const char *const cols[] = {"sessions", "abandoned", "escalated", "wait_p50",
-                                       "wait_p90", "mean_duration"};
+    static const char *const cols[] = {"sessions", "abandoned", "escalated",
+                                       "wait_p50", "wait_p90",  "mean_duration"};
     for (int r = 0; r < store_result_rows(res); r++) {
         lotse_jw_obj_begin(&w, NULL);
         lotse_jw_str(&w, "day", store_result_text(res, r, 0));
@@ -212,7 +211,8 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
     pss->wait = NULL;
     mem_free(sw);
     if (status != 0) {
-        pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"db_unavailable\"}\n");
+        pss->len =
+            (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"db_unavailable\"}\n");
         pss->status = HTTP_STATUS_SERVICE_UNAVAILABLE;
     } else if (stats_body(pss, srv, days, res) != 0) {
         pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"too_large\"}\n");
@@ -363,24 +363,52 @@ static int route(struct lws *wsi, struct http_pss *pss, struct server *srv)
 const struct lws_http_mount *http_extra_mounts(void)
 {
     static const struct lws_http_mount mounts[2] = {
-        {.mount_next = &mounts[1], .mountpoint = "/metrics", .mountpoint_len = 8,
-         .origin = "http", .origin_protocol = LWSMPRO_CALLBACK},
-        {.mountpoint = "/stats", .mountpoint_len = 6, .origin = "http",
+        {.mount_next = &mounts[1],
+         .mountpoint = "/metrics",
+         .mountpoint_len = 8,
+         .origin = "http",
+         .origin_protocol = LWSMPRO_CALLBACK},
+        {.mountpoint = "/stats",
+         .mountpoint_len = 6,
+         .origin = "http",
          .origin_protocol = LWSMPRO_CALLBACK},
     };
     return &mounts[0];
 }
 
-int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+/* Writes what the connection still owes: deferred headers, a large body or
+ * the small one. Returns what the callback returns for HTTP_WRITEABLE. */
+static int write_pending(struct lws *wsi, struct http_pss *pss)
+{
+    if (pss->headers_pending) {
+        pss->headers_pending = false;
+        return respond(wsi, pss, pss->status, "application/json") ? -1 : 0;
+    }
+    size_t n;
+    int w;
+    if (pss->big) {
+        n = pss->big_len;
+        w = lws_write(wsi, (unsigned char *)pss->big + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+        mem_free(pss->big);
+        pss->big = NULL;
+    } else {
+        unsigned char buf[LWS_PRE + sizeof(pss->body)];
+        memcpy(buf + LWS_PRE, pss->body, pss->len);
+        n = pss->len;
+        pss->len = 0;
+        w = lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
+    }
+    if (w != (int)n)
+        return 1;
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len)
 {
     struct http_pss *pss = user;
     struct server *srv = lws_context_user(lws_get_context(wsi));
     switch (reason) {
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* delivered once per vhost: drain for the main one only */
-        if (srv && srv->workers && lws_get_vhost(wsi) != srv->metrics_vh)
-            workers_drain(srv->workers);
-        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         release(pss);
@@ -400,34 +428,10 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return refuse_subprotocol(wsi);
     case LWS_CALLBACK_HTTP:
         return route(wsi, pss, srv);
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-        if (pss && pss->headers_pending) {
-            pss->headers_pending = false;
-            return respond(wsi, pss, pss->status, "application/json") ? -1 : 0;
-        }
-        if (pss && pss->big) {
-            size_t n = pss->big_len;
-            int w = lws_write(wsi, (unsigned char *)pss->big + LWS_PRE, n, LWS_WRITE_HTTP_FINAL);
-            mem_free(pss->big);
-            pss->big = NULL;
-            if (w != (int)n)
-                return 1;
-            if (lws_http_transaction_completed(wsi))
-                return -1;
-            return 0;
-        }
-        if (!pss || !pss->len)
-            break;
-        unsigned char buf[LWS_PRE + sizeof(pss->body)];
-        memcpy(buf + LWS_PRE, pss->body, pss->len);
-        size_t n = pss->len;
-        pss->len = 0;
-        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP_FINAL) != (int)n)
-            return 1;
-        if (lws_http_transaction_completed(wsi))
-            return -1;
-        return 0;
-    }
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (pss && (pss->headers_pending || pss->big || pss->len))
+            return write_pending(wsi, pss);
+        break;
     default:
         break;
     }

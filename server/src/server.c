@@ -16,6 +16,7 @@
 #include "counsellor.h"
 #include "fdguard.h"
 #include "feed.h"
+#include "handover.h"
 #include "http.h"
 #include "log.h"
 #include "lotse/json.h"
@@ -227,7 +228,8 @@ static int create_vhost(struct server *srv, const struct config *cfg)
     protocols[1] = (struct lws_protocols){LOTSE_SUBPROTOCOL, ws_callback, sizeof(struct conn),
                                           (size_t)cfg->rx_buffer_size, 0, NULL, 0};
     protocols[2] = store_lws_protocol;
-    memset(&protocols[3], 0, sizeof(protocols[3]));
+    protocols[3] = handover_lws_protocol;
+    memset(&protocols[4], 0, sizeof(protocols[4]));
 
     static struct lws_http_mount mounts[3];
     mounts[0] = mount_files;

@@ -3,7 +3,8 @@
  *
  * work() runs on a pool thread; done() runs later on the service thread, from
  * workers_drain(), which the service thread calls when libwebsockets reports
- * LWS_CALLBACK_EVENT_WAIT_CANCELLED (a finished job calls lws_cancel_service). */
+ * LWS_CALLBACK_EVENT_WAIT_CANCELLED (a finished job calls lws_cancel_service;
+ * the protocol that drains is handover.c's). */
 #ifndef LOTSE_WORKERS_H
 #define LOTSE_WORKERS_H
 
