@@ -137,15 +137,10 @@ static bool nobody_for_waiting(const struct server *srv)
     return false;
 }
 
-static void build(struct feed *f, int64_t now, struct lotse_jw *w)
+/* Per topic: its priority, who waits and the longest wait. */
+static void write_topics(const struct server *srv, int64_t now, struct lotse_jw *w)
 {
-    struct server *srv = f->srv;
     const struct config *cfg = srv->cfg;
-    int64_t longest = summary_longest(srv, now);
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "feed");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
-    lotse_jw_int(w, "longest", longest);
     lotse_jw_arr_begin(w, "topics");
     for (int t = 0; t < cfg->topic_count; t++) {
         lotse_jw_obj_begin(w, NULL);
@@ -156,6 +151,11 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
+}
+
+static void write_priorities(const struct server *srv, int64_t now, struct lotse_jw *w)
+{
+    const struct config *cfg = srv->cfg;
     /* Per priority, highest first: what a counsellor with every topic meets. */
     lotse_jw_arr_begin(w, "priorities");
     int done_above = INT32_MAX;
@@ -182,6 +182,11 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         done_above = p;
     }
     lotse_jw_arr_end(w);
+}
+
+/* The wait percentiles of the last hour. */
+static void write_waits(const struct feed *f, struct lotse_jw *w)
+{
     int32_t p50, p90;
     if (feed_waits_percentiles(f, &p50, &p90)) {
         lotse_jw_int(w, "wait_p50", p50);
@@ -191,6 +196,12 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_null(w, "wait_p90");
     }
     lotse_jw_int(w, "wait_samples", (int64_t)f->sample_count);
+}
+
+/* Counsellors, sessions running, and today's counts. */
+static void write_people(const struct feed *f, struct lotse_jw *w)
+{
+    const struct server *srv = f->srv;
     struct feed_counsellors k;
     feed_count_counsellors(srv, &k);
     lotse_jw_int(w, "counsellors_online", k.online);
@@ -203,7 +214,11 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     lotse_jw_int(w, "ended", (int64_t)f->ended_today + f->ended_offset);
     lotse_jw_int(w, "abandoned", (int64_t)f->abandoned_today + f->abandoned_offset);
     lotse_jw_obj_end(w);
-    feed_escalations_write(f, w);
+}
+
+static void write_alarms(struct server *srv, int64_t longest, struct lotse_jw *w)
+{
+    const struct config *cfg = srv->cfg;
     lotse_jw_arr_begin(w, "alarms");
     if (cfg->alarm_longest_wait > 0 && longest >= cfg->alarm_longest_wait)
         lotse_jw_str(w, NULL, "longest_wait");
@@ -214,6 +229,22 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     if (!st.up)
         lotse_jw_str(w, NULL, "db_down");
     lotse_jw_arr_end(w);
+}
+
+static void build(struct feed *f, int64_t now, struct lotse_jw *w)
+{
+    struct server *srv = f->srv;
+    int64_t longest = summary_longest(srv, now);
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "feed");
+    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
+    lotse_jw_int(w, "longest", longest);
+    write_topics(srv, now, w);
+    write_priorities(srv, now, w);
+    write_waits(f, w);
+    write_people(f, w);
+    feed_escalations_write(f, w);
+    write_alarms(srv, longest, w);
     lotse_jw_obj_end(w);
 }
 
