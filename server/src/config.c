@@ -41,112 +41,71 @@ struct setting {
     const char *help;
 };
 
-#define C_INT(n, def, lo, hi, help)                                                                \
-    {                                                                                              \
-#n, K_INT, offsetof(struct config, n), 0, def, lo, hi, help                                \
-    }
-#define C_BOOL(n, def, help)                                                                       \
-    {                                                                                              \
-#n, K_BOOL, offsetof(struct config, n), 0, def, 0, 1, help                                 \
-    }
+#define C_INT(n, def, lo, hi, help) {#n, K_INT, offsetof(struct config, n), 0, def, lo, hi, help}
+#define C_BOOL(n, def, help) {#n, K_BOOL, offsetof(struct config, n), 0, def, 0, 1, help}
 #define C_STR(n, def, help)                                                                        \
-    {                                                                                              \
-#n, K_STRING, offsetof(struct config, n), sizeof(((struct config *)0)->n), def, 0, 0, help \
-    }
+    {#n, K_STRING, offsetof(struct config, n), sizeof(((struct config *)0)->n), def, 0, 0, help}
 #define C_RAW(n, def, help)                                                                        \
-    {                                                                                              \
-#n, K_SPECIAL, offsetof(struct raw, n), sizeof(((struct raw *)0)->n), def, 0, 0, help      \
-    }
+    {#n, K_SPECIAL, offsetof(struct raw, n), sizeof(((struct raw *)0)->n), def, 0, 0, help}
 
 static const struct setting settings[] = {
     C_STR(listen_address, "127.0.0.1", "address to listen on (behind the TLS proxy)"),
     C_INT(listen_port, "8080", 1, 65535, "TCP port for HTTP and WebSocket"),
     C_STR(db, "dbname=lotse", "libpq connection string of the metadata database"),
     C_STR(web_root, "web", "folder with the browser client's static files"),
-    C_RAW(topics, "family,school,friends,prison,other",
-          "comma-separated topic ids young people choose from"),
+    C_RAW(topics, "family,school,friends,prison,other", "comma-separated topic ids young people choose from"),
     C_RAW(priority_topics, "", "topics served before all others (subset of topics)"),
-    C_RAW(assign_mode, "take",
-          "take: counsellors take the next session; offer: the server offers it"),
+    C_RAW(assign_mode, "take", "take: counsellors take the next session; offer: the server offers it"),
     C_INT(offer_timeout, "30", 5, 600, "seconds a counsellor has to accept an offer"),
     C_STR(opening_hours, "always", "\"always\" or e.g. \"mon-fri 14:00-20:00, sat 10:00-14:00\""),
     C_STR(timezone, "Europe/Berlin", "time zone of the opening hours (tz database name)"),
-    C_RAW(org_public_key, "",
-          "organisation Ed25519 public key (base64url), named in /config.json for clients to "
-          "compare with their pinned trust root"),
+    C_RAW(org_public_key, "", "organisation Ed25519 public key (base64url), named in /config.json for clients to compare with their pinned trust root"),
     C_INT(handshake_timeout, "10", 1, 300, "seconds from connect to hello/login"),
-    C_INT(session_idle_timeout, "1800", 10, 86400,
-          "seconds without a relayed frame before a session ends"),
+    C_INT(session_idle_timeout, "1800", 10, 86400, "seconds without a relayed frame before a session ends"),
     C_INT(queue_max, "500", 1, 100000, "most young people waiting at once"),
     C_INT(send_queue_max, "256", 8, 65536, "most frames queued towards one connection"),
-    C_INT(send_queue_max_bytes, "1048576", 65536, 67108864,
-          "most bytes queued towards one connection"),
-    C_INT(socket_send_buffer, "16384", 0, 4194304,
-          "kernel send buffer per WebSocket (SO_SNDBUF; 0: kernel default); bounds what a close "
-          "frame waits behind"),
+    C_INT(send_queue_max_bytes, "1048576", 65536, 67108864, "most bytes queued towards one connection"),
+    C_INT(socket_send_buffer, "16384", 0, 4194304, "kernel send buffer per WebSocket (SO_SNDBUF; 0: kernel default); bounds what a close frame waits behind"),
     C_INT(resume_grace, "120", 0, 3600, "seconds a dropped party may take to resume"),
-    C_INT(unload_grace, "10", 0, 3600,
-          "seconds a waiting young person whose page closed the connection (1001: tab closed or "
-          "reload) keeps the place for a resume; at most resume_grace"),
-    C_INT(start_bucket, "900", 60, 86400,
-          "session start times are stored rounded down to this many seconds"),
+    C_INT(unload_grace, "10", 0, 3600, "seconds a waiting young person whose page closed the connection (1001: tab closed or reload) keeps the place for a resume; at most resume_grace"),
+    C_INT(start_bucket, "900", 60, 86400, "session start times are stored rounded down to this many seconds"),
     C_RAW(log_level, "info", "error, warn, info or debug"),
     C_INT(workers, "2", 1, 16, "threads for password checks and database connects"),
     C_INT(worker_queue_max, "64", 1, 10000, "most login checks waiting for a worker"),
-    C_INT(db_queue_max, "10000", 16, 1000000,
-          "most metadata writes held while the database is away"),
-    C_INT(login_fail_per_handle, "5", 1, 1000,
-          "failed logins per handle before each next one waits longer"),
-    C_INT(login_fail_per_source, "20", 1, 100000,
-          "failed logins per source before each next one waits longer"),
-    C_INT(login_fail_window, "900", 10, 86400,
-          "seconds after the last failed login that its count is forgotten"),
-    C_INT(login_backoff_max, "60", 1, 3600,
-          "longest wait in seconds between failed logins (backoff doubles from 2 s)"),
-    C_STR(
-        pwhash_cost, "interactive",
-        "Argon2id cost of the accounts (as lotsectl --pwhash-cost): interactive, moderate or min"),
-    C_STR(trusted_proxy, "",
-          "reverse proxy addresses whose X-Forwarded-For (last) / X-Real-IP is the client address"),
+    C_INT(db_queue_max, "10000", 16, 1000000, "most metadata writes held while the database is away"),
+    C_INT(login_fail_per_handle, "5", 1, 1000, "failed logins per handle before each next one waits longer"),
+    C_INT(login_fail_per_source, "20", 1, 100000, "failed logins per source before each next one waits longer"),
+    C_INT(login_fail_window, "900", 10, 86400, "seconds after the last failed login that its count is forgotten"),
+    C_INT(login_backoff_max, "60", 1, 3600, "longest wait in seconds between failed logins (backoff doubles from 2 s)"),
+    C_STR(pwhash_cost, "interactive", "Argon2id cost of the accounts (as lotsectl --pwhash-cost): interactive, moderate or min"),
+    C_STR(trusted_proxy, "", "reverse proxy addresses whose X-Forwarded-For (last) / X-Real-IP is the client address"),
     C_INT(control_rate, "20", 1, 100000, "control messages per second per connection"),
     C_INT(control_burst, "40", 1, 100000, "control message burst per connection"),
     C_INT(relay_rate, "200", 1, 1000000, "binary frames per second per connection"),
     C_INT(relay_burst, "400", 1, 1000000, "binary frame burst per connection"),
     C_INT(max_protocol_errors, "20", 1, 100000, "protocol errors before a connection is closed"),
     C_INT(rx_buffer_size, "2048", 128, 65536, "libwebsockets receive chunk per connection (bytes)"),
-    C_INT(queue_max_wait, "3600", 1, 86400,
-          "seconds a young person may wait before the session ends"),
-    C_INT(max_connections, "10000", 1, 1000000,
-          "open connections above which new hellos are refused"),
-    C_INT(max_connections_per_source, "100", 0, 1000000,
-          "connections per source address (0 = off; behind a proxy set trusted_proxy, or 0)"),
-    C_INT(pow_threshold, "100", 0, 1000000,
-          "people waiting from which a hello needs admission work (0 = always)"),
+    C_INT(queue_max_wait, "3600", 1, 86400, "seconds a young person may wait before the session ends"),
+    C_INT(max_connections, "10000", 1, 1000000, "open connections above which new hellos are refused"),
+    C_INT(max_connections_per_source, "100", 0, 1000000, "connections per source address (0 = off; behind a proxy set trusted_proxy, or 0)"),
+    C_INT(pow_threshold, "100", 0, 1000000, "people waiting from which a hello needs admission work (0 = always)"),
     C_INT(pow_bits, "16", 1, 24, "leading zero bits of the admission work at the threshold"),
-    C_INT(pow_source_free, "3", 1, 1000,
-          "people waiting from one source before its hellos need admission work too"),
+    C_INT(pow_source_free, "3", 1, 1000, "people waiting from one source before its hellos need admission work too"),
     C_INT(relay_bytes_rate, "262144", 1024, 1000000000, "binary bytes per second per connection"),
     C_INT(relay_bytes_burst, "1048576", 4140, 1000000000, "binary byte burst per connection"),
-    C_INT(hold_max_frames, "240", 1, 65536,
-          "frames held per session and direction for a party that is away"),
+    C_INT(hold_max_frames, "240", 1, 65536, "frames held per session and direction for a party that is away"),
     C_INT(hold_max_bytes, "524288", 4140, 67108864, "bytes held per session and direction"),
     C_INT(hold_total_bytes, "67108864", 65536, 2147483647, "bytes held for away parties in all"),
     C_INT(shutdown_drain, "30", 0, 3600, "seconds running sessions may go on after SIGTERM"),
     C_INT(ping_interval, "30", 5, 3600, "seconds of quiet after which a connection is pinged"),
     C_INT(ping_timeout, "75", 10, 7200, "seconds of quiet after which a connection is closed"),
     C_BOOL(migrate_on_start, "false", "apply database migrations at start-up"),
-    C_INT(alarm_longest_wait, "600", 0, 86400,
-          "supervisor alarm when someone waits this many seconds (0: off)"),
-    C_BOOL(alarm_no_counsellor, "true",
-           "supervisor alarm when someone waits and no counsellor is available"),
-    C_INT(metrics_listen_port, "0", 0, 65535,
-          "Prometheus /metrics on this port of 127.0.0.1 (0: off)"),
-    C_STR(metrics_token, "",
-          "Bearer token for /metrics on the main port (empty: not there); 16+ characters"),
-    C_INT(retention_days, "90", 1, 3650,
-          "session rows older than this many days are purged (aggregates stay)"),
-    C_INT(audit_retention_days, "730", 1, 36500,
-          "audit log rows older than this many days are purged"),
+    C_INT(alarm_longest_wait, "600", 0, 86400, "supervisor alarm when someone waits this many seconds (0: off)"),
+    C_BOOL(alarm_no_counsellor, "true", "supervisor alarm when someone waits and no counsellor is available"),
+    C_INT(metrics_listen_port, "0", 0, 65535, "Prometheus /metrics on this port of 127.0.0.1 (0: off)"),
+    C_STR(metrics_token, "", "Bearer token for /metrics on the main port (empty: not there); 16+ characters"),
+    C_INT(retention_days, "90", 1, 3650, "session rows older than this many days are purged (aggregates stay)"),
+    C_INT(audit_retention_days, "730", 1, 36500, "audit log rows older than this many days are purged"),
     C_INT(stats_interval, "300", 10, 3600, "seconds between updates of the hourly statistics"),
 };
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
@@ -234,8 +193,8 @@ static int load_stream(struct config *c, struct raw *raw, FILE *f, const char *n
     while (rc == 0 && fgets(line, sizeof(line), f)) {
         lineno++;
         if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, errlen, "config file %s line %d: longer than %zu characters", name,
-                     lineno, sizeof(line) - 2);
+            snprintf(err, errlen, "config file %s line %d: longer than %zu characters", name, lineno,
+                     sizeof(line) - 2);
             return -EINVAL;
         }
         char *p = trim(line);
@@ -299,8 +258,8 @@ static int add_topic(void *arg, const char *name, size_t len)
     if (c->topic_count == CONFIG_MAX_TOPICS || len > CONFIG_TOPIC_LEN)
         return -EINVAL;
     for (size_t i = 0; i < len; i++)
-        if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) ||
-              name[i] == '_' || name[i] == '-'))
+        if (!(islower((unsigned char)name[i]) || isdigit((unsigned char)name[i]) || name[i] == '_' ||
+              name[i] == '-'))
             return -EINVAL;
     if (config_topic_index(c, name, len) >= 0)
         return -EINVAL;
@@ -564,10 +523,8 @@ int config_load(struct config *c, const char *path, int argc, char **argv, char 
             return -EINVAL;
         }
         if (secret_on_command_line(s, value)) {
-            snprintf(err, errlen,
-                     "setting %s: a secret is not taken from the command line, where "
-                     "the process list shows it; put it in the config file",
-                     s->name);
+            snprintf(err, errlen, "setting %s: a secret is not taken from the command line, where "
+                                  "the process list shows it; put it in the config file", s->name);
             return -EINVAL;
         }
         if (!eq)
