@@ -298,13 +298,7 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
                         true);
         return;
     }
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "ended");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "reason", "transferred");
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    session_notify(c, "ended", s->sid, "transferred");
     counsellor_detach(k, s);
     hold_clear(srv, s, HOLD_TO_COUNSELLOR);
     hold_clear(srv, s, HOLD_TO_YOUNG);
@@ -315,14 +309,8 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
     s->transfers++;
     s->last_frame_ms = server_now_ms();
     srv->stats.transfers++;
-    if (s->young) {
-        w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "transferred");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
-        conn_send_json(s->young, w);
-    }
+    if (s->young)
+        session_notify(s->young, "transferred", s->sid, NULL);
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
     waiting_changed(srv);
 }
@@ -397,12 +385,7 @@ void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m)
                         s->sid, NULL, false);
         return;
     }
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "escalated");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    session_notify(c, "escalated", s->sid, NULL);
 }
 
 /* The counsellor whose resume token m carries; NULL when the reply is sent. */

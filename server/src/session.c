@@ -111,13 +111,15 @@ static void table_remove(struct session_table *t, struct session *s)
     t->count--;
 }
 
-static void send_ended(struct conn *c, const uint8_t *sid, const char *reason)
+void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SID_BYTES],
+                    const char *reason)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "ended");
+    lotse_jw_str(w, "t", type);
     lotse_jw_hex(w, "sid", sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "reason", reason);
+    if (reason)
+        lotse_jw_str(w, "reason", reason);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
 }
@@ -233,13 +235,8 @@ static void withdraw_offer(struct session *s)
     struct counsellor *k = s->offered_to;
     if (k->offer == s) {
         k->offer = NULL;
-        struct lotse_jw *w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "offer_withdrawn");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
         if (k->conn)
-            conn_send_json(k->conn, w);
+            session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
     }
     s->offered_to = NULL;
 }
@@ -247,7 +244,7 @@ static void withdraw_offer(struct session *s)
 /* Tells the young person, lets go of their connection and closes it. */
 static void release_young(struct session *s, const char *reason, const char *end_reason)
 {
-    send_ended(s->young, s->sid, end_reason);
+    session_notify(s->young, "ended", s->sid, end_reason);
     s->young->session = NULL;
     if (!strcmp(reason, "shutdown"))
         conn_close(s->young, 1001, "server shutting down");
@@ -267,7 +264,7 @@ void session_end(struct server *srv, struct session *s, const char *reason)
         withdraw_offer(s);
     if (s->counsellor) {
         if (s->counsellor->conn)
-            send_ended(s->counsellor->conn, s->sid, row.end_reason);
+            session_notify(s->counsellor->conn, "ended", s->sid, row.end_reason);
         counsellor_detach(s->counsellor, s);
     }
     hold_clear(srv, s, HOLD_TO_COUNSELLOR);

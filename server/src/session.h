@@ -99,6 +99,11 @@ struct session *session_find(const struct session_table *t, const uint8_t sid[LO
 void session_row_started(struct server *srv, struct session *s);
 void session_row_taken(struct server *srv, struct session *s);
 
+/* Sends c the notification {"t": type, "sid": sid} (and "reason" when reason
+ * is not NULL), as a control message. */
+void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SID_BYTES],
+                    const char *reason);
+
 /* Ends s: tells both parties "ended" with reason, frees the counsellor's slot,
  * leaves the queue, queues the metadata row, closes the young person's
  * connection, wipes and frees s. */

@@ -433,16 +433,10 @@ static void send_resumed(struct server *srv, struct conn *c, const struct sessio
     lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(srv, pos, server_now_ms()) : 0);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
-    if (s->rekey_pending) {
-        w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "transferred");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
-        conn_send_json(c, w);
-    } else if (s->state == SESSION_ACTIVE && s->has_keys) {
+    if (s->rekey_pending)
+        session_notify(c, "transferred", s->sid, NULL);
+    else if (s->state == SESSION_ACTIVE && s->has_keys)
         send_keys(c, s);
-    }
 }
 
 void young_resume(struct conn *c, const struct lotse_json_msg *m)
