@@ -23,9 +23,9 @@
 #include "store.h"
 #include "workers.h"
 
-#define MAX_PASSWORD 256
+#define MAX_PASSWORD     256
 #define AUTH_NONCE_BYTES 32
-#define LOGIN_DOMAIN "lotse-login-v1" /* 14 bytes, no NUL */
+#define LOGIN_DOMAIN     "lotse-login-v1" /* 14 bytes, no NUL */
 
 struct login {
     struct conn *conn; /* NULL once the connection closed */
@@ -152,19 +152,68 @@ static void lookup_done(void *arg, int status, const struct store_account *acct)
 
 static void start_lookup(struct conn *c, struct login *l)
 {
-    if (store_account_lookup(c->srv->store, l->handle, l->has_device ? l->device : NULL, lookup_done,
-                             l) != 0) {
+    if (store_account_lookup(c->srv->store, l->handle, l->has_device ? l->device : NULL,
+                             lookup_done, l) != 0) {
         c->login = NULL;
         login_free(l);
         fail(c, "busy", "too many requests to the database; please try again");
     }
 }
 
+/* The fields of a login: handle and password (pointers into m), and the
+ * device key if one came (*has_device). 0, or -EINVAL when the reply is sent. */
+static int login_fields(struct conn *c, const struct lotse_json_msg *m, const char **handle,
+                        size_t *handle_len, const char **password, size_t *password_len,
+                        uint8_t device[LOTSE_PK_BYTES], bool *has_device)
+{
+    const char *device_b64;
+    size_t device_len;
+    if (lotse_json_get_str(m, "handle", STORE_MAX_HANDLE, handle, handle_len) != 0 ||
+        *handle_len == 0) {
+        conn_send_error(c, "bad_field", "handle missing or too long", "login", NULL, "handle",
+                        true);
+        return -EINVAL;
+    }
+    if (lotse_json_get_str(m, "password", MAX_PASSWORD, password, password_len) != 0) {
+        conn_send_error(c, "bad_field", "password missing or too long", "login", NULL, "password",
+                        true);
+        return -EINVAL;
+    }
+    int rc = lotse_json_get_str(m, "device", 64, &device_b64, &device_len);
+    if (rc == 0) {
+        if (lotse_b64_decode(device, LOTSE_PK_BYTES, device_b64, device_len) != LOTSE_PK_BYTES) {
+            conn_send_error(c, "bad_field", "device must be a base64url Ed25519 public key",
+                            "login", NULL, "device", true);
+            return -EINVAL;
+        }
+        *has_device = true;
+    } else if (rc == -EINVAL && lotse_json_get(m, "device")->type != LOTSE_JSON_NULL) {
+        conn_send_error(c, "bad_field", "device must be a string", "login", NULL, "device", true);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A device login first proves the device: a fresh nonce to sign. */
+static void send_challenge(struct conn *c, struct login *l, const uint8_t device[LOTSE_PK_BYTES])
+{
+    memcpy(l->device, device, sizeof(l->device));
+    l->has_device = true;
+    l->awaiting_proof = true;
+    randombytes_buf(l->nonce, sizeof(l->nonce));
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "login_challenge");
+    lotse_jw_b64(w, "nonce", l->nonce, sizeof(l->nonce));
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+}
+
 void auth_login(struct conn *c, const struct lotse_json_msg *m)
 {
     struct server *srv = c->srv;
-    const char *handle, *password, *device_b64;
-    size_t handle_len, password_len, device_len;
+    const char *handle, *password;
+    size_t handle_len, password_len;
     uint8_t device[LOTSE_PK_BYTES];
     bool has_device = false;
 
@@ -174,28 +223,12 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
     }
     if (conn_check_start(c, m, "login") != 0)
         return;
-    if (lotse_json_get_str(m, "handle", STORE_MAX_HANDLE, &handle, &handle_len) != 0 || handle_len == 0) {
-        conn_send_error(c, "bad_field", "handle missing or too long", "login", NULL, "handle", true);
+    if (login_fields(c, m, &handle, &handle_len, &password, &password_len, device, &has_device) !=
+        0)
         return;
-    }
-    if (lotse_json_get_str(m, "password", MAX_PASSWORD, &password, &password_len) != 0) {
-        conn_send_error(c, "bad_field", "password missing or too long", "login", NULL, "password", true);
-        return;
-    }
-    int rc = lotse_json_get_str(m, "device", 64, &device_b64, &device_len);
-    if (rc == 0) {
-        if (lotse_b64_decode(device, sizeof(device), device_b64, device_len) != LOTSE_PK_BYTES) {
-            conn_send_error(c, "bad_field", "device must be a base64url Ed25519 public key", "login",
-                            NULL, "device", true);
-            return;
-        }
-        has_device = true;
-    } else if (rc == -EINVAL && lotse_json_get(m, "device")->type != LOTSE_JSON_NULL) {
-        conn_send_error(c, "bad_field", "device must be a string", "login", NULL, "device", true);
-        return;
-    }
     /* Without a device the backoff is known now, before any database work. */
-    int64_t wait = has_device ? 0 : ratelimit_login_wait_ms(srv->rl, handle, c->source, server_now_ms());
+    int64_t wait =
+        has_device ? 0 : ratelimit_login_wait_ms(srv->rl, handle, c->source, server_now_ms());
     if (wait > 0) {
         refuse_rate_limited(c, wait, "login");
         return;
@@ -212,23 +245,14 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
     c->login = l;
     c->cancel = auth_cancel; /* the connection may close before the worker is done */
     if (has_device) {
-        memcpy(l->device, device, sizeof(l->device));
-        l->has_device = true;
-        l->awaiting_proof = true;
-        randombytes_buf(l->nonce, sizeof(l->nonce));
-        struct lotse_jw *w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "login_challenge");
-        lotse_jw_b64(w, "nonce", l->nonce, sizeof(l->nonce));
-        lotse_jw_obj_end(w);
-        conn_send_json(c, w);
+        send_challenge(c, l, device);
         return;
     }
     start_lookup(c, l);
 }
 
-int auth_login_message(uint8_t *out, size_t cap, const uint8_t nonce[32], const uint8_t device_pk[32],
-                       const char *handle)
+int auth_login_message(uint8_t *out, size_t cap, const uint8_t nonce[32],
+                       const uint8_t device_pk[32], const char *handle)
 {
     size_t hl = strlen(handle);
     size_t n = sizeof(LOGIN_DOMAIN) - 1 + 32 + 32 + hl;
@@ -246,7 +270,8 @@ void auth_login_proof(struct conn *c, const struct lotse_json_msg *m)
     struct server *srv = c->srv;
     struct login *l = c->login;
     if (!l || !l->awaiting_proof) {
-        conn_send_error(c, "not_allowed", "no login challenge is open", "login_proof", NULL, NULL, true);
+        conn_send_error(c, "not_allowed", "no login challenge is open", "login_proof", NULL, NULL,
+                        true);
         return;
     }
     const char *sig_b64;

@@ -292,12 +292,16 @@ static bool valid_address_list(const char *list)
     return true;
 }
 
-static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
+/* The settings that name things: topics, their priorities, the assignment
+ * mode, opening hours, the organisation's key, the log level. */
+static int resolve_names(struct config *c, const struct raw *raw, char *err, size_t errlen)
 {
     c->topic_count = 0;
     if (for_each_item(raw->topics, add_topic, c) || c->topic_count == 0) {
-        snprintf(err, errlen, "setting topics: give 1 to %d distinct ids of a-z, 0-9, _ or -, "
-                              "at most %d characters each", CONFIG_MAX_TOPICS, CONFIG_TOPIC_LEN);
+        snprintf(err, errlen,
+                 "setting topics: give 1 to %d distinct ids of a-z, 0-9, _ or -, "
+                 "at most %d characters each",
+                 CONFIG_MAX_TOPICS, CONFIG_TOPIC_LEN);
         return -EINVAL;
     }
     if (for_each_item(raw->priority_topics, mark_priority, c)) {
@@ -309,18 +313,23 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     else if (!strcmp(raw->assign_mode, "offer"))
         c->assign_mode = ASSIGN_OFFER;
     else {
-        snprintf(err, errlen, "setting assign_mode: \"%s\" is neither take nor offer", raw->assign_mode);
+        snprintf(err, errlen, "setting assign_mode: \"%s\" is neither take nor offer",
+                 raw->assign_mode);
         return -EINVAL;
     }
     if (hours_parse(&c->hours, c->opening_hours)) {
-        snprintf(err, errlen, "setting opening_hours: \"%s\" is not \"always\" or a list like "
-                              "\"mon-fri 14:00-20:00, sat 10:00-14:00\"", c->opening_hours);
+        snprintf(err, errlen,
+                 "setting opening_hours: \"%s\" is not \"always\" or a list like "
+                 "\"mon-fri 14:00-20:00, sat 10:00-14:00\"",
+                 c->opening_hours);
         return -EINVAL;
     }
     c->has_org_key = raw->org_public_key[0] != '\0';
-    if (c->has_org_key && lotse_b64_decode(c->org_public_key, sizeof(c->org_public_key),
-                                           raw->org_public_key, strlen(raw->org_public_key)) != 32) {
-        snprintf(err, errlen, "setting org_public_key: not a base64url Ed25519 public key (32 bytes)");
+    if (c->has_org_key &&
+        lotse_b64_decode(c->org_public_key, sizeof(c->org_public_key), raw->org_public_key,
+                         strlen(raw->org_public_key)) != 32) {
+        snprintf(err, errlen,
+                 "setting org_public_key: not a base64url Ed25519 public key (32 bytes)");
         return -EINVAL;
     }
     if (log_level_parse(raw->log_level, &c->log_level)) {
@@ -328,6 +337,11 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
                  raw->log_level);
         return -EINVAL;
     }
+    return 0;
+}
+
+static int resolve_pwhash(struct config *c, char *err, size_t errlen)
+{
     /* Unknown handles are checked against a dummy hash of this cost, so that
      * the time of an answer does not tell which handles exist. */
     if (!strcmp(c->pwhash_cost, "interactive")) {
@@ -340,25 +354,34 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
         c->pwhash_ops = crypto_pwhash_OPSLIMIT_MIN;
         c->pwhash_mem = crypto_pwhash_MEMLIMIT_MIN;
     } else {
-        snprintf(err, errlen, "setting pwhash_cost: \"%s\" is not interactive, moderate or min", c->pwhash_cost);
+        snprintf(err, errlen, "setting pwhash_cost: \"%s\" is not interactive, moderate or min",
+                 c->pwhash_cost);
         return -EINVAL;
     }
-    if (!valid_address_list(c->trusted_proxy)) {
-        snprintf(err, errlen, "setting trusted_proxy: give up to 8 IPv4/IPv6 addresses, comma-separated");
-        return -EINVAL;
-    }
+    return 0;
+}
+
+static int resolve_timezone(const struct config *c, char *err, size_t errlen)
+{
     char zonefile[160];
     if (strstr(c->timezone, "..") || c->timezone[0] == '/' ||
-        snprintf(zonefile, sizeof(zonefile), "/usr/share/zoneinfo/%s", c->timezone) >= (int)sizeof(zonefile)) {
+        snprintf(zonefile, sizeof(zonefile), "/usr/share/zoneinfo/%s", c->timezone) >=
+            (int)sizeof(zonefile)) {
         snprintf(err, errlen, "setting timezone: \"%s\" is not a tz database name", c->timezone);
         return -EINVAL;
     }
     FILE *zf = fopen(zonefile, "r");
     if (!zf) {
-        snprintf(err, errlen, "setting timezone: \"%s\" is not a known zone (no %s)", c->timezone, zonefile);
+        snprintf(err, errlen, "setting timezone: \"%s\" is not a known zone (no %s)", c->timezone,
+                 zonefile);
         return -EINVAL;
     }
     fclose(zf);
+    return 0;
+}
+
+static int resolve_metrics_token(const struct config *c, char *err, size_t errlen)
+{
     size_t token_len = strlen(c->metrics_token);
     if (token_len > 0 && token_len < 16) {
         snprintf(err, errlen, "setting metrics_token: use at least 16 characters (or none)");
@@ -371,6 +394,12 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
             return -EINVAL;
         }
     }
+    return 0;
+}
+
+/* Settings that must agree with each other. */
+static int resolve_relations(const struct config *c, char *err, size_t errlen)
+{
     if (c->metrics_listen_port && c->metrics_listen_port == c->listen_port) {
         snprintf(err, errlen, "setting metrics_listen_port: must differ from listen_port");
         return -EINVAL;
@@ -381,16 +410,36 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
         return -EINVAL;
     }
     if (c->hold_max_frames > c->send_queue_max - 16) {
-        snprintf(err, errlen, "setting hold_max_frames: must be at most send_queue_max - 16 (%d), "
-                              "so a resume fits in the send queue", c->send_queue_max - 16);
+        snprintf(err, errlen,
+                 "setting hold_max_frames: must be at most send_queue_max - 16 (%d), "
+                 "so a resume fits in the send queue",
+                 c->send_queue_max - 16);
         return -EINVAL;
     }
     if (c->relay_burst < c->relay_rate || c->control_burst < c->control_rate ||
         c->relay_bytes_burst < c->relay_bytes_rate) {
-        snprintf(err, errlen, "setting relay_burst/control_burst: a burst must be at least its rate");
+        snprintf(err, errlen,
+                 "setting relay_burst/control_burst: a burst must be at least its rate");
         return -EINVAL;
     }
     return 0;
+}
+
+static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
+{
+    int rc;
+    if ((rc = resolve_names(c, raw, err, errlen)) != 0 ||
+        (rc = resolve_pwhash(c, err, errlen)) != 0)
+        return rc;
+    if (!valid_address_list(c->trusted_proxy)) {
+        snprintf(err, errlen,
+                 "setting trusted_proxy: give up to 8 IPv4/IPv6 addresses, comma-separated");
+        return -EINVAL;
+    }
+    if ((rc = resolve_timezone(c, err, errlen)) != 0 ||
+        (rc = resolve_metrics_token(c, err, errlen)) != 0)
+        return rc;
+    return resolve_relations(c, err, errlen);
 }
 
 static int load_defaults(struct config *c, struct raw *raw, char *err, size_t errlen)

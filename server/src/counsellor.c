@@ -116,7 +116,9 @@ int counsellor_login(struct conn *c, const struct store_account *a)
         if (t >= 0)
             k->topic_mask |= 1u << t;
     }
-    k->max_capacity = a->capacity < 1 ? 1 : a->capacity > COUNSELLOR_MAX_SESSIONS ? COUNSELLOR_MAX_SESSIONS : a->capacity;
+    k->max_capacity = a->capacity < 1                         ? 1
+                      : a->capacity > COUNSELLOR_MAX_SESSIONS ? COUNSELLOR_MAX_SESSIONS
+                                                              : a->capacity;
     k->capacity = k->max_capacity;
     k->available = true;
     k->has_cert = a->has_cert;
@@ -182,11 +184,13 @@ void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
     bool available;
     int64_t capacity;
     if (lotse_json_get_bool(m, "available", &available) != 0) {
-        conn_send_error(c, "bad_field", "available must be true or false", "status", NULL, "available", true);
+        conn_send_error(c, "bad_field", "available must be true or false", "status", NULL,
+                        "available", true);
         return;
     }
     if (lotse_json_get_int(m, "capacity", 1, k->max_capacity, &capacity) != 0) {
-        conn_send_error(c, "bad_field", "capacity must be 1 to your maximum", "status", NULL, "capacity", true);
+        conn_send_error(c, "bad_field", "capacity must be 1 to your maximum", "status", NULL,
+                        "capacity", true);
         return;
     }
     k->available = available;
@@ -203,7 +207,8 @@ void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
     if (!s)
         return;
     if (s->state != SESSION_ASSIGNED || s->rekey_pending) {
-        conn_send_error(c, "session_not_active", "keys were sent already", "keys", s->sid, NULL, true);
+        conn_send_error(c, "session_not_active", "keys were sent already", "keys", s->sid, NULL,
+                        true);
         return;
     }
     static const struct {
@@ -282,22 +287,18 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
                 target = o;
         if (!target || !(target->topic_mask & (1u << s->topic)) ||
             target->active >= target->capacity || !target->has_cert) {
-            conn_send_error(c, "transfer_failed",
-                            "that colleague is not logged in, does not serve this topic, or is full",
-                            "transfer", s->sid, "to", false);
+            conn_send_error(
+                c, "transfer_failed",
+                "that colleague is not logged in, does not serve this topic, or is full",
+                "transfer", s->sid, "to", false);
             return;
         }
     } else if (rc == -ENOENT || lotse_json_get(m, "to")->type != LOTSE_JSON_NULL) {
-        conn_send_error(c, "bad_field", "to must be a handle or null", "transfer", s->sid, "to", true);
+        conn_send_error(c, "bad_field", "to must be a handle or null", "transfer", s->sid, "to",
+                        true);
         return;
     }
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "ended");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "reason", "transferred");
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    session_notify(c, "ended", s->sid, "transferred");
     counsellor_detach(k, s);
     hold_clear(srv, s, HOLD_TO_COUNSELLOR);
     hold_clear(srv, s, HOLD_TO_YOUNG);
@@ -308,14 +309,8 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
     s->transfers++;
     s->last_frame_ms = server_now_ms();
     srv->stats.transfers++;
-    if (s->young) {
-        w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "transferred");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
-        conn_send_json(s->young, w);
-    }
+    if (s->young)
+        session_notify(s->young, "transferred", s->sid, NULL);
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
     waiting_changed(srv);
 }
@@ -390,38 +385,35 @@ void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m)
                         s->sid, NULL, false);
         return;
     }
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "escalated");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
+    session_notify(c, "escalated", s->sid, NULL);
 }
 
-void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
+/* The counsellor whose resume token m carries; NULL when the reply is sent. */
+static struct counsellor *resume_find(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
     const char *b64;
     size_t len;
     uint8_t token[LOTSE_SECRET_BYTES], hash[32];
-    if (conn_check_start(c, m, "resume") != 0)
-        return;
     if (lotse_json_get_str(m, "token", 64, &b64, &len) != 0 ||
         lotse_b64_decode(token, sizeof(token), b64, len) != LOTSE_SECRET_BYTES) {
         conn_send_error(c, "bad_field", "token must be base64url of 32 bytes", "resume", NULL,
                         "token", true);
-        return;
+        return NULL;
     }
     crypto_generichash(hash, sizeof(hash), token, sizeof(token), NULL, 0);
     sodium_memzero(token, sizeof(token));
     struct counsellor *k = NULL;
-    for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
+    for (struct counsellor *o = counsellor_first(c->srv); o; o = counsellor_next(o))
         if (sodium_memcmp(o->token_hash, hash, sizeof(hash)) == 0)
             k = o;
-    if (!k) {
+    if (!k)
         conn_send_error(c, "resume_failed", "please log in again", "resume", NULL, NULL, true);
-        return;
-    }
+    return k;
+}
+
+/* c becomes k's connection; an older one is closed. */
+static void resume_take_over(struct server *srv, struct counsellor *k, struct conn *c)
+{
     if (k->conn) {
         struct conn *old = k->conn;
         old->counsellor = NULL;
@@ -435,14 +427,18 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     c->counsellor = k;
     staff_add(srv, c);
     srv->stats.resumes++;
+}
 
+/* "resumed" with k's sessions. */
+static void send_resumed(struct server *srv, const struct counsellor *k, struct conn *c)
+{
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
     lotse_jw_str(w, "role", "counsellor");
     lotse_jw_arr_begin(w, "sessions");
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
-        struct session *s = k->sessions[i];
+        const struct session *s = k->sessions[i];
         if (!s)
             continue;
         lotse_jw_obj_begin(w, NULL);
@@ -454,6 +450,18 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_arr_end(w);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
+}
+
+void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    if (conn_check_start(c, m, "resume") != 0)
+        return;
+    struct counsellor *k = resume_find(c, m);
+    if (!k)
+        return;
+    resume_take_over(srv, k, c);
+    send_resumed(srv, k, c);
     counsellor_send_status(k);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         struct session *s = k->sessions[i];

@@ -181,16 +181,6 @@ void counsellor_offer_round(struct server *srv)
     }
 }
 
-static void send_offer_withdrawn(struct conn *c, const struct session *s)
-{
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "offer_withdrawn");
-    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
-}
-
 void counsellor_offer_expire(struct server *srv, int64_t now_ms)
 {
     bool any = false;
@@ -201,7 +191,7 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
         counsellor_withdraw_offer(s);
         /* Someone who lets an offer run out is probably away from the desk. */
         k->available = false;
-        send_offer_withdrawn(k->conn, s);
+        session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
         counsellor_send_status(k);
         any = true;
     }
@@ -218,7 +208,7 @@ void counsellor_offer_cancel(struct session *s)
     counsellor_withdraw_offer(s);
     if (!open || !k->conn)
         return;
-    send_offer_withdrawn(k->conn, s);
+    session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
 }
 
 /* Offer mode: expired offers are withdrawn, then the next round is offered. */

@@ -1,5 +1,5 @@
-/* feed.c — the supervisors' live feed, escalations, the counsellors' queue
- * summary and the supervisors' stats tokens.
+/* feed.c — the supervisors' live feed: today's counts, the snapshot and the
+ * timer that sends it.
  *
  * A libev timer (every half second) takes the snapshot; it is sent only when it
  * differs from the last one sent (or a supervisor joined), so supervisors get
@@ -9,19 +9,14 @@
  *
  * The counsellors' queue_summary is summary.c's.
  *
- * Waits are sampled in memory for the last hour: a pickup when the half-second
- * scan first sees a session taken (or when it ends before the next scan), an
- * abandonment when it ends. Nothing here is written to the database; the
- * session rows (store.c) carry only the escalated flag.
- *
- * Supervisors log in through counsellor_login(), whose token is not kept for
- * them; the feed gives each supervisor connection its own random stats token
- * (`stats_token`), kept as a BLAKE2b hash for as long as that connection is
- * logged in, which GET /stats accepts as Bearer (http.c). */
+ * The waits of the last hour are feed_waits.c's, who gets the feed and the
+ * supervisors' stats tokens feed_supervisors.c's, escalations
+ * feed_escalations.c's (their shared state: feed_internal.h). Nothing here is
+ * written to the database; the session rows (store.c) carry only the
+ * escalated flag. */
 #include "feed.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <ev.h>
@@ -29,142 +24,14 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "feed_internal.h"
 #include "log.h"
 #include "lotse/json.h"
-#include "lotse/proto.h"
 #include "mem.h"
 #include "server.h"
 #include "session.h"
 #include "store.h"
 #include "summary.h"
-
-#define FEED_INTERVAL_S 0.5
-#define FEED_WINDOW_MS (3600 * 1000)
-#define FEED_SAMPLES 8192          /* waits kept for the window; the oldest give way */
-#define FEED_MAX_ESCALATIONS 256   /* open at once */
-#define FEED_LISTED_ESCALATIONS 32 /* listed in one feed message: it stays below 8 KiB */
-#define FEED_MAX_SUPERVISORS 64
-#define FEED_LOAD_RETRY_MS 5000
-#define FEED_TOKEN_BYTES 32
-
-const int feed_wait_bucket_bounds[FEED_WAIT_BUCKETS] = {10, 30, 60, 120, 300, 600, 1200, 1800, 3600};
-
-struct sample {
-    int64_t at_ms;
-    int32_t wait_s;
-};
-
-struct escalation {
-    uint8_t sid[LOTSE_SID_BYTES];
-    int64_t counsellor_id;
-    int topic;
-    time_t at;
-};
-
-/* A supervisor connection we gave a stats token. The pointer is only compared
- * with live connections, never followed: with connected_ms it names one login. */
-struct supervisor {
-    const struct conn *conn;
-    int64_t connected_ms;
-    uint8_t token_hash[32];
-    bool seen;
-};
-
-enum load_state { LOAD_NONE, LOAD_PENDING, LOAD_DONE };
-
-struct feed {
-    struct server *srv;
-    ev_timer timer;
-    int64_t last_scan_ms; /* pickups at or after this are not sampled yet */
-
-    struct sample samples[FEED_SAMPLES]; /* ring, oldest at head */
-    size_t sample_head, sample_count;
-    struct feed_wait_histogram hist;
-
-    struct escalation esc[FEED_MAX_ESCALATIONS];
-    int esc_count;
-
-    struct supervisor sup[FEED_MAX_SUPERVISORS];
-    int sup_count;
-
-    /* today, in the configured time zone (server_create sets TZ) */
-    int day_key;
-    uint64_t started_base;   /* stats.sessions_started when the day (or process) began */
-    uint64_t ended_today;    /* ended here since then */
-    uint64_t abandoned_today;
-    int64_t started_offset;  /* from earlier runs of the server, read at start-up */
-    int64_t ended_offset;
-    int64_t abandoned_offset;
-    time_t midnight;
-
-    enum load_state load;
-    int64_t load_retry_ms;
-    int load_day_key;
-    uint64_t snap_started, snap_ended, snap_abandoned; /* our rows queued before the load query */
-
-    uint8_t last_hash[16]; /* of the last feed sent */
-    bool force;            /* send the next snapshot even if unchanged (a supervisor joined) */
-};
-
-/* ---- wait samples ---- */
-
-static void observe_wait(struct feed *f, int64_t now, int64_t wait_s)
-{
-    if (wait_s < 0)
-        wait_s = 0;
-    if (wait_s > INT32_MAX)
-        wait_s = INT32_MAX;
-    for (int i = 0; i < FEED_WAIT_BUCKETS; i++)
-        if (wait_s <= feed_wait_bucket_bounds[i])
-            f->hist.buckets[i]++;
-    f->hist.count++;
-    f->hist.sum_seconds += (uint64_t)wait_s;
-    if (f->sample_count == FEED_SAMPLES) {
-        f->sample_head = (f->sample_head + 1) % FEED_SAMPLES;
-        f->sample_count--;
-    }
-    f->samples[(f->sample_head + f->sample_count) % FEED_SAMPLES] =
-        (struct sample){.at_ms = now, .wait_s = (int32_t)wait_s};
-    f->sample_count++;
-}
-
-static void expire_samples(struct feed *f, int64_t now)
-{
-    while (f->sample_count && now - f->samples[f->sample_head].at_ms > FEED_WINDOW_MS) {
-        f->sample_head = (f->sample_head + 1) % FEED_SAMPLES;
-        f->sample_count--;
-    }
-}
-
-static int cmp_int32(const void *a, const void *b)
-{
-    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentiles p50 and p90 of the window; false when it is empty. */
-static bool percentiles(const struct feed *f, int32_t *p50, int32_t *p90)
-{
-    static int32_t sorted[FEED_SAMPLES];
-    size_t n = f->sample_count;
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = f->samples[(f->sample_head + i) % FEED_SAMPLES].wait_s;
-    qsort(sorted, n, sizeof(sorted[0]), cmp_int32);
-    *p50 = sorted[(n * 50 + 99) / 100 - 1];
-    *p90 = sorted[(n * 90 + 99) / 100 - 1];
-    return true;
-}
-
-/* Samples the waits of sessions taken since the last scan. */
-static void scan_pickups(struct feed *f, int64_t now)
-{
-    for (const struct session *s = f->srv->sessions.all; s; s = s->all_next)
-        if (s->state != SESSION_WAITING && s->picked_ms >= f->last_scan_ms && s->picked_ms < now)
-            observe_wait(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
-    f->last_scan_ms = now;
-}
 
 /* ---- today ---- */
 
@@ -241,88 +108,6 @@ static void maybe_load(struct feed *f, int64_t now)
     }
 }
 
-/* ---- supervisors ---- */
-
-static bool is_supervisor(const struct conn *c)
-{
-    return c->role == ROLE_SUPERVISOR && !c->closing;
-}
-
-static bool still_logged_in(const struct server *srv, const struct supervisor *sv)
-{
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
-        const struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
-        if (c == sv->conn && c->connected_ms == sv->connected_ms && is_supervisor(c))
-            return true;
-    }
-    return false;
-}
-
-static void send_token(struct feed *f, struct conn *c, struct supervisor *sv)
-{
-    uint8_t token[FEED_TOKEN_BYTES];
-    randombytes_buf(token, sizeof(token));
-    crypto_generichash(sv->token_hash, sizeof(sv->token_hash), token, sizeof(token), NULL, 0);
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "stats_token");
-    lotse_jw_b64(w, "token", token, sizeof(token));
-    lotse_jw_obj_end(w);
-    conn_send_json(c, w);
-    sodium_memzero(w->buf, w->len);
-    sodium_memzero(token, sizeof(token));
-    (void)f;
-}
-
-/* New supervisor connections get a token (and the next snapshot at once); the
- * tokens of those gone are forgotten. Returns the number online. */
-static int sync_supervisors(struct feed *f)
-{
-    struct server *srv = f->srv;
-    int online = 0;
-    for (int i = 0; i < f->sup_count; i++)
-        f->sup[i].seen = false;
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
-        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
-        if (!is_supervisor(c))
-            continue;
-        online++;
-        int i = 0;
-        while (i < f->sup_count && !(f->sup[i].conn == c && f->sup[i].connected_ms == c->connected_ms))
-            i++;
-        if (i < f->sup_count) {
-            f->sup[i].seen = true;
-            continue;
-        }
-        f->force = true;
-        if (f->sup_count == FEED_MAX_SUPERVISORS)
-            continue; /* served the feed, but no stats token */
-        struct supervisor *sv = &f->sup[f->sup_count++];
-        sv->conn = c;
-        sv->connected_ms = c->connected_ms;
-        sv->seen = true;
-        send_token(f, c, sv);
-    }
-    for (int i = 0; i < f->sup_count;) {
-        if (f->sup[i].seen) {
-            i++;
-            continue;
-        }
-        f->sup[i] = f->sup[--f->sup_count];
-        sodium_memzero(&f->sup[f->sup_count], sizeof(f->sup[0]));
-    }
-    return online;
-}
-
-static void send_to_supervisors(struct server *srv, const char *buf, size_t len)
-{
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
-        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
-        if (is_supervisor(c))
-            conn_send(c, buf, len, false);
-    }
-}
-
 /* ---- the snapshot ---- */
 
 void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out)
@@ -352,15 +137,10 @@ static bool nobody_for_waiting(const struct server *srv)
     return false;
 }
 
-static void build(struct feed *f, int64_t now, struct lotse_jw *w)
+/* Per topic: its priority, who waits and the longest wait. */
+static void write_topics(const struct server *srv, int64_t now, struct lotse_jw *w)
 {
-    struct server *srv = f->srv;
     const struct config *cfg = srv->cfg;
-    int64_t longest = summary_longest(srv, now);
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "feed");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
-    lotse_jw_int(w, "longest", longest);
     lotse_jw_arr_begin(w, "topics");
     for (int t = 0; t < cfg->topic_count; t++) {
         lotse_jw_obj_begin(w, NULL);
@@ -371,6 +151,11 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
+}
+
+static void write_priorities(const struct server *srv, int64_t now, struct lotse_jw *w)
+{
+    const struct config *cfg = srv->cfg;
     /* Per priority, highest first: what a counsellor with every topic meets. */
     lotse_jw_arr_begin(w, "priorities");
     int done_above = INT32_MAX;
@@ -397,8 +182,13 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         done_above = p;
     }
     lotse_jw_arr_end(w);
+}
+
+/* The wait percentiles of the last hour. */
+static void write_waits(const struct feed *f, struct lotse_jw *w)
+{
     int32_t p50, p90;
-    if (percentiles(f, &p50, &p90)) {
+    if (feed_waits_percentiles(f, &p50, &p90)) {
         lotse_jw_int(w, "wait_p50", p50);
         lotse_jw_int(w, "wait_p90", p90);
     } else {
@@ -406,6 +196,12 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
         lotse_jw_null(w, "wait_p90");
     }
     lotse_jw_int(w, "wait_samples", (int64_t)f->sample_count);
+}
+
+/* Counsellors, sessions running, and today's counts. */
+static void write_people(const struct feed *f, struct lotse_jw *w)
+{
+    const struct server *srv = f->srv;
     struct feed_counsellors k;
     feed_count_counsellors(srv, &k);
     lotse_jw_int(w, "counsellors_online", k.online);
@@ -418,18 +214,11 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     lotse_jw_int(w, "ended", (int64_t)f->ended_today + f->ended_offset);
     lotse_jw_int(w, "abandoned", (int64_t)f->abandoned_today + f->abandoned_offset);
     lotse_jw_obj_end(w);
-    lotse_jw_int(w, "escalations_open", f->esc_count);
-    lotse_jw_arr_begin(w, "escalations");
-    for (int i = 0; i < f->esc_count && i < FEED_LISTED_ESCALATIONS; i++) {
-        const struct escalation *e = &f->esc[i];
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_hex(w, "sid", e->sid, LOTSE_SID_BYTES);
-        lotse_jw_int(w, "counsellor", e->counsellor_id);
-        lotse_jw_str(w, "topic", cfg->topics[e->topic]);
-        lotse_jw_int(w, "at", (int64_t)e->at);
-        lotse_jw_obj_end(w);
-    }
-    lotse_jw_arr_end(w);
+}
+
+static void write_alarms(struct server *srv, int64_t longest, struct lotse_jw *w)
+{
+    const struct config *cfg = srv->cfg;
     lotse_jw_arr_begin(w, "alarms");
     if (cfg->alarm_longest_wait > 0 && longest >= cfg->alarm_longest_wait)
         lotse_jw_str(w, NULL, "longest_wait");
@@ -440,6 +229,22 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     if (!st.up)
         lotse_jw_str(w, NULL, "db_down");
     lotse_jw_arr_end(w);
+}
+
+static void build(struct feed *f, int64_t now, struct lotse_jw *w)
+{
+    struct server *srv = f->srv;
+    int64_t longest = summary_longest(srv, now);
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "feed");
+    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
+    lotse_jw_int(w, "longest", longest);
+    write_topics(srv, now, w);
+    write_priorities(srv, now, w);
+    write_waits(f, w);
+    write_people(f, w);
+    feed_escalations_write(f, w);
+    write_alarms(srv, longest, w);
     lotse_jw_obj_end(w);
 }
 
@@ -458,7 +263,7 @@ static void push_feed(struct feed *f, int64_t now)
         return;
     memcpy(f->last_hash, hash, sizeof(hash));
     f->force = false;
-    send_to_supervisors(f->srv, w->buf, (size_t)len);
+    feed_supervisors_send(f->srv, w->buf, (size_t)len);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
@@ -472,10 +277,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
     }
     int64_t now = server_now_ms();
     day_check(f, time(NULL));
-    scan_pickups(f, now);
-    expire_samples(f, now);
+    feed_waits_scan(f, now);
+    feed_waits_expire(f, now);
     maybe_load(f, now);
-    if (sync_supervisors(f) > 0)
+    if (feed_supervisors_sync(f) > 0)
         push_feed(f, now);
 }
 
@@ -517,85 +322,12 @@ bool feed_session_ended(struct server *srv, const struct session *s,
     day_check(f, time(NULL));
     if (s->state == SESSION_WAITING && !s->picked_ms) { /* nobody took it */
         f->abandoned_today++;
-        observe_wait(f, now, row->wait_seconds);
+        feed_waits_observe(f, now, row->wait_seconds);
     } else {
         f->ended_today++;
         /* taken after the last scan: no scan will see it now */
         if (s->picked_ms >= f->last_scan_ms)
-            observe_wait(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
+            feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
     }
-    for (int i = 0; i < f->esc_count; i++) {
-        if (memcmp(f->esc[i].sid, s->sid, LOTSE_SID_BYTES) != 0)
-            continue;
-        /* keep the order: supervisors see the oldest first */
-        memmove(&f->esc[i], &f->esc[i + 1], (size_t)(f->esc_count - i - 1) * sizeof(f->esc[0]));
-        f->esc_count--;
-        sodium_memzero(&f->esc[f->esc_count], sizeof(f->esc[0]));
-        return true;
-    }
-    return false;
-}
-
-int feed_escalate(struct server *srv, const struct session *s, const struct counsellor *k)
-{
-    struct feed *f = srv->feed;
-    if (!f)
-        return -ENOSPC;
-    for (int i = 0; i < f->esc_count; i++)
-        if (memcmp(f->esc[i].sid, s->sid, LOTSE_SID_BYTES) == 0)
-            return -EALREADY;
-    if (f->esc_count == FEED_MAX_ESCALATIONS)
-        return -ENOSPC;
-    struct escalation *e = &f->esc[f->esc_count++];
-    memcpy(e->sid, s->sid, LOTSE_SID_BYTES);
-    e->counsellor_id = k->account_id;
-    e->topic = s->topic;
-    e->at = time(NULL);
-    srv->stats.escalations++;
-
-    struct lotse_jw *w = conn_jw();
-    lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "escalation");
-    lotse_jw_hex(w, "sid", e->sid, LOTSE_SID_BYTES);
-    lotse_jw_int(w, "counsellor", e->counsellor_id);
-    lotse_jw_str(w, "topic", srv->cfg->topics[e->topic]);
-    lotse_jw_int(w, "at", (int64_t)e->at);
-    lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len > 0)
-        send_to_supervisors(srv, w->buf, (size_t)len);
-    log_info("session escalated by counsellor %lld (topic %s)", (long long)k->account_id,
-             srv->cfg->topics[e->topic]);
-    return 0;
-}
-
-bool feed_stats_token_ok(struct server *srv, const char *b64, size_t len)
-{
-    struct feed *f = srv->feed;
-    uint8_t token[FEED_TOKEN_BYTES + 1], hash[32];
-    if (!f || lotse_b64_decode(token, sizeof(token), b64, len) != FEED_TOKEN_BYTES)
-        return false;
-    crypto_generichash(hash, sizeof(hash), token, FEED_TOKEN_BYTES, NULL, 0);
-    sodium_memzero(token, sizeof(token));
-    bool ok = false;
-    for (int i = 0; i < f->sup_count; i++)
-        if (sodium_memcmp(hash, f->sup[i].token_hash, sizeof(hash)) == 0 &&
-            still_logged_in(srv, &f->sup[i]))
-            ok = true;
-    return ok;
-}
-
-void feed_get_wait_histogram(struct server *srv, struct feed_wait_histogram *out)
-{
-    memset(out, 0, sizeof(*out));
-    if (!srv->feed)
-        return;
-    /* pickups since the last half-second scan count too */
-    scan_pickups(srv->feed, server_now_ms());
-    *out = srv->feed->hist;
-}
-
-int feed_open_escalations(const struct server *srv)
-{
-    return srv->feed ? srv->feed->esc_count : 0;
+    return feed_escalations_close(f, s->sid);
 }

@@ -57,89 +57,113 @@ static void one(struct out *o, const char *name, const char *type, const char *h
     put(o, "%s %llu\n", name, (unsigned long long)v);
 }
 
-int metrics_render(struct server *srv, char *buf, size_t cap)
+/* Connections, frames, errors and logins. */
+static void render_traffic(struct out *o, const struct server_stats *st)
 {
-    struct out o = {.buf = buf, .cap = cap};
-    const struct server_stats *st = &srv->stats;
-    const struct config *cfg = srv->cfg;
-    int64_t now = server_now_ms();
-
-    one(&o, "lotse_connections_open", "gauge", "WebSocket connections open now.",
+    one(o, "lotse_connections_open", "gauge", "WebSocket connections open now.",
         st->connections_open);
-    one(&o, "lotse_connections_total", "counter", "WebSocket connections accepted.",
+    one(o, "lotse_connections_total", "counter", "WebSocket connections accepted.",
         st->connections_total);
-    one(&o, "lotse_connections_refused_fd_limit_total", "counter",
+    one(o, "lotse_connections_refused_fd_limit_total", "counter",
         "New connections answered 503 at the open-files limit.", fdguard_refused());
-    one(&o, "lotse_relayed_frames_total", "counter", "Binary frames relayed to the peer.",
+    one(o, "lotse_relayed_frames_total", "counter", "Binary frames relayed to the peer.",
         st->frames_relayed);
-    one(&o, "lotse_relayed_bytes_total", "counter", "Bytes of binary frames relayed.",
+    one(o, "lotse_relayed_bytes_total", "counter", "Bytes of binary frames relayed.",
         st->bytes_relayed);
-    one(&o, "lotse_rejected_frames_total", "counter", "Binary frames rejected and not relayed.",
+    one(o, "lotse_rejected_frames_total", "counter", "Binary frames rejected and not relayed.",
         st->frames_rejected);
-    one(&o, "lotse_slow_reader_kills_total", "counter",
+    one(o, "lotse_slow_reader_kills_total", "counter",
         "Connections closed because their send queue was full.", st->send_queue_kills);
-    one(&o, "lotse_protocol_errors_total", "counter", "Protocol errors answered.",
+    one(o, "lotse_protocol_errors_total", "counter", "Protocol errors answered.",
         st->protocol_errors);
-    one(&o, "lotse_rate_limited_total", "counter",
+    one(o, "lotse_rate_limited_total", "counter",
         "Messages, frames and logins refused by a rate limit.", st->rate_limited);
-    family(&o, "lotse_logins_total", "counter", "Login attempts checked, by result.");
-    put(&o, "lotse_logins_total{result=\"ok\"} %llu\n", (unsigned long long)st->logins_ok);
-    put(&o, "lotse_logins_total{result=\"failed\"} %llu\n", (unsigned long long)st->logins_failed);
+    family(o, "lotse_logins_total", "counter", "Login attempts checked, by result.");
+    put(o, "lotse_logins_total{result=\"ok\"} %llu\n", (unsigned long long)st->logins_ok);
+    put(o, "lotse_logins_total{result=\"failed\"} %llu\n", (unsigned long long)st->logins_failed);
+}
 
+/* The metadata database. */
+static void render_db(struct out *o, struct server *srv)
+{
     struct store_stats ss;
     store_get_stats(srv->store, &ss);
-    one(&o, "lotse_db_up", "gauge", "1 when the metadata database is connected.", ss.up ? 1 : 0);
-    one(&o, "lotse_db_queue_depth", "gauge", "Database requests waiting or in flight.", ss.depth);
-    one(&o, "lotse_db_writes_queued_total", "counter", "Session rows queued for writing.",
+    one(o, "lotse_db_up", "gauge", "1 when the metadata database is connected.", ss.up ? 1 : 0);
+    one(o, "lotse_db_queue_depth", "gauge", "Database requests waiting or in flight.", ss.depth);
+    one(o, "lotse_db_writes_queued_total", "counter", "Session rows queued for writing.",
         ss.writes_queued);
-    one(&o, "lotse_db_writes_done_total", "counter", "Session rows written.", ss.writes_done);
-    one(&o, "lotse_db_writes_dropped_total", "counter",
+    one(o, "lotse_db_writes_done_total", "counter", "Session rows written.", ss.writes_done);
+    one(o, "lotse_db_writes_dropped_total", "counter",
         "Session rows lost (queue full, refused, or unsent at exit).", ss.writes_dropped);
-    one(&o, "lotse_db_errors_total", "counter", "Database query and connection errors.",
-        ss.errors);
+    one(o, "lotse_db_errors_total", "counter", "Database query and connection errors.", ss.errors);
+}
 
-    family(&o, "lotse_queue_waiting", "gauge", "Young people waiting now, by topic.");
+/* Who waits now, by topic, and the longest wait. */
+static void render_queue(struct out *o, struct server *srv, int64_t now)
+{
+    const struct config *cfg = srv->cfg;
+    family(o, "lotse_queue_waiting", "gauge", "Young people waiting now, by topic.");
     int64_t longest = 0;
     for (int t = 0; t < cfg->topic_count; t++) {
-        put(&o, "lotse_queue_waiting{topic=\"%s\"} %zu\n", cfg->topics[t],
+        put(o, "lotse_queue_waiting{topic=\"%s\"} %zu\n", cfg->topics[t],
             queue_topic_len(&srv->queue, t));
         int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
         if (oldest && (now - oldest) / 1000 > longest)
             longest = (now - oldest) / 1000;
     }
-    one(&o, "lotse_queue_longest_wait_seconds", "gauge",
+    one(o, "lotse_queue_longest_wait_seconds", "gauge",
         "How long the longest-waiting young person has waited.", (uint64_t)longest);
+}
 
+/* Counsellors, sessions and escalations. */
+static void render_people(struct out *o, struct server *srv, const struct server_stats *st)
+{
     struct feed_counsellors k;
     feed_count_counsellors(srv, &k);
-    one(&o, "lotse_counsellors_online", "gauge", "Counsellors logged in.", (uint64_t)k.online);
-    one(&o, "lotse_counsellors_available", "gauge",
+    one(o, "lotse_counsellors_online", "gauge", "Counsellors logged in.", (uint64_t)k.online);
+    one(o, "lotse_counsellors_available", "gauge",
         "Counsellors available with room for another session.", (uint64_t)k.available);
-    one(&o, "lotse_counsellors_at_capacity", "gauge", "Counsellors with as many sessions as they set.",
-        (uint64_t)k.at_capacity);
-    one(&o, "lotse_sessions_active", "gauge", "Sessions taken by a counsellor and not ended.",
+    one(o, "lotse_counsellors_at_capacity", "gauge",
+        "Counsellors with as many sessions as they set.", (uint64_t)k.at_capacity);
+    one(o, "lotse_sessions_active", "gauge", "Sessions taken by a counsellor and not ended.",
         srv->sessions.count - srv->queue.len);
-    one(&o, "lotse_sessions_started_total", "counter", "Sessions started (young people queued).",
+    one(o, "lotse_sessions_started_total", "counter", "Sessions started (young people queued).",
         st->sessions_started);
-    one(&o, "lotse_sessions_ended_total", "counter", "Sessions that ended after a pickup.",
+    one(o, "lotse_sessions_ended_total", "counter", "Sessions that ended after a pickup.",
         st->sessions_ended);
-    one(&o, "lotse_sessions_abandoned_total", "counter",
+    one(o, "lotse_sessions_abandoned_total", "counter",
         "Sessions that ended before any counsellor took them.", st->sessions_abandoned);
-    one(&o, "lotse_escalations_total", "counter", "Sessions escalated to supervisors.",
+    one(o, "lotse_escalations_total", "counter", "Sessions escalated to supervisors.",
         st->escalations);
-    one(&o, "lotse_escalations_open", "gauge", "Escalations whose session has not ended.",
+    one(o, "lotse_escalations_open", "gauge", "Escalations whose session has not ended.",
         (uint64_t)feed_open_escalations(srv));
+}
 
+/* The waits since start, as a histogram. */
+static void render_waits(struct out *o, struct server *srv)
+{
     struct feed_wait_histogram h;
     feed_get_wait_histogram(srv, &h);
-    family(&o, "lotse_queue_wait_seconds", "histogram",
+    family(o, "lotse_queue_wait_seconds", "histogram",
            "Time in the queue until pickup or abandonment.");
     for (int i = 0; i < FEED_WAIT_BUCKETS; i++)
-        put(&o, "lotse_queue_wait_seconds_bucket{le=\"%d\"} %llu\n", feed_wait_bucket_bounds[i],
+        put(o, "lotse_queue_wait_seconds_bucket{le=\"%d\"} %llu\n", feed_wait_bucket_bounds[i],
             (unsigned long long)h.buckets[i]);
-    put(&o, "lotse_queue_wait_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
-    put(&o, "lotse_queue_wait_seconds_sum %llu\n", (unsigned long long)h.sum_seconds);
-    put(&o, "lotse_queue_wait_seconds_count %llu\n", (unsigned long long)h.count);
+    put(o, "lotse_queue_wait_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)h.count);
+    put(o, "lotse_queue_wait_seconds_sum %llu\n", (unsigned long long)h.sum_seconds);
+    put(o, "lotse_queue_wait_seconds_count %llu\n", (unsigned long long)h.count);
+}
+
+int metrics_render(struct server *srv, char *buf, size_t cap)
+{
+    struct out o = {.buf = buf, .cap = cap};
+    const struct server_stats *st = &srv->stats;
+
+    render_traffic(&o, st);
+    render_db(&o, srv);
+    render_queue(&o, srv, server_now_ms());
+    render_people(&o, srv, st);
+    render_waits(&o, srv);
 
     return o.full ? -ENOSPC : (int)o.len;
 }

@@ -22,6 +22,29 @@ static const char *frame_re(const uint8_t *frame, size_t len)
     return "binary";
 }
 
+/* A frame refused (error paths only): counted, and c told why. */
+static void reject(struct conn *c, const char *code, const char *text, const uint8_t *frame,
+                   size_t len, const uint8_t *sid, bool count)
+{
+    c->srv->stats.frames_rejected++;
+    conn_send_error(c, code, text, frame_re(frame, len), sid, NULL, count);
+}
+
+/* The direction of a frame c sends in s, and the peer it goes to (NULL while
+ * away); -1 when c is not a party of s. Inline: it is the relay's hot path. */
+static inline int party_of(const struct conn *c, const struct session *s, struct conn **peer)
+{
+    if (c->role == ROLE_YOUNG && s->young == c) {
+        *peer = s->counsellor ? s->counsellor->conn : NULL;
+        return HOLD_TO_COUNSELLOR;
+    }
+    if (c->role == ROLE_COUNSELLOR && s->counsellor && s->counsellor->conn == c) {
+        *peer = s->young;
+        return HOLD_TO_YOUNG;
+    }
+    return -1;
+}
+
 void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
     struct server *srv = c->srv;
@@ -31,52 +54,35 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
     int64_t now = server_now_ms();
 
     if (c->role != ROLE_YOUNG && c->role != ROLE_COUNSELLOR) {
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "not_allowed", "binary frames need a session", frame_re(frame, len),
-                        NULL, NULL, true);
+        reject(c, "not_allowed", "binary frames need a session", frame, len, NULL, true);
         return;
     }
     if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now) ||
         !bucket_take_n(&c->relay_bytes_bucket, srv->cfg->relay_bytes_rate,
                        srv->cfg->relay_bytes_burst, now, (double)len)) {
         srv->stats.rate_limited++;
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "rate_limited", "too many frames", frame_re(frame, len),
-                        len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, NULL, false);
+        reject(c, "rate_limited", "too many frames", frame, len,
+               len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, false);
         return;
     }
     if (lotse_frame_decode(frame, len, &h, &payload, &payload_len) != 0) {
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "bad_frame", "invalid frame header or payload size",
-                        frame_re(frame, len), len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL,
-                        NULL, true);
+        reject(c, "bad_frame", "invalid frame header or payload size", frame, len,
+               len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, true);
         return;
     }
     struct session *s = session_find(&srv->sessions, h.sid);
     if (!s) {
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "no_such_session", "unknown session", frame_re(frame, len), h.sid, NULL,
-                        true);
+        reject(c, "no_such_session", "unknown session", frame, len, h.sid, true);
         return;
     }
-    struct conn *peer;
-    int dir;
-    if (c->role == ROLE_YOUNG && s->young == c) {
-        peer = s->counsellor ? s->counsellor->conn : NULL;
-        dir = HOLD_TO_COUNSELLOR;
-    } else if (c->role == ROLE_COUNSELLOR && s->counsellor && s->counsellor->conn == c) {
-        peer = s->young;
-        dir = HOLD_TO_YOUNG;
-    } else {
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "not_your_session", "not a party of this session", frame_re(frame, len),
-                        h.sid, NULL, true);
+    struct conn *peer = NULL;
+    int dir = party_of(c, s, &peer);
+    if (dir < 0) {
+        reject(c, "not_your_session", "not a party of this session", frame, len, h.sid, true);
         return;
     }
     if (s->state != SESSION_ACTIVE || s->rekey_pending) {
-        srv->stats.frames_rejected++;
-        conn_send_error(c, "session_not_active", "no keys exchanged yet", frame_re(frame, len),
-                        h.sid, NULL, true);
+        reject(c, "session_not_active", "no keys exchanged yet", frame, len, h.sid, true);
         return;
     }
     s->last_frame_ms = now;

@@ -46,7 +46,7 @@ static void server_finish(struct server *srv);
 static size_t running_chats(const struct server *srv)
 {
     size_t n = 0;
-    for (const struct session *s = srv->sessions.all; s; s = s->all_next)
+    for (const struct session *s = session_first(&srv->sessions); s; s = session_next(s))
         if (s->state != SESSION_WAITING)
             n++;
     return n;
@@ -101,8 +101,8 @@ static void server_finish(struct server *srv)
     srv->finishing = true;
     ev_timer_stop(srv->loop, &tick_timer);
     /* Every running session ends now; their rows are queued before we flush. */
-    while (srv->sessions.all)
-        session_end(srv, srv->sessions.all, "shutdown");
+    while (session_first(&srv->sessions))
+        session_end(srv, session_first(&srv->sessions), "shutdown");
     LIST_FOREACH_SAFE (&srv->staff, it, nx)
         conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
     conn_close_pending(srv);
@@ -132,7 +132,7 @@ void server_stop(struct server *srv)
     lotse_jw_int(w, "in", drain);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
-    for (struct session *s = srv->sessions.all; s && len > 0; s = s->all_next)
+    for (struct session *s = session_first(&srv->sessions); s && len > 0; s = session_next(s))
         if (s->young)
             conn_send(s->young, w->buf, (size_t)len, false);
     LIST_FOREACH_SAFE (&srv->staff, it, nx)
@@ -360,8 +360,8 @@ void server_destroy(struct server *srv)
     if (srv->ctx)
         lws_context_destroy(srv->ctx);
     srv->ctx = NULL;
-    while (srv->sessions.all) /* none normally: server_stop ended them */
-        session_end(srv, srv->sessions.all, "shutdown");
+    while (session_first(&srv->sessions)) /* none normally: server_stop ended them */
+        session_end(srv, session_first(&srv->sessions), "shutdown");
     sessions_destroy(&srv->sessions);
     ratelimit_destroy(srv->rl);
     fdguard_destroy();

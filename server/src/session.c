@@ -45,11 +45,8 @@ static void session_free(struct session *s)
 
 void sessions_destroy(struct session_table *t)
 {
-    while (t->all) {
-        struct session *s = t->all;
-        t->all = s->all_next;
-        session_free(s);
-    }
+    LIST_FOREACH_SAFE (&t->all, it, nx)
+        session_free(LIST_ENTRY(it, struct session, link));
     mem_free(t->buckets);
     memset(t, 0, sizeof(*t));
 }
@@ -98,10 +95,7 @@ struct session *session_create(struct session_table *t)
     size_t k = bucket_of(t, s->sid);
     s->hash_next = t->buckets[k];
     t->buckets[k] = s;
-    s->all_next = t->all;
-    if (t->all)
-        t->all->all_prev = s;
-    t->all = s;
+    list_insert_head(&t->all, &s->link);
     t->count++;
     return s;
 }
@@ -113,22 +107,19 @@ static void table_remove(struct session_table *t, struct session *s)
         pp = &(*pp)->hash_next;
     if (*pp)
         *pp = s->hash_next;
-    if (s->all_prev)
-        s->all_prev->all_next = s->all_next;
-    else
-        t->all = s->all_next;
-    if (s->all_next)
-        s->all_next->all_prev = s->all_prev;
+    list_unlink(&t->all, &s->link);
     t->count--;
 }
 
-static void send_ended(struct conn *c, const uint8_t *sid, const char *reason)
+void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SID_BYTES],
+                    const char *reason)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
-    lotse_jw_str(w, "t", "ended");
+    lotse_jw_str(w, "t", type);
     lotse_jw_hex(w, "sid", sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "reason", reason);
+    if (reason)
+        lotse_jw_str(w, "reason", reason);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
 }
@@ -181,9 +172,9 @@ static void expire_sessions(struct server *srv, int64_t now)
     bool idle_scan = now - last_idle_scan_ms >= 5000;
     if (idle_scan)
         last_idle_scan_ms = now;
-    struct session *s = srv->sessions.all;
+    struct session *s = session_first(&srv->sessions);
     while (s) {
-        struct session *next = s->all_next;
+        struct session *next = session_next(s);
         if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
             session_end(srv, s, "young_left");
         else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
@@ -219,54 +210,67 @@ void session_start(struct server *srv)
     tick_add(&srv->tick, &waits_hook);
 }
 
-void session_end(struct server *srv, struct session *s, const char *reason)
+/* The ended row; whether s was still waiting for its first counsellor. A
+ * session nobody picked up: "abandoned" when the young person left; the
+ * server's own reasons (queue_timeout, shutdown) are kept as they are. A
+ * transferred session waiting for its next counsellor was picked up. */
+static bool fill_end_row(const struct server *srv, const struct session *s, const char *reason,
+                         struct store_session_row *row)
 {
     int64_t now = server_now_ms();
-    /* A session nobody picked up: "abandoned" when the young person left; the
-     * server's own reasons (queue_timeout, shutdown) are kept as they are. A
-     * transferred session waiting for its next counsellor was picked up. */
     bool waiting = s->state == SESSION_WAITING && !s->picked_ms;
-    bool abandoned = waiting && (!strcmp(reason, "ended_by_young") || !strcmp(reason, "young_left"));
-    struct store_session_row row;
-    fill_row(srv, s, &row);
+    bool abandoned =
+        waiting && (!strcmp(reason, "ended_by_young") || !strcmp(reason, "young_left"));
+    fill_row(srv, s, row);
     int64_t picked = waiting ? now : s->picked_ms;
-    row.wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
-    row.duration_seconds = waiting ? 0 : (int32_t)((now - s->picked_ms) / 1000);
-    snprintf(row.end_reason, sizeof(row.end_reason), "%s", abandoned ? "abandoned" : reason);
+    row->wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
+    row->duration_seconds = waiting ? 0 : (int32_t)((now - s->picked_ms) / 1000);
+    snprintf(row->end_reason, sizeof(row->end_reason), "%s", abandoned ? "abandoned" : reason);
+    return waiting;
+}
+
+/* Takes back an offer of s (offer mode) from the counsellor it was made to. */
+static void withdraw_offer(struct session *s)
+{
+    struct counsellor *k = s->offered_to;
+    if (k->offer == s) {
+        k->offer = NULL;
+        if (k->conn)
+            session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
+    }
+    s->offered_to = NULL;
+}
+
+/* Tells the young person, lets go of their connection and closes it. */
+static void release_young(struct session *s, const char *reason, const char *end_reason)
+{
+    session_notify(s->young, "ended", s->sid, end_reason);
+    s->young->session = NULL;
+    if (!strcmp(reason, "shutdown"))
+        conn_close(s->young, 1001, "server shutting down");
+    else
+        conn_close(s->young, 1000, "session ended");
+}
+
+void session_end(struct server *srv, struct session *s, const char *reason)
+{
+    struct store_session_row row;
+    bool waiting = fill_end_row(srv, s, reason, &row);
     row.escalated = feed_session_ended(srv, s, &row);
 
-    if (s->qe.queued) {
+    if (s->qe.queued)
         queue_remove(&srv->queue, &s->qe);
-    }
-    if (s->offered_to) {
-        struct counsellor *k = s->offered_to;
-        if (k->offer == s) {
-            k->offer = NULL;
-            struct lotse_jw *w = conn_jw();
-            lotse_jw_obj_begin(w, NULL);
-            lotse_jw_str(w, "t", "offer_withdrawn");
-            lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-            lotse_jw_obj_end(w);
-            if (k->conn)
-                conn_send_json(k->conn, w);
-        }
-        s->offered_to = NULL;
-    }
+    if (s->offered_to)
+        withdraw_offer(s);
     if (s->counsellor) {
         if (s->counsellor->conn)
-            send_ended(s->counsellor->conn, s->sid, row.end_reason);
+            session_notify(s->counsellor->conn, "ended", s->sid, row.end_reason);
         counsellor_detach(s->counsellor, s);
     }
     hold_clear(srv, s, HOLD_TO_COUNSELLOR);
     hold_clear(srv, s, HOLD_TO_YOUNG);
-    if (s->young) {
-        send_ended(s->young, s->sid, row.end_reason);
-        s->young->session = NULL;
-        if (!strcmp(reason, "shutdown"))
-            conn_close(s->young, 1001, "server shutting down");
-        else
-            conn_close(s->young, 1000, "session ended");
-    }
+    if (s->young)
+        release_young(s, reason, row.end_reason);
     if (srv->store)
         row_queued(store_session_ended(srv->store, &row));
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lotse/crypto.h"
+#include "list.h"
 #include "lotse/proto.h"
 #include "queue.h"
 
@@ -18,7 +19,7 @@ struct counsellor;
 struct outmsg;
 
 #define HOLD_TO_COUNSELLOR 0
-#define HOLD_TO_YOUNG 1
+#define HOLD_TO_YOUNG      1
 
 enum session_state { SESSION_WAITING, SESSION_ASSIGNED, SESSION_ACTIVE };
 
@@ -47,9 +48,9 @@ struct session {
     uint32_t sent_pos, sent_eta; /* last queue update sent */
 
     /* resume (PROTOCOL.md §5.2) */
-    int64_t young_away_ms; /* when the young person's connection dropped; 0 while connected */
+    int64_t young_away_ms;  /* when the young person's connection dropped; 0 while connected */
     int64_t young_grace_ms; /* how long this absence may last (resume_grace or unload_grace) */
-    bool queue_away;       /* out of the queue while away; back at its place on resume */
+    bool queue_away;        /* out of the queue while away; back at its place on resume */
     struct hold {
         struct outmsg *head, *tail;
         uint32_t count;
@@ -67,15 +68,20 @@ struct session {
     int64_t transfer_to_id;
 
     struct session *hash_next;
-    struct session *all_next, *all_prev;
+    struct list_link link; /* on the table's all, newest first */
 };
 
 struct session_table {
     struct session **buckets;
     size_t nbuckets;
     size_t count;
-    struct session *all;
+    struct list all; /* every session, newest first */
 };
+
+/* Every session of table t, newest first: for (s = session_first(t); s;
+ * s = session_next(s)). The next one may be read before s is ended. */
+#define session_first(t) ((t)->all.head ? LIST_ENTRY((t)->all.head, struct session, link) : NULL)
+#define session_next(s)  ((s)->link.next ? LIST_ENTRY((s)->link.next, struct session, link) : NULL)
 
 /* Sets up an empty table; 0 or -ENOMEM. */
 int sessions_init(struct session_table *t);
@@ -92,6 +98,11 @@ struct session *session_find(const struct session_table *t, const uint8_t sid[LO
  * started_wall set), and when a counsellor takes it. No-ops without a store. */
 void session_row_started(struct server *srv, struct session *s);
 void session_row_taken(struct server *srv, struct session *s);
+
+/* Sends c the notification {"t": type, "sid": sid} (and "reason" when reason
+ * is not NULL), as a control message. */
+void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SID_BYTES],
+                    const char *reason);
 
 /* Ends s: tells both parties "ended" with reason, frees the counsellor's slot,
  * leaves the queue, queues the metadata row, closes the young person's

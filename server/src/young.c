@@ -101,7 +101,8 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
     if (lotse_json_get_str(m, "pow", 32, &pow_b64, &pow_len) == 0) {
         uint8_t nonce[8], input[sizeof(c->pow_seed) + sizeof(nonce)], hash[32];
         bool fresh = c->pow_bits && now - c->pow_issued_ms <= 60000;
-        if (!fresh || lotse_b64_decode(nonce, sizeof(nonce), pow_b64, pow_len) != (int)sizeof(nonce)) {
+        if (!fresh ||
+            lotse_b64_decode(nonce, sizeof(nonce), pow_b64, pow_len) != (int)sizeof(nonce)) {
             conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", "hello",
                             NULL, "pow", true);
             return false;
@@ -153,7 +154,8 @@ static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *top
     }
     *topic = config_topic_index(c->srv->cfg, name, name_len);
     if (*topic < 0) {
-        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic", true);
+        conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic",
+                        true);
         return -EPROTO;
     }
     if (lotse_json_get_str(m, "pk", 64, &pk_b64, &pk_len) != 0 ||
@@ -304,7 +306,8 @@ static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *
     if (rc == -ENOENT && !required)
         return 0;
     if (rc != 0 || lotse_b64_decode(pk, LOTSE_PK_BYTES, b64, len) != LOTSE_PK_BYTES) {
-        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", re, NULL, "pk", true);
+        conn_send_error(c, "bad_field", "pk must be a base64url X25519 public key", re, NULL, "pk",
+                        true);
         return -EINVAL;
     }
     return 1;
@@ -318,8 +321,8 @@ void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m)
     size_t hex_len;
     if (lotse_json_get_str(m, "sid", 64, &hex, &hex_len) != 0 ||
         lotse_hex_decode(sid, sizeof(sid), hex, hex_len) != LOTSE_SID_BYTES) {
-        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "rekey", NULL, "sid",
-                        true);
+        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "rekey", NULL,
+                        "sid", true);
         return;
     }
     /* One answer whether or not the id is someone else's running session, as
@@ -355,38 +358,45 @@ static void send_keys(struct conn *c, const struct session *s)
     conn_send_json(c, w);
 }
 
-void young_resume(struct conn *c, const struct lotse_json_msg *m)
+/* The session a resume names, with its secret checked, and the young
+ * person's new key if one came (*has_pk 1); NULL when the reply is sent. */
+static struct session *resume_find(struct conn *c, const struct lotse_json_msg *m,
+                                   uint8_t pk[LOTSE_PK_BYTES], int *has_pk)
 {
-    struct server *srv = c->srv;
     const char *hex, *secret_b64;
     size_t hex_len, secret_len;
-    uint8_t sid[LOTSE_SID_BYTES], secret[LOTSE_SECRET_BYTES], hash[32], pk[LOTSE_PK_BYTES];
-    if (conn_check_start(c, m, "resume") != 0)
-        return;
+    uint8_t sid[LOTSE_SID_BYTES], secret[LOTSE_SECRET_BYTES], hash[32];
     if (lotse_json_get_str(m, "sid", 64, &hex, &hex_len) != 0 ||
         lotse_hex_decode(sid, sizeof(sid), hex, hex_len) != LOTSE_SID_BYTES) {
-        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "resume", NULL, "sid",
-                        true);
-        return;
+        conn_send_error(c, "bad_field", "sid must be 32 lower-case hex digits", "resume", NULL,
+                        "sid", true);
+        return NULL;
     }
     if (lotse_json_get_str(m, "resume", 64, &secret_b64, &secret_len) != 0 ||
         lotse_b64_decode(secret, sizeof(secret), secret_b64, secret_len) != LOTSE_SECRET_BYTES) {
         conn_send_error(c, "bad_field", "resume must be base64url of 32 bytes", "resume", NULL,
                         "resume", true);
-        return;
+        return NULL;
     }
-    int has_pk = parse_pk(c, m, "resume", false, pk);
-    if (has_pk < 0)
-        return;
+    *has_pk = parse_pk(c, m, "resume", false, pk);
+    if (*has_pk < 0)
+        return NULL;
     crypto_generichash(hash, sizeof(hash), secret, sizeof(secret), NULL, 0);
     sodium_memzero(secret, sizeof(secret));
-    struct session *s = session_find(&srv->sessions, sid);
+    struct session *s = session_find(&c->srv->sessions, sid);
     /* one answer for unknown session and wrong secret; the compare is constant-time */
     if (!s || sodium_memcmp(hash, s->resume_hash, sizeof(hash)) != 0) {
         conn_send_error(c, "resume_failed", "this chat cannot be resumed; please start again",
                         "resume", NULL, NULL, true);
-        return;
+        return NULL;
     }
+    return s;
+}
+
+/* c becomes s's young person: an older connection of theirs is closed, a
+ * session out of the queue while away goes back to its place. */
+static void resume_take_over(struct server *srv, struct session *s, struct conn *c)
+{
     if (s->young) {
         struct conn *old = s->young;
         old->session = NULL;
@@ -405,32 +415,46 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
         s->sent_pos = queue_position(&srv->queue, &s->qe);
         s->sent_eta = waiting_eta(srv, s->sent_pos, server_now_ms());
     }
-    if (has_pk == 1) {
-        memcpy(s->young_pk, pk, sizeof(pk));
-        rekeyed(srv, s);
-    }
+}
 
+/* "resumed", then "transferred" or the counsellor's keys when they apply. */
+static void send_resumed(struct server *srv, struct conn *c, const struct session *s)
+{
     uint32_t pos = s->qe.queued ? s->sent_pos : 0;
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
     lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active"
-                             : s->state == SESSION_ASSIGNED ? "assigned" : "waiting");
+    lotse_jw_str(w, "state",
+                 s->state == SESSION_ACTIVE     ? "active"
+                 : s->state == SESSION_ASSIGNED ? "assigned"
+                                                : "waiting");
     lotse_jw_int(w, "pos", pos);
     lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(srv, pos, server_now_ms()) : 0);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
-    if (s->rekey_pending) {
-        w = conn_jw();
-        lotse_jw_obj_begin(w, NULL);
-        lotse_jw_str(w, "t", "transferred");
-        lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_obj_end(w);
-        conn_send_json(c, w);
-    } else if (s->state == SESSION_ACTIVE && s->has_keys) {
+    if (s->rekey_pending)
+        session_notify(c, "transferred", s->sid, NULL);
+    else if (s->state == SESSION_ACTIVE && s->has_keys)
         send_keys(c, s);
+}
+
+void young_resume(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct server *srv = c->srv;
+    uint8_t pk[LOTSE_PK_BYTES];
+    int has_pk = 0;
+    if (conn_check_start(c, m, "resume") != 0)
+        return;
+    struct session *s = resume_find(c, m, pk, &has_pk);
+    if (!s)
+        return;
+    resume_take_over(srv, s, c);
+    if (has_pk == 1) {
+        memcpy(s->young_pk, pk, sizeof(pk));
+        rekeyed(srv, s);
     }
+    send_resumed(srv, c, s);
     hold_flush(srv, s, HOLD_TO_YOUNG, c);
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");

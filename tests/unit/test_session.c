@@ -40,7 +40,7 @@ static void test_table_grows_and_keeps_every_session(void **state)
         assert_ptr_equal(session_find(&t, all[i]->sid), all[i]);
     assert_int_equal(t.count, N);
     size_t listed = 0;
-    for (struct session *s = t.all; s; s = s->all_next)
+    for (struct session *s = session_first(&t); s; s = session_next(s))
         listed++;
     assert_int_equal(listed, N);
     sessions_destroy(&t);
