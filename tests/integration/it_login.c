@@ -17,27 +17,6 @@
 
 #define T 5000
 
-static struct client *connect_staff(struct harness *h, const char *device_handle)
-{
-    struct client *c;
-    assert_int_equal(client_connect(&c, HARNESS_HOST, h->port, CLIENT_COUNSELLOR, h->org_pk, T), 0);
-    struct harness_account *a = device_handle ? harness_account(h, device_handle) : NULL;
-    if (a && a->device_file[0])
-        assert_int_equal(client_load_device(c, a->device_file), 0);
-    return c;
-}
-
-/* One login attempt on a fresh connection; returns client_login's result and
- * copies the error code. */
-static int try_login(struct harness *h, const char *handle, const char *password, char code[48])
-{
-    struct client *c = connect_staff(h, NULL);
-    int rc = client_login(c, handle, password, T);
-    snprintf(code, 48, "%s", c->err_code);
-    client_free(c);
-    return rc;
-}
-
 static void test_wrong_password_unknown_handle_and_disabled_account_share_auth_failed(void **state)
 {
     struct harness *h = *state;
@@ -46,14 +25,15 @@ static void test_wrong_password_unknown_handle_and_disabled_account_share_auth_f
     assert_int_equal(harness_ctl(h, true, NULL, NULL, 0, dis), 0);
     assert_int_equal(harness_start(h), 0);
     char code[48];
-    assert_int_equal(try_login(h, "anna", "wrong password", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "anna", "wrong password", code), -EPROTO);
     assert_string_equal(code, "auth_failed");
-    assert_int_equal(try_login(h, "nobody", "whatever", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "nobody", "whatever", code), -EPROTO);
     assert_string_equal(code, "auth_failed");
-    assert_int_equal(try_login(h, "dan", harness_account(h, "dan")->password, code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "dan", harness_account(h, "dan")->password, code),
+                     -EPROTO);
     assert_string_equal(code, "auth_failed");
     /* The right password still works: the refusals above were about the input. */
-    assert_int_equal(try_login(h, "anna", harness_account(h, "anna")->password, code), 0);
+    assert_int_equal(harness_try_login(h, "anna", harness_account(h, "anna")->password, code), 0);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
 }
@@ -65,13 +45,14 @@ static void test_failures_per_handle_rate_limit_even_the_right_password(void **s
     assert_int_equal(harness_start(h), 0);
     char code[48];
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(try_login(h, "anna", "wrong", code), -EPROTO);
+        assert_int_equal(harness_try_login(h, "anna", "wrong", code), -EPROTO);
         assert_string_equal(code, "auth_failed");
     }
-    assert_int_equal(try_login(h, "anna", harness_account(h, "anna")->password, code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "anna", harness_account(h, "anna")->password, code),
+                     -EPROTO);
     assert_string_equal(code, "rate_limited");
     /* Per handle: ben is not affected. */
-    assert_int_equal(try_login(h, "ben", harness_account(h, "ben")->password, code), 0);
+    assert_int_equal(harness_try_login(h, "ben", harness_account(h, "ben")->password, code), 0);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
 }
@@ -99,7 +80,8 @@ static void test_uncertified_device_gets_null_cert_and_cannot_take(void **state)
     struct harness *h = *state;
     assert_int_equal(harness_add_account(h, "eva", "counsellor", "Eva", "family", 2, false), 0);
     assert_int_equal(harness_start(h), 0);
-    struct client *y, *eva = connect_staff(h, NULL);
+    struct client *y, *eva = harness_staff(h, NULL);
+    assert_non_null(eva);
     crypto_sign_keypair(eva->device_pk, eva->device_sk);
     eva->has_device = true;
     assert_int_equal(client_login(eva, "eva", harness_account(h, "eva")->password, T), 0);
@@ -109,14 +91,16 @@ static void test_uncertified_device_gets_null_cert_and_cannot_take(void **state)
     assert_int_equal(client_send_json(eva, "{\"t\":\"take\"}"), 0);
     assert_int_equal(client_expect_error(eva, "device_not_certified", T), 0);
     /* anna's certificate is for her device, not for any key she presents. */
-    struct client *anna = connect_staff(h, NULL);
+    struct client *anna = harness_staff(h, NULL);
+    assert_non_null(anna);
     crypto_sign_keypair(anna->device_pk, anna->device_sk);
     anna->has_device = true;
     assert_int_equal(client_login(anna, "anna", harness_account(h, "anna")->password, T), 0);
     assert_false(anna->has_cert);
     client_free(anna);
     /* and with her own device she gets it */
-    anna = connect_staff(h, "anna");
+    anna = harness_staff(h, "anna");
+    assert_non_null(anna);
     assert_int_equal(client_login(anna, "anna", harness_account(h, "anna")->password, T), 0);
     assert_true(anna->has_cert);
     struct lotse_cert cert;
@@ -134,7 +118,8 @@ static void test_messages_before_hello_or_login_are_not_allowed(void **state)
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);
-    struct client *c = connect_staff(h, NULL);
+    struct client *c = harness_staff(h, NULL);
+    assert_non_null(c);
     const char *msgs[] = {
         "{\"t\":\"take\"}",
         "{\"t\":\"status\",\"available\":true,\"capacity\":1}",
@@ -185,8 +170,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(
-            test_wrong_password_unknown_handle_and_disabled_account_share_auth_failed, harness_setup,
-            harness_teardown),
+            test_wrong_password_unknown_handle_and_disabled_account_share_auth_failed,
+            harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_failures_per_handle_rate_limit_even_the_right_password,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_supervisor_logs_in_sees_queue_and_cannot_take,

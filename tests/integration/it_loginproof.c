@@ -18,26 +18,6 @@
 
 #define T 5000
 
-static struct client *connect_staff(struct harness *h, const char *device_handle)
-{
-    struct client *c;
-    assert_int_equal(client_connect(&c, HARNESS_HOST, h->port, CLIENT_COUNSELLOR, h->org_pk, T), 0);
-    struct harness_account *a = device_handle ? harness_account(h, device_handle) : NULL;
-    if (a && a->device_file[0])
-        assert_int_equal(client_load_device(c, a->device_file), 0);
-    return c;
-}
-
-/* One login on a fresh connection, without a device; copies the error code. */
-static int try_login(struct harness *h, const char *handle, const char *password, char code[48])
-{
-    struct client *c = connect_staff(h, NULL);
-    int rc = client_login(c, handle, password, T);
-    snprintf(code, 48, "%s", c->err_code);
-    client_free(c);
-    return rc;
-}
-
 /* Someone who copied anna's device public key out of a certificate (every young
  * person she talks to sees it) and knows her password, but has no secret key:
  * refused, never logged in as certified, and cannot take a session. */
@@ -45,8 +25,10 @@ static void test_right_password_with_copied_public_key_and_no_secret_key_is_refu
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);
-    struct client *real = connect_staff(h, "anna");
-    struct client *thief = connect_staff(h, NULL);
+    struct client *real = harness_staff(h, "anna");
+    assert_non_null(real);
+    struct client *thief = harness_staff(h, NULL);
+    assert_non_null(thief);
     uint8_t other_pk[32];
     crypto_sign_keypair(other_pk, thief->device_sk); /* a secret key, but not anna's */
     memcpy(thief->device_pk, real->device_pk, 32);   /* anna's public key, copied */
@@ -75,7 +57,8 @@ static void test_proof_over_another_challenge_is_refused(void **state)
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);
-    struct client *c = connect_staff(h, "anna");
+    struct client *c = harness_staff(h, "anna");
+    assert_non_null(c);
     char buf[512];
     int n =
         snprintf(buf, sizeof buf,
@@ -121,20 +104,21 @@ test_wrong_passwords_slow_the_attacker_and_never_lock_out_the_certified_device(v
     assert_int_equal(harness_start(h), 0);
     char code[48];
     for (int i = 0; i < 5; i++) { /* login_fail_per_handle: 5 free failures */
-        assert_int_equal(try_login(h, "anna", "guess", code), -EPROTO);
+        assert_int_equal(harness_try_login(h, "anna", "guess", code), -EPROTO);
         assert_string_equal(code, "auth_failed");
     }
     /* the attacker is slowed: the next guess at once is not even checked */
-    assert_int_equal(try_login(h, "anna", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "anna", "guess", code), -EPROTO);
     assert_string_equal(code, "rate_limited");
     /* anna with her device and the right password: in, certified */
-    struct client *anna = connect_staff(h, "anna");
+    struct client *anna = harness_staff(h, "anna");
+    assert_non_null(anna);
     assert_int_equal(client_login(anna, "anna", harness_account(h, "anna")->password, T), 0);
     assert_true(anna->has_cert);
     client_free(anna);
     /* the first backoff is 2 s; after it the handle is usable again */
     harness_sleep_ms(2200);
-    assert_int_equal(try_login(h, "anna", harness_account(h, "anna")->password, code), 0);
+    assert_int_equal(harness_try_login(h, "anna", harness_account(h, "anna")->password, code), 0);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
 }
@@ -148,19 +132,19 @@ static void test_backoff_doubles_per_handle_and_slows_the_source(void **state)
     harness_set(h, "login_fail_per_source", "3");
     assert_int_equal(harness_start(h), 0);
     char code[48];
-    assert_int_equal(try_login(h, "ben", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "ben", "guess", code), -EPROTO);
     assert_string_equal(code, "auth_failed");
     harness_sleep_ms(2100); /* 1 failure past the free one: 2 s */
-    assert_int_equal(try_login(h, "ben", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "ben", "guess", code), -EPROTO);
     assert_string_equal(code, "auth_failed");
     harness_sleep_ms(2100); /* now 4 s: still waiting */
-    assert_int_equal(try_login(h, "ben", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "ben", "guess", code), -EPROTO);
     assert_string_equal(code, "rate_limited");
     /* the source has failed twice; a third handle fails once more, then the
      * source waits for any handle */
-    assert_int_equal(try_login(h, "nobody", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "nobody", "guess", code), -EPROTO);
     assert_string_equal(code, "auth_failed");
-    assert_int_equal(try_login(h, "someone", "guess", code), -EPROTO);
+    assert_int_equal(harness_try_login(h, "someone", "guess", code), -EPROTO);
     assert_string_equal(code, "rate_limited");
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
@@ -174,7 +158,8 @@ static void test_leaving_during_the_challenge_leaves_no_password_behind(void **s
     assert_int_equal(harness_start(h), 0);
     const char *pw = "a-unique-password-7f3a9c";
     for (int i = 0; i < 3; i++) {
-        struct client *c = connect_staff(h, "anna");
+        struct client *c = harness_staff(h, "anna");
+        assert_non_null(c);
         char buf[512];
         int n = snprintf(
             buf, sizeof buf,

@@ -37,9 +37,9 @@ const char *const HARNESS_RE_IPV4 =
     "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])($|[^0-9.])";
 /* Four or more hex groups joined by colons, or a compressed loopback / mapped
  * address. Clock times (hh:mm:ss) have only three groups. */
-const char *const HARNESS_RE_IPV6 =
-    "(^|[^0-9A-Za-z:])(([0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}|([0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}"
-    "|::1($|[^0-9A-Za-z:])|::ffff:)";
+const char *const HARNESS_RE_IPV6 = "(^|[^0-9A-Za-z:])(([0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}|(["
+                                    "0-9A-Fa-f]{1,4}:){1,6}:[0-9A-Fa-f]{1,4}"
+                                    "|::1($|[^0-9A-Za-z:])|::ffff:)";
 
 static const char *const DEFAULT_PASSWORD_SUFFIX = "-correct-horse-7";
 
@@ -202,8 +202,8 @@ static int db_account_id(struct harness *h, const char *handle, int64_t *id)
         return -ENOTCONN;
     }
     const char *v[1] = {handle};
-    PGresult *r = PQexecParams(db, "SELECT id FROM accounts WHERE handle = $1", 1, NULL, v, NULL,
-                               NULL, 0);
+    PGresult *r =
+        PQexecParams(db, "SELECT id FROM accounts WHERE handle = $1", 1, NULL, v, NULL, NULL, 0);
     int rc = -ENOENT;
     if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
         *id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
@@ -235,9 +235,22 @@ int harness_add_account(struct harness *h, const char *handle, const char *role,
     char cap[16], pw[80];
     snprintf(cap, sizeof cap, "%d", capacity);
     snprintf(pw, sizeof pw, "%s\n", a->password);
-    const char *args[] = {"account-add", "--handle", handle, "--role", role, "--name", name,
-                          "--topics", topics, "--capacity", cap, "--password-stdin",
-                          "--pwhash-cost", "min", "--insecure-for-tests", NULL};
+    const char *args[] = {"account-add",
+                          "--handle",
+                          handle,
+                          "--role",
+                          role,
+                          "--name",
+                          name,
+                          "--topics",
+                          topics,
+                          "--capacity",
+                          cap,
+                          "--password-stdin",
+                          "--pwhash-cost",
+                          "min",
+                          "--insecure-for-tests",
+                          NULL};
     int rc = ctl_checked(h, true, pw, NULL, 0, args);
     if (rc < 0)
         return rc;
@@ -264,8 +277,8 @@ int harness_add_account(struct harness *h, const char *handle, const char *role,
     sodium_memzero(sk, sizeof sk);
     char pub[64];
     lotse_b64_encode(pub, sizeof pub, a->device_pk, 32);
-    const char *cert[] = {"device-certify", "--handle", handle, "--device", pub,
-                          "--orgkey", h->org_key_path, NULL};
+    const char *cert[] = {"device-certify", "--handle",      handle, "--device", pub,
+                          "--orgkey",       h->org_key_path, NULL};
     return ctl_checked(h, true, NULL, NULL, 0, cert);
 }
 
@@ -279,7 +292,8 @@ static int free_port(void)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t l = sizeof a;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &l) < 0) {
         int e = -errno;
         close(fd);
         return e;
@@ -409,8 +423,8 @@ static void print_log_tail(struct harness *h, size_t max)
     if (!log)
         return;
     size_t l = strlen(log);
-    fprintf(stderr, "---- lotsed.log (last %zu bytes of %zu) ----\n%s\n----\n", l < max ? l : max, l,
-            log + (l > max ? l - max : 0));
+    fprintf(stderr, "---- lotsed.log (last %zu bytes of %zu) ----\n%s\n----\n", l < max ? l : max,
+            l, log + (l > max ? l - max : 0));
     free(log);
 }
 
@@ -624,11 +638,20 @@ int harness_teardown(void **state)
     return 0;
 }
 
-pid_t harness_pid(const struct harness *h) { return h->pid; }
+pid_t harness_pid(const struct harness *h)
+{
+    return h->pid;
+}
 
-const char *harness_db_conninfo(const struct harness *h) { return h->conninfo; }
+const char *harness_db_conninfo(const struct harness *h)
+{
+    return h->conninfo;
+}
 
-const char *harness_url(struct harness *h) { return h->url; }
+const char *harness_url(struct harness *h)
+{
+    return h->url;
+}
 
 int harness_http_status(struct harness *h, const char *path)
 {
@@ -796,7 +819,8 @@ static long db_scan(struct harness *h, int mode, const void *needle, size_t len)
         PQfinish(db);
         return -ENOTCONN;
     }
-    PGresult *cols = PQexec(db,
+    PGresult *cols = PQexec(
+        db,
         "SELECT table_schema, table_name, column_name, data_type FROM information_schema.columns "
         "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
         "AND data_type IN ('text', 'character varying', 'character', 'bytea', 'ARRAY', 'json', "
@@ -818,8 +842,8 @@ static long db_scan(struct harness *h, int mode, const void *needle, size_t len)
         char *qc = PQescapeIdentifier(db, col, strlen(col));
         char sql[1024];
         if (mode == 0 && bytea)
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.%s WHERE position($1::bytea in %s) > 0",
-                     qs, qt, qc);
+            snprintf(sql, sizeof sql,
+                     "SELECT count(*) FROM %s.%s WHERE position($1::bytea in %s) > 0", qs, qt, qc);
         else if (mode == 0)
             snprintf(sql, sizeof sql, "SELECT count(*) FROM %s.%s WHERE strpos(%s::text, $1) > 0",
                      qs, qt, qc);
@@ -900,14 +924,41 @@ int harness_young(struct harness *h, const char *topic, struct client **out)
     return 0;
 }
 
+struct client *harness_staff(struct harness *h, const char *device_handle)
+{
+    struct client *c;
+    if (client_connect(&c, HARNESS_HOST, h->port, CLIENT_COUNSELLOR, h->org_pk,
+                       HARNESS_TIMEOUT_MS) != 0)
+        return NULL;
+    struct harness_account *a = device_handle ? harness_account(h, device_handle) : NULL;
+    if (a && a->device_file[0] && client_load_device(c, a->device_file) != 0) {
+        client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int harness_try_login(struct harness *h, const char *handle, const char *password, char code[48])
+{
+    struct client *c = harness_staff(h, NULL);
+    if (!c) {
+        code[0] = '\0';
+        return -ECONNREFUSED;
+    }
+    int rc = client_login(c, handle, password, HARNESS_TIMEOUT_MS);
+    snprintf(code, 48, "%s", c->err_code);
+    client_free(c);
+    return rc;
+}
+
 int harness_counsellor(struct harness *h, const char *handle, struct client **out)
 {
     struct harness_account *a = harness_account(h, handle);
     if (!a)
         return -ENOENT;
     struct client *c;
-    int rc = client_connect(&c, HARNESS_HOST, h->port, CLIENT_COUNSELLOR, h->org_pk,
-                            HARNESS_TIMEOUT_MS);
+    int rc =
+        client_connect(&c, HARNESS_HOST, h->port, CLIENT_COUNSELLOR, h->org_pk, HARNESS_TIMEOUT_MS);
     if (rc < 0)
         return rc;
     if (a->device_file[0] && (rc = client_load_device(c, a->device_file)) < 0)
@@ -934,7 +985,8 @@ int harness_pair(struct harness *h, struct client *counsellor, const char *topic
         return rc;
     if ((rc = client_take_and_key(counsellor, cs, HARNESS_TIMEOUT_MS)) < 0 ||
         (rc = client_young_wait_keys(y, HARNESS_TIMEOUT_MS)) < 0) {
-        fprintf(stderr, "harness: pairing failed: %d %s %s\n", rc, counsellor->err_code, y->err_code);
+        fprintf(stderr, "harness: pairing failed: %d %s %s\n", rc, counsellor->err_code,
+                y->err_code);
         client_free(y);
         return rc;
     }

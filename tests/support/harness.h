@@ -25,7 +25,7 @@
 
 #define HARNESS_MAX_ACCOUNTS 16
 #define HARNESS_MAX_SETTINGS 48
-#define HARNESS_HOST "127.0.0.1"
+#define HARNESS_HOST         "127.0.0.1"
 
 struct harness_account {
     char handle[65];
@@ -53,7 +53,7 @@ struct harness {
     bool have_org_sk;
     int port;
     char url[64];
-    pid_t pid;  /* 0 when not running */
+    pid_t pid; /* 0 when not running */
     bool passed;
     struct harness_account acc[HARNESS_MAX_ACCOUNTS];
     int naccounts;
@@ -147,6 +147,13 @@ struct client;
 struct client_session;
 /* Connects a young person and says hello for topic; 0 on welcome. */
 int harness_young(struct harness *h, const char *topic, struct client **out);
+/* Connects as staff without logging in, with the device key of device_handle's
+ * account loaded when it has one (NULL: no device). NULL when that fails; the
+ * caller frees the client. */
+struct client *harness_staff(struct harness *h, const char *device_handle);
+/* One login on a fresh staff connection without a device: client_login's
+ * result, with the error code (empty when none) copied to code. */
+int harness_try_login(struct harness *h, const char *handle, const char *password, char code[48]);
 /* Connects, loads the account's device key (if any), logs in and, for
  * counsellors, reports available with the account's full capacity. */
 int harness_counsellor(struct harness *h, const char *handle, struct client **out);
