@@ -18,6 +18,7 @@
 #define LOOKUP_CONTEXT  "lotse-mail-lookup-v1"
 #define KEYID_CONTEXT   "lotse-mail-keyid-v1"
 #define MAILKEY_CONTEXT "lotse-mailkey-v1"
+#define SIG_CONTEXT     "lotse-mail-v1"
 #define KDF_CONTEXT     "lotsmail" /* crypto_kdf: exactly 8 bytes */
 #define KDF_LOOKUP      1
 #define KDF_BOX         2
@@ -35,7 +36,8 @@ _Static_assert(sizeof(KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context"
 _Static_assert(crypto_kdf_KEYBYTES == 32, "kdf key");
 _Static_assert(LOTSE_MAIL_MAX_BODY + INNER_HEAD + 1 <= LOTSE_MAIL_MAX_PADDED, "largest bucket");
 
-static const size_t buckets[] = LOTSE_MAIL_BUCKETS;
+/* Padded inner plaintext sizes: type(1) || time(8) || body and sodium_pad's byte. */
+static const size_t buckets[] = {256, 1024, 4096, 16384, LOTSE_MAIL_MAX_PADDED};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 /* The smallest bucket that holds the inner plaintext and sodium_pad's one byte. */
@@ -236,15 +238,14 @@ size_t lotse_mail_envelope_len(uint8_t kind, size_t count, size_t body_len)
 /* The message the sender signs: context || thread_pk || BLAKE2b-512 of every
  * envelope byte before the signature. Binding thread_pk keeps a counsellor's
  * envelope from being moved to another thread. */
-#define SIGNED_BYTES (CTX_LEN(LOTSE_MAIL_SIG_CONTEXT) + 32 + DIGEST_BYTES)
+#define SIGNED_BYTES (CTX_LEN(SIG_CONTEXT) + 32 + DIGEST_BYTES)
 
 static void signed_message(uint8_t m[SIGNED_BYTES], const uint8_t thread_pk[32], const uint8_t *env,
                            size_t unsigned_len)
 {
-    memcpy(m, LOTSE_MAIL_SIG_CONTEXT, CTX_LEN(LOTSE_MAIL_SIG_CONTEXT));
-    memcpy(m + CTX_LEN(LOTSE_MAIL_SIG_CONTEXT), thread_pk, 32);
-    crypto_generichash(m + CTX_LEN(LOTSE_MAIL_SIG_CONTEXT) + 32, DIGEST_BYTES, env, unsigned_len,
-                       NULL, 0);
+    memcpy(m, SIG_CONTEXT, CTX_LEN(SIG_CONTEXT));
+    memcpy(m + CTX_LEN(SIG_CONTEXT), thread_pk, 32);
+    crypto_generichash(m + CTX_LEN(SIG_CONTEXT) + 32, DIGEST_BYTES, env, unsigned_len, NULL, 0);
 }
 
 /* One recipient entry: keyid || crypto_box_seal(key) made from the given

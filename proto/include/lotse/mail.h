@@ -17,30 +17,24 @@
 
 #define LOTSE_FRAME_MAIL 0x03 /* payload: one envelope (§9.3) */
 
-#define LOTSE_MAIL_CODE_SYMBOLS      20 /* 100 bits */
-#define LOTSE_MAIL_CODE_LEN          23 /* "XXXXX-XXXXX-XXXXX-XXXXX" */
-#define LOTSE_MAIL_LOOKUP_BYTES      32
+#define LOTSE_MAIL_CODE_SYMBOLS 20                 /* 100 bits */
+#define LOTSE_MAIL_CODE_LEN 23                     /* "XXXXX-XXXXX-XXXXX-XXXXX" */
+#define LOTSE_MAIL_LOOKUP_BYTES 32
 #define LOTSE_MAIL_LOOKUP_HASH_BYTES 32
-#define LOTSE_MAIL_KEYID_BYTES       8
-#define LOTSE_MAIL_WRAP_BYTES        80 /* crypto_box_seal of 32 bytes */
-#define LOTSE_MAIL_RECIPIENT_BYTES   (LOTSE_MAIL_KEYID_BYTES + LOTSE_MAIL_WRAP_BYTES)
-#define LOTSE_MAIL_MAX_RECIPIENTS    64
-#define LOTSE_MAIL_MAX_BODY          32000 /* bytes of UTF-8 */
-#define LOTSE_MAIL_MAX_CHARS         8000  /* code points (the clients count) */
-#define LOTSE_MAIL_ENVELOPE_MAX      40960
-#define LOTSE_MAIL_FRAME_MAX         (LOTSE_FRAME_HEADER_BYTES + LOTSE_MAIL_ENVELOPE_MAX)
+#define LOTSE_MAIL_KEYID_BYTES 8
+#define LOTSE_MAIL_WRAP_BYTES 80                   /* crypto_box_seal of 32 bytes */
+#define LOTSE_MAIL_RECIPIENT_BYTES (LOTSE_MAIL_KEYID_BYTES + LOTSE_MAIL_WRAP_BYTES)
+#define LOTSE_MAIL_MAX_RECIPIENTS 64
+#define LOTSE_MAIL_MAX_BODY 32000                  /* bytes of UTF-8 */
+#define LOTSE_MAIL_MAX_CHARS 8000                  /* code points (the clients count) */
+#define LOTSE_MAIL_ENVELOPE_MAX 40960
+#define LOTSE_MAIL_FRAME_MAX (LOTSE_FRAME_HEADER_BYTES + LOTSE_MAIL_ENVELOPE_MAX)
 
-#define LOTSE_MAIL_VERSION     1
-#define LOTSE_MAIL_HEAD_BYTES  3 /* version, sender kind, count */
-#define LOTSE_MAIL_SIG_CONTEXT "lotse-mail-v1"
-/* Padded inner plaintext sizes (type 1, time 8, body, sodium_pad's byte). */
-#define LOTSE_MAIL_BUCKETS                                                                         \
-    {                                                                                              \
-        256, 1024, 4096, 16384, 32768                                                              \
-    }
-#define LOTSE_MAIL_MAX_PADDED 32768
+#define LOTSE_MAIL_VERSION 1
+#define LOTSE_MAIL_HEAD_BYTES 3                    /* version, sender kind, count */
+#define LOTSE_MAIL_MAX_PADDED 32768                /* largest bucket (§9.3) */
 
-#define LOTSE_MAIL_FROM_YOUNG      1
+#define LOTSE_MAIL_FROM_YOUNG 1
 #define LOTSE_MAIL_FROM_COUNSELLOR 2
 
 /* The keys one access code stands for. Secret: wipe with lotse_mail_keys_wipe. */
@@ -78,12 +72,14 @@ int lotse_mail_key_verify(const uint8_t sig[LOTSE_SIG_BYTES], const uint8_t devi
 
 /* One sender's view when sealing. */
 struct lotse_mail_sender {
-    uint8_t kind;           /* LOTSE_MAIL_FROM_* */
-    const uint8_t *sign_sk; /* 64: thread signing key, or the device key */
-    const uint8_t *cert;    /* LOTSE_CERT_BYTES, counsellor only, else NULL */
+    uint8_t kind;                 /* LOTSE_MAIL_FROM_* */
+    const uint8_t *sign_sk;       /* 64: thread signing key, or the device key */
+    const uint8_t *cert;          /* LOTSE_CERT_BYTES, counsellor only, else NULL */
 };
 
 /* Seals inner (type 1 text, time, body) to n recipients' X25519 keys into out.
+ * The thread key thread_pk is always the first recipient, so n is 0..63 device
+ * mail keys (LOTSE_MAIL_MAX_RECIPIENTS - 1). time: Unix milliseconds.
  * Returns the envelope's length, -EMSGSIZE (body too long), -EINVAL (n out of
  * range, bad sender), -ENOSPC (cap too small; LOTSE_MAIL_ENVELOPE_MAX suffices). */
 int lotse_mail_seal(uint8_t *out, size_t cap, const struct lotse_mail_sender *s,
@@ -92,10 +88,10 @@ int lotse_mail_seal(uint8_t *out, size_t cap, const struct lotse_mail_sender *s,
 
 /* What a reader learns from an envelope it could open. */
 struct lotse_mail_opened {
-    uint8_t kind; /* LOTSE_MAIL_FROM_* */
+    uint8_t kind;                 /* LOTSE_MAIL_FROM_* */
     uint64_t time;
-    uint32_t counsellor_id; /* from the certificate, counsellor only */
-    uint8_t device_pk[32];  /* the signing device, counsellor only */
+    uint32_t counsellor_id;       /* from the certificate, counsellor only */
+    uint8_t device_pk[32];        /* the signing device, counsellor only */
     size_t body_len;
 };
 
@@ -117,11 +113,12 @@ int lotse_mail_seal_fixed(uint8_t *out, size_t cap, const struct lotse_mail_send
                           uint64_t time, const uint8_t *body, size_t body_len,
                           const uint8_t key[32], const uint8_t (*eph_seeds)[32]);
 
-/* The 8-byte recipient id of an X25519 public key (§9.3). */
+/* The 8-byte recipient id of an X25519 public key: BLAKE2b-256 of
+ * "lotse-mail-keyid-v1" || pk, first 8 bytes (§9.3). */
 void lotse_mail_keyid(uint8_t out[LOTSE_MAIL_KEYID_BYTES], const uint8_t pk[32]);
 
-/* The envelope length for a sender kind, recipient count (thread key included)
- * and body length; 0 when out of range. */
+/* The envelope length for a sender kind, a recipient count (the thread key
+ * included, 1..64) and a body length; 0 when any is out of range. */
 size_t lotse_mail_envelope_len(uint8_t kind, size_t count, size_t body_len);
 
 /* The server's check (no keys): version, sender, recipient count and that the
