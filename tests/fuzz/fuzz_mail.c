@@ -15,7 +15,7 @@
 #include "lotse/mail.h"
 
 #define CODE "7KQ2MXH4PDR9TVAC3WNE"
-#define NOW 1767225600ULL
+#define NOW  1767225600ULL
 
 static struct lotse_mail_keys thread;
 static uint8_t org_pk[32], dev_pk[32], mail_pk[32], mail_sk[32];
@@ -35,15 +35,14 @@ static void init(void)
 }
 
 /* Opens data as (pk, sk); an accepted envelope must satisfy every rule. */
-static void check_open(const uint8_t *data, size_t size, const uint8_t pk[32],
-                       const uint8_t sk[32])
+static void check_open(const uint8_t *data, size_t size, const uint8_t pk[32], const uint8_t sk[32])
 {
     static uint8_t body[LOTSE_MAIL_MAX_BODY];
     struct lotse_mail_opened o;
 
     memset(&o, 0, sizeof(o));
-    if (lotse_mail_open(&o, body, sizeof(body), data, size, pk, sk, thread.box_pk,
-                        thread.sign_pk, org_pk, NOW) != 0)
+    if (lotse_mail_open(&o, body, sizeof(body), data, size, pk, sk, thread.box_pk, thread.sign_pk,
+                        org_pk, NOW) != 0)
         return;
     if (lotse_mail_envelope_check(data, size) != 0 || o.body_len > LOTSE_MAIL_MAX_BODY ||
         !lotse_utf8_valid((const char *)body, o.body_len))
