@@ -303,7 +303,7 @@ const MAIL_CHECKS = {
         assert.equal(r, v.expect);
     },
 
-    seal(v) {
+    async seal(v) {
         const rcp = hex(v.recipients);
         const recipients = [];
         for (let o = 0; o < rcp.length; o += 32) recipients.push(rcp.slice(o, o + 32));
@@ -319,6 +319,15 @@ const MAIL_CHECKS = {
         if (r !== 'ok') return;
         assert.equal(toHex(env), v.envelope);
         assert.equal(env.length, M.envelopeLen(Number(v.kind), recipients.length + 1, hex(v.body).length));
+        // The same envelope from a key that only signs (a counsellor's WebCrypto key).
+        const signSk = hex(v.sign_sk);
+        const viaSigner = await M.sealWith({
+            kind: Number(v.kind), devicePk: signSk.slice(32), cert: v.cert ? hex(v.cert) : null,
+            sign: async (m) => globalThis.sodium.crypto_sign_detached(m, signSk),
+            threadPk: hex(v.thread_pk), recipients, time: BigInt(v.time), body: hex(v.body),
+            key: hex(v.key), ephSeeds: hex(v.eph_seeds),
+        });
+        assert.equal(toHex(viaSigner), v.envelope);
     },
 
     open(v) {

@@ -204,30 +204,23 @@ function bodyBytes(body) {
     return utf8(body);
 }
 
-/**
- * Seals one text message. kind FROM_YOUNG (signSk: the thread's sign key, no
- * cert) or FROM_COUNSELLOR (signSk: the device key, cert: its certificate);
- * sealed to threadPk first, then every key of `recipients` (≤ 63 device mail
- * keys); time: Unix milliseconds (Number or BigInt); body: string or UTF-8
- * bytes. `key` and `ephSeeds` are for the vectors only (random otherwise).
- * Returns the envelope; throws EMSGSIZE (body too long) or EINVAL.
- */
-export function seal({ kind, signSk, cert = null, threadPk, recipients = [], time, body, key, ephSeeds }) {
+/** Everything before the signature; checks the sender (pk: the signing key's public half). */
+function sealUnsigned({ kind, pk, cert, threadPk, recipients, time, body, key, ephSeeds }) {
     const s = na();
     const b = bodyBytes(body);
     if (b.length > MAX_BODY_BYTES) throw fail('EMSGSIZE', 'body too long');
-    if (recipients.length + 1 > MAX_RECIPIENTS || !signSk || signSk.length !== 64) throw fail('EINVAL', 'recipients or key');
+    if (recipients.length + 1 > MAX_RECIPIENTS || !pk || pk.length !== 32) throw fail('EINVAL', 'recipients or key');
     if (kind === FROM_YOUNG ? cert !== null
-        : kind !== FROM_COUNSELLOR || !cert || cert.length !== CERT_BYTES || !sameBytes(cert.subarray(14, 46), signSk.subarray(32))) {
+        : kind !== FROM_COUNSELLOR || !cert || cert.length !== CERT_BYTES || !sameBytes(cert.subarray(14, 46), pk)) {
         throw fail('EINVAL', 'sender');
     }
     const k = key ?? s.randombytes_buf(32);
     const all = [threadPk, ...recipients];
     const parts = [Uint8Array.of(VERSION, kind, all.length)];
     if (kind === FROM_COUNSELLOR) parts.push(cert);
-    all.forEach((pk, i) => {
+    all.forEach((rpk, i) => {
         const seed = ephSeeds ? ephSeeds.subarray(32 * i, 32 * i + 32) : s.randombytes_buf(32);
-        parts.push(wrapKey(pk, k, seed));
+        parts.push(wrapKey(rpk, k, seed));
     });
     const head = concat(...parts);
     const inner = new Uint8Array(INNER_HEAD + b.length);
@@ -239,8 +232,33 @@ export function seal({ kind, signSk, cert = null, threadPk, recipients = [], tim
     const ct = s.crypto_aead_xchacha20poly1305_ietf_encrypt(padded, head, null, ZERO_NONCE, k);
     wipe(inner, padded);
     if (!key) wipe(k);
-    const unsigned = concat(head, ct);
-    return concat(unsigned, s.crypto_sign_detached(signedMessage(threadPk, unsigned), signSk));
+    return concat(head, ct);
+}
+
+/**
+ * Seals one text message. kind FROM_YOUNG (signSk: the thread's sign key, no
+ * cert) or FROM_COUNSELLOR (signSk: the device key, cert: its certificate);
+ * sealed to threadPk first, then every key of `recipients` (≤ 63 device mail
+ * keys); time: Unix milliseconds (Number or BigInt); body: string or UTF-8
+ * bytes. `key` and `ephSeeds` are for the vectors only (random otherwise).
+ * Returns the envelope; throws EMSGSIZE (body too long) or EINVAL.
+ */
+export function seal({ kind, signSk, cert = null, threadPk, recipients = [], time, body, key, ephSeeds }) {
+    if (!signSk || signSk.length !== 64) throw fail('EINVAL', 'recipients or key');
+    const unsigned = sealUnsigned({ kind, pk: signSk.subarray(32), cert, threadPk, recipients, time, body, key, ephSeeds });
+    return concat(unsigned, na().crypto_sign_detached(signedMessage(threadPk, unsigned), signSk));
+}
+
+/**
+ * seal() for a signing key that cannot leave its store (a non-extractable
+ * WebCrypto Ed25519 key of a counsellor device): devicePk is its public key,
+ * sign(bytes) resolves to the 64-byte Ed25519 signature. Same envelope.
+ */
+export async function sealWith({ kind, devicePk, sign, cert = null, threadPk, recipients = [], time, body, key, ephSeeds }) {
+    const unsigned = sealUnsigned({ kind, pk: devicePk, cert, threadPk, recipients, time, body, key, ephSeeds });
+    const sig = await sign(signedMessage(threadPk, unsigned));
+    if (!sig || sig.length !== SIG_BYTES) throw fail('EINVAL', 'signature');
+    return concat(unsigned, sig);
 }
 
 /** K from the first entry addressed to myPk: ENOKEY when none carries its keyid. */
