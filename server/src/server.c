@@ -59,7 +59,8 @@ static void tick(struct server *srv)
     tick_run(&srv->hub.tick, &srv->hub, now);
     stats_tick(&srv->hub, now);
     fdguard_tick(now);
-    if (srv->hub.stopping && !srv->hub.finishing && (now >= srv->stop_at_ms || running_chats(srv) == 0))
+    if (srv->hub.stopping && !srv->hub.finishing &&
+        (now >= srv->stop_at_ms || running_chats(srv) == 0))
         server_finish(srv);
     lws_cancel_service(srv->hub.ctx);
 }
@@ -307,7 +308,8 @@ int server_create(struct server *srv, const struct config *cfg)
     if (workers_create(&srv->hub.workers, (unsigned)cfg->workers, (size_t)cfg->worker_queue_max,
                        srv->hub.ctx))
         return -ENOMEM;
-    if (store_create(&srv->hub.store, srv->vh, srv->hub.workers, cfg->db, (size_t)cfg->db_queue_max))
+    if (store_create(&srv->hub.store, srv->vh, srv->hub.workers, cfg->db,
+                     (size_t)cfg->db_queue_max))
         return -ENOMEM;
     if (feed_create(&srv->hub))
         return -ENOMEM;
