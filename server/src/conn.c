@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "lotse/json.h"
+#include "mail_thread.h"
 #include "mem.h"
 #include "outmsg.h"
 #include "rxbuf.h"
@@ -134,9 +135,14 @@ void conn_closed(struct conn *c)
         ratelimit_conn_close(srv->rl, c->source);
     if (c->ops && c->ops->closed)
         c->ops->closed(c);
+    mail_conn_closed(c);
     drop_queue(c);
-    rxbuf_put(c->rx, c->rx_len);
+    if (c->rx_large)
+        rxbuf_put_large(c->rx, c->rx_len);
+    else
+        rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;
+    c->rx_large = false;
     c->wsi = NULL;
     srv->stats.connections_open--;
 }

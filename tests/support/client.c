@@ -637,6 +637,12 @@ int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int
     return rc > 0 ? 0 : rc;
 }
 
+int client_expect_any(struct client *c, const char *const *types, int n, struct lotse_json_msg *m,
+                      int timeout_ms)
+{
+    return expect_any(c, types, n, m, timeout_ms);
+}
+
 int client_expect_error(struct client *c, const char *code, int timeout_ms)
 {
     int rc = client_expect(c, "error", NULL, timeout_ms);

@@ -220,6 +220,10 @@ int client_send_binary(struct client *c, const void *data, size_t len);
  * An `error` returns -EPROTO (filling c->err_*) unless t is "error". On 0 m holds
  * the message (m may be NULL). */
 int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int timeout_ms);
+/* Waits for the first control message whose type is one of types[0..n) and
+ * returns its index (an `error` not asked for returns -EPROTO). */
+int client_expect_any(struct client *c, const char *const *types, int n, struct lotse_json_msg *m,
+                      int timeout_ms);
 /* Like client_expect for "error", and 0 only when its code equals code. Returns
  * -EBADMSG when another error code came (c->err_code says which). */
 int client_expect_error(struct client *c, const char *code, int timeout_ms);
