@@ -9,17 +9,17 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "hub.h"
 #include "lotse/json.h"
 #include "lotse/mail.h"
 #include "lotse/proto.h"
 #include "rxbuf.h"
-#include "server.h"
 
 /* A text message must be valid UTF-8 and within the control rate before the
  * receiver (the message table) sees it; binary frames go straight through. */
 static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t len)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     if (binary) {
         conn_receive(c, true, data, len);
         return;
@@ -28,9 +28,9 @@ static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t le
         conn_close(c, 1007, "invalid UTF-8");
         return;
     }
-    if (!bucket_take(&c->control_bucket, srv->cfg->control_rate, srv->cfg->control_burst,
-                     server_now_ms())) {
-        srv->stats.rate_limited++;
+    if (!bucket_take(&c->control_bucket, hub->cfg->control_rate, hub->cfg->control_burst,
+                     hub_now_ms())) {
+        hub->stats.rate_limited++;
         conn_send_error(c, "rate_limited", "too many control messages", NULL, NULL, NULL, false);
         if (++c->rate_rejects >= 100)
             conn_close(c, 4029, "rate limited");
@@ -123,16 +123,16 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct conn *c = user;
-    struct server *srv = lws_context_user(lws_get_context(wsi));
+    struct hub *hub = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_ESTABLISHED:
-        conn_open(c, srv, wsi); /* while stopping, hello/login/resume answer shutting_down */
+        conn_open(c, hub, wsi); /* while stopping, hello/login/resume answer shutting_down */
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        c->last_rx_ms = server_now_ms();
+        c->last_rx_ms = hub_now_ms();
         return receive(c, in, len);
     case LWS_CALLBACK_RECEIVE_PONG:
-        c->last_rx_ms = server_now_ms();
+        c->last_rx_ms = hub_now_ms();
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
         return conn_writeable(c);
