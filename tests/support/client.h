@@ -255,6 +255,10 @@ int client_young_wait_keys(struct client *c, int timeout_ms);
  * hello sent again. */
 int client_young_hello_pow(struct client *c, const char *topic, const uint8_t nonce[8],
                            int timeout_ms);
+/* A `challenge` m (of hello or mail_new) came: counts it, keeps seed and bits
+ * in c and, with auto_pow, solves it into proof (c->pow_ms, pow_hashes).
+ * 0, -EAGAIN (auto_pow off), -EBADMSG or -ERANGE. */
+int client_on_challenge(struct client *c, const struct lotse_json_msg *m, uint8_t proof[8]);
 /* Searches a nonce with BLAKE2b-256(seed || nonce) starting with bits zero bits
  * (§4.1.1). *hashes (may be NULL) gets the number tried. 0 or -ERANGE. */
 int client_pow_solve(const uint8_t seed[16], int bits, uint8_t nonce[8], uint64_t *hashes);

@@ -184,18 +184,8 @@ int mail_young_new(struct mail_young *y, const char *topic, int timeout_ms)
         rc = client_expect_any(y->c, types, 2, m, left_ms(deadline));
         if (rc != 1)
             break;
-        struct client *c = y->c; /* admission work (§4.1.1), as for hello */
-        c->challenges++;
-        if (field_b64(m, "seed", c->pow_seed, sizeof c->pow_seed) != 16 ||
-            lotse_json_get_int(m, "bits", 0, 64, &c->pow_bits) != 0) {
-            rc = -EBADMSG;
-            break;
-        }
-        if (!c->auto_pow) {
-            rc = -EAGAIN;
-            break;
-        }
-        if ((rc = client_pow_solve(c->pow_seed, (int)c->pow_bits, proof, &c->pow_hashes)) < 0)
+        /* admission work (§4.1.1), as for hello */
+        if ((rc = client_on_challenge(y->c, m, proof)) < 0)
             break;
         have_proof = true;
     }
