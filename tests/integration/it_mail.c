@@ -5,6 +5,8 @@
  *     message back (and a counsellor device can open them with its mail key);
  *   - a wrong code gets the neutral mail_unknown after the same fixed time as a
  *     right one (both measured), and mail_open is rate-limited per source;
+ *   - MAIL frames: no thread, wrong seq, bad envelope, too big; the pool of 32
+ *     large receive buffers answers busy when all are out;
  *   - a thread's message and byte limits (thread_full) and the store cap
  *     (mail_full), with small settings;
  *   - delete-now and expiry: afterwards the envelope bytes are in no column of
@@ -192,6 +194,67 @@ static void test_wrong_code_is_neutral_same_time_and_rate_limited(void **state)
     harness_pass(h);
 }
 
+static void test_mail_frames_are_checked_and_the_pool_is_bounded(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    uint8_t *frame = malloc(LOTSE_MAIL_FRAME_MAX + 1);
+    struct mail_young *y = young_thread(h, "family");
+    int len = mail_young_seal(y, 1, "hallo", 5, frame);
+    assert_true(len > 0);
+
+    /* on a connection that has no thread */
+    struct mail_young *stranger = young(h, NULL);
+    memcpy(stranger->tid, y->tid, sizeof y->tid);
+    assert_int_equal(mail_send_frame(stranger->c, frame, (size_t)len), 0);
+    assert_int_equal(client_expect_error(stranger->c, "not_allowed", T), 0);
+    assert_string_equal(stranger->c->err_re, "mail");
+    mail_young_free(stranger);
+
+    /* seq must be n + 1; the envelope must pass the check */
+    frame[LOTSE_FRAME_HEADER_BYTES - 1] = 2;
+    assert_int_equal(mail_send_frame(y->c, frame, (size_t)len), 0);
+    assert_int_equal(client_expect_error(y->c, "mail_conflict", T), 0);
+    frame[LOTSE_FRAME_HEADER_BYTES - 1] = 1;
+    frame[LOTSE_FRAME_HEADER_BYTES] ^= 0x40; /* envelope version */
+    assert_int_equal(mail_send_frame(y->c, frame, (size_t)len), 0);
+    assert_int_equal(client_expect_error(y->c, "bad_envelope", T), 0);
+    frame[LOTSE_FRAME_HEADER_BYTES] ^= 0x40;
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM mail_messages"), 0);
+
+    /* 32 connections each hold a large buffer with half a MAIL frame: the
+     * 33rd MAIL frame gets busy and is dropped; once one lets go it is stored */
+    struct client *hold[32];
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(
+            client_connect(&hold[i], HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+        assert_int_equal(ws_send_frame(hold[i]->ws, WS_OP_BINARY, false, frame, 2000), 0);
+    }
+    harness_sleep_ms(300);
+    assert_int_equal(ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, (size_t)len, 1000), 0);
+    assert_int_equal(client_expect_error(y->c, "busy", T), 0);
+    client_free(hold[0]);
+    harness_sleep_ms(300);
+    assert_int_equal(ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, (size_t)len, 1000), 0);
+    int64_t n = 0;
+    assert_int_equal(mail_wait_stored(y->c, &n, T), 0);
+    assert_int_equal(n, 1);
+    printf("33rd MAIL frame while 32 large buffers were out: busy; after one was given back: "
+           "stored\n");
+    for (int i = 1; i < 32; i++)
+        client_free(hold[i]);
+
+    /* larger than a MAIL frame can be: closed 1009 (the send may fail half way) */
+    memset(frame + LOTSE_FRAME_HEADER_BYTES, 0,
+           LOTSE_MAIL_FRAME_MAX + 1 - LOTSE_FRAME_HEADER_BYTES);
+    (void)ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, LOTSE_MAIL_FRAME_MAX + 1, 4096);
+    assert_int_equal(client_wait_close(y->c, T), 1009);
+    free(frame);
+    mail_young_free(y);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 /* A body of len bytes of printable filler. */
 static char *filler(size_t len, char c)
 {
@@ -374,6 +437,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_then_read_back_with_the_code, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_code_is_neutral_same_time_and_rate_limited,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_mail_frames_are_checked_and_the_pool_is_bounded,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_thread_limits_and_store_cap, harness_setup,
                                         harness_teardown),
