@@ -11,7 +11,6 @@
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
-#include "mail_thread.h"
 #include "mem.h"
 #include "outmsg.h"
 #include "rxbuf.h"
@@ -135,7 +134,8 @@ void conn_closed(struct conn *c)
         ratelimit_conn_close(hub->rl, c->source);
     if (c->ops && c->ops->closed)
         c->ops->closed(c);
-    mail_conn_closed(c);
+    if (c->mail_closed)
+        c->mail_closed(c); /* mail state outlives the connection while the store works */
     drop_queue(c);
     if (c->rx_large)
         rxbuf_put_large(c->rx, c->rx_len);

@@ -109,6 +109,7 @@ struct conn {
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */
     struct login *login;           /* a login in progress */
     struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
+    void (*mail_closed)(struct conn *c); /* set with mail (mail_thread.c), called at close */
 };
 
 /* Starts the connection layer's timers: its hook on the tick (keepalive every

@@ -11,18 +11,20 @@
 
 #include "config.h"
 #include "conn.h"
+#include "hub.h"
 #include "lotse/json.h"
 #include "lotse/mail.h"
 #include "lotse/proto.h"
 #include "mem.h"
-#include "server.h"
 
 struct mail_conn *mail_conn_of(struct conn *c)
 {
     if (!c->mail) {
         c->mail = mem_calloc(1, sizeof(*c->mail));
-        if (c->mail)
+        if (c->mail) {
             c->mail->c = c;
+            c->mail_closed = mail_conn_closed;
+        }
     }
     return c->mail;
 }
@@ -137,12 +139,12 @@ static void streamed(void *arg, int status, const struct pg_result *res)
 
 int mail_thread_stream(struct conn *c, const uint8_t tid[MAIL_TID_BYTES], mail_done_fn *done)
 {
-    if (!c->srv->store)
+    if (!c->hub->store)
         return -ENOTCONN;
     struct mail_op *op = op_new(c, tid, done);
     if (!op)
         return -ENOMEM;
-    int rc = store_mail_messages(c->srv->store, tid, streamed, op);
+    int rc = store_mail_messages(c->hub->store, tid, streamed, op);
     return rc < 0 ? op_refused(op, rc) : 0;
 }
 
@@ -205,7 +207,7 @@ static bool envelope_ok(const uint8_t *env, size_t len)
 void mail_thread_append(struct conn *c, const uint8_t *frame, size_t len, int sender,
                         mail_done_fn *done)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     struct lotse_frame_header h;
     const uint8_t *env;
     size_t env_len;
@@ -219,8 +221,8 @@ void mail_thread_append(struct conn *c, const uint8_t *frame, size_t len, int se
         return;
     }
     struct mail_conn *mc = mail_conn_of(c);
-    if (!srv->cfg->mail_enabled || !srv->store || !mc || mc->appending) {
-        conn_send_error(c, !srv->cfg->mail_enabled ? "mail_closed" : "busy",
+    if (!hub->cfg->mail_enabled || !hub->store || !mc || mc->appending) {
+        conn_send_error(c, !hub->cfg->mail_enabled ? "mail_closed" : "busy",
                         "mail cannot take this now", "mail", h.sid, NULL, false);
         return;
     }
@@ -229,10 +231,10 @@ void mail_thread_append(struct conn *c, const uint8_t *frame, size_t len, int se
         conn_send_error(c, "busy", "out of memory", "mail", h.sid, NULL, false);
         return;
     }
-    const struct store_mail_limits lim = {srv->cfg->mail_thread_max_messages,
-                                          srv->cfg->mail_thread_max_bytes,
-                                          srv->cfg->mail_store_max_bytes};
-    int rc = store_mail_append(srv->store, h.sid, (int)h.seq, sender, mc->counsellor_id, &lim, env,
+    const struct store_mail_limits lim = {hub->cfg->mail_thread_max_messages,
+                                          hub->cfg->mail_thread_max_bytes,
+                                          hub->cfg->mail_store_max_bytes};
+    int rc = store_mail_append(hub->store, h.sid, (int)h.seq, sender, mc->counsellor_id, &lim, env,
                                env_len, appended, op);
     if (rc < 0) {
         op_refused(op, rc);
@@ -254,12 +256,12 @@ static void deleted(void *arg, int status, const struct pg_result *res)
 
 int mail_thread_delete(struct conn *c, const uint8_t tid[MAIL_TID_BYTES], mail_done_fn *done)
 {
-    if (!c->srv->store)
+    if (!c->hub->store)
         return -ENOTCONN;
     struct mail_op *op = op_new(c, tid, done);
     if (!op)
         return -ENOMEM;
-    int rc = store_mail_delete(c->srv->store, tid, deleted, op);
+    int rc = store_mail_delete(c->hub->store, tid, deleted, op);
     return rc < 0 ? op_refused(op, rc) : 0;
 }
 
