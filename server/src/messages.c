@@ -12,6 +12,7 @@
 #include "lotse/json.h"
 #include "lotse/mail.h"
 #include "mail_thread.h"
+#include "mail_young.h"
 #include "relay.h"
 #include "young.h"
 
@@ -64,6 +65,10 @@ static const struct msg_route routes[] = {
     {"escalate", COUNSELLOR, counsellor_msg_escalate},
     {"logout", COUNSELLOR, counsellor_msg_logout},
     {"logout", SUPERVISOR, supervisor_msg_logout},
+    {"mail_keys", NONE | MAIL | COUNSELLOR, mail_young_keys},
+    {"mail_new", NONE, mail_young_new},
+    {"mail_open", NONE, mail_young_open},
+    {"mail_delete", MAIL, mail_young_delete},
 };
 
 /* The answer to a known type the connection's role may not send. */
