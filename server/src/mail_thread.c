@@ -185,9 +185,11 @@ static void appended(void *arg, int status, const struct pg_result *res)
     char buf[128];
     struct lotse_jw w;
     lotse_jw_init(&w, buf, sizeof(buf));
+    lotse_jw_obj_begin(&w, NULL);
     lotse_jw_str(&w, "t", "mail_stored");
     lotse_jw_hex(&w, "tid", tid, MAIL_TID_BYTES);
     lotse_jw_int(&w, "n", n);
+    lotse_jw_obj_end(&w);
     conn_send_json(c, &w);
     if (done)
         done(c, n);
