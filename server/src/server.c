@@ -20,6 +20,7 @@
 #include "http.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "mail_young.h"
 #include "messages.h"
 #include "waiting.h"
 #include "metrics.h"
@@ -187,6 +188,7 @@ static int create_state(struct server *srv, const struct config *cfg)
     counsellor_start(&srv->hub);
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
+    mail_young_start(&srv->hub);
     return 0;
 }
 
@@ -344,6 +346,7 @@ void server_destroy(struct server *srv)
         ev_timer_stop(srv->hub.loop, &tick_timer);
         ev_timer_stop(srv->hub.loop, &stop_timer);
         conn_stop(&srv->hub);
+        mail_young_stop(&srv->hub);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then
