@@ -23,7 +23,7 @@
 #include "list.h"
 #include "store.h"
 
-#define STORE_QUERY_PARAMS 4
+#define STORE_QUERY_PARAMS 8
 
 enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
 /* The writes of a session row (REQ_SESSION). */
@@ -51,7 +51,9 @@ struct req {
             const char *sql;
             const char *what; /* for log lines */
             int nparams;
-            char params[STORE_QUERY_PARAMS][72];
+            char params[STORE_QUERY_PARAMS][136]; /* 136: a 64-byte signature in hex */
+            uint8_t *blob;   /* owned: one more parameter, binary (bytea), or NULL */
+            size_t blob_len;
             store_result_cb cb;
             void *arg;
             PGresult *res; /* kept from the result until the callback */
@@ -213,6 +215,12 @@ int store__submit(struct store *s, struct req *r);
  * "supervision, statistics and retention"); sql must outlive the request. */
 int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
                  int nparams, const char *const *params);
+
+/* As store__query, with blob (copied) as one more parameter, $(nparams + 1),
+ * sent in binary format: a bytea too large for the text parameters. */
+int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
+                      size_t blob_len);
 
 /* ---- statements of one concern each ---- */
 

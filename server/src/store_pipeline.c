@@ -37,6 +37,7 @@ void store__answer(struct req *r, int status)
     if (r->u.query.cb)
         r->u.query.cb(r->u.query.arg, status, status == 0 ? r->u.query.res : NULL);
     PQclear(r->u.query.res);
+    mem_free(r->u.query.blob);
     mem_free(r);
 }
 
@@ -44,10 +45,18 @@ void store__answer(struct req *r, int status)
 
 static int send_query(PGconn *conn, const struct req *r)
 {
-    const char *values[STORE_QUERY_PARAMS];
-    for (int i = 0; i < r->u.query.nparams; i++)
+    const char *values[STORE_QUERY_PARAMS + 1];
+    int lengths[STORE_QUERY_PARAMS + 1] = {0};
+    int formats[STORE_QUERY_PARAMS + 1] = {0};
+    int n = r->u.query.nparams;
+    for (int i = 0; i < n; i++)
         values[i] = r->u.query.params[i];
-    return PQsendQueryParams(conn, r->u.query.sql, r->u.query.nparams, NULL, values, NULL, NULL, 0);
+    if (r->u.query.blob) {
+        values[n] = (const char *)r->u.query.blob;
+        lengths[n] = (int)r->u.query.blob_len;
+        formats[n++] = 1;
+    }
+    return PQsendQueryParams(conn, r->u.query.sql, n, NULL, values, lengths, formats, 0);
 }
 
 void store__flush_out(struct store *s)
@@ -198,8 +207,9 @@ int store__submit(struct store *s, struct req *r)
     return 0;
 }
 
-int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
-                 int nparams, const char *const *params)
+/* A query request with its text parameters copied; the caller submits it. */
+static int query_new(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                     void *arg, int nparams, const char *const *params, struct req **out)
 {
     if (!s || nparams > STORE_QUERY_PARAMS)
         return -EINVAL;
@@ -219,6 +229,33 @@ int store__query(struct store *s, const char *sql, const char *what, store_resul
         }
         strcpy(r->u.query.params[i], params[i]);
     }
+    *out = r;
+    return 0;
+}
+
+int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
+                 int nparams, const char *const *params)
+{
+    struct req *r;
+    int rc = query_new(s, sql, what, cb, arg, nparams, params, &r);
+    return rc < 0 ? rc : store__submit(s, r);
+}
+
+int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
+                      size_t blob_len)
+{
+    struct req *r;
+    int rc = query_new(s, sql, what, cb, arg, nparams, params, &r);
+    if (rc < 0)
+        return rc;
+    r->u.query.blob = mem_calloc(1, blob_len ? blob_len : 1);
+    if (!r->u.query.blob) {
+        mem_free(r);
+        return -ENOMEM;
+    }
+    memcpy(r->u.query.blob, blob, blob_len);
+    r->u.query.blob_len = blob_len;
     return store__submit(s, r);
 }
 
