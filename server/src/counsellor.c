@@ -12,6 +12,7 @@
 #include "hold.h"
 #include "feed.h"
 #include "log.h"
+#include "mail_post.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "server.h"
@@ -366,6 +367,7 @@ static void counsellor_free(struct server *srv, struct counsellor *k)
         if (k->sessions[i])
             session_end(srv, k->sessions[i], "counsellor_left");
     log_info("counsellor %lld logged out", (long long)k->account_id);
+    mail_post_counsellor_left(srv, k->account_id);
     mem_free_secret(k, sizeof(*k));
     waiting_changed(srv);
     if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)

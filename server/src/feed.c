@@ -26,6 +26,7 @@
 #include "counsellor.h"
 #include "feed_internal.h"
 #include "log.h"
+#include "mail_board.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "server.h"
@@ -244,6 +245,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     write_waits(f, w);
     write_people(f, w);
     feed_escalations_write(f, w);
+    mail_board_feed_write(srv, w);
     write_alarms(srv, longest, w);
     lotse_jw_obj_end(w);
 }

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "lotse/json.h"
+#include "mail_post.h"
 #include "relay.h"
 #include "young.h"
 
@@ -61,6 +62,12 @@ static const struct msg_route routes[] = {
     {"escalate", COUNSELLOR, counsellor_msg_escalate},
     {"logout", COUNSELLOR, counsellor_msg_logout},
     {"logout", SUPERVISOR, supervisor_msg_logout},
+    {"mail_key", COUNSELLOR, mail_post_msg_key},
+    {"mail_list", COUNSELLOR, mail_post_msg_list},
+    {"mail_claim", COUNSELLOR, mail_post_msg_claim},
+    {"mail_release", COUNSELLOR, mail_post_msg_release},
+    {"mail_handover", COUNSELLOR, mail_post_msg_handover},
+    {"mail_close", COUNSELLOR, mail_post_msg_close},
 };
 
 /* The answer to a known type the connection's role may not send. */

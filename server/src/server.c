@@ -19,6 +19,7 @@
 #include "handover.h"
 #include "http.h"
 #include "log.h"
+#include "mail_board.h"
 #include "lotse/json.h"
 #include "messages.h"
 #include "waiting.h"
@@ -190,6 +191,7 @@ static int create_state(struct server *srv, const struct config *cfg)
     conn_start(srv);
     session_start(srv);
     counsellor_start(srv);
+    mail_board_start(srv);
     waiting_start(srv);
     summary_start(srv);
     return 0;

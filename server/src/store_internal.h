@@ -9,6 +9,7 @@
  *   store_sessions.c  the writes of session rows, and their ids
  *   store_stats.c     today's counts, the hourly aggregate, retention, reading stats
  *   store_stats_sql.c the statements of statistics and retention (lotsectl too)
+ *   store_mail.c      mail threads, messages and device mail keys (§9.4)
  *
  * All of it runs on the service thread, except a task's work() on a worker. */
 #ifndef LOTSE_STORE_INTERNAL_H
@@ -51,12 +52,12 @@ struct req {
             const char *sql;
             const char *what; /* for log lines */
             int nparams;
-            char params[STORE_QUERY_PARAMS][136]; /* 136: a 64-byte signature in hex */
-            uint8_t *blob;   /* owned: one more parameter, binary (bytea), or NULL */
-            size_t blob_len;
+            char params[STORE_QUERY_PARAMS][72];
             store_result_cb cb;
             void *arg;
             PGresult *res; /* kept from the result until the callback */
+            uint8_t *blob; /* own copy of a binary last parameter, or NULL */
+            int blob_len;
         } query;
     } u;
 };
@@ -216,8 +217,8 @@ int store__submit(struct store *s, struct req *r);
 int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
                  int nparams, const char *const *params);
 
-/* As store__query, with blob (copied) as one more parameter, $(nparams + 1),
- * sent in binary format: a bytea too large for the text parameters. */
+/* store__query with one more parameter, a bytea sent in binary (copied; wiped
+ * when the request is freed). */
 int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
                       void *arg, int nparams, const char *const *params, const uint8_t *blob,
                       size_t blob_len);

@@ -11,7 +11,7 @@
 
 static const char key_put_sql[] =
     "INSERT INTO mail_keys (device_pk, mail_pk, sig)"
-    " SELECT d.device_pk, decode($2, 'hex'), decode($3, 'hex') FROM device_certs d"
+    " SELECT d.device_pk, decode($2, 'hex'), $3 FROM device_certs d"
     " WHERE d.device_pk = decode($1, 'hex') AND d.revoked_at IS NULL AND d.expires_at > now()"
     " ON CONFLICT (device_pk) DO UPDATE SET mail_pk = EXCLUDED.mail_pk, sig = EXCLUDED.sig"
     " RETURNING 1";
@@ -19,7 +19,7 @@ static const char key_put_sql[] =
 static const char board_sql[] =
     "SELECT encode(tid, 'hex'), topic, n,"
     " extract(epoch FROM coalesce(waiting_since, created_hour))::bigint,"
-    " waiting_since IS NOT NULL, coalesce(claimed_by, 0)"
+    " waiting_since IS NOT NULL, coalesce(claimed_by, 0), count(*) OVER ()"
     " FROM mail_threads WHERE state = 'open'"
     " ORDER BY waiting_since IS NULL, coalesce(waiting_since, created_hour), tid LIMIT $1::integer";
 
@@ -45,9 +45,6 @@ static const char claim_sql[] =
     " UNION ALL SELECT 0, topic, encode(box_pk, 'hex'), encode(sign_pk, 'hex'), n,"
     " coalesce(claimed_by, 0), state FROM mail_threads"
     " WHERE tid = decode($1, 'hex') AND NOT EXISTS (SELECT FROM c)";
-
-static const char messages_sql[] =
-    "SELECT n, envelope FROM mail_messages WHERE tid = decode($1, 'hex') ORDER BY n";
 
 /* $1 tid, $2 who, $3 n, $4 bytes, $5 max messages, $6 max bytes, $7 target
  * hours, $8 envelope. The first answer's hours count from the hour bucket of
@@ -110,12 +107,11 @@ static void to_hex(char *out, const uint8_t *b, size_t n)
 int store_mail_key_put(struct store *s, const uint8_t device_pk[32], const uint8_t mail_pk[32],
                        const uint8_t sig[64], store_result_cb cb, void *arg)
 {
-    char d[65], k[65], g[129];
+    char d[65], k[65];
     to_hex(d, device_pk, 32);
     to_hex(k, mail_pk, 32);
-    to_hex(g, sig, 64);
-    const char *p[3] = {d, k, g};
-    return store__query(s, key_put_sql, "mail key", cb, arg, 3, p);
+    const char *p[2] = {d, k};
+    return store__query_blob(s, key_put_sql, "mail key", cb, arg, 2, p, sig, 64);
 }
 
 int store_mail_board_load(struct store *s, int max, store_result_cb cb, void *arg)
@@ -149,12 +145,6 @@ static int query_tid(struct store *s, const char *sql, const char *what, const c
 int store_mail_claim(struct store *s, const char *tid, int64_t who, store_result_cb cb, void *arg)
 {
     return query_tid(s, claim_sql, "mail claim", tid, who, 0, 2, cb, arg);
-}
-
-int store_mail_messages(struct store *s, const char *tid, store_result_cb cb, void *arg)
-{
-    const char *p[1] = {tid};
-    return store__query(s, messages_sql, "mail messages", cb, arg, 1, p);
 }
 
 int store_mail_answer(struct store *s, const struct store_mail_answer *a, const uint8_t *env,

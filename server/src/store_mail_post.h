@@ -19,7 +19,7 @@ int store_mail_key_put(struct store *s, const uint8_t device_pk[32], const uint8
 
 /* The open threads, oldest unanswered first (at most max rows): tid hex, topic,
  * n, since (Unix: waiting_since, else created_hour), waiting (t/f), claimed_by
- * (0 for none). */
+ * (0 for none), open threads in all. */
 int store_mail_board_load(struct store *s, int max, store_result_cb cb, void *arg);
 
 /* One row: percent of threads opened since local midnight (in tz) and in the
@@ -31,9 +31,6 @@ int store_mail_shares(struct store *s, int target_hours, const char *tz, store_r
 /* Claims tid for who unless somebody else holds it. One row: won (1/0), topic,
  * box_pk hex, sign_pk hex, n, claimed_by, state; no row for no such thread. */
 int store_mail_claim(struct store *s, const char *tid, int64_t who, store_result_cb cb, void *arg);
-
-/* The messages of tid: n, envelope (bytea, hex text), in order. */
-int store_mail_messages(struct store *s, const char *tid, store_result_cb cb, void *arg);
 
 /* Stores who's answer as message n of tid if who holds the claim, the thread is
  * open, n is the next number and the limits allow. One row: stored n (NULL when

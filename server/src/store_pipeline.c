@@ -37,7 +37,8 @@ void store__answer(struct req *r, int status)
     if (r->u.query.cb)
         r->u.query.cb(r->u.query.arg, status, status == 0 ? r->u.query.res : NULL);
     PQclear(r->u.query.res);
-    mem_free(r->u.query.blob);
+    if (r->u.query.blob)
+        mem_free_secret(r->u.query.blob, (size_t)r->u.query.blob_len);
     mem_free(r);
 }
 
@@ -52,9 +53,11 @@ static int send_query(PGconn *conn, const struct req *r)
     for (int i = 0; i < n; i++)
         values[i] = r->u.query.params[i];
     if (r->u.query.blob) {
+        /* a bytea as the last parameter, sent binary (mail envelopes) */
         values[n] = (const char *)r->u.query.blob;
-        lengths[n] = (int)r->u.query.blob_len;
-        formats[n++] = 1;
+        lengths[n] = r->u.query.blob_len;
+        formats[n] = 1;
+        n++;
     }
     return PQsendQueryParams(conn, r->u.query.sql, n, NULL, values, lengths, formats, 0);
 }
@@ -207,11 +210,17 @@ int store__submit(struct store *s, struct req *r)
     return 0;
 }
 
-/* A query request with its text parameters copied; the caller submits it. */
-static int query_new(struct store *s, const char *sql, const char *what, store_result_cb cb,
-                     void *arg, int nparams, const char *const *params, struct req **out)
+int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
+                 int nparams, const char *const *params)
 {
-    if (!s || nparams > STORE_QUERY_PARAMS)
+    return store__query_blob(s, sql, what, cb, arg, nparams, params, NULL, 0);
+}
+
+int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
+                      size_t blob_len)
+{
+    if (!s || nparams > STORE_QUERY_PARAMS || blob_len > INT32_MAX)
         return -EINVAL;
     struct req *r;
     int rc = store__req_new(s, REQ_QUERY, &r);
@@ -229,33 +238,15 @@ static int query_new(struct store *s, const char *sql, const char *what, store_r
         }
         strcpy(r->u.query.params[i], params[i]);
     }
-    *out = r;
-    return 0;
-}
-
-int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
-                 int nparams, const char *const *params)
-{
-    struct req *r;
-    int rc = query_new(s, sql, what, cb, arg, nparams, params, &r);
-    return rc < 0 ? rc : store__submit(s, r);
-}
-
-int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
-                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
-                      size_t blob_len)
-{
-    struct req *r;
-    int rc = query_new(s, sql, what, cb, arg, nparams, params, &r);
-    if (rc < 0)
-        return rc;
-    r->u.query.blob = mem_calloc(1, blob_len ? blob_len : 1);
-    if (!r->u.query.blob) {
-        mem_free(r);
-        return -ENOMEM;
+    if (blob) {
+        r->u.query.blob = mem_calloc(1, blob_len ? blob_len : 1);
+        if (!r->u.query.blob) {
+            mem_free(r);
+            return -ENOMEM;
+        }
+        memcpy(r->u.query.blob, blob, blob_len);
+        r->u.query.blob_len = (int)blob_len;
     }
-    memcpy(r->u.query.blob, blob, blob_len);
-    r->u.query.blob_len = blob_len;
     return store__submit(s, r);
 }
 
