@@ -82,14 +82,16 @@ static const char close_sql[] =
     "UPDATE mail_threads SET state = 'closed', claimed_by = NULL, waiting_since = NULL"
     " WHERE tid = decode($1, 'hex') AND claimed_by = $2::integer RETURNING 1";
 
-static const char release_all_sql[] = "UPDATE mail_threads SET claimed_by = NULL"
-                                      " WHERE claimed_by IS NOT NULL"
-                                      " AND ($1::integer = 0 OR claimed_by = $1::integer)";
+/* Look-ups must return rows: hence the count. */
+static const char release_all_sql[] =
+    "WITH u AS (UPDATE mail_threads SET claimed_by = NULL WHERE claimed_by IS NOT NULL"
+    " AND ($1::integer = 0 OR claimed_by = $1::integer) RETURNING 1) SELECT count(*) FROM u";
 
 static const char opened_sql[] =
     "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
     " mean_duration, mail_opened) VALUES (date_trunc('hour', now()), $1, 0, 0, 0, 0, 0, 1)"
-    " ON CONFLICT (hour, topic) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1";
+    " ON CONFLICT (hour, topic) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
+    " RETURNING 1";
 
 const char store_sql_mail_key_revoke[] = "DELETE FROM mail_keys WHERE device_pk = $1::bytea";
 
