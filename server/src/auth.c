@@ -16,10 +16,10 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
-#include "server.h"
 #include "store.h"
 #include "workers.h"
 
@@ -29,7 +29,7 @@
 
 struct login {
     struct conn *conn; /* NULL once the connection closed */
-    struct server *srv;
+    struct hub *hub;
     char handle[STORE_MAX_HANDLE + 1];
     char password[MAX_PASSWORD + 1];
     uint8_t device[LOTSE_PK_BYTES];
@@ -47,14 +47,14 @@ static void login_free(struct login *l)
     mem_free_secret(l, sizeof(*l));
 }
 
-int auth_init(struct server *srv)
+int auth_init(struct hub *hub)
 {
     /* The cost the accounts are hashed with (setting pwhash_cost, which names
      * lotsectl's --pwhash-cost), so an unknown handle costs what a known one does. */
     char pw[32];
     randombytes_buf(pw, sizeof(pw));
-    int rc = crypto_pwhash_str(srv->dummy_hash, pw, sizeof(pw), srv->cfg->pwhash_ops,
-                               srv->cfg->pwhash_mem);
+    int rc = crypto_pwhash_str(hub->dummy_hash, pw, sizeof(pw), hub->cfg->pwhash_ops,
+                               hub->cfg->pwhash_mem);
     sodium_memzero(pw, sizeof(pw));
     return rc == 0 ? 0 : -ENOMEM;
 }
@@ -69,14 +69,14 @@ static void refuse_rate_limited(struct conn *c, int64_t wait_ms, const char *re)
     char msg[96];
     snprintf(msg, sizeof(msg), "too many failed logins; try again in %lld s",
              (long long)((wait_ms + 999) / 1000));
-    c->srv->stats.rate_limited++;
+    c->hub->stats.rate_limited++;
     conn_send_error(c, "rate_limited", msg, re, NULL, NULL, false);
 }
 
 static void verify_work(void *arg)
 {
     struct login *l = arg;
-    const char *hash = l->found ? l->acct.pw_hash : l->srv->dummy_hash;
+    const char *hash = l->found ? l->acct.pw_hash : l->hub->dummy_hash;
     l->verified = crypto_pwhash_str_verify(hash, l->password, strlen(l->password)) == 0;
     sodium_memzero(l->password, sizeof(l->password));
 }
@@ -90,22 +90,22 @@ static void verify_done(void *arg)
         return;
     }
     c->login = NULL;
-    struct server *srv = c->srv;
-    int64_t now = server_now_ms();
+    struct hub *hub = c->hub;
+    int64_t now = hub_now_ms();
     if (l->found && l->verified && !l->acct.disabled) {
         if (l->by_device)
-            ratelimit_device_succeeded(srv->rl, l->device);
+            ratelimit_device_succeeded(hub->rl, l->device);
         else
-            ratelimit_login_succeeded(srv->rl, l->handle);
-        srv->stats.logins_ok++;
+            ratelimit_login_succeeded(hub->rl, l->handle);
+        hub->stats.logins_ok++;
         if (counsellor_login(c, &l->acct) != 0)
             fail(c, "busy", "out of memory");
     } else {
         if (l->by_device)
-            ratelimit_device_failed(srv->rl, l->device, now);
+            ratelimit_device_failed(hub->rl, l->device, now);
         else
-            ratelimit_login_failed(srv->rl, l->handle, c->source, now);
-        srv->stats.logins_failed++;
+            ratelimit_login_failed(hub->rl, l->handle, c->source, now);
+        hub->stats.logins_failed++;
         log_info("login failed");
         fail(c, "auth_failed", "handle or password wrong, or account disabled");
     }
@@ -133,17 +133,17 @@ static void lookup_done(void *arg, int status, const struct store_account *acct)
      * other login (no device, or a key not certified for this handle) on the
      * handle's and the source's. */
     l->by_device = l->found && l->has_device && l->acct.has_cert;
-    struct server *srv = c->srv;
-    int64_t now = server_now_ms();
-    int64_t wait = l->by_device ? ratelimit_device_wait_ms(srv->rl, l->device, now)
-                                : ratelimit_login_wait_ms(srv->rl, l->handle, c->source, now);
+    struct hub *hub = c->hub;
+    int64_t now = hub_now_ms();
+    int64_t wait = l->by_device ? ratelimit_device_wait_ms(hub->rl, l->device, now)
+                                : ratelimit_login_wait_ms(hub->rl, l->handle, c->source, now);
     if (wait > 0) {
         c->login = NULL;
         refuse_rate_limited(c, wait, "login");
         login_free(l);
         return;
     }
-    if (workers_submit(c->srv->workers, verify_work, verify_done, l) != 0) {
+    if (workers_submit(c->hub->workers, verify_work, verify_done, l) != 0) {
         c->login = NULL;
         fail(c, "busy", "too many logins at once; please try again");
         login_free(l);
@@ -152,7 +152,7 @@ static void lookup_done(void *arg, int status, const struct store_account *acct)
 
 static void start_lookup(struct conn *c, struct login *l)
 {
-    if (store_account_lookup(c->srv->store, l->handle, l->has_device ? l->device : NULL,
+    if (store_account_lookup(c->hub->store, l->handle, l->has_device ? l->device : NULL,
                              lookup_done, l) != 0) {
         c->login = NULL;
         login_free(l);
@@ -211,7 +211,7 @@ static void send_challenge(struct conn *c, struct login *l, const uint8_t device
 
 void auth_login(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     const char *handle, *password;
     size_t handle_len, password_len;
     uint8_t device[LOTSE_PK_BYTES];
@@ -228,7 +228,7 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
         return;
     /* Without a device the backoff is known now, before any database work. */
     int64_t wait =
-        has_device ? 0 : ratelimit_login_wait_ms(srv->rl, handle, c->source, server_now_ms());
+        has_device ? 0 : ratelimit_login_wait_ms(hub->rl, handle, c->source, hub_now_ms());
     if (wait > 0) {
         refuse_rate_limited(c, wait, "login");
         return;
@@ -239,7 +239,7 @@ void auth_login(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     l->conn = c;
-    l->srv = srv;
+    l->hub = hub;
     memcpy(l->handle, handle, handle_len);
     memcpy(l->password, password, password_len);
     c->login = l;
@@ -267,7 +267,7 @@ int auth_login_message(uint8_t *out, size_t cap, const uint8_t nonce[32],
 
 void auth_login_proof(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     struct login *l = c->login;
     if (!l || !l->awaiting_proof) {
         conn_send_error(c, "not_allowed", "no login challenge is open", "login_proof", NULL, NULL,
@@ -293,14 +293,14 @@ void auth_login_proof(struct conn *c, const struct lotse_json_msg *m)
     if (!proven) {
         /* Whoever sent this knows the public key, not the secret one: a failed
          * login of the handle and the source, without a password check. */
-        int64_t now = server_now_ms();
-        int64_t wait = ratelimit_login_wait_ms(srv->rl, l->handle, c->source, now);
+        int64_t now = hub_now_ms();
+        int64_t wait = ratelimit_login_wait_ms(hub->rl, l->handle, c->source, now);
         c->login = NULL;
         if (wait > 0) {
             refuse_rate_limited(c, wait, "login_proof");
         } else {
-            ratelimit_login_failed(srv->rl, l->handle, c->source, now);
-            srv->stats.logins_failed++;
+            ratelimit_login_failed(hub->rl, l->handle, c->source, now);
+            hub->stats.logins_failed++;
             log_info("login failed: device proof wrong");
             conn_send_error(c, "auth_failed", "handle or password wrong, or account disabled",
                             "login_proof", NULL, NULL, false);

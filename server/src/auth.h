@@ -8,12 +8,12 @@
 #include <stdint.h>
 
 struct conn;
-struct server;
+struct hub;
 struct lotse_json_msg;
 
 /* Prepares the dummy hash that unknown handles are checked against, so a wrong
  * handle costs as long as a wrong password. 0 or -ENOMEM. */
-int auth_init(struct server *srv);
+int auth_init(struct hub *hub);
 
 /* Handles "login" from a connection that has no role yet. With a device key it
  * answers login_challenge and waits for login_proof. */

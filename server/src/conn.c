@@ -8,12 +8,13 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "mail_thread.h"
 #include "mem.h"
 #include "outmsg.h"
 #include "rxbuf.h"
-#include "server.h"
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -43,7 +44,7 @@ void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *o
 {
     c->role = role;
     c->ops = ops;
-    list_unlink(&c->srv->pending, &c->pending_link);
+    list_unlink(&c->hub->pending, &c->pending_link);
 }
 
 void conn_clear_role(struct conn *c)
@@ -53,52 +54,52 @@ void conn_clear_role(struct conn *c)
 }
 
 /* Closes connections that said no hello or login within handshake_timeout. */
-static void expire_pending(struct server *srv, int64_t now_ms)
+static void expire_pending(struct hub *hub, int64_t now_ms)
 {
-    int64_t limit_ms = (int64_t)srv->cfg->handshake_timeout * 1000;
-    while (srv->pending.head) {
-        struct conn *c = LIST_ENTRY(srv->pending.head, struct conn, pending_link);
+    int64_t limit_ms = (int64_t)hub->cfg->handshake_timeout * 1000;
+    while (hub->pending.head) {
+        struct conn *c = LIST_ENTRY(hub->pending.head, struct conn, pending_link);
         if (now_ms - c->connected_ms < limit_ms)
             break;
-        list_unlink(&srv->pending, &c->pending_link);
+        list_unlink(&hub->pending, &c->pending_link);
         conn_close(c, 4001, "handshake timeout");
     }
 }
 
-void conn_close_pending(struct server *srv)
+void conn_close_pending(struct hub *hub)
 {
-    LIST_FOREACH_SAFE (&srv->pending, it, nx)
+    LIST_FOREACH_SAFE (&hub->pending, it, nx)
         conn_close(LIST_ENTRY(it, struct conn, pending_link), 1001, "server shutting down");
 }
 
-void conn_open(struct conn *c, struct server *srv, struct lws *wsi)
+void conn_open(struct conn *c, struct hub *hub, struct lws *wsi)
 {
     memset(c, 0, sizeof(*c));
     c->wsi = wsi;
-    c->srv = srv;
-    c->connected_ms = server_now_ms();
+    c->hub = hub;
+    c->connected_ms = hub_now_ms();
     c->last_rx_ms = c->connected_ms;
-    list_insert_head(&srv->all_conns, &c->all_link);
-    c->control_bucket.tokens = srv->cfg->control_burst;
+    list_insert_head(&hub->all_conns, &c->all_link);
+    c->control_bucket.tokens = hub->cfg->control_burst;
     c->control_bucket.last_ms = c->connected_ms;
-    c->relay_bucket.tokens = srv->cfg->relay_burst;
+    c->relay_bucket.tokens = hub->cfg->relay_burst;
     c->relay_bucket.last_ms = c->connected_ms;
-    c->relay_bytes_bucket.tokens = srv->cfg->relay_bytes_burst;
+    c->relay_bytes_bucket.tokens = hub->cfg->relay_bytes_burst;
     c->relay_bytes_bucket.last_ms = c->connected_ms;
-    ratelimit_source(srv->rl, wsi, c->source);
+    ratelimit_source(hub->rl, wsi, c->source);
     /* A small kernel send buffer: what waits in it waits in front of the close
      * frame that tells a slow reader why it is cut off (conn_kill). */
-    int sndbuf = srv->cfg->socket_send_buffer;
+    int sndbuf = hub->cfg->socket_send_buffer;
     if (sndbuf > 0 && setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf,
                                  sizeof(sndbuf)) != 0)
         log_debug("SO_SNDBUF not set on a connection");
-    list_insert_tail(&srv->pending, &c->pending_link);
-    srv->stats.connections_total++;
-    srv->stats.connections_open++;
-    if (ratelimit_conn_open(srv->rl, c->source, srv->cfg->max_connections_per_source)) {
-        c->source_counted = srv->cfg->max_connections_per_source > 0;
+    list_insert_tail(&hub->pending, &c->pending_link);
+    hub->stats.connections_total++;
+    hub->stats.connections_open++;
+    if (ratelimit_conn_open(hub->rl, c->source, hub->cfg->max_connections_per_source)) {
+        c->source_counted = hub->cfg->max_connections_per_source > 0;
     } else {
-        srv->stats.rate_limited++;
+        hub->stats.rate_limited++;
         conn_close(c, 4029, "too many connections from one source");
     }
 }
@@ -117,28 +118,33 @@ static void drop_queue(struct conn *c)
 
 void conn_closed(struct conn *c)
 {
-    if (!c->srv)
+    if (!c->hub)
         return; /* never established */
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     c->closing = true; /* nothing more is queued to a connection that is gone */
-    list_unlink(&srv->kill_list, &c->kill_link);
-    list_unlink(&srv->bulk, &c->bulk_link);
-    list_unlink(&srv->all_conns, &c->all_link);
-    list_unlink(&srv->pending, &c->pending_link);
+    list_unlink(&hub->kill_list, &c->kill_link);
+    list_unlink(&hub->bulk, &c->bulk_link);
+    list_unlink(&hub->all_conns, &c->all_link);
+    list_unlink(&hub->pending, &c->pending_link);
     if (c->cancel) {
         void (*cancel)(struct conn *) = c->cancel;
         c->cancel = NULL;
         cancel(c);
     }
     if (c->source_counted)
-        ratelimit_conn_close(srv->rl, c->source);
+        ratelimit_conn_close(hub->rl, c->source);
     if (c->ops && c->ops->closed)
         c->ops->closed(c);
+    mail_conn_closed(c);
     drop_queue(c);
-    rxbuf_put(c->rx, c->rx_len);
+    if (c->rx_large)
+        rxbuf_put_large(c->rx, c->rx_len);
+    else
+        rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;
+    c->rx_large = false;
     c->wsi = NULL;
-    srv->stats.connections_open--;
+    hub->stats.connections_open--;
 }
 
 /* Appends a copy of data to the send queue; 0 or as conn_send. */
@@ -146,12 +152,12 @@ static int enqueue(struct conn *c, const void *data, size_t len, bool binary)
 {
     if (c->closing || !c->wsi)
         return -EPIPE;
-    const struct config *cfg = c->srv->cfg;
+    const struct config *cfg = c->hub->cfg;
     if (c->sq_count >= (uint32_t)cfg->send_queue_max ||
         c->sq_bytes + len > (size_t)cfg->send_queue_max_bytes) {
         /* A peer that does not read must not grow our memory; it is closed and
          * may resume, the sender is not held up. */
-        c->srv->stats.send_queue_kills++;
+        c->hub->stats.send_queue_kills++;
         log_info("closing a slow reader: %u frames queued", c->sq_count);
         conn_kill(c, 4008, "slow reader");
         return -ENOBUFS;
@@ -181,12 +187,12 @@ int conn_send(struct conn *c, const void *data, size_t len, bool binary)
 int conn_send_bulk(struct conn *c, const void *data, size_t len)
 {
     int rc = enqueue(c, data, len, false);
-    struct server *srv = c->srv;
-    if (rc != 0 || list_linked(&srv->bulk, &c->bulk_link))
+    struct hub *hub = c->hub;
+    if (rc != 0 || list_linked(&hub->bulk, &c->bulk_link))
         return rc;
-    list_insert_tail(&srv->bulk, &c->bulk_link);
+    list_insert_tail(&hub->bulk, &c->bulk_link);
     if (!ev_is_active(&bulk_timer))
-        ev_timer_start(srv->loop, &bulk_timer);
+        ev_timer_start(hub->loop, &bulk_timer);
     return 0;
 }
 
@@ -194,15 +200,15 @@ int conn_send_bulk(struct conn *c, const void *data, size_t len)
  * WRITEABLE: every millisecond while any wait. */
 static void on_bulk(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct server *srv = t->data;
+    struct hub *hub = t->data;
     (void)revents;
-    for (int n = 0; n < CONN_BULK_PER_SLICE && srv->bulk.head; n++) {
-        struct conn *c = LIST_ENTRY(srv->bulk.head, struct conn, bulk_link);
-        list_unlink(&srv->bulk, &c->bulk_link);
+    for (int n = 0; n < CONN_BULK_PER_SLICE && hub->bulk.head; n++) {
+        struct conn *c = LIST_ENTRY(hub->bulk.head, struct conn, bulk_link);
+        list_unlink(&hub->bulk, &c->bulk_link);
         if (c->wsi && c->sq_head)
             lws_callback_on_writable(c->wsi);
     }
-    if (!srv->bulk.head)
+    if (!hub->bulk.head)
         ev_timer_stop(loop, t);
 }
 
@@ -236,8 +242,8 @@ void conn_send_error(struct conn *c, const char *code, const char *msg, const ch
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (counts) {
-        c->srv->stats.protocol_errors++;
-        if (++c->protocol_errors >= c->srv->cfg->max_protocol_errors)
+        c->hub->stats.protocol_errors++;
+        if (++c->protocol_errors >= c->hub->cfg->max_protocol_errors)
             conn_close(c, 1008, "too many protocol errors");
     }
 }
@@ -245,7 +251,7 @@ void conn_send_error(struct conn *c, const char *code, const char *msg, const ch
 int conn_check_start(struct conn *c, const struct lotse_json_msg *m, const char *re)
 {
     int64_t v;
-    if (c->srv->stopping) {
+    if (c->hub->stopping) {
         conn_send_error(c, "shutting_down", "the service is restarting; please come back in a minute",
                         re, NULL, NULL, false);
         conn_close(c, 1001, "shutting down");
@@ -276,7 +282,7 @@ void conn_close(struct conn *c, uint16_t code, const char *reason)
 
 void conn_kill(struct conn *c, uint16_t code, const char *reason)
 {
-    if (!c->wsi || list_linked(&c->srv->kill_list, &c->kill_link))
+    if (!c->wsi || list_linked(&c->hub->kill_list, &c->kill_link))
         return;
     /* The close frame goes out before anything still queued (dropped here),
      * written by us at the next WRITEABLE: lws itself would write it only
@@ -298,17 +304,17 @@ void conn_kill(struct conn *c, uint16_t code, const char *reason)
      * may never close it; closing it here, inside another connection's
      * callback, could pull state from under the caller. The tick does it once
      * the wait is over. */
-    c->kill_deadline_ms = server_now_ms() + CONN_KILL_WAIT_MS;
-    list_insert_head(&c->srv->kill_list, &c->kill_link);
+    c->kill_deadline_ms = hub_now_ms() + CONN_KILL_WAIT_MS;
+    list_insert_head(&c->hub->kill_list, &c->kill_link);
 }
 
 /* Pings connections quiet for ping_interval and closes those quiet for
  * ping_timeout. lotse does this itself: lws 4.1's own idle policy re-sorts a
  * timer list of every connection on each message. */
-static void keepalive(struct server *srv, int64_t now_ms)
+static void keepalive(struct hub *hub, int64_t now_ms)
 {
-    const struct config *cfg = srv->cfg;
-    LIST_FOREACH_SAFE (&srv->all_conns, it, nx) {
+    const struct config *cfg = hub->cfg;
+    LIST_FOREACH_SAFE (&hub->all_conns, it, nx) {
         struct conn *c = LIST_ENTRY(it, struct conn, all_link);
         int64_t quiet = now_ms - c->last_rx_ms;
         if (quiet >= (int64_t)cfg->ping_timeout * 1000) {
@@ -322,12 +328,12 @@ static void keepalive(struct server *srv, int64_t now_ms)
 
 /* Closes every connection on the kill list whose wait is over (from the tick,
  * outside any connection's callback). */
-static void kill_listed(struct server *srv, int64_t now)
+static void kill_listed(struct hub *hub, int64_t now)
 {
-    LIST_FOREACH_SAFE (&srv->kill_list, it, nx) {
+    LIST_FOREACH_SAFE (&hub->kill_list, it, nx) {
         struct conn *c = LIST_ENTRY(it, struct conn, kill_link);
-        if (now >= c->kill_deadline_ms || srv->finishing) {
-            list_unlink(&srv->kill_list, &c->kill_link);
+        if (now >= c->kill_deadline_ms || hub->finishing) {
+            list_unlink(&hub->kill_list, &c->kill_link);
             if (c->wsi) {
                 log_debug("dropping a connection whose close frame did not get out in time");
                 lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_SYNC);
@@ -338,30 +344,30 @@ static void kill_listed(struct server *srv, int64_t now)
 
 /* The connection layer's second: pings every 5 s, slow readers past their
  * wait, connections that said no hello or login in time. */
-static void on_tick(struct server *srv, int64_t now_ms)
+static void on_tick(struct hub *hub, int64_t now_ms)
 {
     if (now_ms - last_keepalive_ms >= 5000) {
         last_keepalive_ms = now_ms;
-        keepalive(srv, now_ms);
+        keepalive(hub, now_ms);
     }
-    kill_listed(srv, now_ms);
-    expire_pending(srv, now_ms);
+    kill_listed(hub, now_ms);
+    expire_pending(hub, now_ms);
 }
 
 static struct tick_hook tick_hook = {.order = 10, .fn = on_tick};
 
-void conn_start(struct server *srv)
+void conn_start(struct hub *hub)
 {
     last_keepalive_ms = 0;
     ev_timer_init(&bulk_timer, on_bulk, 0.001, 0.001);
-    bulk_timer.data = srv;
-    tick_add(&srv->tick, &tick_hook);
+    bulk_timer.data = hub;
+    tick_add(&hub->tick, &tick_hook);
 }
 
-void conn_stop(struct server *srv)
+void conn_stop(struct hub *hub)
 {
-    ev_timer_stop(srv->loop, &bulk_timer);
-    tick_remove(&srv->tick, &tick_hook);
+    ev_timer_stop(hub->loop, &bulk_timer);
+    tick_remove(&hub->tick, &tick_hook);
 }
 
 /* conn_kill's close frame, as raw bytes (unmasked, final), ahead of nothing:

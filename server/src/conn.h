@@ -10,21 +10,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <libwebsockets.h>
 
 #include "list.h"
 #include "ratelimit.h"
 
 struct lws;
-struct server;
+struct hub;
 struct session;
 struct counsellor;
 struct login;
+struct mail_conn;
 struct outmsg;
 struct lotse_jw;
 struct lotse_json_msg;
 
 /* The tag the message table routes by; set only through conn_set_role. */
-enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
+enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR, ROLE_MAIL };
 
 struct conn;
 
@@ -44,7 +46,7 @@ typedef void conn_receive_fn(struct conn *c, bool binary, const uint8_t *data, s
 
 struct conn {
     struct lws *wsi;
-    struct server *srv;
+    struct hub *hub;
     enum conn_role role;
     const struct conn_ops *ops; /* the role's, or NULL before hello/login */
     /* work in flight for the connection that must let go of it when it closes
@@ -57,6 +59,9 @@ struct conn {
     size_t rx_len;
     bool rx_in_msg;
     bool rx_binary;
+    bool rx_mail;  /* a MAIL frame (kind 3): up to LOTSE_MAIL_FRAME_MAX, large pool */
+    bool rx_large; /* rx is from the large pool (rxbuf_get_large) */
+    bool rx_drop;  /* no large buffer was free: the rest of this message is dropped */
 
     /* send queue */
     struct outmsg *sq_head, *sq_tail;
@@ -70,7 +75,7 @@ struct conn {
     /* to be closed from the tick once kill_deadline_ms is past (a slow reader:
      * it may never become writable, and lws's own async kill timer is
      * unreliable on libev); until then its close frame may still get out */
-    struct list_link kill_link; /* on srv->kill_list */
+    struct list_link kill_link; /* on hub->kill_list */
     int64_t kill_deadline_ms;
     const char *kill_reason; /* a close frame to write first (static text) */
     bool kill_frame_due;     /* ... at the next WRITEABLE */
@@ -78,7 +83,7 @@ struct conn {
 
     int64_t last_rx_ms; /* anything received, pongs included */
     bool ping_due;      /* a ping goes out at the next WRITEABLE */
-    struct list_link all_link; /* on srv->all_conns: every open connection (keepalive) */
+    struct list_link all_link; /* on hub->all_conns: every open connection (keepalive) */
 
     int protocol_errors;
     int rate_rejects;
@@ -94,23 +99,24 @@ struct conn {
     int64_t pow_issued_ms;
 
     /* connections that have not said hello/login yet, oldest first */
-    struct list_link pending_link; /* on srv->pending */
+    struct list_link pending_link; /* on hub->pending */
     /* a fan-out message waits here for its turn to ask for WRITEABLE */
-    struct list_link bulk_link; /* on srv->bulk */
+    struct list_link bulk_link; /* on hub->bulk */
     /* counsellors and supervisors, who receive queue summaries */
-    struct list_link staff_link; /* on srv->staff */
+    struct list_link staff_link; /* on hub->staff */
 
     struct session *session;       /* ROLE_YOUNG */
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */
     struct login *login;           /* a login in progress */
+    struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
 };
 
 /* Starts the connection layer's timers: its hook on the tick (keepalive every
  * 5 s, the kill list, the handshake timeout) and the fan-out pacing. */
-void conn_start(struct server *srv);
+void conn_start(struct hub *hub);
 
 /* Stops them (shutdown). */
-void conn_stop(struct server *srv);
+void conn_stop(struct hub *hub);
 
 /* Registers the one receiver of every connection's whole messages (start-up). */
 void conn_set_receiver(conn_receive_fn *fn);
@@ -126,10 +132,10 @@ void conn_set_role(struct conn *c, enum conn_role role, const struct conn_ops *o
 void conn_clear_role(struct conn *c);
 
 /* Closes every connection that still has no role, with 1001 (shutdown). */
-void conn_close_pending(struct server *srv);
+void conn_close_pending(struct hub *hub);
 
 /* Sets up a new connection's state (LWS_CALLBACK_ESTABLISHED). */
-void conn_open(struct conn *c, struct server *srv, struct lws *wsi);
+void conn_open(struct conn *c, struct hub *hub, struct lws *wsi);
 
 /* Releases everything the connection holds, cancels work in flight and runs
  * its role's closed op (LWS_CALLBACK_CLOSED). */
@@ -179,5 +185,9 @@ int conn_writeable(struct conn *c);
 
 /* A JSON writer over the service thread's one scratch buffer. */
 struct lotse_jw *conn_jw(void);
+
+/* The lws protocol callback of lotse.v1, in ws.c (server.c's protocol table). */
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                size_t len);
 
 #endif

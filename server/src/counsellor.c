@@ -11,11 +11,11 @@
 #include "conn.h"
 #include "hold.h"
 #include "feed.h"
+#include "hub.h"
 #include "log.h"
 #include "mail_post.h"
 #include "lotse/json.h"
 #include "mem.h"
-#include "server.h"
 #include "session.h"
 #include "tick.h"
 #include "waiting.h"
@@ -58,15 +58,15 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
 }
 
 /* Counsellors and supervisors receive queue summaries (feed.c). */
-static void staff_add(struct server *srv, struct conn *c)
+static void staff_add(struct hub *hub, struct conn *c)
 {
-    list_insert_head(&srv->staff, &c->staff_link);
-    srv->summary_dirty = true;
+    list_insert_head(&hub->staff, &c->staff_link);
+    hub->summary_dirty = true;
 }
 
-static void staff_remove(struct server *srv, struct conn *c)
+static void staff_remove(struct hub *hub, struct conn *c)
 {
-    list_unlink(&srv->staff, &c->staff_link);
+    list_unlink(&hub->staff, &c->staff_link);
 }
 
 static void counsellor_gone(struct conn *c);
@@ -75,16 +75,16 @@ static void counsellor_gone(struct conn *c);
  * resume (PROTOCOL.md §5.2), then the record waits out resume_grace. */
 static void counsellor_closed(struct conn *c)
 {
-    struct server *srv = c->srv;
-    staff_remove(srv, c);
-    if (srv->cfg->resume_grace > 0 && !srv->finishing)
-        hold_adopt_queue(srv, c);
+    struct hub *hub = c->hub;
+    staff_remove(hub, c);
+    if (hub->cfg->resume_grace > 0 && !hub->finishing)
+        hold_adopt_queue(hub, c);
     counsellor_gone(c);
 }
 
 static void supervisor_closed(struct conn *c)
 {
-    staff_remove(c->srv, c);
+    staff_remove(c->hub, c);
 }
 
 static const struct conn_ops counsellor_ops = {"counsellor", counsellor_closed};
@@ -92,7 +92,7 @@ static const struct conn_ops supervisor_ops = {"supervisor", supervisor_closed};
 
 int counsellor_login(struct conn *c, const struct store_account *a)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     uint8_t token[LOTSE_SECRET_BYTES];
     randombytes_buf(token, sizeof(token));
     /* out of the handshake timeout's list even if no record can be made */
@@ -101,7 +101,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
         conn_set_role(c, ROLE_SUPERVISOR, &supervisor_ops);
         send_login_ok(c, a, token, NULL);
         sodium_memzero(token, sizeof(token));
-        staff_add(srv, c);
+        staff_add(hub, c);
         log_info("supervisor %lld logged in", (long long)a->id);
         return 0;
     }
@@ -113,7 +113,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     snprintf(k->handle, sizeof(k->handle), "%s", a->handle);
     snprintf(k->name, sizeof(k->name), "%s", a->display_name);
     for (int i = 0; i < a->topic_count; i++) {
-        int t = config_topic_index(srv->cfg, a->topics[i], strlen(a->topics[i]));
+        int t = config_topic_index(hub->cfg, a->topics[i], strlen(a->topics[i]));
         if (t >= 0)
             k->topic_mask |= 1u << t;
     }
@@ -126,17 +126,17 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     if (a->has_cert)
         memcpy(k->cert, a->cert, LOTSE_CERT_BYTES);
     crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
-    list_insert_head(&srv->counsellors, &k->link);
+    list_insert_head(&hub->counsellors, &k->link);
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
     send_login_ok(c, a, token, k);
     sodium_memzero(token, sizeof(token));
-    staff_add(srv, c);
+    staff_add(hub, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
              a->has_cert ? "certified" : "not certified");
-    waiting_changed(srv);
-    if (srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(srv);
+    waiting_changed(hub);
+    if (hub->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(hub);
     return 0;
 }
 
@@ -166,7 +166,7 @@ struct session *counsellor_own_session(struct conn *c, const struct lotse_json_m
         conn_send_error(c, "bad_field", "sid must be 32 hex digits", re, NULL, "sid", true);
         return NULL;
     }
-    struct session *s = session_find(&c->srv->sessions, sid);
+    struct session *s = session_find(c->hub->sessions, sid);
     if (!s) {
         conn_send_error(c, "no_such_session", "unknown or ended session", re, sid, NULL, true);
         return NULL;
@@ -197,9 +197,9 @@ void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
     k->available = available;
     k->capacity = (int)capacity;
     counsellor_send_status(k);
-    waiting_changed(c->srv);
-    if (c->srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(c->srv);
+    waiting_changed(c->hub);
+    if (c->hub->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(c->hub);
 }
 
 void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
@@ -245,10 +245,10 @@ void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
     if (s->young)
         conn_send_json(s->young, w); /* else sent again when the young person resumes */
     s->state = SESSION_ACTIVE;
-    s->last_frame_ms = server_now_ms();
+    s->last_frame_ms = hub_now_ms();
 }
 
-static void counsellor_free(struct server *srv, struct counsellor *k);
+static void counsellor_free(struct hub *hub, struct counsellor *k);
 
 /* A deliberate end of work: no resume grace. Running sessions end as ended by
  * the counsellor (the young people are told), then the connection closes. */
@@ -258,14 +258,14 @@ void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *k = c->counsellor;
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
-            session_end(c->srv, k->sessions[i], "ended_by_counsellor");
+            session_end(c->hub, k->sessions[i], "ended_by_counsellor");
     if (k->offer)
         counsellor_withdraw_offer(k->offer);
     c->counsellor = NULL;
     k->conn = NULL;
     conn_clear_role(c);
-    staff_remove(c->srv, c);
-    counsellor_free(c->srv, k);
+    staff_remove(c->hub, c);
+    counsellor_free(c->hub, k);
     conn_close(c, 1000, "logged out");
 }
 
@@ -273,7 +273,7 @@ void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
  * sender is detached at once and never sees the young person's next key. */
 void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     struct counsellor *k = c->counsellor;
     struct session *s = counsellor_own_session(c, m, "transfer", false);
     if (!s)
@@ -283,7 +283,7 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *target = NULL;
     int rc = lotse_json_get_str(m, "to", STORE_MAX_HANDLE, &to, &to_len);
     if (rc == 0) {
-        for (struct counsellor *o = counsellor_first(srv); o; o = counsellor_next(o))
+        for (struct counsellor *o = counsellor_first(hub); o; o = counsellor_next(o))
             if (o != k && o->conn && !strcmp(o->handle, to))
                 target = o;
         if (!target || !(target->topic_mask & (1u << s->topic)) ||
@@ -301,26 +301,26 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
     }
     session_notify(c, "ended", s->sid, "transferred");
     counsellor_detach(k, s);
-    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
-    hold_clear(srv, s, HOLD_TO_YOUNG);
+    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
+    hold_clear(hub, s, HOLD_TO_YOUNG);
     s->has_keys = false;
     s->state = SESSION_WAITING;
     s->rekey_pending = true;
     s->transfer_to_id = target ? target->account_id : 0;
     s->transfers++;
-    s->last_frame_ms = server_now_ms();
-    srv->stats.transfers++;
+    s->last_frame_ms = hub_now_ms();
+    hub->stats.transfers++;
     if (s->young)
         session_notify(s->young, "transferred", s->sid, NULL);
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
-    waiting_changed(srv);
+    waiting_changed(hub);
 }
 
 void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m)
 {
     struct session *s = counsellor_own_session(c, m, "end", false);
     if (s)
-        session_end(c->srv, s, "ended_by_counsellor");
+        session_end(c->hub, s, "ended_by_counsellor");
 }
 
 void supervisor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
@@ -334,44 +334,44 @@ static void counsellor_gone(struct conn *c)
     struct counsellor *k = c->counsellor;
     if (!k)
         return;
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     c->counsellor = NULL;
     k->conn = NULL;
     if (k->offer) {
         struct session *offered = k->offer;
         counsellor_withdraw_offer(offered);
     }
-    if (srv->cfg->resume_grace > 0 && !srv->finishing) {
+    if (hub->cfg->resume_grace > 0 && !hub->finishing) {
         /* Dropped, not gone: the sessions wait resume_grace seconds for the
          * counsellor (the away hook ends them after that). */
-        k->away_ms = server_now_ms();
+        k->away_ms = hub_now_ms();
         for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
             if (k->sessions[i])
                 counsellor_send_peer(k->sessions[i]->young, k->sessions[i], "away");
-        waiting_changed(srv);
-        if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
-            counsellor_offer_round(srv);
+        waiting_changed(hub);
+        if (hub->cfg->assign_mode == ASSIGN_OFFER && !hub->stopping)
+            counsellor_offer_round(hub);
         return;
     }
-    counsellor_free(srv, k);
+    counsellor_free(hub, k);
 }
 
 /* Ends the counsellor's sessions and frees the record. */
-static void counsellor_free(struct server *srv, struct counsellor *k)
+static void counsellor_free(struct hub *hub, struct counsellor *k)
 {
     /* Out of the online list first, so that no offer round during the session
      * ends below can pick this counsellor again. */
     k->available = false;
-    list_unlink(&srv->counsellors, &k->link);
+    list_unlink(&hub->counsellors, &k->link);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
         if (k->sessions[i])
-            session_end(srv, k->sessions[i], "counsellor_left");
+            session_end(hub, k->sessions[i], "counsellor_left");
     log_info("counsellor %lld logged out", (long long)k->account_id);
-    mail_post_counsellor_left(srv, k->account_id);
+    mail_post_counsellor_left(hub, k->account_id);
     mem_free_secret(k, sizeof(*k));
-    waiting_changed(srv);
-    if (srv->cfg->assign_mode == ASSIGN_OFFER && !srv->stopping)
-        counsellor_offer_round(srv);
+    waiting_changed(hub);
+    if (hub->cfg->assign_mode == ASSIGN_OFFER && !hub->stopping)
+        counsellor_offer_round(hub);
 }
 
 /* Escalation to the supervisors: metadata only (session, counsellor, topic,
@@ -381,7 +381,7 @@ void counsellor_msg_escalate(struct conn *c, const struct lotse_json_msg *m)
     struct session *s = counsellor_own_session(c, m, "escalate", false);
     if (!s)
         return;
-    int rc = feed_escalate(c->srv, s, c->counsellor);
+    int rc = feed_escalate(c->hub, s, c->counsellor);
     if (rc == -ENOSPC) {
         conn_send_error(c, "busy", "too many open escalations; call a supervisor", "escalate",
                         s->sid, NULL, false);
@@ -405,7 +405,7 @@ static struct counsellor *resume_find(struct conn *c, const struct lotse_json_ms
     crypto_generichash(hash, sizeof(hash), token, sizeof(token), NULL, 0);
     sodium_memzero(token, sizeof(token));
     struct counsellor *k = NULL;
-    for (struct counsellor *o = counsellor_first(c->srv); o; o = counsellor_next(o))
+    for (struct counsellor *o = counsellor_first(c->hub); o; o = counsellor_next(o))
         if (sodium_memcmp(o->token_hash, hash, sizeof(hash)) == 0)
             k = o;
     if (!k)
@@ -414,25 +414,25 @@ static struct counsellor *resume_find(struct conn *c, const struct lotse_json_ms
 }
 
 /* c becomes k's connection; an older one is closed. */
-static void resume_take_over(struct server *srv, struct counsellor *k, struct conn *c)
+static void resume_take_over(struct hub *hub, struct counsellor *k, struct conn *c)
 {
     if (k->conn) {
         struct conn *old = k->conn;
         old->counsellor = NULL;
         conn_clear_role(old);
-        staff_remove(srv, old);
+        staff_remove(hub, old);
         conn_close(old, 4000, "resumed on another connection");
     }
     k->conn = c;
     k->away_ms = 0;
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
-    staff_add(srv, c);
-    srv->stats.resumes++;
+    staff_add(hub, c);
+    hub->stats.resumes++;
 }
 
 /* "resumed" with k's sessions. */
-static void send_resumed(struct server *srv, const struct counsellor *k, struct conn *c)
+static void send_resumed(struct hub *hub, const struct counsellor *k, struct conn *c)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
@@ -446,7 +446,7 @@ static void send_resumed(struct server *srv, const struct counsellor *k, struct 
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
         lotse_jw_str(w, "state", s->state == SESSION_ACTIVE ? "active" : "assigned");
-        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+        lotse_jw_str(w, "topic", hub->cfg->topics[s->topic]);
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
@@ -456,14 +456,14 @@ static void send_resumed(struct server *srv, const struct counsellor *k, struct 
 
 void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     if (conn_check_start(c, m, "resume") != 0)
         return;
     struct counsellor *k = resume_find(c, m);
     if (!k)
         return;
-    resume_take_over(srv, k, c);
-    send_resumed(srv, k, c);
+    resume_take_over(hub, k, c);
+    send_resumed(hub, k, c);
     counsellor_send_status(k);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         struct session *s = k->sessions[i];
@@ -471,22 +471,22 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
             continue;
         if (s->state == SESSION_ASSIGNED)
             counsellor_send_assigned(k, s);
-        hold_flush(srv, s, HOLD_TO_COUNSELLOR, c);
+        hold_flush(hub, s, HOLD_TO_COUNSELLOR, c);
         counsellor_send_peer(s->young, s, "back");
     }
     log_info("counsellor %lld resumed", (long long)k->account_id);
-    waiting_changed(srv);
-    if (srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(srv);
+    waiting_changed(hub);
+    if (hub->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(hub);
 }
 
-static void expire_away(struct server *srv, int64_t now_ms)
+static void expire_away(struct hub *hub, int64_t now_ms)
 {
-    struct counsellor *k = counsellor_first(srv);
+    struct counsellor *k = counsellor_first(hub);
     while (k) {
         struct counsellor *next = counsellor_next(k);
-        if (!k->conn && now_ms - k->away_ms >= (int64_t)srv->cfg->resume_grace * 1000)
-            counsellor_free(srv, k);
+        if (!k->conn && now_ms - k->away_ms >= (int64_t)hub->cfg->resume_grace * 1000)
+            counsellor_free(hub, k);
         k = next;
     }
 }
@@ -494,8 +494,8 @@ static void expire_away(struct server *srv, int64_t now_ms)
 /* Away counsellors after the session timeouts (30), as the tick always ran. */
 static struct tick_hook away_hook = {.order = 40, .fn = expire_away};
 
-void counsellor_start(struct server *srv)
+void counsellor_start(struct hub *hub)
 {
-    counsellor_offers_start(srv);
-    tick_add(&srv->tick, &away_hook);
+    counsellor_offers_start(hub);
+    tick_add(&hub->tick, &away_hook);
 }

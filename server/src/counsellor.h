@@ -13,7 +13,7 @@
 #define COUNSELLOR_MAX_SESSIONS 10
 
 struct conn;
-struct server;
+struct hub;
 struct session;
 struct lotse_json_msg;
 
@@ -34,13 +34,13 @@ struct counsellor {
     struct session *sessions[COUNSELLOR_MAX_SESSIONS];
     struct session *offer;
     int64_t offers_paused_until_ms; /* after a decline, others get the next offer */
-    struct list_link link;          /* on srv->counsellors */
+    struct list_link link;          /* on hub->counsellors */
 };
 
-/* The online counsellors, newest first: for (k = counsellor_first(srv); k;
+/* The online counsellors, newest first: for (k = counsellor_first(hub); k;
  * k = counsellor_next(k)). The next one may be read before k is freed. */
-#define counsellor_first(srv)                                                                      \
-    ((srv)->counsellors.head ? LIST_ENTRY((srv)->counsellors.head, struct counsellor, link) : NULL)
+#define counsellor_first(hub)                                                                      \
+    ((hub)->counsellors.head ? LIST_ENTRY((hub)->counsellors.head, struct counsellor, link) : NULL)
 #define counsellor_next(k)                                                                         \
     ((k)->link.next ? LIST_ENTRY((k)->link.next, struct counsellor, link) : NULL)
 
@@ -87,20 +87,20 @@ struct session *counsellor_own_session(struct conn *c, const struct lotse_json_m
 void counsellor_withdraw_offer(struct session *s);
 
 /* Registers the offers on the tick (from counsellor_start). */
-void counsellor_offers_start(struct server *srv);
+void counsellor_offers_start(struct hub *hub);
 
 /* Registers the counsellors' timeouts on the tick: offers (offer mode) and
  * counsellors away longer than resume_grace, whose record goes (start-up). */
-void counsellor_start(struct server *srv);
+void counsellor_start(struct hub *hub);
 
 /* Removes s from k's sessions (session end). */
 void counsellor_detach(struct counsellor *k, struct session *s);
 
 /* Offer mode: offers waiting sessions to available counsellors with free capacity. */
-void counsellor_offer_round(struct server *srv);
+void counsellor_offer_round(struct hub *hub);
 
 /* Offer mode: withdraws offers past their deadline. */
-void counsellor_offer_expire(struct server *srv, int64_t now_ms);
+void counsellor_offer_expire(struct hub *hub, int64_t now_ms);
 
 /* Takes back the open offer of s, if any, and tells the counsellor
  * `offer_withdrawn` (the young person went away). */

@@ -7,9 +7,9 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
-#include "server.h"
 #include "session.h"
 #include "tick.h"
 #include "waiting.h"
@@ -18,24 +18,24 @@ void counsellor_send_assigned(struct counsellor *k, struct session *s)
 {
     if (!k->conn)
         return;
-    struct server *srv = k->conn->srv;
+    struct hub *hub = k->conn->hub;
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "assigned");
     lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-    lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
+    lotse_jw_str(w, "topic", hub->cfg->topics[s->topic]);
     lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
     lotse_jw_int(w, "waited",
-                 ((s->picked_ms ? s->picked_ms : server_now_ms()) - s->enqueued_ms) / 1000);
+                 ((s->picked_ms ? s->picked_ms : hub_now_ms()) - s->enqueued_ms) / 1000);
     lotse_jw_obj_end(w);
     conn_send_json(k->conn, w);
 }
 
 void counsellor_assign(struct counsellor *k, struct session *s)
 {
-    struct server *srv = k->conn->srv;
-    int64_t now = server_now_ms();
-    queue_remove(&srv->queue, &s->qe);
+    struct hub *hub = k->conn->hub;
+    int64_t now = hub_now_ms();
+    queue_remove(&hub->queue, &s->qe);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         if (!k->sessions[i]) {
             k->sessions[i] = s;
@@ -48,13 +48,13 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     if (!s->picked_ms)
         s->picked_ms = now;
     s->last_frame_ms = now;
-    waiting_note_pickup(srv, now);
-    session_row_taken(srv, s);
+    waiting_note_pickup(hub, now);
+    session_row_taken(hub, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
-              srv->cfg->topics[s->topic]);
+              hub->cfg->topics[s->topic]);
     counsellor_send_status(k);
-    waiting_changed(srv);
+    waiting_changed(hub);
 }
 
 void counsellor_detach(struct counsellor *k, struct session *s)
@@ -68,8 +68,8 @@ void counsellor_detach(struct counsellor *k, struct session *s)
     s->counsellor = NULL;
     if (k->conn && !k->conn->closing)
         counsellor_send_status(k);
-    if (k->conn && k->conn->srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(k->conn->srv);
+    if (k->conn && k->conn->hub->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(k->conn->hub);
 }
 
 static bool can_take(struct conn *c, const char *re)
@@ -94,7 +94,7 @@ void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *k = c->counsellor;
     if (!can_take(c, "take"))
         return;
-    struct queue_entry *e = queue_next(&c->srv->queue, k->topic_mask, true);
+    struct queue_entry *e = queue_next(&c->hub->queue, k->topic_mask, true);
     if (!e) {
         conn_send_error(c, "queue_empty", "nobody is waiting in your topics", "take", NULL, NULL,
                         false);
@@ -125,8 +125,8 @@ static void handle_accept(struct conn *c, const struct lotse_json_msg *m, bool a
         counsellor_assign(c->counsellor, s);
     } else {
         c->counsellor->offers_paused_until_ms =
-            server_now_ms() + (int64_t)c->srv->cfg->offer_timeout * 1000;
-        counsellor_offer_round(c->srv);
+            hub_now_ms() + (int64_t)c->hub->cfg->offer_timeout * 1000;
+        counsellor_offer_round(c->hub);
     }
 }
 
@@ -140,9 +140,9 @@ void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m)
     handle_accept(c, m, false);
 }
 
-void counsellor_offer_round(struct server *srv)
+void counsellor_offer_round(struct hub *hub)
 {
-    if (srv->stopping)
+    if (hub->stopping)
         return;
     /* Give each waiting session, oldest of the highest priority first, to the
      * least-loaded available counsellor that serves its topic and has no open
@@ -150,11 +150,11 @@ void counsellor_offer_round(struct server *srv)
     for (;;) {
         struct counsellor *best = NULL;
         struct queue_entry *best_e = NULL;
-        for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
+        for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
             if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
-                k->offers_paused_until_ms > server_now_ms())
+                k->offers_paused_until_ms > hub_now_ms())
                 continue;
-            struct queue_entry *e = queue_next(&srv->queue, k->topic_mask, true);
+            struct queue_entry *e = queue_next(&hub->queue, k->topic_mask, true);
             if (!e)
                 continue;
             if (!best || k->active < best->active) {
@@ -167,24 +167,24 @@ void counsellor_offer_round(struct server *srv)
         struct session *s = (struct session *)((char *)best_e - offsetof(struct session, qe));
         s->qe.offered = true;
         s->offered_to = best;
-        s->offer_deadline_ms = server_now_ms() + (int64_t)srv->cfg->offer_timeout * 1000;
+        s->offer_deadline_ms = hub_now_ms() + (int64_t)hub->cfg->offer_timeout * 1000;
         best->offer = s;
         struct lotse_jw *w = conn_jw();
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_str(w, "t", "offer");
         lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
-        lotse_jw_str(w, "topic", srv->cfg->topics[s->topic]);
-        lotse_jw_int(w, "waited", (server_now_ms() - s->enqueued_ms) / 1000);
-        lotse_jw_int(w, "expires", srv->cfg->offer_timeout);
+        lotse_jw_str(w, "topic", hub->cfg->topics[s->topic]);
+        lotse_jw_int(w, "waited", (hub_now_ms() - s->enqueued_ms) / 1000);
+        lotse_jw_int(w, "expires", hub->cfg->offer_timeout);
         lotse_jw_obj_end(w);
         conn_send_json(best->conn, w);
     }
 }
 
-void counsellor_offer_expire(struct server *srv, int64_t now_ms)
+void counsellor_offer_expire(struct hub *hub, int64_t now_ms)
 {
     bool any = false;
-    for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
+    for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
         struct session *s = k->offer;
         if (!s || s->offer_deadline_ms > now_ms || !k->conn)
             continue;
@@ -196,7 +196,7 @@ void counsellor_offer_expire(struct server *srv, int64_t now_ms)
         any = true;
     }
     if (any)
-        counsellor_offer_round(srv);
+        counsellor_offer_round(hub);
 }
 
 void counsellor_offer_cancel(struct session *s)
@@ -212,19 +212,19 @@ void counsellor_offer_cancel(struct session *s)
 }
 
 /* Offer mode: expired offers are withdrawn, then the next round is offered. */
-static void offer_tick(struct server *srv, int64_t now_ms)
+static void offer_tick(struct hub *hub, int64_t now_ms)
 {
-    if (srv->cfg->assign_mode != ASSIGN_OFFER)
+    if (hub->cfg->assign_mode != ASSIGN_OFFER)
         return;
-    counsellor_offer_expire(srv, now_ms);
-    counsellor_offer_round(srv);
+    counsellor_offer_expire(hub, now_ms);
+    counsellor_offer_round(hub);
 }
 
 /* Offers run first of the roles' hooks (after the connection layer's 10), as
  * the tick always ran. */
 static struct tick_hook offer_hook = {.order = 20, .fn = offer_tick};
 
-void counsellor_offers_start(struct server *srv)
+void counsellor_offers_start(struct hub *hub)
 {
-    tick_add(&srv->tick, &offer_hook);
+    tick_add(&hub->tick, &offer_hook);
 }

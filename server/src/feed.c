@@ -25,11 +25,11 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "feed_internal.h"
+#include "hub.h"
 #include "log.h"
 #include "mail_board.h"
 #include "lotse/json.h"
 #include "mem.h"
-#include "server.h"
 #include "session.h"
 #include "store.h"
 #include "summary.h"
@@ -48,7 +48,7 @@ static void day_check(struct feed *f, time_t now)
     tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
     tm.tm_isdst = -1;
     f->midnight = mktime(&tm);
-    f->started_base = f->srv->stats.sessions_started;
+    f->started_base = f->hub->stats.sessions_started;
     f->ended_today = f->abandoned_today = 0;
     f->started_offset = f->ended_offset = f->abandoned_offset = 0;
     /* After a midnight this process saw, every session of the day is its own. */
@@ -58,13 +58,13 @@ static void day_check(struct feed *f, time_t now)
 
 static void load_done(void *arg, int status, const struct pg_result *res)
 {
-    struct server *srv = arg;
-    struct feed *f = srv->feed;
+    struct hub *hub = arg;
+    struct feed *f = hub->feed;
     if (!f || f->load != LOAD_PENDING)
         return;
     if (status != 0 || store_result_rows(res) != 1) {
         f->load = LOAD_NONE;
-        f->load_retry_ms = server_now_ms() + FEED_LOAD_RETRY_MS;
+        f->load_retry_ms = hub_now_ms() + FEED_LOAD_RETRY_MS;
         return;
     }
     f->load = LOAD_DONE;
@@ -92,18 +92,18 @@ static void load_done(void *arg, int status, const struct pg_result *res)
 /* Reads today's counts of earlier runs once the database is reachable. */
 static void maybe_load(struct feed *f, int64_t now)
 {
-    if (f->load != LOAD_NONE || now < f->load_retry_ms || !f->srv->store)
+    if (f->load != LOAD_NONE || now < f->load_retry_ms || !f->hub->store)
         return;
     struct store_stats st;
-    store_get_stats(f->srv->store, &st);
+    store_get_stats(f->hub->store, &st);
     if (!st.up)
         return;
-    f->snap_started = f->srv->stats.sessions_started - f->started_base;
+    f->snap_started = f->hub->stats.sessions_started - f->started_base;
     f->snap_ended = f->ended_today;
     f->snap_abandoned = f->abandoned_today;
     f->load_day_key = f->day_key;
     f->load = LOAD_PENDING;
-    if (store_today_counts(f->srv->store, f->midnight, load_done, f->srv) != 0) {
+    if (store_today_counts(f->hub->store, f->midnight, load_done, f->hub) != 0) {
         f->load = LOAD_NONE;
         f->load_retry_ms = now + FEED_LOAD_RETRY_MS;
     }
@@ -111,10 +111,10 @@ static void maybe_load(struct feed *f, int64_t now)
 
 /* ---- the snapshot ---- */
 
-void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out)
+void feed_count_counsellors(const struct hub *hub, struct feed_counsellors *out)
 {
     memset(out, 0, sizeof(*out));
-    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k)) {
+    for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
         if (!k->conn)
             continue; /* dropped, within its resume grace: not online now */
         out->online++;
@@ -126,37 +126,37 @@ void feed_count_counsellors(const struct server *srv, struct feed_counsellors *o
 }
 
 /* Someone waits in a topic that no available counsellor with room serves. */
-static bool nobody_for_waiting(const struct server *srv)
+static bool nobody_for_waiting(const struct hub *hub)
 {
     uint32_t served = 0;
-    for (const struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k))
+    for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
         if (k->conn && k->available && k->active < k->capacity)
             served |= k->topic_mask;
-    for (int t = 0; t < srv->cfg->topic_count; t++)
-        if (queue_topic_len(&srv->queue, t) && !(served & (1u << t)))
+    for (int t = 0; t < hub->cfg->topic_count; t++)
+        if (queue_topic_len(&hub->queue, t) && !(served & (1u << t)))
             return true;
     return false;
 }
 
 /* Per topic: its priority, who waits and the longest wait. */
-static void write_topics(const struct server *srv, int64_t now, struct lotse_jw *w)
+static void write_topics(const struct hub *hub, int64_t now, struct lotse_jw *w)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     lotse_jw_arr_begin(w, "topics");
     for (int t = 0; t < cfg->topic_count; t++) {
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_str(w, "topic", cfg->topics[t]);
         lotse_jw_int(w, "priority", cfg->topic_priority[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&srv->queue, t));
-        lotse_jw_int(w, "longest", summary_topic_longest(srv, t, now));
+        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&hub->queue, t));
+        lotse_jw_int(w, "longest", summary_topic_longest(hub, t, now));
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
 }
 
-static void write_priorities(const struct server *srv, int64_t now, struct lotse_jw *w)
+static void write_priorities(const struct hub *hub, int64_t now, struct lotse_jw *w)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     /* Per priority, highest first: what a counsellor with every topic meets. */
     lotse_jw_arr_begin(w, "priorities");
     int done_above = INT32_MAX;
@@ -171,9 +171,9 @@ static void write_priorities(const struct server *srv, int64_t now, struct lotse
         for (int t = 0; t < cfg->topic_count; t++) {
             if (cfg->topic_priority[t] != p)
                 continue;
-            n += (int64_t)queue_topic_len(&srv->queue, t);
-            if (summary_topic_longest(srv, t, now) > l)
-                l = summary_topic_longest(srv, t, now);
+            n += (int64_t)queue_topic_len(&hub->queue, t);
+            if (summary_topic_longest(hub, t, now) > l)
+                l = summary_topic_longest(hub, t, now);
         }
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_int(w, "priority", p);
@@ -202,31 +202,31 @@ static void write_waits(const struct feed *f, struct lotse_jw *w)
 /* Counsellors, sessions running, and today's counts. */
 static void write_people(const struct feed *f, struct lotse_jw *w)
 {
-    const struct server *srv = f->srv;
+    const struct hub *hub = f->hub;
     struct feed_counsellors k;
-    feed_count_counsellors(srv, &k);
+    feed_count_counsellors(hub, &k);
     lotse_jw_int(w, "counsellors_online", k.online);
     lotse_jw_int(w, "counsellors_available", k.available);
     lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
-    lotse_jw_int(w, "active", (int64_t)(srv->sessions.count - srv->queue.len));
+    lotse_jw_int(w, "active", (int64_t)(hub->sessions->count - hub->queue.len));
     lotse_jw_obj_begin(w, "today");
     lotse_jw_int(w, "started",
-                 (int64_t)(srv->stats.sessions_started - f->started_base) + f->started_offset);
+                 (int64_t)(hub->stats.sessions_started - f->started_base) + f->started_offset);
     lotse_jw_int(w, "ended", (int64_t)f->ended_today + f->ended_offset);
     lotse_jw_int(w, "abandoned", (int64_t)f->abandoned_today + f->abandoned_offset);
     lotse_jw_obj_end(w);
 }
 
-static void write_alarms(struct server *srv, int64_t longest, struct lotse_jw *w)
+static void write_alarms(struct hub *hub, int64_t longest, struct lotse_jw *w)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     lotse_jw_arr_begin(w, "alarms");
     if (cfg->alarm_longest_wait > 0 && longest >= cfg->alarm_longest_wait)
         lotse_jw_str(w, NULL, "longest_wait");
-    if (cfg->alarm_no_counsellor && nobody_for_waiting(srv))
+    if (cfg->alarm_no_counsellor && nobody_for_waiting(hub))
         lotse_jw_str(w, NULL, "no_counsellor");
     struct store_stats st;
-    store_get_stats(srv->store, &st);
+    store_get_stats(hub->store, &st);
     if (!st.up)
         lotse_jw_str(w, NULL, "db_down");
     lotse_jw_arr_end(w);
@@ -234,19 +234,19 @@ static void write_alarms(struct server *srv, int64_t longest, struct lotse_jw *w
 
 static void build(struct feed *f, int64_t now, struct lotse_jw *w)
 {
-    struct server *srv = f->srv;
-    int64_t longest = summary_longest(srv, now);
+    struct hub *hub = f->hub;
+    int64_t longest = summary_longest(hub, now);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "feed");
-    lotse_jw_int(w, "waiting", (int64_t)srv->queue.len);
+    lotse_jw_int(w, "waiting", (int64_t)hub->queue.len);
     lotse_jw_int(w, "longest", longest);
-    write_topics(srv, now, w);
-    write_priorities(srv, now, w);
+    write_topics(hub, now, w);
+    write_priorities(hub, now, w);
     write_waits(f, w);
     write_people(f, w);
     feed_escalations_write(f, w);
-    mail_board_feed_write(srv, w);
-    write_alarms(srv, longest, w);
+    mail_board_feed_write(hub, w);
+    write_alarms(hub, longest, w);
     lotse_jw_obj_end(w);
 }
 
@@ -265,19 +265,19 @@ static void push_feed(struct feed *f, int64_t now)
         return;
     memcpy(f->last_hash, hash, sizeof(hash));
     f->force = false;
-    feed_supervisors_send(f->srv, w->buf, (size_t)len);
+    feed_supervisors_send(f->hub, w->buf, (size_t)len);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     struct feed *f = t->data;
-    struct server *srv = f->srv;
-    if (srv->stopping) {
+    struct hub *hub = f->hub;
+    if (hub->stopping) {
         ev_timer_stop(loop, t);
         return;
     }
-    int64_t now = server_now_ms();
+    int64_t now = hub_now_ms();
     day_check(f, time(NULL));
     feed_waits_scan(f, now);
     feed_waits_expire(f, now);
@@ -288,39 +288,39 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- public ---- */
 
-int feed_create(struct server *srv)
+int feed_create(struct hub *hub)
 {
     struct feed *f = mem_calloc(1, sizeof(*f));
     if (!f)
         return -ENOMEM;
-    f->srv = srv;
-    f->last_scan_ms = server_now_ms();
+    f->hub = hub;
+    f->last_scan_ms = hub_now_ms();
     day_check(f, time(NULL));
     f->load = LOAD_NONE;
     ev_timer_init(&f->timer, on_timer, FEED_INTERVAL_S, FEED_INTERVAL_S);
     f->timer.data = f;
-    ev_timer_start(srv->loop, &f->timer);
-    srv->feed = f;
+    ev_timer_start(hub->loop, &f->timer);
+    hub->feed = f;
     return 0;
 }
 
-void feed_destroy(struct server *srv)
+void feed_destroy(struct hub *hub)
 {
-    struct feed *f = srv->feed;
+    struct feed *f = hub->feed;
     if (!f)
         return;
-    ev_timer_stop(srv->loop, &f->timer);
-    srv->feed = NULL;
+    ev_timer_stop(hub->loop, &f->timer);
+    hub->feed = NULL;
     mem_free_secret(f, sizeof(*f));
 }
 
-bool feed_session_ended(struct server *srv, const struct session *s,
+bool feed_session_ended(struct hub *hub, const struct session *s,
                         const struct store_session_row *row)
 {
-    struct feed *f = srv->feed;
+    struct feed *f = hub->feed;
     if (!f)
         return false;
-    int64_t now = server_now_ms();
+    int64_t now = hub_now_ms();
     day_check(f, time(NULL));
     if (s->state == SESSION_WAITING && !s->picked_ms) { /* nobody took it */
         f->abandoned_today++;

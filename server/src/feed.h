@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct hub;
 struct session;
 struct counsellor;
 struct store_session_row;
@@ -32,30 +32,30 @@ struct feed_counsellors {
     int at_capacity;
 };
 
-/* Makes srv->feed and starts its half-second timer on srv->loop. 0 or -ENOMEM. */
-int feed_create(struct server *srv);
+/* Makes hub->feed and starts its half-second timer on hub->loop. 0 or -ENOMEM. */
+int feed_create(struct hub *hub);
 
-/* Stops the timer and frees srv->feed (NULL is fine). Escalations still open
+/* Stops the timer and frees hub->feed (NULL is fine). Escalations still open
  * are forgotten: they live in memory only, like the sessions they belong to. */
-void feed_destroy(struct server *srv);
+void feed_destroy(struct hub *hub);
 
 /* A session ends (session_end, before its row is queued): counts it for today
  * and the wait window, closes its escalation. Returns whether it was escalated. */
-bool feed_session_ended(struct server *srv, const struct session *s,
+bool feed_session_ended(struct hub *hub, const struct session *s,
                         const struct store_session_row *row);
 
 /* Counsellor k escalates s (which k holds): every supervisor gets `escalation`
  * now and the feed lists it until the session ends. 0, -EALREADY (already
  * open) or -ENOSPC (too many open). */
-int feed_escalate(struct server *srv, const struct session *s, const struct counsellor *k);
+int feed_escalate(struct hub *hub, const struct session *s, const struct counsellor *k);
 
 /* Whether b64 (len bytes) is the stats token of a supervisor logged in now.
  * Compared as BLAKE2b hashes in constant time. */
-bool feed_stats_token_ok(struct server *srv, const char *b64, size_t len);
+bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len);
 
 /* For metrics: the counsellor counts, the wait histogram, escalations open. */
-void feed_count_counsellors(const struct server *srv, struct feed_counsellors *out);
-void feed_get_wait_histogram(struct server *srv, struct feed_wait_histogram *out);
-int feed_open_escalations(const struct server *srv);
+void feed_count_counsellors(const struct hub *hub, struct feed_counsellors *out);
+void feed_get_wait_histogram(struct hub *hub, struct feed_wait_histogram *out);
+int feed_open_escalations(const struct hub *hub);
 
 #endif

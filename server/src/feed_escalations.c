@@ -9,9 +9,9 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "feed_internal.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
-#include "server.h"
 #include "session.h"
 
 bool feed_escalations_close(struct feed *f, const uint8_t sid[LOTSE_SID_BYTES])
@@ -30,7 +30,7 @@ bool feed_escalations_close(struct feed *f, const uint8_t sid[LOTSE_SID_BYTES])
 
 void feed_escalations_write(const struct feed *f, struct lotse_jw *w)
 {
-    const struct config *cfg = f->srv->cfg;
+    const struct config *cfg = f->hub->cfg;
     lotse_jw_int(w, "escalations_open", f->esc_count);
     lotse_jw_arr_begin(w, "escalations");
     for (int i = 0; i < f->esc_count && i < FEED_LISTED_ESCALATIONS; i++) {
@@ -45,9 +45,9 @@ void feed_escalations_write(const struct feed *f, struct lotse_jw *w)
     lotse_jw_arr_end(w);
 }
 
-int feed_escalate(struct server *srv, const struct session *s, const struct counsellor *k)
+int feed_escalate(struct hub *hub, const struct session *s, const struct counsellor *k)
 {
-    struct feed *f = srv->feed;
+    struct feed *f = hub->feed;
     if (!f)
         return -ENOSPC;
     for (int i = 0; i < f->esc_count; i++)
@@ -60,25 +60,25 @@ int feed_escalate(struct server *srv, const struct session *s, const struct coun
     e->counsellor_id = k->account_id;
     e->topic = s->topic;
     e->at = time(NULL);
-    srv->stats.escalations++;
+    hub->stats.escalations++;
 
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "escalation");
     lotse_jw_hex(w, "sid", e->sid, LOTSE_SID_BYTES);
     lotse_jw_int(w, "counsellor", e->counsellor_id);
-    lotse_jw_str(w, "topic", srv->cfg->topics[e->topic]);
+    lotse_jw_str(w, "topic", hub->cfg->topics[e->topic]);
     lotse_jw_int(w, "at", (int64_t)e->at);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     if (len > 0)
-        feed_supervisors_send(srv, w->buf, (size_t)len);
+        feed_supervisors_send(hub, w->buf, (size_t)len);
     log_info("session escalated by counsellor %lld (topic %s)", (long long)k->account_id,
-             srv->cfg->topics[e->topic]);
+             hub->cfg->topics[e->topic]);
     return 0;
 }
 
-int feed_open_escalations(const struct server *srv)
+int feed_open_escalations(const struct hub *hub)
 {
-    return srv->feed ? srv->feed->esc_count : 0;
+    return hub->feed ? hub->feed->esc_count : 0;
 }

@@ -2,7 +2,7 @@
  * feed.c (today's counts, the snapshot and its timer), feed_waits.c (the wait
  * samples of the last hour), feed_supervisors.c (who gets the feed, their
  * stats tokens) and feed_escalations.c. Everything here lives on the service
- * thread and in srv->feed, which feed.c owns (feed_create/feed_destroy). */
+ * thread and in hub->feed, which feed.c owns (feed_create/feed_destroy). */
 #ifndef LOTSE_FEED_INTERNAL_H
 #define LOTSE_FEED_INTERNAL_H
 
@@ -17,7 +17,7 @@
 
 struct conn;
 struct lotse_jw;
-struct server;
+struct hub;
 
 #define FEED_INTERVAL_S         0.5
 #define FEED_WINDOW_MS          (3600 * 1000)
@@ -52,7 +52,7 @@ struct supervisor {
 enum load_state { LOAD_NONE, LOAD_PENDING, LOAD_DONE };
 
 struct feed {
-    struct server *srv;
+    struct hub *hub;
     ev_timer timer;
     int64_t last_scan_ms; /* pickups at or after this are not sampled yet */
 
@@ -103,7 +103,7 @@ void feed_waits_scan(struct feed *f, int64_t now);
  * online. */
 int feed_supervisors_sync(struct feed *f);
 /* Sends buf (len bytes, a whole message the caller keeps) to every supervisor. */
-void feed_supervisors_send(struct server *srv, const char *buf, size_t len);
+void feed_supervisors_send(struct hub *hub, const char *buf, size_t len);
 
 /* ---- feed_escalations.c ---- */
 

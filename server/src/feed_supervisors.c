@@ -8,17 +8,17 @@
 
 #include "conn.h"
 #include "feed_internal.h"
+#include "hub.h"
 #include "lotse/json.h"
-#include "server.h"
 
 static bool is_supervisor(const struct conn *c)
 {
     return c->role == ROLE_SUPERVISOR && !c->closing;
 }
 
-static bool still_logged_in(const struct server *srv, const struct supervisor *sv)
+static bool still_logged_in(const struct hub *hub, const struct supervisor *sv)
 {
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+    LIST_FOREACH_SAFE (&hub->staff, it, nx) {
         const struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (c == sv->conn && c->connected_ms == sv->connected_ms && is_supervisor(c))
             return true;
@@ -44,11 +44,11 @@ static void send_token(struct feed *f, struct conn *c, struct supervisor *sv)
 
 int feed_supervisors_sync(struct feed *f)
 {
-    struct server *srv = f->srv;
+    struct hub *hub = f->hub;
     int online = 0;
     for (int i = 0; i < f->sup_count; i++)
         f->sup[i].seen = false;
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+    LIST_FOREACH_SAFE (&hub->staff, it, nx) {
         struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (!is_supervisor(c))
             continue;
@@ -81,18 +81,18 @@ int feed_supervisors_sync(struct feed *f)
     return online;
 }
 
-void feed_supervisors_send(struct server *srv, const char *buf, size_t len)
+void feed_supervisors_send(struct hub *hub, const char *buf, size_t len)
 {
-    LIST_FOREACH_SAFE (&srv->staff, it, nx) {
+    LIST_FOREACH_SAFE (&hub->staff, it, nx) {
         struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
         if (is_supervisor(c))
             conn_send(c, buf, len, false);
     }
 }
 
-bool feed_stats_token_ok(struct server *srv, const char *b64, size_t len)
+bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len)
 {
-    struct feed *f = srv->feed;
+    struct feed *f = hub->feed;
     uint8_t token[FEED_TOKEN_BYTES + 1], hash[32];
     if (!f || lotse_b64_decode(token, sizeof(token), b64, len) != FEED_TOKEN_BYTES)
         return false;
@@ -101,7 +101,7 @@ bool feed_stats_token_ok(struct server *srv, const char *b64, size_t len)
     bool ok = false;
     for (int i = 0; i < f->sup_count; i++)
         if (sodium_memcmp(hash, f->sup[i].token_hash, sizeof(hash)) == 0 &&
-            still_logged_in(srv, &f->sup[i]))
+            still_logged_in(hub, &f->sup[i]))
             ok = true;
     return ok;
 }

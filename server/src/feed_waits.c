@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "feed_internal.h"
-#include "server.h"
+#include "hub.h"
 #include "session.h"
 
 const int feed_wait_bucket_bounds[FEED_WAIT_BUCKETS] = {10,  30,   60,   120, 300,
@@ -62,18 +62,18 @@ bool feed_waits_percentiles(const struct feed *f, int32_t *p50, int32_t *p90)
 
 void feed_waits_scan(struct feed *f, int64_t now)
 {
-    for (const struct session *s = session_first(&f->srv->sessions); s; s = session_next(s))
+    for (const struct session *s = session_first(f->hub->sessions); s; s = session_next(s))
         if (s->state != SESSION_WAITING && s->picked_ms >= f->last_scan_ms && s->picked_ms < now)
             feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
     f->last_scan_ms = now;
 }
 
-void feed_get_wait_histogram(struct server *srv, struct feed_wait_histogram *out)
+void feed_get_wait_histogram(struct hub *hub, struct feed_wait_histogram *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!srv->feed)
+    if (!hub->feed)
         return;
     /* pickups since the last half-second scan count too */
-    feed_waits_scan(srv->feed, server_now_ms());
-    *out = srv->feed->hist;
+    feed_waits_scan(hub->feed, hub_now_ms());
+    *out = hub->feed->hist;
 }

@@ -5,7 +5,7 @@
  * runs the jobs' done() there (workers_drain). */
 #include "handover.h"
 
-#include "server.h"
+#include "hub.h"
 #include "workers.h"
 
 static int handover_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
@@ -16,9 +16,9 @@ static int handover_callback(struct lws *wsi, enum lws_callback_reasons reason, 
     (void)len;
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
-        struct server *srv = lws_context_user(lws_get_context(wsi));
-        if (srv && srv->workers)
-            workers_drain(srv->workers);
+        struct hub *hub = lws_context_user(lws_get_context(wsi));
+        if (hub && hub->workers)
+            workers_drain(hub->workers);
         return 0;
     }
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

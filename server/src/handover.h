@@ -9,7 +9,7 @@
 
 /* The protocol table entry; list it on the main vhost only (lws delivers the
  * event once per vhost and protocol), so every wake-up drains once. It takes
- * the pool from the context's user (struct server) and owns nothing. */
+ * the pool from the context's user (struct hub) and owns nothing. */
 extern const struct lws_protocols handover_lws_protocol;
 
 #endif

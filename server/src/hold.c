@@ -7,18 +7,18 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "hub.h"
 #include "lotse/proto.h"
 #include "outmsg.h"
-#include "server.h"
 #include "session.h"
 
-static int hold_append(struct server *srv, struct session *s, int dir, struct outmsg *m)
+static int hold_append(struct hub *hub, struct session *s, int dir, struct outmsg *m)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     struct hold *h = &s->hold[dir];
     if (h->count >= (uint32_t)cfg->hold_max_frames ||
         h->bytes + m->len > (size_t)cfg->hold_max_bytes ||
-        srv->hold_total_bytes + m->len > (uint64_t)cfg->hold_total_bytes)
+        hub->hold_total_bytes + m->len > (uint64_t)cfg->hold_total_bytes)
         return -ENOBUFS;
     m->next = NULL;
     if (h->tail)
@@ -28,30 +28,30 @@ static int hold_append(struct server *srv, struct session *s, int dir, struct ou
     h->tail = m;
     h->count++;
     h->bytes += m->len;
-    srv->hold_total_bytes += m->len;
-    srv->stats.frames_held++;
+    hub->hold_total_bytes += m->len;
+    hub->stats.frames_held++;
     return 0;
 }
 
-int hold_push(struct server *srv, struct session *s, int dir, const uint8_t *frame, size_t len)
+int hold_push(struct hub *hub, struct session *s, int dir, const uint8_t *frame, size_t len)
 {
     struct outmsg *m = outmsg_get(len, true);
     if (!m)
         return -ENOMEM;
     memcpy(outmsg_data(m), frame, len);
-    int rc = hold_append(srv, s, dir, m);
+    int rc = hold_append(hub, s, dir, m);
     if (rc)
         outmsg_put(m);
     return rc;
 }
 
-void hold_flush(struct server *srv, struct session *s, int dir, struct conn *c)
+void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c)
 {
     struct hold *h = &s->hold[dir];
     while (h->head) {
         struct outmsg *m = h->head;
         h->head = m->next;
-        srv->hold_total_bytes -= m->len;
+        hub->hold_total_bytes -= m->len;
         conn_send(c, outmsg_data(m), m->len, true);
         outmsg_put(m);
     }
@@ -60,13 +60,13 @@ void hold_flush(struct server *srv, struct session *s, int dir, struct conn *c)
     h->bytes = 0;
 }
 
-void hold_clear(struct server *srv, struct session *s, int dir)
+void hold_clear(struct hub *hub, struct session *s, int dir)
 {
     struct hold *h = &s->hold[dir];
     while (h->head) {
         struct outmsg *m = h->head;
         h->head = m->next;
-        srv->hold_total_bytes -= m->len;
+        hub->hold_total_bytes -= m->len;
         outmsg_put(m);
     }
     h->tail = NULL;
@@ -74,7 +74,7 @@ void hold_clear(struct server *srv, struct session *s, int dir)
     h->bytes = 0;
 }
 
-void hold_adopt_queue(struct server *srv, struct conn *c)
+void hold_adopt_queue(struct hub *hub, struct conn *c)
 {
     struct outmsg *m = c->sq_head;
     c->sq_head = c->sq_tail = NULL;
@@ -85,10 +85,10 @@ void hold_adopt_queue(struct server *srv, struct conn *c)
         struct session *s = NULL;
         int dir = c->role == ROLE_YOUNG ? HOLD_TO_YOUNG : HOLD_TO_COUNSELLOR;
         if (m->binary && m->len >= LOTSE_FRAME_HEADER_BYTES)
-            s = session_find(&srv->sessions, outmsg_data(m) + 4);
+            s = session_find(hub->sessions, outmsg_data(m) + 4);
         bool ours = s && (dir == HOLD_TO_YOUNG ? s->young == c
                                                : s->counsellor && s->counsellor->conn == c);
-        if (!ours || hold_append(srv, s, dir, m) != 0)
+        if (!ours || hold_append(hub, s, dir, m) != 0)
             outmsg_put(m);
         m = next;
     }

@@ -7,22 +7,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct hub;
 struct session;
 struct conn;
 
 /* Keeps a copy of frame for direction dir of s. Returns 0, -ENOBUFS (a bound is
  * reached: the sender is told) or -ENOMEM. */
-int hold_push(struct server *srv, struct session *s, int dir, const uint8_t *frame, size_t len);
+int hold_push(struct hub *hub, struct session *s, int dir, const uint8_t *frame, size_t len);
 
 /* Sends every frame held for direction dir to c, in order, and empties the hold. */
-void hold_flush(struct server *srv, struct session *s, int dir, struct conn *c);
+void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c);
 
 /* Wipes and frees the frames held for direction dir. */
-void hold_clear(struct server *srv, struct session *s, int dir);
+void hold_clear(struct hub *hub, struct session *s, int dir);
 
 /* c is closing: moves the binary frames still waiting in its send queue into the
  * holds of their sessions, so a resume gets them. Control messages are dropped. */
-void hold_adopt_queue(struct server *srv, struct conn *c);
+void hold_adopt_queue(struct hub *hub, struct conn *c);
 
 #endif

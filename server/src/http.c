@@ -21,12 +21,12 @@
 #include "fdguard.h"
 #include "feed.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "lotse/proto.h"
 #include "mem.h"
 #include "metrics.h"
-#include "server.h"
 #include "store.h"
 
 #define HTTP_BIG_MAX            (64 * 1024) /* /metrics and /stats bodies */
@@ -52,16 +52,16 @@ struct http_pss {
 _Static_assert(sizeof(struct http_pss) <= HTTP_PSS_SIZE,
                "lws allocates HTTP_PSS_SIZE per connection");
 
-static size_t healthz(struct server *srv, char *out, size_t cap)
+static size_t healthz(struct hub *hub, char *out, size_t cap)
 {
     struct store_stats st;
-    store_get_stats(srv->store, &st);
+    store_get_stats(hub->store, &st);
     return (size_t)snprintf(out, cap, "{\"status\":\"ok\",\"db\":\"%s\"}\n", st.up ? "up" : "down");
 }
 
-static size_t client_config(struct server *srv, char *out, size_t cap)
+static size_t client_config(struct hub *hub, char *out, size_t cap)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     struct lotse_jw w;
     lotse_jw_init(&w, out, cap);
     lotse_jw_obj_begin(&w, NULL);
@@ -131,28 +131,28 @@ static int bearer(struct lws *wsi, char *out, size_t cap)
     return rc;
 }
 
-static bool metrics_allowed(struct lws *wsi, struct server *srv)
+static bool metrics_allowed(struct lws *wsi, struct hub *hub)
 {
-    if (srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh)
+    if (hub->metrics_vh && lws_get_vhost(wsi) == hub->metrics_vh)
         return true;
     char token[200];
     int n = bearer(wsi, token, sizeof(token));
-    bool ok = n > 0 && metrics_token_ok(srv, token, (size_t)n);
+    bool ok = n > 0 && metrics_token_ok(hub, token, (size_t)n);
     sodium_memzero(token, sizeof(token));
     return ok;
 }
 
-static int serve_metrics(struct lws *wsi, struct http_pss *pss, struct server *srv)
+static int serve_metrics(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
-    bool metrics_vhost = srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh;
-    if (!metrics_vhost && !srv->cfg->metrics_token[0])
+    bool metrics_vhost = hub->metrics_vh && lws_get_vhost(wsi) == hub->metrics_vh;
+    if (!metrics_vhost && !hub->cfg->metrics_token[0])
         return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
-    if (!metrics_allowed(wsi, srv))
+    if (!metrics_allowed(wsi, hub))
         return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
     pss->big = mem_calloc(1, LWS_PRE + HTTP_BIG_MAX);
     if (!pss->big)
         return lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL) ? -1 : 0;
-    int n = metrics_render(srv, pss->big + LWS_PRE, HTTP_BIG_MAX);
+    int n = metrics_render(hub, pss->big + LWS_PRE, HTTP_BIG_MAX);
     if (n < 0) {
         log_warn("metrics: the exposition does not fit %d bytes", HTTP_BIG_MAX);
         mem_free(pss->big);
@@ -164,8 +164,7 @@ static int serve_metrics(struct lws *wsi, struct http_pss *pss, struct server *s
 }
 
 /* The JSON answer of /stats into pss->big; 0 or -ENOMEM / -ENOSPC. */
-static int stats_body(struct http_pss *pss, struct server *srv, int days,
-                      const struct pg_result *res)
+static int stats_body(struct http_pss *pss, struct hub *hub, int days, const struct pg_result *res)
 {
     pss->big = mem_calloc(1, LWS_PRE + HTTP_BIG_MAX);
     if (!pss->big)
@@ -174,7 +173,7 @@ static int stats_body(struct http_pss *pss, struct server *srv, int days,
     lotse_jw_init(&w, pss->big + LWS_PRE, HTTP_BIG_MAX);
     lotse_jw_obj_begin(&w, NULL);
     lotse_jw_int(&w, "days", days);
-    lotse_jw_str(&w, "timezone", srv->cfg->timezone);
+    lotse_jw_str(&w, "timezone", hub->cfg->timezone);
     lotse_jw_arr_begin(&w, "daily");
     static const char *const cols[] = {"sessions", "abandoned", "escalated",
                                        "wait_p50", "wait_p90",  "mean_duration"};
@@ -206,7 +205,7 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
     }
     struct lws *wsi = sw->wsi;
     struct http_pss *pss = lws_wsi_user(wsi);
-    struct server *srv = lws_context_user(lws_get_context(wsi));
+    struct hub *hub = lws_context_user(lws_get_context(wsi));
     int days = sw->days;
     pss->wait = NULL;
     mem_free(sw);
@@ -214,7 +213,7 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
         pss->len =
             (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"db_unavailable\"}\n");
         pss->status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-    } else if (stats_body(pss, srv, days, res) != 0) {
+    } else if (stats_body(pss, hub, days, res) != 0) {
         pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"too_large\"}\n");
         pss->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
     } else {
@@ -224,11 +223,11 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
     lws_callback_on_writable(wsi);
 }
 
-static int serve_stats(struct lws *wsi, struct http_pss *pss, struct server *srv)
+static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
     char token[200];
     int n = bearer(wsi, token, sizeof(token));
-    bool ok = n > 0 && feed_stats_token_ok(srv, token, (size_t)n);
+    bool ok = n > 0 && feed_stats_token_ok(hub, token, (size_t)n);
     sodium_memzero(token, sizeof(token));
     if (!ok)
         return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
@@ -248,7 +247,7 @@ static int serve_stats(struct lws *wsi, struct http_pss *pss, struct server *srv
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
     sw->wsi = wsi;
     sw->days = days;
-    if (store_stats_read(srv->store, days, srv->cfg->timezone, stats_done, sw) != 0) {
+    if (store_stats_read(hub->store, days, hub->cfg->timezone, stats_done, sw) != 0) {
         mem_free(sw);
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
     }
@@ -321,15 +320,15 @@ static void release(struct http_pss *pss)
     }
 }
 
-static int serve_healthz(struct lws *wsi, struct http_pss *pss, struct server *srv)
+static int serve_healthz(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
-    pss->len = healthz(srv, pss->body, sizeof(pss->body));
+    pss->len = healthz(hub, pss->body, sizeof(pss->body));
     return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
 }
 
-static int serve_config(struct lws *wsi, struct http_pss *pss, struct server *srv)
+static int serve_config(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
-    pss->len = client_config(srv, pss->body, sizeof(pss->body));
+    pss->len = client_config(hub, pss->body, sizeof(pss->body));
     return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
 }
 
@@ -337,7 +336,7 @@ static int serve_config(struct lws *wsi, struct http_pss *pss, struct server *sr
 static const struct http_route {
     const char *path;
     bool metrics_vhost; /* also answered on 127.0.0.1:metrics_listen_port */
-    int (*serve)(struct lws *wsi, struct http_pss *pss, struct server *srv);
+    int (*serve)(struct lws *wsi, struct http_pss *pss, struct hub *hub);
 } routes[] = {
     {"/metrics", true, serve_metrics},
     {"/stats", false, serve_stats},
@@ -345,17 +344,17 @@ static const struct http_route {
     {"/config.json", false, serve_config},
 };
 
-static int route(struct lws *wsi, struct http_pss *pss, struct server *srv)
+static int route(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
     char uri[64] = "";
     lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-    bool metrics_vh = srv->metrics_vh && lws_get_vhost(wsi) == srv->metrics_vh;
+    bool metrics_vh = hub->metrics_vh && lws_get_vhost(wsi) == hub->metrics_vh;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(uri, routes[i].path) != 0)
             continue;
         if (metrics_vh && !routes[i].metrics_vhost)
             break;
-        return routes[i].serve(wsi, pss, srv);
+        return routes[i].serve(wsi, pss, hub);
     }
     return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
 }
@@ -407,7 +406,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                   size_t len)
 {
     struct http_pss *pss = user;
-    struct server *srv = lws_context_user(lws_get_context(wsi));
+    struct hub *hub = lws_context_user(lws_get_context(wsi));
     switch (reason) {
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
@@ -427,7 +426,7 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
          * answer that says so (PROTOCOL.md §1), not a bare close. */
         return refuse_subprotocol(wsi);
     case LWS_CALLBACK_HTTP:
-        return route(wsi, pss, srv);
+        return route(wsi, pss, hub);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         if (pss && (pss->headers_pending || pss->big || pss->len))
             return write_pending(wsi, pss);

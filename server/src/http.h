@@ -1,9 +1,10 @@
 /* http.h — plain HTTP next to the WebSocket: /healthz, /config.json, /metrics
- * and /stats (the callback itself, http_callback, is declared in server.h). */
+ * and /stats, and the callback of lws's "http" protocol. */
 #ifndef LOTSE_HTTP_H
 #define LOTSE_HTTP_H
 
 #include <stddef.h>
+#include <libwebsockets.h>
 
 struct lws_http_mount;
 
@@ -14,5 +15,9 @@ struct lws_http_mount;
 /* Mounts for /metrics and /stats on the main vhost (a static chain, appended to
  * server.c's list), so that the "/" file mount does not answer them. */
 const struct lws_http_mount *http_extra_mounts(void);
+
+/* The lws protocol callback of "http" (server.c's protocol table). */
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                  size_t len);
 
 #endif

@@ -13,7 +13,8 @@
 #include "counsellor.h"
 #include "log.h"
 #include "lotse/json.h"
-#include "server.h"
+#include "clock.h"
+#include "hub.h"
 #include "store_mail_post.h"
 #include "tick.h"
 
@@ -37,7 +38,6 @@ struct first_pending {
 };
 
 static struct {
-    struct server *srv;
     struct mail_item items[MAIL_BOARD_MAX];
     int count; /* rows held */
     int open;  /* open threads in all (may exceed count) */
@@ -121,53 +121,52 @@ static void released_done(void *arg, int status, const struct pg_result *res)
     log_info("mail: claims of an earlier run released");
 }
 
-static void load(struct server *srv, int64_t now_ms)
+static void load(struct hub *hub, int64_t now_ms)
 {
     board.busy = true;
     board.reload = false;
     board.next_load_ms = now_ms + MAIL_BOARD_RELOAD_S * 1000;
-    if (store_mail_board_load(srv->store, MAIL_BOARD_MAX, load_done, NULL) < 0) {
+    if (store_mail_board_load(hub->store, MAIL_BOARD_MAX, load_done, NULL) < 0) {
         board.busy = false;
         return;
     }
-    store_mail_shares(srv->store, srv->cfg->mail_target_hours, srv->cfg->timezone, shares_done,
+    store_mail_shares(hub->store, hub->cfg->mail_target_hours, hub->cfg->timezone, shares_done,
                       NULL);
 }
 
 /* mail_changed to every counsellor online, at most once a second. */
-static void push_changed(struct server *srv, int64_t now_ms)
+static void push_changed(struct hub *hub, int64_t now_ms)
 {
     if (!board.changed || now_ms - board.last_push_ms < 1000)
         return;
     board.changed = false;
     board.last_push_ms = now_ms;
     static const char msg[] = "{\"t\":\"mail_changed\"}";
-    for (struct counsellor *k = counsellor_first(srv); k; k = counsellor_next(k))
+    for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
         if (k->conn)
             conn_send_bulk(k->conn, msg, sizeof(msg) - 1);
 }
 
-static void on_tick(struct server *srv, int64_t now_ms)
+static void on_tick(struct hub *hub, int64_t now_ms)
 {
-    if (!srv->cfg->mail_enabled)
+    if (!hub->cfg->mail_enabled)
         return;
     if (!board.busy && !board.released) {
         board.busy = true;
-        if (store_mail_release_all(srv->store, 0, released_done, NULL) < 0)
+        if (store_mail_release_all(hub->store, 0, released_done, NULL) < 0)
             board.busy = false;
     } else if (!board.busy && (board.reload || now_ms >= board.next_load_ms)) {
-        load(srv, now_ms);
+        load(hub, now_ms);
     }
-    push_changed(srv, now_ms);
+    push_changed(hub, now_ms);
 }
 
 /* After the counsellors' hooks (40): a claim released by a departure shows. */
 static struct tick_hook board_hook = {.order = 45, .fn = on_tick};
 
-void mail_board_start(struct server *srv)
+void mail_board_start(struct hub *hub)
 {
-    board.srv = srv;
-    tick_add(&srv->tick, &board_hook);
+    tick_add(&hub->tick, &board_hook);
 }
 
 static int64_t unix_now(void)
@@ -219,7 +218,7 @@ void mail_board_opened(const uint8_t tid[16])
             oldest = p;
     }
     memcpy(oldest->tid, tid, 16);
-    oldest->at_ms = server_now_ms();
+    oldest->at_ms = hub_now_ms();
     board.reload = true;
 }
 
@@ -229,7 +228,7 @@ void mail_board_first_answer(const uint8_t tid[16])
         struct first_pending *p = &board.first[i];
         if (p->at_ms == 0 || memcmp(p->tid, tid, 16) != 0)
             continue;
-        uint64_t s = (uint64_t)((server_now_ms() - p->at_ms) / 1000);
+        uint64_t s = (uint64_t)((hub_now_ms() - p->at_ms) / 1000);
         for (int b = 0; b < MAIL_FIRST_BUCKETS; b++)
             if (s <= (uint64_t)mail_first_bucket_bounds[b])
                 board.hist.buckets[b]++;
@@ -260,7 +259,7 @@ void mail_board_first_histogram(struct mail_first_histogram *out)
     *out = board.hist;
 }
 
-void mail_board_feed_write(struct server *srv, struct lotse_jw *w)
+void mail_board_feed_write(struct hub *hub, struct lotse_jw *w)
 {
     int64_t oldest = mail_board_oldest_seconds();
     lotse_jw_int(w, "mail_open", board.open);
@@ -275,5 +274,5 @@ void mail_board_feed_write(struct server *srv, struct lotse_jw *w)
         lotse_jw_null(w, "mail_within_7d");
     bool waiting = board.count > 0 && board.items[0].waiting;
     lotse_jw_bool(w, "mail_overdue",
-                  waiting && oldest > (int64_t)srv->cfg->mail_target_hours * 3600);
+                  waiting && oldest > (int64_t)hub->cfg->mail_target_hours * 3600);
 }

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+struct hub;
 struct conn;
 struct lotse_jw;
 
@@ -32,7 +32,7 @@ struct mail_first_histogram {
 
 /* Registers the board's hook on the tick: claims left by an earlier run are
  * released first (one lotsed per database), then the board loads. */
-void mail_board_start(struct server *srv);
+void mail_board_start(struct hub *hub);
 
 /* Whether the start-up release of claims is done (claims wait for it). */
 bool mail_board_ready(void);
@@ -53,7 +53,7 @@ void mail_board_first_answer(const uint8_t tid[16]);
 
 /* The supervisors' fields: mail_open, mail_oldest, mail_within_today,
  * mail_within_7d, mail_overdue. */
-void mail_board_feed_write(struct server *srv, struct lotse_jw *w);
+void mail_board_feed_write(struct hub *hub, struct lotse_jw *w);
 
 /* For metrics: open threads, oldest unanswered age (s), first answers. */
 int mail_board_open_count(void);

@@ -17,7 +17,8 @@
 #include "mail_board.h"
 #include "mail_thread.h"
 #include "mem.h"
-#include "server.h"
+#include "clock.h"
+#include "hub.h"
 #include "store_mail_post.h"
 
 /* One request in flight for a counsellor's connection. */
@@ -142,7 +143,7 @@ void mail_post_msg_key(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     struct post_op *op = op_new(c, NULL, "mail_key");
-    if (op && store_mail_key_put(c->srv->store, device_pk, pk, sig, key_done, op) < 0)
+    if (op && store_mail_key_put(c->hub->store, device_pk, pk, sig, key_done, op) < 0)
         op_failed(c, op);
 }
 
@@ -206,7 +207,7 @@ void mail_post_msg_claim(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     struct post_op *op = op_new(c, tid, "mail_claimed");
-    if (op && store_mail_claim(c->srv->store, op->tid_hex, c->counsellor->account_id, claim_done,
+    if (op && store_mail_claim(c->hub->store, op->tid_hex, c->counsellor->account_id, claim_done,
                                op) < 0)
         op_failed(c, op);
 }
@@ -255,7 +256,7 @@ static void change(struct conn *c, const struct lotse_json_msg *m, const char *r
     if (!op)
         return;
     op->to = to;
-    if (fn(c->srv->store, op->tid_hex, c->counsellor->account_id, to, change_done, op) < 0)
+    if (fn(c->hub->store, op->tid_hex, c->counsellor->account_id, to, change_done, op) < 0)
         op_failed(c, op);
 }
 
@@ -286,7 +287,7 @@ void mail_post_msg_handover(struct conn *c, const struct lotse_json_msg *m)
 static void answer_refused(struct conn *c, const struct post_op *op, const struct pg_result *res,
                            int n)
 {
-    const struct config *cfg = c->srv->cfg;
+    const struct config *cfg = c->hub->cfg;
     const char *code = "mail_not_claimed";
     if (store_result_rows(res) != 1)
         code = "mail_unknown_thread";
@@ -352,7 +353,7 @@ static int frame_check(const uint8_t *f, size_t len, uint64_t *n)
 
 void mail_post_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
-    const struct config *cfg = c->srv->cfg;
+    const struct config *cfg = c->hub->cfg;
     uint64_t n;
     if (frame_check(frame, len, &n) != 0) {
         conn_send_error(c, "bad_envelope", "not a MAIL frame with a valid envelope", "mail", NULL,
@@ -375,7 +376,7 @@ void mail_post_frame(struct conn *c, const uint8_t *frame, size_t len)
         .max_bytes = cfg->mail_thread_max_bytes,
         .target_hours = cfg->mail_target_hours,
     };
-    if (store_mail_answer(c->srv->store, &a, frame + LOTSE_FRAME_HEADER_BYTES,
+    if (store_mail_answer(c->hub->store, &a, frame + LOTSE_FRAME_HEADER_BYTES,
                           len - LOTSE_FRAME_HEADER_BYTES, answer_done, op) < 0) {
         op_failed(c, op);
         return;
@@ -383,10 +384,10 @@ void mail_post_frame(struct conn *c, const uint8_t *frame, size_t len)
     c->mail->appending = true;
 }
 
-void mail_post_counsellor_left(struct server *srv, int64_t account_id)
+void mail_post_counsellor_left(struct hub *hub, int64_t account_id)
 {
-    if (!srv->cfg->mail_enabled || srv->finishing)
+    if (!hub->cfg->mail_enabled || hub->finishing)
         return;
-    if (store_mail_release_all(srv->store, account_id, NULL, NULL) == 0)
+    if (store_mail_release_all(hub->store, account_id, NULL, NULL) == 0)
         mail_board_changed();
 }

@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 struct conn;
-struct server;
+struct hub;
 struct lotse_json_msg;
 
 /* The control messages of a counsellor (messages.c routes them here). */
@@ -22,6 +22,6 @@ void mail_post_msg_close(struct conn *c, const struct lotse_json_msg *m);
 void mail_post_frame(struct conn *c, const uint8_t *frame, size_t len);
 
 /* Counsellor who left (logout, away past resume grace): claims released. */
-void mail_post_counsellor_left(struct server *srv, int64_t account_id);
+void mail_post_counsellor_left(struct hub *hub, int64_t account_id);
 
 #endif

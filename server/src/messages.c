@@ -10,6 +10,8 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "lotse/json.h"
+#include "lotse/mail.h"
+#include "mail_thread.h"
 #include "mail_post.h"
 #include "relay.h"
 #include "young.h"
@@ -26,6 +28,7 @@ struct msg_route {
 #define YOUNG      (1u << ROLE_YOUNG)
 #define COUNSELLOR (1u << ROLE_COUNSELLOR)
 #define SUPERVISOR (1u << ROLE_SUPERVISOR)
+#define MAIL       (1u << ROLE_MAIL)
 
 /* "resume" with a token is a counsellor's, with a session id a young person's. */
 static void resume(struct conn *c, const struct lotse_json_msg *m)
@@ -76,6 +79,7 @@ static const char *const refusals[] = {
     [ROLE_YOUNG] = "not valid for a young person's connection",
     [ROLE_COUNSELLOR] = "not valid for a counsellor's connection",
     [ROLE_SUPERVISOR] = "supervisors watch; they do not send this",
+    [ROLE_MAIL] = "not valid for a mail connection",
 };
 
 /* One parsed control message at a time: the service thread is single. */
@@ -120,7 +124,10 @@ static void receive_text(struct conn *c, const char *text, size_t len)
 
 void messages_receive(struct conn *c, bool binary, const uint8_t *data, size_t len)
 {
-    if (binary)
+    /* a MAIL frame (§9) is stored, not relayed; DATA and ACK go the hot path */
+    if (binary && len >= 2 && data[1] == LOTSE_FRAME_MAIL)
+        mail_frame(c, data, len);
+    else if (binary)
         relay_frame(c, data, len);
     else
         receive_text(c, (const char *)data, len);

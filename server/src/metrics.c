@@ -4,7 +4,7 @@
  * address. Names follow the Prometheus conventions: lotse_ prefix, base units
  * (seconds, bytes), _total on counters, one HELP and TYPE line per family. The
  * numbers are read from the counters the service thread keeps anyway
- * (struct server_stats, the store's, the feed's); nothing is computed on the
+ * (struct hub_stats, the store's, the feed's); nothing is computed on the
  * relay path for them. */
 #include "metrics.h"
 
@@ -19,9 +19,10 @@
 #include "fdguard.h"
 #include "feed.h"
 #include "http.h"
+#include "hub.h"
 #include "log.h"
 #include "mail_board.h"
-#include "server.h"
+#include "session.h"
 #include "store.h"
 
 struct out {
@@ -59,7 +60,7 @@ static void one(struct out *o, const char *name, const char *type, const char *h
 }
 
 /* Connections, frames, errors and logins. */
-static void render_traffic(struct out *o, const struct server_stats *st)
+static void render_traffic(struct out *o, const struct hub_stats *st)
 {
     one(o, "lotse_connections_open", "gauge", "WebSocket connections open now.",
         st->connections_open);
@@ -85,10 +86,10 @@ static void render_traffic(struct out *o, const struct server_stats *st)
 }
 
 /* The metadata database. */
-static void render_db(struct out *o, struct server *srv)
+static void render_db(struct out *o, struct hub *hub)
 {
     struct store_stats ss;
-    store_get_stats(srv->store, &ss);
+    store_get_stats(hub->store, &ss);
     one(o, "lotse_db_up", "gauge", "1 when the metadata database is connected.", ss.up ? 1 : 0);
     one(o, "lotse_db_queue_depth", "gauge", "Database requests waiting or in flight.", ss.depth);
     one(o, "lotse_db_writes_queued_total", "counter", "Session rows queued for writing.",
@@ -100,15 +101,15 @@ static void render_db(struct out *o, struct server *srv)
 }
 
 /* Who waits now, by topic, and the longest wait. */
-static void render_queue(struct out *o, struct server *srv, int64_t now)
+static void render_queue(struct out *o, struct hub *hub, int64_t now)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     family(o, "lotse_queue_waiting", "gauge", "Young people waiting now, by topic.");
     int64_t longest = 0;
     for (int t = 0; t < cfg->topic_count; t++) {
         put(o, "lotse_queue_waiting{topic=\"%s\"} %zu\n", cfg->topics[t],
-            queue_topic_len(&srv->queue, t));
-        int64_t oldest = queue_topic_oldest_ms(&srv->queue, t);
+            queue_topic_len(&hub->queue, t));
+        int64_t oldest = queue_topic_oldest_ms(&hub->queue, t);
         if (oldest && (now - oldest) / 1000 > longest)
             longest = (now - oldest) / 1000;
     }
@@ -117,17 +118,17 @@ static void render_queue(struct out *o, struct server *srv, int64_t now)
 }
 
 /* Counsellors, sessions and escalations. */
-static void render_people(struct out *o, struct server *srv, const struct server_stats *st)
+static void render_people(struct out *o, struct hub *hub, const struct hub_stats *st)
 {
     struct feed_counsellors k;
-    feed_count_counsellors(srv, &k);
+    feed_count_counsellors(hub, &k);
     one(o, "lotse_counsellors_online", "gauge", "Counsellors logged in.", (uint64_t)k.online);
     one(o, "lotse_counsellors_available", "gauge",
         "Counsellors available with room for another session.", (uint64_t)k.available);
     one(o, "lotse_counsellors_at_capacity", "gauge",
         "Counsellors with as many sessions as they set.", (uint64_t)k.at_capacity);
     one(o, "lotse_sessions_active", "gauge", "Sessions taken by a counsellor and not ended.",
-        srv->sessions.count - srv->queue.len);
+        hub->sessions->count - hub->queue.len);
     one(o, "lotse_sessions_started_total", "counter", "Sessions started (young people queued).",
         st->sessions_started);
     one(o, "lotse_sessions_ended_total", "counter", "Sessions that ended after a pickup.",
@@ -137,14 +138,14 @@ static void render_people(struct out *o, struct server *srv, const struct server
     one(o, "lotse_escalations_total", "counter", "Sessions escalated to supervisors.",
         st->escalations);
     one(o, "lotse_escalations_open", "gauge", "Escalations whose session has not ended.",
-        (uint64_t)feed_open_escalations(srv));
+        (uint64_t)feed_open_escalations(hub));
 }
 
 /* The waits since start, as a histogram. */
-static void render_waits(struct out *o, struct server *srv)
+static void render_waits(struct out *o, struct hub *hub)
 {
     struct feed_wait_histogram h;
-    feed_get_wait_histogram(srv, &h);
+    feed_get_wait_histogram(hub, &h);
     family(o, "lotse_queue_wait_seconds", "histogram",
            "Time in the queue until pickup or abandonment.");
     for (int i = 0; i < FEED_WAIT_BUCKETS; i++)
@@ -176,24 +177,24 @@ static void render_mail(struct out *o)
     put(o, "lotse_mail_first_answer_seconds_count %llu\n", (unsigned long long)h.count);
 }
 
-int metrics_render(struct server *srv, char *buf, size_t cap)
+int metrics_render(struct hub *hub, char *buf, size_t cap)
 {
     struct out o = {.buf = buf, .cap = cap};
-    const struct server_stats *st = &srv->stats;
+    const struct hub_stats *st = &hub->stats;
 
     render_traffic(&o, st);
-    render_db(&o, srv);
-    render_queue(&o, srv, server_now_ms());
-    render_people(&o, srv, st);
-    render_waits(&o, srv);
+    render_db(&o, hub);
+    render_queue(&o, hub, hub_now_ms());
+    render_people(&o, hub, st);
+    render_waits(&o, hub);
     render_mail(&o);
 
     return o.full ? -ENOSPC : (int)o.len;
 }
 
-bool metrics_token_ok(const struct server *srv, const char *token, size_t len)
+bool metrics_token_ok(const struct hub *hub, const char *token, size_t len)
 {
-    const char *want = srv->cfg->metrics_token;
+    const char *want = hub->cfg->metrics_token;
     if (!want[0])
         return false;
     uint8_t a[32], b[32];
@@ -202,9 +203,9 @@ bool metrics_token_ok(const struct server *srv, const char *token, size_t len)
     return sodium_memcmp(a, b, sizeof(a)) == 0;
 }
 
-int metrics_listen(struct server *srv)
+int metrics_listen(struct hub *hub)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     if (!cfg->metrics_listen_port)
         return 0;
     static struct lws_protocols protocols[2];
@@ -220,9 +221,9 @@ int metrics_listen(struct server *srv)
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.timeout_secs = 10;
     info.max_http_header_data = 1024;
-    info.user = srv;
-    srv->metrics_vh = lws_create_vhost(srv->ctx, &info);
-    if (!srv->metrics_vh) {
+    info.user = hub;
+    hub->metrics_vh = lws_create_vhost(hub->ctx, &info);
+    if (!hub->metrics_vh) {
         log_error("could not listen on the loopback port %d (setting metrics_listen_port)",
                   cfg->metrics_listen_port);
         return -EADDRINUSE;

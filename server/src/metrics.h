@@ -6,19 +6,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct server;
+struct hub;
 
-/* Opens the metrics vhost on 127.0.0.1:metrics_listen_port (srv->metrics_vh)
+/* Opens the metrics vhost on 127.0.0.1:metrics_listen_port (hub->metrics_vh)
  * when that setting is not 0; it serves /metrics and nothing else. 0, or
  * -EADDRINUSE (logged). */
-int metrics_listen(struct server *srv);
+int metrics_listen(struct hub *hub);
 
 /* Writes the exposition into buf (cap bytes, not NUL-terminated); returns its
  * length or -ENOSPC. */
-int metrics_render(struct server *srv, char *buf, size_t cap);
+int metrics_render(struct hub *hub, char *buf, size_t cap);
 
 /* Whether token (len bytes) is metrics_token: BLAKE2b of both compared in
  * constant time. False when no token is configured. */
-bool metrics_token_ok(const struct server *srv, const char *token, size_t len);
+bool metrics_token_ok(const struct hub *hub, const char *token, size_t len);
 
 #endif

@@ -7,8 +7,8 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "hold.h"
+#include "hub.h"
 #include "lotse/proto.h"
-#include "server.h"
 #include "session.h"
 
 /* The `re` of an error about a binary frame (PROTOCOL.md §4.4): its kind when
@@ -26,7 +26,7 @@ static const char *frame_re(const uint8_t *frame, size_t len)
 static void reject(struct conn *c, const char *code, const char *text, const uint8_t *frame,
                    size_t len, const uint8_t *sid, bool count)
 {
-    c->srv->stats.frames_rejected++;
+    c->hub->stats.frames_rejected++;
     conn_send_error(c, code, text, frame_re(frame, len), sid, NULL, count);
 }
 
@@ -47,20 +47,20 @@ static inline int party_of(const struct conn *c, const struct session *s, struct
 
 void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     struct lotse_frame_header h;
     const uint8_t *payload;
     size_t payload_len;
-    int64_t now = server_now_ms();
+    int64_t now = hub_now_ms();
 
     if (c->role != ROLE_YOUNG && c->role != ROLE_COUNSELLOR) {
         reject(c, "not_allowed", "binary frames need a session", frame, len, NULL, true);
         return;
     }
-    if (!bucket_take(&c->relay_bucket, srv->cfg->relay_rate, srv->cfg->relay_burst, now) ||
-        !bucket_take_n(&c->relay_bytes_bucket, srv->cfg->relay_bytes_rate,
-                       srv->cfg->relay_bytes_burst, now, (double)len)) {
-        srv->stats.rate_limited++;
+    if (!bucket_take(&c->relay_bucket, hub->cfg->relay_rate, hub->cfg->relay_burst, now) ||
+        !bucket_take_n(&c->relay_bytes_bucket, hub->cfg->relay_bytes_rate,
+                       hub->cfg->relay_bytes_burst, now, (double)len)) {
+        hub->stats.rate_limited++;
         reject(c, "rate_limited", "too many frames", frame, len,
                len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, false);
         return;
@@ -70,7 +70,7 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
                len >= LOTSE_FRAME_HEADER_BYTES ? frame + 4 : NULL, true);
         return;
     }
-    struct session *s = session_find(&srv->sessions, h.sid);
+    struct session *s = session_find(hub->sessions, h.sid);
     if (!s) {
         reject(c, "no_such_session", "unknown session", frame, len, h.sid, true);
         return;
@@ -89,15 +89,15 @@ void relay_frame(struct conn *c, const uint8_t *frame, size_t len)
     if (!peer || peer->closing) {
         /* The peer is between connections (or its connection is on the way out,
          * e.g. closed as a slow reader): keep the frame for its resume. */
-        if (hold_push(srv, s, dir, frame, len) != 0) {
-            srv->stats.hold_rejects++;
+        if (hold_push(hub, s, dir, frame, len) != 0) {
+            hub->stats.hold_rejects++;
             conn_send_error(c, "peer_away_full", "the other side is away and its hold is full",
                             frame_re(frame, len), h.sid, NULL, false);
         }
         return;
     }
     if (conn_send(peer, frame, len, true) == 0) {
-        srv->stats.frames_relayed++;
-        srv->stats.bytes_relayed += len;
+        hub->stats.frames_relayed++;
+        hub->stats.bytes_relayed += len;
     }
 }

@@ -33,13 +33,6 @@
 #include "webroot.h"
 #include "workers.h"
 
-int64_t server_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void server_finish(struct server *srv);
 
 /* Sessions with a counsellor on them. People who only wait have nothing that
@@ -63,13 +56,13 @@ static ev_timer tick_timer, stop_timer;
 
 static void tick(struct server *srv)
 {
-    int64_t now = server_now_ms();
-    tick_run(&srv->tick, srv, now);
-    stats_tick(srv, now);
+    int64_t now = hub_now_ms();
+    tick_run(&srv->hub.tick, &srv->hub, now);
+    stats_tick(&srv->hub, now);
     fdguard_tick(now);
-    if (srv->stopping && !srv->finishing && (now >= srv->stop_at_ms || running_chats(srv) == 0))
+    if (srv->hub.stopping && !srv->hub.finishing && (now >= srv->stop_at_ms || running_chats(srv) == 0))
         server_finish(srv);
-    lws_cancel_service(srv->ctx);
+    lws_cancel_service(srv->hub.ctx);
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
@@ -97,33 +90,33 @@ static void break_loop(struct ev_loop *loop, ev_timer *t, int revents)
  * a moment later (so the close frames and queued rows go out). */
 static void server_finish(struct server *srv)
 {
-    if (srv->finishing)
+    if (srv->hub.finishing)
         return;
-    srv->finishing = true;
-    ev_timer_stop(srv->loop, &tick_timer);
+    srv->hub.finishing = true;
+    ev_timer_stop(srv->hub.loop, &tick_timer);
     /* Every running session ends now; their rows are queued before we flush. */
     while (session_first(&srv->sessions))
-        session_end(srv, session_first(&srv->sessions), "shutdown");
-    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+        session_end(&srv->hub, session_first(&srv->sessions), "shutdown");
+    LIST_FOREACH_SAFE (&srv->hub.staff, it, nx)
         conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
-    conn_close_pending(srv);
+    conn_close_pending(&srv->hub);
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
-    ev_timer_start(srv->loop, &stop_timer);
+    ev_timer_start(srv->hub.loop, &stop_timer);
 }
 
 void server_stop(struct server *srv)
 {
-    if (srv->stopping) {
+    if (srv->hub.stopping) {
         server_finish(srv); /* a second signal: no more waiting */
         return;
     }
-    srv->stopping = true;
+    srv->hub.stopping = true;
     size_t chats = running_chats(srv);
     /* With no chat running there is nothing to drain: the waiting are told and
      * the server stops now ("in": 0). */
-    int drain = chats ? srv->cfg->shutdown_drain : 0;
-    srv->stop_at_ms = server_now_ms() + (int64_t)drain * 1000;
+    int drain = chats ? srv->hub.cfg->shutdown_drain : 0;
+    srv->stop_at_ms = hub_now_ms() + (int64_t)drain * 1000;
     log_info("draining for up to %d s: %zu chats running, %zu people waiting", drain, chats,
              srv->sessions.count - chats);
     /* Everyone hears it from us first; new hellos, logins and resumes are refused. */
@@ -136,7 +129,7 @@ void server_stop(struct server *srv)
     for (struct session *s = session_first(&srv->sessions); s && len > 0; s = session_next(s))
         if (s->young)
             conn_send(s->young, w->buf, (size_t)len, false);
-    LIST_FOREACH_SAFE (&srv->staff, it, nx)
+    LIST_FOREACH_SAFE (&srv->hub.staff, it, nx)
         if (len > 0)
             conn_send(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len, false);
     if (drain == 0)
@@ -177,23 +170,24 @@ static int create_state(struct server *srv, const struct config *cfg)
 {
     if (sessions_init(&srv->sessions))
         return -ENOMEM;
-    queue_init(&srv->queue, cfg->topic_count, cfg->topic_priority);
-    if (ratelimit_create(&srv->rl, cfg->login_fail_per_handle, cfg->login_fail_per_source,
+    srv->hub.sessions = &srv->sessions;
+    queue_init(&srv->hub.queue, cfg->topic_count, cfg->topic_priority);
+    if (ratelimit_create(&srv->hub.rl, cfg->login_fail_per_handle, cfg->login_fail_per_source,
                          cfg->login_fail_window))
         return -ENOMEM;
-    ratelimit_set_backoff_max(srv->rl, cfg->login_backoff_max);
-    if (ratelimit_set_trusted_proxies(srv->rl, cfg->trusted_proxy))
+    ratelimit_set_backoff_max(srv->hub.rl, cfg->login_backoff_max);
+    if (ratelimit_set_trusted_proxies(srv->hub.rl, cfg->trusted_proxy))
         return -EINVAL;
-    if (auth_init(srv))
+    if (auth_init(&srv->hub))
         return -ENOMEM;
 
     conn_set_receiver(messages_receive);
-    conn_start(srv);
-    session_start(srv);
-    counsellor_start(srv);
-    mail_board_start(srv);
-    waiting_start(srv);
-    summary_start(srv);
+    conn_start(&srv->hub);
+    session_start(&srv->hub);
+    counsellor_start(&srv->hub);
+    mail_board_start(&srv->hub);
+    waiting_start(&srv->hub);
+    summary_start(&srv->hub);
     return 0;
 }
 
@@ -201,20 +195,20 @@ static int create_state(struct server *srv, const struct config *cfg)
 static int create_context(struct server *srv, const struct config *cfg)
 {
     static void *loops[1];
-    loops[0] = srv->loop;
+    loops[0] = srv->hub.loop;
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.options = LWS_SERVER_OPTION_LIBEV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
                    LWS_SERVER_OPTION_DISABLE_IPV6;
     info.foreign_loops = loops;
-    info.user = srv;
+    info.user = &srv->hub;
     info.port = CONTEXT_PORT_NO_LISTEN;
-    srv->ctx = lws_create_context(&info);
-    if (!srv->ctx) {
+    srv->hub.ctx = lws_create_context(&info);
+    if (!srv->hub.ctx) {
         log_error("could not create the libwebsockets context");
         return -EIO;
     }
-    if (webroot_confine(srv->ctx, cfg->web_root)) {
+    if (webroot_confine(srv->hub.ctx, cfg->web_root)) {
         log_error("static files: cannot confine them to web_root");
         return -EIO;
     }
@@ -261,8 +255,8 @@ static int create_vhost(struct server *srv, const struct config *cfg)
     }
     info.headers = security_headers;
     info.retry_and_idle_policy = &no_validity_timers;
-    info.user = srv;
-    srv->vh = lws_create_vhost(srv->ctx, &info);
+    info.user = &srv->hub;
+    srv->vh = lws_create_vhost(srv->hub.ctx, &info);
     if (!srv->vh) {
         log_error("could not listen on %s port %d (setting listen_address / listen_port)",
                   cfg->listen_address, cfg->listen_port);
@@ -275,18 +269,18 @@ static void start_signals(struct server *srv)
 {
     ev_signal_init(&sig_term, on_signal, SIGTERM);
     sig_term.data = srv;
-    ev_signal_start(srv->loop, &sig_term);
+    ev_signal_start(srv->hub.loop, &sig_term);
     ev_signal_init(&sig_int, on_signal, SIGINT);
     sig_int.data = srv;
-    ev_signal_start(srv->loop, &sig_int);
-    ev_unref(srv->loop); /* the signal watchers alone do not keep the loop alive */
-    ev_unref(srv->loop);
+    ev_signal_start(srv->hub.loop, &sig_int);
+    ev_unref(srv->hub.loop); /* the signal watchers alone do not keep the loop alive */
+    ev_unref(srv->hub.loop);
 }
 
 int server_create(struct server *srv, const struct config *cfg)
 {
     memset(srv, 0, sizeof(*srv));
-    srv->cfg = cfg;
+    srv->hub.cfg = cfg;
     setenv("TZ", cfg->timezone, 1);
     tzset();
     int rc = create_state(srv, cfg);
@@ -294,8 +288,8 @@ int server_create(struct server *srv, const struct config *cfg)
         return rc;
     if (fdguard_init())
         return -EMFILE;
-    srv->loop = ev_loop_new(EVFLAG_AUTO);
-    if (!srv->loop)
+    srv->hub.loop = ev_loop_new(EVFLAG_AUTO);
+    if (!srv->hub.loop)
         return -ENOMEM;
     rc = create_context(srv, cfg);
     if (rc)
@@ -303,27 +297,27 @@ int server_create(struct server *srv, const struct config *cfg)
     rc = create_vhost(srv, cfg);
     if (rc)
         return rc;
-    if (metrics_listen(srv))
+    if (metrics_listen(&srv->hub))
         return -EADDRINUSE;
     /* With explicit vhosts and a foreign loop, lws would run PROTOCOL_INIT only
      * once the loop turns; the store needs its per-vhost data now. lws skips
      * vhosts that are already initialised, so this is safe to call early. */
-    if (lws_protocol_init(srv->ctx)) {
+    if (lws_protocol_init(srv->hub.ctx)) {
         log_error("protocol initialisation failed");
         return -EIO;
     }
-    if (workers_create(&srv->workers, (unsigned)cfg->workers, (size_t)cfg->worker_queue_max,
-                       srv->ctx))
+    if (workers_create(&srv->hub.workers, (unsigned)cfg->workers, (size_t)cfg->worker_queue_max,
+                       srv->hub.ctx))
         return -ENOMEM;
-    if (store_create(&srv->store, srv->vh, srv->workers, cfg->db, (size_t)cfg->db_queue_max))
+    if (store_create(&srv->hub.store, srv->vh, srv->hub.workers, cfg->db, (size_t)cfg->db_queue_max))
         return -ENOMEM;
-    if (feed_create(srv))
+    if (feed_create(&srv->hub))
         return -ENOMEM;
 
     start_signals(srv);
     ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);
     tick_timer.data = srv;
-    ev_timer_start(srv->loop, &tick_timer);
+    ev_timer_start(srv->hub.loop, &tick_timer);
     log_info("lotsed listening on %s port %d (%d topics, assign mode %s, opening hours \"%s\")",
              cfg->listen_address, cfg->listen_port, cfg->topic_count,
              cfg->assign_mode == ASSIGN_TAKE ? "take" : "offer", cfg->opening_hours);
@@ -332,44 +326,44 @@ int server_create(struct server *srv, const struct config *cfg)
 
 void server_run(struct server *srv)
 {
-    ev_run(srv->loop, 0);
+    ev_run(srv->hub.loop, 0);
 }
 
 void server_destroy(struct server *srv)
 {
-    if (srv->store) {
-        size_t left = store_flush_blocking(srv->store, 3000);
+    if (srv->hub.store) {
+        size_t left = store_flush_blocking(srv->hub.store, 3000);
         if (left)
             log_warn("%zu session rows could not be written before exit", left);
     }
-    if (srv->loop) {
-        ev_ref(srv->loop);
-        ev_ref(srv->loop);
-        ev_signal_stop(srv->loop, &sig_term);
-        ev_signal_stop(srv->loop, &sig_int);
-        ev_timer_stop(srv->loop, &tick_timer);
-        ev_timer_stop(srv->loop, &stop_timer);
-        conn_stop(srv);
+    if (srv->hub.loop) {
+        ev_ref(srv->hub.loop);
+        ev_ref(srv->hub.loop);
+        ev_signal_stop(srv->hub.loop, &sig_term);
+        ev_signal_stop(srv->hub.loop, &sig_int);
+        ev_timer_stop(srv->hub.loop, &tick_timer);
+        ev_timer_stop(srv->hub.loop, &stop_timer);
+        conn_stop(&srv->hub);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then
      * closes the remaining connections, whose CLOSED callbacks see no store. */
-    store_destroy(srv->store);
-    srv->store = NULL;
-    feed_destroy(srv);
-    workers_destroy(srv->workers);
-    srv->workers = NULL;
-    if (srv->ctx)
-        lws_context_destroy(srv->ctx);
-    srv->ctx = NULL;
+    store_destroy(srv->hub.store);
+    srv->hub.store = NULL;
+    feed_destroy(&srv->hub);
+    workers_destroy(srv->hub.workers);
+    srv->hub.workers = NULL;
+    if (srv->hub.ctx)
+        lws_context_destroy(srv->hub.ctx);
+    srv->hub.ctx = NULL;
     while (session_first(&srv->sessions)) /* none normally: server_stop ended them */
-        session_end(srv, session_first(&srv->sessions), "shutdown");
+        session_end(&srv->hub, session_first(&srv->sessions), "shutdown");
     sessions_destroy(&srv->sessions);
-    ratelimit_destroy(srv->rl);
+    ratelimit_destroy(srv->hub.rl);
     fdguard_destroy();
     outmsg_pool_drain();
     rxbuf_pool_drain();
-    if (srv->loop)
-        ev_loop_destroy(srv->loop);
+    if (srv->hub.loop)
+        ev_loop_destroy(srv->hub.loop);
     log_info("lotsed stopped");
 }

@@ -10,10 +10,10 @@
 #include "counsellor.h"
 #include "hold.h"
 #include "feed.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
-#include "server.h"
 #include "store.h"
 #include "tick.h"
 #include "waiting.h"
@@ -125,13 +125,12 @@ void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SI
 }
 
 /* The row as far as it is known now; the start time rounded to start_bucket. */
-static void fill_row(const struct server *srv, const struct session *s,
-                     struct store_session_row *row)
+static void fill_row(const struct hub *hub, const struct session *s, struct store_session_row *row)
 {
     memset(row, 0, sizeof(*row));
     snprintf(row->id, sizeof(row->id), "%s", s->row_id);
-    snprintf(row->topic, sizeof(row->topic), "%s", srv->cfg->topics[s->topic]);
-    row->started = s->started_wall - s->started_wall % srv->cfg->start_bucket;
+    snprintf(row->topic, sizeof(row->topic), "%s", hub->cfg->topics[s->topic]);
+    row->started = s->started_wall - s->started_wall % hub->cfg->start_bucket;
     row->taken = s->picked_ms != 0;
     row->counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
     row->transfer_count = s->transfers;
@@ -143,57 +142,57 @@ static void row_queued(int rc)
         log_warn("metadata queue full: the oldest unsaved session row write was dropped");
 }
 
-void session_row_started(struct server *srv, struct session *s)
+void session_row_started(struct hub *hub, struct session *s)
 {
     store_row_id(s->row_id);
-    if (!srv->store)
+    if (!hub->store)
         return;
     struct store_session_row row;
-    fill_row(srv, s, &row);
-    row_queued(store_session_started(srv->store, &row));
+    fill_row(hub, s, &row);
+    row_queued(store_session_started(hub->store, &row));
 }
 
-void session_row_taken(struct server *srv, struct session *s)
+void session_row_taken(struct hub *hub, struct session *s)
 {
-    if (!srv->store)
+    if (!hub->store)
         return;
     struct store_session_row row;
-    fill_row(srv, s, &row);
+    fill_row(hub, s, &row);
     row.wait_seconds = (int32_t)((s->picked_ms - s->enqueued_ms) / 1000);
-    row_queued(store_session_taken(srv->store, &row));
+    row_queued(store_session_taken(hub->store, &row));
 }
 
 /* Resume grace (PROTOCOL.md §5.2), then idle sessions every few seconds. */
 static int64_t last_idle_scan_ms;
 
-static void expire_sessions(struct server *srv, int64_t now)
+static void expire_sessions(struct hub *hub, int64_t now)
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     bool idle_scan = now - last_idle_scan_ms >= 5000;
     if (idle_scan)
         last_idle_scan_ms = now;
-    struct session *s = session_first(&srv->sessions);
+    struct session *s = session_first(hub->sessions);
     while (s) {
         struct session *next = session_next(s);
         if (s->young_away_ms && now - s->young_away_ms >= s->young_grace_ms)
-            session_end(srv, s, "young_left");
+            session_end(hub, s, "young_left");
         else if (idle_scan && (s->state != SESSION_WAITING || s->rekey_pending) &&
                  now - s->last_frame_ms >= (int64_t)cfg->session_idle_timeout * 1000)
-            session_end(srv, s, "idle");
+            session_end(hub, s, "idle");
         s = next;
     }
 }
 
 /* Nobody should wait for ever: past queue_max_wait the session ends with an
  * honest answer. The oldest are at the heads of the lists. */
-static void expire_waits(struct server *srv, int64_t now)
+static void expire_waits(struct hub *hub, int64_t now)
 {
-    const struct config *cfg = srv->cfg;
-    for (int t = 0; t < srv->queue.topic_count; t++) {
+    const struct config *cfg = hub->cfg;
+    for (int t = 0; t < hub->queue.topic_count; t++) {
         struct queue_entry *e;
-        while ((e = srv->queue.lists[t].head) &&
+        while ((e = hub->queue.lists[t].head) &&
                now - e->enqueued_ms >= (int64_t)cfg->queue_max_wait * 1000)
-            session_end(srv, (struct session *)((char *)e - offsetof(struct session, qe)),
+            session_end(hub, (struct session *)((char *)e - offsetof(struct session, qe)),
                         "queue_timeout");
     }
 }
@@ -203,25 +202,25 @@ static struct tick_hook sessions_hook = {.order = 30, .fn = expire_sessions};
 /* After away counsellors (40), before positions are pushed (60). */
 static struct tick_hook waits_hook = {.order = 50, .fn = expire_waits};
 
-void session_start(struct server *srv)
+void session_start(struct hub *hub)
 {
-    last_idle_scan_ms = server_now_ms();
-    tick_add(&srv->tick, &sessions_hook);
-    tick_add(&srv->tick, &waits_hook);
+    last_idle_scan_ms = hub_now_ms();
+    tick_add(&hub->tick, &sessions_hook);
+    tick_add(&hub->tick, &waits_hook);
 }
 
 /* The ended row; whether s was still waiting for its first counsellor. A
  * session nobody picked up: "abandoned" when the young person left; the
  * server's own reasons (queue_timeout, shutdown) are kept as they are. A
  * transferred session waiting for its next counsellor was picked up. */
-static bool fill_end_row(const struct server *srv, const struct session *s, const char *reason,
+static bool fill_end_row(const struct hub *hub, const struct session *s, const char *reason,
                          struct store_session_row *row)
 {
-    int64_t now = server_now_ms();
+    int64_t now = hub_now_ms();
     bool waiting = s->state == SESSION_WAITING && !s->picked_ms;
     bool abandoned =
         waiting && (!strcmp(reason, "ended_by_young") || !strcmp(reason, "young_left"));
-    fill_row(srv, s, row);
+    fill_row(hub, s, row);
     int64_t picked = waiting ? now : s->picked_ms;
     row->wait_seconds = (int32_t)((picked - s->enqueued_ms) / 1000);
     row->duration_seconds = waiting ? 0 : (int32_t)((now - s->picked_ms) / 1000);
@@ -252,14 +251,14 @@ static void release_young(struct session *s, const char *reason, const char *end
         conn_close(s->young, 1000, "session ended");
 }
 
-void session_end(struct server *srv, struct session *s, const char *reason)
+void session_end(struct hub *hub, struct session *s, const char *reason)
 {
     struct store_session_row row;
-    bool waiting = fill_end_row(srv, s, reason, &row);
-    row.escalated = feed_session_ended(srv, s, &row);
+    bool waiting = fill_end_row(hub, s, reason, &row);
+    row.escalated = feed_session_ended(hub, s, &row);
 
     if (s->qe.queued)
-        queue_remove(&srv->queue, &s->qe);
+        queue_remove(&hub->queue, &s->qe);
     if (s->offered_to)
         withdraw_offer(s);
     if (s->counsellor) {
@@ -267,21 +266,21 @@ void session_end(struct server *srv, struct session *s, const char *reason)
             session_notify(s->counsellor->conn, "ended", s->sid, row.end_reason);
         counsellor_detach(s->counsellor, s);
     }
-    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
-    hold_clear(srv, s, HOLD_TO_YOUNG);
+    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
+    hold_clear(hub, s, HOLD_TO_YOUNG);
     if (s->young)
         release_young(s, reason, row.end_reason);
-    if (srv->store)
-        row_queued(store_session_ended(srv->store, &row));
+    if (hub->store)
+        row_queued(store_session_ended(hub->store, &row));
 
     if (waiting)
-        srv->stats.sessions_abandoned++;
+        hub->stats.sessions_abandoned++;
     else
-        srv->stats.sessions_ended++;
+        hub->stats.sessions_ended++;
     /* No wait or duration here: with the line's own time they would give the
      * exact start that the row rounds to start_bucket (PROTOCOL.md, SECURITY.md). */
     log_info("session ended: topic %s, reason %s", row.topic, row.end_reason);
-    table_remove(&srv->sessions, s);
+    table_remove(hub->sessions, s);
     session_free(s);
-    waiting_changed(srv);
+    waiting_changed(hub);
 }

@@ -13,7 +13,7 @@
 #include "lotse/proto.h"
 #include "queue.h"
 
-struct server;
+struct hub;
 struct conn;
 struct counsellor;
 struct outmsg;
@@ -96,8 +96,8 @@ struct session *session_find(const struct session_table *t, const uint8_t sid[LO
 
 /* Queue the writes of s's metadata row: at its start (after hello, with
  * started_wall set), and when a counsellor takes it. No-ops without a store. */
-void session_row_started(struct server *srv, struct session *s);
-void session_row_taken(struct server *srv, struct session *s);
+void session_row_started(struct hub *hub, struct session *s);
+void session_row_taken(struct hub *hub, struct session *s);
 
 /* Sends c the notification {"t": type, "sid": sid} (and "reason" when reason
  * is not NULL), as a control message. */
@@ -107,10 +107,10 @@ void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SI
 /* Ends s: tells both parties "ended" with reason, frees the counsellor's slot,
  * leaves the queue, queues the metadata row, closes the young person's
  * connection, wipes and frees s. */
-void session_end(struct server *srv, struct session *s, const char *reason);
+void session_end(struct hub *hub, struct session *s, const char *reason);
 
 /* Registers the session timeouts on the tick: resume grace, idle sessions
  * (every 5 s) and queue_max_wait (start-up). */
-void session_start(struct server *srv);
+void session_start(struct hub *hub);
 
 #endif

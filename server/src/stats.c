@@ -8,8 +8,8 @@
  * statement that fails (database away) is tried again after a minute. */
 #include "stats.h"
 
+#include "hub.h"
 #include "log.h"
-#include "server.h"
 #include "store.h"
 
 #define STATS_WINDOW_HOURS 48
@@ -20,10 +20,10 @@
 
 static void aggregate_done(void *arg, int status, const struct pg_result *res)
 {
-    struct server *srv = arg;
-    srv->stats_busy = false;
+    struct hub *hub = arg;
+    hub->stats_busy = false;
     if (status != 0) {
-        srv->stats_next_ms = server_now_ms() + RETRY_MS;
+        hub->stats_next_ms = hub_now_ms() + RETRY_MS;
         return;
     }
     log_debug("statistics: %lld hour rows updated", (long long)store_result_int(res, 0, 0));
@@ -31,42 +31,42 @@ static void aggregate_done(void *arg, int status, const struct pg_result *res)
 
 static void purge_done(void *arg, int status, const struct pg_result *res)
 {
-    struct server *srv = arg;
-    srv->purge_busy = false;
+    struct hub *hub = arg;
+    hub->purge_busy = false;
     if (status != 0) {
-        srv->purge_next_ms = server_now_ms() + RETRY_MS;
+        hub->purge_next_ms = hub_now_ms() + RETRY_MS;
         return;
     }
     long long sessions = store_result_int(res, 0, 0), audit = store_result_int(res, 0, 1);
     if (sessions || audit)
         log_info("retention: purged %lld session rows older than %d days and %lld audit rows "
                  "older than %d days (%lld hours aggregated first)",
-                 sessions, srv->cfg->retention_days, audit, srv->cfg->audit_retention_days,
+                 sessions, hub->cfg->retention_days, audit, hub->cfg->audit_retention_days,
                  (long long)store_result_int(res, 0, 2));
 }
 
-void stats_tick(struct server *srv, int64_t now)
+void stats_tick(struct hub *hub, int64_t now)
 {
-    if (!srv->store || srv->stopping)
+    if (!hub->store || hub->stopping)
         return;
-    if (!srv->stats_next_ms) {
-        srv->stats_next_ms = now + STATS_FIRST_DELAY_MS;
-        srv->purge_next_ms = now + PURGE_FIRST_DELAY_MS;
+    if (!hub->stats_next_ms) {
+        hub->stats_next_ms = now + STATS_FIRST_DELAY_MS;
+        hub->purge_next_ms = now + PURGE_FIRST_DELAY_MS;
     }
     struct store_stats st;
-    store_get_stats(srv->store, &st);
+    store_get_stats(hub->store, &st);
     if (!st.up)
         return;
-    if (!srv->stats_busy && now >= srv->stats_next_ms) {
-        srv->stats_next_ms = now + (int64_t)srv->cfg->stats_interval * 1000;
-        if (store_stats_aggregate(srv->store, STATS_WINDOW_HOURS, srv->cfg->retention_days,
-                                  aggregate_done, srv) == 0)
-            srv->stats_busy = true;
+    if (!hub->stats_busy && now >= hub->stats_next_ms) {
+        hub->stats_next_ms = now + (int64_t)hub->cfg->stats_interval * 1000;
+        if (store_stats_aggregate(hub->store, STATS_WINDOW_HOURS, hub->cfg->retention_days,
+                                  aggregate_done, hub) == 0)
+            hub->stats_busy = true;
     }
-    if (!srv->purge_busy && now >= srv->purge_next_ms) {
-        srv->purge_next_ms = now + PURGE_INTERVAL_MS;
-        if (store_purge(srv->store, srv->cfg->retention_days, srv->cfg->audit_retention_days,
-                        purge_done, srv) == 0)
-            srv->purge_busy = true;
+    if (!hub->purge_busy && now >= hub->purge_next_ms) {
+        hub->purge_next_ms = now + PURGE_INTERVAL_MS;
+        if (store_purge(hub->store, hub->cfg->retention_days, hub->cfg->audit_retention_days,
+                        purge_done, hub) == 0)
+            hub->purge_busy = true;
     }
 }

@@ -7,9 +7,9 @@
 
 #include <stdint.h>
 
-struct server;
+struct hub;
 
 /* Called from the one-second tick: starts the statements that are due. */
-void stats_tick(struct server *srv, int64_t now_ms);
+void stats_tick(struct hub *hub, int64_t now_ms);
 
 #endif

@@ -6,15 +6,15 @@
 
 #include <stdint.h>
 
-struct server;
+struct hub;
 
 /* Registers the push on the tick (start-up). */
-void summary_start(struct server *srv);
+void summary_start(struct hub *hub);
 
 /* Seconds the oldest person in topic t has waited (0: nobody waits). */
-int64_t summary_topic_longest(const struct server *srv, int t, int64_t now_ms);
+int64_t summary_topic_longest(const struct hub *hub, int t, int64_t now_ms);
 
 /* The longest of those over every topic. */
-int64_t summary_longest(const struct server *srv, int64_t now_ms);
+int64_t summary_longest(const struct hub *hub, int64_t now_ms);
 
 #endif

@@ -11,11 +11,11 @@
 
 #include "list.h"
 
-struct server;
+struct hub;
 
 struct tick_hook {
-    int order;                                      /* lower runs first */
-    void (*fn)(struct server *srv, int64_t now_ms); /* once a second */
+    int order;                                   /* lower runs first */
+    void (*fn)(struct hub *hub, int64_t now_ms); /* once a second */
     struct list_link link;
 };
 
@@ -43,10 +43,10 @@ static inline void tick_remove(struct tick *t, struct tick_hook *h)
 }
 
 /* Runs every hook once, in order. */
-static inline void tick_run(struct tick *t, struct server *srv, int64_t now_ms)
+static inline void tick_run(struct tick *t, struct hub *hub, int64_t now_ms)
 {
     LIST_FOREACH_SAFE (&t->hooks, it, nx)
-        LIST_ENTRY(it, struct tick_hook, link)->fn(srv, now_ms);
+        LIST_ENTRY(it, struct tick_hook, link)->fn(hub, now_ms);
 }
 
 #endif

@@ -4,31 +4,31 @@
 #include <stddef.h>
 
 #include "conn.h"
+#include "hub.h"
 #include "lotse/json.h"
-#include "server.h"
 #include "session.h"
 #include "tick.h"
 
-void waiting_changed(struct server *srv)
+void waiting_changed(struct hub *hub)
 {
-    srv->queue_dirty = true;
-    srv->summary_dirty = true;
+    hub->queue_dirty = true;
+    hub->summary_dirty = true;
 }
 
-void waiting_note_pickup(struct server *srv, int64_t now_ms)
+void waiting_note_pickup(struct hub *hub, int64_t now_ms)
 {
-    srv->pickups[srv->pickup_count % SERVER_PICKUP_RING] = now_ms;
-    srv->pickup_count++;
+    hub->pickups[hub->pickup_count % HUB_PICKUP_RING] = now_ms;
+    hub->pickup_count++;
 }
 
-uint32_t waiting_eta(const struct server *srv, uint32_t pos, int64_t now_ms)
+uint32_t waiting_eta(const struct hub *hub, uint32_t pos, int64_t now_ms)
 {
     /* average interval between pickups over the last hour (at most the last 32) */
-    unsigned n = srv->pickup_count < SERVER_PICKUP_RING ? srv->pickup_count : SERVER_PICKUP_RING;
+    unsigned n = hub->pickup_count < HUB_PICKUP_RING ? hub->pickup_count : HUB_PICKUP_RING;
     int64_t oldest = now_ms, interval_ms = 60000;
     unsigned recent = 0;
     for (unsigned i = 0; i < n; i++) {
-        int64_t t = srv->pickups[i];
+        int64_t t = hub->pickups[i];
         if (now_ms - t <= 3600 * 1000) {
             recent++;
             if (t < oldest)
@@ -45,9 +45,9 @@ uint32_t waiting_eta(const struct server *srv, uint32_t pos, int64_t now_ms)
 
 static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
 {
-    struct server *srv = arg;
+    struct hub *hub = arg;
     struct session *s = (struct session *)((char *)e - offsetof(struct session, qe));
-    uint32_t eta = waiting_eta(srv, pos, server_now_ms());
+    uint32_t eta = waiting_eta(hub, pos, hub_now_ms());
     if (!s->young || (pos == s->sent_pos && eta == s->sent_eta))
         return;
     s->sent_pos = pos;
@@ -65,18 +65,18 @@ static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
 
 /* Pushes positions that changed (queue_dirty), after the hooks that end
  * sessions in the same second. */
-static void push_positions(struct server *srv, int64_t now_ms)
+static void push_positions(struct hub *hub, int64_t now_ms)
 {
     (void)now_ms;
-    if (!srv->queue_dirty)
+    if (!hub->queue_dirty)
         return;
-    srv->queue_dirty = false;
-    queue_positions(&srv->queue, push_position, srv);
+    hub->queue_dirty = false;
+    queue_positions(&hub->queue, push_position, hub);
 }
 
 static struct tick_hook positions_hook = {.order = 60, .fn = push_positions};
 
-void waiting_start(struct server *srv)
+void waiting_start(struct hub *hub)
 {
-    tick_add(&srv->tick, &positions_hook);
+    tick_add(&hub->tick, &positions_hook);
 }

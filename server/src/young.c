@@ -12,16 +12,16 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "hold.h"
+#include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
 #include "ratelimit.h"
-#include "server.h"
 #include "session.h"
 #include "waiting.h"
 
 static void send_closed(struct conn *c, time_t now)
 {
-    const struct config *cfg = c->srv->cfg;
+    const struct config *cfg = c->hub->cfg;
     char next[40] = "";
     time_t t = hours_next_open(&cfg->hours, now);
     if (t != (time_t)-1)
@@ -43,12 +43,12 @@ static void send_closed(struct conn *c, time_t now)
  * per-source limits are off: then sources say nothing, e.g. behind a proxy). */
 static size_t waiting_from_source(const struct conn *c)
 {
-    struct server *srv = c->srv;
-    if (srv->cfg->max_connections_per_source <= 0)
+    struct hub *hub = c->hub;
+    if (hub->cfg->max_connections_per_source <= 0)
         return 0;
     size_t n = 0;
-    for (int t = 0; t < srv->queue.topic_count; t++)
-        for (const struct queue_entry *e = srv->queue.lists[t].head; e; e = e->next) {
+    for (int t = 0; t < hub->queue.topic_count; t++)
+        for (const struct queue_entry *e = hub->queue.lists[t].head; e; e = e->next) {
             const struct session *s =
                 (const struct session *)((const char *)e - offsetof(struct session, qe));
             if (s->young && ratelimit_source_same(s->young->source, c->source))
@@ -63,9 +63,9 @@ static void young_gone(struct conn *c);
  * resume (PROTOCOL.md §5.2), then the session waits out its grace. */
 static void young_closed(struct conn *c)
 {
-    struct server *srv = c->srv;
-    if (srv->cfg->resume_grace > 0 && !srv->finishing)
-        hold_adopt_queue(srv, c);
+    struct hub *hub = c->hub;
+    if (hub->cfg->resume_grace > 0 && !hub->finishing)
+        hold_adopt_queue(hub, c);
     young_gone(c);
 }
 
@@ -92,8 +92,8 @@ int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
  * otherwise it has answered (challenge or error). */
 static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t now)
 {
-    struct server *srv = c->srv;
-    int need = young_admission_bits(srv->cfg, srv->queue.len, waiting_from_source(c));
+    struct hub *hub = c->hub;
+    int need = young_admission_bits(hub->cfg, hub->queue.len, waiting_from_source(c));
     if (need == 0)
         return true;
     const char *pow_b64;
@@ -124,7 +124,7 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
     c->pow_bits = (uint8_t)need;
     c->pow_issued_ms = now;
     randombytes_buf(c->pow_seed, sizeof(c->pow_seed));
-    srv->stats.pow_challenges++;
+    hub->stats.pow_challenges++;
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "challenge");
@@ -152,7 +152,7 @@ static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *top
         conn_send_error(c, "bad_field", "topic missing", "hello", NULL, "topic", true);
         return -EPROTO;
     }
-    *topic = config_topic_index(c->srv->cfg, name, name_len);
+    *topic = config_topic_index(c->hub->cfg, name, name_len);
     if (*topic < 0) {
         conn_send_error(c, "bad_topic", "not a topic of this service", "hello", NULL, "topic",
                         true);
@@ -171,23 +171,23 @@ static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *top
  * admission work done, room in the queue. Otherwise it has answered. */
 static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_t now_wall)
 {
-    struct server *srv = c->srv;
-    const struct config *cfg = srv->cfg;
+    struct hub *hub = c->hub;
+    const struct config *cfg = hub->cfg;
     if (!hours_is_open(&cfg->hours, now_wall)) {
         send_closed(c, now_wall);
         return false;
     }
     /* Under overload new anonymous sessions are shed first; running ones never. */
-    if (srv->stats.connections_open > (uint64_t)cfg->max_connections) {
-        srv->stats.overload_rejects++;
+    if (hub->stats.connections_open > (uint64_t)cfg->max_connections) {
+        hub->stats.overload_rejects++;
         conn_send_error(c, "busy", "the service is very busy; please try again in a few minutes",
                         "hello", NULL, NULL, false);
         conn_close(c, 1013, "overloaded");
         return false;
     }
-    if (!admission_ok(c, m, server_now_ms()))
+    if (!admission_ok(c, m, hub_now_ms()))
         return false;
-    if (srv->queue.len >= (size_t)cfg->queue_max) {
+    if (hub->queue.len >= (size_t)cfg->queue_max) {
         conn_send_error(c, "queue_full", "too many people are waiting; please try again soon",
                         "hello", NULL, NULL, false);
         conn_close(c, 1000, "queue full");
@@ -207,7 +207,7 @@ static void send_welcome(struct conn *c, const struct session *s, const uint8_t 
     lotse_jw_b64(w, "resume", resume, LOTSE_SECRET_BYTES);
     lotse_jw_int(w, "pos", pos);
     lotse_jw_int(w, "eta", s->sent_eta);
-    lotse_jw_int(w, "grace", c->srv->cfg->resume_grace);
+    lotse_jw_int(w, "grace", c->hub->cfg->resume_grace);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
@@ -215,8 +215,8 @@ static void send_welcome(struct conn *c, const struct session *s, const uint8_t 
 
 void young_hello(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
-    const struct config *cfg = srv->cfg;
+    struct hub *hub = c->hub;
+    const struct config *cfg = hub->cfg;
     uint8_t pk[LOTSE_PK_BYTES];
     int t;
     if (hello_fields(c, m, &t, pk) != 0)
@@ -224,7 +224,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     time_t now_wall = time(NULL);
     if (!hello_admitted(c, m, now_wall))
         return;
-    struct session *s = session_create(&srv->sessions);
+    struct session *s = session_create(hub->sessions);
     if (!s) {
         conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
         return;
@@ -233,7 +233,7 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     randombytes_buf(resume, sizeof(resume));
     crypto_generichash(s->resume_hash, sizeof(s->resume_hash), resume, sizeof(resume), NULL, 0);
     memcpy(s->young_pk, pk, sizeof(pk));
-    int64_t now = server_now_ms();
+    int64_t now = hub_now_ms();
     s->topic = t;
     s->state = SESSION_WAITING;
     s->young = c;
@@ -241,40 +241,40 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     s->started_wall = now_wall;
     s->qe.topic = t;
     s->qe.enqueued_ms = now;
-    queue_push(&srv->queue, &s->qe);
+    queue_push(&hub->queue, &s->qe);
 
     conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    srv->stats.sessions_started++;
-    session_row_started(srv, s); /* a crash must not lose it (SECURITY.md) */
+    hub->stats.sessions_started++;
+    session_row_started(hub, s); /* a crash must not lose it (SECURITY.md) */
 
     /* position: everyone in this list and in higher-priority lists */
     uint32_t pos = 0;
-    for (int u = 0; u < srv->queue.topic_count; u++)
-        if (u == t || srv->queue.priority[u] > srv->queue.priority[t])
-            pos += (uint32_t)queue_topic_len(&srv->queue, u);
+    for (int u = 0; u < hub->queue.topic_count; u++)
+        if (u == t || hub->queue.priority[u] > hub->queue.priority[t])
+            pos += (uint32_t)queue_topic_len(&hub->queue, u);
     s->sent_pos = pos;
-    s->sent_eta = waiting_eta(srv, pos, now);
+    s->sent_eta = waiting_eta(hub, pos, now);
     send_welcome(c, s, resume, pos);
     sodium_memzero(resume, sizeof(resume));
 
     log_debug("young person queued: topic %s, position %u", cfg->topics[t], pos);
-    waiting_changed(srv);
+    waiting_changed(hub);
     if (cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(srv);
+        counsellor_offer_round(hub);
 }
 
 /* The session's new young key (after a transfer or a reload) is in place: hand
  * it to the counsellor it goes to, or back to the queue. */
-static void rekeyed(struct server *srv, struct session *s)
+static void rekeyed(struct hub *hub, struct session *s)
 {
     s->has_keys = false;
-    hold_clear(srv, s, HOLD_TO_COUNSELLOR);
-    hold_clear(srv, s, HOLD_TO_YOUNG);
+    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
+    hold_clear(hub, s, HOLD_TO_YOUNG);
     if (s->rekey_pending) {
         s->rekey_pending = false;
         struct counsellor *target = NULL;
-        for (struct counsellor *k = counsellor_first(srv); k && s->transfer_to_id;
+        for (struct counsellor *k = counsellor_first(hub); k && s->transfer_to_id;
              k = counsellor_next(k))
             if (k->account_id == s->transfer_to_id && k->conn && k->active < k->capacity)
                 target = k;
@@ -284,11 +284,11 @@ static void rekeyed(struct server *srv, struct session *s)
         } else {
             s->qe.topic = s->topic;
             s->qe.enqueued_ms = s->enqueued_ms; /* keeps its place: it waited already */
-            queue_push(&srv->queue, &s->qe);
+            queue_push(&hub->queue, &s->qe);
             s->sent_pos = s->sent_eta = 0;
-            waiting_changed(srv);
-            if (srv->cfg->assign_mode == ASSIGN_OFFER)
-                counsellor_offer_round(srv);
+            waiting_changed(hub);
+            if (hub->cfg->assign_mode == ASSIGN_OFFER)
+                counsellor_offer_round(hub);
         }
     } else if (s->counsellor && s->state != SESSION_WAITING) {
         /* reload: same counsellor, new keys from sequence 1 */
@@ -340,7 +340,7 @@ void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     memcpy(s->young_pk, pk, sizeof(pk));
-    rekeyed(c->srv, s);
+    rekeyed(c->hub, s);
 }
 
 static void send_keys(struct conn *c, const struct session *s)
@@ -383,7 +383,7 @@ static struct session *resume_find(struct conn *c, const struct lotse_json_msg *
         return NULL;
     crypto_generichash(hash, sizeof(hash), secret, sizeof(secret), NULL, 0);
     sodium_memzero(secret, sizeof(secret));
-    struct session *s = session_find(&c->srv->sessions, sid);
+    struct session *s = session_find(c->hub->sessions, sid);
     /* one answer for unknown session and wrong secret; the compare is constant-time */
     if (!s || sodium_memcmp(hash, s->resume_hash, sizeof(hash)) != 0) {
         conn_send_error(c, "resume_failed", "this chat cannot be resumed; please start again",
@@ -395,7 +395,7 @@ static struct session *resume_find(struct conn *c, const struct lotse_json_msg *
 
 /* c becomes s's young person: an older connection of theirs is closed, a
  * session out of the queue while away goes back to its place. */
-static void resume_take_over(struct server *srv, struct session *s, struct conn *c)
+static void resume_take_over(struct hub *hub, struct session *s, struct conn *c)
 {
     if (s->young) {
         struct conn *old = s->young;
@@ -407,18 +407,18 @@ static void resume_take_over(struct server *srv, struct session *s, struct conn 
     s->young_away_ms = 0;
     conn_set_role(c, ROLE_YOUNG, &young_ops);
     c->session = s;
-    srv->stats.resumes++;
+    hub->stats.resumes++;
     if (s->queue_away) {
         /* back at the place it held: qe.enqueued_ms is unchanged */
         s->queue_away = false;
-        queue_push(&srv->queue, &s->qe);
-        s->sent_pos = queue_position(&srv->queue, &s->qe);
-        s->sent_eta = waiting_eta(srv, s->sent_pos, server_now_ms());
+        queue_push(&hub->queue, &s->qe);
+        s->sent_pos = queue_position(&hub->queue, &s->qe);
+        s->sent_eta = waiting_eta(hub, s->sent_pos, hub_now_ms());
     }
 }
 
 /* "resumed", then "transferred" or the counsellor's keys when they apply. */
-static void send_resumed(struct server *srv, struct conn *c, const struct session *s)
+static void send_resumed(struct hub *hub, struct conn *c, const struct session *s)
 {
     uint32_t pos = s->qe.queued ? s->sent_pos : 0;
     struct lotse_jw *w = conn_jw();
@@ -430,7 +430,7 @@ static void send_resumed(struct server *srv, struct conn *c, const struct sessio
                  : s->state == SESSION_ASSIGNED ? "assigned"
                                                 : "waiting");
     lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(srv, pos, server_now_ms()) : 0);
+    lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(hub, pos, hub_now_ms()) : 0);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)
@@ -441,7 +441,7 @@ static void send_resumed(struct server *srv, struct conn *c, const struct sessio
 
 void young_resume(struct conn *c, const struct lotse_json_msg *m)
 {
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     uint8_t pk[LOTSE_PK_BYTES];
     int has_pk = 0;
     if (conn_check_start(c, m, "resume") != 0)
@@ -449,18 +449,18 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m)
     struct session *s = resume_find(c, m, pk, &has_pk);
     if (!s)
         return;
-    resume_take_over(srv, s, c);
+    resume_take_over(hub, s, c);
     if (has_pk == 1) {
         memcpy(s->young_pk, pk, sizeof(pk));
-        rekeyed(srv, s);
+        rekeyed(hub, s);
     }
-    send_resumed(srv, c, s);
-    hold_flush(srv, s, HOLD_TO_YOUNG, c);
+    send_resumed(hub, c, s);
+    hold_flush(hub, s, HOLD_TO_YOUNG, c);
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "back");
-    waiting_changed(srv);
-    if (s->qe.queued && srv->cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(srv);
+    waiting_changed(hub);
+    if (s->qe.queued && hub->cfg->assign_mode == ASSIGN_OFFER)
+        counsellor_offer_round(hub);
     log_debug("young person resumed a session (%s)", has_pk == 1 ? "new key" : "same key");
 }
 
@@ -473,7 +473,7 @@ void young_msg_end(struct conn *c, const struct lotse_json_msg *m)
         why = "key_rejected";
     struct session *s = c->session;
     if (s)
-        session_end(c->srv, s, why);
+        session_end(c->hub, s, why);
     else
         conn_close(c, 1000, "bye");
 }
@@ -481,7 +481,7 @@ void young_msg_end(struct conn *c, const struct lotse_json_msg *m)
 static void young_gone(struct conn *c)
 {
     struct session *s = c->session;
-    struct server *srv = c->srv;
+    struct hub *hub = c->hub;
     if (!s)
         return;
     s->young = NULL;
@@ -491,13 +491,13 @@ static void young_gone(struct conn *c)
      * both when the tab closes and when the page reloads (and then resumes):
      * the place is kept for unload_grace only. A running chat keeps the whole
      * grace whatever the close: a reload resumes it with a fresh key. */
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = hub->cfg;
     bool left = c->peer_closed && s->qe.queued;
     int grace = left && c->peer_close_code == 1001 ? cfg->unload_grace : cfg->resume_grace;
     if (grace > cfg->resume_grace)
         grace = cfg->resume_grace;
-    if (grace == 0 || srv->finishing || (left && c->peer_close_code != 1001)) {
-        session_end(srv, s, "young_left");
+    if (grace == 0 || hub->finishing || (left && c->peer_close_code != 1001)) {
+        session_end(hub, s, "young_left");
         return;
     }
     /* A dropped connection is not an ending: the session waits resume_grace
@@ -505,15 +505,15 @@ static void young_gone(struct conn *c)
      * place but leaves the queue meanwhile, so that no counsellor is handed
      * (or offered) a person who is not there and positions count only people
      * present; resume puts the session back where it was. */
-    s->young_away_ms = server_now_ms();
+    s->young_away_ms = hub_now_ms();
     s->young_grace_ms = (int64_t)grace * 1000;
     if (s->qe.queued) {
         counsellor_offer_cancel(s);
-        queue_remove(&srv->queue, &s->qe);
+        queue_remove(&hub->queue, &s->qe);
         s->queue_away = true;
-        waiting_changed(srv);
-        if (srv->cfg->assign_mode == ASSIGN_OFFER)
-            counsellor_offer_round(srv);
+        waiting_changed(hub);
+        if (hub->cfg->assign_mode == ASSIGN_OFFER)
+            counsellor_offer_round(hub);
     }
     if (s->counsellor && s->state != SESSION_WAITING)
         counsellor_send_peer(s->counsellor->conn, s, "away");

@@ -15,11 +15,13 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "hub.h"
 #include "metrics.h"
-#include "server.h"
+#include "session.h"
 
 static struct config cfg;
-static struct server srv;
+static struct hub hub;
+static struct session_table sessions;
 
 static int setup(void **state)
 {
@@ -34,31 +36,32 @@ static int setup(void **state)
     fclose(f);
     if (sodium_init() < 0 || rc != 0)
         return -1;
-    memset(&srv, 0, sizeof srv);
-    srv.cfg = &cfg;
-    if (sessions_init(&srv.sessions) != 0)
+    memset(&hub, 0, sizeof hub);
+    hub.cfg = &cfg;
+    hub.sessions = &sessions;
+    if (sessions_init(&sessions) != 0)
         return -1;
-    queue_init(&srv.queue, cfg.topic_count, cfg.topic_priority);
+    queue_init(&hub.queue, cfg.topic_count, cfg.topic_priority);
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    sessions_destroy(&srv.sessions);
+    sessions_destroy(&sessions);
     return 0;
 }
 
 static void test_metrics_exposition_has_help_type_and_the_counters(void **state)
 {
     (void)state;
-    srv.stats.connections_total = 7;
-    srv.stats.frames_relayed = 1234;
-    srv.stats.logins_failed = 3;
-    srv.stats.sessions_abandoned = 2;
-    srv.stats.escalations = 1;
+    hub.stats.connections_total = 7;
+    hub.stats.frames_relayed = 1234;
+    hub.stats.logins_failed = 3;
+    hub.stats.sessions_abandoned = 2;
+    hub.stats.escalations = 1;
     static char buf[65536];
-    int n = metrics_render(&srv, buf, sizeof buf - 1);
+    int n = metrics_render(&hub, buf, sizeof buf - 1);
     assert_true(n > 0);
     buf[n] = 0;
     assert_int_equal(buf[n - 1], '\n');
@@ -91,17 +94,17 @@ static void test_metrics_render_reports_a_buffer_too_small(void **state)
 {
     (void)state;
     char small[256];
-    assert_int_equal(metrics_render(&srv, small, sizeof small), -ENOSPC);
+    assert_int_equal(metrics_render(&hub, small, sizeof small), -ENOSPC);
 }
 
 static void test_metrics_token_is_compared_whole(void **state)
 {
     (void)state;
     const char *t = "a-token-of-sixteen-plus";
-    assert_true(metrics_token_ok(&srv, t, strlen(t)));
-    assert_false(metrics_token_ok(&srv, t, strlen(t) - 1));
-    assert_false(metrics_token_ok(&srv, "a-token-of-sixteen-plusX", strlen(t) + 1));
-    assert_false(metrics_token_ok(&srv, "", 0));
+    assert_true(metrics_token_ok(&hub, t, strlen(t)));
+    assert_false(metrics_token_ok(&hub, t, strlen(t) - 1));
+    assert_false(metrics_token_ok(&hub, "a-token-of-sixteen-plusX", strlen(t) + 1));
+    assert_false(metrics_token_ok(&hub, "", 0));
 }
 
 int main(void)
