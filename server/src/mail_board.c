@@ -205,8 +205,14 @@ void mail_board_send_list(struct conn *c, int64_t who)
     conn_send_json(c, w);
 }
 
-void mail_board_opened(const uint8_t tid[16])
+void mail_board_young_stored(struct hub *hub, const uint8_t tid[16], int n)
 {
+    board.reload = true;
+    if (n != 1)
+        return;
+    char hex[33];
+    lotse_hex_encode(hex, sizeof(hex), tid, 16);
+    store_mail_count_opened(hub->store, hex);
     struct first_pending *oldest = &board.first[0];
     for (int i = 0; i < MAIL_FIRST_PENDING; i++) {
         struct first_pending *p = &board.first[i];
@@ -219,7 +225,6 @@ void mail_board_opened(const uint8_t tid[16])
     }
     memcpy(oldest->tid, tid, 16);
     oldest->at_ms = hub_now_ms();
-    board.reload = true;
 }
 
 void mail_board_first_answer(const uint8_t tid[16])

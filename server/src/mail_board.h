@@ -44,9 +44,10 @@ void mail_board_changed(void);
  * MAIL_BOARD_LIST_MAX mail_item, then mail_list_end. */
 void mail_board_send_list(struct conn *c, int64_t who);
 
-/* Notes in memory that tid (16 bytes) got its first message now; the first
- * answer's exact delay is measured from here (young side). */
-void mail_board_opened(const uint8_t tid[16]);
+/* A young person's message n of tid (16 bytes) was stored: the board is re-read;
+ * for n 1 the thread counts as opened this hour and the first answer's exact
+ * delay is measured from now (in memory). */
+void mail_board_young_stored(struct hub *hub, const uint8_t tid[16], int n);
 
 /* The first answer to tid was stored: observes its delay if known. */
 void mail_board_first_answer(const uint8_t tid[16]);

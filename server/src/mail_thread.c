@@ -5,6 +5,7 @@
  * structure (lotse_mail_envelope_check) and never logs them. */
 #include "mail_thread.h"
 
+#include "mail_board.h"
 #include "mail_post.h"
 
 #include <errno.h>
@@ -182,6 +183,7 @@ static void appended(void *arg, int status, const struct pg_result *res)
         return;
     }
     int n = (int)store_result_int(res, 0, 1);
+    mail_board_young_stored(c->hub, tid, n); /* only the young side appends here */
     char buf[128];
     struct lotse_jw w;
     lotse_jw_init(&w, buf, sizeof(buf));

@@ -89,7 +89,8 @@ static const char release_all_sql[] =
 
 static const char opened_sql[] =
     "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
-    " mean_duration, mail_opened) VALUES (date_trunc('hour', now()), $1, 0, 0, 0, 0, 0, 1)"
+    " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, 0, 0, 0, 0, 0, 1"
+    " FROM mail_threads WHERE tid = decode($1, 'hex')"
     " ON CONFLICT (hour, topic) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
     " RETURNING 1";
 
@@ -188,8 +189,8 @@ int store_mail_release_all(struct store *s, int64_t who, store_result_cb cb, voi
     return store__query(s, release_all_sql, "mail claims released", cb, arg, 1, p);
 }
 
-int store_mail_count_opened(struct store *s, const char *topic)
+int store_mail_count_opened(struct store *s, const char *tid)
 {
-    const char *p[1] = {topic};
+    const char *p[1] = {tid};
     return store__query(s, opened_sql, "mail opened", NULL, NULL, 1, p);
 }

@@ -63,8 +63,9 @@ int store_mail_close(struct store *s, const char *tid, int64_t who, store_result
 /* Releases every claim of who, or with who 0 every claim (server start). */
 int store_mail_release_all(struct store *s, int64_t who, store_result_cb cb, void *arg);
 
-/* Counts a thread opened this hour in the hourly statistics (fire and forget). */
-int store_mail_count_opened(struct store *s, const char *topic);
+/* Counts thread tid (its first message stored now) as opened this hour in the
+ * hourly statistics (fire and forget). */
+int store_mail_count_opened(struct store *s, const char *tid);
 
 /* lotsectl: deletes the mail key of a device ($1: device_certs.id). */
 extern const char store_sql_mail_key_revoke[];
