@@ -5,6 +5,9 @@
  * structure (lotse_mail_envelope_check) and never logs them. */
 #include "mail_thread.h"
 
+#include "mail_board.h"
+#include "mail_post.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sodium.h>
@@ -182,6 +185,7 @@ static void appended(void *arg, int status, const struct pg_result *res)
         return;
     }
     int n = (int)store_result_int(res, 0, 1);
+    mail_board_young_stored(c->hub, tid, n); /* only the young side appends here */
     char buf[128];
     struct lotse_jw w;
     lotse_jw_init(&w, buf, sizeof(buf));
@@ -279,7 +283,10 @@ void mail_frame(struct conn *c, const uint8_t *frame, size_t len)
         mail_thread_append(c, frame, len, LOTSE_MAIL_FROM_YOUNG, NULL);
         return;
     }
-    /* a counsellor's answer: mail_post.c (r/mailpost) routes it here by claim */
+    if (c->role == ROLE_COUNSELLOR) {
+        mail_post_frame(c, frame, len); /* the answer: stored only from the claimer */
+        return;
+    }
     conn_send_error(c, "not_allowed", "no mail thread on this connection", "mail", NULL, NULL,
                     true);
 }

@@ -11,6 +11,7 @@
 #include "counsellor.h"
 #include "lotse/json.h"
 #include "lotse/mail.h"
+#include "mail_post.h"
 #include "mail_thread.h"
 #include "mail_young.h"
 #include "relay.h"
@@ -69,6 +70,12 @@ static const struct msg_route routes[] = {
     {"mail_new", NONE, mail_young_new},
     {"mail_open", NONE, mail_young_open},
     {"mail_delete", MAIL, mail_young_delete},
+    {"mail_key", COUNSELLOR, mail_post_msg_key},
+    {"mail_list", COUNSELLOR, mail_post_msg_list},
+    {"mail_claim", COUNSELLOR, mail_post_msg_claim},
+    {"mail_release", COUNSELLOR, mail_post_msg_release},
+    {"mail_handover", COUNSELLOR, mail_post_msg_handover},
+    {"mail_close", COUNSELLOR, mail_post_msg_close},
 };
 
 /* The answer to a known type the connection's role may not send. */

@@ -19,6 +19,7 @@
 #include "handover.h"
 #include "http.h"
 #include "log.h"
+#include "mail_board.h"
 #include "lotse/json.h"
 #include "mail_young.h"
 #include "messages.h"
@@ -186,6 +187,7 @@ static int create_state(struct server *srv, const struct config *cfg)
     conn_start(&srv->hub);
     session_start(&srv->hub);
     counsellor_start(&srv->hub);
+    mail_board_start(&srv->hub);
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
     mail_young_start(&srv->hub);
