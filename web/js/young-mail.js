@@ -156,6 +156,19 @@ export function openWrite(topic) {
     page.show('view-mail-write');
 }
 
+/** One MAIL frame; `busy` (no free receive buffer) is tried again a few times. */
+async function sendEnvelope(link, tidBytes, n, envelope) {
+    for (let tries = 0; ; tries++) {
+        link.sendBinary(encodeMailFrame(tidBytes, n, envelope));
+        try {
+            return await link.expect(['mail_stored']);
+        } catch (e) {
+            if (e.mailCode !== 'busy' || tries >= 3) throw e;
+            await new Promise((r) => setTimeout(r, 1000 * (tries + 1)));
+        }
+    }
+}
+
 /** mail_new (with admission work when the server asks), then the first MAIL frame. */
 async function createThread(link, keys, topic, recipients, text) {
     const ask = { t: 'mail_new', v: 1, topic, lookup: b64encode(keys.lookup), box_pk: b64encode(keys.boxPk), sign_pk: b64encode(keys.signPk) };
@@ -170,8 +183,7 @@ async function createThread(link, keys, topic, recipients, text) {
     }
     const tid = hexdecode(String(m.tid));
     if (tid.length !== 16) throw mailError('other');
-    link.sendBinary(encodeMailFrame(tid, 1, sealYoung(keys, recipients, text)));
-    await link.expect(['mail_stored']);
+    await sendEnvelope(link, tid, 1, sealYoung(keys, recipients, text));
 }
 
 async function sendFirst(ev) {
@@ -377,8 +389,7 @@ async function reply(ev) {
     const me = thread;
     try {
         const link = await threadLink();
-        link.sendBinary(encodeMailFrame(me.tidBytes, me.n + 1, sealYoung(me.keys, me.recipients, text)));
-        const m = await link.expect(['mail_stored']);
+        const m = await sendEnvelope(link, me.tidBytes, me.n + 1, sealYoung(me.keys, me.recipients, text));
         me.n = Number.isInteger(m.n) ? m.n : me.n + 1;
         $('mail-messages').append(messageItem({ kind: 1, time: Date.now(), text }));
         $('mail-messages').scrollTop = $('mail-messages').scrollHeight;
