@@ -311,6 +311,8 @@ function renderTrouble(m, longest) {
         if (longest > TROUBLE_WAIT_S) alarms.push('client.long');
         if (m.waiting > 0 && (m.counsellors_available | 0) === 0) alarms.push('client.nobody');
     }
+    // mail waiting too long is an alarm at the top as well, also from a server that lists it only as a field
+    if (m.mail_overdue === true && !alarms.includes('mail_overdue')) alarms.push('mail_overdue');
     const has = (...ids) => ids.some((id) => alarms.includes(id));
     $('stat-longest').classList.toggle('bad', has('longest_wait', 'client.long'));
     $('stat-available').classList.toggle('bad', has('no_counsellor', 'client.nobody'));
