@@ -55,6 +55,7 @@ function decodeMailFrame(bytes) {
 /** Logged in with a certificate: the mail key is registered and the board asked for. */
 export async function postStart() {
     view.init(ACTIONS);
+    closeThread();
     try {
         await registerMailKey();
     } catch (e) {
@@ -100,7 +101,13 @@ export function postMessage(m) {
 function listed() {
     post.items = post.incoming || [];
     post.incoming = null;
-    view.renderBoard(post.items, post.thread && post.thread.tidHex);
+    const t = post.thread;
+    view.renderBoard(post.items, t && t.tidHex);
+    // the young person wrote again into the thread on screen: read it anew
+    const item = t && post.items.find((x) => x.tid === t.tidHex);
+    if (item && item.claimed === 'me' && (item.n | 0) > t.n && !post.sending) {
+        sendOnline(msg('mail_claim', { tid: t.tidHex }));
+    }
     if (post.again) {
         post.again = false;
         requestList();
@@ -166,6 +173,7 @@ function claimed(m) {
     post.thread = t;
     view.renderThread(t, post.drafts.get(t.tidHex) || '');
     view.renderBoard(post.items, t.tidHex);
+    requestList(); // the board shows it as ours
 }
 
 /** A MAIL frame: a message of the thread on screen, opened and shown. */
