@@ -76,7 +76,7 @@ async function claim(tid) {
         const f = await link.frame();
         const o = mc.open({
             envelope: f.envelope, myPk: mail.publicKey, mySk: mail.privateKey, threadPk: boxPk, threadSpk: signPk,
-            orgPk: b64decode(env('LOTSE_ORG_PUB')), now: Math.floor(Date.now() / 1000),
+            orgKeys: [b64decode(env('LOTSE_ORG_PUB'))], now: Math.floor(Date.now() / 1000),
         });
         read.push({ n: f.n, kind: o.kind, text: new TextDecoder().decode(o.body) });
     }

@@ -3,26 +3,28 @@
 // console's terms: the mail key statement, opening an envelope as this device,
 // sealing an answer signed by the device key (which may be a non-extractable
 // WebCrypto key, so signing is asynchronous).
-import { concat, fail, utf8 } from './protocol.js';
+import * as mc from './mail-crypto.js';
+import { st } from './console-state.js';
 
-const STATEMENT_CONTEXT = utf8('lotse-mailkey-v1');
-
-/** The bytes a device key signs for a mail key (lotse_mail_key_sign). */
-export function mailKeyStatement(devicePk, mailPk) {
-    return concat(STATEMENT_CONTEXT, devicePk, mailPk);
-}
+export const mailKeyStatement = mc.mailKeyStatement;
 
 /** True when sig is the device key's signature over the mail key statement. */
 export function mailKeyVerify(sig, devicePk, mailPk) {
-    return globalThis.sodium.crypto_sign_verify_detached(sig, mailKeyStatement(devicePk, mailPk), devicePk);
+    try {
+        mc.mailKeyVerify(sig, devicePk, mailPk);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /** Opens an envelope as the holder of (myPk, mySk): {kind, time, counsellorId, text}. */
-export function openMail() {
-    throw fail('ENOSYS', 'mail-crypto.js is not there yet');
+export function openMail(envelope, { myPk, mySk, threadPk, threadSpk, orgKeys, now }) {
+    const o = mc.open({ envelope, myPk, mySk, threadPk, threadSpk, orgKeys, now });
+    return { kind: o.kind, time: o.time, counsellorId: o.counsellorId, text: o.text };
 }
 
-/** Seals an answer to threadPk and the recipients, signed with sign(bytes). */
-export async function sealMail() {
-    throw fail('ENOSYS', 'mail-crypto.js is not there yet');
+/** Seals an answer to threadPk and the recipients, signed with sign(bytes) by this device. */
+export async function sealMail({ kind, sign, cert, threadPk, recipients, time, text }) {
+    return mc.sealWith({ kind, devicePk: st.device.publicKey, sign, cert, threadPk, recipients, time, body: text });
 }
