@@ -6,7 +6,7 @@
 # serving a copy of web/ that pins that key (deploy/client-publish.sh), and a
 # second lotsed, the "attacker", whose configuration names another organisation
 # key while serving the same published client; then runs `node --test` on
-# vectors.test.mjs, chat.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs and
+# vectors.test.mjs, chat.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs,
 # mail-standin.e2e.test.mjs and mail.e2e.test.mjs
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
