@@ -78,3 +78,54 @@ test('mail pages (stand-in server): write, the code once, a verified answer, a r
   assert.deepEqual(errs.filter((e) => !e.startsWith('warning')), []);
   await browser.close();
 });
+
+test('chat start (stand-in for "same"): the opt-in sends the lookup id in hello, the note on "unavailable"; a long wait offers writing', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', headless: true });
+    const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'de-DE' });
+    await ctx.route(`${URL}/config.json`, async (route) => {
+        const r = await route.fetch();
+        route.fulfill({ response: r, json: { ...(await r.json()), mail: true, open: true, mail_wait_threshold: -1 } });
+    });
+    const hellos = [];
+    // the real lotsed behind; "same" is noted here and left out, `welcome` gets "same":"unavailable"
+    await ctx.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        ws.onMessage((data) => {
+            if (typeof data === 'string' && JSON.parse(data).t === 'hello') {
+                const { same, ...hello } = JSON.parse(data);
+                hellos.push(same);
+                server.send(JSON.stringify(hello));
+            } else server.send(data);
+        });
+        server.onMessage((data) => {
+            if (typeof data === 'string' && JSON.parse(data).t === 'welcome') ws.send(JSON.stringify({ ...JSON.parse(data), same: 'unavailable' }));
+            else ws.send(data);
+        });
+    });
+    const p = await ctx.newPage();
+    await p.goto(`${URL}/`);
+    await p.locator('#mail-offer').waitFor();
+    assert.equal(await p.locator('#start-form').isVisible(), true, 'the chat comes first while it is open');
+    await p.check('input[name="topic"][value="school"]');
+    await p.check('#same-check');
+    await p.fill('#same-code', 'abc');
+    await p.click('#start-button');
+    await p.locator('#same-bad').waitFor();
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({ path: join(SHOTS, 'mail-standin-same-360.png'), fullPage: true });
+    const code = 'ABCDE-FGHJK-MNPQR-STVWX';
+    await p.fill('#same-code', code.toLowerCase());
+    await p.click('#start-button');
+    await p.locator('#view-queue').waitFor();
+    assert.deepEqual(hellos, [b64encode(mc.derive(mc.codeParse(code)).lookup)], 'hello carried the lookup id, never the code');
+    await p.locator('#same-note:has-text("nicht da")').waitFor();
+    await p.locator('#queue-mail').waitFor(); // above mail_wait_threshold (-1 here)
+    await p.evaluate(() => window.scrollTo(0, 0));
+    await p.screenshot({ path: join(SHOTS, 'mail-standin-queue-360.png'), fullPage: true });
+    await p.click('#queue-mail-button');
+    await p.locator('#view-mail-write').waitFor();
+    assert.equal(await p.locator('input[name="mail-topic"][value="school"]').isChecked(), true);
+    assert.equal(await p.locator('#same-code').inputValue(), '');
+    await browser.close();
+});
+

@@ -123,6 +123,10 @@ export function sameLookup() {
     const keys = deriveKeys(code);
     const lookup = b64encode(keys.lookup);
     wipeKeys(keys);
+    // the code does not stay on the page while the chat runs
+    $('same-code').value = '';
+    $('same-check').checked = false;
+    $('same-field').hidden = true;
     return lookup;
 }
 
