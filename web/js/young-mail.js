@@ -470,7 +470,12 @@ export function setupMail(pageApi) {
         showDone('sent');
     });
     $('mail-open-form').addEventListener('submit', openWithCode);
-    for (const id of ['mail-write-back', 'mail-enter-back', 'mail-done-home']) $(id).addEventListener('click', () => page.showStart());
+    for (const id of ['mail-write-back', 'mail-enter-back', 'mail-done-home']) {
+        $(id).addEventListener('click', () => {
+            $('mail-code-input').value = ''; // a typed code does not wait on the page
+            page.showStart();
+        });
+    }
     $('same-check').addEventListener('change', () => {
         $('same-field').hidden = !$('same-check').checked;
         $('same-bad').hidden = true;
