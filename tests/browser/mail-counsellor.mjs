@@ -78,7 +78,7 @@ async function claim(tid) {
             envelope: f.envelope, myPk: mail.publicKey, mySk: mail.privateKey, threadPk: boxPk, threadSpk: signPk,
             orgKeys: [b64decode(env('LOTSE_ORG_PUB'))], now: Math.floor(Date.now() / 1000),
         });
-        read.push({ n: f.n, kind: o.kind, text: new TextDecoder().decode(o.body) });
+        read.push({ n: f.n, kind: o.kind, text: o.text });
     }
     return { tid: m.tid, tidBytes: hexdecode(m.tid), boxPk, n: m.n, read };
 }
@@ -119,8 +119,7 @@ async function answer(text, tamper) {
     const t = await claim(lastTid);
     const recipients = await deviceKeys();
     const envelope = mc.seal({
-        kind: 2, signSk: device.privateKey, cert, threadPk: t.boxPk, recipients, time: Date.now(),
-        body: new TextEncoder().encode(text),
+        kind: 2, signSk: device.privateKey, cert, threadPk: t.boxPk, recipients, time: Date.now(), body: text,
     });
     if (tamper) envelope[envelope.length - 100] ^= 1;
     link.sendBinary(encodeMailFrame(t.tidBytes, t.n + 1, envelope));

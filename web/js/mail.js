@@ -5,7 +5,7 @@
 // The cryptography itself is mail-crypto.js; the thin wrappers here are the
 // only place the young person's page calls it.
 import { HEADER_BYTES, SID_BYTES, VERSION, b64decode, concat, encodeHeader, fail } from './protocol.js';
-import { CERT_BYTES, verifyCertPinned, wipe } from './crypto.js';
+import { CERT_BYTES, wipe } from './crypto.js';
 import * as mc from './mail-crypto.js';
 import { connect } from './ws.js';
 
@@ -73,10 +73,7 @@ export function wipeKeys(k) {
 
 /** The young person's envelope: text sealed to the thread key and every device key. */
 export function sealYoung(keys, recipients, text) {
-    return mc.seal({
-        kind: FROM_YOUNG, signSk: keys.signSk, cert: null, threadPk: keys.boxPk, recipients,
-        time: Date.now(), body: new TextEncoder().encode(text),
-    });
+    return mc.seal({ kind: FROM_YOUNG, signSk: keys.signSk, threadPk: keys.boxPk, recipients, time: Date.now(), body: text });
 }
 
 /**
@@ -100,22 +97,12 @@ export function openEnvelope(keys, envelope, orgKeys) {
  * certificate's device key. Returns {keys: [Uint8Array(32)], rejected: N}.
  */
 export function verifyMailKeys(entries, orgKeys, now) {
+    const valid = mc.validMailKeys(entries, orgKeys, now);
     const keys = [];
-    let rejected = 0;
-    for (let o = 0; o + MAIL_KEY_ENTRY <= entries.length; o += MAIL_KEY_ENTRY) {
-        const cert = entries.slice(o, o + CERT_BYTES);
-        const mailPk = entries.slice(o + CERT_BYTES, o + CERT_BYTES + 32);
-        const sig = entries.slice(o + CERT_BYTES + 32, o + MAIL_KEY_ENTRY);
-        try {
-            const c = verifyCertPinned(cert, orgKeys, now);
-            mc.mailKeyVerify(sig, c.devicePk, mailPk); // throws EPERM
-        } catch {
-            rejected++;
-            continue;
-        }
+    for (const { mailPk } of valid) {
         if (keys.length < MAX_DEVICE_KEYS && !keys.some((k) => k.every((x, i) => x === mailPk[i]))) keys.push(mailPk);
     }
-    return { keys, rejected };
+    return { keys, rejected: Math.floor(entries.length / MAIL_KEY_ENTRY) - valid.length };
 }
 
 // ---- one connection ------------------------------------------------------------------

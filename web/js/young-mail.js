@@ -123,6 +123,10 @@ export function sameLookup() {
     const keys = deriveKeys(code);
     const lookup = b64encode(keys.lookup);
     wipeKeys(keys);
+    // the code does not stay on the page while the chat runs
+    $('same-code').value = '';
+    $('same-check').checked = false;
+    $('same-field').hidden = true;
     return lookup;
 }
 
@@ -466,7 +470,12 @@ export function setupMail(pageApi) {
         showDone('sent');
     });
     $('mail-open-form').addEventListener('submit', openWithCode);
-    for (const id of ['mail-write-back', 'mail-enter-back', 'mail-done-home']) $(id).addEventListener('click', () => page.showStart());
+    for (const id of ['mail-write-back', 'mail-enter-back', 'mail-done-home']) {
+        $(id).addEventListener('click', () => {
+            $('mail-code-input').value = ''; // a typed code does not wait on the page
+            page.showStart();
+        });
+    }
     $('same-check').addEventListener('change', () => {
         $('same-field').hidden = !$('same-check').checked;
         $('same-bad').hidden = true;
