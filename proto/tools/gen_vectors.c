@@ -1,4 +1,4 @@
-/* gen_vectors.c — writes proto/vectors/{frames,json,crypto}.txt and, optionally,
+/* gen_vectors.c — writes proto/vectors/{frames,json,crypto,mail}.txt and, optionally,
  * the fuzz seed corpora. The committed files are this program's output; the unit
  * tests read those files and never call this program.
  *
@@ -14,17 +14,18 @@
 #include "lotse/crypto.h"
 #include "lotse/json.h"
 #include "lotse/proto.h"
+#include "gen_vectors.h"
 
-static FILE *out;
-static const char *corpus_dir;
+FILE *out;
+const char *corpus_dir;
 
-_Noreturn static void die(const char *what)
+_Noreturn void die(const char *what)
 {
     fprintf(stderr, "gen_vectors: %s\n", what);
     exit(1);
 }
 
-static void put_hex(const char *name, const uint8_t *b, size_t n)
+void put_hex(const char *name, const uint8_t *b, size_t n)
 {
     fprintf(out, "%s = ", name);
     for (size_t i = 0; i < n; i++)
@@ -32,17 +33,17 @@ static void put_hex(const char *name, const uint8_t *b, size_t n)
     fputc('\n', out);
 }
 
-static void put_u64(const char *name, unsigned long long v)
+void put_u64(const char *name, unsigned long long v)
 {
     fprintf(out, "%s = %llu\n", name, v);
 }
 
-static void put_str(const char *name, const char *v)
+void put_str(const char *name, const char *v)
 {
     fprintf(out, "%s = %s\n", name, v);
 }
 
-static void begin_case(const char *name, const char *comment)
+void begin_case(const char *name, const char *comment)
 {
     fprintf(out, "\n# %s\nname = %s\n", comment, name);
 }
@@ -70,13 +71,15 @@ static const char *err_name(int rc)
         return "EINVAL";
     case -ENOSPC:
         return "ENOSPC";
+    case -ENOKEY:
+        return "ENOKEY";
     default:
         die("unexpected error code");
         return NULL;
     }
 }
 
-static void expect(int rc, int want)
+void expect(int rc, int want)
 {
     if (rc != want) {
         fprintf(stderr, "gen_vectors: got %d, want %d\n", rc, want);
@@ -85,7 +88,7 @@ static void expect(int rc, int want)
     put_str("expect", err_name(rc));
 }
 
-static void corpus_file(const char *target, const char *name, const void *b, size_t n)
+void corpus_file(const char *target, const char *name, const void *b, size_t n)
 {
     char path[1024];
     FILE *f;
@@ -98,7 +101,7 @@ static void corpus_file(const char *target, const char *name, const void *b, siz
         die(path);
 }
 
-static FILE *open_out(const char *dir, const char *file, const char *header)
+FILE *open_out(const char *dir, const char *file, const char *header)
 {
     char path[1024];
     FILE *f;
@@ -669,8 +672,8 @@ static void gen_ack_cases(const struct lotse_channel *ys, const struct lotse_cha
     lotse_channel_ack(cs, 3, a);
     memcpy(tmp, a, sizeof(tmp));
     memset(tmp + 28, 0, 16);
-    ack_open_case("ack_open_forged_zero_tag", "forged by the relay: seq 3 with a zero tag",
-                  &ysent, tmp, sizeof(tmp), -EBADMSG);
+    ack_open_case("ack_open_forged_zero_tag", "forged by the relay: seq 3 with a zero tag", &ysent,
+                  tmp, sizeof(tmp), -EBADMSG);
     memcpy(tmp, a, sizeof(tmp));
     tmp[sizeof(tmp) - 1] ^= 0x01;
     ack_open_case("ack_open_flipped_tag", "one tag bit flipped", &ysent, tmp, sizeof(tmp),
@@ -695,8 +698,9 @@ static void gen_ack_cases(const struct lotse_channel *ys, const struct lotse_cha
     {
         struct lotse_channel r2 = ysent;
         r2.sid[15] ^= 0x01;
-        ack_open_case("ack_open_sid_rebound", "header sid rewritten to the receiver's (AD mismatch)",
-                      &r2, tmp, sizeof(tmp), -EBADMSG);
+        ack_open_case("ack_open_sid_rebound",
+                      "header sid rewritten to the receiver's (AD mismatch)", &r2, tmp, sizeof(tmp),
+                      -EBADMSG);
     }
     /* The tag of a DATA frame's nonce domain (byte 1 = 0) with the same key, header
      * and seq: the nonce's kind byte separates the two. */
@@ -942,16 +946,19 @@ static void gen_crypto(const char *dir)
         r.last_rx_seq = 1;
         memcpy(tmp, f1, (size_t)n1);
         tmp[n1 - 1] ^= 0x80;
-        open_case("open_replayed_broken_tag", "seq 1 again with a broken tag: dropped as a duplicate, unauthenticated",
-                  &r, tmp, (size_t)n1, -EALREADY);
+        open_case("open_replayed_broken_tag",
+                  "seq 1 again with a broken tag: dropped as a duplicate, unauthenticated", &r, tmp,
+                  (size_t)n1, -EALREADY);
         memcpy(tmp, f2, (size_t)n2);
         tmp[n2 - 1] ^= 0x80;
-        open_case("open_next_broken_tag", "the next seq (2) with a broken tag: rejected, state unchanged",
-                  &r, tmp, (size_t)n2, -EBADMSG);
+        open_case("open_next_broken_tag",
+                  "the next seq (2) with a broken tag: rejected, state unchanged", &r, tmp,
+                  (size_t)n2, -EBADMSG);
         memcpy(tmp, f3, (size_t)n3);
         tmp[n3 - 1] ^= 0x80;
-        open_case("open_gap_broken_tag", "seq 3 while 2 is expected, broken tag: a gap, unauthenticated",
-                  &r, tmp, (size_t)n3, -ERANGE);
+        open_case("open_gap_broken_tag",
+                  "seq 3 while 2 is expected, broken tag: a gap, unauthenticated", &r, tmp,
+                  (size_t)n3, -ERANGE);
     }
     safety_case("safety_session", "the session's safety code", k.sid, k.young_pk, k.couns_pk);
     safety_case("safety_swapped_counsellor_key",
@@ -1005,5 +1012,6 @@ int main(int argc, char **argv)
     gen_frames(argv[1]);
     gen_json(argv[1]);
     gen_crypto(argv[1]);
+    gen_mail(argv[1]);
     return 0;
 }

@@ -1,5 +1,5 @@
-// Interop: every case of proto/vectors/crypto.txt and frames.txt, checked byte
-// for byte with web/js/crypto.js and web/js/protocol.js on the vendored
+// Interop: every case of proto/vectors/crypto.txt, frames.txt and mail.txt,
+// checked byte for byte with web/js/crypto.js, protocol.js and mail-crypto.js on the vendored
 // libsodium.js. Run: node --test tests/browser/vectors.test.mjs
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { WEB, loadSodium } from './sodium-node.mjs';
 const VECTORS = join(WEB, '..', 'proto', 'vectors');
 let C; // web/js/crypto.js
 let P; // web/js/protocol.js
+let M; // web/js/mail-crypto.js
 
 /** Parses "key = value" blocks separated by blank lines; '#' lines are comments. */
 function readCases(file) {
@@ -54,11 +55,13 @@ function outcome(fn) {
 
 const crypto = readCases('crypto.txt');
 const frames = readCases('frames.txt');
+const mail = readCases('mail.txt');
 
 before(async () => {
     await loadSodium();
     C = await import('../../web/js/crypto.js');
     P = await import('../../web/js/protocol.js');
+    M = await import('../../web/js/mail-crypto.js');
 });
 
 describe('crypto.txt', () => {
@@ -266,5 +269,138 @@ describe('admission work (PROTOCOL.md §4.1.1)', () => {
         const { promise } = W.solvePow(P.b64encode(seed), 8);
         const b64 = await promise;
         assert.equal(W.checkPow(seed, P.b64decode(b64), 8), true);
+    });
+});
+
+// ---- mail (PROTOCOL.md §9.2, §9.3) ---------------------------------------------
+
+const MAIL_CHECKS = {
+    code(v) {
+        let canonical;
+        const typed = new TextDecoder().decode(hex(v.typed));
+        const r = outcome(() => {
+            canonical = M.codeParse(typed);
+        });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(canonical, v.canonical);
+        assert.equal(M.codeFormat(canonical), v.formatted);
+    },
+
+    derive(v) {
+        const k = M.derive(v.code);
+        assert.equal(toHex(k.lookup), v.lookup);
+        assert.equal(toHex(M.lookupHash(k.lookup)), v.lookup_hash);
+        assert.equal(toHex(k.boxPk), v.box_pk);
+        assert.equal(toHex(k.boxSk), v.box_sk);
+        assert.equal(toHex(k.signPk), v.sign_pk);
+        assert.equal(toHex(k.signSk), v.sign_sk);
+        assert.equal(toHex(M.keyid(k.boxPk)), v.box_keyid);
+    },
+
+    mail_key(v) {
+        const r = outcome(() => M.mailKeyVerify(hex(v.sig), hex(v.device_pk), hex(v.mail_pk)));
+        assert.equal(r, v.expect);
+    },
+
+    seal(v) {
+        const rcp = hex(v.recipients);
+        const recipients = [];
+        for (let o = 0; o < rcp.length; o += 32) recipients.push(rcp.slice(o, o + 32));
+        let env;
+        const r = outcome(() => {
+            env = M.seal({
+                kind: Number(v.kind), signSk: hex(v.sign_sk), cert: v.cert ? hex(v.cert) : null,
+                threadPk: hex(v.thread_pk), recipients, time: BigInt(v.time), body: hex(v.body),
+                key: hex(v.key), ephSeeds: hex(v.eph_seeds),
+            });
+        });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(toHex(env), v.envelope);
+        assert.equal(env.length, M.envelopeLen(Number(v.kind), recipients.length + 1, hex(v.body).length));
+    },
+
+    open(v) {
+        const env = hex(v.envelope);
+        assert.equal(outcome(() => M.envelopeCheck(env)), v.check);
+        let got;
+        const r = outcome(() => {
+            got = M.open({
+                envelope: env, myPk: hex(v.my_pk), mySk: hex(v.my_sk), threadPk: hex(v.thread_pk),
+                threadSpk: hex(v.thread_spk), orgKeys: [hex(v.org_pk)], now: Number(v.now),
+            });
+        });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(got.kind, Number(v.kind));
+        assert.equal(got.time, Number(v.time));
+        assert.equal(got.counsellorId, Number(v.counsellor_id));
+        assert.equal(toHex(got.devicePk), v.device_pk);
+        assert.equal(toHex(got.body), v.body);
+        assert.equal(got.text, new TextDecoder().decode(hex(v.body)));
+    },
+};
+
+describe('mail.txt', () => {
+    test('has cases of every operation', () => {
+        const ops = new Set(mail.map((c) => c.op));
+        for (const op of Object.keys(MAIL_CHECKS)) assert.ok(ops.has(op), op);
+        for (const e of ['ok', 'EINVAL', 'EPERM', 'ENOKEY', 'EKEYEXPIRED', 'EBADMSG']) {
+            assert.ok(mail.some((c) => c.expect === e), e);
+        }
+    });
+
+    for (const v of mail) {
+        test(`${v.name} (${v.op}) → ${v.expect}`, () => MAIL_CHECKS[v.op](v));
+    }
+});
+
+describe('mail-crypto.js round trips', () => {
+    test('a young message and an answer, random keys, as the C code does them', () => {
+        const S = globalThis.sodium;
+        const code = M.codeNew();
+        assert.match(code, /^[0-9A-HJKMNP-TV-Z]{20}$/);
+        assert.equal(M.codeParse(M.codeFormat(code).toLowerCase()), code);
+        const k = M.derive(code);
+        const org = S.crypto_sign_keypair();
+        const dev = S.crypto_sign_keypair();
+        const mailKey = S.crypto_box_keypair();
+        const cert = C.makeCert(org.privateKey, 42, 2051222400, dev.publicKey);
+        const entry = P.concat(cert, mailKey.publicKey, M.mailKeySign(dev.publicKey, mailKey.publicKey, dev.privateKey));
+        const junk = P.concat(cert, S.crypto_box_keypair().publicKey, new Uint8Array(64));
+        const keys = M.validMailKeys(P.concat(entry, junk), [org.publicKey], 1767225600);
+        assert.equal(keys.length, 1);
+        assert.equal(keys[0].counsellorId, 42);
+        const now = 1767225600;
+        const env = M.seal({
+            kind: M.FROM_YOUNG, signSk: k.signSk, threadPk: k.boxPk, recipients: keys.map((x) => x.mailPk),
+            time: Date.now(), body: 'Hallo 🙂',
+        });
+        M.envelopeCheck(env);
+        const got = M.open({
+            envelope: env, myPk: mailKey.publicKey, mySk: mailKey.privateKey, threadPk: k.boxPk,
+            threadSpk: k.signPk, orgKeys: [org.publicKey], now,
+        });
+        assert.equal(got.text, 'Hallo 🙂');
+        const answer = M.seal({
+            kind: M.FROM_COUNSELLOR, signSk: dev.privateKey, cert, threadPk: k.boxPk,
+            recipients: [mailKey.publicKey], time: 5, body: 'Danke.',
+        });
+        const a = M.open({
+            envelope: answer, myPk: k.boxPk, mySk: k.boxSk, threadPk: k.boxPk, threadSpk: k.signPk,
+            orgKeys: [org.publicKey], now,
+        });
+        assert.equal(a.text, 'Danke.');
+        assert.equal(a.counsellorId, 42);
+        assert.equal(a.time, 5);
+        answer[answer.length - 70] ^= 1;
+        assert.throws(() => M.open({
+            envelope: answer, myPk: k.boxPk, mySk: k.boxSk, threadPk: k.boxPk, threadSpk: k.signPk,
+            orgKeys: [org.publicKey], now,
+        }), (e) => e.code === 'EPERM');
+        assert.throws(() => M.seal({
+            kind: M.FROM_YOUNG, signSk: k.signSk, threadPk: k.boxPk, time: 1, body: 'x'.repeat(8001),
+        }), (e) => e.code === 'EMSGSIZE');
     });
 });

@@ -17,6 +17,7 @@
 
 #include "lotse/crypto.h"
 #include "lotse/json.h"
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 
 #define MAX_KV 48
@@ -158,6 +159,7 @@ static int expected_rc(const struct vcase *c)
         {"ERANGE", -ERANGE},
         {"EINVAL", -EINVAL},
         {"ENOSPC", -ENOSPC},
+        {"ENOKEY", -ENOKEY},
     };
     const char *e = req(c, "expect");
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -639,6 +641,146 @@ static void test_crypto_txt_ack_open_cases_accept_or_reject_as_listed(void **sta
     vfile_free(&f);
 }
 
+/* ---- mail.txt ---- */
+
+static int is_op(const struct vcase *c, const char *op)
+{
+    return strcmp(req(c, "op"), op) == 0;
+}
+
+static void test_mail_txt_codes_parse_and_keys_derive_as_listed(void **state)
+{
+    uint8_t typed[64], b[64];
+    char canonical[LOTSE_MAIL_CODE_SYMBOLS + 1], shown[LOTSE_MAIL_CODE_LEN + 1];
+    struct lotse_mail_keys k;
+    struct vfile f;
+
+    vfile_load(&f, "mail.txt");
+    assert_true(count_op(&f, "code") >= 5);
+    assert_int_equal(count_op(&f, "derive"), 1);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        if (is_op(c, "code")) {
+            size_t n = req_hex(c, "typed", typed, sizeof(typed) - 1);
+            typed[n] = '\0';
+            check_rc(c, lotse_mail_code_parse(canonical, (const char *)typed));
+            if (strcmp(req(c, "expect"), "ok") != 0)
+                continue;
+            assert_string_equal(canonical, req(c, "canonical"));
+            lotse_mail_code_format(shown, canonical);
+            assert_string_equal(shown, req(c, "formatted"));
+        } else if (is_op(c, "derive")) {
+            assert_int_equal(lotse_mail_derive(&k, req(c, "code")), 0);
+            req_hex_exact(c, "lookup", b, 32);
+            assert_memory_equal(k.lookup, b, 32);
+            lotse_mail_lookup_hash(typed, k.lookup);
+            req_hex_exact(c, "lookup_hash", b, 32);
+            assert_memory_equal(typed, b, 32);
+            req_hex_exact(c, "box_pk", b, 32);
+            assert_memory_equal(k.box_pk, b, 32);
+            req_hex_exact(c, "box_sk", b, 32);
+            assert_memory_equal(k.box_sk, b, 32);
+            req_hex_exact(c, "sign_pk", b, 32);
+            assert_memory_equal(k.sign_pk, b, 32);
+            req_hex_exact(c, "sign_sk", b, 64);
+            assert_memory_equal(k.sign_sk, b, 64);
+            lotse_mail_keyid(typed, k.box_pk);
+            req_hex_exact(c, "box_keyid", b, LOTSE_MAIL_KEYID_BYTES);
+            assert_memory_equal(typed, b, LOTSE_MAIL_KEYID_BYTES);
+            lotse_mail_keys_wipe(&k);
+        } else if (is_op(c, "mail_key")) {
+            uint8_t dpk[32], mpk[32];
+            req_hex_exact(c, "device_pk", dpk, 32);
+            req_hex_exact(c, "mail_pk", mpk, 32);
+            req_hex_exact(c, "sig", b, 64);
+            check_rc(c, lotse_mail_key_verify(b, dpk, mpk));
+        }
+    }
+    vfile_free(&f);
+}
+
+static void test_mail_txt_seal_cases_produce_listed_envelopes(void **state)
+{
+    static uint8_t body[LOTSE_MAIL_MAX_BODY], env[LOTSE_MAIL_ENVELOPE_MAX],
+        want[LOTSE_MAIL_ENVELOPE_MAX], rcp[LOTSE_MAIL_MAX_RECIPIENTS][32],
+        eph[LOTSE_MAIL_MAX_RECIPIENTS][32];
+    uint8_t sk[64], cert[LOTSE_CERT_BYTES], tpk[32], key[32];
+    struct vfile f;
+
+    vfile_load(&f, "mail.txt");
+    assert_true(count_op(&f, "seal") >= 2);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        struct lotse_mail_sender s = {.sign_sk = sk};
+        size_t n, len;
+        int rc;
+
+        if (!is_op(c, "seal"))
+            continue;
+        s.kind = (uint8_t)req_u64(c, "kind");
+        req_hex_exact(c, "sign_sk", sk, 64);
+        if (opt(c, "cert") != NULL) {
+            req_hex_exact(c, "cert", cert, sizeof(cert));
+            s.cert = cert;
+        }
+        req_hex_exact(c, "thread_pk", tpk, 32);
+        n = req_hex(c, "recipients", &rcp[0][0], sizeof(rcp)) / 32;
+        req_hex(c, "eph_seeds", &eph[0][0], sizeof(eph));
+        req_hex_exact(c, "key", key, 32);
+        len = req_hex(c, "body", body, sizeof(body));
+        rc = lotse_mail_seal_fixed(env, sizeof(env), &s, tpk, (const uint8_t(*)[32])rcp, n,
+                                   req_u64(c, "time"), body, len, key, (const uint8_t(*)[32])eph);
+        check_rc(c, rc < 0 ? rc : 0);
+        if (rc < 0)
+            continue;
+        assert_int_equal(rc, (int)req_hex(c, "envelope", want, sizeof(want)));
+        assert_memory_equal(env, want, (size_t)rc);
+        assert_int_equal(lotse_mail_envelope_check(env, (size_t)rc), 0);
+    }
+    vfile_free(&f);
+}
+
+static void test_mail_txt_open_cases_accept_or_reject_as_listed(void **state)
+{
+    static uint8_t env[LOTSE_MAIL_ENVELOPE_MAX], body[LOTSE_MAIL_MAX_BODY],
+        want[LOTSE_MAIL_MAX_BODY];
+    uint8_t my_pk[32], my_sk[32], tpk[32], tspk[32], org[32], dpk[32];
+    struct vfile f;
+
+    vfile_load(&f, "mail.txt");
+    assert_true(count_op(&f, "open") >= 10);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        struct lotse_mail_opened o;
+        size_t len;
+        int rc;
+
+        if (!is_op(c, "open"))
+            continue;
+        len = req_hex(c, "envelope", env, sizeof(env));
+        req_hex_exact(c, "my_pk", my_pk, 32);
+        req_hex_exact(c, "my_sk", my_sk, 32);
+        req_hex_exact(c, "thread_pk", tpk, 32);
+        req_hex_exact(c, "thread_spk", tspk, 32);
+        req_hex_exact(c, "org_pk", org, 32);
+        assert_string_equal(lotse_mail_envelope_check(env, len) == 0 ? "ok" : "EBADMSG",
+                            req(c, "check"));
+        rc = lotse_mail_open(&o, body, sizeof(body), env, len, my_pk, my_sk, tpk, tspk, org,
+                             req_u64(c, "now"));
+        check_rc(c, rc);
+        if (rc != 0)
+            continue;
+        assert_int_equal(o.kind, req_u64(c, "kind"));
+        assert_true(o.time == req_u64(c, "time"));
+        assert_int_equal(o.counsellor_id, req_u64(c, "counsellor_id"));
+        req_hex_exact(c, "device_pk", dpk, 32);
+        assert_memory_equal(o.device_pk, dpk, 32);
+        assert_int_equal(o.body_len, req_hex(c, "body", want, sizeof(want)));
+        assert_memory_equal(body, want, o.body_len);
+    }
+    vfile_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -652,6 +794,9 @@ int main(void)
         cmocka_unit_test(test_crypto_txt_open_cases_accept_or_reject_as_listed),
         cmocka_unit_test(test_crypto_txt_ack_cases_produce_listed_frames),
         cmocka_unit_test(test_crypto_txt_ack_open_cases_accept_or_reject_as_listed),
+        cmocka_unit_test(test_mail_txt_codes_parse_and_keys_derive_as_listed),
+        cmocka_unit_test(test_mail_txt_seal_cases_produce_listed_envelopes),
+        cmocka_unit_test(test_mail_txt_open_cases_accept_or_reject_as_listed),
     };
     if (sodium_init() < 0)
         return 1;

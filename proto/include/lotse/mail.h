@@ -30,6 +30,10 @@
 #define LOTSE_MAIL_ENVELOPE_MAX 40960
 #define LOTSE_MAIL_FRAME_MAX (LOTSE_FRAME_HEADER_BYTES + LOTSE_MAIL_ENVELOPE_MAX)
 
+#define LOTSE_MAIL_VERSION 1
+#define LOTSE_MAIL_HEAD_BYTES 3                    /* version, sender kind, count */
+#define LOTSE_MAIL_MAX_PADDED 32768                /* largest bucket (§9.3) */
+
 #define LOTSE_MAIL_FROM_YOUNG 1
 #define LOTSE_MAIL_FROM_COUNSELLOR 2
 
@@ -74,6 +78,8 @@ struct lotse_mail_sender {
 };
 
 /* Seals inner (type 1 text, time, body) to n recipients' X25519 keys into out.
+ * The thread key thread_pk is always the first recipient, so n is 0..63 device
+ * mail keys (LOTSE_MAIL_MAX_RECIPIENTS - 1). time: Unix milliseconds.
  * Returns the envelope's length, -EMSGSIZE (body too long), -EINVAL (n out of
  * range, bad sender), -ENOSPC (cap too small; LOTSE_MAIL_ENVELOPE_MAX suffices). */
 int lotse_mail_seal(uint8_t *out, size_t cap, const struct lotse_mail_sender *s,
@@ -98,6 +104,22 @@ int lotse_mail_open(struct lotse_mail_opened *o, uint8_t *body, size_t cap, cons
                     size_t len, const uint8_t my_pk[32], const uint8_t my_sk[32],
                     const uint8_t thread_pk[32], const uint8_t thread_spk[32],
                     const uint8_t org_pk[32], uint64_t now);
+
+/* For vectors and tests only: lotse_mail_seal with the message key K and one
+ * ephemeral X25519 seed per recipient (the thread key's first, then recipients
+ * in order; crypto_box_seed_keypair) given instead of drawn at random. */
+int lotse_mail_seal_fixed(uint8_t *out, size_t cap, const struct lotse_mail_sender *s,
+                          const uint8_t thread_pk[32], const uint8_t (*recipients)[32], size_t n,
+                          uint64_t time, const uint8_t *body, size_t body_len,
+                          const uint8_t key[32], const uint8_t (*eph_seeds)[32]);
+
+/* The 8-byte recipient id of an X25519 public key: BLAKE2b-256 of
+ * "lotse-mail-keyid-v1" || pk, first 8 bytes (§9.3). */
+void lotse_mail_keyid(uint8_t out[LOTSE_MAIL_KEYID_BYTES], const uint8_t pk[32]);
+
+/* The envelope length for a sender kind, a recipient count (the thread key
+ * included, 1..64) and a body length; 0 when any is out of range. */
+size_t lotse_mail_envelope_len(uint8_t kind, size_t count, size_t body_len);
 
 /* The server's check (no keys): version, sender, recipient count and that the
  * length is exactly what they and one body bucket make. 0 or -EBADMSG. */

@@ -1,0 +1,25 @@
+/* gen_vectors.h — the output helpers gen_vectors.c shares with the generators
+ * of its other files (gen_mail.c). */
+#ifndef LOTSE_GEN_VECTORS_H
+#define LOTSE_GEN_VECTORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+extern FILE *out;              /* the vector file being written */
+extern const char *corpus_dir; /* NULL: no fuzz seeds */
+
+_Noreturn void die(const char *what);
+void put_hex(const char *name, const uint8_t *b, size_t n);
+void put_u64(const char *name, unsigned long long v);
+void put_str(const char *name, const char *v);
+void begin_case(const char *name, const char *comment);
+/* Writes "expect = ..." after checking that the library returned want. */
+void expect(int rc, int want);
+void corpus_file(const char *target, const char *name, const void *b, size_t n);
+FILE *open_out(const char *dir, const char *file, const char *header);
+
+void gen_mail(const char *dir);
+
+#endif
