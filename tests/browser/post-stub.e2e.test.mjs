@@ -264,3 +264,44 @@ test('stand-in server: a thread appears in the Post area, is claimed, read and a
     await anna.context.close();
     assert.deepEqual(problems.splice(0), []);
 });
+
+test('stand-in feed: the supervisor\'s mail panel shows open threads, the oldest age, the shares and the alarm', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
+    const s = await context.newPage();
+    s.on('pageerror', (e) => problems.push(`${s.url()}: ${e.message}`));
+    const open = [...board.threads.values()].filter((t) => t.state === 'open');
+    const oldest = Math.max(...open.map((t) => Math.floor((Date.now() - t.createdAt) / 3600000) * 3600));
+    let overdue = false;
+    // the feed's mail fields of §9.1 added to each real feed
+    await s.routeWebSocket(/\/ws$/, (ws) => {
+        const server = ws.connectToServer();
+        server.onMessage((m) => {
+            if (typeof m === 'string' && m.startsWith('{"t":"feed"')) {
+                ws.send(JSON.stringify({ ...JSON.parse(m), mail_open: open.length, mail_oldest: oldest,
+                    mail_within_today: 50, mail_within_7d: null, mail_overdue: overdue }));
+            } else ws.send(m);
+        });
+    });
+    await s.goto(`${URL}/supervisor/`);
+    await s.fill('#handle', env('LOTSE_SUPERVISOR'));
+    await s.fill('#password', env('LOTSE_SUPERVISOR_PASSWORD'));
+    await s.click('#login-button');
+    await s.locator('#mail-group').waitFor();
+    assert.equal(await s.locator('#v-mail-open').textContent(), String(open.length));
+    assert.equal(await s.locator('#v-mail-oldest').textContent(), '30 Std.');
+    assert.equal(await s.locator('#v-mail-today').textContent(), '50 %');
+    assert.equal(await s.locator('#v-mail-7d').textContent(), '–');
+    assert.equal(await s.locator('#mail-alarm').isHidden(), true);
+
+    overdue = true; // the feed is pushed on change: a new login gets one at once
+    await s.reload();
+    await s.fill('#handle', env('LOTSE_SUPERVISOR'));
+    await s.fill('#password', env('LOTSE_SUPERVISOR_PASSWORD'));
+    await s.click('#login-button');
+    await s.locator('#mail-alarm:not([hidden])').waitFor();
+    assert.match(await s.locator('#mail-alarm').textContent(), /Post wartet zu lange/);
+    await s.locator('#trouble .trouble-line[data-alarm="mail_overdue"]').waitFor();
+    await s.screenshot({ path: join(SHOTS, 'supervisor-mail.png'), fullPage: true });
+    await context.close();
+    assert.deepEqual(problems.splice(0), []);
+});

@@ -197,10 +197,24 @@ async function youngReads(k) {
 
 // ---- tests -----------------------------------------------------------------------------------
 
+/** Whether this lotsed answers the mail messages at all (the server side may not be merged yet). */
+let serverHasMail = null;
+async function needsMail(t) {
+    if (serverHasMail === null) {
+        const sock = await openSocket();
+        sock.json({ t: 'mail_keys' });
+        serverHasMail = await sock.next(isT('mail_keys'), 3000).then(() => true, () => false);
+        sock.close();
+    }
+    if (!serverHasMail) t.skip('this lotsed does not answer mail_keys: the server side of #13 is not in this build');
+    return serverHasMail;
+}
+
 let thread; // the young person's first thread, shared by the tests below (they run in order)
 let anna;
 
-test('a young person\'s thread appears in the Post area; the counsellor claims, reads and answers it', async () => {
+test('a young person\'s thread appears in the Post area; the counsellor claims, reads and answers it', async (t) => {
+    if (!(await needsMail(t))) return;
     anna = await counsellorInPost(env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD'));
     const c = anna.page;
     await waitForMailKey(anna.devicePk);
@@ -243,7 +257,8 @@ test('a young person\'s thread appears in the Post area; the counsellor claims, 
     assertNoProblems();
 });
 
-test('a colleague who claims the same thread is told kindly that someone was faster', async () => {
+test('a colleague who claims the same thread is told kindly that someone was faster', async (t) => {
+    if (!(await needsMail(t))) return;
     assert.ok(thread, 'needs the thread of the test before');
     const ben = await counsellorInPost(env('LOTSE_COUNSELLOR2'), env('LOTSE_COUNSELLOR2_PASSWORD'));
     const b = ben.page;
@@ -272,7 +287,8 @@ test('a colleague who claims the same thread is told kindly that someone was fas
     assertNoProblems();
 });
 
-test('the supervisor\'s mail panel shows open threads and raises the alarm when mail waits too long', async () => {
+test('the supervisor\'s mail panel shows open threads and raises the alarm when mail waits too long', async (t) => {
+    if (!(await needsMail(t))) return;
     const second = await youngWrites('school', 'Ich werde in der Schule gemobbt.');
     const { context, page: s } = await page1280();
     await s.goto(`${URL}/supervisor/`);
