@@ -4,21 +4,9 @@
 // close) and one notice line. What the buttons do comes from console-post.js.
 import { setText, t } from './i18n.js';
 import { $, showText } from './console-state.js';
+import { button, make } from './console-tab.js';
 
 let actions = null;
-
-function make(tag, cls = '', key = null, vars = undefined) {
-    const el = document.createElement(tag);
-    if (cls) el.className = cls;
-    if (key) setText(el, key, vars);
-    return el;
-}
-
-function button(cls, key) {
-    const b = make('button', cls, key);
-    b.type = 'button';
-    return b;
-}
 
 /** Wires the area switch and the refresh link once. */
 export function init(a) {

@@ -7,8 +7,7 @@
 // against the pinned organisation key), release, hand over, close.
 // Drafts stay in this page's memory: they are never sent, never stored.
 import { HEADER_BYTES, VERSION, b64decode, concat, encodeHeader, fail, hexdecode, hexencode, msg } from './protocol.js';
-import { verifyCertPinned } from './crypto.js';
-import { mailKeyVerify, openMail, sealMail } from './console-mailcrypto.js';
+import { FROM_COUNSELLOR, openMail, sealAnswer, validMailKeys } from './console-mailcrypto.js';
 import { sendOnline, st } from './console-state.js';
 import { deviceSign } from './console-device.js';
 import { forgetMailKey, registerMailKey } from './console-mailkey.js';
@@ -17,8 +16,6 @@ import * as view from './console-post-view.js';
 
 export const KIND_MAIL = 3;
 const MAIL_ENVELOPE_MAX = 40960;
-const KEY_ENTRY_BYTES = 206; // cert (110) ‖ mail pk (32) ‖ statement signature (64)
-const FROM_COUNSELLOR = 2;
 const KEYS_TIMEOUT_MS = 10000;
 
 const post = {
@@ -236,10 +233,10 @@ function keysPart(m) {
     const keys = post.keys;
     if (!keys) return;
     try {
-        const raw = b64decode(m.keys || '');
-        for (let o = 0; o + KEY_ENTRY_BYTES <= raw.length; o += KEY_ENTRY_BYTES) {
-            const pk = validKey(raw.subarray(o, o + KEY_ENTRY_BYTES));
-            if (pk && keys.entries.length < 63) keys.entries.push(pk);
+        const now = Math.floor(Date.now() / 1000);
+        for (const k of validMailKeys(b64decode(m.keys || ''), st.trust.orgKeys, now)) {
+            if (keys.entries.length < 63) keys.entries.push(k.mailPk);
+            if (!st.me || k.counsellorId !== st.me.id) post.colleagues.add(k.counsellorId);
         }
     } catch {
         /* a broken part: those keys are not used */
@@ -247,21 +244,6 @@ function keysPart(m) {
     if (m.more === true) return;
     post.keys = null;
     for (const w of keys.waiters) w(keys.entries);
-}
-
-/** A mail key entry's key when its certificate holds under the pinned key and its statement is signed. */
-function validKey(entry) {
-    const cert = entry.slice(0, 110);
-    const mailPk = entry.slice(110, 142);
-    const sig = entry.slice(142, 206);
-    try {
-        const c = verifyCertPinned(cert, st.trust.orgKeys, Math.floor(Date.now() / 1000));
-        if (!mailKeyVerify(sig, c.devicePk, mailPk)) return null;
-        if (!st.me || c.counsellorId !== st.me.id) post.colleagues.add(c.counsellorId);
-        return mailPk;
-    } catch {
-        return null;
-    }
 }
 
 async function send(tidHex, text) {
@@ -272,9 +254,8 @@ async function send(tidHex, text) {
     view.sending(t, true);
     try {
         const recipients = await fetchKeys();
-        const envelope = await sealMail({
-            kind: FROM_COUNSELLOR, sign: deviceSign, cert: st.cert, threadPk: t.boxPk, recipients,
-            time: Date.now(), text,
+        const envelope = await sealAnswer({
+            device: st.device, sign: deviceSign, cert: st.cert, threadPk: t.boxPk, recipients, time: Date.now(), text,
         });
         if (post.thread !== t || !post.sending) return;
         st.conn.sendBinary(mailFrame(t.tid, n, envelope));
