@@ -83,16 +83,20 @@ async function claim(tid) {
     return { tid: m.tid, tidBytes: hexdecode(m.tid), boxPk, n: m.n, read };
 }
 
+/** The oldest waiting thread; the board follows a new thread within about a second. */
 async function oldestWaiting() {
-    link.send({ t: 'mail_list' });
-    let found = null;
-    for (;;) {
-        const m = await link.expect(['mail_item', 'mail_list_end']);
-        if (m.t === 'mail_list_end') break;
-        if (!found && m.waiting) found = m.tid;
+    for (let attempt = 0; attempt < 20; attempt++) {
+        link.send({ t: 'mail_list' });
+        let found = null;
+        for (;;) {
+            const m = await link.expect(['mail_item', 'mail_list_end']);
+            if (m.t === 'mail_list_end') break;
+            if (!found && m.waiting) found = m.tid;
+        }
+        if (found) return found;
+        await new Promise((r) => setTimeout(r, 250));
     }
-    if (!found) throw new Error('no waiting thread');
-    return found;
+    throw new Error('no waiting thread');
 }
 
 async function deviceKeys() {

@@ -84,7 +84,7 @@ test('chat start (stand-in for "same"): the opt-in sends the lookup id in hello,
     const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'de-DE' });
     await ctx.route(`${URL}/config.json`, async (route) => {
         const r = await route.fetch();
-        route.fulfill({ response: r, json: { ...(await r.json()), mail: true, open: true, mail_wait_threshold: -1 } });
+        route.fulfill({ response: r, json: { ...(await r.json()), mail: true, mail_same: true, open: true, mail_wait_threshold: -1 } });
     });
     const hellos = [];
     // the real lotsed behind; "same" is noted here and left out, `welcome` gets "same":"unavailable"

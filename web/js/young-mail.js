@@ -87,7 +87,8 @@ export function mailForget() {
 /** The offer on the start page; when the chat is closed it comes first and says why. */
 export function renderMailOffer(chatClosed) {
     $('mail-offer').hidden = !enabled();
-    $('same-box').hidden = !enabled() || chatClosed;
+    // offered only where the server routes by it (/config.json "mail_same")
+    $('same-box').hidden = !enabled() || chatClosed || page.config.mail_same !== true;
     if (!enabled()) return;
     setText($('mail-offer-text'), chatClosed ? 'mail.offer.closed' : 'mail.offer.text', { hours: hours() });
     $('mail-write-button').classList.toggle('primary', chatClosed);
