@@ -58,6 +58,10 @@ GRANT UPDATE (wait_seconds, duration_seconds, counsellor_id, end_reason, transfe
               escalated, taken) ON sessions TO lotse_server;
 GRANT SELECT, INSERT, UPDATE ON stats_hourly TO lotse_server;
 GRANT SELECT (at), DELETE ON audit_log TO lotse_server;
+-- mail (004_mail.sql): threads and messages live and die by the server; the
+-- mail keys are registered by logged-in devices and read by everyone's client
+GRANT SELECT, INSERT, UPDATE, DELETE ON mail_threads, mail_messages TO lotse_server;
+GRANT SELECT, INSERT, UPDATE, DELETE ON mail_keys TO lotse_server;
 
 -- statistics readers
 GRANT SELECT ON sessions, stats_hourly TO lotse_stats;

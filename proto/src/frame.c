@@ -3,8 +3,10 @@
  * Layout: version(1) kind(1) flags(2, BE) sid(16) seq(8, BE). The server relays on
  * this header alone, so decode validates everything a relay must trust. */
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 
 static uint64_t load_be64(const uint8_t *p)
@@ -38,7 +40,9 @@ int lotse_frame_decode(const uint8_t *buf, size_t len, struct lotse_frame_header
     struct lotse_frame_header t;
     size_t plen;
 
-    if (len < LOTSE_FRAME_HEADER_BYTES || len > LOTSE_MAX_BINARY_FRAME)
+    /* a MAIL frame (§9) carries one envelope, larger than any chat frame */
+    bool mail = len >= 2 && buf[1] == LOTSE_FRAME_MAIL;
+    if (len < LOTSE_FRAME_HEADER_BYTES || len > (mail ? LOTSE_MAIL_FRAME_MAX : LOTSE_MAX_BINARY_FRAME))
         return -EMSGSIZE;
     t.version = buf[0];
     t.kind = buf[1];
@@ -53,6 +57,9 @@ int lotse_frame_decode(const uint8_t *buf, size_t len, struct lotse_frame_header
             return -EPROTO;
     } else if (t.kind == LOTSE_FRAME_DATA) {
         if (!data_payload_size_ok(plen))
+            return -EPROTO;
+    } else if (t.kind == LOTSE_FRAME_MAIL) {
+        if (plen == 0) /* the envelope's structure is lotse_mail_envelope_check's */
             return -EPROTO;
     } else {
         return -EPROTO;

@@ -190,8 +190,8 @@ static void gen_frames(const char *dir)
     frame_case("bad_version_2", "version 2", b, n, -EPROTO);
     n = make_frame(b, 1, 0x00, 0, 1, LOTSE_ACK_TAG_BYTES);
     frame_case("bad_kind_0", "kind 0", b, n, -EPROTO);
-    n = make_frame(b, 1, 0x03, 0, 1, LOTSE_ACK_TAG_BYTES);
-    frame_case("bad_kind_3", "kind 3", b, n, -EPROTO);
+    n = make_frame(b, 1, 0x04, 0, 1, LOTSE_ACK_TAG_BYTES);
+    frame_case("bad_kind_4", "kind 4 (kind 3 is MAIL, §9)", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_DATA, 0x0001, 1, 256 + 16);
     frame_case("flags_low_bit", "flags 0x0001", b, n, -EPROTO);
     n = make_frame(b, 1, LOTSE_FRAME_ACK, 0x8000, 1, LOTSE_ACK_TAG_BYTES);

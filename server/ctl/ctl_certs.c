@@ -153,8 +153,11 @@ int ctl_cmd_device_revoke(const char *conninfo, int argc, char **argv)
     const int lengths[1] = {CTL_PK_BYTES};
     const int formats[1] = {1};
     const struct ctl_change revoke = {
-        .sql = "UPDATE device_certs SET revoked_at = now()"
-               " WHERE device_pk = $1::bytea AND revoked_at IS NULL RETURNING account_id",
+        /* the device's mail key goes with it: never handed out again */
+        .sql = "WITH r AS (UPDATE device_certs SET revoked_at = now()"
+               " WHERE device_pk = $1::bytea AND revoked_at IS NULL RETURNING account_id),"
+               " k AS (DELETE FROM mail_keys WHERE device_pk = $1::bytea AND EXISTS (SELECT FROM r))"
+               " SELECT account_id FROM r",
         .n = 1,
         .values = values,
         .lengths = lengths,

@@ -107,6 +107,14 @@ static const struct setting settings[] = {
     C_INT(retention_days, "90", 1, 3650, "session rows older than this many days are purged (aggregates stay)"),
     C_INT(audit_retention_days, "730", 1, 36500, "audit log rows older than this many days are purged"),
     C_INT(stats_interval, "300", 10, 3600, "seconds between updates of the hourly statistics"),
+    C_BOOL(mail_enabled, "true", "written (mail) counselling is offered"),
+    C_INT(mail_target_hours, "24", 1, 720, "hours within which a written message should be answered"),
+    C_INT(mail_retention_days, "30", 1, 3650, "mail threads are deleted this many days after their last message"),
+    C_INT(mail_store_max_bytes, "268435456", 65536, 2147483647, "bytes of mail envelopes stored in all"),
+    C_INT(mail_thread_max_messages, "50", 2, 50, "messages per mail thread"),
+    C_INT(mail_thread_max_bytes, "262144", 40960, 16777216, "bytes of envelopes per mail thread"),
+    C_INT(mail_open_rate, "10", 1, 10000, "mail_open attempts per minute and source"),
+    C_INT(mail_wait_threshold, "900", 0, 86400, "expected chat wait (s) above which writing is offered first"),
 };
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
 

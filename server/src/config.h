@@ -81,6 +81,15 @@ struct config {
     int retention_days;
     int audit_retention_days;
     int stats_interval;
+    /* mail counselling (#13, PROTOCOL.md §9) */
+    bool mail_enabled;
+    int mail_target_hours;
+    int mail_retention_days;
+    int mail_store_max_bytes;
+    int mail_thread_max_messages;
+    int mail_thread_max_bytes;
+    int mail_open_rate;
+    int mail_wait_threshold;
 };
 
 /* Fills c with the defaults, then the file at path (may be NULL), then argv

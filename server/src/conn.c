@@ -134,9 +134,15 @@ void conn_closed(struct conn *c)
         ratelimit_conn_close(hub->rl, c->source);
     if (c->ops && c->ops->closed)
         c->ops->closed(c);
+    if (c->mail_closed)
+        c->mail_closed(c); /* mail state outlives the connection while the store works */
     drop_queue(c);
-    rxbuf_put(c->rx, c->rx_len);
+    if (c->rx_large)
+        rxbuf_put_large(c->rx, c->rx_len);
+    else
+        rxbuf_put(c->rx, c->rx_len);
     c->rx = NULL;
+    c->rx_large = false;
     c->wsi = NULL;
     hub->stats.connections_open--;
 }

@@ -20,12 +20,13 @@ struct hub;
 struct session;
 struct counsellor;
 struct login;
+struct mail_conn;
 struct outmsg;
 struct lotse_jw;
 struct lotse_json_msg;
 
 /* The tag the message table routes by; set only through conn_set_role. */
-enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR };
+enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR, ROLE_MAIL };
 
 struct conn;
 
@@ -58,6 +59,9 @@ struct conn {
     size_t rx_len;
     bool rx_in_msg;
     bool rx_binary;
+    bool rx_mail;  /* a MAIL frame (kind 3): up to LOTSE_MAIL_FRAME_MAX, large pool */
+    bool rx_large; /* rx is from the large pool (rxbuf_get_large) */
+    bool rx_drop;  /* no large buffer was free: the rest of this message is dropped */
 
     /* send queue */
     struct outmsg *sq_head, *sq_tail;
@@ -104,6 +108,8 @@ struct conn {
     struct session *session;       /* ROLE_YOUNG */
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */
     struct login *login;           /* a login in progress */
+    struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
+    void (*mail_closed)(struct conn *c); /* set with mail (mail_thread.c), called at close */
 };
 
 /* Starts the connection layer's timers: its hook on the tick (keepalive every

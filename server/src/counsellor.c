@@ -13,6 +13,7 @@
 #include "feed.h"
 #include "hub.h"
 #include "log.h"
+#include "mail_post.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "session.h"
@@ -366,6 +367,7 @@ static void counsellor_free(struct hub *hub, struct counsellor *k)
         if (k->sessions[i])
             session_end(hub, k->sessions[i], "counsellor_left");
     log_info("counsellor %lld logged out", (long long)k->account_id);
+    mail_post_counsellor_left(hub, k->account_id);
     mem_free_secret(k, sizeof(*k));
     waiting_changed(hub);
     if (hub->cfg->assign_mode == ASSIGN_OFFER && !hub->stopping)

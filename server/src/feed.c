@@ -27,6 +27,7 @@
 #include "feed_internal.h"
 #include "hub.h"
 #include "log.h"
+#include "mail_board.h"
 #include "lotse/json.h"
 #include "mem.h"
 #include "session.h"
@@ -244,6 +245,7 @@ static void build(struct feed *f, int64_t now, struct lotse_jw *w)
     write_waits(f, w);
     write_people(f, w);
     feed_escalations_write(f, w);
+    mail_board_feed_write(hub, w);
     write_alarms(hub, longest, w);
     lotse_jw_obj_end(w);
 }

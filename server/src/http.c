@@ -88,6 +88,12 @@ static size_t client_config(struct hub *hub, char *out, size_t cap)
         lotse_jw_b64(&w, "org_public_key", cfg->org_public_key, sizeof(cfg->org_public_key));
     else
         lotse_jw_null(&w, "org_public_key");
+    /* mail counselling (PROTOCOL.md §9): whether it is offered, when the start
+     * page offers writing first, the answer target, and the clock of the times */
+    lotse_jw_bool(&w, "mail", cfg->mail_enabled);
+    lotse_jw_int(&w, "mail_wait_threshold", cfg->mail_wait_threshold);
+    lotse_jw_int(&w, "mail_target_hours", cfg->mail_target_hours);
+    lotse_jw_str(&w, "timezone", cfg->timezone);
     lotse_jw_obj_end(&w);
     int len = lotse_jw_finish(&w);
     return len < 0 ? 0 : (size_t)len;

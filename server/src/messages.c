@@ -10,6 +10,10 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "lotse/json.h"
+#include "lotse/mail.h"
+#include "mail_post.h"
+#include "mail_thread.h"
+#include "mail_young.h"
 #include "relay.h"
 #include "young.h"
 
@@ -25,6 +29,7 @@ struct msg_route {
 #define YOUNG      (1u << ROLE_YOUNG)
 #define COUNSELLOR (1u << ROLE_COUNSELLOR)
 #define SUPERVISOR (1u << ROLE_SUPERVISOR)
+#define MAIL       (1u << ROLE_MAIL)
 
 /* "resume" with a token is a counsellor's, with a session id a young person's. */
 static void resume(struct conn *c, const struct lotse_json_msg *m)
@@ -61,6 +66,16 @@ static const struct msg_route routes[] = {
     {"escalate", COUNSELLOR, counsellor_msg_escalate},
     {"logout", COUNSELLOR, counsellor_msg_logout},
     {"logout", SUPERVISOR, supervisor_msg_logout},
+    {"mail_keys", NONE | MAIL | COUNSELLOR, mail_young_keys},
+    {"mail_new", NONE, mail_young_new},
+    {"mail_open", NONE, mail_young_open},
+    {"mail_delete", MAIL, mail_young_delete},
+    {"mail_key", COUNSELLOR, mail_post_msg_key},
+    {"mail_list", COUNSELLOR, mail_post_msg_list},
+    {"mail_claim", COUNSELLOR, mail_post_msg_claim},
+    {"mail_release", COUNSELLOR, mail_post_msg_release},
+    {"mail_handover", COUNSELLOR, mail_post_msg_handover},
+    {"mail_close", COUNSELLOR, mail_post_msg_close},
 };
 
 /* The answer to a known type the connection's role may not send. */
@@ -69,6 +84,7 @@ static const char *const refusals[] = {
     [ROLE_YOUNG] = "not valid for a young person's connection",
     [ROLE_COUNSELLOR] = "not valid for a counsellor's connection",
     [ROLE_SUPERVISOR] = "supervisors watch; they do not send this",
+    [ROLE_MAIL] = "not valid for a mail connection",
 };
 
 /* One parsed control message at a time: the service thread is single. */
@@ -113,7 +129,10 @@ static void receive_text(struct conn *c, const char *text, size_t len)
 
 void messages_receive(struct conn *c, bool binary, const uint8_t *data, size_t len)
 {
-    if (binary)
+    /* a MAIL frame (§9) is stored, not relayed; DATA and ACK go the hot path */
+    if (binary && len >= 2 && data[1] == LOTSE_FRAME_MAIL)
+        mail_frame(c, data, len);
+    else if (binary)
         relay_frame(c, data, len);
     else
         receive_text(c, (const char *)data, len);

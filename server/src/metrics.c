@@ -21,6 +21,7 @@
 #include "http.h"
 #include "hub.h"
 #include "log.h"
+#include "mail_board.h"
 #include "session.h"
 #include "store.h"
 
@@ -155,6 +156,27 @@ static void render_waits(struct out *o, struct hub *hub)
     put(o, "lotse_queue_wait_seconds_count %llu\n", (unsigned long long)h.count);
 }
 
+/* Mail counselling: the board and the first answers measured in memory. */
+static void render_mail(struct out *o)
+{
+    one(o, "lotse_mail_threads_open", "gauge", "Open mail threads.",
+        (uint64_t)mail_board_open_count());
+    one(o, "lotse_mail_oldest_unanswered_seconds", "gauge",
+        "Age of the oldest unanswered mail message (hour bucket precision).",
+        (uint64_t)mail_board_oldest_seconds());
+    struct mail_first_histogram h;
+    mail_board_first_histogram(&h);
+    family(o, "lotse_mail_first_answer_seconds", "histogram",
+           "Time from a thread's first message to its first answer (this process).");
+    for (int i = 0; i < MAIL_FIRST_BUCKETS; i++)
+        put(o, "lotse_mail_first_answer_seconds_bucket{le=\"%d\"} %llu\n",
+            mail_first_bucket_bounds[i], (unsigned long long)h.buckets[i]);
+    put(o, "lotse_mail_first_answer_seconds_bucket{le=\"+Inf\"} %llu\n",
+        (unsigned long long)h.count);
+    put(o, "lotse_mail_first_answer_seconds_sum %llu\n", (unsigned long long)h.sum_seconds);
+    put(o, "lotse_mail_first_answer_seconds_count %llu\n", (unsigned long long)h.count);
+}
+
 int metrics_render(struct hub *hub, char *buf, size_t cap)
 {
     struct out o = {.buf = buf, .cap = cap};
@@ -165,6 +187,7 @@ int metrics_render(struct hub *hub, char *buf, size_t cap)
     render_queue(&o, hub, hub_now_ms());
     render_people(&o, hub, st);
     render_waits(&o, hub);
+    render_mail(&o);
 
     return o.full ? -ENOSPC : (int)o.len;
 }

@@ -10,6 +10,9 @@
 /* ws.c gathers text and binary messages alike into one buffer. */
 _Static_assert(LOTSE_MAX_TEXT_FRAME <= RXBUF_BYTES, "the largest text message fits a buffer");
 _Static_assert(LOTSE_MAX_BINARY_FRAME <= RXBUF_BYTES, "the largest frame fits a buffer");
+_Static_assert(LOTSE_MAIL_FRAME_MAX <= RXBUF_LARGE_BYTES, "the largest MAIL frame fits a large buffer");
+_Static_assert(LOTSE_MAIL_FRAME_MAX == LOTSE_FRAME_HEADER_BYTES + LOTSE_MAIL_ENVELOPE_MAX,
+               "a MAIL frame is a header and one envelope");
 
 struct rxbuf {
     struct rxbuf *next;
@@ -44,8 +47,53 @@ void rxbuf_put(uint8_t *buf, size_t used)
     rx_cached++;
 }
 
+/* The large pool: buffers given back stay cached, so at most RXBUF_LARGE_MAX
+ * exist at any time. */
+static struct rxbuf *large_free;
+static size_t large_out;
+
+uint8_t *rxbuf_get_large(void)
+{
+    if (large_out >= RXBUF_LARGE_MAX)
+        return NULL;
+    uint8_t *buf;
+    if (large_free) {
+        struct rxbuf *b = large_free;
+        large_free = b->next;
+        b->next = NULL;
+        buf = (uint8_t *)b;
+    } else {
+        buf = mem_calloc(1, RXBUF_LARGE_BYTES);
+        if (!buf)
+            return NULL;
+    }
+    large_out++;
+    return buf;
+}
+
+void rxbuf_put_large(uint8_t *buf, size_t used)
+{
+    if (!buf)
+        return;
+    sodium_memzero(buf, used);
+    struct rxbuf *b = (struct rxbuf *)buf;
+    b->next = large_free;
+    large_free = b;
+    large_out--;
+}
+
+size_t rxbuf_large_out(void)
+{
+    return large_out;
+}
+
 void rxbuf_pool_drain(void)
 {
+    while (large_free) {
+        struct rxbuf *b = large_free;
+        large_free = b->next;
+        mem_free(b);
+    }
     while (rx_free) {
         struct rxbuf *b = rx_free;
         rx_free = b->next;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 
 /* Bytes of a buffer: the largest text message (the largest frame fits too,
@@ -18,6 +19,21 @@ uint8_t *rxbuf_get(void);
 
 /* Returns a buffer; its first used bytes are wiped. NULL is ignored. */
 void rxbuf_put(uint8_t *buf, size_t used);
+
+/* MAIL frames (kind 3, up to LOTSE_MAIL_FRAME_MAX) gather in a large buffer of
+ * their own; at most RXBUF_LARGE_MAX are out at once. */
+#define RXBUF_LARGE_BYTES LOTSE_MAIL_FRAME_MAX
+#define RXBUF_LARGE_MAX 32
+
+/* A large buffer, or NULL when RXBUF_LARGE_MAX are out (the sender is told
+ * "busy") or out of memory. */
+uint8_t *rxbuf_get_large(void);
+
+/* Returns a large buffer; its first used bytes are wiped. NULL is ignored. */
+void rxbuf_put_large(uint8_t *buf, size_t used);
+
+/* Large buffers out now (metrics, tests). */
+size_t rxbuf_large_out(void);
 
 /* Frees every cached buffer (shutdown, tests). */
 void rxbuf_pool_drain(void);

@@ -19,7 +19,9 @@
 #include "handover.h"
 #include "http.h"
 #include "log.h"
+#include "mail_board.h"
 #include "lotse/json.h"
+#include "mail_young.h"
 #include "messages.h"
 #include "waiting.h"
 #include "metrics.h"
@@ -185,8 +187,10 @@ static int create_state(struct server *srv, const struct config *cfg)
     conn_start(&srv->hub);
     session_start(&srv->hub);
     counsellor_start(&srv->hub);
+    mail_board_start(&srv->hub);
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
+    mail_young_start(&srv->hub);
     return 0;
 }
 
@@ -344,6 +348,7 @@ void server_destroy(struct server *srv)
         ev_timer_stop(srv->hub.loop, &tick_timer);
         ev_timer_stop(srv->hub.loop, &stop_timer);
         conn_stop(&srv->hub);
+        mail_young_stop(&srv->hub);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then

@@ -163,4 +163,72 @@ extern const char store_sql_purge_count[]; /* dry run: sessions, audit rows that
 extern const char store_sql_stats_daily[];
 extern const char store_sql_stats_hourly[]; /* $1 days: hour (Unix), topic, then as daily */
 
+/* ---- mail (store_mail.c, PROTOCOL.md §9.4) ----
+ *
+ * Ids and keys go as lower hex; an envelope as binary. Every call answers
+ * through cb exactly once (0, -ENOTCONN, -EIO) and returns 0 or -EAGAIN / -ENOMEM
+ * / -EINVAL. Nothing here logs an id, a key or an envelope. */
+#define STORE_MAIL_TID_BYTES 16
+#define STORE_MAIL_KEYS_MAX 63
+
+/* The mail keys of devices with a valid certificate: rows of cert, mail_pk,
+ * sig (bytea, read with store_result_bytea), at most STORE_MAIL_KEYS_MAX. */
+int store_mail_keys(struct store *s, store_result_cb cb, void *arg);
+
+/* A new thread. One row when created, none when the lookup hash exists. */
+int store_mail_thread_create(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES],
+                             const uint8_t lookup_hash[32], const uint8_t box_pk[32],
+                             const uint8_t sign_pk[32], const char *topic, store_result_cb cb,
+                             void *arg);
+
+/* The thread of a lookup hash, or of a tid: zero or one row of
+ * STORE_MAIL_THREAD_COLUMNS (below). */
+enum store_mail_thread_col {
+    MAIL_COL_TID, /* bytea */
+    MAIL_COL_TOPIC,
+    MAIL_COL_STATE,
+    MAIL_COL_N,
+    MAIL_COL_BYTES,
+    MAIL_COL_BOX_PK,  /* bytea */
+    MAIL_COL_SIGN_PK, /* bytea */
+    MAIL_COL_ANSWERED_BY,
+    MAIL_COL_CLAIMED_BY,
+    STORE_MAIL_THREAD_COLUMNS
+};
+int store_mail_thread_by_lookup(struct store *s, const uint8_t lookup_hash[32], store_result_cb cb,
+                                void *arg);
+int store_mail_thread_by_tid(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES],
+                             store_result_cb cb, void *arg);
+
+/* The messages of a thread in order: rows of n, sender, envelope (bytea). */
+int store_mail_messages(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES], store_result_cb cb,
+                        void *arg);
+
+/* Limits an append is checked against, in one statement with the insert. */
+struct store_mail_limits {
+    int thread_max_messages;
+    int thread_max_bytes;
+    int64_t store_max_bytes;
+};
+
+/* Appends message n (must be the thread's n + 1) from sender (1 young, 2
+ * counsellor: counsellor_id, who becomes answered_by). One row: status text
+ * ("ok", "unknown", "closed", "conflict", "thread_full", "mail_full") and the
+ * stored message number (0 unless ok). */
+int store_mail_append(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES], int n, int sender,
+                      int64_t counsellor_id, const struct store_mail_limits *lim,
+                      const uint8_t *envelope, size_t len, store_result_cb cb, void *arg);
+
+/* Deletes a thread and its messages (cb may be NULL). */
+int store_mail_delete(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES], store_result_cb cb,
+                      void *arg);
+
+/* Deletes threads whose last message day is older than retention_days (cb may
+ * be NULL). One row: threads deleted. */
+int store_mail_expire(struct store *s, int retention_days, store_result_cb cb, void *arg);
+
+/* A bytea cell (text form from libpq) into out; its length, or -1 when NULL,
+ * not bytea or longer than cap. */
+int store_result_bytea(const struct pg_result *res, int row, int col, uint8_t *out, size_t cap);
+
 #endif

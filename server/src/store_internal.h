@@ -9,6 +9,7 @@
  *   store_sessions.c  the writes of session rows, and their ids
  *   store_stats.c     today's counts, the hourly aggregate, retention, reading stats
  *   store_stats_sql.c the statements of statistics and retention (lotsectl too)
+ *   store_mail.c      mail threads, messages and device mail keys (§9.4)
  *
  * All of it runs on the service thread, except a task's work() on a worker. */
 #ifndef LOTSE_STORE_INTERNAL_H
@@ -23,7 +24,7 @@
 #include "list.h"
 #include "store.h"
 
-#define STORE_QUERY_PARAMS 4
+#define STORE_QUERY_PARAMS 8
 
 enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
 /* The writes of a session row (REQ_SESSION). */
@@ -55,6 +56,8 @@ struct req {
             store_result_cb cb;
             void *arg;
             PGresult *res; /* kept from the result until the callback */
+            uint8_t *blob; /* own copy of a binary last parameter, or NULL */
+            int blob_len;
         } query;
     } u;
 };
@@ -213,6 +216,12 @@ int store__submit(struct store *s, struct req *r);
  * "supervision, statistics and retention"); sql must outlive the request. */
 int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
                  int nparams, const char *const *params);
+
+/* store__query with one more parameter, a bytea sent in binary (copied; wiped
+ * when the request is freed). */
+int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
+                      size_t blob_len);
 
 /* ---- statements of one concern each ---- */
 

@@ -37,6 +37,8 @@ void store__answer(struct req *r, int status)
     if (r->u.query.cb)
         r->u.query.cb(r->u.query.arg, status, status == 0 ? r->u.query.res : NULL);
     PQclear(r->u.query.res);
+    if (r->u.query.blob)
+        mem_free_secret(r->u.query.blob, (size_t)r->u.query.blob_len);
     mem_free(r);
 }
 
@@ -44,10 +46,20 @@ void store__answer(struct req *r, int status)
 
 static int send_query(PGconn *conn, const struct req *r)
 {
-    const char *values[STORE_QUERY_PARAMS];
-    for (int i = 0; i < r->u.query.nparams; i++)
+    const char *values[STORE_QUERY_PARAMS + 1];
+    int lengths[STORE_QUERY_PARAMS + 1] = {0};
+    int formats[STORE_QUERY_PARAMS + 1] = {0};
+    int n = r->u.query.nparams;
+    for (int i = 0; i < n; i++)
         values[i] = r->u.query.params[i];
-    return PQsendQueryParams(conn, r->u.query.sql, r->u.query.nparams, NULL, values, NULL, NULL, 0);
+    if (r->u.query.blob) {
+        /* a bytea as the last parameter, sent binary (mail envelopes) */
+        values[n] = (const char *)r->u.query.blob;
+        lengths[n] = r->u.query.blob_len;
+        formats[n] = 1;
+        n++;
+    }
+    return PQsendQueryParams(conn, r->u.query.sql, n, NULL, values, lengths, formats, 0);
 }
 
 void store__flush_out(struct store *s)
@@ -201,7 +213,14 @@ int store__submit(struct store *s, struct req *r)
 int store__query(struct store *s, const char *sql, const char *what, store_result_cb cb, void *arg,
                  int nparams, const char *const *params)
 {
-    if (!s || nparams > STORE_QUERY_PARAMS)
+    return store__query_blob(s, sql, what, cb, arg, nparams, params, NULL, 0);
+}
+
+int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
+                      void *arg, int nparams, const char *const *params, const uint8_t *blob,
+                      size_t blob_len)
+{
+    if (!s || nparams > STORE_QUERY_PARAMS || blob_len > INT32_MAX)
         return -EINVAL;
     struct req *r;
     int rc = store__req_new(s, REQ_QUERY, &r);
@@ -218,6 +237,15 @@ int store__query(struct store *s, const char *sql, const char *what, store_resul
             return -EINVAL;
         }
         strcpy(r->u.query.params[i], params[i]);
+    }
+    if (blob) {
+        r->u.query.blob = mem_calloc(1, blob_len ? blob_len : 1);
+        if (!r->u.query.blob) {
+            mem_free(r);
+            return -ENOMEM;
+        }
+        memcpy(r->u.query.blob, blob, blob_len);
+        r->u.query.blob_len = (int)blob_len;
     }
     return store__submit(s, r);
 }

@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "hub.h"
 #include "lotse/json.h"
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 #include "rxbuf.h"
 
@@ -38,20 +39,59 @@ static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t le
     conn_receive(c, false, data, len);
 }
 
+/* The first chunk of a message: its kind, and so its limit and buffer pool. */
+static void begin_message(struct conn *c, const uint8_t *in, size_t len)
+{
+    c->rx_in_msg = true;
+    c->rx_binary = lws_frame_is_binary(c->wsi);
+    c->rx_mail = c->rx_binary && len >= 2 && in[1] == LOTSE_FRAME_MAIL;
+    c->rx_drop = false;
+    c->rx_len = 0;
+}
+
+/* A buffer for a message that spans chunks; false when the connection must
+ * close. No large buffer free: the MAIL frame is dropped and "busy" answered. */
+static bool take_buffer(struct conn *c)
+{
+    if (c->rx || c->rx_drop)
+        return true;
+    if (!c->rx_mail) {
+        c->rx = rxbuf_get();
+        return c->rx != NULL;
+    }
+    c->rx = rxbuf_get_large();
+    if (c->rx) {
+        c->rx_large = true;
+        return true;
+    }
+    c->rx_drop = true;
+    conn_send_error(c, "busy", "no room for a mail frame now; try again", "mail", NULL, NULL, false);
+    return true;
+}
+
+static void give_back_buffer(struct conn *c)
+{
+    if (c->rx_large)
+        rxbuf_put_large(c->rx, c->rx_len);
+    else
+        rxbuf_put(c->rx, c->rx_len);
+    c->rx = NULL;
+    c->rx_large = false;
+    c->rx_len = 0;
+}
+
 /* Returns -1 when the message is too big (the connection closes with 1009). */
 static int receive(struct conn *c, const uint8_t *in, size_t len)
 {
-    struct lws *wsi = c->wsi;
-    bool final = lws_is_final_fragment(wsi);
-    if (!c->rx_in_msg) {
-        c->rx_in_msg = true;
-        c->rx_binary = lws_frame_is_binary(wsi);
-        c->rx_len = 0;
-    }
-    size_t limit = c->rx_binary ? LOTSE_MAX_BINARY_FRAME : LOTSE_MAX_TEXT_FRAME;
+    bool final = lws_is_final_fragment(c->wsi);
+    if (!c->rx_in_msg)
+        begin_message(c, in, len);
+    size_t limit = c->rx_mail     ? LOTSE_MAIL_FRAME_MAX
+                   : c->rx_binary ? LOTSE_MAX_BINARY_FRAME
+                                  : LOTSE_MAX_TEXT_FRAME;
     if (c->rx_len + len > limit) {
         static const char why[] = "message too big";
-        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+        lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
                          sizeof(why) - 1);
         return -1;
     }
@@ -62,22 +102,20 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
             dispatch(c, c->rx_binary, in, len);
         return 0;
     }
-    if (!c->rx) {
-        c->rx = rxbuf_get();
-        if (!c->rx)
-            return -1;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
+    if (!take_buffer(c))
+        return -1;
+    if (!c->rx_drop)
+        memcpy(c->rx + c->rx_len, in, len);
     c->rx_len += len;
     if (final) {
         c->rx_in_msg = false;
-        if (!c->closing)
+        if (!c->closing && !c->rx_drop)
             dispatch(c, c->rx_binary, c->rx, c->rx_len);
-        /* idle connections should not keep 8 KiB each; the pool avoids an
+        /* idle connections should not keep a buffer each; the pools avoid an
          * allocation per message and only the bytes used are wiped */
-        rxbuf_put(c->rx, c->rx_len);
-        c->rx = NULL;
-        c->rx_len = 0;
+        if (c->rx_drop)
+            c->rx_len = 0;
+        give_back_buffer(c);
     }
     return 0;
 }

@@ -88,9 +88,8 @@ int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
     return bits > 24 ? 24 : (int)bits;
 }
 
-/* Admission work (PROTOCOL.md §4.1.1). Returns true when hello may go on;
- * otherwise it has answered (challenge or error). */
-static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t now)
+bool young_admission_ok(struct conn *c, const struct lotse_json_msg *m, const char *re,
+                        int64_t now)
 {
     struct hub *hub = c->hub;
     int need = young_admission_bits(hub->cfg, hub->queue.len, waiting_from_source(c));
@@ -103,7 +102,7 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
         bool fresh = c->pow_bits && now - c->pow_issued_ms <= 60000;
         if (!fresh ||
             lotse_b64_decode(nonce, sizeof(nonce), pow_b64, pow_len) != (int)sizeof(nonce)) {
-            conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", "hello",
+            conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", re,
                             NULL, "pow", true);
             return false;
         }
@@ -114,7 +113,7 @@ static bool admission_ok(struct conn *c, const struct lotse_json_msg *m, int64_t
         for (size_t i = 0; i < sizeof(hash) && zero == i * 8; i++)
             zero += hash[i] ? (unsigned)__builtin_clz(hash[i]) - 24 : 8;
         if (zero < c->pow_bits) {
-            conn_send_error(c, "bad_pow", "the proof does not have enough zero bits", "hello", NULL,
+            conn_send_error(c, "bad_pow", "the proof does not have enough zero bits", re, NULL,
                             "pow", true);
             return false;
         }
@@ -185,7 +184,7 @@ static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_
         conn_close(c, 1013, "overloaded");
         return false;
     }
-    if (!admission_ok(c, m, hub_now_ms()))
+    if (!young_admission_ok(c, m, "hello", hub_now_ms()))
         return false;
     if (hub->queue.len >= (size_t)cfg->queue_max) {
         conn_send_error(c, "queue_full", "too many people are waiting; please try again soon",

@@ -2,7 +2,9 @@
 #ifndef LOTSE_YOUNG_H
 #define LOTSE_YOUNG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct conn;
@@ -24,5 +26,11 @@ void young_msg_end(struct conn *c, const struct lotse_json_msg *m);
  * pow_source_free, +1 per further pow_threshold waiting, +1 per further person
  * from the source, + 4 * mine / waiting; at most 24. */
 int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine);
+
+/* The admission work of a first message that adds work for counsellors (hello,
+ * mail_new; PROTOCOL.md §4.1.1): true when it may go on; otherwise it has
+ * answered (challenge, or error with re). */
+bool young_admission_ok(struct conn *c, const struct lotse_json_msg *m, const char *re,
+                        int64_t now);
 
 #endif

@@ -6,14 +6,16 @@
 # serving a copy of web/ that pins that key (deploy/client-publish.sh), and a
 # second lotsed, the "attacker", whose configuration names another organisation
 # key while serving the same published client; then runs `node --test` on
-# vectors.test.mjs, chat.test.mjs, sri.test.mjs, e2e.test.mjs and gap.e2e.test.mjs
+# vectors.test.mjs, chat.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs,
+# mail-standin.e2e.test.mjs, mail.e2e.test.mjs and post.e2e.test.mjs
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
 #
 # Environment: LOTSE_BIN_DIR (lotsed and lotsectl; default build/server),
 # CHROMIUM (default /usr/lib/chromium/chromium), LOTSE_KEEP_WORK=1 keeps the
-# temporary folder (logs) for a look afterwards.
+# temporary folder (logs) for a look afterwards; LOTSE_BROWSER_TESTS a subset of
+# the test files.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -155,7 +157,10 @@ export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl
     LOTSE_ATTACK_DB="$ATTACK_DB" LOTSE_ATTACK_ORGKEY="$WORK/attack.key" LOTSE_ATTACK_WEB="$WORK/web-attack" \
     LOTSE_ATTACK_COUNSELLOR=mallory LOTSE_ATTACK_COUNSELLOR_PASSWORD="$MALLORY_PASSWORD"
 cd "$HERE" || die "no $HERE"
-node --test --test-reporter=tap vectors.test.mjs chat.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs 2>&1 | tee "$WORK/tap.log"
+# LOTSE_BROWSER_TESTS names a subset while iterating (default: all)
+TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs}
+# shellcheck disable=SC2086 # a list of file names
+node --test --test-reporter=tap $TESTS 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
 pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
 fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)

@@ -1067,7 +1067,7 @@ static void test_binary_frames_with_bad_headers_and_sizes(void **state)
         } bad[] = {
             {0, 1, 0, 1, 272, "version 0"},      {2, 1, 0, 1, 272, "version 2"},
             {255, 1, 0, 1, 272, "version 255"},  {1, 0, 0, 1, 272, "kind 0"},
-            {1, 3, 0, 1, 272, "kind 3"},         {1, 255, 0, 1, 0, "kind 255"},
+            {1, 4, 0, 1, 272, "kind 4"},         {1, 255, 0, 1, 0, "kind 255"},
             {1, 1, 1, 1, 272, "flags 1"},        {1, 1, 0x8000, 1, 272, "flags 0x8000"},
             {1, 2, 0x0100, 1, 0, "ACK flags 0x100"}, {1, 1, 0, 0, 272, "DATA seq 0"},
             {1, 2, 0, 0, 0, "ACK seq 0"},        {1, 1, 0, 1, 0, "DATA without payload"},

@@ -183,7 +183,7 @@ static void test_bad_header_or_payload_size_is_bad_frame(void **state)
     f[0] = 2; /* version */
     expect_bad_frame(p.anna, f, n);
     n = data_frame(f, sid, 1, 256 + 16);
-    f[1] = 3; /* kind */
+    f[1] = 4; /* kind (3 is MAIL, §9) */
     expect_bad_frame(p.anna, f, n);
     n = data_frame(f, sid, 1, 256 + 16);
     f[3] = 1; /* flags */

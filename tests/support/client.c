@@ -637,6 +637,12 @@ int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int
     return rc > 0 ? 0 : rc;
 }
 
+int client_expect_any(struct client *c, const char *const *types, int n, struct lotse_json_msg *m,
+                      int timeout_ms)
+{
+    return expect_any(c, types, n, m, timeout_ms);
+}
+
 int client_expect_error(struct client *c, const char *code, int timeout_ms)
 {
     int rc = client_expect(c, "error", NULL, timeout_ms);
@@ -694,6 +700,20 @@ int client_pow_solve(const uint8_t seed[16], int bits, uint8_t nonce[8], uint64_
     }
 }
 
+int client_on_challenge(struct client *c, const struct lotse_json_msg *m, uint8_t proof[8])
+{
+    c->challenges++;
+    if (get_b64(m, "seed", c->pow_seed, sizeof c->pow_seed) != 16 ||
+        lotse_json_get_int(m, "bits", 0, 64, &c->pow_bits) != 0)
+        return -EBADMSG;
+    if (!c->auto_pow)
+        return -EAGAIN;
+    int64_t t0 = now_ms();
+    int rc = client_pow_solve(c->pow_seed, (int)c->pow_bits, proof, &c->pow_hashes);
+    c->pow_ms = now_ms() - t0;
+    return rc;
+}
+
 int client_young_hello_pow(struct client *c, const char *topic, const uint8_t nonce[8],
                            int timeout_ms)
 {
@@ -728,21 +748,8 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
         rc = expect_any(c, types, 3, m, remaining_ms(deadline));
         if (rc != 2)
             break;
-        /* challenge: admission work (§4.1.1) */
-        c->challenges++;
-        if (get_b64(m, "seed", c->pow_seed, sizeof c->pow_seed) != 16 ||
-            lotse_json_get_int(m, "bits", 0, 64, &c->pow_bits) != 0) {
-            rc = -EBADMSG;
+        if ((rc = client_on_challenge(c, m, proof)) < 0)
             break;
-        }
-        if (!c->auto_pow) {
-            rc = -EAGAIN;
-            break;
-        }
-        int64_t t0 = now_ms();
-        if ((rc = client_pow_solve(c->pow_seed, (int)c->pow_bits, proof, &c->pow_hashes)) < 0)
-            break;
-        c->pow_ms = now_ms() - t0;
         have_proof = true;
     }
     if (rc == 1) {

@@ -220,6 +220,10 @@ int client_send_binary(struct client *c, const void *data, size_t len);
  * An `error` returns -EPROTO (filling c->err_*) unless t is "error". On 0 m holds
  * the message (m may be NULL). */
 int client_expect(struct client *c, const char *t, struct lotse_json_msg *m, int timeout_ms);
+/* Waits for the first control message whose type is one of types[0..n) and
+ * returns its index (an `error` not asked for returns -EPROTO). */
+int client_expect_any(struct client *c, const char *const *types, int n, struct lotse_json_msg *m,
+                      int timeout_ms);
 /* Like client_expect for "error", and 0 only when its code equals code. Returns
  * -EBADMSG when another error code came (c->err_code says which). */
 int client_expect_error(struct client *c, const char *code, int timeout_ms);
@@ -251,6 +255,10 @@ int client_young_wait_keys(struct client *c, int timeout_ms);
  * hello sent again. */
 int client_young_hello_pow(struct client *c, const char *topic, const uint8_t nonce[8],
                            int timeout_ms);
+/* A `challenge` m (of hello or mail_new) came: counts it, keeps seed and bits
+ * in c and, with auto_pow, solves it into proof (c->pow_ms, pow_hashes).
+ * 0, -EAGAIN (auto_pow off), -EBADMSG or -ERANGE. */
+int client_on_challenge(struct client *c, const struct lotse_json_msg *m, uint8_t proof[8]);
 /* Searches a nonce with BLAKE2b-256(seed || nonce) starting with bits zero bits
  * (§4.1.1). *hashes (may be NULL) gets the number tried. 0 or -ERANGE. */
 int client_pow_solve(const uint8_t seed[16], int bits, uint8_t nonce[8], uint64_t *hashes);

@@ -856,11 +856,13 @@ static long db_scan(struct harness *h, int mode, const void *needle, size_t len)
         PQfreemem(qc);
         if (!sql[0])
             continue;
-        if (mode == 0 && !bytea && memchr(needle, 0, len)) {
-            /* A text value never holds a NUL byte, so it cannot hold this
-             * needle; passed as a text parameter it would be cut at the NUL
-             * (an empty needle matches every row: a random session id
-             * starting with 0x00 once failed it_chat this way). */
+        if (mode == 0 && !bytea &&
+            (memchr(needle, 0, len) || !lotse_utf8_valid((const char *)needle, len))) {
+            /* A text value never holds a NUL byte or invalid UTF-8, so it
+             * cannot hold this needle; passed as a text parameter it would be
+             * cut at the NUL (an empty needle matches every row: a random
+             * session id starting with 0x00 once failed it_chat this way) or
+             * refused by PostgreSQL (ciphertext, e.g. a mail envelope). */
             checked++;
             continue;
         }

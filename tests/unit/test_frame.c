@@ -8,9 +8,10 @@
 
 #include <cmocka.h>
 
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 
-static uint8_t buf[LOTSE_MAX_BINARY_FRAME + 1];
+static uint8_t buf[LOTSE_MAIL_FRAME_MAX + 1];
 
 static size_t build(uint8_t kind, uint64_t seq, size_t payload_len)
 {
@@ -100,7 +101,7 @@ static void test_decode_rejects_bad_version_kind_flags_and_seq_zero(void **state
     buf[0] = 1;
     buf[1] = 0;
     assert_int_equal(decode(len), -EPROTO);
-    buf[1] = 3;
+    buf[1] = 4;
     assert_int_equal(decode(len), -EPROTO);
     buf[1] = LOTSE_FRAME_ACK;
     buf[2] = 0x80;
@@ -110,6 +111,20 @@ static void test_decode_rejects_bad_version_kind_flags_and_seq_zero(void **state
     assert_int_equal(decode(len), -EPROTO);
     assert_int_equal(decode(build(LOTSE_FRAME_ACK, 0, LOTSE_ACK_TAG_BYTES)), -EPROTO);
     assert_int_equal(decode(build(LOTSE_FRAME_DATA, 0, 256 + 16)), -EPROTO);
+}
+
+/* A MAIL frame (§9) carries one envelope of any size up to
+ * LOTSE_MAIL_ENVELOPE_MAX; its structure is lotse_mail_envelope_check's. Other
+ * kinds keep their limit. */
+static void test_decode_mail_frame_sizes(void **state)
+{
+    (void)state;
+    assert_int_equal(decode(build(LOTSE_FRAME_MAIL, 1, 1)), 0);
+    assert_int_equal(decode(build(LOTSE_FRAME_MAIL, 50, LOTSE_MAIL_ENVELOPE_MAX)), 0);
+    assert_int_equal(decode(build(LOTSE_FRAME_MAIL, 1, 0)), -EPROTO);
+    assert_int_equal(decode(build(LOTSE_FRAME_MAIL, 0, 100)), -EPROTO);
+    assert_int_equal(decode(build(LOTSE_FRAME_MAIL, 1, LOTSE_MAIL_ENVELOPE_MAX + 1)), -EMSGSIZE);
+    assert_int_equal(decode(build(LOTSE_FRAME_DATA, 1, LOTSE_MAX_BINARY_FRAME)), -EMSGSIZE);
 }
 
 /* An ACK carries exactly its 16-byte tag (§3): the empty ACK of old and any
@@ -144,6 +159,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_sizes_next_to_each_bucket),
         cmocka_unit_test(test_decode_rejects_short_and_long_frames_with_emsgsize),
         cmocka_unit_test(test_decode_rejects_bad_version_kind_flags_and_seq_zero),
+        cmocka_unit_test(test_decode_mail_frame_sizes),
         cmocka_unit_test(test_decode_rejects_ack_with_payload),
         cmocka_unit_test(test_decode_leaves_outputs_untouched_on_error),
     };

@@ -6,7 +6,8 @@ import { b64encode, hexencode } from './protocol.js';
 import { wipe } from './crypto.js';
 import { $, st } from './console-state.js';
 
-function openDb() {
+/** The console's IndexedDB (one object store 'keys'). */
+export function openDb() {
     return new Promise((resolve, reject) => {
         const r = indexedDB.open('lotse-counsellor', 1);
         r.onupgradeneeded = () => r.result.createObjectStore('keys');
@@ -15,7 +16,8 @@ function openDb() {
     });
 }
 
-function idbRequest(db, mode, fn) {
+/** One request on the 'keys' store in its own transaction; resolves with its result. */
+export function idbRequest(db, mode, fn) {
     return new Promise((resolve, reject) => {
         const tx = db.transaction('keys', mode);
         const r = fn(tx.objectStore('keys'));

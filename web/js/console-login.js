@@ -48,7 +48,7 @@ function openConn(first) {
 
 /** A new connection that resumes this login with its session token. */
 function resumeWith(token) {
-    resumeWith(token);
+    openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
 }
 
 /** The server asks the device to prove its key (§4.2): sign and answer. */
@@ -216,7 +216,7 @@ function tryResume() {
         st.recon.timer = setTimeout(tryResume, 1000);
         return;
     }
-    openConn((c) => c.sendJson(msg('resume', { v: 1, token })));
+    resumeWith(token);
 }
 
 /** `resumed`: the sessions the server still has for us; the rest ended meanwhile. */

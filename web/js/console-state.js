@@ -32,6 +32,7 @@ export const st = {
     conn: null,
     me: null, // login_ok
     cert: null, // Uint8Array, verified against the pinned roots and this device
+    mailKey: null, // this device's X25519 mail key {publicKey, secretKey} (console-mailkey.js)
     chats: new Map(), // sidHex -> chat
     selected: null,
     newChatNotice: false,

@@ -9,7 +9,7 @@ import { appendMessage } from './chat.js';
 import { $, showText, st } from './console-state.js';
 
 /** A new element: tag, class (or ''), and the i18n key of its text (or none). */
-function make(tag, cls = '', key = null, vars = undefined) {
+export function make(tag, cls = '', key = null, vars = undefined) {
     const el = document.createElement(tag);
     if (cls) el.className = cls;
     if (key) setText(el, key, vars);
@@ -17,7 +17,7 @@ function make(tag, cls = '', key = null, vars = undefined) {
 }
 
 /** A type="button" button with a class (or '') and a text. */
-function button(cls, key) {
+export function button(cls, key) {
     const b = make('button', cls, key);
     b.type = 'button';
     return b;

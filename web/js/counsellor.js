@@ -9,8 +9,12 @@
 //   console-queue.js   status line, queue view, take, offers
 //   console-tab.js     one chat on screen: tab, panel, safety code, lines
 //   console-chats.js   the chats: keys, channel, messages, end, transfer, escalate
+//   console-mailkey.js this device's mail key (IndexedDB, wrapped) and its registration
+//   console-post.js    the Post area: board, claim, read, answer, release, hand over, close
+//   console-post-view.js  the Post area on screen
 import { addTexts, apply, bindSwitch, onLanguageChange, setText, setTexts } from './i18n.js';
 import { CONSOLE_TEXTS } from './console-texts.js';
+import { POST_TEXTS } from './console-post-texts.js';
 import { msg } from './protocol.js';
 import { TRUST_TEXTS } from './trust.js';
 import { fetchConfig, sodiumReady } from './ws.js';
@@ -22,6 +26,8 @@ import { banner, doLogin, giveUp, loadTrust, logout, onLoginChallenge, onLoginOk
 import { removeOffer, renderQueue, renderStatus, sendStatus, showOffer, takeRefused } from './console-queue.js';
 import { renderUnread, updateTitle } from './console-tab.js';
 import { escalated, markEnded, onAssigned, onFrame, onPeer, transferFailed } from './console-chats.js';
+import { KIND_MAIL, postError, postFrame, postMessage, postStart, postStop } from './console-post.js';
+import { notice as postNotice } from './console-post-view.js';
 
 setTexts(CONSOLE_TEXTS);
 
@@ -29,7 +35,11 @@ setTexts(CONSOLE_TEXTS);
 function onMessage(m) {
     switch (m.t) {
     case 'login_challenge': onLoginChallenge(m); break;
-    case 'login_ok': onLoginOk(m); break;
+    case 'login_ok':
+        onLoginOk(m);
+        if (st.me && st.cert) postStart();
+        else if (st.me) postNotice('post.uncertified');
+        break;
     case 'status': renderStatus(m); break;
     case 'queue_summary': renderQueue(m); break;
     case 'assigned': onAssigned(m); break;
@@ -47,10 +57,13 @@ function onMessage(m) {
         break;
     }
     case 'error': onError(m); break;
-    case 'resumed': onResumed(m); break;
+    case 'resumed':
+        onResumed(m);
+        postMessage({ t: 'mail_changed' }); // the board may have changed meanwhile
+        break;
     case 'peer': onPeer(m); break;
     case 'shutdown': banner('shutdown', { secs: Number.isInteger(m.in) ? m.in : 30 }); break;
-    default: break;
+    default: postMessage(m); break;
     }
 }
 
@@ -74,6 +87,7 @@ function onError(m) {
         showLogin(loginErrorKey(m.code), { code: m.code });
         return;
     }
+    if (postError(m)) return;
     if (!takeRefused(m.code)) console.warn('server error', m.code, m.re || '', m.msg || '');
 }
 
@@ -85,7 +99,10 @@ function wire() {
     });
     $('login-form').addEventListener('submit', doLogin);
     $('handle').addEventListener('input', showDevice);
-    $('logout').addEventListener('click', logout);
+    $('logout').addEventListener('click', () => {
+        postStop();
+        logout();
+    });
     $('available').addEventListener('change', sendStatus);
     $('capacity').addEventListener('change', sendStatus);
     window.addEventListener('offline', onOffline);
@@ -105,9 +122,10 @@ function wire() {
 
 async function main() {
     st.onMessage = onMessage;
-    st.onFrame = onFrame;
+    st.onFrame = (bytes) => (bytes.length > 1 && bytes[1] === KIND_MAIL ? postFrame(bytes) : onFrame(bytes));
     wire();
     addTexts(TRUST_TEXTS);
+    addTexts(POST_TEXTS);
     apply();
     try {
         await sodiumReady();

@@ -120,9 +120,14 @@ export function keyid(pk) {
 
 // ---- a device's mail key ------------------------------------------------------
 
-/** The device signs "lotse-mailkey-v1" ‖ device_pk ‖ mail_pk with its Ed25519 key. */
+/** The bytes a device signs for its mail key: "lotse-mailkey-v1" ‖ device_pk ‖ mail_pk. */
+export function mailKeyStatement(devicePk, mailPk) {
+    return concat(MAILKEY_CONTEXT, devicePk, mailPk);
+}
+
+/** The device signs the statement with its Ed25519 key. */
 export function mailKeySign(devicePk, mailPk, deviceSk) {
-    return na().crypto_sign_detached(concat(MAILKEY_CONTEXT, devicePk, mailPk), deviceSk);
+    return na().crypto_sign_detached(mailKeyStatement(devicePk, mailPk), deviceSk);
 }
 
 /** Throws EPERM unless sig is devicePk's statement for mailPk. */

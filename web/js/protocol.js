@@ -154,10 +154,12 @@ export function parseMessage(text) {
     return m;
 }
 
-/** `hello`; `pow` is the base64url nonce that answers a `challenge` (§4.1.1), if any. */
-export function hello(topic, pk, pow) {
+/** `hello`; `pow` is the base64url nonce that answers a `challenge` (§4.1.1), if
+ * any; `same` the lookup id (base64url) of a mail code: "the same person" (§9.1). */
+export function hello(topic, pk, pow, same) {
     const m = { t: 'hello', v: VERSION, role: 'young', topic, pk: b64encode(pk) };
     if (pow) m.pow = pow;
+    if (same) m.same = same;
     return JSON.stringify(m);
 }
 

@@ -4,10 +4,11 @@
 // banner; two small SVG charts whose history is kept in memory only (since the
 // page was opened). `queue_summary` is used only until a feed arrives (an
 // older server sends none). Never content, never who a young person is.
-import { apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
+import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
 import { connect } from './ws.js';
 import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
+import { MAIL_TEXTS, loadMailTarget, renderMail } from './supervisor-mail.js';
 
 setTexts({
     de: {
@@ -149,7 +150,7 @@ const TROUBLE_WAIT_S = 600; // the client-side rule, only when the server sends 
 const WINDOW_MS = 30 * 60 * 1000;
 const SAMPLE_MS = 5000;
 const SVG = 'http://www.w3.org/2000/svg';
-const ALARMS = ['longest_wait', 'no_counsellor', 'db_down'];
+const ALARMS = ['longest_wait', 'no_counsellor', 'db_down', 'mail_overdue'];
 
 let conn = null;
 let loggedIn = false;
@@ -294,6 +295,7 @@ function render() {
     $('stat-esc').classList.toggle('bad', (m.escalations_open | 0) > 0);
 
     renderTrouble(m, longest);
+    renderMail(m);
     renderEscalations(m);
     renderTopics(m);
     renderCharts(longest);
@@ -309,6 +311,8 @@ function renderTrouble(m, longest) {
         if (longest > TROUBLE_WAIT_S) alarms.push('client.long');
         if (m.waiting > 0 && (m.counsellors_available | 0) === 0) alarms.push('client.nobody');
     }
+    // mail waiting too long is an alarm at the top as well, also from a server that lists it only as a field
+    if (m.mail_overdue === true && !alarms.includes('mail_overdue')) alarms.push('mail_overdue');
     const has = (...ids) => ids.some((id) => alarms.includes(id));
     $('stat-longest').classList.toggle('bad', has('longest_wait', 'client.long'));
     $('stat-available').classList.toggle('bad', has('no_counsellor', 'client.nobody'));
@@ -521,6 +525,8 @@ function main() {
         showLogin();
     });
     setInterval(render, 1000);
+    addTexts(MAIL_TEXTS);
+    loadMailTarget();
     apply();
 }
 

@@ -9,6 +9,8 @@ import { Channel, DeliveryMarks, appendMessage, showsStall, stallNotice } from '
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
+import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
+import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, sameLookup, setupMail } from './young-mail.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/';
 const STORE_SID = 'lotse.sid';
@@ -17,7 +19,7 @@ const STORE_RESUME = 'lotse.resume';
 setTexts(YOUNG_TEXTS);
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused', 'view-untrusted'];
+const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused', 'view-untrusted', ...MAIL_VIEWS];
 // Reconnect back-off after a dropped connection (§5.2), within `grace` of `welcome`.
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const DEFAULT_GRACE_S = 120; // after a reload `welcome` is gone; the server says when it is over
@@ -106,6 +108,7 @@ function dropSession() {
 function quickExit() {
     if (s && s.online && s.conn && s.conn.isOpen()) s.conn.sendJson(msg('end', { reason: 'done' }));
     dropSession();
+    mailForget();
     sessionStorage.clear();
     $('messages').replaceChildren();
     $('text').value = '';
@@ -155,6 +158,7 @@ function showStart() {
     $('start-error').hidden = true;
     $('topic-missing').hidden = true;
     if (config.open === false) renderClosed(config.next_open, config.opening_hours);
+    renderMailOffer(config.open === false);
     show('view-start');
 }
 
@@ -187,10 +191,10 @@ function openConn(first) {
     me.conn = conn;
 }
 
-function start(topic) {
-    newSession({ topic, kp: globalThis.sodium.crypto_kx_keypair() });
+function start(topic, same) {
+    newSession({ topic, same, kp: globalThis.sodium.crypto_kx_keypair() });
     const kp = s.kp;
-    openConn((conn) => conn.sendJson(hello(topic, kp.publicKey)));
+    openConn((conn) => conn.sendJson(hello(topic, kp.publicKey, undefined, same)));
 }
 
 /** Admission work (§4.1.1): solve, then say hello again on the same connection. */
@@ -210,7 +214,7 @@ function onChallenge(m) {
     me.pow.promise.then((nonce) => {
         if (me !== s || me.sid) return;
         me.pow = null;
-        if (me.conn && me.conn.isOpen()) me.conn.sendJson(hello(me.topic, me.kp.publicKey, nonce));
+        if (me.conn && me.conn.isOpen()) me.conn.sendJson(hello(me.topic, me.kp.publicKey, nonce, me.same));
     }).catch(() => {
         if (me === s && !me.sid) {
             dropSession();
@@ -387,6 +391,7 @@ function onMessage(m) {
         sessionStorage.setItem(STORE_RESUME, m.resume);
         banner('pow-wait', null);
         $('start-button').disabled = false;
+        renderSameNote(m.same);
         showQueue(m.pos, m.eta);
         show('view-queue');
         break;
@@ -400,6 +405,7 @@ function onMessage(m) {
     case 'closed':
         dropSession();
         renderClosed(m.next_open, m.hours);
+        renderMailOffer(true);
         show('view-start');
         break;
     case 'keys':
@@ -450,6 +456,7 @@ function showQueue(pos, eta) {
     if (min <= 0) setText($('queue-eta'), 'queue.eta.soon');
     else if (min === 1) setText($('queue-eta'), 'queue.eta.one');
     else setText($('queue-eta'), 'queue.eta', { min });
+    renderQueueOffer(eta);
 }
 
 /** The counsellor's keys: verified BEFORE anything is encrypted (PROTOCOL.md §4.1).
@@ -627,14 +634,23 @@ function onStartSubmit(ev) {
     $('topic-missing').hidden = true;
     $('interrupted').hidden = true;
     $('start-error').hidden = true;
-    start(chosen.value);
+    const same = sameLookup();
+    if (same === null) return; // not a code: sameLookup said so
+    start(chosen.value, same);
+}
+
+/** Stops waiting (the queue's button, or writing a message instead); returns the topic. */
+function leaveQueue() {
+    const topic = s ? s.topic : undefined;
+    if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
+    dropSession();
+    return topic;
 }
 
 /** The queue's and the chat's buttons, the composer, and starting over. */
 function wireChat() {
     $('leave-queue').addEventListener('click', () => {
-        if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
-        dropSession();
+        leaveQueue();
         finish('over.you.queue');
     });
     $('composer').addEventListener('submit', send);
@@ -723,6 +739,7 @@ async function main() {
     const storedSid = sessionStorage.getItem(STORE_SID);
     const storedResume = sessionStorage.getItem(STORE_RESUME);
     addTexts(TRUST_TEXTS);
+    addTexts(YOUNG_MAIL_TEXTS);
     wireSafety();
     apply();
     try {
@@ -744,6 +761,7 @@ async function main() {
         return;
     }
     renderTopics();
+    setupMail({ show, showStart, config, trust, leaveQueue });
     if (storedSid && storedResume && resumeAfterReload(storedSid, storedResume)) return;
     forgetStored();
     showStart();

@@ -1,0 +1,23 @@
+/* mail_young.h — the young person's side of mail counselling (PROTOCOL.md
+ * §9.1): mail_keys, mail_new, mail_open, mail_delete, and the expiry of old
+ * threads. Messages themselves arrive as MAIL frames (mail_thread.c). */
+#ifndef LOTSE_MAIL_YOUNG_H
+#define LOTSE_MAIL_YOUNG_H
+
+struct conn;
+struct hub;
+struct lotse_json_msg;
+
+/* The answer to mail_open, hit or miss, leaves this long after the request. */
+#define MAIL_OPEN_ANSWER_MS 500
+
+void mail_young_keys(struct conn *c, const struct lotse_json_msg *m);
+void mail_young_new(struct conn *c, const struct lotse_json_msg *m);
+void mail_young_open(struct conn *c, const struct lotse_json_msg *m);
+void mail_young_delete(struct conn *c, const struct lotse_json_msg *m);
+
+/* Registers the expiry of old threads on the tick (start-up); stop at shutdown. */
+void mail_young_start(struct hub *hub);
+void mail_young_stop(struct hub *hub);
+
+#endif
