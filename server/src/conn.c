@@ -13,7 +13,6 @@
 #include "lotse/json.h"
 #include "mem.h"
 #include "outmsg.h"
-#include "rxbuf.h"
 
 static char jw_buffer[LOTSE_MAX_TEXT_FRAME * 8];
 static struct lotse_jw jw_scratch;
@@ -137,12 +136,7 @@ void conn_closed(struct conn *c)
     if (c->mail_closed)
         c->mail_closed(c); /* mail state outlives the connection while the store works */
     drop_queue(c);
-    if (c->rx_large)
-        rxbuf_put_large(c->rx, c->rx_len);
-    else
-        rxbuf_put(c->rx, c->rx_len);
-    c->rx = NULL;
-    c->rx_large = false;
+    ws_rx_release(c);
     c->wsi = NULL;
     hub->stats.connections_open--;
 }

@@ -187,6 +187,9 @@ int conn_writeable(struct conn *c);
 /* A JSON writer over the service thread's one scratch buffer. */
 struct lotse_jw *conn_jw(void);
 
+/* Gives the connection's receive buffer (small or large) back to its pool (ws.c). */
+void ws_rx_release(struct conn *c);
+
 /* The lws protocol callback of lotse.v1, in ws.c (server.c's protocol table). */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                 size_t len);

@@ -69,7 +69,7 @@ static bool take_buffer(struct conn *c)
     return true;
 }
 
-static void give_back_buffer(struct conn *c)
+void ws_rx_release(struct conn *c)
 {
     if (c->rx_large)
         rxbuf_put_large(c->rx, c->rx_len);
@@ -115,7 +115,7 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
          * allocation per message and only the bytes used are wiped */
         if (c->rx_drop)
             c->rx_len = 0;
-        give_back_buffer(c);
+        ws_rx_release(c);
     }
     return 0;
 }
