@@ -25,6 +25,8 @@ void counsellor_send_assigned(struct counsellor *k, struct session *s)
     lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
     lotse_jw_str(w, "topic", hub->cfg->topics[s->topic]);
     lotse_jw_b64(w, "pk", s->young_pk, LOTSE_PK_BYTES);
+    if (s->same)
+        lotse_jw_bool(w, "same", true);
     lotse_jw_int(w, "waited",
                  ((s->picked_ms ? s->picked_ms : hub_now_ms()) - s->enqueued_ms) / 1000);
     lotse_jw_obj_end(w);
@@ -66,6 +68,7 @@ void counsellor_detach(struct counsellor *k, struct session *s)
         }
     }
     s->counsellor = NULL;
+    s->same = false;
     if (k->conn && !k->conn->closing)
         counsellor_send_status(k);
     if (k->conn && k->conn->hub->cfg->assign_mode == ASSIGN_OFFER)

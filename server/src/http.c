@@ -93,6 +93,8 @@ static size_t client_config(struct hub *hub, char *out, size_t cap)
     lotse_jw_bool(&w, "mail", cfg->mail_enabled);
     lotse_jw_int(&w, "mail_wait_threshold", cfg->mail_wait_threshold);
     lotse_jw_int(&w, "mail_target_hours", cfg->mail_target_hours);
+    /* a hello may ask for the counsellor who answered the young person's thread */
+    lotse_jw_bool(&w, "mail_same", cfg->mail_enabled);
     lotse_jw_str(&w, "timezone", cfg->timezone);
     lotse_jw_obj_end(&w);
     int len = lotse_jw_finish(&w);

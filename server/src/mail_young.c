@@ -23,7 +23,7 @@
 #include "store.h"
 #include "young.h"
 
-#define KEY_ENTRY_BYTES (LOTSE_CERT_BYTES + 32 + LOTSE_SIG_BYTES) /* 206 */
+#define KEY_ENTRY_BYTES  (LOTSE_CERT_BYTES + 32 + LOTSE_SIG_BYTES) /* 206 */
 #define KEYS_PER_MESSAGE 24
 
 /* A mail_open on its way: the timer and the database's answer meet here. */
@@ -57,7 +57,8 @@ static int field32(struct conn *c, const struct lotse_json_msg *m, const char *k
 {
     const char *b64;
     size_t len;
-    if (lotse_json_get_str(m, key, 64, &b64, &len) == 0 && lotse_b64_decode(out, 32, b64, len) == 32)
+    if (lotse_json_get_str(m, key, 64, &b64, &len) == 0 &&
+        lotse_b64_decode(out, 32, b64, len) == 32)
         return 0;
     conn_send_error(c, "bad_field", "must be 32 bytes in base64url", re, NULL, key, true);
     return -EPROTO;
@@ -391,4 +392,48 @@ void mail_young_start(struct hub *hub)
 void mail_young_stop(struct hub *hub)
 {
     tick_remove(&hub->tick, &expiry_hook);
+}
+
+/* ---- who answered: the "same person" opt-in (PROTOCOL.md §9.1) ---- */
+
+struct answerer_ask {
+    struct hub *hub;
+    uint8_t sid[LOTSE_SID_BYTES];
+    mail_answerer_fn *done;
+};
+
+static void answerer_found(void *arg, int status, const struct pg_result *res)
+{
+    struct answerer_ask *a = arg;
+    int64_t id = 0;
+    if (status == 0 && store_result_rows(res) == 1)
+        id = store_result_int(res, 0, MAIL_COL_ANSWERED_BY);
+    a->done(a->hub, a->sid, id);
+    mem_free(a);
+}
+
+int mail_young_answerer(struct conn *c, const uint8_t lookup[32],
+                        const uint8_t sid[LOTSE_SID_BYTES], mail_answerer_fn *done)
+{
+    struct hub *hub = c->hub;
+    if (!hub->cfg->mail_enabled || !hub->store)
+        return -ENOTSUP;
+    /* a code tried here counts as an attempt to open its thread */
+    if (!open_allowed(c)) {
+        hub->stats.rate_limited++;
+        return -EAGAIN;
+    }
+    struct answerer_ask *a = mem_calloc(1, sizeof(*a));
+    if (!a)
+        return -ENOMEM;
+    a->hub = hub;
+    memcpy(a->sid, sid, LOTSE_SID_BYTES);
+    a->done = done;
+    uint8_t hash[LOTSE_MAIL_LOOKUP_HASH_BYTES];
+    lotse_mail_lookup_hash(hash, lookup);
+    int rc = store_mail_thread_by_lookup(hub->store, hash, answerer_found, a);
+    sodium_memzero(hash, sizeof(hash));
+    if (rc < 0)
+        mem_free(a);
+    return rc < 0 ? rc : 0;
 }

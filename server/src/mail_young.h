@@ -4,6 +4,10 @@
 #ifndef LOTSE_MAIL_YOUNG_H
 #define LOTSE_MAIL_YOUNG_H
 
+#include <stdint.h>
+
+#include "lotse/proto.h"
+
 struct conn;
 struct hub;
 struct lotse_json_msg;
@@ -15,6 +19,17 @@ void mail_young_keys(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_new(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_open(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_delete(struct conn *c, const struct lotse_json_msg *m);
+
+/* The "same person" opt-in: who last answered the thread of lookup (a code's
+ * lookup id, from a hello of c). done runs later with the session id given
+ * and that counsellor's account id, or 0 (no such thread, no answer yet, the
+ * database did not answer). The attempt counts against c's source as a
+ * mail_open does. 0, or -ENOTSUP (mail off), -EAGAIN (too many attempts),
+ * -ENOMEM, or the store's error: done will not run then. */
+typedef void mail_answerer_fn(struct hub *hub, const uint8_t sid[LOTSE_SID_BYTES],
+                              int64_t counsellor_id);
+int mail_young_answerer(struct conn *c, const uint8_t lookup[32],
+                        const uint8_t sid[LOTSE_SID_BYTES], mail_answerer_fn *done);
 
 /* Registers the expiry of old threads on the tick (start-up); stop at shutdown. */
 void mail_young_start(struct hub *hub);

@@ -67,6 +67,9 @@ struct session {
     bool rekey_pending;
     int64_t transfer_to_id;
 
+    /* with the counsellor the young person asked for ("same person", young_same.c) */
+    bool same;
+
     struct session *hash_next;
     struct list_link link; /* on the table's all, newest first */
 };

@@ -88,8 +88,7 @@ int young_admission_bits(const struct config *cfg, size_t waiting, size_t mine)
     return bits > 24 ? 24 : (int)bits;
 }
 
-bool young_admission_ok(struct conn *c, const struct lotse_json_msg *m, const char *re,
-                        int64_t now)
+bool young_admission_ok(struct conn *c, const struct lotse_json_msg *m, const char *re, int64_t now)
 {
     struct hub *hub = c->hub;
     int need = young_admission_bits(hub->cfg, hub->queue.len, waiting_from_source(c));
@@ -102,8 +101,8 @@ bool young_admission_ok(struct conn *c, const struct lotse_json_msg *m, const ch
         bool fresh = c->pow_bits && now - c->pow_issued_ms <= 60000;
         if (!fresh ||
             lotse_b64_decode(nonce, sizeof(nonce), pow_b64, pow_len) != (int)sizeof(nonce)) {
-            conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", re,
-                            NULL, "pow", true);
+            conn_send_error(c, "bad_pow", "no open challenge, or the proof is malformed", re, NULL,
+                            "pow", true);
             return false;
         }
         memcpy(input, c->pow_seed, sizeof(c->pow_seed));
@@ -166,6 +165,22 @@ static int hello_fields(struct conn *c, const struct lotse_json_msg *m, int *top
     return 0;
 }
 
+/* hello's optional "same" (PROTOCOL.md §9.1): 1 with the lookup id, 0 without,
+ * -EPROTO when it has answered bad_field. */
+static int hello_same(struct conn *c, const struct lotse_json_msg *m, uint8_t lookup[32])
+{
+    const char *b64;
+    size_t len;
+    int rc = lotse_json_get_str(m, "same", 64, &b64, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc == 0 && lotse_b64_decode(lookup, 32, b64, len) == 32)
+        return 1;
+    conn_send_error(c, "bad_field", "same must be a thread's lookup id (32 bytes, base64url)",
+                    "hello", NULL, "same", true);
+    return -EPROTO;
+}
+
 /* Whether the service takes a new person now: open, not overloaded, the
  * admission work done, room in the queue. Otherwise it has answered. */
 static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_t now_wall)
@@ -212,26 +227,15 @@ static void send_welcome(struct conn *c, const struct session *s, const uint8_t 
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
 }
 
-void young_hello(struct conn *c, const struct lotse_json_msg *m)
+/* Puts the new session s of c's hello into the queue and sends welcome. */
+static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk[LOTSE_PK_BYTES],
+                      time_t now_wall)
 {
     struct hub *hub = c->hub;
-    const struct config *cfg = hub->cfg;
-    uint8_t pk[LOTSE_PK_BYTES];
-    int t;
-    if (hello_fields(c, m, &t, pk) != 0)
-        return;
-    time_t now_wall = time(NULL);
-    if (!hello_admitted(c, m, now_wall))
-        return;
-    struct session *s = session_create(hub->sessions);
-    if (!s) {
-        conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
-        return;
-    }
     uint8_t resume[LOTSE_SECRET_BYTES];
     randombytes_buf(resume, sizeof(resume));
     crypto_generichash(s->resume_hash, sizeof(s->resume_hash), resume, sizeof(resume), NULL, 0);
-    memcpy(s->young_pk, pk, sizeof(pk));
+    memcpy(s->young_pk, pk, LOTSE_PK_BYTES);
     int64_t now = hub_now_ms();
     s->topic = t;
     s->state = SESSION_WAITING;
@@ -257,10 +261,29 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
     send_welcome(c, s, resume, pos);
     sodium_memzero(resume, sizeof(resume));
 
-    log_debug("young person queued: topic %s, position %u", cfg->topics[t], pos);
+    log_debug("young person queued: topic %s, position %u", hub->cfg->topics[t], pos);
     waiting_changed(hub);
-    if (cfg->assign_mode == ASSIGN_OFFER)
-        counsellor_offer_round(hub);
+}
+
+void young_hello(struct conn *c, const struct lotse_json_msg *m)
+{
+    struct hub *hub = c->hub;
+    uint8_t pk[LOTSE_PK_BYTES], same[32];
+    int t, has_same = 0;
+    if (hello_fields(c, m, &t, pk) != 0 || (has_same = hello_same(c, m, same)) < 0)
+        return;
+    time_t now_wall = time(NULL);
+    struct session *s = NULL;
+    if (hello_admitted(c, m, now_wall) && !(s = session_create(hub->sessions)))
+        conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
+    if (s) {
+        queue_new(c, s, t, pk, now_wall);
+        if (has_same)
+            young_same_ask(c, s, same); /* holds it back from the offers below */
+        if (hub->cfg->assign_mode == ASSIGN_OFFER)
+            counsellor_offer_round(hub);
+    }
+    sodium_memzero(same, sizeof(same));
 }
 
 /* The session's new young key (after a transfer or a reload) is in place: hand

@@ -20,6 +20,12 @@ void young_resume(struct conn *c, const struct lotse_json_msg *m);
 void young_msg_rekey(struct conn *c, const struct lotse_json_msg *m);
 void young_msg_end(struct conn *c, const struct lotse_json_msg *m);
 
+/* The "same person" opt-in (young_same.c): s, just queued from c's hello
+ * with the lookup id of a mail thread, goes first to the counsellor who
+ * answered that thread if they can take it; c gets "same" either way. */
+struct session;
+void young_same_ask(struct conn *c, struct session *s, const uint8_t lookup[32]);
+
 /* Leading zero bits of the admission work a hello needs (0: none) when waiting
  * people wait and mine of them came from the hello's source (PROTOCOL.md
  * §4.1.1): pow_bits once waiting reaches pow_threshold or mine reaches

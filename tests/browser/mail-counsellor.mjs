@@ -12,6 +12,8 @@
 //   {"cmd":"read"}             claim (re-read) the last thread → {"read":[…]}
 //   {"cmd":"tamper","text":T}  like answer, but one ciphertext byte flipped after
 //                              signing (the young person must refuse it)
+//   {"cmd":"assigned"}         wait (10 s) for a chat given to this counsellor
+//                              → {"sid":hex,"same":bool} ("same person", §9.1)
 // Environment: LOTSE_URL, LOTSECTL, LOTSE_DB, LOTSE_ORGKEY, LOTSE_ORG_PUB, MAIL_HANDLE, MAIL_PASSWORD.
 import { execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -138,6 +140,10 @@ for await (const line of createInterface({ input: process.stdin })) {
         if (cmd.cmd === 'answer') out(await answer(cmd.text, false));
         else if (cmd.cmd === 'tamper') out(await answer(cmd.text, true));
         else if (cmd.cmd === 'read') out({ read: (await claim(lastTid)).read });
+        else if (cmd.cmd === 'assigned') {
+            const a = await link.expect(['assigned'], 10000);
+            out({ sid: a.sid, same: a.same === true });
+        }
         else out({ error: `unknown command ${cmd.cmd}` });
     } catch (e) {
         out({ error: e.mailCode || e.message });

@@ -79,7 +79,7 @@ test('mail pages (stand-in server): write, the code once, a verified answer, a r
   await browser.close();
 });
 
-test('chat start (stand-in for "same"): the opt-in sends the lookup id in hello, the note on "unavailable"; a long wait offers writing', async () => {
+test('chat start: the "same" opt-in sends the lookup id in hello, never the code; the note on "unavailable"; a long wait offers writing', async () => {
     const browser = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', headless: true });
     const ctx = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'de-DE' });
     await ctx.route(`${URL}/config.json`, async (route) => {
@@ -87,20 +87,15 @@ test('chat start (stand-in for "same"): the opt-in sends the lookup id in hello,
         route.fulfill({ response: r, json: { ...(await r.json()), mail: true, mail_same: true, open: true, mail_wait_threshold: -1 } });
     });
     const hellos = [];
-    // the real lotsed behind; "same" is noted here and left out, `welcome` gets "same":"unavailable"
+    // the real lotsed behind, which answers "same":"unavailable" for a code
+    // nobody has; hello's "same" is noted on the way
     await ctx.routeWebSocket(/\/ws$/, (ws) => {
         const server = ws.connectToServer();
         ws.onMessage((data) => {
-            if (typeof data === 'string' && JSON.parse(data).t === 'hello') {
-                const { same, ...hello } = JSON.parse(data);
-                hellos.push(same);
-                server.send(JSON.stringify(hello));
-            } else server.send(data);
+            if (typeof data === 'string' && JSON.parse(data).t === 'hello') hellos.push(JSON.parse(data).same);
+            server.send(data);
         });
-        server.onMessage((data) => {
-            if (typeof data === 'string' && JSON.parse(data).t === 'welcome') ws.send(JSON.stringify({ ...JSON.parse(data), same: 'unavailable' }));
-            else ws.send(data);
-        });
+        server.onMessage((data) => ws.send(data));
     });
     const p = await ctx.newPage();
     await p.goto(`${URL}/`);

@@ -277,14 +277,15 @@ test('mail: write while the chat is closed, the code once, read the answer, repl
     assert.deepEqual(problems.splice(0).filter((p) => !/WebSocket/.test(p)), []);
 });
 
-test('mail: with the chat open, the chat comes first, writing second; no "same person" offer yet; a long wait', { skip: NO_MAIL }, async () => {
+test('mail: with the chat open, the chat comes first, writing second, the "same person" opt-in; a long wait', { skip: NO_MAIL }, async () => {
     const { context, page } = await phonePage(URL);
     await page.locator('#mail-offer').waitFor();
     assert.equal(await page.locator('#start-form').isVisible(), true);
     assert.match(await page.locator('#mail-offer-text').textContent(), /Du musst nicht warten/);
     assert.equal(await page.locator('#mail-write-button').evaluate((b) => b.classList.contains('primary')), false);
-    // the server does not route by "same" yet (no "mail_same" in /config.json): not offered
-    assert.equal(await page.locator('#same-box').isVisible(), false);
+    // the server routes by "same" (/config.json "mail_same"): offered, the code field closed
+    assert.equal(await page.locator('#same-box').isVisible(), true);
+    assert.equal(await page.locator('#same-field').isVisible(), false);
     await assertFitsPhone(page, 'start (open)');
     await shoot(page, 'start-open');
 
@@ -308,4 +309,39 @@ test('mail: with the chat open, the chat comes first, writing second; no "same p
     await p2.locator('#view-mail-write').waitFor();
     assert.equal(await p2.locator('input[name="mail-topic"][value="school"]').isChecked(), true);
     await c2.close();
+});
+
+test('mail: chat with the same person as last time (the code from a message), through the real server', { skip: NO_MAIL }, async () => {
+    // a counsellor online in the open chat answers a message written there
+    const anna = await startCounsellor(URL);
+    try {
+        const { context, page } = await phonePage(URL);
+        await page.click('#mail-write-button');
+        await page.check('input[name="mail-topic"][value="school"]');
+        await page.fill('#mail-text', 'Kann ich mit dir auch chatten?');
+        await page.click('#mail-send');
+        await page.locator('#view-mail-code').waitFor({ timeout: 20000 });
+        const code = (await page.locator('#mail-code').textContent()).trim();
+        await page.click('#mail-code-done');
+        const answered = await anna.next({ cmd: 'answer', text: 'Ja, gern. Ich bin Montags da.' });
+        assert.deepEqual(answered.read.map((r) => r.text), ['Kann ich mit dir auch chatten?']);
+
+        // the chat, with the code: the person who answered is asked first
+        await page.click('#mail-done-home');
+        await page.check('input[name="topic"][value="school"]');
+        await page.check('#same-check');
+        await page.fill('#same-code', loosely(code));
+        await assertFitsPhone(page, 'same (start)');
+        await shoot(page, 'same-start');
+        await page.click('#start-button');
+        await page.locator('#same-note:has-text("zuerst die Person")').waitFor();
+        const given = await anna.next({ cmd: 'assigned' });
+        assert.equal(given.same, true, 'the counsellor sees that this young person asked for her');
+        assert.equal(await page.locator('#same-code').inputValue(), '', 'the code left the page');
+        await shoot(page, 'same-ok');
+        await context.close();
+    } finally {
+        anna.proc.kill('SIGTERM');
+    }
+    assert.deepEqual(problems.splice(0).filter((p) => !/WebSocket/.test(p)), []);
 });

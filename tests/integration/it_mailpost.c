@@ -23,7 +23,7 @@
 #include "lotse/mail.h"
 #include "mail_client.h"
 
-#define T_MS 5000
+#define T_MS  5000
 #define TOKEN "metrics-token-for-the-mailpost-test-0123"
 
 static uint64_t now_ms(void)
@@ -130,11 +130,10 @@ static int counsellor_seal(struct client *c, const struct lotse_mail_keys *k, co
     struct lotse_mail_sender s = {
         .kind = LOTSE_MAIL_FROM_COUNSELLOR, .sign_sk = c->device_sk, .cert = c->cert};
     int len = lotse_mail_seal(frame + LOTSE_FRAME_HEADER_BYTES, LOTSE_MAIL_ENVELOPE_MAX, &s,
-                              k->box_pk, dev, ndev, now_ms(), (const uint8_t *)body,
-                              strlen(body));
+                              k->box_pk, dev, ndev, now_ms(), (const uint8_t *)body, strlen(body));
     assert_true(len > 0);
-    struct lotse_frame_header hd = {.version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_MAIL,
-                                    .seq = seq};
+    struct lotse_frame_header hd = {
+        .version = LOTSE_PROTO_VERSION, .kind = LOTSE_FRAME_MAIL, .seq = seq};
     memcpy(hd.sid, tid, 16);
     lotse_frame_encode_header(frame, &hd);
     return len + LOTSE_FRAME_HEADER_BYTES;
@@ -261,7 +260,8 @@ static void test_full_flow_claim_read_answer_verify_and_revoked_device(void **st
             break;
     }
     assert_non_null(feed);
-    printf("feed: %.*s\n", 400, strstr(feed, "\"mail_open\"") ? strstr(feed, "\"mail_open\"") : feed);
+    printf("feed: %.*s\n", 400,
+           strstr(feed, "\"mail_open\"") ? strstr(feed, "\"mail_open\"") : feed);
     assert_non_null(strstr(feed, "\"mail_open\":1"));
     assert_non_null(strstr(feed, "\"mail_within_today\":100"));
     assert_non_null(strstr(feed, "\"mail_overdue\":false"));
@@ -283,15 +283,16 @@ static void test_full_flow_claim_read_answer_verify_and_revoked_device(void **st
     assert_int_equal(harness_sql_long(h, msg), 1);
     /* ben logs out: his claims go back to the board */
     assert_int_equal(client_send_json(ben, "{\"t\":\"logout\"}"), 0);
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM mail_threads"
-                                           " WHERE claimed_by IS NULL",
+    assert_int_equal(harness_wait_count(h,
+                                        "SELECT count(*) FROM mail_threads"
+                                        " WHERE claimed_by IS NULL",
                                         1, T_MS),
                      1);
     claim_read(anna, tid, env, &n);
     send_tid_msg(anna, "mail_close", tid);
     assert_int_equal(client_expect(anna, "mail_closed", &m, T_MS), 0);
-    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM mail_threads WHERE state = 'closed'"),
-                     1);
+    assert_int_equal(
+        harness_sql_long(h, "SELECT count(*) FROM mail_threads WHERE state = 'closed'"), 1);
 
     client_free(sue);
     client_free(ben);
@@ -357,6 +358,154 @@ static void test_two_counsellors_claiming_at_once_exactly_one_wins_20_rounds(voi
     harness_pass(h);
 }
 
+/* anna claims tid, reads it and answers: she becomes the thread's answerer. */
+static void answer_thread(struct client *anna, const struct lotse_mail_keys *k,
+                          const uint8_t tid[16], const uint8_t (*dev)[32])
+{
+    static uint8_t env[LOTSE_MAIL_ENVELOPE_MAX], frame[LOTSE_MAIL_FRAME_MAX];
+    int64_t n, stored;
+    claim_read(anna, tid, env, &n);
+    int flen = counsellor_seal(anna, k, tid, (uint64_t)n + 1, dev, 1, "Ich bin da.", frame);
+    assert_int_equal(mail_send_frame(anna, frame, (size_t)flen), 0);
+    assert_int_equal(mail_wait_stored(anna, &stored, T_MS), 0);
+    send_tid_msg(anna, "mail_release", tid);
+    struct lotse_json_msg m;
+    assert_int_equal(client_expect(anna, "mail_released", &m, T_MS), 0);
+}
+
+/* A young person's hello with "same" set to lookup (base64url); returns the
+ * connection after welcome and the "same" answer's result in result. */
+static struct client *young_same(struct harness *h, const char *lookup64, char result[16])
+{
+    struct client *y;
+    assert_int_equal(client_connect(&y, "127.0.0.1", h->port, CLIENT_YOUNG, h->org_pk, T_MS), 0);
+    snprintf(y->hello_same, sizeof(y->hello_same), "%s", lookup64);
+    assert_int_equal(client_young_hello(y, "family", T_MS), 0);
+    struct lotse_json_msg m;
+    assert_int_equal(client_expect(y, "same", &m, T_MS), 0);
+    const char *r;
+    size_t rl;
+    assert_int_equal(lotse_json_get_str(&m, "result", 15, &r, &rl), 0);
+    memcpy(result, r, rl + 1);
+    return y;
+}
+
+static void test_same_person_chat_goes_to_the_answerer_if_she_has_room(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *ben;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
+    struct mailkey ka;
+    register_key(anna, &ka);
+    struct lotse_mail_keys k;
+    uint8_t tid[16];
+    const uint8_t dev[1][32] = {{0}};
+    memcpy((void *)dev[0], ka.pk, 32);
+    young_writes(h, &k, tid, dev, 1, "Kann ich mit dir chatten?");
+    harness_sleep_ms(1500); /* the start-up release of claims is done */
+    answer_thread(anna, &k, tid, dev);
+    char lookup64[48], result[16];
+    lotse_b64_encode(lookup64, sizeof(lookup64), k.lookup, 32);
+
+    /* anna has room: the chat goes to her at once, marked for her console */
+    int64_t active;
+    assert_int_equal(client_status(anna, true, 1, &active, T_MS), 0);
+    struct client *y1 = young_same(h, lookup64, result);
+    assert_string_equal(result, "ok");
+    struct lotse_json_msg m;
+    assert_int_equal(client_expect(anna, "assigned", &m, T_MS), 0);
+    bool same = false;
+    assert_int_equal(lotse_json_get_bool(&m, "same", &same), 0);
+    assert_true(same);
+    /* it never was ben's to take */
+    assert_int_equal(client_send_json(ben, "{\"t\":\"take\"}"), 0);
+    assert_int_equal(client_expect_error(ben, "queue_empty", T_MS), 0);
+
+    /* anna is full now: the next chat with her code waits for anyone */
+    struct client *y2 = young_same(h, lookup64, result);
+    assert_string_equal(result, "unavailable");
+    struct client_session *bs;
+    assert_int_equal(client_take(ben, &bs, T_MS), 0);
+    assert_string_equal(bs->sid_hex, client_young_session(y2)->sid_hex);
+
+    /* a code nobody has (anna has room again but is not asked for), and one
+     * that is not a lookup id */
+    uint8_t other[32];
+    randombytes_buf(other, sizeof(other));
+    lotse_b64_encode(lookup64, sizeof(lookup64), other, 32);
+    assert_int_equal(client_status(anna, true, 2, &active, T_MS), 0);
+    struct client *y3 = young_same(h, lookup64, result);
+    assert_string_equal(result, "unavailable");
+    assert_int_equal(client_take(anna, &bs, T_MS), 0);
+    assert_string_equal(bs->sid_hex, client_young_session(y3)->sid_hex);
+    struct client *y4;
+    assert_int_equal(client_connect(&y4, "127.0.0.1", h->port, CLIENT_YOUNG, h->org_pk, T_MS), 0);
+    snprintf(y4->hello_same, sizeof(y4->hello_same), "%s", "bm90LWEtbG9va3Vw");
+    assert_true(client_young_hello(y4, "family", T_MS) < 0);
+    assert_string_equal(y4->err_code, "bad_field");
+    assert_string_equal(y4->err_field, "same");
+
+    /* nothing of the link is stored: the sessions rows have no trace of it */
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions"), 3);
+    printf("same person: ok with room, unavailable when full or unknown, bad_field\n");
+    client_free(y4);
+    client_free(y3);
+    client_free(y2);
+    client_free(y1);
+    client_free(ben);
+    client_free(anna);
+    lotse_mail_keys_wipe(&k);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+static void test_same_person_in_offer_mode_no_one_else_is_offered_it_meanwhile(void **state)
+{
+    struct harness *h = *state;
+    harness_set(h, "assign_mode", "offer");
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *ben;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
+    struct mailkey ka;
+    register_key(anna, &ka);
+    struct lotse_mail_keys k;
+    uint8_t tid[16];
+    const uint8_t dev[1][32] = {{0}};
+    memcpy((void *)dev[0], ka.pk, 32);
+    young_writes(h, &k, tid, dev, 1, "Weißt du noch?");
+    harness_sleep_ms(1500);
+    answer_thread(anna, &k, tid, dev);
+    char lookup64[48], result[16];
+    lotse_b64_encode(lookup64, sizeof(lookup64), k.lookup, 32);
+
+    /* assigned to anna without an offer; ben, free, is offered nothing */
+    struct client *y1 = young_same(h, lookup64, result);
+    assert_string_equal(result, "ok");
+    struct lotse_json_msg m;
+    assert_int_equal(client_expect(anna, "assigned", &m, T_MS), 0);
+    char sid[33];
+    assert_int_equal(client_wait_offer(ben, sid, 1500), -ETIMEDOUT);
+
+    /* an unknown code: queued as usual, and offered */
+    uint8_t other[32];
+    randombytes_buf(other, sizeof(other));
+    lotse_b64_encode(lookup64, sizeof(lookup64), other, 32);
+    struct client *y2 = young_same(h, lookup64, result);
+    assert_string_equal(result, "unavailable");
+    assert_int_equal(client_wait_offer(ben, sid, T_MS), 0);
+    assert_string_equal(sid, client_young_session(y2)->sid_hex);
+    client_free(y2);
+    client_free(y1);
+    client_free(ben);
+    client_free(anna);
+    lotse_mail_keys_wipe(&k);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +513,11 @@ int main(void)
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(
             test_two_counsellors_claiming_at_once_exactly_one_wins_20_rounds, harness_setup,
+            harness_teardown),
+        cmocka_unit_test_setup_teardown(test_same_person_chat_goes_to_the_answerer_if_she_has_room,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_same_person_in_offer_mode_no_one_else_is_offered_it_meanwhile, harness_setup,
             harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,6 +64,8 @@ function openChat(m, youngPk) {
     st.chats.set(m.sid, chat);
     buildChat(chat, ACTIONS);
     systemLine(chat, 'chat.started');
+    // "same person" (PROTOCOL.md §9.1): the young person asked for this counsellor
+    if (m.same === true) systemLine(chat, 'chat.same');
     select(chat);
     clearText($('take-msg'));
     st.newChatNotice = true;

@@ -101,7 +101,7 @@ export function renderQueueOffer(etaSeconds) {
     $('queue-mail').hidden = !enabled() || !((etaSeconds | 0) > threshold);
 }
 
-/** `welcome`'s "same": the person from last time, or a note that it is someone else. */
+/** The server's "same": the person from last time is asked first, or it is someone else. */
 export function renderSameNote(same) {
     if (same === 'unavailable') note('same-note', 'same.unavailable');
     else if (same === 'ok') note('same-note', 'same.ok');

@@ -391,12 +391,15 @@ function onMessage(m) {
         sessionStorage.setItem(STORE_RESUME, m.resume);
         banner('pow-wait', null);
         $('start-button').disabled = false;
-        renderSameNote(m.same);
+        renderSameNote(undefined);
         showQueue(m.pos, m.eta);
         show('view-queue');
         break;
     case 'challenge':
         onChallenge(m);
+        break;
+    case 'same': // the answer to hello's "same" (PROTOCOL.md §9.1)
+        renderSameNote(m.result);
         break;
     case 'queue':
         showQueue(m.pos, m.eta);
