@@ -20,6 +20,15 @@
 #include "tick.h"
 #include "waiting.h"
 
+uint32_t counsellor_staffed_topics(struct hub *hub)
+{
+    uint32_t mask = 0;
+    for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
+        if (k->conn && !k->conn->closing && k->has_cert && k->available)
+            mask |= k->topic_mask;
+    return mask;
+}
+
 void counsellor_send_status(struct counsellor *k)
 {
     struct lotse_jw *w = conn_jw();

@@ -44,6 +44,11 @@ struct counsellor {
 #define counsellor_next(k)                                                                         \
     ((k)->link.next ? LIST_ENTRY((k)->link.next, struct counsellor, link) : NULL)
 
+/* The topics (bit i = topic i) at least one counsellor serves right now:
+ * connected, on a certified device, available. The start page says when
+ * nobody is there for a topic (/config.json "staffed", PROTOCOL.md §9.1). */
+uint32_t counsellor_staffed_topics(struct hub *hub);
+
 /* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
 int counsellor_login(struct conn *c, const struct store_account *acct);
 

@@ -18,6 +18,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "counsellor.h"
 #include "fdguard.h"
 #include "feed.h"
 #include "http.h"
@@ -30,6 +31,7 @@
 #include "store.h"
 
 #define HTTP_BIG_MAX            (64 * 1024) /* /metrics and /stats bodies */
+#define HTTP_CONFIG_MAX         8192 /* /config.json: three lists of up to 32 topics, hours, keys */
 #define HTTP_STATS_DAYS_MAX     366
 #define HTTP_STATS_DAYS_DEFAULT 7
 
@@ -95,6 +97,14 @@ static size_t client_config(struct hub *hub, char *out, size_t cap)
     lotse_jw_int(&w, "mail_target_hours", cfg->mail_target_hours);
     /* a hello may ask for the counsellor who answered the young person's thread */
     lotse_jw_bool(&w, "mail_same", cfg->mail_enabled);
+    /* the topics someone is there for now: for the others the start page says
+     * so and offers writing first */
+    uint32_t staffed = counsellor_staffed_topics(hub);
+    lotse_jw_arr_begin(&w, "staffed");
+    for (int i = 0; i < cfg->topic_count; i++)
+        if (staffed & (1u << i))
+            lotse_jw_str(&w, NULL, cfg->topics[i]);
+    lotse_jw_arr_end(&w);
     lotse_jw_str(&w, "timezone", cfg->timezone);
     lotse_jw_obj_end(&w);
     int len = lotse_jw_finish(&w);
@@ -336,7 +346,10 @@ static int serve_healthz(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 
 static int serve_config(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
-    pss->len = client_config(hub, pss->body, sizeof(pss->body));
+    pss->big = mem_calloc(1, LWS_PRE + HTTP_CONFIG_MAX);
+    if (!pss->big)
+        return lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, NULL) ? -1 : 0;
+    pss->big_len = client_config(hub, pss->big + LWS_PRE, HTTP_CONFIG_MAX);
     return respond(wsi, pss, HTTP_STATUS_OK, "application/json");
 }
 

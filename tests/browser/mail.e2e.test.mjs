@@ -311,11 +311,23 @@ test('mail: with the chat open, the chat comes first, writing second, the "same 
     await c2.close();
 });
 
-test('mail: chat with the same person as last time (the code from a message), through the real server', { skip: NO_MAIL }, async () => {
-    // a counsellor online in the open chat answers a message written there
+test('mail: nobody there for a topic; then chat with the same person as last time (the code from a message)', { skip: NO_MAIL }, async () => {
+    // nobody is there for the topic yet: the page says so and offers writing
+    const { context, page } = await phonePage(URL);
+    await page.check('input[name="topic"][value="school"]');
+    await page.locator('#topic-unstaffed:has-text("gerade niemand da")').waitFor();
+    assert.equal(await page.locator('#unstaffed-mail-button').isVisible(), true);
+    await assertFitsPhone(page, 'unstaffed');
+    await shoot(page, 'unstaffed');
+    // a counsellor comes online; choosing a topic asks again
     const anna = await startCounsellor(URL);
     try {
-        const { context, page } = await phonePage(URL);
+        await page.check('input[name="topic"][value="family"]');
+        await page.locator('#topic-unstaffed').waitFor({ state: 'hidden' });
+        await page.check('input[name="topic"][value="school"]');
+        await page.waitForTimeout(300);
+        assert.equal(await page.locator('#topic-unstaffed').isVisible(), false, 'someone is there for school now');
+        // the counsellor answers a message written in the open chat's page
         await page.click('#mail-write-button');
         await page.check('input[name="mail-topic"][value="school"]');
         await page.fill('#mail-text', 'Kann ich mit dir auch chatten?');
@@ -339,9 +351,9 @@ test('mail: chat with the same person as last time (the code from a message), th
         assert.equal(given.same, true, 'the counsellor sees that this young person asked for her');
         assert.equal(await page.locator('#same-code').inputValue(), '', 'the code left the page');
         await shoot(page, 'same-ok');
-        await context.close();
     } finally {
         anna.proc.kill('SIGTERM');
+        await context.close();
     }
     assert.deepEqual(problems.splice(0).filter((p) => !/WebSocket/.test(p)), []);
 });

@@ -506,6 +506,66 @@ static void test_same_person_in_offer_mode_no_one_else_is_offered_it_meanwhile(v
     harness_pass(h);
 }
 
+/* /config.json's "staffed" list; copied into out (the array's text). */
+static void staffed(struct harness *h, char *out, size_t cap)
+{
+    static char body[16384];
+    int status;
+    assert_int_equal(harness_http_get_auth(h, 0, "/config.json", NULL, &status, body, sizeof body),
+                     0);
+    assert_int_equal(status, 200);
+    const char *a = strstr(body, "\"staffed\":[");
+    assert_non_null(a);
+    const char *e = strchr(a, ']');
+    assert_non_null(e);
+    snprintf(out, cap, "%.*s", (int)(e + 1 - a), a);
+}
+
+static void test_config_says_which_topics_someone_is_there_for(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    char s[256];
+    staffed(h, s, sizeof s);
+    assert_string_equal(s, "\"staffed\":[]");
+    struct client *anna, *ben;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0); /* family, school */
+    staffed(h, s, sizeof s);
+    assert_string_equal(s, "\"staffed\":[\"family\",\"school\"]");
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0); /* prison, family */
+    staffed(h, s, sizeof s);
+    assert_string_equal(s, "\"staffed\":[\"family\",\"school\",\"prison\"]");
+    /* anna takes a break: nobody is there for school now */
+    int64_t active;
+    assert_int_equal(client_status(anna, false, 1, &active, T_MS), 0);
+    staffed(h, s, sizeof s);
+    assert_string_equal(s, "\"staffed\":[\"family\",\"prison\"]");
+    client_free(ben); /* gone: the close takes a moment to be seen */
+    for (int waited = 0; waited < T_MS; waited += 50) {
+        staffed(h, s, sizeof s);
+        if (!strcmp(s, "\"staffed\":[]"))
+            break;
+        harness_sleep_ms(50);
+    }
+    assert_string_equal(s, "\"staffed\":[]");
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+
+    /* the most topics a service may have, each as long as it may be, still fit */
+    char topics[32 * 33 + 1] = "", one[40];
+    for (int i = 0; i < 32; i++) {
+        snprintf(one, sizeof one, "%s%02d_topic_with_a_long_name_abcdef", i ? "," : "", i);
+        strcat(topics, one);
+    }
+    harness_set(h, "topics", topics);
+    harness_set(h, "priority_topics", topics);
+    assert_int_equal(harness_start(h), 0);
+    staffed(h, s, sizeof s);
+    assert_string_equal(s, "\"staffed\":[]");
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +579,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_same_person_in_offer_mode_no_one_else_is_offered_it_meanwhile, harness_setup,
             harness_teardown),
+        cmocka_unit_test_setup_teardown(test_config_says_which_topics_someone_is_there_for,
+                                        harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,6 +95,18 @@ export function renderMailOffer(chatClosed) {
     $('mail-offer').classList.toggle('first', chatClosed);
 }
 
+/**
+ * The chosen topic while the chat is open: when nobody is there for it now
+ * (/config.json "staffed"), the page says so and offers writing first.
+ */
+export function renderTopicStaffing(topic) {
+    const staffed = page && page.config.staffed;
+    const nobody = Array.isArray(staffed) && page.config.open !== false && !!topic && !staffed.includes(topic);
+    $('topic-unstaffed').hidden = !nobody;
+    $('unstaffed-mail-button').hidden = !enabled();
+    if (nobody) setText($('topic-unstaffed-text'), enabled() ? 'mail.unstaffed' : 'topic.unstaffed', { hours: hours() });
+}
+
 /** In the queue: above mail_wait_threshold the page says so and offers writing instead. */
 export function renderQueueOffer(etaSeconds) {
     const threshold = Number.isInteger(page.config.mail_wait_threshold) ? page.config.mail_wait_threshold : 900;
@@ -458,6 +470,7 @@ export function setupMail(pageApi) {
     $('mail-write-button').addEventListener('click', () => openWrite(document.querySelector('input[name="topic"]:checked')?.value));
     $('mail-code-button').addEventListener('click', openEnter);
     $('queue-mail-button').addEventListener('click', () => openWrite(page.leaveQueue()));
+    $('unstaffed-mail-button').addEventListener('click', () => openWrite(document.querySelector('input[name="topic"]:checked')?.value));
     $('mail-form').addEventListener('submit', sendFirst);
     $('mail-text').addEventListener('input', () => {
         $('mail-empty').hidden = true;

@@ -10,7 +10,7 @@ import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
 import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
-import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, sameLookup, setupMail } from './young-mail.js';
+import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, renderTopicStaffing, sameLookup, setupMail } from './young-mail.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/';
 const STORE_SID = 'lotse.sid';
@@ -154,12 +154,26 @@ function formatWhen(date) {
     });
 }
 
+const chosenTopic = () => document.querySelector('input[name="topic"]:checked')?.value;
+
 function showStart() {
     $('start-error').hidden = true;
     $('topic-missing').hidden = true;
     if (config.open === false) renderClosed(config.next_open, config.opening_hours);
     renderMailOffer(config.open === false);
+    renderTopicStaffing(chosenTopic());
     show('view-start');
+}
+
+/** A topic was chosen: whether someone is there for it, asked again now. */
+async function topicChosen() {
+    renderTopicStaffing(chosenTopic());
+    try {
+        config.staffed = (await fetchConfig()).staffed;
+    } catch {
+        return; // what the page knew stays
+    }
+    renderTopicStaffing(chosenTopic());
 }
 
 function startError(code) {
@@ -764,6 +778,7 @@ async function main() {
         return;
     }
     renderTopics();
+    $('topic-list').addEventListener('change', topicChosen);
     setupMail({ show, showStart, config, trust, leaveQueue });
     if (storedSid && storedResume && resumeAfterReload(storedSid, storedResume)) return;
     forgetStored();
