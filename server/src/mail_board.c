@@ -39,12 +39,12 @@ struct first_pending {
 
 static struct {
     struct mail_item items[MAIL_BOARD_MAX];
-    int count; /* rows held */
-    int open;  /* open threads in all (may exceed count) */
+    int count;                   /* rows held */
+    int open;                    /* open threads in all (may exceed count) */
     int within_today, within_7d; /* percent, -1 for none */
-    bool released; /* start-up release of claims done */
-    bool busy;     /* a load (or the release) is under way */
-    bool reload;   /* re-read at the next tick */
+    bool released;               /* start-up release of claims done */
+    bool busy;                   /* a load (or the release) is under way */
+    bool reload;                 /* re-read at the next tick */
     int64_t next_load_ms;
     bool loaded;
     bool changed; /* mail_changed is due */
@@ -184,7 +184,9 @@ static void send_item(struct conn *c, const struct mail_item *it, int64_t who, i
     lotse_jw_int(w, "age", now > it->since ? now - it->since : 0);
     lotse_jw_bool(w, "waiting", it->waiting);
     lotse_jw_str(w, "claimed",
-                 it->claimed_by == 0 ? "none" : it->claimed_by == who ? "me" : "other");
+                 it->claimed_by == 0     ? "none"
+                 : it->claimed_by == who ? "me"
+                                         : "other");
     lotse_jw_int(w, "n", it->n);
     lotse_jw_str(w, "state", "open");
     lotse_jw_obj_end(w);
@@ -227,22 +229,23 @@ void mail_board_young_stored(struct hub *hub, const uint8_t tid[16], int n)
     oldest->at_ms = hub_now_ms();
 }
 
-void mail_board_first_answer(const uint8_t tid[16])
+void mail_board_first_answer(const uint8_t tid[16], int64_t hours)
 {
+    uint64_t s = hours > 0 ? (uint64_t)hours * 3600 : 0;
     for (int i = 0; i < MAIL_FIRST_PENDING; i++) {
         struct first_pending *p = &board.first[i];
-        if (p->at_ms == 0 || memcmp(p->tid, tid, 16) != 0)
-            continue;
-        uint64_t s = (uint64_t)((hub_now_ms() - p->at_ms) / 1000);
-        for (int b = 0; b < MAIL_FIRST_BUCKETS; b++)
-            if (s <= (uint64_t)mail_first_bucket_bounds[b])
-                board.hist.buckets[b]++;
-        board.hist.count++;
-        board.hist.sum_seconds += s;
-        log_info("mail: first answer after %llu s", (unsigned long long)s);
-        p->at_ms = 0;
-        return;
+        if (p->at_ms != 0 && memcmp(p->tid, tid, 16) == 0) {
+            s = (uint64_t)((hub_now_ms() - p->at_ms) / 1000);
+            p->at_ms = 0;
+            break;
+        }
     }
+    for (int b = 0; b < MAIL_FIRST_BUCKETS; b++)
+        if (s <= (uint64_t)mail_first_bucket_bounds[b])
+            board.hist.buckets[b]++;
+    board.hist.count++;
+    board.hist.sum_seconds += s;
+    log_info("mail: first answer after %llu s", (unsigned long long)s);
 }
 
 int mail_board_open_count(void)

@@ -49,8 +49,10 @@ void mail_board_send_list(struct conn *c, int64_t who);
  * delay is measured from now (in memory). */
 void mail_board_young_stored(struct hub *hub, const uint8_t tid[16], int n);
 
-/* The first answer to tid was stored: observes its delay if known. */
-void mail_board_first_answer(const uint8_t tid[16]);
+/* The first answer to tid was stored: observes its delay, exact when this
+ * process stored the first message, else hours (the database's count from
+ * the message's hour bucket, which never undercounts) * 3600. */
+void mail_board_first_answer(const uint8_t tid[16], int64_t hours);
 
 /* The supervisors' fields: mail_open, mail_oldest, mail_within_today,
  * mail_within_7d, mail_overdue. */

@@ -309,7 +309,7 @@ static void answer_done(void *arg, int status, const struct pg_result *res)
     struct conn *c = op_end(op);
     if (status == 0 && store_result_rows(res) == 1 && store_result_text(res, 0, 0)[0] &&
         store_result_text(res, 0, 5)[0] == 't')
-        mail_board_first_answer(op->tid);
+        mail_board_first_answer(op->tid, store_result_int(res, 0, 6));
     if (status == 0)
         mail_board_changed();
     if (!c) {
