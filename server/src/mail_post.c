@@ -151,6 +151,9 @@ void mail_post_msg_list(struct conn *c, const struct lotse_json_msg *m)
 {
     (void)m;
     mail_board_send_list(c, c->counsellor->account_id);
+    /* the board is read anew at the next tick ("Neu laden" sees what changed in
+     * the database meanwhile); a difference is pushed as mail_changed */
+    mail_board_changed();
 }
 
 /* ---- claim ---- */

@@ -211,6 +211,15 @@ static void test_full_flow_claim_read_answer_verify_and_revoked_device(void **st
     assert_int_equal(stored, 2);
     printf("time to first answer (test, measured by the client): %llu ms\n",
            (unsigned long long)(now_ms() - written_ms));
+    /* the board is told: the thread no longer waits, and has 2 messages */
+    assert_int_equal(client_expect(anna, "mail_changed", &m, T_MS), 0);
+    assert_int_equal(client_send_json(anna, "{\"t\":\"mail_list\"}"), 0);
+    assert_int_equal(client_expect(anna, "mail_item", &m, T_MS), 0);
+    assert_int_equal(lotse_json_get_bool(&m, "waiting", &waiting), 0);
+    assert_false(waiting);
+    assert_int_equal(lotse_json_get_int(&m, "n", 0, 50, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(client_expect(anna, "mail_list_end", &m, T_MS), 0);
 
     /* the young person's client reads it with the code and verifies it */
     char *sql = "SELECT octet_length(envelope) FROM mail_messages WHERE n = 2";

@@ -10,6 +10,7 @@ import { $, clearText, sendOnline, st } from './console-state.js';
 import { deviceSign } from './console-device.js';
 import { addLine, buildChat, chatNotice, renderUnread, select, systemLine, updateTitle } from './console-tab.js';
 import { renderStatus } from './console-queue.js';
+import { chatArrived } from './console-post-view.js';
 
 const ACTIONS = { send: sendText, end: endChat, close: closeChat, escalate, transfer };
 
@@ -67,6 +68,7 @@ function openChat(m, youngPk) {
     // "same person" (PROTOCOL.md §9.1): the young person asked for this counsellor
     if (m.same === true) systemLine(chat, 'chat.same');
     select(chat);
+    chatArrived();
     clearText($('take-msg'));
     st.newChatNotice = true;
     updateTitle();

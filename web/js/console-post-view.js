@@ -28,12 +28,24 @@ export function init(a) {
 
 /** Shows the Chats or the Post area. */
 export function showArea(name) {
+    if (name === 'chats') {
+        $('chats-badge').hidden = true;
+        if ($('post-notice').dataset.i18n === 'post.chat.new') notice(null);
+    }
     for (const a of ['chats', 'post']) {
         const on = a === name;
         $(`area-${a}`).hidden = !on;
         $(`area-tab-${a}`).setAttribute('aria-selected', String(on));
         $(`area-tab-${a}`).tabIndex = on ? 0 : -1;
     }
+}
+
+/** A chat began (taken, given to this counsellor, handed over): while the
+ * Post area is in front, the Chats tab and the notice line say so. */
+export function chatArrived() {
+    if ($('area-chats').hidden === false) return;
+    $('chats-badge').hidden = false;
+    notice('post.chat.new');
 }
 
 /** Logout: the area is emptied. */
