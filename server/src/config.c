@@ -59,6 +59,7 @@ static const struct setting settings[] = {
     C_INT(offer_timeout, "30", 5, 600, "seconds a counsellor has to accept an offer"),
     C_STR(opening_hours, "always", "\"always\" or e.g. \"mon-fri 14:00-20:00, sat 10:00-14:00\""),
     C_STR(timezone, "Europe/Berlin", "time zone of the opening hours (tz database name)"),
+    C_STR(quick_exit_url, "https://www.google.de/", "where the young person's quick exit goes (https, a neutral page)"),
     C_RAW(org_public_key, "", "organisation Ed25519 public key (base64url), named in /config.json for clients to compare with their pinned trust root"),
     C_INT(handshake_timeout, "10", 1, 300, "seconds from connect to hello/login"),
     C_INT(session_idle_timeout, "1800", 10, 86400, "seconds without a relayed frame before a session ends"),
@@ -388,6 +389,21 @@ static int resolve_timezone(const struct config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* An https address without spaces, quotes or angle brackets: it goes into
+ * /config.json and the page sends the young person there. */
+static int resolve_quick_exit(const struct config *c, char *err, size_t errlen)
+{
+    const char *u = c->quick_exit_url;
+    bool ok = strncmp(u, "https://", 8) == 0 && u[8] != '\0' && u[8] != '/';
+    for (const char *p = u; ok && *p; p++)
+        ok = (unsigned char)*p > ' ' && (unsigned char)*p < 0x7f && !strchr("\"'<>\\`", *p);
+    if (!ok) {
+        snprintf(err, errlen, "setting quick_exit_url: give an https:// address of a neutral page");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int resolve_metrics_token(const struct config *c, char *err, size_t errlen)
 {
     size_t token_len = strlen(c->metrics_token);
@@ -445,6 +461,7 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
         return -EINVAL;
     }
     if ((rc = resolve_timezone(c, err, errlen)) != 0 ||
+        (rc = resolve_quick_exit(c, err, errlen)) != 0 ||
         (rc = resolve_metrics_token(c, err, errlen)) != 0)
         return rc;
     return resolve_relations(c, err, errlen);

@@ -29,6 +29,7 @@ struct config {
     struct hours hours;
     char opening_hours[256];
     char timezone[64];
+    char quick_exit_url[256];
     bool has_org_key;
     uint8_t org_public_key[32];
     int handshake_timeout;

@@ -78,6 +78,19 @@ static size_t client_config(struct hub *hub, char *out, size_t cap)
             lotse_jw_str(&w, NULL, cfg->topics[i]);
     lotse_jw_arr_end(&w);
     lotse_jw_str(&w, "opening_hours", cfg->opening_hours);
+    /* the same as spans [day (0 = Monday), from, to (minutes of the day)] in
+     * "timezone", for the page to say in the person's language */
+    lotse_jw_bool(&w, "always_open", cfg->hours.always);
+    lotse_jw_arr_begin(&w, "opening_spans");
+    for (int i = 0; i < cfg->hours.count; i++) {
+        lotse_jw_arr_begin(&w, NULL);
+        lotse_jw_int(&w, NULL, cfg->hours.spans[i].day);
+        lotse_jw_int(&w, NULL, cfg->hours.spans[i].from);
+        lotse_jw_int(&w, NULL, cfg->hours.spans[i].to);
+        lotse_jw_arr_end(&w);
+    }
+    lotse_jw_arr_end(&w);
+    lotse_jw_str(&w, "quick_exit_url", cfg->quick_exit_url);
     time_t now = time(NULL);
     lotse_jw_bool(&w, "open", hours_is_open(&cfg->hours, now));
     time_t next = hours_next_open(&cfg->hours, now);

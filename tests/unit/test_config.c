@@ -105,6 +105,14 @@ static void test_bad_values_of_special_settings(void **state)
     char *b[] = {"lotsed", "--timezone", "Mars/Olympus"};
     assert_int_not_equal(load_args(3, b), 0);
     assert_non_null(strstr(err, "timezone"));
+    char *q[] = {"lotsed", "--quick-exit-url", "javascript:alert(1)"};
+    assert_int_not_equal(load_args(3, q), 0);
+    assert_non_null(strstr(err, "quick_exit_url"));
+    char *q2[] = {"lotsed", "--quick-exit-url", "https://example.org/\"><x"};
+    assert_int_not_equal(load_args(3, q2), 0);
+    char *q3[] = {"lotsed", "--quick-exit-url", "https://wetter.de/"};
+    assert_int_equal(load_args(3, q3), 0);
+    assert_string_equal(cfg.quick_exit_url, "https://wetter.de/");
     char *c[] = {"lotsed", "--org-public-key", "abc"};
     assert_int_not_equal(load_args(3, c), 0);
     assert_non_null(strstr(err, "org_public_key"));

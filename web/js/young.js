@@ -9,10 +9,12 @@ import { Channel, DeliveryMarks, appendMessage, showsStall, stallNotice } from '
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
+import { describeHours, describeMoment } from './hours.js';
 import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
 import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, renderTopicStaffing, sameLookup, setupMail } from './young-mail.js';
 
-const NEUTRAL_SITE = 'https://www.google.de/';
+const NEUTRAL_SITE = 'https://www.google.de/'; // until /config.json names the service's (quick_exit_url)
+const ESCAPE_TWICE_MS = 1500;
 const STORE_SID = 'lotse.sid';
 const STORE_RESUME = 'lotse.resume';
 
@@ -112,7 +114,9 @@ function quickExit() {
     sessionStorage.clear();
     $('messages').replaceChildren();
     $('text').value = '';
-    location.replace(NEUTRAL_SITE);
+    const target = config && typeof config.quick_exit_url === 'string' && config.quick_exit_url.startsWith('https://')
+        ? config.quick_exit_url : NEUTRAL_SITE;
+    location.replace(target); // replaces this page's entry in the history
 }
 
 // ---- start ----------------------------------------------------------------------
@@ -134,24 +138,23 @@ function renderTopics() {
     }
 }
 
+/** The closed notice: when we are back and our hours, in the service's time zone. */
 function renderClosed(nextOpen, hours) {
     $('closed').hidden = false;
     $('start-form').hidden = true;
     const next = $('closed-next');
-    const when = nextOpen ? new Date(nextOpen) : null;
-    if (when && !Number.isNaN(when.getTime())) {
-        next.dataset.when = nextOpen;
-        setText(next, 'closed.next', { when: formatWhen(when) });
-    } else {
-        setText(next, 'closed.soon');
-    }
-    $('closed-hours').textContent = hours || '';
+    next.dataset.when = nextOpen || '';
+    $('closed-hours').dataset.raw = hours || '';
+    renderClosedTimes();
 }
 
-function formatWhen(date) {
-    return date.toLocaleString(currentLang() === 'de' ? 'de-DE' : 'en-GB', {
-        weekday: 'long', day: 'numeric', month: 'long', hour: '2-digit', minute: '2-digit',
-    });
+function renderClosedTimes() {
+    const next = $('closed-next');
+    const when = describeMoment(next.dataset.when, config.timezone, currentLang());
+    if (when) setText(next, 'closed.next', { when });
+    else setText(next, 'closed.soon');
+    $('closed-hours').textContent =
+        describeHours(config.opening_spans, config.always_open, currentLang()) || $('closed-hours').dataset.raw || '';
 }
 
 const chosenTopic = () => document.querySelector('input[name="topic"]:checked')?.value;
@@ -626,11 +629,17 @@ function send(ev) {
 
 function wire() {
     $('quick-exit').addEventListener('click', quickExit);
+    // Escape twice in a row leaves as the button does (said in the hint)
+    let lastEscape = 0;
+    document.addEventListener('keydown', (ev) => {
+        if (ev.key !== 'Escape') return;
+        if (ev.timeStamp - lastEscape < ESCAPE_TWICE_MS) quickExit();
+        lastEscape = ev.timeStamp;
+    });
     bindSwitch($('lang'));
     onLanguageChange(() => {
         document.title = baseTitle();
-        const next = $('closed-next');
-        if (next.dataset.when) setText(next, 'closed.next', { when: formatWhen(new Date(next.dataset.when)) });
+        if (!$('closed').hidden) renderClosedTimes();
     });
     $('start-form').addEventListener('submit', onStartSubmit);
     $('topic-list').addEventListener('change', () => {
