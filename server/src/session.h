@@ -46,6 +46,7 @@ struct session {
     int transfers;
 
     uint32_t sent_pos, sent_eta; /* last queue update sent */
+    bool sent_unstaffed;         /* ... and it said that nobody serves the topic now */
 
     /* resume (PROTOCOL.md §5.2) */
     int64_t young_away_ms;  /* when the young person's connection dropped; 0 while connected */

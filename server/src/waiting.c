@@ -1,9 +1,13 @@
-/* waiting.c — positions and expected waits for the people in the queue. */
+/* waiting.c — positions and expected waits for the people in the queue. A
+ * position counts whom the counsellors serving the person's topic will take
+ * first, across the topics those counsellors serve and their priorities; with
+ * nobody serving the topic the person is told so instead of an estimate. */
 #include "waiting.h"
 
 #include <stddef.h>
 
 #include "conn.h"
+#include "counsellor.h"
 #include "hub.h"
 #include "lotse/json.h"
 #include "session.h"
@@ -43,24 +47,92 @@ uint32_t waiting_eta(const struct hub *hub, uint32_t pos, int64_t now_ms)
     return (uint32_t)((secs + 29) / 30 * 30);
 }
 
-static void push_position(struct queue_entry *e, uint32_t pos, void *arg)
+void waiting_reach(struct hub *hub, uint32_t reach[CONFIG_MAX_TOPICS])
 {
-    struct hub *hub = arg;
+    for (int t = 0; t < CONFIG_MAX_TOPICS; t++)
+        reach[t] = 0;
+    for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
+        if (!k->conn || !k->has_cert || !k->available)
+            continue;
+        for (int t = 0; t < hub->queue.topic_count; t++)
+            if (k->topic_mask & (1u << t))
+                reach[t] |= k->topic_mask;
+    }
+}
+
+uint32_t waiting_arrival_pos(struct hub *hub, int t, bool *staffed)
+{
+    uint32_t reach[CONFIG_MAX_TOPICS];
+    waiting_reach(hub, reach);
+    *staffed = reach[t] != 0;
+    uint32_t from = *staffed ? reach[t] : 1u << t;
+    const struct queue *q = &hub->queue;
+    uint32_t pos = 0; /* t's list holds the arrival itself: 1-based */
+    for (int u = 0; u < q->topic_count; u++)
+        if ((from & (1u << u)) && q->priority[u] >= q->priority[t])
+            pos += (uint32_t)q->lists[u].len;
+    return pos;
+}
+
+static bool taken_before(const struct queue_entry *a, const struct queue_entry *b)
+{
+    return a->enqueued_ms < b->enqueued_ms || (a->enqueued_ms == b->enqueued_ms && a->seq < b->seq);
+}
+
+static void push_position(struct hub *hub, struct queue_entry *e, uint32_t pos, bool staffed)
+{
     struct session *s = (struct session *)((char *)e - offsetof(struct session, qe));
-    uint32_t eta = waiting_eta(hub, pos, hub_now_ms());
-    if (!s->young || (pos == s->sent_pos && eta == s->sent_eta))
+    uint32_t eta = staffed ? waiting_eta(hub, pos, hub_now_ms()) : 0;
+    if (!s->young || (pos == s->sent_pos && eta == s->sent_eta && staffed != s->sent_unstaffed))
         return;
     s->sent_pos = pos;
     s->sent_eta = eta;
+    s->sent_unstaffed = !staffed;
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "queue");
     lotse_jw_int(w, "pos", pos);
     lotse_jw_int(w, "eta", eta);
+    if (!staffed)
+        lotse_jw_bool(w, "staffed", false);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     if (len >= 0)
         conn_send_bulk(s->young, w->buf, (size_t)len);
+}
+
+/* The positions of topic t's list, oldest first: everyone in the topics its
+ * counsellors take from (reach) with a higher priority, plus those of the
+ * same priority who came earlier (a pointer per such list walks along). */
+static void push_topic(struct hub *hub, int t, uint32_t reach)
+{
+    const struct queue *q = &hub->queue;
+    uint32_t from = reach ? reach : 1u << t, higher = 0;
+    const struct queue_entry *walk[CONFIG_MAX_TOPICS];
+    uint32_t passed[CONFIG_MAX_TOPICS];
+    int nsame = 0;
+    for (int u = 0; u < q->topic_count; u++) {
+        if (u == t || !(from & (1u << u)) || q->priority[u] < q->priority[t])
+            continue;
+        if (q->priority[u] > q->priority[t]) {
+            higher += (uint32_t)q->lists[u].len;
+        } else {
+            walk[nsame] = q->lists[u].head;
+            passed[nsame++] = 0;
+        }
+    }
+    uint32_t own = 0;
+    for (struct queue_entry *e = q->lists[t].head; e; e = e->next) {
+        uint32_t pos = higher + ++own;
+        for (int i = 0; i < nsame; i++) {
+            while (walk[i] && taken_before(walk[i], e)) {
+                walk[i] = walk[i]->next;
+                passed[i]++;
+            }
+            pos += passed[i];
+        }
+        push_position(hub, e, pos, reach != 0);
+    }
 }
 
 /* Pushes positions that changed (queue_dirty), after the hooks that end
@@ -71,7 +143,11 @@ static void push_positions(struct hub *hub, int64_t now_ms)
     if (!hub->queue_dirty)
         return;
     hub->queue_dirty = false;
-    queue_positions(&hub->queue, push_position, hub);
+    uint32_t reach[CONFIG_MAX_TOPICS];
+    waiting_reach(hub, reach);
+    for (int t = 0; t < hub->queue.topic_count; t++)
+        if (hub->queue.lists[t].len)
+            push_topic(hub, t, reach[t]);
 }
 
 static struct tick_hook positions_hook = {.order = 60, .fn = push_positions};

@@ -212,7 +212,7 @@ static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_
 
 /* Sends "welcome" with the resume secret, which then leaves memory. */
 static void send_welcome(struct conn *c, const struct session *s, const uint8_t *resume,
-                         uint32_t pos)
+                         uint32_t pos, bool staffed)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
@@ -222,6 +222,8 @@ static void send_welcome(struct conn *c, const struct session *s, const uint8_t 
     lotse_jw_int(w, "pos", pos);
     lotse_jw_int(w, "eta", s->sent_eta);
     lotse_jw_int(w, "grace", c->hub->cfg->resume_grace);
+    if (!staffed)
+        lotse_jw_bool(w, "staffed", false);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
@@ -251,14 +253,12 @@ static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk
     hub->stats.sessions_started++;
     session_row_started(hub, s); /* a crash must not lose it (SECURITY.md) */
 
-    /* position: everyone in this list and in higher-priority lists */
-    uint32_t pos = 0;
-    for (int u = 0; u < hub->queue.topic_count; u++)
-        if (u == t || hub->queue.priority[u] > hub->queue.priority[t])
-            pos += (uint32_t)queue_topic_len(&hub->queue, u);
+    bool staffed;
+    uint32_t pos = waiting_arrival_pos(hub, t, &staffed);
     s->sent_pos = pos;
-    s->sent_eta = waiting_eta(hub, pos, now);
-    send_welcome(c, s, resume, pos);
+    s->sent_eta = staffed ? waiting_eta(hub, pos, now) : 0;
+    s->sent_unstaffed = !staffed;
+    send_welcome(c, s, resume, pos, staffed);
     sodium_memzero(resume, sizeof(resume));
 
     log_debug("young person queued: topic %s, position %u", hub->cfg->topics[t], pos);

@@ -5,11 +5,15 @@
 // (Pacific/Auckland), in German and in English; the quick exit to the
 // configured neutral page, by the button and by Escape pressed twice, leaving
 // no entry of the service behind to go back to; the hint on private windows.
+// And the queue (point 1) on the run's open lotsed: with nobody there for the
+// topic the page says so, with the phone numbers and writing, and no place
+// or estimate; when a counsellor serving it logs in, the place comes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
 
@@ -18,6 +22,7 @@ const env = (name) => {
     if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
     return v;
 };
+const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
 const PHONE = { width: 360, height: 740 };
 const NEUTRAL = 'https://wetter.example/';
@@ -142,4 +147,39 @@ test('quick exit: the button and Escape twice go to the configured page; nothing
     await page.goBack();
     assert.ok(!page.url().startsWith(lotsed.url), `back leads to ${page.url()}, not the service`);
     await context.close();
+});
+
+test('queue with nobody there for the topic: said so, phone numbers, writing; a counsellor comes: the place', async () => {
+    const URL = env('LOTSE_URL');
+    const context = await browser.newContext({ viewport: PHONE, locale: 'de-DE' });
+    const page = await context.newPage();
+    await page.goto(`${URL}/`);
+    await page.check('input[name="topic"][value="friends"]');
+    await page.click('#start-button');
+    await page.locator('#view-queue').waitFor();
+    await page.locator('#queue-nobody:has-text("Gerade ist niemand für dein Thema da")').waitFor();
+    assert.equal(await page.locator('#queue-pos').isHidden(), true, 'no "Du bist als Nächstes dran" when nobody is there');
+    assert.equal(await page.locator('#queue-eta').isHidden(), true, 'no estimate when nobody is there');
+    assert.equal(await page.locator('#queue-help a[href="tel:116111"]').isVisible(), true);
+    assert.equal(await page.locator('#queue-help a[href="tel:112"]').isVisible(), true);
+    if ((await (await fetch(`${URL}/config.json`)).json()).mail === true) await page.locator('#queue-mail').waitFor();
+    const w = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(w <= PHONE.width, `the page is ${w} px wide`);
+    await page.screenshot({ path: join(SHOTS, 'queue-nobody-360.png'), fullPage: true });
+
+    // a counsellor serving the topic logs in: the place and an estimate
+    const counsellor = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', join(HERE, 'mail-counsellor.mjs')], {
+        env: { ...process.env, LOTSE_URL: URL, MAIL_HANDLE: env('LOTSE_COUNSELLOR2'), MAIL_PASSWORD: env('LOTSE_COUNSELLOR2_PASSWORD') },
+        stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    try {
+        await page.locator('#queue-pos:has-text("Du bist als Nächstes dran")').waitFor({ timeout: 20000 });
+        assert.equal(await page.locator('#queue-nobody').isHidden(), true);
+        assert.equal(await page.locator('#queue-help').isHidden(), true);
+        assert.match(await page.locator('#queue-eta').textContent(), /Das dauert etwa|Es geht gleich los/);
+        await page.screenshot({ path: join(SHOTS, 'queue-someone-360.png'), fullPage: true });
+    } finally {
+        counsellor.kill('SIGTERM');
+        await context.close();
+    }
 });

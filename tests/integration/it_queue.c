@@ -90,7 +90,8 @@ static void test_sessions_go_only_to_counsellors_of_their_topic(void **state)
 static void test_priority_topic_is_served_first(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_add_account(h, "cora", "counsellor", "Cora", "family,crisis", 3, true), 0);
+    assert_int_equal(harness_add_account(h, "cora", "counsellor", "Cora", "family,crisis", 3, true),
+                     0);
     assert_int_equal(harness_start(h), 0);
     struct client *family, *crisis, *cora;
     assert_int_equal(harness_young(h, "family", &family), 0);
@@ -112,16 +113,89 @@ static void test_priority_topic_is_served_first(void **state)
 
 static void test_higher_priority_arrival_moves_waiting_position_back(void **state)
 {
-    /* §5.1: pos counts the sessions ahead "same topic, or higher priority". */
+    /* §5.1: pos counts whom the counsellors serving the topic take first:
+     * cora serves crisis (priority) and family */
     struct harness *h = *state;
+    assert_int_equal(harness_add_account(h, "cora", "counsellor", "Cora", "crisis,family", 1, true),
+                     0);
     assert_int_equal(harness_start(h), 0);
-    struct client *family, *crisis;
+    struct client *family, *crisis, *cora;
+    assert_int_equal(harness_counsellor(h, "cora", &cora), 0);
     assert_int_equal(harness_young(h, "family", &family), 0);
     assert_int_equal(family->pos, 1);
+    assert_false(family->unstaffed);
     assert_int_equal(harness_young(h, "crisis", &crisis), 0);
+    assert_int_equal(crisis->pos, 1);
     assert_int_equal(wait_pos(family, 2, 3000), 0);
     client_free(family);
     client_free(crisis);
+    client_free(cora);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+/* Waits until c was told (by welcome or queue) that nobody serves its topic, or
+ * that someone does. */
+static int wait_unstaffed(struct client *c, bool want, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        if (c->unstaffed == want)
+            return 0;
+        if (client_pump(c, 100) < 0)
+            return -ESHUTDOWN;
+    }
+    return -ETIMEDOUT;
+}
+
+static void test_positions_are_what_the_counsellors_will_take_and_nobody_is_said(void **state)
+{
+    /* #14: three people in three topics, one counsellor (anna: family,
+     * school): not all three "next". */
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct client *nobody, *family, *school, *prison, *anna;
+    /* nobody online: the newcomer is told so, with no estimate */
+    assert_int_equal(harness_young(h, "family", &nobody), 0);
+    assert_true(nobody->unstaffed);
+    assert_int_equal(nobody->eta, 0);
+    client_free(nobody);
+    harness_sleep_ms(300);
+
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_young(h, "family", &family), 0);
+    harness_sleep_ms(20);
+    assert_int_equal(harness_young(h, "school", &school), 0);
+    harness_sleep_ms(20);
+    assert_int_equal(harness_young(h, "prison", &prison), 0);
+    assert_int_equal(family->pos, 1);
+    assert_false(family->unstaffed);
+    assert_int_equal(school->pos, 2); /* anna takes the older family one first */
+    assert_false(school->unstaffed);
+    assert_true(school->eta > family->eta);
+    assert_true(prison->unstaffed); /* nobody serves prison now */
+    assert_int_equal(prison->eta, 0);
+
+    /* anna takes a break: both are told; back: estimates again */
+    int64_t active;
+    assert_int_equal(client_status(anna, false, 2, &active, T), 0);
+    assert_int_equal(wait_unstaffed(family, true, 3000), 0);
+    assert_int_equal(wait_unstaffed(school, true, 3000), 0);
+    assert_int_equal(school->pos, 1); /* only its own list counts then */
+    assert_int_equal(client_status(anna, true, 2, &active, T), 0);
+    assert_int_equal(wait_unstaffed(school, false, 3000), 0);
+    assert_int_equal(wait_pos(school, 2, 3000), 0);
+    /* ben comes (prison, family): prison has someone now */
+    struct client *ben;
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
+    assert_int_equal(wait_unstaffed(prison, false, 3000), 0);
+    printf("positions: family %lld, school %lld, prison %lld (ben takes family first)\n",
+           (long long)family->pos, (long long)school->pos, (long long)prison->pos);
+    assert_int_equal(wait_pos(prison, 2, 3000), 0); /* ben: family (older) first */
+    client_free(ben);
+    client_free(prison);
+    client_free(school);
+    client_free(family);
+    client_free(anna);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
 }
@@ -132,6 +206,7 @@ static void test_position_and_eta_are_pushed_and_decrease(void **state)
     assert_int_equal(harness_start(h), 0);
     struct client *y[3], *anna;
     int64_t eta0[3];
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(harness_young(h, "family", &y[i]), 0);
         assert_int_equal(y[i]->pos, i + 1);
@@ -139,7 +214,6 @@ static void test_position_and_eta_are_pushed_and_decrease(void **state)
         assert_int_equal(y[i]->eta, 60 * (i + 1));
         eta0[i] = y[i]->eta;
     }
-    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
     struct client_session *s;
     assert_int_equal(client_take(anna, &s, T), 0);
     assert_int_equal(wait_pos(y[1], 1, 3000), 0);
@@ -225,7 +299,8 @@ static void test_capacity_is_respected_and_status_lowers_it(void **state)
     struct client_session *x;
     assert_int_equal(client_take(anna, &x, T), 0);
     /* Beyond the account's maximum is refused. */
-    assert_int_equal(client_send_json(anna, "{\"t\":\"status\",\"available\":true,\"capacity\":3}"), 0);
+    assert_int_equal(client_send_json(anna, "{\"t\":\"status\",\"available\":true,\"capacity\":3}"),
+                     0);
     assert_int_equal(client_expect_error(anna, "bad_field", T), 0);
     assert_string_equal(anna->err_field, "capacity");
     for (int i = 0; i < 4; i++)
@@ -250,11 +325,15 @@ static void test_leaving_before_pickup_is_abandoned_without_counsellor(void **st
     assert_int_equal(client_expect(a, "ended", NULL, T), 0);
     assert_string_equal(client_young_session(a)->ended_reason, "abandoned");
     ws_abort(b->ws); /* a dropped connection, not a goodbye */
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL",
-                                        2, T), 2);
-    assert_int_equal(harness_sql_long(h,
-        "SELECT count(*) FROM sessions WHERE end_reason = 'abandoned' AND counsellor_id IS NULL"
-        " AND duration_seconds = 0 AND wait_seconds BETWEEN 1 AND 10"), 2);
+    assert_int_equal(
+        harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL", 2, T),
+        2);
+    assert_int_equal(
+        harness_sql_long(
+            h,
+            "SELECT count(*) FROM sessions WHERE end_reason = 'abandoned' AND counsellor_id IS NULL"
+            " AND duration_seconds = 0 AND wait_seconds BETWEEN 1 AND 10"),
+        2);
     /* A counsellor logging in now finds nothing. */
     struct client *anna;
     assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
@@ -341,10 +420,15 @@ static void test_offer_is_withdrawn_when_the_young_person_leaves(void **state)
     assert_string_equal(ws, sid);
     free(m);
     /* Accepting it now is too late. */
-    assert_int_equal(client_send_json(anna, "{\"t\":\"accept\",\"sid\":\"00000000000000000000000000000000\"}"), 0);
+    assert_int_equal(
+        client_send_json(anna, "{\"t\":\"accept\",\"sid\":\"00000000000000000000000000000000\"}"),
+        0);
     assert_int_equal(client_expect_error(anna, "no_such_session", T), 0);
     assert_int_equal(harness_wait_count(h,
-        "SELECT count(*) FROM sessions WHERE end_reason = 'abandoned' AND counsellor_id IS NULL", 1, T), 1);
+                                        "SELECT count(*) FROM sessions WHERE end_reason = "
+                                        "'abandoned' AND counsellor_id IS NULL",
+                                        1, T),
+                     1);
     client_free(anna);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
@@ -353,15 +437,19 @@ static void test_offer_is_withdrawn_when_the_young_person_leaves(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_fifo_order_within_a_topic, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_fifo_order_within_a_topic, harness_setup,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_sessions_go_only_to_counsellors_of_their_topic,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_priority_topic_is_served_first, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_higher_priority_arrival_moves_waiting_position_back,
                                         harness_setup, harness_teardown),
-        cmocka_unit_test_setup_teardown(test_position_and_eta_are_pushed_and_decrease, harness_setup,
-                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_positions_are_what_the_counsellors_will_take_and_nobody_is_said, harness_setup,
+            harness_teardown),
+        cmocka_unit_test_setup_teardown(test_position_and_eta_are_pushed_and_decrease,
+                                        harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_fan_out_reaches_every_waiting_person_and_counsellor,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_capacity_is_respected_and_status_lowers_it,

@@ -357,6 +357,9 @@ static bool note_control(struct client *c, const char *text)
     if (!strcmp(t, "queue") && ok) {
         lotse_json_get_int(m, "pos", 0, INT64_MAX, &c->pos);
         lotse_json_get_int(m, "eta", 0, INT64_MAX, &c->eta);
+        bool staffed = true;
+        lotse_json_get_bool(m, "staffed", &staffed);
+        c->unstaffed = !staffed;
         c->queue_updates++;
     } else if (!strcmp(t, "queue_summary")) {
         c->summaries++;
@@ -781,6 +784,9 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
                 lotse_json_get_int(m, "eta", 0, INT32_MAX, &c->eta) != 0)
                 rc = -EBADMSG;
             lotse_json_get_int(m, "grace", 0, INT32_MAX, &c->grace);
+            bool staffed = true;
+            lotse_json_get_bool(m, "staffed", &staffed);
+            c->unstaffed = !staffed;
         }
     }
     if (rc != -EAGAIN) {

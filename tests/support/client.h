@@ -159,6 +159,7 @@ struct client {
     /* young person */
     uint8_t resume[32];
     int64_t pos, eta, grace;
+    bool unstaffed; /* the last welcome or queue said "staffed": false */
     uint64_t queue_updates;         /* `queue` messages seen */
     char next_open[64];             /* from `closed` */
     char hours[256];

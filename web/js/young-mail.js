@@ -107,10 +107,10 @@ export function renderTopicStaffing(topic) {
     if (nobody) setText($('topic-unstaffed-text'), enabled() ? 'mail.unstaffed' : 'topic.unstaffed', { hours: hours() });
 }
 
-/** In the queue: above mail_wait_threshold the page says so and offers writing instead. */
-export function renderQueueOffer(etaSeconds) {
+/** In the queue: above mail_wait_threshold, or with nobody there for the topic, writing is offered instead. */
+export function renderQueueOffer(etaSeconds, nobody = false) {
     const threshold = Number.isInteger(page.config.mail_wait_threshold) ? page.config.mail_wait_threshold : 900;
-    $('queue-mail').hidden = !enabled() || !((etaSeconds | 0) > threshold);
+    $('queue-mail').hidden = !enabled() || !(nobody || (etaSeconds | 0) > threshold);
 }
 
 /** The server's "same": the person from last time is asked first, or it is someone else. */

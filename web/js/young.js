@@ -321,7 +321,7 @@ function onResumed(m) {
         }, 3000);
     }
     if (m.state === 'waiting') {
-        showQueue(m.pos, m.eta);
+        showQueue(m.pos, m.eta, m.staffed);
         if (s.awaiting !== 'transfer') showIfHidden('view-queue');
         return;
     }
@@ -409,7 +409,7 @@ function onMessage(m) {
         banner('pow-wait', null);
         $('start-button').disabled = false;
         renderSameNote(undefined);
-        showQueue(m.pos, m.eta);
+        showQueue(m.pos, m.eta, m.staffed);
         show('view-queue');
         break;
     case 'challenge':
@@ -419,7 +419,7 @@ function onMessage(m) {
         renderSameNote(m.result);
         break;
     case 'queue':
-        showQueue(m.pos, m.eta);
+        showQueue(m.pos, m.eta, m.staffed);
         if (s.awaiting === 'transfer') chatNotice('transfer.queue');
         break;
     case 'closed':
@@ -467,7 +467,17 @@ function onError(m) {
     // `peer` `back`; other errors about frames change nothing the person sees
 }
 
-function showQueue(pos, eta) {
+/** The queue: position and estimate, or, when nobody serves the topic now
+ * (`staffed` false), that, our hours, the phone numbers and writing instead. */
+function showQueue(pos, eta, staffed) {
+    const nobody = staffed === false;
+    $('queue-pos').hidden = nobody;
+    $('queue-eta').hidden = nobody;
+    $('queue-nobody').hidden = !nobody;
+    $('queue-help').hidden = !nobody;
+    renderNobodyHours();
+    renderQueueOffer(eta, nobody);
+    if (nobody) return;
     const ahead = Math.max(0, (pos | 0) - 1);
     if (ahead === 0) setText($('queue-pos'), 'queue.next');
     else if (ahead === 1) setText($('queue-pos'), 'queue.pos1');
@@ -476,7 +486,14 @@ function showQueue(pos, eta) {
     if (min <= 0) setText($('queue-eta'), 'queue.eta.soon');
     else if (min === 1) setText($('queue-eta'), 'queue.eta.one');
     else setText($('queue-eta'), 'queue.eta', { min });
-    renderQueueOffer(eta);
+}
+
+function renderNobodyHours() {
+    if (!config) return;
+    const hours = describeHours(config.opening_spans, config.always_open, currentLang());
+    const show = !$('queue-nobody').hidden && hours && config.always_open !== true;
+    $('queue-nobody-hours').hidden = !show;
+    if (show) setText($('queue-nobody-hours'), 'queue.nobody.hours', { hours });
 }
 
 /** The counsellor's keys: verified BEFORE anything is encrypted (PROTOCOL.md §4.1).
@@ -640,6 +657,7 @@ function wire() {
     onLanguageChange(() => {
         document.title = baseTitle();
         if (!$('closed').hidden) renderClosedTimes();
+        renderNobodyHours();
     });
     $('start-form').addEventListener('submit', onStartSubmit);
     $('topic-list').addEventListener('change', () => {
