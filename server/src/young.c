@@ -443,6 +443,9 @@ static void resume_take_over(struct hub *hub, struct session *s, struct conn *c)
 static void send_resumed(struct hub *hub, struct conn *c, const struct session *s)
 {
     uint32_t pos = s->qe.queued ? s->sent_pos : 0;
+    bool staffed = true;
+    if (s->qe.queued)
+        (void)waiting_arrival_pos(hub, s->topic, &staffed);
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
@@ -452,7 +455,9 @@ static void send_resumed(struct hub *hub, struct conn *c, const struct session *
                  : s->state == SESSION_ASSIGNED ? "assigned"
                                                 : "waiting");
     lotse_jw_int(w, "pos", pos);
-    lotse_jw_int(w, "eta", s->qe.queued ? waiting_eta(hub, pos, hub_now_ms()) : 0);
+    lotse_jw_int(w, "eta", s->qe.queued && staffed ? waiting_eta(hub, pos, hub_now_ms()) : 0);
+    if (!staffed)
+        lotse_jw_bool(w, "staffed", false);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)
