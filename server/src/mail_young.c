@@ -23,7 +23,7 @@
 #include "store.h"
 #include "young.h"
 
-#define KEY_ENTRY_BYTES (LOTSE_CERT_BYTES + 32 + LOTSE_SIG_BYTES) /* 206 */
+#define KEY_ENTRY_BYTES  (LOTSE_CERT_BYTES + 32 + LOTSE_SIG_BYTES) /* 206 */
 #define KEYS_PER_MESSAGE 24
 
 /* A mail_open on its way: the timer and the database's answer meet here. */
@@ -57,7 +57,8 @@ static int field32(struct conn *c, const struct lotse_json_msg *m, const char *k
 {
     const char *b64;
     size_t len;
-    if (lotse_json_get_str(m, key, 64, &b64, &len) == 0 && lotse_b64_decode(out, 32, b64, len) == 32)
+    if (lotse_json_get_str(m, key, 64, &b64, &len) == 0 &&
+        lotse_b64_decode(out, 32, b64, len) == 32)
         return 0;
     conn_send_error(c, "bad_field", "must be 32 bytes in base64url", re, NULL, key, true);
     return -EPROTO;
@@ -204,25 +205,10 @@ out:
 
 /* ---- mail_open ---- */
 
-/* Attempts per source: a fixed table of buckets by a keyed hash of the source
- * (sources that collide share one, which only makes the limit stricter). */
-#define OPEN_SLOTS 1024
-static struct bucket open_buckets[OPEN_SLOTS];
-static uint8_t open_key[crypto_shorthash_KEYBYTES];
-static bool open_key_set;
-
-static bool open_allowed(struct conn *c)
+bool mail_young_lookup_allowed(struct conn *c)
 {
-    if (!open_key_set) {
-        randombytes_buf(open_key, sizeof(open_key));
-        open_key_set = true;
-    }
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, c->source, RATELIMIT_SOURCE_BYTES, open_key);
-    size_t slot = ((size_t)h[0] | (size_t)h[1] << 8) % OPEN_SLOTS;
-    int per_minute = c->hub->cfg->mail_open_rate;
-    /* bucket_take counts per second: rate/60, burst the minute's allowance */
-    return bucket_take_n(&open_buckets[slot], per_minute, per_minute * 60, hub_now_ms(), 60.0);
+    return ratelimit_take(c->hub->rl, RATELIMIT_MAIL_LOOKUP, c->source, c->hub->cfg->mail_open_rate,
+                          hub_now_ms());
 }
 
 static void open_free(void *side)
@@ -304,7 +290,7 @@ void mail_young_open(struct conn *c, const struct lotse_json_msg *m)
     uint8_t lookup[32], hash[LOTSE_MAIL_LOOKUP_HASH_BYTES];
     if (!mail_enabled(c, "mail_open") || conn_check_start(c, m, "mail_open") != 0)
         return;
-    if (!open_allowed(c)) {
+    if (!mail_young_lookup_allowed(c)) {
         c->hub->stats.rate_limited++;
         conn_send_error(c, "rate_limited", "too many attempts; please wait a minute", "mail_open",
                         NULL, NULL, false);

@@ -4,6 +4,8 @@
 #ifndef LOTSE_MAIL_YOUNG_H
 #define LOTSE_MAIL_YOUNG_H
 
+#include <stdbool.h>
+
 struct conn;
 struct hub;
 struct lotse_json_msg;
@@ -15,6 +17,11 @@ void mail_young_keys(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_new(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_open(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_delete(struct conn *c, const struct lotse_json_msg *m);
+
+/* Counts one look-up by a thread's lookup from c's source (mail_open, and any
+ * other request that looks a thread up by it); false when the source has made
+ * more than mail_open_rate in the last minute: answer rate_limited then. */
+bool mail_young_lookup_allowed(struct conn *c);
 
 /* Registers the expiry of old threads on the tick (start-up); stop at shutdown. */
 void mail_young_start(struct hub *hub);
