@@ -46,8 +46,7 @@ static bool mail_enabled(struct conn *c, const char *re)
 {
     if (c->hub->cfg->mail_enabled && c->hub->store)
         return true;
-    conn_send_error(c, "mail_closed", "written counselling is not offered now", re, NULL, NULL,
-                    false);
+    conn_send_error(c, "mail_off", "written counselling is not offered now", re, NULL, NULL, false);
     return false;
 }
 

@@ -7,6 +7,7 @@
  *     right one (both measured), and mail_open is rate-limited per source;
  *   - MAIL frames: no thread, wrong seq, bad envelope, too big; the pool of 32
  *     large receive buffers answers busy when all are out;
+ *   - mail switched off (mail_enabled = false) is mail_off, not mail_closed;
  *   - a thread's message and byte limits (thread_full) and the store cap
  *     (mail_full), with small settings;
  *   - delete-now and expiry: afterwards the envelope bytes are in no column of
@@ -276,6 +277,32 @@ static void test_mail_frames_are_checked_and_the_pool_is_bounded(void **state)
     harness_pass(h);
 }
 
+static void test_mail_switched_off_answers_mail_off(void **state)
+{
+    struct harness *h = *state;
+    harness_set(h, "mail_enabled", "false");
+    assert_int_equal(harness_start(h), 0);
+    struct mail_young *y = young(h, NULL);
+    static const char *const asks[] = {
+        "{\"t\":\"mail_keys\"}",
+        "{\"t\":\"mail_new\",\"v\":1,\"topic\":\"family\","
+        "\"lookup\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+        "\"box_pk\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+        "\"sign_pk\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+        "{\"t\":\"mail_open\",\"v\":1,\"lookup\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+    };
+    static const char *const re[] = {"mail_keys", "mail_new", "mail_open"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(client_send_json(y->c, asks[i]), 0);
+        assert_int_equal(client_expect_error(y->c, "mail_off", T), 0);
+        assert_string_equal(y->c->err_re, re[i]);
+    }
+    printf("mail switched off: mail_keys, mail_new and mail_open answered mail_off\n");
+    mail_young_free(y);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 /* A body of len bytes of printable filler. */
 static char *filler(size_t len, char c)
 {
@@ -466,6 +493,8 @@ int main(void)
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_mail_frames_are_checked_and_the_pool_is_bounded,
                                         harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_mail_switched_off_answers_mail_off, harness_setup,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_thread_limits_and_store_cap, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_delete_now_and_expiry_leave_nothing, harness_setup,
