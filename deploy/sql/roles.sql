@@ -62,6 +62,13 @@ GRANT SELECT (at), DELETE ON audit_log TO lotse_server;
 -- mail keys are registered by logged-in devices and read by everyone's client
 GRANT SELECT, INSERT, UPDATE, DELETE ON mail_threads, mail_messages TO lotse_server;
 GRANT SELECT, INSERT, UPDATE, DELETE ON mail_keys TO lotse_server;
+-- the store total (006_mail_store_cap.sql): mail_append adds to it, deleting a
+-- thread takes off (a trigger, run as the deleting role)
+GRANT SELECT, UPDATE ON mail_store TO lotse_server;
+REVOKE ALL ON FUNCTION mail_append(bytea, integer, smallint, integer, integer, integer, bigint,
+                                   bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mail_append(bytea, integer, smallint, integer, integer, integer, bigint,
+                                      bytea) TO lotse_server;
 
 -- statistics readers
 GRANT SELECT ON sessions, stats_hourly TO lotse_stats;

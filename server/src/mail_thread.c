@@ -228,7 +228,7 @@ void mail_thread_append(struct conn *c, const uint8_t *frame, size_t len, int se
     }
     struct mail_conn *mc = mail_conn_of(c);
     if (!hub->cfg->mail_enabled || !hub->store || !mc || mc->appending) {
-        conn_send_error(c, !hub->cfg->mail_enabled ? "mail_closed" : "busy",
+        conn_send_error(c, !hub->cfg->mail_enabled ? "mail_off" : "busy",
                         "mail cannot take this now", "mail", h.sid, NULL, false);
         return;
     }

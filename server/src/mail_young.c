@@ -46,8 +46,7 @@ static bool mail_enabled(struct conn *c, const char *re)
 {
     if (c->hub->cfg->mail_enabled && c->hub->store)
         return true;
-    conn_send_error(c, "mail_closed", "written counselling is not offered now", re, NULL, NULL,
-                    false);
+    conn_send_error(c, "mail_off", "written counselling is not offered now", re, NULL, NULL, false);
     return false;
 }
 
@@ -205,25 +204,10 @@ out:
 
 /* ---- mail_open ---- */
 
-/* Attempts per source: a fixed table of buckets by a keyed hash of the source
- * (sources that collide share one, which only makes the limit stricter). */
-#define OPEN_SLOTS 1024
-static struct bucket open_buckets[OPEN_SLOTS];
-static uint8_t open_key[crypto_shorthash_KEYBYTES];
-static bool open_key_set;
-
-static bool open_allowed(struct conn *c)
+bool mail_young_lookup_allowed(struct conn *c)
 {
-    if (!open_key_set) {
-        randombytes_buf(open_key, sizeof(open_key));
-        open_key_set = true;
-    }
-    uint8_t h[crypto_shorthash_BYTES];
-    crypto_shorthash(h, c->source, RATELIMIT_SOURCE_BYTES, open_key);
-    size_t slot = ((size_t)h[0] | (size_t)h[1] << 8) % OPEN_SLOTS;
-    int per_minute = c->hub->cfg->mail_open_rate;
-    /* bucket_take counts per second: rate/60, burst the minute's allowance */
-    return bucket_take_n(&open_buckets[slot], per_minute, per_minute * 60, hub_now_ms(), 60.0);
+    return ratelimit_take(c->hub->rl, RATELIMIT_MAIL_LOOKUP, c->source, c->hub->cfg->mail_open_rate,
+                          hub_now_ms());
 }
 
 static void open_free(void *side)
@@ -305,7 +289,7 @@ void mail_young_open(struct conn *c, const struct lotse_json_msg *m)
     uint8_t lookup[32], hash[LOTSE_MAIL_LOOKUP_HASH_BYTES];
     if (!mail_enabled(c, "mail_open") || conn_check_start(c, m, "mail_open") != 0)
         return;
-    if (!open_allowed(c)) {
+    if (!mail_young_lookup_allowed(c)) {
         c->hub->stats.rate_limited++;
         conn_send_error(c, "rate_limited", "too many attempts; please wait a minute", "mail_open",
                         NULL, NULL, false);
@@ -419,7 +403,7 @@ int mail_young_answerer(struct conn *c, const uint8_t lookup[32],
     if (!hub->cfg->mail_enabled || !hub->store)
         return -ENOTSUP;
     /* a code tried here counts as an attempt to open its thread */
-    if (!open_allowed(c)) {
+    if (!mail_young_lookup_allowed(c)) {
         hub->stats.rate_limited++;
         return -EAGAIN;
     }

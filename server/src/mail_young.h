@@ -4,6 +4,7 @@
 #ifndef LOTSE_MAIL_YOUNG_H
 #define LOTSE_MAIL_YOUNG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lotse/proto.h"
@@ -19,6 +20,11 @@ void mail_young_keys(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_new(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_open(struct conn *c, const struct lotse_json_msg *m);
 void mail_young_delete(struct conn *c, const struct lotse_json_msg *m);
+
+/* Counts one look-up by a thread's lookup from c's source (mail_open, and any
+ * other request that looks a thread up by it); false when the source has made
+ * more than mail_open_rate in the last minute: answer rate_limited then. */
+bool mail_young_lookup_allowed(struct conn *c);
 
 /* The "same person" opt-in: who last answered the thread of lookup (a code's
  * lookup id, from a hello of c). done runs later with the session id given

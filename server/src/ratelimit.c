@@ -1,4 +1,4 @@
-/* ratelimit.c — token buckets and failed-login backoff. The only code that asks
+/* ratelimit.c — token buckets, per-source limits and failed-login backoff. The only code that asks
  * libwebsockets for a peer address (or, from a trusted reverse proxy, for the
  * client address that proxy forwards): it is hashed at once with a key made at
  * start-up, the text is wiped, and only the hash is kept, in memory. */
@@ -15,13 +15,20 @@
 
 #define SLOTS 4096 /* per table; the oldest entry is reused when full */
 
-#define MAX_PROXIES 8
+#define MAX_PROXIES      8
 #define BACKOFF_FIRST_MS 2000 /* the first refused attempt waits this long */
 
 struct entry {
     uint8_t key[16];
     int count;
     int64_t window_start_ms; /* login tables: time of the last failure */
+    bool used;
+};
+
+/* A source's bucket in a table of ratelimit_take. */
+struct bucket_entry {
+    uint8_t key[16];
+    struct bucket b;
     bool used;
 };
 
@@ -42,6 +49,7 @@ struct ratelimit {
     struct entry handles[SLOTS];
     struct entry sources[SLOTS];
     struct entry conns[SLOTS]; /* open connections per source (count) */
+    struct bucket_entry buckets[RATELIMIT_KINDS][SLOTS];
 };
 
 bool bucket_take(struct bucket *b, int rate, int burst, int64_t now_ms)
@@ -313,7 +321,8 @@ void ratelimit_set_backoff_max(struct ratelimit *rl, int seconds)
     rl->backoff_max_ms = (int64_t)(seconds > 0 ? seconds : 1) * 1000;
 }
 
-bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES], int max)
+bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES],
+                         int max)
 {
     if (max <= 0 || !source_known(source))
         return true;
@@ -355,6 +364,45 @@ void ratelimit_conn_close(struct ratelimit *rl, const uint8_t source[RATELIMIT_S
             return;
         }
     }
+}
+
+/* Finds source's bucket in table, or claims a free or the stalest one (full:
+ * per_minute attempts at once). */
+static struct bucket *source_bucket(struct bucket_entry *table,
+                                    const uint8_t source[RATELIMIT_SOURCE_BYTES], int burst,
+                                    int64_t now_ms)
+{
+    size_t start;
+    memcpy(&start, source, sizeof(start));
+    start %= SLOTS;
+    struct bucket_entry *stalest = NULL;
+    for (size_t i = 0; i < 8; i++) {
+        struct bucket_entry *e = &table[(start + i) % SLOTS];
+        if (e->used && memcmp(e->key, source, 16) == 0)
+            return &e->b;
+        if (!e->used) {
+            stalest = e;
+            break;
+        }
+        if (!stalest || e->b.last_ms < stalest->b.last_ms)
+            stalest = e;
+    }
+    memcpy(stalest->key, source, 16);
+    stalest->used = true;
+    stalest->b.tokens = burst;
+    stalest->b.last_ms = now_ms;
+    return &stalest->b;
+}
+
+bool ratelimit_take(struct ratelimit *rl, enum ratelimit_kind kind,
+                    const uint8_t source[RATELIMIT_SOURCE_BYTES], int per_minute, int64_t now_ms)
+{
+    if ((unsigned)kind >= RATELIMIT_KINDS)
+        return false;
+    /* bucket_take counts per second: a token costs 60, so per_minute a minute,
+     * at most a minute's allowance at once */
+    struct bucket *b = source_bucket(rl->buckets[kind], source, per_minute * 60, now_ms);
+    return bucket_take_n(b, per_minute, per_minute * 60, now_ms, 60.0);
 }
 
 void ratelimit_login_succeeded(struct ratelimit *rl, const char *handle)

@@ -61,10 +61,25 @@ void ratelimit_login_failed(struct ratelimit *rl, const char *handle,
 
 /* Counts a new connection from source; false (and not counted) when source
  * already has max open (max 0: no limit, never counted). */
-bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES], int max);
+bool ratelimit_conn_open(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES],
+                         int max);
 
 /* A connection counted by ratelimit_conn_open closed. */
 void ratelimit_conn_close(struct ratelimit *rl, const uint8_t source[RATELIMIT_SOURCE_BYTES]);
+
+/* Per-source limits of things a source may try at most so often, each kind
+ * in its own table of token buckets (in memory, like every per-source count). */
+enum ratelimit_kind {
+    RATELIMIT_MAIL_LOOKUP, /* look-ups by a mail code's lookup: mail_open and the like */
+    RATELIMIT_KINDS
+};
+
+/* Takes one attempt of kind for source: true when source has not used
+ * per_minute in the last minute (a bucket of a minute's worth, refilled
+ * evenly). The unknown source (all zero) is one source here: it gets no
+ * exemption. When the table is full the stalest source is forgotten. */
+bool ratelimit_take(struct ratelimit *rl, enum ratelimit_kind kind,
+                    const uint8_t source[RATELIMIT_SOURCE_BYTES], int per_minute, int64_t now_ms);
 
 /* Whether two sources are the same known source (an unknown source, all zero,
  * is the same as none: it does not make strangers one source). */

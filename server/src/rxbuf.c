@@ -10,7 +10,8 @@
 /* ws.c gathers text and binary messages alike into one buffer. */
 _Static_assert(LOTSE_MAX_TEXT_FRAME <= RXBUF_BYTES, "the largest text message fits a buffer");
 _Static_assert(LOTSE_MAX_BINARY_FRAME <= RXBUF_BYTES, "the largest frame fits a buffer");
-_Static_assert(LOTSE_MAIL_FRAME_MAX <= RXBUF_LARGE_BYTES, "the largest MAIL frame fits a large buffer");
+_Static_assert(LOTSE_MAIL_FRAME_MAX <= RXBUF_LARGE_BYTES,
+               "the largest MAIL frame fits a large buffer");
 _Static_assert(LOTSE_MAIL_FRAME_MAX == LOTSE_FRAME_HEADER_BYTES + LOTSE_MAIL_ENVELOPE_MAX,
                "a MAIL frame is a header and one envelope");
 
@@ -80,6 +81,11 @@ void rxbuf_put_large(uint8_t *buf, size_t used)
     b->next = large_free;
     large_free = b;
     large_out--;
+}
+
+bool rxbuf_large_available(void)
+{
+    return large_out < RXBUF_LARGE_MAX;
 }
 
 size_t rxbuf_large_out(void)

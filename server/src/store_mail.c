@@ -33,31 +33,12 @@ static const char messages_sql[] =
     "SELECT n, sender, envelope FROM mail_messages WHERE tid = decode($1, 'hex') ORDER BY n";
 
 /* $1 tid, $2 n, $3 sender, $4 counsellor ('' for none), $5 thread messages,
- * $6 thread bytes, $7 store bytes, $8 envelope. The checks and the writes in
- * one statement: the pipeline runs one statement at a time. */
+ * $6 thread bytes, $7 store bytes, $8 envelope. mail_append (006_mail_store_cap.sql)
+ * checks and writes in one transaction; the store total is a counter row it
+ * updates only while the cap holds, so concurrent appends never pass it. */
 static const char append_sql[] =
-    "WITH th AS (SELECT n, bytes, state FROM mail_threads WHERE tid = decode($1, 'hex')),"
-    " tot AS (SELECT coalesce(sum(bytes), 0)::bigint AS b FROM mail_threads),"
-    " ok AS (SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM th) THEN 'unknown'"
-    "  WHEN (SELECT state FROM th) <> 'open' THEN 'closed'"
-    "  WHEN (SELECT n FROM th) + 1 <> $2::int THEN 'conflict'"
-    "  WHEN (SELECT n FROM th) >= $5::int"
-    "   OR (SELECT bytes FROM th) + octet_length($8::bytea) > $6::int THEN 'thread_full'"
-    "  WHEN (SELECT b FROM tot) + octet_length($8::bytea) > $7::bigint THEN 'mail_full'"
-    "  ELSE 'ok' END AS st),"
-    " up AS (UPDATE mail_threads SET n = n + 1, bytes = bytes + octet_length($8::bytea),"
-    "  last_day = current_date,"
-    "  waiting_since = CASE WHEN $3::int = 1 THEN coalesce(waiting_since, date_trunc('hour', "
-    "now()))"
-    "   ELSE NULL END,"
-    "  answered_by = CASE WHEN $3::int = 2 THEN NULLIF($4, '')::int ELSE answered_by END,"
-    "  first_answer_hours = CASE WHEN $3::int = 2 AND first_answer_hours IS NULL THEN"
-    "   (extract(epoch FROM date_trunc('hour', now()) - created_hour) / 3600)::int"
-    "   ELSE first_answer_hours END"
-    "  WHERE tid = decode($1, 'hex') AND (SELECT st FROM ok) = 'ok' RETURNING n),"
-    " ins AS (INSERT INTO mail_messages (tid, n, sender, envelope)"
-    "  SELECT decode($1, 'hex'), up.n, $3::smallint, $8::bytea FROM up RETURNING n)"
-    " SELECT (SELECT st FROM ok), coalesce((SELECT n FROM ins), 0)";
+    "SELECT status, n FROM mail_append(decode($1, 'hex'), $2::int, $3::smallint,"
+    " NULLIF($4, '')::int, $5::int, $6::int, $7::bigint, $8::bytea)";
 
 static const char delete_sql[] =
     "WITH d AS (DELETE FROM mail_threads WHERE tid = decode($1, 'hex') RETURNING 1)"

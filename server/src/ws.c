@@ -39,14 +39,46 @@ static void dispatch(struct conn *c, bool binary, const uint8_t *data, size_t le
     conn_receive(c, false, data, len);
 }
 
-/* The first chunk of a message: its kind, and so its limit and buffer pool. */
-static void begin_message(struct conn *c, const uint8_t *in, size_t len)
+/* The first chunk of a message: text or binary. Whether a binary message is a
+ * MAIL frame is known once its first two bytes are in (mail_kind). */
+static void begin_message(struct conn *c)
 {
     c->rx_in_msg = true;
     c->rx_binary = lws_frame_is_binary(c->wsi);
-    c->rx_mail = c->rx_binary && len >= 2 && in[1] == LOTSE_FRAME_MAIL;
+    c->rx_mail = false;
     c->rx_drop = false;
     c->rx_len = 0;
+}
+
+/* The MAIL frame is dropped: no large buffer is free (PROTOCOL.md §9.1). */
+static void refuse_mail(struct conn *c)
+{
+    c->rx_drop = true;
+    conn_send_error(c, "busy", "no room for a mail frame now; try again", "mail", NULL, NULL,
+                    false);
+}
+
+/* A binary message whose kind byte (the second) arrives in this chunk: a MAIL
+ * frame has its own limit and buffer pool. The first chunk may be short (an
+ * empty or one-byte first fragment), so this is not always the first chunk;
+ * a small buffer already taken is swapped for a large one. */
+static void mail_kind(struct conn *c, const uint8_t *in, size_t len)
+{
+    if (!c->rx_binary || c->rx_len >= 2 || c->rx_len + len < 2)
+        return;
+    if ((c->rx_len == 0 ? in[1] : in[0]) != LOTSE_FRAME_MAIL)
+        return;
+    c->rx_mail = true;
+    if (!c->rx)
+        return;
+    uint8_t *large = rxbuf_get_large();
+    if (large)
+        memcpy(large, c->rx, c->rx_len);
+    rxbuf_put(c->rx, c->rx_len);
+    c->rx = large;
+    c->rx_large = large != NULL;
+    if (!large)
+        refuse_mail(c);
 }
 
 /* A buffer for a message that spans chunks; false when the connection must
@@ -64,8 +96,7 @@ static bool take_buffer(struct conn *c)
         c->rx_large = true;
         return true;
     }
-    c->rx_drop = true;
-    conn_send_error(c, "busy", "no room for a mail frame now; try again", "mail", NULL, NULL, false);
+    refuse_mail(c);
     return true;
 }
 
@@ -85,7 +116,8 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
 {
     bool final = lws_is_final_fragment(c->wsi);
     if (!c->rx_in_msg)
-        begin_message(c, in, len);
+        begin_message(c);
+    mail_kind(c, in, len);
     size_t limit = c->rx_mail     ? LOTSE_MAIL_FRAME_MAX
                    : c->rx_binary ? LOTSE_MAX_BINARY_FRAME
                                   : LOTSE_MAX_TEXT_FRAME;
@@ -95,9 +127,16 @@ static int receive(struct conn *c, const uint8_t *in, size_t len)
                          sizeof(why) - 1);
         return -1;
     }
-    if (final && c->rx_len == 0) {
-        /* the common case: the whole message in one chunk, no copy */
+    if (final && c->rx_len == 0 && !c->rx && !c->rx_drop) {
+        /* the common case: the whole message in one chunk, no copy. A MAIL
+         * frame needs no buffer then, but the pool still bounds the MAIL
+         * frames taken in at once: it is refused as when it spans chunks. */
         c->rx_in_msg = false;
+        if (c->rx_mail && !rxbuf_large_available()) {
+            if (!c->closing)
+                refuse_mail(c);
+            return 0;
+        }
         if (!c->closing)
             dispatch(c, c->rx_binary, in, len);
         return 0;
@@ -139,9 +178,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         /* a clean close, not a dropped line (the role's closed op reads it) */
         c->peer_closed = true;
-        c->peer_close_code = len >= 2 ? (uint16_t)(((const uint8_t *)in)[0] << 8 |
-                                                   ((const uint8_t *)in)[1])
-                                      : 1005;
+        c->peer_close_code =
+            len >= 2 ? (uint16_t)(((const uint8_t *)in)[0] << 8 | ((const uint8_t *)in)[1]) : 1005;
         return 0;
     case LWS_CALLBACK_CLOSED:
         conn_closed(c);

@@ -5,7 +5,9 @@
  *     message back (and a counsellor device can open them with its mail key);
  *   - a wrong code gets the neutral mail_unknown after the same fixed time as a
  *     right one (both measured), and mail_open is rate-limited per source;
- *   - MAIL frames: no thread, wrong seq, bad envelope, too big;
+ *   - MAIL frames: no thread, wrong seq, bad envelope, too big; the pool of 32
+ *     large receive buffers answers busy when all are out;
+ *   - mail switched off (mail_enabled = false) is mail_off, not mail_closed;
  *   - a thread's message and byte limits (thread_full) and the store cap
  *     (mail_full), with small settings;
  *   - delete-now and expiry: afterwards the envelope bytes are in no column of
@@ -193,7 +195,7 @@ static void test_wrong_code_is_neutral_same_time_and_rate_limited(void **state)
     harness_pass(h);
 }
 
-static void test_mail_frames_are_checked(void **state)
+static void test_mail_frames_are_checked_and_the_pool_is_bounded(void **state)
 {
     struct harness *h = *state;
     assert_int_equal(harness_start(h), 0);
@@ -221,10 +223,48 @@ static void test_mail_frames_are_checked(void **state)
     frame[LOTSE_FRAME_HEADER_BYTES] ^= 0x40;
     assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM mail_messages"), 0);
 
+    /* 32 connections each hold a large buffer with the first fragment of a
+     * MAIL frame: the 33rd MAIL frame gets busy and is dropped, whole in one
+     * chunk, in fragments or after an empty fragment; once one lets go it is stored. The 32 are not
+     * disturbed: their frames, finished, are read whole (not_allowed: they
+     * have no thread). */
+    uint8_t *big = malloc(LOTSE_MAIL_FRAME_MAX);
+    char *body = malloc(8000);
+    memset(body, 'b', 8000);
+    int blen = mail_young_seal(y, 1, body, 8000, big);
+    assert_true(blen > 4000);
+    struct client *hold[32];
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(
+            client_connect(&hold[i], HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+        assert_int_equal(ws_send_frame(hold[i]->ws, WS_OP_BINARY, false, big, 2000), 0);
+    }
+    harness_sleep_ms(300);
     assert_int_equal(mail_send_frame(y->c, frame, (size_t)len), 0);
+    assert_int_equal(client_expect_error(y->c, "busy", T), 0);
+    assert_string_equal(y->c->err_re, "mail");
+    assert_int_equal(ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, (size_t)len, 100), 0);
+    assert_int_equal(client_expect_error(y->c, "busy", T), 0);
+    /* an empty first fragment: the kind byte comes later, busy all the same */
+    assert_int_equal(ws_send_frame(y->c->ws, WS_OP_BINARY, false, frame, 0), 0);
+    assert_int_equal(ws_send_frame(y->c->ws, WS_OP_CONT, true, frame, (size_t)len), 0);
+    assert_int_equal(client_expect_error(y->c, "busy", T), 0);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM mail_messages"), 0);
+    for (int i = 0; i < 32; i++) {
+        assert_int_equal(
+            ws_send_frame(hold[i]->ws, WS_OP_CONT, true, big + 2000, (size_t)blen - 2000), 0);
+        assert_int_equal(client_expect_error(hold[i], "not_allowed", T), 0);
+        client_free(hold[i]);
+    }
+    harness_sleep_ms(300);
+    assert_int_equal(ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, (size_t)len, 100), 0);
     int64_t n = 0;
     assert_int_equal(mail_wait_stored(y->c, &n, T), 0);
     assert_int_equal(n, 1);
+    printf("33rd MAIL frame while 32 large buffers were out: busy (whole and in fragments); "
+           "the 32 frames arrived whole; after they were given back: stored\n");
+    free(body);
+    free(big);
 
     /* larger than a MAIL frame can be: closed 1009 (the send may fail half way) */
     memset(frame + LOTSE_FRAME_HEADER_BYTES, 0,
@@ -232,6 +272,32 @@ static void test_mail_frames_are_checked(void **state)
     (void)ws_send_fragmented(y->c->ws, WS_OP_BINARY, frame, LOTSE_MAIL_FRAME_MAX + 1, 4096);
     assert_int_equal(client_wait_close(y->c, T), 1009);
     free(frame);
+    mail_young_free(y);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+static void test_mail_switched_off_answers_mail_off(void **state)
+{
+    struct harness *h = *state;
+    harness_set(h, "mail_enabled", "false");
+    assert_int_equal(harness_start(h), 0);
+    struct mail_young *y = young(h, NULL);
+    static const char *const asks[] = {
+        "{\"t\":\"mail_keys\"}",
+        "{\"t\":\"mail_new\",\"v\":1,\"topic\":\"family\","
+        "\"lookup\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+        "\"box_pk\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\","
+        "\"sign_pk\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+        "{\"t\":\"mail_open\",\"v\":1,\"lookup\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"}",
+    };
+    static const char *const re[] = {"mail_keys", "mail_new", "mail_open"};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(client_send_json(y->c, asks[i]), 0);
+        assert_int_equal(client_expect_error(y->c, "mail_off", T), 0);
+        assert_string_equal(y->c->err_re, re[i]);
+    }
+    printf("mail switched off: mail_keys, mail_new and mail_open answered mail_off\n");
     mail_young_free(y);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
@@ -425,7 +491,9 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_wrong_code_is_neutral_same_time_and_rate_limited,
                                         harness_setup, harness_teardown),
-        cmocka_unit_test_setup_teardown(test_mail_frames_are_checked, harness_setup,
+        cmocka_unit_test_setup_teardown(test_mail_frames_are_checked_and_the_pool_is_bounded,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_mail_switched_off_answers_mail_off, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_thread_limits_and_store_cap, harness_setup,
                                         harness_teardown),

@@ -1,4 +1,5 @@
-/* Tests for server/src/ratelimit.c: token buckets and failed-login backoff. */
+/* Tests for server/src/ratelimit.c: token buckets, per-source limits and
+ * failed-login backoff. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,8 +18,8 @@ static void test_bucket_allows_burst_then_rate(void **state)
     for (int i = 0; i < 4; i++)
         assert_true(bucket_take(&b, 2, 4, 0));
     assert_false(bucket_take(&b, 2, 4, 0));
-    assert_false(bucket_take(&b, 2, 4, 400)); /* 0.8 tokens */
-    assert_true(bucket_take(&b, 2, 4, 500));  /* 1.0 token */
+    assert_false(bucket_take(&b, 2, 4, 400));  /* 0.8 tokens */
+    assert_true(bucket_take(&b, 2, 4, 500));   /* 1.0 token */
     assert_true(bucket_take(&b, 2, 4, 10000)); /* refilled, capped at burst */
     for (int i = 0; i < 3; i++)
         assert_true(bucket_take(&b, 2, 4, 10000));
@@ -132,6 +133,38 @@ static void test_device_backoff_is_separate_from_the_handle(void **state)
     ratelimit_destroy(rl);
 }
 
+static void test_source_limit_per_minute_per_source_and_kind_table(void **state)
+{
+    struct ratelimit *rl;
+    uint8_t a[RATELIMIT_SOURCE_BYTES] = {1}, b[RATELIMIT_SOURCE_BYTES] = {2};
+    assert_int_equal(ratelimit_create(&rl, 3, 3, 60), 0);
+    int64_t t = 1000000;
+    for (int i = 0; i < 10; i++)
+        assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t));
+    assert_false(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t));
+    assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, b, 10, t)); /* per source */
+    assert_false(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t + 5999));
+    assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t + 6000)); /* 1 per 6 s */
+    assert_false(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t + 6000));
+    for (int i = 0; i < 10; i++) /* a minute refills a minute's worth, no more */
+        assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t + 600000));
+    assert_false(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, a, 10, t + 600000));
+    /* the unknown source is one source, not exempt */
+    uint8_t unknown[RATELIMIT_SOURCE_BYTES] = {0};
+    for (int i = 0; i < 10; i++)
+        assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, unknown, 10, t));
+    assert_false(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, unknown, 10, t));
+    assert_false(ratelimit_take(rl, RATELIMIT_KINDS, a, 10, t));
+    /* many sources: the table stays bounded and keeps working */
+    for (uint32_t i = 0; i < 100000; i++) {
+        uint8_t s[RATELIMIT_SOURCE_BYTES] = {0};
+        memcpy(s, &i, sizeof(i));
+        s[15] = 0xee;
+        assert_true(ratelimit_take(rl, RATELIMIT_MAIL_LOOKUP, s, 10, t + 700000));
+    }
+    ratelimit_destroy(rl);
+}
+
 static void test_trusted_proxy_list_is_checked(void **state)
 {
     struct ratelimit *rl;
@@ -159,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_many_handles_do_not_grow_memory_or_crash),
         cmocka_unit_test(test_failed_logins_back_off_doubling_up_to_the_maximum),
         cmocka_unit_test(test_device_backoff_is_separate_from_the_handle),
+        cmocka_unit_test(test_source_limit_per_minute_per_source_and_kind_table),
         cmocka_unit_test(test_trusted_proxy_list_is_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

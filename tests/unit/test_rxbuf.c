@@ -21,8 +21,10 @@ static void test_large_pool_is_bounded(void **state)
     }
     assert_int_equal(rxbuf_large_out(), RXBUF_LARGE_MAX);
     assert_null(rxbuf_get_large()); /* the 33rd: the sender is told busy */
+    assert_false(rxbuf_large_available()); /* also for a frame whole in one chunk */
     rxbuf_put_large(bufs[0], 0);
     assert_int_equal(rxbuf_large_out(), RXBUF_LARGE_MAX - 1);
+    assert_true(rxbuf_large_available());
     bufs[0] = rxbuf_get_large();
     assert_non_null(bufs[0]);
     for (int i = 0; i < RXBUF_LARGE_MAX; i++)

@@ -44,6 +44,8 @@ function note(id, key, vars) {
 function errorKey(e) {
     const code = e && e.mailCode;
     if (code === 'unknown') return 'mail.unknown';
+    // mail switched off: the same "not offered now" text as before it had a code of its own
+    if (code === 'mail_off') return 'mail.error.mail_closed';
     return KNOWN_ERRORS.includes(code) ? `mail.error.${code}` : 'mail.error.other';
 }
 
