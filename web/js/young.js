@@ -647,7 +647,7 @@ function send(ev) {
 function wire() {
     $('quick-exit').addEventListener('click', quickExit);
     // Escape twice in a row leaves as the button does (said in the hint)
-    let lastEscape = 0;
+    let lastEscape = -Infinity;
     document.addEventListener('keydown', (ev) => {
         if (ev.key !== 'Escape') return;
         if (ev.timeStamp - lastEscape < ESCAPE_TWICE_MS) quickExit();
