@@ -24,7 +24,10 @@ PACKAGES="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib
 
 if [ -n "${LOTSE_BIN_DIR:-}" ]; then
     BIN=$(cd "$LOTSE_BIN_DIR" && pwd)
-    [ -x "$BIN/lotsed" ] && [ -x "$BIN/lotsectl" ] || { echo "quickstart: no lotsed/lotsectl in $BIN" >&2; exit 1; }
+    if [ ! -x "$BIN/lotsed" ] || [ ! -x "$BIN/lotsectl" ]; then
+        echo "quickstart: no lotsed/lotsectl in $BIN" >&2
+        exit 1
+    fi
     [ -x "$PGBIN/initdb" ] || { echo "quickstart: PostgreSQL 15 is not installed" >&2; exit 1; }
 else
     missing=()

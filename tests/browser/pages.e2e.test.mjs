@@ -3,7 +3,9 @@
 // the chat rules in its footer; each link, followed at 360 × 740 through the
 // real lotsed, loads a static page (web/pages/) under lotsed's
 // Content-Security-Policy, with a heading, a way back to the start page, no
-// script and no sideways scrolling. Screenshots: pages-<name>-360.png.
+// script and no sideways scrolling; away from the start page (writing a
+// message, waiting, chatting) the links open in a new tab so that reading them
+// never leaves the conversation. Screenshots: pages-<name>-360.png.
 // Real lotsed and PostgreSQL, set up by run.sh.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -111,3 +113,26 @@ for (const p of PAGES) {
         await context.close();
     });
 }
+
+test('away from the start page the footer links open in a new tab; back at the start, in this one', async () => {
+    const { context, page, problems } = await phone();
+    await page.goto(URL + '/');
+    await page.locator('#view-start').waitFor();
+    const targets = () => page.locator('footer .footer-links a').evaluateAll((as) => as.map((a) => [a.target, a.rel]));
+    assert.deepEqual(await targets(), PAGES.map(() => ['', '']));
+    await page.locator('#mail-write-button').click();
+    await page.locator('#view-mail-write').waitFor();
+    assert.deepEqual(await targets(), PAGES.map(() => ['_blank', 'noopener noreferrer']));
+    const [tab] = await Promise.all([
+        context.waitForEvent('page'),
+        page.locator('footer .footer-links a', { hasText: 'Datenschutz' }).click(),
+    ]);
+    await tab.waitForLoadState();
+    assert.equal(new globalThis.URL(tab.url()).pathname, '/pages/datenschutz.html');
+    assert.ok(await page.locator('#view-mail-write').isVisible(), 'the message being written stays open');
+    await page.locator('#mail-write-back').click();
+    await page.locator('#view-start').waitFor();
+    assert.deepEqual(await targets(), PAGES.map(() => ['', '']));
+    assert.deepEqual(problems, [], `no errors: ${problems.join('; ')}`);
+    await context.close();
+});
