@@ -47,7 +47,11 @@ cleanup() {
 trap cleanup EXIT
 
 [ -x "$PGBIN/initdb" ] || { echo "SKIP: PostgreSQL 15 is not installed"; exit 0; }
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# a port nobody listens on (a connection to it is refused)
+for _ in $(seq 50); do
+    PORT=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+done
 
 # the printed command: the lines from the one after "To certify" up to the line
 # holding "device-certify", as one shell command (with its line continuation)
