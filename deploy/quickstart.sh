@@ -4,32 +4,50 @@
 # private PostgreSQL under ./state, applies the schema, makes an organisation key,
 # a demo counsellor with a certified device key and a demo supervisor, and runs
 # lotsed in the foreground. Ctrl-C stops everything. Run it again to reuse the
-# same state; delete ./state to start over.
+# same state (the database keeps one address, so a printed lotsectl command keeps
+# working); delete ./state to start over.
+#
+# Environment: LOTSE_PORT (default 8080) the HTTP port; LOTSE_STATE (default
+# ./state) where keys, database and configuration live; LOTSE_BIN_DIR a folder
+# holding lotsed and lotsectl already built (then nothing is installed or built:
+# tests/quickstart.test.sh); LOTSE_QUICKSTART_NO_RUN=1 sets everything up and
+# prints the summary, then stops the database instead of running lotsed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-STATE=$ROOT/state
+STATE=${LOTSE_STATE:-$ROOT/state}
+case "$STATE" in /*) ;; *) STATE=$ROOT/$STATE ;; esac
 PORT=${LOTSE_PORT:-8080}
 PGBIN=/usr/lib/postgresql/15/bin
 PACKAGES="build-essential cmake pkg-config libwebsockets-dev libwebsockets-evlib-ev libev-dev
           libsodium-dev libpq-dev libcmocka-dev postgresql-15 curl"
 
-missing=()
-for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-    if [ "$(id -u)" -ne 0 ]; then
-        echo "quickstart: missing packages: ${missing[*]} (run as root once to install them)" >&2
+if [ -n "${LOTSE_BIN_DIR:-}" ]; then
+    BIN=$(cd "$LOTSE_BIN_DIR" && pwd)
+    if [ ! -x "$BIN/lotsed" ] || [ ! -x "$BIN/lotsectl" ]; then
+        echo "quickstart: no lotsed/lotsectl in $BIN" >&2
         exit 1
     fi
-    echo "quickstart: installing ${missing[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+    [ -x "$PGBIN/initdb" ] || { echo "quickstart: PostgreSQL 15 is not installed" >&2; exit 1; }
+else
+    missing=()
+    for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ ${#missing[@]} -gt 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "quickstart: missing packages: ${missing[*]} (run as root once to install them)" >&2
+            exit 1
+        fi
+        echo "quickstart: installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
 
-echo "quickstart: building"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOTSE_TESTS=ON >/dev/null
-cmake --build build -j"$(nproc)" --target lotsed lotsectl lotse-client >/dev/null
-CTL="$ROOT/build/server/lotsectl"
+    echo "quickstart: building"
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOTSE_TESTS=ON >/dev/null
+    cmake --build build -j"$(nproc)" --target lotsed lotsectl lotse-client >/dev/null
+    BIN=$ROOT/build/server
+fi
+CTL="$BIN/lotsectl"
 
 mkdir -p "$STATE/keys"
 chmod 700 "$STATE" "$STATE/keys"
@@ -46,7 +64,15 @@ if [ ! -e "$PGDATA_LINK" ]; then
     fi
 fi
 PGDATA=$(readlink -f "$PGDATA_LINK")
-SOCK=$(mktemp -d /tmp/lotse-qs.XXXXXX)
+# The socket folder lives with the cluster, so the database keeps one address
+# across runs (the lotsectl command printed below stays right).
+SOCK=$PGDATA/sock
+if [ ${#SOCK} -gt 90 ]; then
+    echo "quickstart: $SOCK is too long for a socket path; set LOTSE_STATE to a shorter folder" >&2
+    exit 1
+fi
+mkdir -p "$SOCK"
+chmod 700 "$SOCK"
 if [ "$(id -u)" -eq 0 ]; then chown postgres "$PGDATA" "$SOCK"; fi
 if [ ! -f "$PGDATA/data/PG_VERSION" ]; then
     echo "quickstart: creating a private PostgreSQL cluster in $PGDATA"
@@ -56,7 +82,6 @@ as_pg "$PGBIN/pg_ctl" -D "$PGDATA/data" -l "$PGDATA/log" -w \
     -o "-k $SOCK -c listen_addresses='' -p 5432" start >/dev/null
 cleanup() {
     as_pg "$PGBIN/pg_ctl" -D "$PGDATA/data" -m fast -w stop >/dev/null 2>&1 || true
-    rm -rf "$SOCK"
 }
 trap cleanup EXIT
 ADMIN_DB="host=$SOCK port=5432 user=lotse dbname=postgres"
@@ -102,6 +127,8 @@ opening_hours = always
 log_level = info
 CONF
 
+RESET="rm -rf \"$STATE\""
+case "$PGDATA" in "$STATE"/*) ;; *) RESET="$RESET \"$PGDATA\"" ;; esac
 cat <<MSG
 
   lotse is running.
@@ -124,7 +151,16 @@ $(sed 's/^/    /' "$CRED")
     build/tests/tools/lotse-client counsellor --url ws://127.0.0.1:$PORT/ws --org-key $ORG_PUB \\
         --handle demo-counsellor --device $STATE/keys/demo-counsellor.device --password-stdin
 
-  Ctrl-C stops lotsed and the database.
+  To certify a counsellor's browser (its login page shows the handle and the
+  device key), while this quickstart runs, in another terminal:
+    "$CTL" --db "$DB" \\
+        device-certify --orgkey "$STATE/keys/org.key" --handle HANDLE --device DEVICE-KEY
+  then log in again on that page.
+
+  Ctrl-C stops lotsed and the database; run this script again to continue
+  with the same accounts and keys. To start over, after Ctrl-C:
+    $RESET
 
 MSG
-"$ROOT/build/server/lotsed" --config "$STATE/lotsed.conf"
+[ "${LOTSE_QUICKSTART_NO_RUN:-0}" = 1 ] && exit 0
+"$BIN/lotsed" --config "$STATE/lotsed.conf"

@@ -86,3 +86,17 @@ test('the served trust root pins the organisation key this client was published 
     assert.equal(root.format, 'lotse-trust-root-v1');
     assert.deepEqual(root.roots.map((r) => [r.kind, r.key]), [['org', process.env.LOTSE_ORG_PUB]]);
 });
+
+// The footer's static pages (web/pages/): no script at all, and the stylesheet
+// named with an integrity that matches the served file.
+for (const page of ['/pages/impressum.html', '/pages/datenschutz.html', '/pages/wer-wir-sind.html', '/pages/regeln.html']) {
+    test(`${page}: no script, and the stylesheet carries an integrity that matches the served file`, async () => {
+        const html = text(await get(page));
+        assert.ok(!/<script\b/i.test(html), `${page} has no script`);
+        assert.ok(!/\son[a-z]+\s*=/i.test(html), `${page} has no inline event handler`);
+        assert.ok(headers[page].get('content-security-policy').startsWith("default-src 'self'"), 'served under the CSP');
+        const css = references(html).filter((r) => r.rel === 'stylesheet');
+        assert.equal(css.length, 1);
+        assert.equal(css[0].integrity, sri(await get(css[0].path)), `${page}: integrity of ${css[0].path}`);
+    });
+}

@@ -95,9 +95,10 @@ function fingerprint(pk) {
     return h.match(/.{4}/g).join(' ');
 }
 
-/** The lotsectl command an admin runs to approve this device for handle. */
+/** The part of the lotsectl command that names this device for handle; the
+ * admin adds the database and the organisation key (device.command.where). */
 export function certifyCommand(handle) {
-    return `lotsectl device-certify --handle ${handle || '<handle>'} --device ${b64encode(st.device.publicKey)} --orgkey /path/to/org.key`;
+    return `lotsectl device-certify --handle ${handle || '<handle>'} --device ${b64encode(st.device.publicKey)}`;
 }
 
 /** The device panel of the login view: fingerprint, public key, command. */

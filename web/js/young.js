@@ -43,6 +43,7 @@ let firstView = true;
 function show(view) {
     $('loading').hidden = true;
     for (const v of VIEWS) $(v).hidden = v !== view;
+    footerLinksLeave(view === 'view-start');
     const heading = $(view).querySelector('h1');
     // move focus to the new view's heading (screen readers announce it), but
     // not on first load, where the page starts at the top as usual
@@ -50,6 +51,21 @@ function show(view) {
     else if (heading) {
         heading.tabIndex = -1;
         heading.focus();
+    }
+}
+
+// The footer's pages (Impressum, Datenschutz, …) open in this tab only from the
+// start page; during a wait, a chat or a message they open in a new tab, so
+// that reading them never leaves the conversation.
+function footerLinksLeave(here) {
+    for (const a of document.querySelectorAll('.footer-links a')) {
+        if (here) {
+            a.removeAttribute('target');
+            a.removeAttribute('rel');
+        } else {
+            a.target = '_blank';
+            a.rel = 'noopener noreferrer';
+        }
     }
 }
 
