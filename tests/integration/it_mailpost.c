@@ -313,22 +313,30 @@ static void test_full_flow_claim_read_answer_verify_and_revoked_device(void **st
     harness_pass(h);
 }
 
+/* lotsed started, anna (with a registered mail key) and ben logged in, and a
+ * thread written to anna's device mail key (dev) after the start-up release of
+ * claims (claims are taken only after it). */
+static void two_and_a_thread(struct harness *h, struct client **anna, struct client **ben,
+                             struct lotse_mail_keys *k, uint8_t tid[16], uint8_t dev[1][32],
+                             const char *body)
+{
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(harness_counsellor(h, "anna", anna), 0);
+    assert_int_equal(harness_counsellor(h, "ben", ben), 0);
+    struct mailkey ka;
+    register_key(*anna, &ka);
+    memcpy(dev[0], ka.pk, 32);
+    young_writes(h, k, tid, (const uint8_t(*)[32])dev, 1, body);
+    harness_sleep_ms(1500);
+}
+
 static void test_two_counsellors_claiming_at_once_exactly_one_wins_20_rounds(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct client *anna, *ben;
-    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
-    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
-    struct mailkey ka;
-    register_key(anna, &ka);
     struct lotse_mail_keys k;
-    uint8_t tid[16];
-    const uint8_t dev[1][32] = {{0}};
-    memcpy((void *)dev[0], ka.pk, 32);
-    young_writes(h, &k, tid, dev, 1, "Wer zuerst kommt");
-    /* the start-up release of claims must be done before claims are taken */
-    harness_sleep_ms(1500);
+    uint8_t tid[16], dev[1][32];
+    two_and_a_thread(h, &anna, &ben, &k, tid, dev, "Wer zuerst kommt");
     int anna_wins = 0, ben_wins = 0;
     for (int round = 0; round < 20; round++) {
         struct client *first = round % 2 ? anna : ben, *second = round % 2 ? ben : anna;
@@ -404,19 +412,11 @@ static struct client *young_same(struct harness *h, const char *lookup64, char r
 static void test_same_person_chat_goes_to_the_answerer_if_she_has_room(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct client *anna, *ben;
-    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
-    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
-    struct mailkey ka;
-    register_key(anna, &ka);
     struct lotse_mail_keys k;
-    uint8_t tid[16];
-    const uint8_t dev[1][32] = {{0}};
-    memcpy((void *)dev[0], ka.pk, 32);
-    young_writes(h, &k, tid, dev, 1, "Kann ich mit dir chatten?");
-    harness_sleep_ms(1500); /* the start-up release of claims is done */
-    answer_thread(anna, &k, tid, dev);
+    uint8_t tid[16], dev[1][32];
+    two_and_a_thread(h, &anna, &ben, &k, tid, dev, "Kann ich mit dir chatten?");
+    answer_thread(anna, &k, tid, (const uint8_t(*)[32])dev);
     char lookup64[48], result[16];
     lotse_b64_encode(lookup64, sizeof(lookup64), k.lookup, 32);
 
@@ -476,19 +476,11 @@ static void test_same_person_in_offer_mode_no_one_else_is_offered_it_meanwhile(v
 {
     struct harness *h = *state;
     harness_set(h, "assign_mode", "offer");
-    assert_int_equal(harness_start(h), 0);
     struct client *anna, *ben;
-    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
-    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
-    struct mailkey ka;
-    register_key(anna, &ka);
     struct lotse_mail_keys k;
-    uint8_t tid[16];
-    const uint8_t dev[1][32] = {{0}};
-    memcpy((void *)dev[0], ka.pk, 32);
-    young_writes(h, &k, tid, dev, 1, "Weißt du noch?");
-    harness_sleep_ms(1500);
-    answer_thread(anna, &k, tid, dev);
+    uint8_t tid[16], dev[1][32];
+    two_and_a_thread(h, &anna, &ben, &k, tid, dev, "Weißt du noch?");
+    answer_thread(anna, &k, tid, (const uint8_t(*)[32])dev);
     char lookup64[48], result[16];
     lotse_b64_encode(lookup64, sizeof(lookup64), k.lookup, 32);
 
