@@ -19,7 +19,10 @@ int lotse_b64_encode(char *dst, size_t cap, const uint8_t *src, size_t len)
     need = sodium_base64_ENCODED_LEN(len, B64_VARIANT); /* includes the NUL */
     if (cap < need)
         return -ENOSPC;
-    sodium_bin2base64(dst, cap, src, len, B64_VARIANT);
+    /* libsodium zeroes dst from the end of the text to the size it is given:
+     * given cap, a JSON writer's whole free buffer (64 KiB) was cleared on
+     * every call. The text needs `need` bytes; the rest stays untouched. */
+    sodium_bin2base64(dst, need, src, len, B64_VARIANT);
     return (int)(need - 1);
 }
 
