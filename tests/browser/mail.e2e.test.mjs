@@ -8,13 +8,14 @@
 // Nothing about the code or the texts is left in the page's storage.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+
+import { startChildLotsed } from './child-lotsed.mjs';
 
 const env = (name) => {
     const v = process.env[name];
@@ -40,35 +41,9 @@ let closedLotsed; // {proc, url}
 let counsellor; // {proc, next()}
 const problems = [];
 
-function freePort() {
-    return new Promise((resolve) => {
-        const s = createServer().listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
 /** A lotsed on the run's database and published client whose chat is closed now. */
-async function startClosedLotsed() {
-    const port = await freePort();
-    const bin = join(dirname(env('LOTSECTL')), 'lotsed');
-    const log = openSync(join(env('LOTSE_ARTIFACTS'), 'mail-lotsed.log'), 'w');
-    const proc = spawn(bin, ['--db', env('LOTSE_DB'), '--listen-address', '127.0.0.1', '--listen-port', String(port),
-        '--web-root', env('LOTSE_WEB'), '--org-public-key', env('LOTSE_ORG_PUB'), '--log-level', 'info',
-        '--opening-hours', 'mon 00:00-00:01', '--pow-source-free', '1000'], { stdio: ['ignore', log, log] });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-        try {
-            const r = await fetch(`${url}/healthz`);
-            if (r.ok && (await r.text()).includes('"db":"up"')) return { proc, url };
-        } catch {
-            /* not up yet */
-        }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    proc.kill('SIGTERM');
-    throw new Error('the closed lotsed did not come up (tests/artifacts/mail-lotsed.log)');
+function startClosedLotsed() {
+    return startChildLotsed('mail-lotsed', ['--opening-hours', 'mon 00:00-00:01', '--pow-source-free', '1000']);
 }
 
 /** mail-counsellor.mjs as a child; next(cmd) sends one command and resolves with its answer line. */

@@ -10,12 +10,13 @@
 // or estimate; when a counsellor serving it logs in, the place comes.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+
+import { startChildLotsed } from './child-lotsed.mjs';
 
 const env = (name) => {
     const v = process.env[name];
@@ -39,34 +40,8 @@ const HOURS = `${openDays.slice(0, 3).map((d) => `${DAY_IDS[d]} 14:00-20:00`).jo
 let browser;
 let lotsed; // {proc, url}
 
-function freePort() {
-    return new Promise((resolve) => {
-        const s = createServer().listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
-}
-
-async function startLotsed() {
-    const port = await freePort();
-    const bin = join(dirname(env('LOTSECTL')), 'lotsed');
-    const log = openSync(join(env('LOTSE_ARTIFACTS'), 'start-lotsed.log'), 'w');
-    const proc = spawn(bin, ['--db', env('LOTSE_DB'), '--listen-address', '127.0.0.1', '--listen-port', String(port),
-        '--web-root', env('LOTSE_WEB'), '--org-public-key', env('LOTSE_ORG_PUB'), '--log-level', 'info',
-        '--opening-hours', HOURS, '--timezone', 'Europe/Berlin', '--quick-exit-url', NEUTRAL], { stdio: ['ignore', log, log] });
-    const url = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 100; i++) {
-        try {
-            const r = await fetch(`${url}/healthz`);
-            if (r.ok) return { proc, url };
-        } catch {
-            /* not up yet */
-        }
-        await new Promise((r) => setTimeout(r, 100));
-    }
-    proc.kill('SIGTERM');
-    throw new Error('lotsed did not come up (tests/artifacts/start-lotsed.log)');
+function startLotsed() {
+    return startChildLotsed('start-lotsed', ['--opening-hours', HOURS, '--timezone', 'Europe/Berlin', '--quick-exit-url', NEUTRAL]);
 }
 
 before(async () => {

@@ -130,7 +130,7 @@ export function postError(m) {
         requestList();
         return true;
     }
-    if (post.sending && ['mail_conflict', 'thread_full', 'bad_envelope', 'busy', 'mail_full', 'mail_closed'].includes(code)) {
+    if (post.sending && ['mail_conflict', 'thread_full', 'bad_envelope', 'busy', 'mail_full', 'mail_closed', 'mail_off'].includes(code)) {
         post.sending = null;
         if (post.thread) view.sendFailed(post.thread, code);
         if (code === 'mail_conflict' && post.thread) sendOnline(msg('mail_claim', { tid: post.thread.tidHex }));
