@@ -17,6 +17,7 @@
 #include "lotse/json.h"
 #include "lotse/mail.h"
 #include "lotse/proto.h"
+#include "mail_board.h"
 #include "mail_thread.h"
 #include "mem.h"
 #include "ratelimit.h"
@@ -331,6 +332,7 @@ static void thread_deleted(struct conn *c, int result)
         return;
     }
     send_tid_message(c, "mail_deleted", mc->tid);
+    mail_board_changed(); /* off the counsellors' boards within a second */
     conn_close(c, 1000, "deleted");
 }
 

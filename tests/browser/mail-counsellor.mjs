@@ -101,6 +101,25 @@ async function oldestWaiting() {
     throw new Error('no waiting thread');
 }
 
+/**
+ * Claims the oldest waiting thread. The board is the server's memory of the
+ * database, read anew at the tick after a mail_list: a thread deleted through
+ * another lotsed on the same database (mail.e2e's closed one) can still be
+ * named once; the claim then says mail_unknown_thread and the board is asked
+ * again.
+ */
+async function claimOldest() {
+    for (let attempt = 0; ; attempt++) {
+        const tid = await oldestWaiting();
+        try {
+            return await claim(tid);
+        } catch (e) {
+            if (e.mailCode !== 'mail_unknown_thread' || attempt >= 10) throw e;
+            await new Promise((r) => setTimeout(r, 300));
+        }
+    }
+}
+
 async function deviceKeys() {
     link.send({ t: 'mail_keys' });
     const parts = [];
@@ -121,8 +140,8 @@ async function deviceKeys() {
 }
 
 async function answer(text, tamper) {
-    lastTid = await oldestWaiting();
-    const t = await claim(lastTid);
+    const t = await claimOldest();
+    lastTid = t.tid;
     const recipients = await deviceKeys();
     const envelope = mc.seal({
         kind: 2, signSk: device.privateKey, cert, threadPk: t.boxPk, recipients, time: Date.now(), body: text,
