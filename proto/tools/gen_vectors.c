@@ -769,6 +769,9 @@ static void gen_crypto(const char *dir)
                    "#   ack_open     check frame with `key` (the receiver's rx); dir is the ACK\n"
                    "#                sender's direction, next_tx_seq the receiver's next DATA\n"
                    "#                seq (an ACK may cover at most next_tx_seq - 1)\n"
+                   "#   timed        split body (a timed text, inner type 2) into time_ms\n"
+                   "#                (ms since the epoch) and text; an ok case packs back\n"
+                   "#   typing       check body (a typing notice, inner type 3): on = 1 or 0\n"
                    "# Times are unix seconds; dir 0 = young -> counsellor, 1 = counsellor ->\n"
                    "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n"
                    "# X25519 key pairs come from seeds with crypto_kx_seed_keypair (the secret\n"
@@ -983,6 +986,7 @@ static void gen_crypto(const char *dir)
                     k.young_pk, k.couns_pk);
     }
     gen_ack_cases(&ys, &cs);
+    gen_inner_cases(&ys, &cs);
     if (fclose(out) != 0)
         die("crypto.txt");
 

@@ -21,5 +21,9 @@ void corpus_file(const char *target, const char *name, const void *b, size_t n);
 FILE *open_out(const char *dir, const char *file, const char *header);
 
 void gen_mail(const char *dir);
+struct lotse_channel;
+/* The timed text and typing cases of crypto.txt (gen_inner.c), with the
+ * session's pristine channels. */
+void gen_inner_cases(const struct lotse_channel *ys, const struct lotse_channel *cs);
 
 #endif

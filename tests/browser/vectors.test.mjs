@@ -67,7 +67,8 @@ before(async () => {
 describe('crypto.txt', () => {
     test('has cases of every operation', () => {
         const ops = new Set(crypto.map((c) => c.op));
-        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety', 'ack', 'ack_open']) {
+        for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety', 'ack', 'ack_open', 'timed',
+            'typing']) {
             assert.ok(ops.has(op), op);
         }
     });
@@ -193,6 +194,23 @@ const CHECKS = {
         });
         assert.equal(r, v.expect);
         if (r === 'ok') assert.equal(seq, BigInt(v.seq));
+    },
+
+    timed(v) {
+        let got;
+        const r = outcome(() => { got = C.parseTimed(hex(v.body)); });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(got.timeMs, Number(v.time_ms));
+        assert.equal(toHex(P.utf8(got.text)), v.text);
+        assert.equal(toHex(C.packTimed(got.timeMs, hex(v.text))), v.body);
+    },
+
+    typing(v) {
+        let on;
+        const r = outcome(() => { on = C.parseTyping(hex(v.body)); });
+        assert.equal(r, v.expect);
+        if (r === 'ok') assert.equal(on, v.on === '1');
     },
 };
 

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "lotse/crypto.h"
+#include "lotse/inner.h"
 
 #define NOW 1767225600ULL
 
@@ -308,6 +309,69 @@ static void test_wipe_zeroes_keys_and_counters(void **state)
     assert_memory_equal(&f->y, &zero, sizeof(zero));
 }
 
+/* ---- inner types (§6 "Messages") ---- */
+
+static void test_timed_text_round_trip_through_the_channel(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t body[LOTSE_MAX_MESSAGE], type = 0;
+    const uint8_t *text;
+    size_t text_len;
+    uint64_t ms = 0;
+    int len = lotse_timed_text_pack(0x0102030405060708ULL, (const uint8_t *)"Hallo", 5, body,
+                                    sizeof(body));
+    int n;
+
+    assert_int_equal(len, LOTSE_TIMED_HEAD + 5);
+    assert_int_equal(body[0], 0x01);
+    assert_int_equal(body[7], 0x08);
+    n = lotse_channel_seal(&f->y, LOTSE_INNER_TIMED_TEXT, body, (size_t)len, f->frame,
+                           sizeof(f->frame));
+    assert_true(n > 0);
+    assert_int_equal(lotse_channel_open(&f->c, f->frame, (size_t)n, &type, f->out, sizeof(f->out)),
+                     len);
+    assert_int_equal(type, LOTSE_INNER_TIMED_TEXT);
+    assert_int_equal(lotse_timed_text_parse(f->out, (size_t)len, &ms, &text, &text_len), 0);
+    assert_true(ms == 0x0102030405060708ULL);
+    assert_int_equal(text_len, 5);
+    assert_memory_equal(text, "Hallo", 5);
+}
+
+static void test_timed_text_limits_and_refusals(void **state)
+{
+    static uint8_t text[LOTSE_MAX_TIMED_TEXT + 1], body[LOTSE_MAX_MESSAGE + 1];
+    const uint8_t *t;
+    size_t tl;
+    uint64_t ms;
+    (void)state;
+
+    memset(text, 'x', sizeof(text));
+    assert_int_equal(lotse_timed_text_pack(1, text, LOTSE_MAX_TIMED_TEXT, body, sizeof(body)),
+                     LOTSE_MAX_MESSAGE);
+    assert_int_equal(lotse_timed_text_pack(1, text, LOTSE_MAX_TIMED_TEXT + 1, body, sizeof(body)),
+                     -EMSGSIZE);
+    assert_int_equal(lotse_timed_text_pack(1, text, 4, body, 11), -ENOSPC);
+    assert_int_equal(lotse_timed_text_pack(1, (const uint8_t *)"\xff", 1, body, sizeof(body)),
+                     -EBADMSG);
+    assert_int_equal(lotse_timed_text_parse(body, 7, &ms, &t, &tl), -EBADMSG);
+    assert_int_equal(lotse_timed_text_parse(body, LOTSE_MAX_MESSAGE + 1, &ms, &t, &tl), -EBADMSG);
+}
+
+static void test_typing_accepts_one_byte_of_zero_or_one(void **state)
+{
+    const uint8_t b[2] = {1, 0};
+    int on = -1;
+    (void)state;
+
+    assert_int_equal(lotse_typing_parse(b, 1, &on), 0);
+    assert_int_equal(on, 1);
+    assert_int_equal(lotse_typing_parse(b + 1, 1, &on), 0);
+    assert_int_equal(on, 0);
+    assert_int_equal(lotse_typing_parse(b, 2, &on), -EBADMSG);
+    assert_int_equal(lotse_typing_parse(b, 0, &on), -EBADMSG);
+    assert_int_equal(lotse_typing_parse((const uint8_t *)"\x02", 1, &on), -EBADMSG);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -332,6 +396,9 @@ int main(void)
         T(test_open_rejects_ack_and_malformed_frames_with_eproto),
         T(test_open_reports_enospc_when_body_exceeds_cap),
         T(test_wipe_zeroes_keys_and_counters),
+        T(test_timed_text_round_trip_through_the_channel),
+        T(test_timed_text_limits_and_refusals),
+        T(test_typing_accepts_one_byte_of_zero_or_one),
     };
     if (sodium_init() < 0)
         return 1;

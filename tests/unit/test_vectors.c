@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "lotse/crypto.h"
+#include "lotse/inner.h"
 #include "lotse/json.h"
 #include "lotse/mail.h"
 #include "lotse/proto.h"
@@ -648,6 +649,48 @@ static int is_op(const struct vcase *c, const char *op)
     return strcmp(req(c, "op"), op) == 0;
 }
 
+/* The inner types beyond plain text (§6 "Messages"): every timed text body
+ * splits into the listed time and text and packs back byte for byte; every
+ * typing body gives the listed state or is refused. */
+static void test_crypto_txt_timed_and_typing_bodies_parse_as_listed(void **state)
+{
+    static uint8_t body[LOTSE_MAX_MESSAGE + 16], text[LOTSE_MAX_MESSAGE], packed[LOTSE_MAX_MESSAGE];
+    struct vfile f;
+
+    vfile_load(&f, "crypto.txt");
+    assert_true(count_op(&f, "timed") >= 4);
+    assert_true(count_op(&f, "typing") >= 3);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        size_t len, tl;
+        const uint8_t *t;
+        uint64_t ms;
+        int rc, on;
+
+        if (is_op(c, "typing")) {
+            len = req_hex(c, "body", body, sizeof(body));
+            rc = lotse_typing_parse(body, len, &on);
+            check_rc(c, rc);
+            if (rc == 0)
+                assert_int_equal(on, req_u64(c, "on"));
+            continue;
+        }
+        if (!is_op(c, "timed"))
+            continue;
+        len = req_hex(c, "body", body, sizeof(body));
+        rc = lotse_timed_text_parse(body, len, &ms, &t, &tl);
+        check_rc(c, rc);
+        if (rc != 0)
+            continue;
+        assert_true(ms == req_u64(c, "time_ms"));
+        assert_int_equal(tl, req_hex(c, "text", text, sizeof(text)));
+        assert_memory_equal(t, text, tl);
+        assert_int_equal(lotse_timed_text_pack(ms, text, tl, packed, sizeof(packed)), (int)len);
+        assert_memory_equal(packed, body, len);
+    }
+    vfile_free(&f);
+}
+
 static void test_mail_txt_codes_parse_and_keys_derive_as_listed(void **state)
 {
     uint8_t typed[64], b[64];
@@ -794,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_crypto_txt_open_cases_accept_or_reject_as_listed),
         cmocka_unit_test(test_crypto_txt_ack_cases_produce_listed_frames),
         cmocka_unit_test(test_crypto_txt_ack_open_cases_accept_or_reject_as_listed),
+        cmocka_unit_test(test_crypto_txt_timed_and_typing_bodies_parse_as_listed),
         cmocka_unit_test(test_mail_txt_codes_parse_and_keys_derive_as_listed),
         cmocka_unit_test(test_mail_txt_seal_cases_produce_listed_envelopes),
         cmocka_unit_test(test_mail_txt_open_cases_accept_or_reject_as_listed),

@@ -15,6 +15,13 @@ const KX_CONTEXT = utf8('lotse-kx-v1');
 export const DIR_YOUNG_TO_COUNSELLOR = 0;
 export const DIR_COUNSELLOR_TO_YOUNG = 1;
 export const INNER_TEXT = 1;
+/** §6 "Messages": sender time (8 bytes, big-endian, ms since the epoch) ‖ UTF-8 text. */
+export const INNER_TIMED_TEXT = 2;
+/** §6 "Messages": one byte, 1 = the sender is writing, 0 = stopped. */
+export const INNER_TYPING = 3;
+const TIMED_HEAD = 8;
+/** The longest text of a timed text, in UTF-8 bytes. */
+export const MAX_TIMED_TEXT_BYTES = MAX_BODY_BYTES - TIMED_HEAD;
 
 const na = () => globalThis.sodium;
 
@@ -214,6 +221,37 @@ export function open({ key, dir, sid, lastRxSeq, frame }) {
     const out = { seq: f.seq, innerType: plain[0], body: plain.slice(1) };
     wipe(padded, plain);
     return out;
+}
+
+// ---- inner message bodies (§6 "Messages") -------------------------------------
+
+/** The body of a timed text: timeMs (ms since the epoch) ‖ the UTF-8 bytes `text`. */
+export function packTimed(timeMs, text) {
+    if (text.length > MAX_TIMED_TEXT_BYTES) throw fail('EMSGSIZE', 'message too long');
+    const body = new Uint8Array(TIMED_HEAD + text.length);
+    new DataView(body.buffer).setBigUint64(0, BigInt(timeMs));
+    body.set(text, TIMED_HEAD);
+    return body;
+}
+
+/** Splits a timed text's body into {timeMs (Number), text (string)}; EBADMSG when
+ * shorter than the time, longer than a body may be, or not UTF-8. */
+export function parseTimed(body) {
+    if (body.length < TIMED_HEAD || body.length > MAX_BODY_BYTES) throw fail('EBADMSG', 'timed text size');
+    const timeMs = Number(new DataView(body.buffer, body.byteOffset, body.byteLength).getBigUint64(0));
+    let text;
+    try {
+        text = new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(TIMED_HEAD));
+    } catch {
+        throw fail('EBADMSG', 'text is not UTF-8');
+    }
+    return { timeMs, text };
+}
+
+/** A typing notice's state: true (writing) or false; EBADMSG unless one byte of 0 or 1. */
+export function parseTyping(body) {
+    if (body.length !== 1 || body[0] > 1) throw fail('EBADMSG', 'typing notice');
+    return body[0] === 1;
 }
 
 // ---- authenticated acknowledgements (§3, §6) ------------------------------------

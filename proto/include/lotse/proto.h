@@ -39,7 +39,9 @@
 #define LOTSE_MAX_TEXT_FRAME 8192
 
 /* Inner message types (first byte of the plaintext, before padding). */
-#define LOTSE_INNER_TEXT 0x01
+#define LOTSE_INNER_TEXT 0x01       /* UTF-8 text */
+#define LOTSE_INNER_TIMED_TEXT 0x02 /* sender time (8, BE, ms) || UTF-8 text (inner.h) */
+#define LOTSE_INNER_TYPING 0x03     /* 1 byte: 1 = writing, 0 = stopped (inner.h) */
 
 struct lotse_frame_header {
     uint8_t version;                /* LOTSE_PROTO_VERSION */
