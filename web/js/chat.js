@@ -10,15 +10,20 @@
 // 2 s, doubling to 30 s); the receiver drops duplicates and frames past a gap
 // and waits for the resend. After 20 s without progress either way the page is
 // told (onStall) so it can say so in plain words.
-import { KIND_ACK, MAX_BODY_BYTES, decodeFrame, utf8 } from './protocol.js';
-import { open, openAck, seal, sealAck, wipe, INNER_TEXT } from './crypto.js';
-import { setText } from './i18n.js';
+import { KIND_ACK, decodeFrame, utf8 } from './protocol.js';
+import {
+    INNER_TEXT, INNER_TIMED_TEXT, INNER_TYPING, MAX_TIMED_TEXT_BYTES, open, openAck, packTimed, parseTimed, parseTyping,
+    seal, sealAck, wipe,
+} from './crypto.js';
+import { currentLang, setText } from './i18n.js';
 
 const ACK_EVERY = 16;
 const ACK_DELAY_MS = 250; // well within the 1 s the protocol allows
 
 /** §6 "Resending" and "Telling people". */
 export const TIMING = Object.freeze({ resendFirstMs: 2000, resendMaxMs: 30000, stallMs: 20000 });
+/** §6 "Typing": a writer repeats typing 1 at most this often; a reader shows it this long. */
+export const TYPING = Object.freeze({ repeatMs: 4000, showMs: 6000 });
 
 export class Channel {
     /**
@@ -56,15 +61,30 @@ export class Channel {
 
     /** UTF-8 length of a text, to refuse a message that is too long before sending. */
     static fits(text) {
-        return utf8(text).length <= MAX_BODY_BYTES;
+        return utf8(text).length <= MAX_TIMED_TEXT_BYTES;
     }
 
-    /** Encrypts and sends one text message; returns its seq (BigInt). */
-    sendText(text) {
+    /** Encrypts and sends one text message as a timed text (§6) with the sender
+     * time timeMs (ms since the epoch); returns its seq (BigInt). */
+    sendText(text, timeMs = Date.now()) {
         if (!this.keys) throw new Error('channel closed');
-        const body = utf8(text);
+        const raw = utf8(text);
+        const body = packTimed(timeMs, raw);
+        wipe(raw);
+        return this.sendInner(INNER_TIMED_TEXT, body);
+    }
+
+    /** A typing notice (§6): true = our person writes, false = stopped. Not sent
+     * (false returned) while the connection is down or the peer away. */
+    sendTyping(on) {
+        if (!this.keys || this.paused) return false;
+        this.sendInner(INNER_TYPING, Uint8Array.of(on ? 1 : 0));
+        return true;
+    }
+
+    sendInner(innerType, body) {
         const seq = this.txSeq + 1n;
-        const frame = seal({ key: this.keys.tx, dir: this.keys.txDir, sid: this.sid, seq, body });
+        const frame = seal({ key: this.keys.tx, dir: this.keys.txDir, sid: this.sid, seq, body, innerType });
         wipe(body);
         this.txSeq = seq;
         if (this.unackedFrames.size === 0) this.progressAt = Date.now();
@@ -74,9 +94,10 @@ export class Channel {
         return seq;
     }
 
-    /** receive() for a page: the text of a DATA frame, or null for an ACK (its
+    /** receive() for a page: {seq, text, timeMs} for a message (timeMs null for
+     * a plain text), {seq, typing} for a typing notice, or null for an ACK (its
      * marks go to onDelivered), a duplicate, or a frame refused (its code logged). */
-    receiveText(bytes) {
+    receiveMessage(bytes) {
         let r;
         try {
             r = this.receive(bytes);
@@ -85,7 +106,7 @@ export class Channel {
             return null;
         }
         if (!r || r.ack !== undefined) return null;
-        return r.text;
+        return r;
     }
 
     /** Sends every frame the peer has not acknowledged yet again, in order. */
@@ -164,10 +185,9 @@ export class Channel {
             this.stallChanged();
         }
         this.scheduleAck();
-        if (m.innerType !== INNER_TEXT) return null;
-        const text = new TextDecoder('utf-8', { fatal: false }).decode(m.body);
+        const out = innerMessage(m);
         wipe(m.body);
-        return { seq: m.seq, text };
+        return out;
     }
 
     receiveAck(bytes) {
@@ -276,6 +296,21 @@ export class Channel {
     }
 }
 
+/** What an opened frame says (§6 "Messages"): {seq, text, timeMs}, {seq,
+ * typing}, or null for a body that does not fit its type or a type we do not
+ * know (accepted and acknowledged all the same, so the channel goes on). */
+function innerMessage(m) {
+    try {
+        if (m.innerType === INNER_TIMED_TEXT) return { seq: m.seq, ...parseTimed(m.body) };
+        if (m.innerType === INNER_TYPING) return { seq: m.seq, typing: parseTyping(m.body) };
+    } catch (e) {
+        console.warn('message dropped:', e.code || e.message);
+        return null;
+    }
+    if (m.innerType !== INNER_TEXT) return null;
+    return { seq: m.seq, text: new TextDecoder('utf-8', { fatal: false }).decode(m.body), timeMs: null };
+}
+
 /**
  * The delivery marks of one chat's own messages: seq -> the element that shows
  * "sent" / "waiting" / "delivered". Both pages use this one implementation.
@@ -313,18 +348,46 @@ export class DeliveryMarks {
     }
 }
 
+/** "14:05": a sender time in the page's language and the device's time zone. */
+export function clockTime(timeMs) {
+    return new Date(timeMs).toLocaleTimeString(currentLang(), { hour: '2-digit', minute: '2-digit' });
+}
+
 /**
- * Appends one message to a chat's list (an <ol>) and scrolls to it: the text,
- * and for one of ours (mine) its delivery mark with the text stateKey. Returns
- * the mark's element (for DeliveryMarks), or null. Both pages use this one.
+ * Puts a line (an <li>) into a chat's list (an <ol>) at its time (§6 "Order on
+ * screen"): after every line whose time is not later, never above a line
+ * without a time (the chat's start, a key change: a barrier). Lines of the same
+ * time keep the order they came in. Scrolls to the end.
  */
-export function appendMessage(list, text, mine, stateKey) {
+export function placeLine(list, li, timeMs) {
+    li.dataset.t = String(timeMs);
+    let before = null;
+    for (let el = list.lastElementChild; el; el = el.previousElementSibling) {
+        if (el.dataset.t === undefined || Number(el.dataset.t) <= timeMs) break;
+        before = el;
+    }
+    list.insertBefore(li, before);
+    list.scrollTop = list.scrollHeight;
+}
+
+/**
+ * Adds one message to a chat's list at its sender time (ms; now when null):
+ * the text, the time, and for one of ours (mine) its delivery mark with the
+ * text stateKey. Returns the mark's element (for DeliveryMarks), or null. Both
+ * pages use this one.
+ */
+export function appendMessage(list, text, mine, stateKey, timeMs = null) {
+    const at = timeMs ?? Date.now();
     const li = document.createElement('li');
     li.className = `msg ${mine ? 'mine' : 'theirs'}`;
     const body = document.createElement('span');
     body.className = 'body';
     body.textContent = text;
-    li.append(body);
+    const time = document.createElement('time');
+    time.className = 'at';
+    time.dateTime = new Date(at).toISOString();
+    time.textContent = clockTime(at);
+    li.append(body, time);
     let state = null;
     if (mine) {
         state = document.createElement('span');
@@ -332,9 +395,55 @@ export function appendMessage(list, text, mine, stateKey) {
         setText(state, stateKey);
         li.append(state);
     }
-    list.append(li);
-    list.scrollTop = list.scrollHeight;
+    placeLine(list, li, at);
     return state;
+}
+
+/** Our person writes: typing notices to the peer (§6 "Typing"), at most one
+ * typing 1 per TYPING.repeatMs and a typing 0 when the field is emptied.
+ * send(on) puts one on the channel and says whether it went. */
+export class TypingSignal {
+    constructor(send, repeatMs = TYPING.repeatMs) {
+        this.send = send;
+        this.repeatMs = repeatMs;
+        this.on = false;
+        this.at = 0;
+    }
+
+    /** The text field changed; hasText: something is in it. */
+    changed(hasText) {
+        const now = Date.now();
+        if (hasText) {
+            if ((!this.on || now - this.at >= this.repeatMs) && this.send(true)) {
+                this.on = true;
+                this.at = now;
+            }
+        } else if (this.on) {
+            this.send(false);
+            this.on = false;
+        }
+    }
+
+    /** The message went: the peer stops showing "writes" when it arrives. */
+    sent() {
+        this.on = false;
+    }
+}
+
+/** The peer writes: shows el while typing 1 holds (at most TYPING.showMs after the last). */
+export class TypingShown {
+    constructor(el, showMs = TYPING.showMs) {
+        this.el = el;
+        this.showMs = showMs;
+        this.timer = null;
+    }
+
+    set(on) {
+        clearTimeout(this.timer);
+        this.timer = null;
+        this.el.hidden = !on;
+        if (on) this.timer = setTimeout(() => { this.el.hidden = true; }, this.showMs);
+    }
 }
 
 /** The notice key for a stall state ({tx, rx} from onStall), or null when none. */

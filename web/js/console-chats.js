@@ -53,6 +53,8 @@ function openChat(m, youngPk) {
         sid: hexdecode(m.sid),
         topic: m.topic,
         waited: m.waited | 0,
+        no: (st.chatNo = (st.chatNo || 0) + 1), // a short number to tell two chats of a topic apart
+        startedAt: Date.now(),
         youngPk,
         channel: null,
         keysMsg: null,
@@ -104,7 +106,7 @@ async function sendKeys(chat) {
         sid: chat.sid,
         keys,
         sendBinary: (b) => st.online && st.conn && st.conn.sendBinary(b),
-        onDelivered: (seq) => chat.marks.delivered(seq),
+        onDelivered: (seq) => delivered(chat, seq),
         onStall: (state) => onStall(chat, state),
     });
 }
@@ -136,9 +138,36 @@ export function escalated(chat, ok) {
     chat.escalateButton.disabled = ok;
 }
 
-/** "Chat beenden". */
-function endChat(chat) {
-    if (!chat.ended) sendOnline(msg('end', { sid: chat.sidHex }));
+/** A verified ACK: the marks, and an end that waited for its closing message. */
+function delivered(chat, seq) {
+    chat.marks.delivered(seq);
+    if (chat.endAfter && seq >= chat.endAfter) sendEnd(chat);
+}
+
+// How long an end waits for the closing message's ACK before it goes anyway.
+const CLOSING_WAIT_MS = 5000;
+
+/** "Chat beenden", confirmed: the closing message (if any) goes first as a
+ * normal message; the end follows its ACK, or CLOSING_WAIT_MS at the latest. */
+function endChat(chat, closing = '') {
+    if (chat.ended) return;
+    if (!closing || !chat.channel || !Channel.fits(closing)) {
+        sendEnd(chat);
+        return;
+    }
+    chat.endAfter = sendMessage(chat, closing);
+    setText(chat.endState, 'end.waiting');
+    chat.endTimer = setTimeout(() => sendEnd(chat), CLOSING_WAIT_MS);
+}
+
+function sendEnd(chat) {
+    clearTimeout(chat.endTimer);
+    chat.endTimer = null;
+    chat.endAfter = null;
+    if (chat.ended || sendOnline(msg('end', { sid: chat.sidHex }))) return;
+    // no connection: nothing ended; the counsellor may try again
+    for (const b of chat.endConfirm.querySelectorAll('button')) b.disabled = false;
+    setText(chat.endState, 'end.offline');
 }
 
 /** "An Supervision melden": only metadata reaches the supervisors (§4.2). */
@@ -176,9 +205,17 @@ function sendText(chat) {
         chat.tooLong.hidden = false;
         return;
     }
-    const seq = chat.channel.sendText(text);
-    chat.marks.add(seq, addLine(chat, text, true, st.online ? 'msg.sent' : 'msg.waiting'));
+    sendMessage(chat, text);
     chat.textarea.value = '';
+}
+
+/** One message out, shown at its send time (§6 "Order on screen"); returns its seq. */
+function sendMessage(chat, text) {
+    const at = Date.now();
+    const seq = chat.channel.sendText(text, at);
+    chat.marks.add(seq, addLine(chat, text, true, st.online ? 'msg.sent' : 'msg.waiting', at));
+    chat.typingOut.sent();
+    return seq;
 }
 
 /** A binary frame from the server: the message goes to its chat's tab. */
@@ -191,9 +228,14 @@ export function onFrame(bytes) {
     }
     const chat = st.chats.get(sidHex);
     if (!chat || chat.ended || !chat.channel) return;
-    const text = chat.channel.receiveText(bytes);
-    if (text === null) return;
-    addLine(chat, text, false);
+    const m = chat.channel.receiveMessage(bytes);
+    if (m === null) return;
+    if (m.typing !== undefined) {
+        chat.typingIn.set(m.typing);
+        return;
+    }
+    chat.typingIn.set(false);
+    addLine(chat, m.text, false, undefined, m.timeMs);
     if (chat !== st.selected || document.hidden) {
         chat.unread++;
         renderUnread(chat);
@@ -204,6 +246,9 @@ export function onFrame(bytes) {
 /** Wipes a chat's keys; the transcript stays visible until the tab is closed. */
 export function endLocal(chat) {
     chat.ended = true;
+    clearTimeout(chat.endTimer);
+    chat.endAfter = null;
+    if (chat.typingIn) chat.typingIn.set(false);
     if (chat.channel) chat.channel.close();
     chat.channel = null;
 }
@@ -217,6 +262,7 @@ export function markEnded(chat, reason) {
     chat.tab.classList.add('ended');
     chat.form.hidden = true;
     chat.endButton.hidden = true;
+    chat.endConfirm.hidden = true;
     chat.transferButton.hidden = true;
     chat.escalateButton.hidden = true;
     chat.transferForm.hidden = true;
@@ -263,6 +309,7 @@ export function onPeer(m) {
     if (!c || c.ended) return;
     if (m.state === 'away') {
         if (c.channel) c.channel.pause(true);
+        c.typingIn.set(false);
         chatNotice(c, 'peer.away');
     } else if (m.state === 'back') {
         if (c.notice.dataset.i18n === 'peer.away') chatNotice(c, null);

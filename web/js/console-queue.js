@@ -3,7 +3,7 @@
 // assign_mode = offer.
 import { setText, setTopicText, shortDuration, t } from './i18n.js';
 import { msg } from './protocol.js';
-import { $, sendOnline, st } from './console-state.js';
+import { $, clearText, sendOnline, st } from './console-state.js';
 import { updateTitle } from './console-tab.js';
 
 /** The server answers `status` but does not push it when a chat starts or ends: count open chats here. */
@@ -17,6 +17,11 @@ export function renderStatus(m) {
         { active, capacity: st.status.capacity });
     $('status-line').classList.toggle('state-pill', true);
     $('status-line').classList.toggle('on', st.status.available);
+    // at capacity there is nothing to take (issue 14.5): the button says so by being off
+    const full = active >= st.status.capacity;
+    $('take').disabled = full;
+    if (full) setText($('take-msg'), 'take.full', { capacity: st.status.capacity });
+    else if ($('take-msg').dataset.i18n === 'take.full') clearText($('take-msg'));
 }
 
 /** The availability and capacity the counsellor chose, to the server. */

@@ -5,8 +5,9 @@
 import { setText, setTopicText, shortDuration, t } from './i18n.js';
 import { b64decode } from './protocol.js';
 import { safetyCode } from './crypto.js';
-import { appendMessage } from './chat.js';
+import { TypingShown, TypingSignal, appendMessage, clockTime, placeLine } from './chat.js';
 import { $, showText, st } from './console-state.js';
+import { templatePicker } from './console-templates.js';
 
 /** A new element: tag, class (or ''), and the i18n key of its text (or none). */
 export function make(tag, cls = '', key = null, vars = undefined) {
@@ -23,14 +24,24 @@ export function button(cls, key) {
     return b;
 }
 
+/** The chat's label (§ issue 14.5): topic, its short number in this console, how
+ * long the young person waited and since when the chat runs. */
+function labelVars(chat) {
+    return { topic: t(`topic.${chat.topic}`), no: chat.no, waited: shortDuration(chat.waited),
+        since: clockTime(chat.startedAt) };
+}
+
 function buildTab(chat) {
     const tab = make('button', 'tab');
     tab.type = 'button';
     tab.id = `tab-${chat.sidHex}`;
     tab.setAttribute('role', 'tab');
     tab.setAttribute('aria-controls', `panel-${chat.sidHex}`);
-    const label = document.createElement('span');
-    setTopicText(label, chat.topic);
+    const label = make('span', 'tab-label');
+    const topic = document.createElement('span');
+    setTopicText(topic, chat.topic);
+    label.append(topic, make('span', 'tab-no', 'tab.no', labelVars(chat)));
+    const meta = make('span', 'tab-meta', 'tab.meta', labelVars(chat));
     const badge = make('span', 'unread');
     badge.hidden = true;
     const keyFlag = make('span', 'key-flag');
@@ -39,7 +50,8 @@ function buildTab(chat) {
     flagIcon.setAttribute('aria-hidden', 'true');
     flagIcon.textContent = ' ⚠';
     keyFlag.append(flagIcon, make('span', 'sr-only', 'chat.keychanged.tab'));
-    tab.append(label, keyFlag, badge);
+    label.append(keyFlag, badge);
+    tab.append(label, meta);
     tab.addEventListener('click', () => select(chat));
     tab.addEventListener('keydown', tabKeys);
     return { tab, badge, keyFlag };
@@ -72,7 +84,7 @@ function safetyControl(chat) {
 
 function buildHead(chat) {
     const head = make('div', 'chat-head');
-    const h = make('h3', '', 'chat.head', { topic: t(`topic.${chat.topic}`), waited: shortDuration(chat.waited) });
+    const h = make('h3', '', 'chat.head', labelVars(chat));
     const lock = make('p', 'lock-note');
     const lockIcon = make('span', 'lock-icon');
     lockIcon.setAttribute('aria-hidden', 'true');
@@ -109,19 +121,60 @@ function buildComposer(chat, actions) {
     ta.placeholder = t('chat.placeholder');
     const send = make('button', 'primary', 'chat.send');
     send.type = 'submit';
-    form.append(lab, ta, send);
+    const typed = () => chat.typingOut.changed(ta.value.trim() !== '');
+    form.append(lab, ta, templatePicker(ta, typed), send);
     form.addEventListener('submit', (ev) => { ev.preventDefault(); actions.send(chat); });
     ta.addEventListener('keydown', (ev) => {
         if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) { ev.preventDefault(); actions.send(chat); }
     });
-    ta.addEventListener('input', () => { chat.tooLong.hidden = true; });
+    ta.addEventListener('input', () => {
+        chat.tooLong.hidden = true;
+        typed();
+    });
+    // §6 "Typing": ours to the young person, theirs under the messages
+    chat.typingOut = new TypingSignal((on) => !!chat.channel && st.online && chat.channel.sendTyping(on));
     return { form, textarea: ta };
+}
+
+/** "Chat beenden" asks first, with an optional closing message (issue 14.3). */
+function buildEndConfirm(chat, endButton, actions) {
+    const box = make('div', 'end-confirm card');
+    box.hidden = true;
+    box.setAttribute('role', 'group');
+    const q = make('p', 'end-question', 'end.question');
+    const lab = make('label', 'small', 'end.closing');
+    lab.htmlFor = `closing-${chat.sidHex}`;
+    const closing = document.createElement('input'); // not a textarea: the composer is the panel's one
+    Object.assign(closing, { type: 'text', id: `closing-${chat.sidHex}`, className: 'end-closing', autocomplete: 'off' });
+    const row = make('div', 'row');
+    const yes = button('danger end-yes', 'end.yes');
+    const no = button('end-no', 'end.no');
+    row.append(yes, no);
+    const state = make('p', 'small end-state');
+    state.setAttribute('role', 'status');
+    box.append(q, lab, closing, row, state);
+    endButton.addEventListener('click', () => {
+        box.hidden = false;
+        endButton.setAttribute('aria-expanded', 'true');
+        closing.focus();
+    });
+    no.addEventListener('click', () => {
+        box.hidden = true;
+        endButton.setAttribute('aria-expanded', 'false');
+        endButton.focus();
+    });
+    yes.addEventListener('click', () => {
+        yes.disabled = true;
+        no.disabled = true;
+        actions.end(chat, closing.value.trim());
+    });
+    return { endConfirm: box, endState: state };
 }
 
 function buildActions(chat, actions) {
     const row = make('div', 'chat-actions');
     const endButton = button('danger', 'chat.end');
-    endButton.addEventListener('click', () => actions.end(chat));
+    endButton.setAttribute('aria-expanded', 'false');
     const transferButton = button('transfer-open', 'transfer.button');
     transferButton.setAttribute('aria-expanded', 'false');
     const closeButton = button('', 'chat.close');
@@ -190,18 +243,24 @@ export function buildChat(chat, actions) {
     panel.dataset.sid = chat.sidHex;
     const keyChanged = alertLine('key-changed', 'chat.keychanged');
     const list = buildList();
+    const typingEl = make('p', 'typing small', 'typing.peer');
+    typingEl.hidden = true;
+    chat.typingIn = new TypingShown(typingEl);
     const { form, textarea } = buildComposer(chat, actions);
     const tooLong = alertLine('alert', 'chat.toolong');
     const { row, ...buttons } = buildActions(chat, actions);
     const transfer = buildTransfer(chat, buttons.transferButton, actions);
+    const end = buildEndConfirm(chat, buttons.endButton, actions);
     const notice = make('p', 'notice chat-notice');
     notice.hidden = true;
     const noticeLive = document.createElement('div');
     noticeLive.setAttribute('role', 'status');
     noticeLive.setAttribute('aria-live', 'polite');
     noticeLive.append(notice);
-    panel.append(buildHead(chat), keyChanged, noticeLive, list, form, tooLong, row, transfer.transferForm);
-    Object.assign(chat, { tab, badge, panel, list, form, textarea, tooLong, keyChanged, keyFlag, notice }, buttons, transfer);
+    panel.append(buildHead(chat), keyChanged, noticeLive, list, typingEl, form, tooLong, row, end.endConfirm,
+        transfer.transferForm);
+    Object.assign(chat, { tab, badge, panel, list, form, textarea, tooLong, keyChanged, keyFlag, notice }, buttons, transfer,
+        end);
     $('tabs').append(tab);
     $('panels').append(panel);
     $('no-chats').hidden = true;
@@ -256,14 +315,24 @@ export function updateTitle() {
     document.title = title;
 }
 
+// Lines nothing is ordered across (§6 "Order on screen"): the start, a key change.
+const BARRIERS = new Set(['chat.started', 'chat.keychanged.line']);
+
 /** A line of the console's own (started, key changed, peer back, ended). */
 export function systemLine(chat, key, vars) {
-    chat.list.append(make('li', 'msg system', key, vars));
+    const li = make('li', 'msg system', key, vars);
+    if (BARRIERS.has(key)) {
+        chat.list.append(li);
+        chat.list.scrollTop = chat.list.scrollHeight;
+    } else {
+        placeLine(chat.list, li, Date.now());
+    }
 }
 
-/** A message in the chat's list; for one of ours, returns its state element. */
-export function addLine(chat, text, mine, stateKey = 'msg.sent') {
-    return appendMessage(chat.list, text, mine, stateKey);
+/** A message in the chat's list at its sender time (ms; now when null); for
+ * one of ours, returns its state element. */
+export function addLine(chat, text, mine, stateKey = 'msg.sent', timeMs = null) {
+    return appendMessage(chat.list, text, mine, stateKey, timeMs);
 }
 
 /** The chat's notice line (connection, peer, stall), or none when key is null. */

@@ -9,6 +9,8 @@
 //   console-queue.js   status line, queue view, take, offers
 //   console-tab.js     one chat on screen: tab, panel, safety code, lines
 //   console-chats.js   the chats: keys, channel, messages, end, transfer, escalate
+//   console-templates.js  canned replies: the organisation's and the counsellor's own
+//   console-notify.js  the opt-in sound / notification when someone waits
 //   console-mailkey.js this device's mail key (IndexedDB, wrapped) and its registration
 //   console-post.js    the Post area: board, claim, read, answer, release, hand over, close
 //   console-post-view.js  the Post area on screen
@@ -28,6 +30,8 @@ import { renderUnread, updateTitle } from './console-tab.js';
 import { escalated, markEnded, onAssigned, onFrame, onPeer, transferFailed } from './console-chats.js';
 import { KIND_MAIL, postError, postFrame, postMessage, postStart, postStop } from './console-post.js';
 import { notice as postNotice } from './console-post-view.js';
+import { onTemplates, wireTemplates } from './console-templates.js';
+import { queueChanged, wireNotify } from './console-notify.js';
 
 setTexts(CONSOLE_TEXTS);
 
@@ -41,7 +45,11 @@ function onMessage(m) {
         else if (st.me) postNotice('post.uncertified');
         break;
     case 'status': renderStatus(m); break;
-    case 'queue_summary': renderQueue(m); break;
+    case 'queue_summary':
+        renderQueue(m);
+        queueChanged(m.waiting | 0);
+        break;
+    case 'templates': onTemplates(m); break;
     case 'assigned': onAssigned(m); break;
     case 'offer': showOffer(m); break;
     case 'offer_withdrawn': removeOffer(m.sid); break;
@@ -104,6 +112,8 @@ function wire() {
         logout();
     });
     $('available').addEventListener('change', sendStatus);
+    wireTemplates();
+    wireNotify();
     $('capacity').addEventListener('change', sendStatus);
     window.addEventListener('offline', onOffline);
     window.addEventListener('online', onOnline);

@@ -5,7 +5,8 @@ import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, se
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
 import { TRUST_TEXTS, checkServerKey, loadTrustRoot } from './trust.js';
-import { Channel, DeliveryMarks, appendMessage, showsStall, stallNotice } from './chat.js';
+import { Channel, DeliveryMarks, TypingShown, TypingSignal, appendMessage, placeLine, showsStall, stallNotice }
+    from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
@@ -623,19 +624,33 @@ function systemLine(key, vars) {
     const li = document.createElement('li');
     li.className = 'msg system';
     setText(li, key, vars);
-    $('messages').append(li);
-    $('messages').scrollTop = $('messages').scrollHeight;
+    placeLine($('messages'), li, Date.now());
 }
 
-function addLine(text, mine, stateKey) {
-    return appendMessage($('messages'), text, mine, stateKey);
+/** A message at its sender time (ms; now when null), §6 "Order on screen". */
+function addLine(text, mine, stateKey, timeMs = null) {
+    return appendMessage($('messages'), text, mine, stateKey, timeMs);
+}
+
+// §6 "Typing": ours to the counsellor, theirs under the messages
+const typingOut = new TypingSignal((on) => !!(s && s.channel && s.online) && s.channel.sendTyping(on));
+let typingIn = null;
+
+function peerTyping(on) {
+    if (!typingIn) typingIn = new TypingShown($('typing'));
+    typingIn.set(on);
 }
 
 function onFrame(bytes) {
     if (!s || !s.channel) return;
-    const text = s.channel.receiveText(bytes);
-    if (text === null) return;
-    addLine(text, false);
+    const m = s.channel.receiveMessage(bytes);
+    if (m === null) return;
+    if (m.typing !== undefined) {
+        peerTyping(m.typing);
+        return;
+    }
+    peerTyping(false);
+    addLine(m.text, false, undefined, m.timeMs);
     if (document.hidden) {
         unread++;
         document.title = `(${unread}) ${baseTitle()}`;
@@ -652,8 +667,10 @@ function send(ev) {
     }
     // while the connection is down the message waits in the channel and goes
     // out after `resumed`
-    const seq = s.channel.sendText(text);
-    s.marks.add(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting'));
+    const at = Date.now();
+    const seq = s.channel.sendText(text, at);
+    s.marks.add(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting', at));
+    typingOut.sent();
     $('text').value = '';
     $('text').focus();
 }
@@ -719,6 +736,7 @@ function wireChat() {
     });
     $('text').addEventListener('input', () => {
         $('too-long').hidden = true;
+        typingOut.changed($('text').value.trim() !== '');
     });
     $('end-chat').addEventListener('click', () => {
         $('end-chat').hidden = true;
