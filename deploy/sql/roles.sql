@@ -51,6 +51,8 @@ GRANT USAGE ON SCHEMA public TO lotse_server, lotse_stats;
 
 -- lotsed
 GRANT SELECT ON accounts, device_certs, schema_migrations TO lotse_server;
+-- the organisation's canned replies (007_chat_templates.sql): read at a counsellor's login
+GRANT SELECT ON chat_templates TO lotse_server;
 GRANT SELECT, INSERT, DELETE ON sessions TO lotse_server;
 -- a row is written at the start and completed at the end (003_session_rows.sql);
 -- the hourly aggregate clears counsellor_id; topic and start bucket never change

@@ -35,6 +35,9 @@ int ctl_cmd_device_list(const char *conninfo, int argc, char **argv);
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv);
 int ctl_cmd_purge(const char *conninfo, int argc, char **argv);
 int ctl_cmd_audit(const char *conninfo, int argc, char **argv);
+int ctl_cmd_template_add(const char *conninfo, int argc, char **argv);
+int ctl_cmd_template_remove(const char *conninfo, int argc, char **argv);
+int ctl_cmd_template_list(const char *conninfo, int argc, char **argv);
 
 /* ---- options ----
  * A command's command line is one table of options, read by ctl_options with

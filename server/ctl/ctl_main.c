@@ -30,6 +30,9 @@ static const struct command commands[] = {
     {"stats", ctl_cmd_stats, "session statistics per day or hour (from stats_hourly)"},
     {"purge", ctl_cmd_purge, "delete session and audit rows past their retention"},
     {"audit", ctl_cmd_audit, "show the audit log"},
+    {"template-add", ctl_cmd_template_add, "add a canned reply for the counsellor console"},
+    {"template-remove", ctl_cmd_template_remove, "remove a canned reply"},
+    {"template-list", ctl_cmd_template_list, "list the canned replies"},
 };
 
 static void usage(FILE *out)

@@ -17,6 +17,7 @@
 #include "lotse/json.h"
 #include "mem.h"
 #include "session.h"
+#include "templates.h"
 #include "tick.h"
 #include "waiting.h"
 
@@ -140,6 +141,8 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     c->counsellor = k;
     send_login_ok(c, a, token, k);
     sodium_memzero(token, sizeof(token));
+    if (templates_send(c) < 0)
+        log_warn("templates: could not ask the database; the console goes without");
     staff_add(hub, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
              a->has_cert ? "certified" : "not certified");

@@ -171,6 +171,11 @@ extern const char store_sql_stats_hourly[]; /* $1 days: hour (Unix), topic, then
 #define STORE_MAIL_TID_BYTES 16
 #define STORE_MAIL_KEYS_MAX 63
 
+/* The organisation's canned replies (007_chat_templates.sql): rows of title,
+ * body, oldest first, at most STORE_TEMPLATES_MAX. */
+#define STORE_TEMPLATES_MAX 20
+int store_chat_templates(struct store *s, store_result_cb cb, void *arg);
+
 /* The mail keys of devices with a valid certificate: rows of cert, mail_pk,
  * sig (bytea, read with store_result_bytea), at most STORE_MAIL_KEYS_MAX. */
 int store_mail_keys(struct store *s, store_result_cb cb, void *arg);

@@ -1,5 +1,6 @@
 /* store_accounts.c — the login look-up: an active account by handle, with the
- * certificate of the device it logs in from if that device is certified. */
+ * certificate of the device it logs in from if that device is certified; and
+ * what a counsellor gets after login, the organisation's canned replies. */
 #include "store_internal.h"
 
 #include <errno.h>
@@ -119,4 +120,12 @@ int store_account_lookup(struct store *s, const char *handle, const uint8_t *dev
         memcpy(r->u.lookup.pk, device_pk, LOTSE_PK_BYTES);
     }
     return store__submit(s, r);
+}
+
+static const char templates_sql[] = "SELECT title, body FROM chat_templates ORDER BY id LIMIT 20";
+_Static_assert(STORE_TEMPLATES_MAX == 20, "templates_sql's LIMIT");
+
+int store_chat_templates(struct store *s, store_result_cb cb, void *arg)
+{
+    return store__query(s, templates_sql, "chat templates", cb, arg, 0, NULL);
 }

@@ -117,6 +117,10 @@ async function order(scope) {
 }
 
 test('four chats at 1280 × 800: labels tell them apart, times, typing both ways, templates, take off at capacity', async () => {
+    // the organisation's canned reply, made with lotsectl, reaches the console at login
+    assert.match(lotsectl(['template-add', '--title', 'Willkommen', '--text-stdin'],
+        'Schön, dass du schreibst.\nIch bin für dich da.\n'), /^template \d+ added/);
+    assert.match(lotsectl(['template-list']), /Willkommen\s+Schön, dass du schreibst\.\\nIch bin für dich da\./);
     const { context: cctx, page: c } = await counsellor(4);
     // opt in to the sound when someone waits: the console says when it told
     await c.check('#notify-sound');
@@ -174,6 +178,10 @@ test('four chats at 1280 × 800: labels tell them apart, times, typing both ways
     await panels[0].locator('.tpl-toggle').click();
     await panels[0].locator('.tpl-item', { hasText: 'Gruß' }).click();
     assert.equal(await panels[0].locator('textarea').inputValue(), 'Danke, dass du dich gemeldet hast.');
+    await panels[0].locator('textarea').fill('');
+    await panels[0].locator('.tpl-toggle').click();
+    await panels[0].locator('.tpl-group', { hasText: 'Von der Organisation' }).locator('.tpl-item', { hasText: 'Willkommen' }).click();
+    assert.equal(await panels[0].locator('textarea').inputValue(), 'Schön, dass du schreibst.\nIch bin für dich da.');
     await panels[0].locator('textarea').fill('');
     await c.locator('.templates summary').click();
 

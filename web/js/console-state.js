@@ -37,6 +37,7 @@ export const st = {
     selected: null,
     newChatNotice: false,
     lastSummary: null,
+    orgTemplates: [], // the organisation's canned replies of this login (console-templates.js)
     status: { available: false, capacity: 1 },
     // After a dropped connection the console resumes with the session token
     // (PROTOCOL.md §4.2, §5.2); chats and their keys stay in memory meanwhile.

@@ -1,5 +1,5 @@
 // console-templates.js — canned replies of the counsellor console (issue 14.5):
-// the organisation's, sent by the server after login (`templates`, made with
+// the organisation's, sent by the server after login (`template`, made with
 // lotsectl template-add), and the counsellor's own, kept in this browser's
 // localStorage. A picker beside each chat's composer inserts one.
 import { setText } from './i18n.js';
@@ -8,7 +8,7 @@ import { $, st } from './console-state.js';
 const STORE_KEY = 'lotse.console.templates';
 const MAX_MINE = 50;
 const MAX_TITLE = 60;
-const MAX_TEXT = 2000;
+const MAX_TEXT = 2000; // the organisation's are at most 1,000 bytes (lotsectl)
 
 /** The personal templates: [{title, text}], or [] when none or unreadable. */
 function mine() {
@@ -30,9 +30,16 @@ function saveMine(list) {
     renderMine();
 }
 
-/** `templates`: the organisation's, for this login. */
-export function onTemplates(m) {
-    st.orgTemplates = (Array.isArray(m.list) ? m.list : []).filter(valid);
+/** `login_ok`: the organisation's templates of an earlier login go. */
+export function resetTemplates() {
+    st.orgTemplates = [];
+}
+
+/** `template` (PROTOCOL.md §4.2): one of the organisation's, after login_ok. */
+export function onTemplate(m) {
+    const x = { title: m.title, text: m.text };
+    if (!valid(x)) return;
+    st.orgTemplates = [...(st.orgTemplates || []), x];
 }
 
 /** Inserts text at the textarea's cursor and focuses it; changed() after. */

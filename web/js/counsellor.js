@@ -30,7 +30,7 @@ import { renderUnread, updateTitle } from './console-tab.js';
 import { escalated, markEnded, onAssigned, onFrame, onPeer, transferFailed } from './console-chats.js';
 import { KIND_MAIL, postError, postFrame, postMessage, postStart, postStop } from './console-post.js';
 import { notice as postNotice } from './console-post-view.js';
-import { onTemplates, wireTemplates } from './console-templates.js';
+import { onTemplate, resetTemplates, wireTemplates } from './console-templates.js';
 import { queueChanged, wireNotify } from './console-notify.js';
 
 setTexts(CONSOLE_TEXTS);
@@ -40,6 +40,7 @@ function onMessage(m) {
     switch (m.t) {
     case 'login_challenge': onLoginChallenge(m); break;
     case 'login_ok':
+        resetTemplates();
         onLoginOk(m);
         if (st.me && st.cert) postStart();
         else if (st.me) postNotice('post.uncertified');
@@ -49,7 +50,7 @@ function onMessage(m) {
         renderQueue(m);
         queueChanged(m.waiting | 0);
         break;
-    case 'templates': onTemplates(m); break;
+    case 'template': onTemplate(m); break;
     case 'assigned': onAssigned(m); break;
     case 'offer': showOffer(m); break;
     case 'offer_withdrawn': removeOffer(m.sid); break;
