@@ -99,6 +99,51 @@ static void test_messages_both_ways_decrypt_in_every_bucket_and_at_max_length(vo
     harness_pass(h);
 }
 
+/* §6 "Messages": a timed text and typing notices cross the relay like any
+ * frame; the receiver gets the text with the sender's time, and the notices
+ * (acknowledged, never shown as a text) set the peer's typing state. */
+static void test_timed_text_and_typing_travel_end_to_end(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *young;
+    struct client_session *cs, *ts = NULL;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_pair(h, anna, "family", &young, &cs), 0);
+    struct client_session *ys = client_young_session(young);
+    char got[LOTSE_MAX_MESSAGE + 1];
+
+    assert_int_equal(client_send_typing(young, ys, true), 0);
+    assert_int_equal(client_send_timed(young, ys, 1767225600123ULL, "Hallo", 5), 0);
+    assert_int_equal(client_recv_text(anna, &ts, got, sizeof got, T), 5);
+    assert_string_equal(got, "Hallo");
+    assert_ptr_equal(ts, cs);
+    assert_int_equal(cs->last_rx_type, LOTSE_INNER_TIMED_TEXT);
+    assert_true(cs->last_rx_time_ms == 1767225600123ULL);
+    assert_int_equal(cs->peer_typing, 1);
+    assert_true(cs->typing_seen == 1);
+
+    assert_int_equal(client_send_typing(anna, cs, true), 0);
+    assert_int_equal(client_send_typing(anna, cs, false), 0);
+    static const char back[] = "Hallo zur\xc3\xbc"
+                               "ck";
+    assert_int_equal(client_send_timed(anna, cs, 1767225660000ULL, back, 13), 0);
+    assert_int_equal(client_recv_text(young, NULL, got, sizeof got, T), 13);
+    assert_string_equal(got, back);
+    assert_true(ys->last_rx_time_ms == 1767225660000ULL);
+    assert_int_equal(ys->peer_typing, 0);
+    assert_true(ys->typing_seen == 2);
+    /* every frame, notices too, was acknowledged: nothing waits for a resend */
+    assert_int_equal(client_pump(young, 400), 0);
+    assert_int_equal(client_pump(anna, 400), 0);
+    assert_true(ys->acked_by_peer == 2 && cs->acked_by_peer == 3);
+
+    client_free(young);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 static void test_plaintext_never_in_server_memory_log_or_database(void **state)
 {
     struct harness *h = *state;
@@ -272,6 +317,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_messages_both_ways_decrypt_in_every_bucket_and_at_max_length,
                                         harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_timed_text_and_typing_travel_end_to_end, harness_setup,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_plaintext_never_in_server_memory_log_or_database,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_session_row_after_end_has_metadata_and_rounded_start,

@@ -1,5 +1,6 @@
 /* client.c — lotse protocol client with real crypto; see client.h. */
 #include "client.h"
+#include "lotse/inner.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -1108,22 +1109,29 @@ int client_take_and_key(struct client *c, struct client_session **s, int timeout
 
 /* ---- end-to-end messages ---------------------------------------------------- */
 
+static int seal_type(struct client_session *s, uint8_t type, const uint8_t *body, size_t len,
+                     uint8_t *out)
+{
+    if (!s->active)
+        return -ENOTCONN;
+    return lotse_channel_seal(&s->ch, type, body, len, out, LOTSE_MAX_BINARY_FRAME);
+}
+
 int client_seal(struct client *c, struct client_session *s, const char *text, size_t len,
                 uint8_t *out)
 {
     (void)c;
-    if (!s->active)
-        return -ENOTCONN;
-    return lotse_channel_seal(&s->ch, LOTSE_INNER_TEXT, (const uint8_t *)text, len, out,
-                              LOTSE_MAX_BINARY_FRAME);
+    return seal_type(s, LOTSE_INNER_TEXT, (const uint8_t *)text, len, out);
 }
 
-int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len)
+/* Seals body as type, keeps it until ACKed and sends it. */
+static int send_type(struct client *c, struct client_session *s, uint8_t type, const uint8_t *body,
+                     size_t len)
 {
     if (s->unacked_len == CLIENT_UNACKED_MAX)
         return -ENOBUFS;
     uint64_t seq = s->ch.next_tx_seq;
-    int n = client_seal(c, s, text, len, c->last_frame);
+    int n = seal_type(s, type, body, len, c->last_frame);
     if (n < 0)
         return n;
     c->last_frame_len = (size_t)n;
@@ -1133,6 +1141,27 @@ int client_send_text(struct client *c, struct client_session *s, const char *tex
     /* A send that fails on a dropped connection is not an error for the
      * conversation: the frame is kept and goes again after resume. */
     return client_send_binary(c, c->last_frame, (size_t)n);
+}
+
+int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len)
+{
+    return send_type(c, s, LOTSE_INNER_TEXT, (const uint8_t *)text, len);
+}
+
+int client_send_timed(struct client *c, struct client_session *s, uint64_t time_ms,
+                      const char *text, size_t len)
+{
+    uint8_t body[LOTSE_MAX_MESSAGE];
+    int n = lotse_timed_text_pack(time_ms, (const uint8_t *)text, len, body, sizeof(body));
+    if (n < 0)
+        return n;
+    return send_type(c, s, LOTSE_INNER_TIMED_TEXT, body, (size_t)n);
+}
+
+int client_send_typing(struct client *c, struct client_session *s, bool on)
+{
+    const uint8_t b = on ? 1 : 0;
+    return send_type(c, s, LOTSE_INNER_TYPING, &b, 1);
 }
 
 int client_resend_unacked(struct client *c, struct client_session *s)
@@ -1185,6 +1214,39 @@ int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms
         memcpy(buf, f.data, f.len);
     free(f.data);
     return rc;
+}
+
+/* What an opened body of len bytes in buf is (§6 "Messages"): a text stays,
+ * a timed text's text moves to buf[0] (its time noted), a typing notice is
+ * noted and -EAGAIN; a body that does not fit its type, or a type this client
+ * does not know, -EBADMSG. Returns the text's length. */
+static int inner_text(struct client_session *s, uint8_t type, char *buf, size_t len)
+{
+    const uint8_t *text;
+    size_t tl;
+    uint64_t ms;
+    int on;
+    switch (type) {
+    case LOTSE_INNER_TEXT:
+        s->last_rx_type = type;
+        s->last_rx_time_ms = 0;
+        return (int)len;
+    case LOTSE_INNER_TIMED_TEXT:
+        if (lotse_timed_text_parse((const uint8_t *)buf, len, &ms, &text, &tl) != 0)
+            return -EBADMSG;
+        memmove(buf, text, tl);
+        s->last_rx_type = type;
+        s->last_rx_time_ms = ms;
+        return (int)tl;
+    case LOTSE_INNER_TYPING:
+        if (lotse_typing_parse((const uint8_t *)buf, len, &on) != 0)
+            return -EBADMSG;
+        s->peer_typing = on;
+        s->typing_seen++;
+        return -EAGAIN;
+    default:
+        return -EBADMSG;
+    }
 }
 
 int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
@@ -1247,11 +1309,16 @@ int client_recv_text(struct client *c, struct client_session **s_out, char *buf,
             return rc;
         s->gap_since = 0;
         s->rx_stalled = false;
+        if (c->auto_ack)
+            client_send_ack(c, s, s->ch.last_rx_seq);
+        rc = inner_text(s, type, buf, (size_t)rc);
+        if (rc == -EAGAIN)
+            continue; /* a typing notice: not a text */
+        if (rc < 0)
+            return rc;
         buf[rc] = 0;
         if (s_out)
             *s_out = s;
-        if (c->auto_ack)
-            client_send_ack(c, s, s->ch.last_rx_seq);
         return rc;
     }
 }

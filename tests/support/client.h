@@ -86,6 +86,11 @@ struct client_session {
     uint64_t acked_by_peer;         /* highest seq of an authenticated ACK received */
     uint64_t acks_received;         /* number of authenticated ACKs received */
     uint64_t acks_rejected;         /* ACKs whose tag or range failed: ignored */
+    /* inner types (§6 "Messages") of what client_recv_text opened */
+    uint8_t last_rx_type;           /* of the last text: LOTSE_INNER_TEXT or _TIMED_TEXT */
+    uint64_t last_rx_time_ms;       /* its sender time (timed text), else 0 */
+    int peer_typing;                /* 1 after a typing notice 1, else 0 */
+    uint64_t typing_seen;           /* typing notices opened */
 
     /* reliability and resume (§5.2) */
     struct client_sent unacked[CLIENT_UNACKED_MAX]; /* oldest first */
@@ -341,6 +346,12 @@ int client_seal(struct client *c, struct client_session *s, const char *text, si
  * the session until the peer's ACK covers it (-ENOBUFS when that list is full:
  * nothing is sealed then). */
 int client_send_text(struct client *c, struct client_session *s, const char *text, size_t len);
+/* Seals and sends a timed text (inner type 2: time_ms || text, §6) like
+ * client_send_text. */
+int client_send_timed(struct client *c, struct client_session *s, uint64_t time_ms,
+                      const char *text, size_t len);
+/* Seals and sends a typing notice (inner type 3: 1 = writing, 0 = stopped). */
+int client_send_typing(struct client *c, struct client_session *s, bool on);
 /* Sends the authenticated ACK frame for seq. Before the channel exists (tests of
  * the server's state checks) the tag is 16 zero bytes. */
 int client_send_ack(struct client *c, struct client_session *s, uint64_t seq);
@@ -358,7 +369,10 @@ int client_recv_frame(struct client *c, uint8_t *buf, size_t cap, int timeout_ms
  * -EALREADY frame is counted in s->duplicates, acknowledged again and skipped,
  * an -ERANGE frame (ahead of frames lost with a dropped connection, which
  * the sender resends) is counted in s->gaps and skipped, and an -EBADMSG frame
- * (corrupted or forged) in s->rejected and skipped. */
+ * (corrupted or forged) in s->rejected and skipped. A timed text gives its
+ * text (its sender time in s->last_rx_time_ms); a typing notice is not a text:
+ * it sets s->peer_typing, counts in s->typing_seen and is skipped; a body that
+ * does not fit its type is -EBADMSG. */
 int client_recv_text(struct client *c, struct client_session **s_out, char *buf, size_t cap,
                      int timeout_ms);
 
