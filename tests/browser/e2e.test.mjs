@@ -470,8 +470,10 @@ test('the supervisor sees a waiting young person, today\'s count and a counsello
     await s.waitForTimeout(1200);
     await shoot(s, 'supervisor-escalation');
 
-    // the chat ends: the escalation is closed, the title calm again, "ended" counts it
-    await panel.locator('button.danger').click();
+    // the chat ends (confirmed, no closing message): the escalation is closed,
+    // the title calm again, "ended" counts it
+    await panel.locator('button.danger', { hasText: 'Chat beenden' }).click();
+    await panel.locator('.end-yes').click();
     await s.locator('#esc-none').waitFor();
     assert.equal(await s.locator('#esc-list li').count(), 0);
     assert.equal(await s.title(), 'Supervision');
