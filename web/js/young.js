@@ -398,10 +398,13 @@ function onTransferred(m) {
     s.awaiting = 'transfer';
     s.conn.sendJson(msg('rekey', { sid: s.sidHex, pk: b64encode(s.kp.publicKey) }));
     setComposer(false);
-    if (s.name) systemLine('transfer.line', { name: s.name });
-    else systemLine('transfer.line.anon');
+    // The counsellor logged out or stayed away: someone else takes over.
+    s.counsellorLeft = m.reason === 'counsellor_left';
+    const line = s.counsellorLeft ? 'transfer.left.line' : 'transfer.line';
+    if (s.name) systemLine(line, { name: s.name });
+    else systemLine(`${line}.anon`);
     setText($('chat-title'), 'transfer.title');
-    chatNotice('transfer.wait');
+    chatNotice(s.counsellorLeft ? 'transfer.left.wait' : 'transfer.wait');
     showIfHidden('view-chat');
 }
 
@@ -436,7 +439,10 @@ function onMessage(m) {
         break;
     case 'queue':
         showQueue(m.pos, m.eta, m.staffed);
-        if (s.awaiting === 'transfer') chatNotice('transfer.queue');
+        if (s.awaiting === 'transfer') {
+            chatNotice(m.staffed === false ? 'transfer.queue.nobody'
+                : s.counsellorLeft ? 'transfer.left.wait' : 'transfer.queue');
+        }
         break;
     case 'closed':
         dropSession();
