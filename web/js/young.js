@@ -69,6 +69,20 @@ function footerLinksLeave(here) {
     }
 }
 
+// Followed in this tab (from the start page), a footer link replaces this
+// page's history entry, as the pages' own links do (page-exit.js): the
+// service keeps at most one entry, and after a quick exit "back" leads away.
+function footerLinksReplace() {
+    const nav = document.querySelector('.footer-links');
+    if (!nav) return;
+    nav.addEventListener('click', (ev) => {
+        const a = ev.target.closest('a');
+        if (!a || a.target || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+        ev.preventDefault();
+        location.replace(a.href);
+    });
+}
+
 function showIfHidden(view) {
     if ($(view).hidden) show(view);
 }
@@ -667,6 +681,7 @@ function send(ev) {
 // ---- wiring --------------------------------------------------------------------------
 
 function wire() {
+    footerLinksReplace();
     $('quick-exit').addEventListener('click', quickExit);
     // Escape twice in a row leaves as the button does (said in the hint)
     let lastEscape = -Infinity;
