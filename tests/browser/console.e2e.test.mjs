@@ -162,6 +162,7 @@ test('four chats at 1280 × 800: labels tell them apart, times, typing both ways
     // typing travels inside the channel, both ways
     await panels[0].locator('textarea').pressSequentially('Moment');
     await y0.locator('#typing', { hasText: 'schreibt' }).waitFor();
+    await y0.screenshot({ path: join(SHOTS, `console-${TAG}-young-typing-1280.png`) });
     await y0.locator('#text').pressSequentially('Ich');
     await panels[0].locator('.typing', { hasText: 'schreibt gerade' }).waitFor();
     await counsellorSays(panels[0], 'Moment, ich schaue nach.');
@@ -192,7 +193,6 @@ test('four chats at 1280 × 800: labels tell them apart, times, typing both ways
     assert.ok(tabBox.y >= 56, 'the tabs are not under the top bar');
 
     await c.screenshot({ path: join(SHOTS, `console-${TAG}-four-chats-1280.png`) });
-    await y0.screenshot({ path: join(SHOTS, `console-${TAG}-young-typing-1280.png`) });
     for (const y of youngs) await y.context.close();
     await cctx.close();
     assertNoProblems();

@@ -53,7 +53,7 @@ function openChat(m, youngPk) {
         sid: hexdecode(m.sid),
         topic: m.topic,
         waited: m.waited | 0,
-        no: (st.chatNo = (st.chatNo || 0) + 1), // a short number to tell two chats of a topic apart
+        no: ++st.chatNo, // a short number to tell two chats of a topic apart
         startedAt: Date.now(),
         youngPk,
         channel: null,

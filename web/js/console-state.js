@@ -38,6 +38,7 @@ export const st = {
     newChatNotice: false,
     lastSummary: null,
     orgTemplates: [], // the organisation's canned replies of this login (console-templates.js)
+    chatNo: 0, // the last chat's short number (its label: topic #n)
     status: { available: false, capacity: 1 },
     // After a dropped connection the console resumes with the session token
     // (PROTOCOL.md §4.2, §5.2); chats and their keys stay in memory meanwhile.
