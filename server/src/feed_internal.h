@@ -1,8 +1,9 @@
 /* feed_internal.h — the feed's state, shared by the files of the feed only:
  * feed.c (today's counts, the snapshot and its timer), feed_waits.c (the wait
  * samples of the last hour), feed_supervisors.c (who gets the feed, their
- * stats tokens) and feed_escalations.c. Everything here lives on the service
- * thread and in hub->feed, which feed.c owns (feed_create/feed_destroy). */
+ * stats tokens), feed_escalations.c and feed_counsellors.c (the list of
+ * counsellors). Everything here lives on the service thread and in hub->feed,
+ * which feed.c owns (feed_create/feed_destroy). */
 #ifndef LOTSE_FEED_INTERNAL_H
 #define LOTSE_FEED_INTERNAL_H
 
@@ -25,6 +26,7 @@ struct hub;
 #define FEED_MAX_ESCALATIONS    256  /* open at once */
 #define FEED_LISTED_ESCALATIONS 32   /* listed in one feed message: it stays below 8 KiB */
 #define FEED_MAX_SUPERVISORS    64
+#define FEED_LISTED_COUNSELLORS 200 /* in one `counsellors` message: it stays below 40 KiB */
 #define FEED_LOAD_RETRY_MS      5000
 #define FEED_TOKEN_BYTES        32
 
@@ -81,7 +83,8 @@ struct feed {
     int load_day_key;
     uint64_t snap_started, snap_ended, snap_abandoned; /* our rows queued before the load query */
 
-    uint8_t last_hash[16]; /* of the last feed sent */
+    uint8_t last_hash[16];        /* of the last feed sent */
+    uint8_t counsellors_key[16];  /* of the last list of counsellors sent (feed_counsellors.c) */
     bool force;            /* send the next snapshot even if unchanged (a supervisor joined) */
 };
 
@@ -104,6 +107,12 @@ void feed_waits_scan(struct feed *f, int64_t now);
 int feed_supervisors_sync(struct feed *f);
 /* Sends buf (len bytes, a whole message the caller keeps) to every supervisor. */
 void feed_supervisors_send(struct hub *hub, const char *buf, size_t len);
+
+/* ---- feed_counsellors.c ---- */
+
+/* Sends every supervisor the list of counsellors when it changed since the
+ * last one sent, or when f->force (a supervisor joined; the caller clears it). */
+void feed_counsellors_push(struct feed *f, int64_t now);
 
 /* ---- feed_escalations.c ---- */
 
