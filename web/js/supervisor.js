@@ -3,12 +3,16 @@
 // counts, open escalations (metadata only) and the server's alarms as a red
 // banner; two small SVG charts whose history is kept in memory only (since the
 // page was opened). `queue_summary` is used only until a feed arrives (an
-// older server sends none). Never content, never who a young person is.
+// older server sends none). The list of counsellors is supervisor-staff.js's,
+// today and this week from the statistics supervisor-history.js's (with the
+// `stats_token` of this login). Never content, never who a young person is.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
 import { connect } from './ws.js';
 import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
 import { MAIL_TEXTS, loadMailTarget, renderMail } from './supervisor-mail.js';
+import { STAFF_TEXTS, clearCounsellors, handleOf, renderCounsellors, tookCounsellors } from './supervisor-staff.js';
+import { HISTORY_TEXTS, renderHistory, startHistory, stopHistory } from './supervisor-history.js';
 
 setTexts({
     de: {
@@ -54,6 +58,7 @@ setTexts({
         'esc.title': 'Offene Meldungen an die Supervision',
         'esc.none': 'Keine offenen Meldungen.',
         'esc.who': 'Beratende Person Nr. {id}',
+        'esc.handle': 'gemeldet von {handle}',
         'esc.since': 'seit {clock} Uhr ({ago})',
         'esc.ago': 'vor {d}',
         'esc.more': 'und {n} weitere, hier nicht aufgeführt.',
@@ -120,6 +125,7 @@ setTexts({
         'esc.title': 'Open escalations to supervision',
         'esc.none': 'No open escalations.',
         'esc.who': 'Counsellor no. {id}',
+        'esc.handle': 'reported by {handle}',
         'esc.since': 'since {clock} ({ago})',
         'esc.ago': '{d} ago',
         'esc.more': 'and {n} more, not listed here.',
@@ -183,6 +189,7 @@ function doLogin(ev) {
 
 function onLost() {
     conn = null;
+    stopHistory(); // the stats token died with the connection
     showLogin(loggedIn ? 'login.lost' : 'error.other', { code: 'connection' });
 }
 
@@ -222,6 +229,10 @@ function onMessage(m) {
                 render();
             }
         }
+    } else if (m.t === 'counsellors') {
+        tookCounsellors(m);
+    } else if (m.t === 'stats_token') {
+        if (typeof m.token === 'string') startHistory(m.token);
     } else if (m.t === 'queue_summary') {
         if (!haveFeed) took(m);
     } else if (m.t === 'error' && !loggedIn) {
@@ -299,6 +310,7 @@ function render() {
     renderEscalations(m);
     renderTopics(m);
     renderCharts(longest);
+    renderCounsellors();
 }
 
 /** The red banner: the server's alarms; the client's own rule only when it sends none. */
@@ -351,7 +363,7 @@ function renderEscalations(m) {
         clock: clock(e.at), ago: t('esc.ago', { d: shortDuration(Math.max(0, now - e.at)) }),
     });
     // rebuilt only when the list changes; between, only the ages move
-    const key = `${currentLang()}|${list.map((e) => `${e.sid}/${e.counsellor}/${e.topic}/${e.at}`).join(',')}`;
+    const key = `${currentLang()}|${list.map((e) => `${e.sid}/${e.counsellor}:${handleOf(e.counsellor)}/${e.topic}/${e.at}`).join(',')}`;
     if (ol.dataset.key === key) {
         ol.querySelectorAll('.esc-since').forEach((el, i) => { el.textContent = sinceText(list[i]); });
     } else {
@@ -373,7 +385,9 @@ function escalationItem(e, since) {
     setTopicText(topic, e.topic);
     const who = document.createElement('span');
     who.className = 'esc-who';
-    setText(who, 'esc.who', { id: e.counsellor });
+    const handle = handleOf(e.counsellor);
+    if (handle) setText(who, 'esc.handle', { handle });
+    else setText(who, 'esc.who', { id: e.counsellor });
     const time = document.createElement('time');
     time.className = 'esc-since';
     time.dateTime = new Date(e.at * 1000).toISOString();
@@ -511,6 +525,7 @@ function main() {
     bindSwitch($('lang'));
     onLanguageChange(() => {
         render();
+        renderHistory();
     });
     $('login-form').addEventListener('submit', doLogin);
     $('logout').addEventListener('click', () => {
@@ -520,12 +535,16 @@ function main() {
         haveFeed = false;
         seenEsc.clear();
         history.length = 0;
+        clearCounsellors();
+        stopHistory();
         $('announce').textContent = '';
         updateTitle();
         showLogin();
     });
     setInterval(render, 1000);
     addTexts(MAIL_TEXTS);
+    addTexts(STAFF_TEXTS);
+    addTexts(HISTORY_TEXTS);
     loadMailTarget();
     apply();
 }
