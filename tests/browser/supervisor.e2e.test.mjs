@@ -94,8 +94,9 @@ function duration(secs) {
     return m < 60 ? `${m} Min.` : `${Math.floor(m / 60)} Std. ${m % 60} Min.`;
 }
 
-/** Hourly rows of earlier today and of yesterday in topic "other"; the run's
- * own sessions are in the current hour, which the aggregate leaves alone. */
+/** Hourly rows of earlier today and of the two days before in topic "other";
+ * the run's own sessions are in the current hour, which the aggregate leaves
+ * alone. */
 function seedHistory() {
     const row = (daysAgo, hour, v) => psql(`INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated,
         wait_p50, wait_p90, mean_duration, mail_opened, mail_answered_within_target)
@@ -110,11 +111,15 @@ function seedHistory() {
     row(2, 11, [4, 0, 1, 20, 70, 600, 1, 0]);
 }
 
-/** Today's and the week's figures, as the page must show them: the days as
- * GET /stats gives them, the week weighted as supervisor-history.js does. */
+/** Today's, this week's and the seven days' figures, as the page must show
+ * them: the days as GET /stats gives them, their sums weighted as
+ * supervisor-history.js does. */
 function expected(which) {
-    const since = which === 'today' ? `date_trunc('day', now() AT TIME ZONE '${ZONE}')`
-        : `date_trunc('week', now() AT TIME ZONE '${ZONE}')`;
+    const since = {
+        today: `date_trunc('day', now() AT TIME ZONE '${ZONE}')`,
+        week: `date_trunc('week', now() AT TIME ZONE '${ZONE}')`,
+        seven: `date_trunc('day', now() AT TIME ZONE '${ZONE}') - interval '6 days'`,
+    }[which];
     const out = psql(`WITH d AS (SELECT sum(sessions) s, sum(abandoned) a, sum(escalated) e,
         coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0) p50,
         coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0) p90,
@@ -172,7 +177,11 @@ test('the supervisor sees the counsellors now, one going away and gone, and toda
     assert.match(await today.locator('th').textContent(), /\(heute\)$/);
     assert.deepEqual(await cells(today), expected('today'));
     assert.deepEqual(await cells(s.locator('#hist-total tr.week')), expected('week'));
-    assert.equal(await s.locator('#hist-rows tr').count(), (new Date(`${berlinDay}T12:00:00Z`).getUTCDay() + 6) % 7 + 1);
+    assert.deepEqual(await cells(s.locator('#hist-total tr.seven')), expected('seven'));
+    assert.equal(await s.locator('#hist-rows tr').count(), 7);
+    // the days before this week's Monday are shown, apart
+    const fromMonday = (new Date(`${berlinDay}T12:00:00Z`).getUTCDay() + 6) % 7;
+    assert.equal(await s.locator('#hist-rows tr.before-week').count(), 6 - fromMonday);
     assert.match(await s.locator('#hist-note').textContent(), /Stand \d\d:\d\d Uhr, Zeitzone Europe\/Berlin/);
     await s.waitForTimeout(600);
     await s.screenshot({ path: join(SHOTS, 'supervisor-staff-history-1280.png'), fullPage: true });

@@ -1,5 +1,5 @@
-// supervisor-history.js — today and this week (Monday to today, in the
-// service's time zone) from the hourly statistics: GET /stats with the stats
+// supervisor-history.js — today, this week (from Monday) and the last seven
+// days, in the service's time zone, from the hourly statistics: GET /stats with the stats
 // token the server gave this login (PROTOCOL.md §4.3 "History"). The server
 // updates the hourly rows every few minutes, and only for completed hours; so
 // the page asks again every five minutes. The token is kept in memory only.
@@ -8,7 +8,7 @@ import { currentLang, setText, shortDuration, t } from './i18n.js';
 /** The panel's texts (supervisor.js adds them with addTexts). */
 export const HISTORY_TEXTS = {
     de: {
-        'hist.title': 'Heute und diese Woche (Statistik)',
+        'hist.title': 'Heute, diese Woche, die letzten 7 Tage (Statistik)',
         'hist.day': 'Tag',
         'hist.sessions': 'Chats',
         'hist.abandoned': 'nie übernommen',
@@ -19,13 +19,14 @@ export const HISTORY_TEXTS = {
         'hist.mail': 'Post: neue Fäden',
         'hist.mailok': 'Post: rechtzeitig beantwortet',
         'hist.today': 'heute',
-        'hist.week': 'Diese Woche',
+        'hist.week': 'Diese Woche (ab Montag)',
+        'hist.seven': 'Letzte 7 Tage',
         'hist.note': 'Aus der Stundenstatistik: Chats zählen nach vollen Stunden, alle paar Minuten nachgetragen (die Zahlen „Heute“ oben sind live). Median und 90 % eines Tages: Mittel der Stundenwerte, gewichtet nach Chats. Stand {clock} Uhr, Zeitzone {tz}.',
         'hist.error': 'Die Statistik ist gerade nicht erreichbar ({code}). Neuer Versuch in ein paar Minuten.',
         'hist.loading': 'Statistik wird geladen …',
     },
     en: {
-        'hist.title': 'Today and this week (statistics)',
+        'hist.title': 'Today, this week, the last 7 days (statistics)',
         'hist.day': 'Day',
         'hist.sessions': 'Chats',
         'hist.abandoned': 'never taken',
@@ -36,7 +37,8 @@ export const HISTORY_TEXTS = {
         'hist.mail': 'Mail: new threads',
         'hist.mailok': 'Mail: answered in time',
         'hist.today': 'today',
-        'hist.week': 'This week',
+        'hist.week': 'This week (from Monday)',
+        'hist.seven': 'Last 7 days',
         'hist.note': 'From the hourly statistics: chats count by completed hours, added every few minutes (the “Today” figures above are live). A day’s median and 90 %: the mean of its hours’, weighted by chats. As of {clock}, time zone {tz}.',
         'hist.error': 'The statistics cannot be reached right now ({code}). Trying again in a few minutes.',
         'hist.loading': 'Loading the statistics …',
@@ -113,14 +115,14 @@ function todayIn(timeZone) {
     return `${get('year')}-${get('month')}-${get('day')}`;
 }
 
-/** The days from Monday of today's week to today, as "YYYY-MM-DD". */
-function weekDays(today) {
+/** The seven days up to today, as "YYYY-MM-DD", and the first day of today's week (Monday). */
+function lastDays(today) {
     const [y, m, d] = today.split('-').map(Number);
     const at = Date.UTC(y, m - 1, d);
-    const fromMonday = (new Date(at).getUTCDay() + 6) % 7;
+    const day = (i) => new Date(at - i * 86400000).toISOString().slice(0, 10);
     const days = [];
-    for (let i = fromMonday; i >= 0; i--) days.push(new Date(at - i * 86400000).toISOString().slice(0, 10));
-    return days;
+    for (let i = 6; i >= 0; i--) days.push(day(i));
+    return { days, monday: day((new Date(at).getUTCDay() + 6) % 7) };
 }
 
 /** Sums over days; the waits weighted by sessions, the duration by sessions taken (as the server does). */
@@ -168,29 +170,36 @@ function dayLabel(day, isToday) {
     return isToday ? `${text} (${t('hist.today')})` : text;
 }
 
-/** Draws the week's days, today marked, and the week's total. */
+function totalRow(key, rows) {
+    const tr = document.createElement('tr');
+    tr.className = key === 'hist.week' ? 'week' : 'seven';
+    tr.append(cell('th', t(key)));
+    tr.firstChild.scope = 'row';
+    figures(tr, total(rows));
+    return tr;
+}
+
+/** Draws the last seven days, today marked, this week's total and the seven days'. */
 export function renderHistory() {
     if (!data) return;
     const zone = knownZone(data.timezone);
     const today = todayIn(zone);
     const byDay = new Map(data.daily.map((r) => [r.day, r]));
     const zero = Object.fromEntries(COLS.map((c) => [c, 0]));
-    const rows = weekDays(today).map((day) => ({ day, ...zero, ...byDay.get(day) }));
+    const { days, monday } = lastDays(today);
+    const rows = days.map((day) => ({ day, ...zero, ...byDay.get(day) }));
     $('hist-rows').replaceChildren(...rows.map((r) => {
         const tr = document.createElement('tr');
         tr.dataset.day = r.day;
         if (r.day === today) tr.className = 'today';
+        else if (r.day < monday) tr.className = 'before-week';
         tr.append(cell('th', dayLabel(r.day, r.day === today)));
         tr.firstChild.scope = 'row';
         figures(tr, r);
         return tr;
     }));
-    const tr = document.createElement('tr');
-    tr.className = 'week';
-    tr.append(cell('th', t('hist.week')));
-    tr.firstChild.scope = 'row';
-    figures(tr, total(rows));
-    $('hist-total').replaceChildren(tr);
+    $('hist-total').replaceChildren(totalRow('hist.week', rows.filter((r) => r.day >= monday)),
+        totalRow('hist.seven', rows));
     const clock = loadedAt.toLocaleTimeString('de-DE', { timeZone: zone, hour: '2-digit', minute: '2-digit' });
     $('hist-note').classList.remove('alert');
     setText($('hist-note'), 'hist.note', { clock, tz: data.timezone });
