@@ -19,20 +19,6 @@
 
 #define T 5000
 
-/* The integer after "key": in text after anchor; LLONG_MIN when absent. */
-static long long int_after(const char *text, const char *anchor, const char *key)
-{
-    const char *p = anchor ? strstr(text, anchor) : text;
-    if (!p)
-        return LLONG_MIN;
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    p = strstr(p, k);
-    if (!p)
-        return LLONG_MIN;
-    return strtoll(p + strlen(k), NULL, 10);
-}
-
 /* Waits for a `counsellors` list that contains every needle and none of the
  * unwanted (NULL-terminated, may be NULL); returns it (free it) or NULL. */
 static char *wait_list(struct client *sup, const char *const *needles, const char *const *unwanted)
@@ -87,7 +73,7 @@ test_counsellor_list_shows_online_away_chats_and_longest_then_drops_after_grace(
     assert_non_null(m);
     printf("two counsellors with chats: %s\n", m);
     assert_true(strstr(m, anna_e) < strstr(m, ben_e)); /* by handle */
-    assert_true(int_after(m, anna_e, "longest") >= 0);
+    assert_true(harness_json_int(m, anna_e, "longest") >= 0);
     assert_non_null(strstr(m, "\"away\":null}"));
     assert_null(strstr(m, "sid")); /* nothing about a session or a young person */
     assert_null(strstr(m, "family"));
@@ -106,11 +92,11 @@ test_counsellor_list_shows_online_away_chats_and_longest_then_drops_after_grace(
     m = wait_list(sue, away, NULL);
     assert_non_null(m);
     printf("ben away: %s\n", m);
-    assert_int_equal(int_after(m, "\"handle\":\"ben\"", "chats"), 1);
-    assert_true(int_after(m, "\"handle\":\"ben\"", "longest") >= 1);
-    long long ben_away = int_after(m, "\"handle\":\"ben\"", "away");
+    assert_int_equal(harness_json_int(m, "\"handle\":\"ben\"", "chats"), 1);
+    assert_true(harness_json_int(m, "\"handle\":\"ben\"", "longest") >= 1);
+    long long ben_away = harness_json_int(m, "\"handle\":\"ben\"", "away");
     assert_true(ben_away >= 0 && ben_away <= 3);
-    assert_true(int_after(m, "\"handle\":\"anna\"", "longest") >= 1);
+    assert_true(harness_json_int(m, "\"handle\":\"anna\"", "longest") >= 1);
     assert_non_null(strstr(m, "\"handle\":\"anna\",\"state\":\"online\","));
     free(m);
 
@@ -169,11 +155,8 @@ static void test_history_gives_today_and_the_week_from_the_hourly_rows(void **st
 
     struct client *sue;
     assert_int_equal(harness_counsellor(h, "sue", &sue), 0);
-    char *tok = harness_next_raw(sue, "stats_token", T);
-    assert_non_null(tok);
-    char token[64] = "";
-    assert_int_equal(sscanf(strstr(tok, "\"token\":\"") + 9, "%63[A-Za-z0-9_-]", token), 1);
-    free(tok);
+    char token[64];
+    assert_int_equal(harness_stats_token(sue, token, sizeof token), 0);
     char *body = malloc(65536);
     int status;
     assert_int_equal(harness_http_get_auth(h, 0, "/stats?days=7", token, &status, body, 65536), 0);
