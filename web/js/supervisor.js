@@ -62,7 +62,7 @@ setTexts({
         'esc.since': 'seit {clock} Uhr ({ago})',
         'esc.ago': 'vor {d}',
         'esc.more': 'und {n} weitere, hier nicht aufgeführt.',
-        'esc.announce': 'Neue Meldung an die Supervision: Thema {topic}, Beratende Person Nr. {id}, um {clock} Uhr.',
+        'esc.announce': 'Neue Meldung an die Supervision: Thema {topic}, {who}, um {clock} Uhr.',
         'topics.prio': 'Vorrang',
         'topics.prionote': '★ Vorrang: Diese Themen werden vor allen anderen vergeben.',
         'stat.waiting': 'Wartend',
@@ -129,7 +129,7 @@ setTexts({
         'esc.since': 'since {clock} ({ago})',
         'esc.ago': '{d} ago',
         'esc.more': 'and {n} more, not listed here.',
-        'esc.announce': 'New escalation to supervision: topic {topic}, counsellor no. {id}, at {clock}.',
+        'esc.announce': 'New escalation to supervision: topic {topic}, {who}, at {clock}.',
         'topics.prio': 'priority',
         'topics.prionote': '★ Priority: these topics are served before all others.',
         'stat.waiting': 'Waiting',
@@ -252,13 +252,19 @@ function clock(unix) {
     return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
 }
 
+/** Who escalated: the handle from the list of counsellors, else the account id. */
+function whoText(e) {
+    const handle = handleOf(e.counsellor);
+    return handle ? t('esc.handle', { handle }) : t('esc.who', { id: e.counsellor });
+}
+
 /** Tells screen readers about a new escalation (the list and the title show it too). */
 function announceEscalation(e) {
     const box = $('announce');
     box.textContent = '';
     // a fresh text node a moment later, so a repeat of the same words is read again
     setTimeout(() => {
-        box.textContent = t('esc.announce', { topic: t(`topic.${e.topic}`), id: e.counsellor, clock: clock(e.at) });
+        box.textContent = t('esc.announce', { topic: t(`topic.${e.topic}`), who: whoText(e), clock: clock(e.at) });
     }, 100);
 }
 
@@ -385,9 +391,7 @@ function escalationItem(e, since) {
     setTopicText(topic, e.topic);
     const who = document.createElement('span');
     who.className = 'esc-who';
-    const handle = handleOf(e.counsellor);
-    if (handle) setText(who, 'esc.handle', { handle });
-    else setText(who, 'esc.who', { id: e.counsellor });
+    who.textContent = whoText(e); // the list is rebuilt on a language switch
     const time = document.createElement('time');
     time.className = 'esc-since';
     time.dateTime = new Date(e.at * 1000).toISOString();
