@@ -182,7 +182,10 @@ test('the supervisor sees the counsellors now, one going away and gone, and toda
     // the days before this week's Monday are shown, apart
     const fromMonday = (new Date(`${berlinDay}T12:00:00Z`).getUTCDay() + 6) % 7;
     assert.equal(await s.locator('#hist-rows tr.before-week').count(), 6 - fromMonday);
-    assert.match(await s.locator('#hist-note').textContent(), /Stand \d\d:\d\d Uhr, Zeitzone Europe\/Berlin/);
+    const asOf = (await s.locator('#hist-note').textContent()).match(/Stand (\d\d):\d\d Uhr, Zeitzone Europe\/Berlin/);
+    assert.ok(asOf, 'the note says when and in which zone');
+    // Berlin's hour, not New York's (the device's)
+    assert.equal(asOf[1], new Date().toLocaleTimeString('de-DE', { timeZone: ZONE, hour: '2-digit', hourCycle: 'h23' }).slice(0, 2));
     await s.waitForTimeout(600);
     await s.screenshot({ path: join(SHOTS, 'supervisor-staff-history-1280.png'), fullPage: true });
 

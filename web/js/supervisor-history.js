@@ -3,6 +3,7 @@
 // token the server gave this login (PROTOCOL.md §4.3 "History"). The server
 // updates the hourly rows every few minutes, and only for completed hours; so
 // the page asks again every five minutes. The token is kept in memory only.
+import { clockAt } from './hours.js';
 import { currentLang, setText, shortDuration, t } from './i18n.js';
 
 /** The panel's texts (supervisor.js adds them with addTexts). */
@@ -200,7 +201,7 @@ export function renderHistory() {
     }));
     $('hist-total').replaceChildren(totalRow('hist.week', rows.filter((r) => r.day >= monday)),
         totalRow('hist.seven', rows));
-    const clock = loadedAt.toLocaleTimeString('de-DE', { timeZone: zone, hour: '2-digit', minute: '2-digit' });
+    const clock = clockAt(loadedAt, zone);
     $('hist-note').classList.remove('alert');
     setText($('hist-note'), 'hist.note', { clock, tz: data.timezone });
 }

@@ -8,9 +8,10 @@
 // `stats_token` of this login). Never content, never who a young person is.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
-import { connect } from './ws.js';
+import { connect, fetchConfig } from './ws.js';
 import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
-import { MAIL_TEXTS, loadMailTarget, renderMail } from './supervisor-mail.js';
+import { clockAt } from './hours.js';
+import { MAIL_TEXTS, renderMail, setMailTarget } from './supervisor-mail.js';
 import { STAFF_TEXTS, clearCounsellors, handleOf, renderCounsellors, tookCounsellors } from './supervisor-staff.js';
 import { HISTORY_TEXTS, renderHistory, startHistory, stopHistory } from './supervisor-history.js';
 
@@ -166,6 +167,7 @@ let haveFeed = false; // once a feed came, queue_summary is ignored
 const seenEsc = new Set(); // escalation sids already shown, so each is announced once
 const history = []; // {t, waiting, longest}
 let lastSample = 0;
+let serviceZone; // /config.json "timezone": clock times as the service says them
 
 // ---- login -------------------------------------------------------------------------------
 
@@ -247,9 +249,9 @@ function took(m) {
     render();
 }
 
+/** The time of a Unix time in the service's time zone, whatever the device's. */
 function clock(unix) {
-    const d = new Date(unix * 1000);
-    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    return clockAt(new Date(unix * 1000), serviceZone);
 }
 
 /** Who escalated: the handle from the list of counsellors, else the account id. */
@@ -549,7 +551,11 @@ function main() {
     addTexts(MAIL_TEXTS);
     addTexts(STAFF_TEXTS);
     addTexts(HISTORY_TEXTS);
-    loadMailTarget();
+    fetchConfig().then((c) => {
+        setMailTarget(c);
+        if (typeof c.timezone === 'string') serviceZone = c.timezone;
+        render();
+    }).catch(() => {});
     apply();
 }
 
