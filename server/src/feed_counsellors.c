@@ -7,8 +7,9 @@
  * supervisor reads (state, chats, which chat is the longest, since when away),
  * not the durations, which grow every second; the page grows them itself
  * between two lists. At most FEED_LISTED_COUNSELLORS are listed, by handle, so
- * one message stays below 40 KiB. Staff metadata only: never a session id, a
+ * one message stays below 48 KiB. Staff metadata only: never a session id, a
  * topic of a chat or anything about a young person. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -42,10 +43,11 @@ static int by_handle(const void *a, const void *b)
 }
 
 /* What a supervisor reads of the listed counsellors, as a hash. */
-static void list_key(const struct counsellor *const *list, int n, int total, uint8_t out[16])
+static void list_key(const struct counsellor *const *list, int n, int total,
+                     uint8_t out[FEED_STAFF_KEY_BYTES])
 {
     crypto_generichash_state st;
-    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_init(&st, NULL, 0, FEED_STAFF_KEY_BYTES);
     crypto_generichash_update(&st, (const uint8_t *)&total, sizeof(total));
     for (int i = 0; i < n; i++) {
         const struct counsellor *k = list[i];
@@ -61,7 +63,7 @@ static void list_key(const struct counsellor *const *list, int n, int total, uin
                0};
         crypto_generichash_update(&st, (const uint8_t *)&e, sizeof(e));
     }
-    crypto_generichash_final(&st, out, 16);
+    crypto_generichash_final(&st, out, FEED_STAFF_KEY_BYTES);
 }
 
 static void write_one(const struct counsellor *k, int64_t now, struct lotse_jw *w)
@@ -85,10 +87,22 @@ static void write_one(const struct counsellor *k, int64_t now, struct lotse_jw *
     lotse_jw_obj_end(w);
 }
 
-static void send_list(struct feed *f, const struct counsellor *const *list, int n, int total,
-                      int64_t now)
+int feed_counsellors_write(const struct hub *hub, int64_t now, struct lotse_jw *w,
+                           uint8_t key[FEED_STAFF_KEY_BYTES])
 {
-    struct lotse_jw *w = conn_jw();
+    int total = 0;
+    for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
+        total++;
+    const struct counsellor **list = mem_calloc(total ? (size_t)total : 1, sizeof(*list));
+    if (!list)
+        return -ENOMEM;
+    int n = 0;
+    for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
+        list[n++] = k;
+    qsort(list, (size_t)n, sizeof(*list), by_handle);
+    if (n > FEED_LISTED_COUNSELLORS)
+        n = FEED_LISTED_COUNSELLORS;
+    list_key(list, n, total, key);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "counsellors");
     lotse_jw_int(w, "total", total);
@@ -97,33 +111,19 @@ static void send_list(struct feed *f, const struct counsellor *const *list, int 
         write_one(list[i], now, w);
     lotse_jw_arr_end(w);
     lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len < 0) {
-        log_warn("feed: the list of counsellors does not fit a message");
-        return;
-    }
-    feed_supervisors_send(f->hub, w->buf, (size_t)len);
+    mem_free(list);
+    return lotse_jw_finish(w) < 0 ? -ENOSPC : 0;
 }
 
 void feed_counsellors_push(struct feed *f, int64_t now)
 {
-    int total = 0;
-    for (const struct counsellor *k = counsellor_first(f->hub); k; k = counsellor_next(k))
-        total++;
-    const struct counsellor **list = mem_calloc(total ? (size_t)total : 1, sizeof(*list));
-    if (!list)
-        return; /* tried again in half a second */
-    int n = 0;
-    for (const struct counsellor *k = counsellor_first(f->hub); k; k = counsellor_next(k))
-        list[n++] = k;
-    qsort(list, (size_t)n, sizeof(*list), by_handle);
-    if (n > FEED_LISTED_COUNSELLORS)
-        n = FEED_LISTED_COUNSELLORS;
-    uint8_t key[16];
-    list_key(list, n, total, key);
-    if (f->force || memcmp(key, f->counsellors_key, sizeof(key)) != 0) {
-        memcpy(f->counsellors_key, key, sizeof(key));
-        send_list(f, list, n, total, now);
-    }
-    mem_free(list);
+    struct lotse_jw *w = conn_jw();
+    uint8_t key[FEED_STAFF_KEY_BYTES];
+    int rc = feed_counsellors_write(f->hub, now, w, key);
+    if (rc == -ENOSPC)
+        log_warn("feed: the list of counsellors does not fit a message");
+    if (rc != 0 || (!f->force && memcmp(key, f->counsellors_key, sizeof(key)) == 0))
+        return; /* unchanged, or tried again in half a second */
+    memcpy(f->counsellors_key, key, sizeof(key));
+    feed_supervisors_send(f->hub, w->buf, w->len);
 }
