@@ -21,7 +21,7 @@ export const STAFF_TEXTS = {
         'staff.chatsof': '{n} von {cap}',
         'staff.none': 'Gerade ist niemand angemeldet.',
         'staff.more': 'und {n} weitere, hier nicht aufgeführt.',
-        'staff.note': '„Verbindung weg“: Die Chats warten noch kurz, ob die Verbindung zurückkommt.',
+        'staff.note': '„Verbindung weg“: Die Chats warten kurz, ob die Verbindung zurückkommt; danach gehen sie zurück in die Warteschlange.',
     },
     en: {
         'staff.title': 'Counsellors now',
@@ -36,7 +36,7 @@ export const STAFF_TEXTS = {
         'staff.chatsof': '{n} of {cap}',
         'staff.none': 'Nobody is logged in right now.',
         'staff.more': 'and {n} more, not listed here.',
-        'staff.note': '“Connection lost”: their chats wait a little while for the connection to come back.',
+        'staff.note': '“Connection lost”: their chats wait a little while for the connection to come back, then go back to the queue.',
     },
 };
 
