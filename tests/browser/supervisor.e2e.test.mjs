@@ -145,6 +145,8 @@ test('the supervisor sees the counsellors now, one going away and gone, and toda
     await s.click('#login-button');
     await s.locator('#view-dash').waitFor();
     await s.locator('#staff-card:not([hidden])').waitFor();
+    // the counsellors of earlier tests are gone once their resume grace (15 s) is over
+    await s.locator('#staff-none').waitFor({ state: 'visible', timeout: 30000 });
 
     // two counsellors take chats from real young people: anna two, ben one
     const anna = await counsellor(env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD'));
