@@ -206,12 +206,13 @@ static int stats_body(struct http_pss *pss, struct hub *hub, int days, const str
     lotse_jw_int(&w, "days", days);
     lotse_jw_str(&w, "timezone", hub->cfg->timezone);
     lotse_jw_arr_begin(&w, "daily");
-    static const char *const cols[] = {"sessions", "abandoned", "escalated",
-                                       "wait_p50", "wait_p90",  "mean_duration"};
+    static const char *const cols[] = {"sessions",     "abandoned",     "escalated",
+                                       "wait_p50",     "wait_p90",      "mean_duration",
+                                       "feedback_yes", "feedback_some", "feedback_no"};
     for (int r = 0; r < store_result_rows(res); r++) {
         lotse_jw_obj_begin(&w, NULL);
         lotse_jw_str(&w, "day", store_result_text(res, r, 0));
-        for (int c = 0; c < 6; c++)
+        for (int c = 0; c < 9; c++)
             lotse_jw_int(&w, cols[c], store_result_int(res, r, c + 1));
         lotse_jw_obj_end(&w);
     }
