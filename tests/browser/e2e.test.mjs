@@ -578,7 +578,9 @@ test('a reload mid-chat resumes with new keys, the counsellor sees the key chang
     await y.locator('#chat-title', { hasText: 'Anna' }).waitFor();
     await y.locator('#text:enabled').waitFor();
     assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
-    assert.equal(await y.locator('.msg.theirs').count(), 0, 'older messages are not shown');
+    // the conversation so far is shown again, once (this tab's sessionStorage, young-keep.js)
+    assert.equal(await y.locator('.msg.theirs', { hasText: 'Antwort vor dem Neuladen' }).count(), 1);
+    assert.equal(await y.locator('.msg.mine', { hasText: 'Vor dem Neuladen' }).count(), 1);
     // the counsellor: the key change is visible, announced (role=alert) and in the log
     const marker = panel.locator('.key-changed');
     await marker.waitFor();

@@ -1,6 +1,7 @@
 // young.js — the young person's page: welcome, topic, queue, the encrypted
-// chat, end, quick exit. Nothing is kept after the tab closes: only the
-// session id and resume secret sit in sessionStorage while a chat runs.
+// chat, end, quick exit. Nothing is kept after the tab closes: while a chat
+// runs, the session id, the resume secret and the conversation shown
+// (young-keep.js) sit in this tab's sessionStorage.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
@@ -11,6 +12,8 @@ import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
 import { describeHours, describeMoment } from './hours.js';
 import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
+import { forgetConversation, keepLine, keptLines } from './young-keep.js';
+import { closeEnding, showEnding, wireEnding } from './young-ending.js';
 import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, renderTopicStaffing, sameLookup, setupMail } from './young-mail.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/'; // until /config.json names the service's (quick_exit_url)
@@ -102,6 +105,7 @@ function setComposer(enabled) {
 function forgetStored() {
     sessionStorage.removeItem(STORE_SID);
     sessionStorage.removeItem(STORE_RESUME);
+    forgetConversation();
 }
 
 /** Ends the local side of a session: keys wiped, socket closed, storage cleared. */
@@ -128,6 +132,7 @@ function quickExit() {
     dropSession();
     mailForget();
     sessionStorage.clear();
+    closeEnding();
     $('messages').replaceChildren();
     $('text').value = '';
     const target = config && typeof config.quick_exit_url === 'string' && config.quick_exit_url.startsWith('https://')
@@ -343,6 +348,7 @@ function onResumed(m) {
     }
     if (firstAfterReload) {
         $('messages').replaceChildren();
+        restoreKept();
         setText($('chat-title'), 'chat.title.anon');
         systemLine('resume.reload');
         chatNotice('resume.waitkeys');
@@ -460,7 +466,7 @@ function onMessage(m) {
         onShutdown(m);
         break;
     case 'ended':
-        onEnded(m.reason);
+        onEnded(m.reason, m.feedback === true);
         break;
     case 'error':
         onError(m);
@@ -550,6 +556,7 @@ function onKeys(m) {
     s.name = typeof m.name === 'string' ? m.name.trim() : '';
     if (how === 'start') {
         $('messages').replaceChildren();
+        forgetConversation();
         if (s.name) systemLine('chat.hello', { name: s.name });
         else systemLine('chat.hello.anon');
     } else if (how === 'transfer') {
@@ -597,7 +604,10 @@ function refuse(err) {
     show('view-refused');
 }
 
-function onEnded(reason) {
+/** Ends after which the conversation stays on screen (young-ending.js). */
+const ENDS_KEPT = ['ended_by_counsellor', 'counsellor_left', 'idle', 'shutdown'];
+
+function onEnded(reason, feedback) {
     const key = {
         ended_by_young: s.channel ? 'over.you' : 'over.you.queue',
         abandoned: 'over.you.queue',
@@ -606,8 +616,32 @@ function onEnded(reason) {
         idle: 'over.idle',
         shutdown: 'over.shutdown',
     }[reason] || 'over.lost';
+    if (s.channel && ENDS_KEPT.includes(reason)) {
+        endKept(key, feedback);
+        return;
+    }
     dropSession();
     finish(key);
+}
+
+/** The chat ended with a conversation on screen: it stays (the tab keeps
+ * nothing more), and with `feedback` the connection stays open for the one
+ * question (PROTOCOL.md §5 "After the end"). */
+function endKept(key, feedback) {
+    const conn = feedback && s.conn && s.conn.isOpen() ? s.conn : null;
+    if (conn) s.conn = null; // dropSession must not close it
+    dropSession();
+    setComposer(false);
+    showEnding(key, conn);
+    showIfHidden('view-chat');
+}
+
+/** Leaving an ended chat: the conversation goes, the start page comes. */
+function leaveEnded() {
+    $('messages').replaceChildren();
+    forgetConversation();
+    setComposer(true);
+    showStart();
 }
 
 function finish(key) {
@@ -620,6 +654,11 @@ function finish(key) {
 // ---- messages ------------------------------------------------------------------------
 
 function systemLine(key, vars) {
+    showSystemLine(key, vars);
+    if (s) keepLine({ k: 'system', key, vars });
+}
+
+function showSystemLine(key, vars) {
     const li = document.createElement('li');
     li.className = 'msg system';
     setText(li, key, vars);
@@ -628,7 +667,16 @@ function systemLine(key, vars) {
 }
 
 function addLine(text, mine, stateKey) {
+    if (s) keepLine({ k: mine ? 'mine' : 'theirs', text });
     return appendMessage($('messages'), text, mine, stateKey);
+}
+
+/** After a reload: the conversation this tab kept, as it was shown (young-keep.js). */
+function restoreKept() {
+    for (const line of keptLines()) {
+        if (line.k === 'system') showSystemLine(line.key, line.vars);
+        else appendMessage($('messages'), line.text, line.k === 'mine', 'msg.sent')?.remove();
+    }
 }
 
 function onFrame(bytes) {
@@ -735,6 +783,7 @@ function wireChat() {
         dropSession();
         finish('over.you');
     });
+    wireEnding(leaveEnded);
     for (const id of ['restart', 'refused-restart']) {
         $(id).addEventListener('click', () => {
             $('messages').replaceChildren();
