@@ -2,8 +2,9 @@
 // point 7), so that a reload mid-chat is not a loss. Only what the person
 // already sees on this device, in this tab's sessionStorage: nothing leaves
 // the browser, and closing the tab, quick exit, the end of the chat and
-// starting over clear it. Each line is {k, text} (k: 'mine' | 'theirs') or
-// {k: 'system', key, vars} (an i18n key, shown again in the current language).
+// starting over clear it. Each line is {k, text, at} (k: 'mine' | 'theirs')
+// or {k: 'system', key, vars, at} (an i18n key, shown again in the current
+// language); at: the line's time in ms.
 const STORE = 'lotse.conversation';
 const MAX_LINES = 400; // a long chat keeps its newest lines (storage has ~5 MB)
 
@@ -17,7 +18,7 @@ function read() {
 }
 
 function valid(l) {
-    if (!l || typeof l !== 'object') return false;
+    if (!l || typeof l !== 'object' || !Number.isFinite(l.at)) return false;
     if (l.k === 'mine' || l.k === 'theirs') return typeof l.text === 'string';
     return l.k === 'system' && typeof l.key === 'string' && (l.vars === undefined || typeof l.vars === 'object');
 }

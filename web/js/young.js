@@ -654,11 +654,7 @@ function finish(key) {
 // ---- messages ------------------------------------------------------------------------
 
 function systemLine(key, vars) {
-    showSystemLine(key, vars);
-    if (s) keepLine({ k: 'system', key, vars });
-}
-
-function showSystemLine(key, vars) {
+    keepShown({ k: 'system', key, vars });
     const li = document.createElement('li');
     li.className = 'msg system';
     setText(li, key, vars);
@@ -667,16 +663,31 @@ function showSystemLine(key, vars) {
 }
 
 function addLine(text, mine, stateKey) {
-    if (s) keepLine({ k: mine ? 'mine' : 'theirs', text });
+    keepShown({ k: mine ? 'mine' : 'theirs', text });
     return appendMessage($('messages'), text, mine, stateKey);
 }
 
-/** After a reload: the conversation this tab kept, as it was shown (young-keep.js). */
+/** A line shown while a session runs goes into the tab's keeping (young-keep.js);
+ * `at` is the line's time in ms (the sender's, where a message carries one). */
+function keepShown(line, at = Date.now()) {
+    if (s) keepLine({ ...line, at });
+}
+
+/** After a reload: the conversation this tab kept, as it was shown, each line
+ * at its time; delivery marks are not kept (they were for the old keys). */
 function restoreKept() {
+    const list = $('messages');
     for (const line of keptLines()) {
-        if (line.k === 'system') showSystemLine(line.key, line.vars);
-        else appendMessage($('messages'), line.text, line.k === 'mine', 'msg.sent')?.remove();
+        if (line.k !== 'system') {
+            appendMessage(list, line.text, line.k === 'mine', 'msg.sent', line.at)?.remove();
+            continue;
+        }
+        const li = document.createElement('li');
+        li.className = 'msg system';
+        setText(li, line.key, line.vars);
+        list.append(li);
     }
+    list.scrollTop = list.scrollHeight;
 }
 
 function onFrame(bytes) {
