@@ -20,11 +20,16 @@
 #include "tick.h"
 #include "waiting.h"
 
+bool counsellor_serving(const struct counsellor *k)
+{
+    return k->conn && !k->conn->closing && k->has_cert && k->available;
+}
+
 uint32_t counsellor_staffed_topics(struct hub *hub)
 {
     uint32_t mask = 0;
     for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
-        if (k->conn && !k->conn->closing && k->has_cert && k->available)
+        if (counsellor_serving(k))
             mask |= k->topic_mask;
     return mask;
 }

@@ -44,8 +44,11 @@ struct counsellor {
 #define counsellor_next(k)                                                                         \
     ((k)->link.next ? LIST_ENTRY((k)->link.next, struct counsellor, link) : NULL)
 
-/* The topics (bit i = topic i) at least one counsellor serves right now:
- * connected, on a certified device, available. The start page says when
+/* k takes chats right now: connected (and not closing), on a certified
+ * device, available. Whether k has room is asked separately. */
+bool counsellor_serving(const struct counsellor *k);
+
+/* The topics (bit i = topic i) at least one serving counsellor serves. The start page says when
  * nobody is there for a topic (/config.json "staffed", PROTOCOL.md §9.1). */
 uint32_t counsellor_staffed_topics(struct hub *hub);
 

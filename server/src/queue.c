@@ -13,8 +13,7 @@ void queue_init(struct queue *q, int topic_count, const int *priority)
         q->priority[i] = priority ? priority[i] : 0;
 }
 
-/* a waits before b */
-static bool before(const struct queue_entry *a, const struct queue_entry *b)
+bool queue_before(const struct queue_entry *a, const struct queue_entry *b)
 {
     return a->enqueued_ms < b->enqueued_ms || (a->enqueued_ms == b->enqueued_ms && a->seq < b->seq);
 }
@@ -33,11 +32,11 @@ void queue_push(struct queue *q, struct queue_entry *e)
     struct queue_entry *after;
     if (l->head && e->enqueued_ms - l->head->enqueued_ms < l->tail->enqueued_ms - e->enqueued_ms) {
         after = NULL;
-        for (struct queue_entry *x = l->head; x && before(x, e); x = x->next)
+        for (struct queue_entry *x = l->head; x && queue_before(x, e); x = x->next)
             after = x;
     } else {
         after = l->tail;
-        while (after && before(e, after))
+        while (after && queue_before(e, after))
             after = after->prev;
     }
     e->prev = after;

@@ -38,6 +38,10 @@ void queue_init(struct queue *q, int topic_count, const int *priority);
  * others queued in the same millisecond). */
 void queue_push(struct queue *q, struct queue_entry *e);
 
+/* a is taken before b of the same topic: it waited longer (enqueued_ms), or
+ * came first within the millisecond. */
+bool queue_before(const struct queue_entry *a, const struct queue_entry *b);
+
 /* Removes e if queued; a no-op otherwise. */
 void queue_remove(struct queue *q, struct queue_entry *e);
 

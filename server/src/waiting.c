@@ -52,7 +52,7 @@ void waiting_reach(struct hub *hub, uint32_t reach[CONFIG_MAX_TOPICS])
     for (int t = 0; t < CONFIG_MAX_TOPICS; t++)
         reach[t] = 0;
     for (struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
-        if (!k->conn || !k->has_cert || !k->available)
+        if (!counsellor_serving(k))
             continue;
         for (int t = 0; t < hub->queue.topic_count; t++)
             if (k->topic_mask & (1u << t))
@@ -72,11 +72,6 @@ uint32_t waiting_arrival_pos(struct hub *hub, int t, bool *staffed)
         if ((from & (1u << u)) && q->priority[u] >= q->priority[t])
             pos += (uint32_t)q->lists[u].len;
     return pos;
-}
-
-static bool taken_before(const struct queue_entry *a, const struct queue_entry *b)
-{
-    return a->enqueued_ms < b->enqueued_ms || (a->enqueued_ms == b->enqueued_ms && a->seq < b->seq);
 }
 
 static void push_position(struct hub *hub, struct queue_entry *e, uint32_t pos, bool staffed)
@@ -125,7 +120,7 @@ static void push_topic(struct hub *hub, int t, uint32_t reach)
     for (struct queue_entry *e = q->lists[t].head; e; e = e->next) {
         uint32_t pos = higher + ++own;
         for (int i = 0; i < nsame; i++) {
-            while (walk[i] && taken_before(walk[i], e)) {
+            while (walk[i] && queue_before(walk[i], e)) {
                 walk[i] = walk[i]->next;
                 passed[i]++;
             }

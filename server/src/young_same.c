@@ -35,10 +35,7 @@ static struct counsellor *answerer_here(struct hub *hub, int64_t id)
 {
     for (struct counsellor *k = counsellor_first(hub); k && id; k = counsellor_next(k))
         if (k->account_id == id)
-            return k->conn && !k->conn->closing && k->has_cert && k->available &&
-                           k->active < k->capacity
-                       ? k
-                       : NULL;
+            return counsellor_serving(k) && k->active < k->capacity ? k : NULL;
     return NULL;
 }
 
