@@ -202,7 +202,9 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
 
     await y.click('#end-chat');
     await y.click('#end-yes');
-    await y.locator('#view-over').waitFor();
+    // the conversation stays on screen with the end below it (issue #14 point 3)
+    await y.locator('#chat-ended').waitFor();
+    assert.equal(await y.locator('#ended-reason').textContent(), 'Du hast den Chat beendet.');
     await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
     assert.equal(await panel.getAttribute('data-ended'), 'ended_by_young');
     await cctx.close();

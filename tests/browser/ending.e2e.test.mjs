@@ -221,3 +221,41 @@ test('a reload keeps the conversation in order; quick exit and the end clear wha
     await yctx.close();
     assert.deepEqual(problems.splice(0), [], 'console errors');
 });
+
+test('the young person ends: the conversation stays with the question; leaving starts clean', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext(PHONE);
+    const { y, panel } = await chatting(c, yctx, 'other');
+    await youngSays(y, 'Ich glaube, das reicht für heute');
+    await counsellorSays(panel, y, 'Alles Gute!');
+    const count = () => Number(psql("SELECT coalesce(sum(feedback_yes), 0) FROM stats_hourly"
+        + " WHERE hour = date_trunc('hour', now()) AND topic = 'other'"));
+    const was = count();
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#chat-ended').waitFor();
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    assert.equal(await y.locator('#ended-reason').textContent(), 'Du hast den Chat beendet.');
+    assert.equal(await y.locator('.msg.theirs', { hasText: 'Alles Gute!' }).count(), 1);
+    assert.deepEqual(await y.evaluate(() => Object.keys(sessionStorage)), []);
+    await y.locator('#feedback button', { hasText: 'Ja' }).click();
+    await y.locator('#feedback-thanks').waitFor();
+    for (let i = 0; i < 50 && count() === was; i++) await y.waitForTimeout(100);
+    assert.equal(count(), was + 1);
+    await y.click('#ended-leave');
+    await y.locator('#view-start').waitFor();
+    // a new chat on the same page starts with an empty list, a composer and its end button
+    await y.check('input[name="topic"][value="other"]');
+    await y.click('#start-form button[type="submit"]');
+    await y.locator('#view-queue').waitFor();
+    await c.click('#take');
+    await y.locator('#text:enabled').waitFor();
+    assert.equal(await y.locator('.msg.mine, .msg.theirs').count(), 0);
+    assert.equal(await y.locator('#end-chat').isVisible(), true);
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#chat-ended').waitFor();
+    await cctx.close();
+    await yctx.close();
+    assert.deepEqual(problems.splice(0), [], 'console errors');
+});

@@ -36,7 +36,8 @@ let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
 //   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
 //   sendPk (resume with a fresh pk: the keys were lost), channel, name,
-//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done
+//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done,
+//   leaving (our own `end` sent, `ended` awaited)
 let s = null;
 let unread = 0;
 const baseTitle = () => t('brand');
@@ -212,7 +213,7 @@ function newSession(fields) {
         conn: null, online: false, topic: null, sid: null, sidHex: null, resume: null,
         grace: DEFAULT_GRACE_S, kp: null, awaiting: 'start', sendPk: false, channel: null,
         name: '', marks: new DeliveryMarks(), lostAt: null, attempt: 0, timer: null, pow: null,
-        shutdown: false, done: false, ...fields,
+        shutdown: false, done: false, leaving: false, ...fields,
     };
     return s;
 }
@@ -264,6 +265,10 @@ function onChallenge(m) {
 // ---- dropped connections and resume (PROTOCOL.md §5.2) --------------------------------
 
 function onDrop(code) {
+    if (s.leaving) { // our own end was under way: the chat is over all the same
+        endKept('over.you', false);
+        return;
+    }
     if (!s.sid) { // nothing to resume before `welcome`
         dropSession();
         finish('over.lost');
@@ -605,7 +610,20 @@ function refuse(err) {
 }
 
 /** Ends after which the conversation stays on screen (young-ending.js). */
-const ENDS_KEPT = ['ended_by_counsellor', 'counsellor_left', 'idle', 'shutdown'];
+const ENDS_KEPT = ['ended_by_young', 'ended_by_counsellor', 'counsellor_left', 'idle', 'shutdown'];
+const OWN_END_WAIT_MS = 3000; // for `ended` after our `end`
+
+/** "Chat beenden", confirmed, with a conversation on screen: the server's
+ * `ended` (with the question) ends it here; without it soon, it ends all the same. */
+function endOwnChat() {
+    const me = s;
+    me.leaving = true;
+    me.conn.sendJson(msg('end', { reason: 'done' }));
+    setComposer(false);
+    $('end-confirm').hidden = true;
+    clearTimeout(me.timer);
+    me.timer = setTimeout(() => me === s && endKept('over.you', false), OWN_END_WAIT_MS);
+}
 
 function onEnded(reason, feedback) {
     const key = {
@@ -640,6 +658,8 @@ function endKept(key, feedback) {
 function leaveEnded() {
     $('messages').replaceChildren();
     forgetConversation();
+    $('end-confirm').hidden = true;
+    $('end-chat').hidden = false;
     setComposer(true);
     showStart();
 }
@@ -790,6 +810,10 @@ function wireChat() {
         $('text').focus();
     });
     $('end-yes').addEventListener('click', () => {
+        if (s && s.online && s.conn && s.channel) {
+            endOwnChat();
+            return;
+        }
         if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
         finish('over.you');
