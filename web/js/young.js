@@ -688,9 +688,10 @@ function addLine(text, mine, stateKey) {
 }
 
 /** A line shown while a session runs goes into the tab's keeping (young-keep.js);
- * `at` is the line's time in ms (the sender's, where a message carries one). */
-function keepShown(line, at = Date.now()) {
-    if (s) keepLine({ ...line, at });
+ * `at` is the line's time in ms (the sender's, where a message carries one; now
+ * when null). */
+function keepShown(line, at = null) {
+    if (s) keepLine({ ...line, at: at ?? Date.now() });
 }
 
 /** After a reload: the conversation this tab kept, as it was shown, each line
