@@ -59,6 +59,10 @@ function psql(sql) {
     return execFileSync('psql', [env('LOTSE_DB'), '-XAtqc', sql], { encoding: 'utf8' }).trim();
 }
 
+/** A count of this hour's stats_hourly row of topic (column and topic are the test's own). */
+const thisHour = (column, topic) => Number(psql(`SELECT coalesce(sum(${column}), 0) FROM stats_hourly`
+    + ` WHERE hour = date_trunc('hour', now()) AND topic = '${topic}'`));
+
 async function certifiedCounsellor() {
     const context = await newContext({ width: 1280, height: 800 });
     const page = await context.newPage();
@@ -141,8 +145,7 @@ test('the counsellor ends: the conversation stays, the hint says nothing is save
     // the end cleared what the tab kept
     assert.deepEqual(await y.evaluate(() => Object.keys(sessionStorage)), []);
     // one answer, counted in this hour's row of the topic
-    const count = () => Number(psql("SELECT coalesce(sum(feedback_some), 0) FROM stats_hourly"
-        + " WHERE hour = date_trunc('hour', now()) AND topic = 'school'"));
+    const count = () => thisHour('feedback_some', 'school');
     const was = count();
     await y.locator('#feedback button', { hasText: 'Ein bisschen' }).click();
     await y.locator('#feedback-thanks').waitFor();
@@ -228,8 +231,7 @@ test('the young person ends: the conversation stays with the question; leaving s
     const { y, panel } = await chatting(c, yctx, 'other');
     await youngSays(y, 'Ich glaube, das reicht für heute');
     await counsellorSays(panel, y, 'Alles Gute!');
-    const count = () => Number(psql("SELECT coalesce(sum(feedback_yes), 0) FROM stats_hourly"
-        + " WHERE hour = date_trunc('hour', now()) AND topic = 'other'"));
+    const count = () => thisHour('feedback_yes', 'other');
     const was = count();
     await y.click('#end-chat');
     await y.click('#end-yes');
