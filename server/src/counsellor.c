@@ -264,15 +264,56 @@ void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
 
 static void counsellor_free(struct hub *hub, struct counsellor *k);
 
-/* A deliberate end of work: no resume grace. Running sessions end as ended by
- * the counsellor (the young people are told), then the connection closes. */
+/* Detaches s from k and hands it on: to the colleague with account to_id, or
+ * (0) back to the queue at its old place, once the young person's client has
+ * sent a fresh key (PROTOCOL.md §5.2 Transfer). k never sees that key. */
+static void hand_on(struct hub *hub, struct counsellor *k, struct session *s, int64_t to_id,
+                    bool left)
+{
+    counsellor_detach(k, s);
+    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
+    hold_clear(hub, s, HOLD_TO_YOUNG);
+    s->has_keys = false;
+    s->state = SESSION_WAITING;
+    s->rekey_pending = true;
+    s->transfer_to_id = to_id;
+    s->counsellor_left = left;
+    s->transfers++;
+    s->last_frame_ms = hub_now_ms();
+    hub->stats.transfers++;
+    if (s->young)
+        session_notify(s->young, "transferred", s->sid, left ? "counsellor_left" : NULL);
+    waiting_changed(hub);
+}
+
+/* A counsellor who leaves (logs out, or stays away past the grace) strands
+ * nobody: each chat goes back to the queue at its old place and is re-keyed
+ * with whoever takes it next; the young person is told someone else takes
+ * over. Only while the service stops do the chats end. */
+static void hand_back_all(struct hub *hub, struct counsellor *k)
+{
+    int n = 0;
+    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
+        struct session *s = k->sessions[i];
+        if (!s)
+            continue;
+        if (hub->stopping) {
+            session_end(hub, s, "counsellor_left");
+            continue;
+        }
+        hand_on(hub, k, s, 0, true);
+        n++;
+    }
+    if (n)
+        log_info("%d chat(s) of a counsellor who left went back to the queue", n);
+}
+
+/* A deliberate end of work: no resume grace. Running chats go back to the
+ * queue (hand_back_all), then the connection closes. */
 void counsellor_msg_logout(struct conn *c, const struct lotse_json_msg *m)
 {
     (void)m;
     struct counsellor *k = c->counsellor;
-    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
-        if (k->sessions[i])
-            session_end(c->hub, k->sessions[i], "ended_by_counsellor");
     if (k->offer)
         counsellor_withdraw_offer(k->offer);
     c->counsellor = NULL;
@@ -314,20 +355,8 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     session_notify(c, "ended", s->sid, "transferred");
-    counsellor_detach(k, s);
-    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
-    hold_clear(hub, s, HOLD_TO_YOUNG);
-    s->has_keys = false;
-    s->state = SESSION_WAITING;
-    s->rekey_pending = true;
-    s->transfer_to_id = target ? target->account_id : 0;
-    s->transfers++;
-    s->last_frame_ms = hub_now_ms();
-    hub->stats.transfers++;
-    if (s->young)
-        session_notify(s->young, "transferred", s->sid, NULL);
+    hand_on(hub, k, s, target ? target->account_id : 0, false);
     log_info("session transferred %s", target ? "to a colleague" : "back to the queue");
-    waiting_changed(hub);
 }
 
 void counsellor_msg_end(struct conn *c, const struct lotse_json_msg *m)
@@ -370,16 +399,14 @@ static void counsellor_gone(struct conn *c)
     counsellor_free(hub, k);
 }
 
-/* Ends the counsellor's sessions and frees the record. */
+/* Hands the counsellor's chats back to the queue and frees the record. */
 static void counsellor_free(struct hub *hub, struct counsellor *k)
 {
     /* Out of the online list first, so that no offer round during the session
      * ends below can pick this counsellor again. */
     k->available = false;
     list_unlink(&hub->counsellors, &k->link);
-    for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++)
-        if (k->sessions[i])
-            session_end(hub, k->sessions[i], "counsellor_left");
+    hand_back_all(hub, k);
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mail_post_counsellor_left(hub, k->account_id);
     mem_free_secret(k, sizeof(*k));

@@ -114,15 +114,29 @@ static void maybe_load(struct feed *f, int64_t now)
 void feed_count_counsellors(const struct hub *hub, struct feed_counsellors *out)
 {
     memset(out, 0, sizeof(*out));
+    int taken = 0;
     for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k)) {
-        if (!k->conn)
-            continue; /* dropped, within its resume grace: not online now */
+        taken += k->active;
+        if (!k->conn) {
+            out->reconnecting += k->active; /* within its resume grace: not online now */
+            continue;
+        }
+        out->running += k->active;
         out->online++;
         if (k->active >= k->capacity)
             out->at_capacity++;
         else if (k->available)
             out->available++;
     }
+    long between = (long)hub->sessions->count - (long)hub->queue.len - taken;
+    out->handing_over = between > 0 ? (int)between : 0;
+}
+
+void feed_write_chats(const struct feed_counsellors *k, struct lotse_jw *w)
+{
+    lotse_jw_int(w, "active", k->running);
+    lotse_jw_int(w, "reconnecting", k->reconnecting);
+    lotse_jw_int(w, "handing_over", k->handing_over);
 }
 
 /* Someone waits in a topic that no available counsellor with room serves. */
@@ -208,7 +222,7 @@ static void write_people(const struct feed *f, struct lotse_jw *w)
     lotse_jw_int(w, "counsellors_online", k.online);
     lotse_jw_int(w, "counsellors_available", k.available);
     lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
-    lotse_jw_int(w, "active", (int64_t)(hub->sessions->count - hub->queue.len));
+    feed_write_chats(&k, w);
     lotse_jw_obj_begin(w, "today");
     lotse_jw_int(w, "started",
                  (int64_t)(hub->stats.sessions_started - f->started_base) + f->started_offset);

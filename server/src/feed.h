@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct lotse_jw;
+
 struct hub;
 struct session;
 struct counsellor;
@@ -30,6 +32,12 @@ struct feed_counsellors {
     int online;
     int available;
     int at_capacity;
+    /* chats: with a counsellor who is connected ("active" everywhere), with
+     * one who dropped and may resume within the grace, and with none (handed
+     * on, waiting for the young person's fresh key). Never counted twice. */
+    int running;
+    int reconnecting;
+    int handing_over;
 };
 
 /* Makes hub->feed and starts its half-second timer on hub->loop. 0 or -ENOMEM. */
@@ -55,6 +63,9 @@ bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len);
 
 /* For metrics: the counsellor counts, the wait histogram, escalations open. */
 void feed_count_counsellors(const struct hub *hub, struct feed_counsellors *out);
+
+/* "active", "reconnecting", "handing_over" of k into the feed, queue_summary. */
+void feed_write_chats(const struct feed_counsellors *k, struct lotse_jw *w);
 void feed_get_wait_histogram(struct hub *hub, struct feed_wait_histogram *out);
 int feed_open_escalations(const struct hub *hub);
 

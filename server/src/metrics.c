@@ -127,8 +127,14 @@ static void render_people(struct out *o, struct hub *hub, const struct hub_stats
         "Counsellors available with room for another session.", (uint64_t)k.available);
     one(o, "lotse_counsellors_at_capacity", "gauge",
         "Counsellors with as many sessions as they set.", (uint64_t)k.at_capacity);
-    one(o, "lotse_sessions_active", "gauge", "Sessions taken by a counsellor and not ended.",
-        hub->sessions->count - hub->queue.len);
+    one(o, "lotse_sessions_active", "gauge",
+        "Sessions running with a connected counsellor (taken and not ended).", (uint64_t)k.running);
+    one(o, "lotse_sessions_counsellor_reconnecting", "gauge",
+        "Sessions whose counsellor dropped and may resume within the grace.",
+        (uint64_t)k.reconnecting);
+    one(o, "lotse_sessions_handing_over", "gauge",
+        "Sessions handed on (transfer, or their counsellor left) and not yet taken again.",
+        (uint64_t)k.handing_over);
     one(o, "lotse_sessions_started_total", "counter", "Sessions started (young people queued).",
         st->sessions_started);
     one(o, "lotse_sessions_ended_total", "counter", "Sessions that ended after a pickup.",

@@ -67,6 +67,7 @@ struct session {
     /* transfer: waiting for the young person's new key, then to this account (0 = queue) */
     bool rekey_pending;
     int64_t transfer_to_id;
+    bool counsellor_left; /* handed back because the counsellor left: said in "transferred" */
 
     /* with the counsellor the young person asked for ("same person", young_same.c) */
     bool same;

@@ -48,7 +48,7 @@ static void push(struct hub *hub, int64_t now)
     lotse_jw_int(w, "counsellors_online", k.online);
     lotse_jw_int(w, "counsellors_available", k.available);
     lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
-    lotse_jw_int(w, "active", (int64_t)(hub->sessions->count - hub->queue.len));
+    feed_write_chats(&k, w);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     if (len < 0)

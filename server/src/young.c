@@ -295,6 +295,7 @@ static void rekeyed(struct hub *hub, struct session *s)
     hold_clear(hub, s, HOLD_TO_YOUNG);
     if (s->rekey_pending) {
         s->rekey_pending = false;
+        s->counsellor_left = false;
         struct counsellor *target = NULL;
         for (struct counsellor *k = counsellor_first(hub); k && s->transfer_to_id;
              k = counsellor_next(k))
@@ -461,7 +462,7 @@ static void send_resumed(struct hub *hub, struct conn *c, const struct session *
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)
-        session_notify(c, "transferred", s->sid, NULL);
+        session_notify(c, "transferred", s->sid, s->counsellor_left ? "counsellor_left" : NULL);
     else if (s->state == SESSION_ACTIVE && s->has_keys)
         send_keys(c, s);
 }

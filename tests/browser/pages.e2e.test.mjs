@@ -2,16 +2,22 @@
 // young person's start page links Impressum, Datenschutz, "Wer wir sind" and
 // the chat rules in its footer; each link, followed at 360 × 740 through the
 // real lotsed, loads a static page (web/pages/) under lotsed's
-// Content-Security-Policy, with a heading, a way back to the start page, no
-// script and no sideways scrolling; away from the start page (writing a
+// Content-Security-Policy, with a heading, a way back to the start page, one
+// script (page-exit.js) and no sideways scrolling; away from the start page (writing a
 // message, waiting, chatting) the links open in a new tab so that reading them
 // never leaves the conversation. Screenshots: pages-<name>-360.png.
+// "Schnell weg" on a page goes to the service's configured neutral page (a
+// second lotsed with --quick-exit-url), by the link and by Escape twice, and
+// "back" afterwards does not lead into the service: every way between the
+// start page and the pages replaces the history entry (page-exit.js).
 // Real lotsed and PostgreSQL, set up by run.sh.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+
+import { startChildLotsed } from './child-lotsed.mjs';
 
 const env = (name) => {
     const v = process.env[name];
@@ -94,7 +100,9 @@ for (const p of PAGES) {
         assert.match(csp, /frame-ancestors 'none'/);
         // the stylesheet loaded (its integrity matched) and shapes the page
         assert.equal(await page.locator('body').evaluate((b) => getComputedStyle(b).backgroundColor), 'rgb(251, 250, 247)');
-        assert.equal(await page.locator('script').count(), 0, 'the page needs no script');
+        // one script: the quick exit and history of page-exit.js
+        assert.deepEqual(await page.locator('script').evaluateAll((ss) => ss.map((x) => x.getAttribute('src'))),
+            ['/js/page-exit.js']);
         const h1 = page.locator('main h1');
         assert.equal(await h1.count(), 1);
         assert.ok((await h1.textContent()).trim().length > 0);
@@ -108,6 +116,8 @@ for (const p of PAGES) {
         assert.equal(await page.locator('footer .footer-links a').count(), PAGES.length);
         await Promise.all([page.waitForNavigation(), back.click()]);
         assert.equal(new globalThis.URL(page.url()).pathname, '/');
+        // start → page → start replaced each other: one entry of the service
+        assert.equal(await page.evaluate(() => history.length), 2, 'about:blank and the start page');
         await page.locator('#view-start').waitFor();
         assert.deepEqual(problems, [], `no errors: ${problems.join('; ')}`);
         await context.close();
@@ -135,4 +145,35 @@ test('away from the start page the footer links open in a new tab; back at the s
     assert.deepEqual(await targets(), PAGES.map(() => ['', '']));
     assert.deepEqual(problems, [], `no errors: ${problems.join('; ')}`);
     await context.close();
+});
+
+test('"Schnell weg" on a page: the configured neutral page, also by Escape twice; "back" leads out of the service', async () => {
+    const NEUTRAL = 'https://wetter.example/';
+    const other = await startChildLotsed('pages-lotsed', ['--quick-exit-url', NEUTRAL]);
+    try {
+        for (const how of ['link', 'escape']) {
+            const { context, page, problems } = await phone();
+            await context.route(`${NEUTRAL}**`, (route) => route.fulfill({ contentType: 'text/html', body: '<title>Wetter</title><p>Sonnig</p>' }));
+            await page.goto(`${other.url}/`);
+            await page.locator('#view-start').waitFor();
+            await Promise.all([page.waitForNavigation(), page.locator('footer .footer-links a', { hasText: 'Chat-Regeln' }).click()]);
+            assert.equal(new globalThis.URL(page.url()).pathname, '/pages/regeln.html');
+            await page.locator('a.quick-exit[href="https://wetter.example/"]').waitFor({ state: 'attached' });
+            if (how === 'link') {
+                await page.locator('a.quick-exit').click();
+            } else {
+                await page.keyboard.press('Escape');
+                await page.waitForTimeout(200);
+                assert.equal(new globalThis.URL(page.url()).pathname, '/pages/regeln.html', 'Escape once stays');
+                await page.keyboard.press('Escape');
+            }
+            await page.waitForURL(NEUTRAL);
+            await page.goBack();
+            assert.ok(!page.url().startsWith(other.url), `${how}: back leads to ${page.url()}, not the service`);
+            assert.deepEqual(problems, [], `no errors: ${problems.join('; ')}`);
+            await context.close();
+        }
+    } finally {
+        other.proc.kill('SIGTERM');
+    }
 });

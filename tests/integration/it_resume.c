@@ -259,7 +259,7 @@ static void test_resume_with_wrong_secret_unknown_sid_or_after_grace_is_resume_f
     finish(h, &p);
 }
 
-static void test_grace_expiry_ends_sessions_as_young_left_counsellor_left_abandoned_with_rows(
+static void test_grace_expiry_ends_as_young_left_abandoned_and_hands_counsellor_away_back(
     void **state)
 {
     struct harness *h = *state;
@@ -280,13 +280,13 @@ static void test_grace_expiry_ends_sessions_as_young_left_counsellor_left_abando
     assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
                                            "'young_left' AND topic = 'family'", 1, T), 1);
 
-    /* anna drops and does not come back: y2 gets counsellor_left. */
+    /* anna drops and does not come back: y2's chat goes back to the queue
+     * (it_transfer.c), it does not end. */
     client_drop(anna);
     assert_int_equal(client_wait_peer(y2, client_young_session(y2), true, T), 0);
-    assert_int_equal(client_expect(y2, "ended", NULL, 2000 + T), 0);
-    assert_string_equal(client_young_session(y2)->ended_reason, "counsellor_left");
-    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions WHERE end_reason = "
-                                           "'counsellor_left' AND topic = 'school'", 1, T), 1);
+    assert_int_equal(client_expect(y2, "transferred", NULL, 2000 + T), 0);
+    assert_string_equal(client_young_session(y2)->transferred_reason, "counsellor_left");
+    assert_false(client_young_session(y2)->ended);
 
     /* A young person still waiting who drops for good: abandoned. */
     assert_int_equal(harness_young(h, "prison", &y3), 0);
@@ -435,7 +435,7 @@ int main(void)
             test_resume_with_wrong_secret_unknown_sid_or_after_grace_is_resume_failed,
             harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(
-            test_grace_expiry_ends_sessions_as_young_left_counsellor_left_abandoned_with_rows,
+            test_grace_expiry_ends_as_young_left_abandoned_and_hands_counsellor_away_back,
             harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(
             test_waiting_young_person_who_drops_and_resumes_keeps_queue_position, harness_setup,

@@ -231,6 +231,140 @@ static void test_transfer_to_unknown_offline_full_or_wrong_topic_colleague_fails
     harness_pass(h);
 }
 
+#define TOKEN "metrics-token-for-the-test-0123456789"
+
+/* The value of gauge `name` in /metrics, or -1. */
+static long gauge(struct harness *h, const char *name)
+{
+    static char body[65536];
+    int status = 0;
+    if (harness_http_get_auth(h, 0, "/metrics", TOKEN, &status, body, sizeof body) != 0 ||
+        status != 200)
+        return -1;
+    char needle[96];
+    snprintf(needle, sizeof needle, "\n%s ", name);
+    const char *p = strstr(body, needle);
+    return p ? strtol(p + strlen(needle), NULL, 10) : -1;
+}
+
+static long gauge_wait(struct harness *h, const char *name, long want)
+{
+    long v = -1;
+    for (int i = 0; i < 50 && (v = gauge(h, name)) != want; i++)
+        harness_sleep_ms(100);
+    return v;
+}
+
+/* The taker's side: the next session is young's, re-keyed; one message each way. */
+static void take_and_talk(struct client *ben, struct client *young)
+{
+    struct client_session *bs;
+    struct client_session *ys = client_young_session(young);
+    assert_int_equal(client_take(ben, &bs, T), 0);
+    assert_string_equal(bs->sid_hex, ys->sid_hex);
+    assert_memory_equal(bs->peer_pk, ys->pk, 32);
+    assert_int_equal(client_send_keys(ben, bs), 0);
+    assert_int_equal(client_young_wait_keys(young, T), 0);
+    assert_int_equal(ys->peer_cert.counsellor_id, ben->id);
+    char got[LOTSE_MAX_MESSAGE + 1];
+    assert_int_equal(client_send_text(young, ys, "still there?", 12), 0);
+    assert_int_equal(client_recv_text(ben, NULL, got, sizeof got, T), 12);
+    assert_int_equal(client_send_text(ben, bs, "yes, I am Ben", 13), 0);
+    assert_int_equal(client_recv_text(young, NULL, got, sizeof got, T), 13);
+    assert_string_equal(got, "yes, I am Ben");
+}
+
+/* #14 point 2: a counsellor who logs out with two chats open strands nobody.
+ * Both go back to the queue at their old places (ahead of someone who came
+ * later), the young people read why, no chat counts as running without a
+ * counsellor, nothing ends, and a colleague takes them re-keyed. */
+static void test_logout_hands_both_chats_back_at_their_places_and_a_colleague_takes_them(
+    void **state)
+{
+    struct harness *h = *state;
+    harness_set(h, "metrics_token", TOKEN);
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *ben, *y1, *y2, *y3;
+    struct client_session *a1, *a2;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_pair(h, anna, "family", &y1, &a1), 0);
+    harness_sleep_ms(20);
+    assert_int_equal(harness_pair(h, anna, "family", &y2, &a2), 0);
+    assert_int_equal(harness_young(h, "family", &y3), 0);
+    assert_int_equal(y3->pos, 1);
+    assert_int_equal(gauge_wait(h, "lotse_sessions_active", 2), 2);
+
+    assert_int_equal(client_send_json(anna, "{\"t\":\"logout\"}"), 0);
+    for (int i = 0; i < 2; i++) {
+        struct client *y = i ? y2 : y1;
+        assert_int_equal(client_expect(y, "transferred", NULL, T), 0);
+        assert_string_equal(client_young_session(y)->transferred_reason, "counsellor_left");
+    }
+    /* Both re-keyed and queued again before y3, who came after them. */
+    for (int i = 0; i < 50 && y3->pos != 3; i++)
+        assert_int_equal(client_pump(y3, 100), 0);
+    assert_int_equal(y3->pos, 3);
+    assert_int_equal(gauge_wait(h, "lotse_sessions_active", 0), 0);
+    assert_int_equal(gauge(h, "lotse_sessions_counsellor_reconnecting"), 0);
+    assert_int_equal(gauge(h, "lotse_sessions_handing_over"), 0);
+    assert_int_equal(gauge(h, "lotse_queue_waiting{topic=\"family\"}"), 3);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL"),
+                     0);
+
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
+    take_and_talk(ben, y1);
+    for (int i = 0; i < 50 && y2->pos != 1; i++)
+        assert_int_equal(client_pump(y2, 100), 0);
+    assert_int_equal(y2->pos, 1);
+    for (int i = 0; i < 50 && y3->pos != 2; i++)
+        assert_int_equal(client_pump(y3, 100), 0);
+    assert_int_equal(y3->pos, 2);
+    assert_int_equal(gauge_wait(h, "lotse_sessions_active", 1), 1);
+    client_free(y1);
+    client_free(y2);
+    client_free(y3);
+    client_free(ben);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+/* A counsellor whose connection stays away: within the grace the chat counts
+ * as reconnecting, not running; past it the chat goes back to the queue and a
+ * colleague takes it. */
+static void test_counsellor_away_past_the_grace_hands_the_chat_back(void **state)
+{
+    struct harness *h = *state;
+    harness_set(h, "metrics_token", TOKEN);
+    harness_set(h, "resume_grace", "2");
+    assert_int_equal(harness_start(h), 0);
+    struct client *anna, *ben, *young;
+    struct client_session *as;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_pair(h, anna, "family", &young, &as), 0);
+    assert_int_equal(harness_counsellor(h, "ben", &ben), 0);
+    assert_int_equal(gauge_wait(h, "lotse_sessions_active", 1), 1);
+
+    client_drop(anna);
+    struct client_session *ys = client_young_session(young);
+    assert_int_equal(client_wait_peer(young, ys, true, T), 0);
+    assert_int_equal(gauge_wait(h, "lotse_sessions_active", 0), 0);
+    assert_int_equal(gauge(h, "lotse_sessions_counsellor_reconnecting"), 1);
+    assert_false(ys->transferred);
+
+    assert_int_equal(client_expect(young, "transferred", NULL, 2000 + T), 0);
+    assert_string_equal(ys->transferred_reason, "counsellor_left");
+    assert_int_equal(gauge_wait(h, "lotse_sessions_counsellor_reconnecting", 0), 0);
+    take_and_talk(ben, young);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM sessions WHERE end_reason IS NOT NULL"),
+                     0);
+    client_free(young);
+    client_free(ben);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +377,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_transfer_to_unknown_offline_full_or_wrong_topic_colleague_fails, harness_setup,
             harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_logout_hands_both_chats_back_at_their_places_and_a_colleague_takes_them,
+            harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_counsellor_away_past_the_grace_hands_the_chat_back,
+                                        harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

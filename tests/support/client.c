@@ -302,8 +302,10 @@ static struct client_session *msg_session(struct client *c, const struct lotse_j
 /* Young: `transferred`. The old counsellor's keys must never encrypt another
  * word: wipe the channel and what was kept for it, make a fresh pair and offer
  * it with `rekey`; the next `keys` is verified as at the start. */
-static void on_transferred(struct client *c, struct client_session *s)
+static void on_transferred(struct client *c, struct client_session *s,
+                           const struct lotse_json_msg *m)
 {
+    copy_str(m, "reason", s->transferred_reason, sizeof s->transferred_reason);
     s->transferred = true;
     s->transfers++;
     s->active = false;
@@ -380,7 +382,7 @@ static bool note_control(struct client *c, const char *text)
                 client_resend_unacked(c, s);
         }
     } else if (!strcmp(t, "transferred") && s && c->role == CLIENT_YOUNG) {
-        on_transferred(c, s);
+        on_transferred(c, s, m);
     } else if (!strcmp(t, "assigned") && s && !s->ended && c->role == CLIENT_COUNSELLOR) {
         on_reassigned(c, s, m);
         consumed = true;

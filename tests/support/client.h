@@ -112,6 +112,7 @@ struct client_session {
     /* young: `transferred` came; rekey sent, waiting for the next `keys` */
     bool transferred;
     uint64_t transfers;
+    char transferred_reason[33];    /* its "reason" ("counsellor_left"), or "" */
     uint64_t keys_repeated;         /* `keys` for the key in use, dropped */
 };
 

@@ -132,9 +132,35 @@ export function onLoginOk(m) {
     $('available').focus();
 }
 
-/** "Abmelden": every chat's keys go, the connection closes. */
+/** Chats still running (not ended) in this console. */
+export function openChats() {
+    let n = 0;
+    for (const c of st.chats.values()) if (!c.ended) n++;
+    return n;
+}
+
+/** Asks before a logout that hands chats back to the queue; true to go on. */
+export function confirmLogout() {
+    const n = openChats();
+    if (!n) return true;
+    return window.confirm(n === 1 ? t('logout.confirm.one') : t('logout.confirm', { n }));
+}
+
+/** Closing the tab or reloading with chats open: the browser asks first (a
+ * reload resumes them, closing hands them back after the grace). */
+export function guardUnload() {
+    window.addEventListener('beforeunload', (e) => {
+        if (!st.online || !openChats()) return;
+        e.preventDefault();
+        e.returnValue = '';
+    });
+}
+
+/** "Abmelden": the server hands the running chats back to the queue (no
+ * grace: `logout`), every chat's keys go, the connection closes. */
 export function logout() {
     stopReconnect();
+    if (st.conn && st.online) st.conn.sendJson(msg('logout'));
     for (const c of st.chats.values()) endLocal(c);
     if (st.conn) st.conn.close();
     st.conn = null;

@@ -21,7 +21,7 @@ import { fetchConfig, sodiumReady } from './ws.js';
 import { loginErrorKey } from './staff-login.js';
 import { $, clearText, st } from './console-state.js';
 import { loadDeviceKey, showDevice } from './console-device.js';
-import { banner, doLogin, giveUp, loadTrust, logout, onLoginChallenge, onLoginOk, onOffline, onOnline, onResumed,
+import { banner, confirmLogout, doLogin, giveUp, guardUnload, loadTrust, logout, onLoginChallenge, onLoginOk, onOffline, onOnline, onResumed,
     showLogin } from './console-login.js';
 import { removeOffer, renderQueue, renderStatus, sendStatus, showOffer, takeRefused } from './console-queue.js';
 import { renderUnread, updateTitle } from './console-tab.js';
@@ -100,9 +100,11 @@ function wire() {
     $('login-form').addEventListener('submit', doLogin);
     $('handle').addEventListener('input', showDevice);
     $('logout').addEventListener('click', () => {
+        if (!confirmLogout()) return;
         postStop();
         logout();
     });
+    guardUnload();
     $('available').addEventListener('change', sendStatus);
     $('capacity').addEventListener('change', sendStatus);
     window.addEventListener('offline', onOffline);

@@ -66,6 +66,7 @@ setTexts({
         'stat.available': 'davon verfügbar',
         'stat.full': 'voll ausgelastet',
         'stat.active': 'Laufende Chats',
+        'stat.handover': 'Chats ohne Beratende (Übergabe)',
         'topics.title': 'Wartend pro Thema',
         'topics.topic': 'Thema',
         'topics.waiting': 'Wartend',
@@ -132,6 +133,7 @@ setTexts({
         'stat.available': 'of them available',
         'stat.full': 'at capacity',
         'stat.active': 'Active chats',
+        'stat.handover': 'Chats without a counsellor (hand-over)',
         'topics.title': 'Waiting per topic',
         'topics.topic': 'Topic',
         'topics.waiting': 'Waiting',
@@ -281,6 +283,10 @@ function render() {
     $('v-available').textContent = String(m.counsellors_available ?? '–');
     $('v-full').textContent = String(m.counsellors_at_capacity ?? '–');
     $('v-active').textContent = String(m.active ?? '–');
+    // chats whose counsellor dropped or left: never counted as running
+    const handover = (m.reconnecting | 0) + (m.handing_over | 0);
+    $('v-handover').textContent = m.active === undefined ? '–' : String(handover);
+    $('stat-handover').classList.toggle('bad', handover > 0);
     $('v-p50').textContent = Number.isInteger(m.wait_p50) ? shortDuration(m.wait_p50) : '–';
     $('v-p90').textContent = Number.isInteger(m.wait_p90) ? shortDuration(m.wait_p90) : '–';
     const samples = $('v-samples');

@@ -73,6 +73,20 @@ function footerLinksLeave(here) {
     }
 }
 
+// Followed in this tab (from the start page), a footer link replaces this
+// page's history entry, as the pages' own links do (page-exit.js): the
+// service keeps at most one entry, and after a quick exit "back" leads away.
+function footerLinksReplace() {
+    const nav = document.querySelector('.footer-links');
+    if (!nav) return;
+    nav.addEventListener('click', (ev) => {
+        const a = ev.target.closest('a');
+        if (!a || a.target || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey) return;
+        ev.preventDefault();
+        location.replace(a.href);
+    });
+}
+
 function showIfHidden(view) {
     if ($(view).hidden) show(view);
 }
@@ -409,10 +423,13 @@ function onTransferred(m) {
     s.awaiting = 'transfer';
     s.conn.sendJson(msg('rekey', { sid: s.sidHex, pk: b64encode(s.kp.publicKey) }));
     setComposer(false);
-    if (s.name) systemLine('transfer.line', { name: s.name });
-    else systemLine('transfer.line.anon');
+    // The counsellor logged out or stayed away: someone else takes over.
+    s.counsellorLeft = m.reason === 'counsellor_left';
+    const line = s.counsellorLeft ? 'transfer.left.line' : 'transfer.line';
+    if (s.name) systemLine(line, { name: s.name });
+    else systemLine(`${line}.anon`);
     setText($('chat-title'), 'transfer.title');
-    chatNotice('transfer.wait');
+    chatNotice(s.counsellorLeft ? 'transfer.left.wait' : 'transfer.wait');
     showIfHidden('view-chat');
 }
 
@@ -447,7 +464,10 @@ function onMessage(m) {
         break;
     case 'queue':
         showQueue(m.pos, m.eta, m.staffed);
-        if (s.awaiting === 'transfer') chatNotice('transfer.queue');
+        if (s.awaiting === 'transfer') {
+            chatNotice(m.staffed === false ? 'transfer.queue.nobody'
+                : s.counsellorLeft ? 'transfer.left.wait' : 'transfer.queue');
+        }
         break;
     case 'closed':
         dropSession();
@@ -741,6 +761,7 @@ function send(ev) {
 // ---- wiring --------------------------------------------------------------------------
 
 function wire() {
+    footerLinksReplace();
     $('quick-exit').addEventListener('click', quickExit);
     // Escape twice in a row leaves as the button does (said in the hint)
     let lastEscape = -Infinity;
