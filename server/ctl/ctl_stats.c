@@ -66,7 +66,8 @@ static void print_hourly(const PGresult *res, const char *tz)
     }
 }
 
-/* Prints the rows of store_sql_stats_daily. */
+/* Prints the rows of store_sql_stats_daily (its mail counts, columns 7 and 8,
+ * are /stats's). */
 static void print_daily(const PGresult *res)
 {
     printf("%-10s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", "day", "sessions", "abandoned",
@@ -76,7 +77,7 @@ static void print_daily(const PGresult *res)
         printf("%-10s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", PQgetvalue(res, i, 0),
                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
                PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
-               PQgetvalue(res, i, 7), PQgetvalue(res, i, 8), PQgetvalue(res, i, 9));
+               PQgetvalue(res, i, 9), PQgetvalue(res, i, 10), PQgetvalue(res, i, 11));
 }
 
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv)

@@ -11,9 +11,9 @@
  *
  * The waits of the last hour are feed_waits.c's, who gets the feed and the
  * supervisors' stats tokens feed_supervisors.c's, escalations
- * feed_escalations.c's (their shared state: feed_internal.h). Nothing here is
- * written to the database; the session rows (store.c) carry only the
- * escalated flag. */
+ * feed_escalations.c's, the list of counsellors feed_counsellors.c's (their
+ * shared state: feed_internal.h). Nothing here is written to the database;
+ * the session rows (store.c) carry only the escalated flag. */
 #include "feed.h"
 
 #include <errno.h>
@@ -296,8 +296,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
     feed_waits_scan(f, now);
     feed_waits_expire(f, now);
     maybe_load(f, now);
-    if (feed_supervisors_sync(f) > 0)
+    if (feed_supervisors_sync(f) > 0) {
+        feed_counsellors_push(f, now); /* before push_feed, which clears f->force */
         push_feed(f, now);
+    }
 }
 
 /* ---- public ---- */

@@ -1,7 +1,9 @@
 /* feed.h — what supervisors see live: the `feed` snapshot (queue per topic and
  * priority, wait percentiles over the last hour, counsellors, sessions today,
- * open escalations, alarms), escalations, and the stats token that lets a logged-in supervisor read
- * GET /stats. Counts and waits only: never content, never who a young person is. */
+ * open escalations, alarms), the list of counsellors (`counsellors`: handle,
+ * online or away, chats, the longest chat's duration), escalations, and the
+ * stats token that lets a logged-in supervisor read GET /stats. Counts, waits
+ * and staff metadata only: never content, never who a young person is. */
 #ifndef LOTSE_FEED_H
 #define LOTSE_FEED_H
 

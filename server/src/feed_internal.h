@@ -1,8 +1,9 @@
 /* feed_internal.h — the feed's state, shared by the files of the feed only:
  * feed.c (today's counts, the snapshot and its timer), feed_waits.c (the wait
  * samples of the last hour), feed_supervisors.c (who gets the feed, their
- * stats tokens) and feed_escalations.c. Everything here lives on the service
- * thread and in hub->feed, which feed.c owns (feed_create/feed_destroy). */
+ * stats tokens), feed_escalations.c and feed_counsellors.c (the list of
+ * counsellors). Everything here lives on the service thread and in hub->feed,
+ * which feed.c owns (feed_create/feed_destroy). */
 #ifndef LOTSE_FEED_INTERNAL_H
 #define LOTSE_FEED_INTERNAL_H
 
@@ -25,6 +26,8 @@ struct hub;
 #define FEED_MAX_ESCALATIONS    256  /* open at once */
 #define FEED_LISTED_ESCALATIONS 32   /* listed in one feed message: it stays below 8 KiB */
 #define FEED_MAX_SUPERVISORS    64
+#define FEED_LISTED_COUNSELLORS 200 /* in one `counsellors` message: it stays below 48 KiB */
+#define FEED_STAFF_KEY_BYTES    16
 #define FEED_LOAD_RETRY_MS      5000
 #define FEED_TOKEN_BYTES        32
 
@@ -83,6 +86,8 @@ struct feed {
 
     uint8_t last_hash[16]; /* of the last feed sent */
     bool force;            /* send the next snapshot even if unchanged (a supervisor joined) */
+    /* what the last list of counsellors sent said (feed_counsellors.c) */
+    uint8_t counsellors_key[FEED_STAFF_KEY_BYTES];
 };
 
 /* ---- feed_waits.c ---- */
@@ -104,6 +109,18 @@ void feed_waits_scan(struct feed *f, int64_t now);
 int feed_supervisors_sync(struct feed *f);
 /* Sends buf (len bytes, a whole message the caller keeps) to every supervisor. */
 void feed_supervisors_send(struct hub *hub, const char *buf, size_t len);
+
+/* ---- feed_counsellors.c ---- */
+
+/* Writes the `counsellors` message at now into w: hub's counsellors by handle,
+ * at most FEED_LISTED_COUNSELLORS; key gets a hash of what it says but the
+ * durations (equal keys: nothing a supervisor reads changed). 0, -ENOMEM or
+ * -ENOSPC (w is too small). */
+int feed_counsellors_write(const struct hub *hub, int64_t now, struct lotse_jw *w,
+                           uint8_t key[FEED_STAFF_KEY_BYTES]);
+/* Sends every supervisor the list of counsellors when it changed since the
+ * last one sent, or when f->force (a supervisor joined; the caller clears it). */
+void feed_counsellors_push(struct feed *f, int64_t now);
 
 /* ---- feed_escalations.c ---- */
 

@@ -30,7 +30,7 @@
 #include "metrics.h"
 #include "store.h"
 
-#define HTTP_BIG_MAX            (64 * 1024) /* /metrics and /stats bodies */
+#define HTTP_BIG_MAX            (96 * 1024) /* /metrics and /stats bodies (366 days) */
 #define HTTP_CONFIG_MAX         8192 /* /config.json: three lists of up to 32 topics, hours, keys */
 #define HTTP_STATS_DAYS_MAX     366
 #define HTTP_STATS_DAYS_DEFAULT 7
@@ -206,13 +206,15 @@ static int stats_body(struct http_pss *pss, struct hub *hub, int days, const str
     lotse_jw_int(&w, "days", days);
     lotse_jw_str(&w, "timezone", hub->cfg->timezone);
     lotse_jw_arr_begin(&w, "daily");
-    static const char *const cols[] = {"sessions",     "abandoned",     "escalated",
-                                       "wait_p50",     "wait_p90",      "mean_duration",
-                                       "feedback_yes", "feedback_some", "feedback_no"};
+    static const char *const cols[] = {
+        "sessions",     "abandoned",     "escalated",   "wait_p50",
+        "wait_p90",     "mean_duration", "mail_opened", "mail_answered_within_target",
+        "feedback_yes", "feedback_some", "feedback_no"};
+    int ncols = (int)(sizeof(cols) / sizeof(cols[0]));
     for (int r = 0; r < store_result_rows(res); r++) {
         lotse_jw_obj_begin(&w, NULL);
         lotse_jw_str(&w, "day", store_result_text(res, r, 0));
-        for (int c = 0; c < 9; c++)
+        for (int c = 0; c < ncols; c++)
             lotse_jw_int(&w, cols[c], store_result_int(res, r, c + 1));
         lotse_jw_obj_end(&w);
     }

@@ -81,6 +81,7 @@ const char store_sql_stats_daily[] =
     " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
     " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"
     "  / nullif(sum(sessions - abandoned), 0)), 0),"
+    " sum(mail_opened), sum(mail_answered_within_target),"
     " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
     " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
     "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"

@@ -454,19 +454,20 @@ test('the supervisor sees a waiting young person, today\'s count and a counsello
     const esc = s.locator(`#esc-list li[data-sid="${sid}"]`);
     await esc.waitFor();
     assert.match(await esc.locator('.esc-topic').textContent(), /Elternteil ist im Gefängnis/);
-    assert.match(await esc.locator('.esc-who').textContent(), /^Beratende Person Nr\. \d+$/);
+    // named by the handle from the list of counsellors
+    assert.equal(await esc.locator('.esc-who').textContent(), `gemeldet von ${ANNA.handle()}`);
     assert.match(await esc.locator('.esc-since').textContent(), /^seit \d\d:\d\d Uhr \(vor \d+ s\)$/);
     assert.equal(await s.locator('#esc-count').textContent(), '1');
     assert.equal(await s.locator('#v-esc').textContent(), '1');
     // announced: in the live region for screen readers and in the page title
     assert.equal(await s.locator('#announce').getAttribute('aria-live'), 'assertive');
-    await s.locator('#announce', { hasText: /^Neue Meldung an die Supervision: Thema Ein Elternteil ist im Gefängnis, Beratende Person Nr\. \d+/ }).waitFor();
+    await s.locator('#announce', { hasText: /^Neue Meldung an die Supervision: Thema Ein Elternteil ist im Gefängnis, gemeldet von anna, um \d\d:\d\d Uhr\.$/ }).waitFor();
     assert.match(await s.title(), /^\(1\) Meldung offen/);
     // nothing from the chat: no message text, no key, no session id shown
     assert.equal((await s.locator('#view-dash').textContent()).includes(sid), false);
     // English on switch
     await s.click('#lang');
-    await s.locator('#esc-list .esc-who', { hasText: /^Counsellor no\. \d+$/ }).waitFor();
+    await s.locator('#esc-list .esc-who', { hasText: /^reported by anna$/ }).waitFor();
     assert.match(await s.title(), /^\(1\) escalation open/);
     await s.click('#lang');
     await s.waitForTimeout(1200);

@@ -87,16 +87,21 @@ test('the served trust root pins the organisation key this client was published 
     assert.deepEqual(root.roots.map((r) => [r.kind, r.key]), [['org', process.env.LOTSE_ORG_PUB]]);
 });
 
-// The footer's static pages (web/pages/): no script at all, and the stylesheet
-// named with an integrity that matches the served file.
+// The footer's static pages (web/pages/): one script, /js/page-exit.js (quick
+// exit and history), no inline script or handler, and the stylesheet and the
+// script named with an integrity that matches the served file.
 for (const page of ['/pages/impressum.html', '/pages/datenschutz.html', '/pages/wer-wir-sind.html', '/pages/regeln.html']) {
-    test(`${page}: no script, and the stylesheet carries an integrity that matches the served file`, async () => {
+    test(`${page}: only page-exit.js, and the stylesheet and it carry an integrity that matches the served file`, async () => {
         const html = text(await get(page));
-        assert.ok(!/<script\b/i.test(html), `${page} has no script`);
+        const scripts = references(html).filter((r) => r.tag === 'script');
+        assert.deepEqual(scripts.map((r) => r.path), ['/js/page-exit.js'], `${page}: its one script`);
+        assert.equal([...html.matchAll(/<script\b/gi)].length, 1, `${page} has no inline script`);
         assert.ok(!/\son[a-z]+\s*=/i.test(html), `${page} has no inline event handler`);
         assert.ok(headers[page].get('content-security-policy').startsWith("default-src 'self'"), 'served under the CSP');
         const css = references(html).filter((r) => r.rel === 'stylesheet');
         assert.equal(css.length, 1);
-        assert.equal(css[0].integrity, sri(await get(css[0].path)), `${page}: integrity of ${css[0].path}`);
+        for (const r of [...css, ...scripts]) {
+            assert.equal(r.integrity, sri(await get(r.path)), `${page}: integrity of ${r.path}`);
+        }
     });
 }

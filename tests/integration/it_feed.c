@@ -18,21 +18,6 @@
 
 #define T 5000
 
-/* The value of "key": after anchor (NULL: from the start) as an integer;
- * LLONG_MIN when absent. Good enough for the server's own compact JSON. */
-static long long int_after(const char *text, const char *anchor, const char *key)
-{
-    const char *p = anchor ? strstr(text, anchor) : text;
-    if (!p)
-        return LLONG_MIN;
-    char k[64];
-    snprintf(k, sizeof k, "\"%s\":", key);
-    p = strstr(p, k);
-    if (!p)
-        return LLONG_MIN;
-    return strtoll(p + strlen(k), NULL, 10);
-}
-
 /* Waits for a feed that contains every needle; returns it (free it) or NULL
  * and prints the last feed seen. */
 static char *wait_feed(struct client *sup, int timeout_ms, const char *const *needles)
@@ -126,8 +111,9 @@ static void test_feed_counts_match_a_scripted_scenario_and_survive_restart(void 
     char *f = wait_feed(sue, 8000, want);
     assert_non_null(f);
     printf("feed snapshot: %s\n", f);
-    assert_true(int_after(f, NULL, "longest") >= 1);
-    assert_true(int_after(f, NULL, "wait_p50") >= 0 && int_after(f, NULL, "wait_p90") >= 0);
+    assert_true(harness_json_int(f, NULL, "longest") >= 1);
+    assert_true(harness_json_int(f, NULL, "wait_p50") >= 0 &&
+                harness_json_int(f, NULL, "wait_p90") >= 0);
     free(f);
 
     /* Counsellors get queue_summary, never the feed, an escalation or a token. */
@@ -222,7 +208,7 @@ static void test_feed_is_pushed_on_change_at_most_twice_a_second(void **state)
         if (!f)
             break;
         n++;
-        last_waiting = int_after(f, NULL, "waiting");
+        last_waiting = harness_json_int(f, NULL, "waiting");
         free(f);
         if (last_waiting == 10)
             break;

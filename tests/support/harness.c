@@ -2,9 +2,11 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
@@ -1060,6 +1062,38 @@ char *harness_next_raw(struct client *c, const char *t, int timeout_ms)
         if (left <= 0 || client_pump(c, left < 50 ? (int)left : 50) < 0)
             return NULL;
     }
+}
+
+long long harness_json_int(const char *text, const char *anchor, const char *key)
+{
+    const char *p = anchor ? strstr(text, anchor) : text;
+    if (!p)
+        return LLONG_MIN;
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    p = strstr(p, k);
+    if (!p)
+        return LLONG_MIN;
+    return strtoll(p + strlen(k), NULL, 10);
+}
+
+int harness_stats_token(struct client *sup, char *out, size_t cap)
+{
+    char *m = harness_next_raw(sup, "stats_token", 5000);
+    const char *p = m ? strstr(m, "\"token\":\"") : NULL;
+    size_t n = 0;
+    if (p) {
+        p += 9;
+        while (n + 1 < cap && (isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '_'))
+            n++;
+    }
+    bool ok = p && n > 0 && p[n] == '"';
+    if (ok)
+        memcpy(out, p, n);
+    if (cap)
+        out[ok ? n : 0] = '\0';
+    free(m);
+    return ok ? 0 : -EPROTO;
 }
 
 /* ---- the shared PostgreSQL cluster ---------------------------------------------- */

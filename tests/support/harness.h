@@ -190,5 +190,11 @@ int harness_http_get_auth(struct harness *h, int port, const char *path, const c
  * raw text (malloc'd; free it), or NULL after timeout_ms. Messages the harness
  * cannot parse flat (feed, nested objects) are read this way. */
 char *harness_next_raw(struct client *c, const char *t, int timeout_ms);
+/* The integer value of "key" in text (the server's compact JSON), searched
+ * from the first anchor on (NULL: from the start); LLONG_MIN when absent. */
+long long harness_json_int(const char *text, const char *anchor, const char *key);
+/* Waits for the `stats_token` the supervisor connection sup gets after login
+ * and copies its token (base64url, NUL-terminated) to out. 0 or <0. */
+int harness_stats_token(struct client *sup, char *out, size_t cap);
 
 #endif

@@ -65,6 +65,16 @@ export function describeHours(spans, always, lang) {
     return out.join(WORDS[l].sep);
 }
 
+/** "14:05": the time of date in timeZone (the device's zone when the browser does not know it). */
+export function clockAt(date, timeZone) {
+    const opts = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' };
+    try {
+        return date.toLocaleTimeString('de-DE', { ...opts, timeZone });
+    } catch {
+        return date.toLocaleTimeString('de-DE', opts);
+    }
+}
+
 /**
  * A moment (ISO 8601) as "Montag, 7. Dezember, 14:00 Uhr" / "Monday 7 December,
  * 14:00" in the service's time zone; '' when it is not a time.

@@ -3,7 +3,6 @@
 // the share answered within the target today and over 7 days, all from the
 // `feed`'s mail_* fields, and a red alarm when mail_overdue. Counts only.
 import { setText, t } from './i18n.js';
-import { fetchConfig } from './ws.js';
 
 /** The panel's texts (supervisor.js adds them with addTexts). */
 export const MAIL_TEXTS = {
@@ -41,10 +40,8 @@ const $ = (id) => document.getElementById(id);
 let targetHours = 24;
 
 /** The target from /config.json (mail_target_hours), for the texts. */
-export function loadMailTarget() {
-    fetchConfig().then((c) => {
-        if (Number.isInteger(c.mail_target_hours) && c.mail_target_hours > 0) targetHours = c.mail_target_hours;
-    }).catch(() => {});
+export function setMailTarget(config) {
+    if (Number.isInteger(config.mail_target_hours) && config.mail_target_hours > 0) targetHours = config.mail_target_hours;
 }
 
 function ageText(secs) {

@@ -3,12 +3,17 @@
 // counts, open escalations (metadata only) and the server's alarms as a red
 // banner; two small SVG charts whose history is kept in memory only (since the
 // page was opened). `queue_summary` is used only until a feed arrives (an
-// older server sends none). Never content, never who a young person is.
+// older server sends none). The list of counsellors is supervisor-staff.js's,
+// today and this week from the statistics supervisor-history.js's (with the
+// `stats_token` of this login). Never content, never who a young person is.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
-import { connect } from './ws.js';
+import { connect, fetchConfig } from './ws.js';
 import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
-import { MAIL_TEXTS, loadMailTarget, renderMail } from './supervisor-mail.js';
+import { clockAt } from './hours.js';
+import { MAIL_TEXTS, renderMail, setMailTarget } from './supervisor-mail.js';
+import { STAFF_TEXTS, clearCounsellors, handleOf, renderCounsellors, tookCounsellors } from './supervisor-staff.js';
+import { HISTORY_TEXTS, renderHistory, startHistory, stopHistory } from './supervisor-history.js';
 
 setTexts({
     de: {
@@ -54,10 +59,11 @@ setTexts({
         'esc.title': 'Offene Meldungen an die Supervision',
         'esc.none': 'Keine offenen Meldungen.',
         'esc.who': 'Beratende Person Nr. {id}',
+        'esc.handle': 'gemeldet von {handle}',
         'esc.since': 'seit {clock} Uhr ({ago})',
         'esc.ago': 'vor {d}',
         'esc.more': 'und {n} weitere, hier nicht aufgeführt.',
-        'esc.announce': 'Neue Meldung an die Supervision: Thema {topic}, Beratende Person Nr. {id}, um {clock} Uhr.',
+        'esc.announce': 'Neue Meldung an die Supervision: Thema {topic}, {who}, um {clock} Uhr.',
         'topics.prio': 'Vorrang',
         'topics.prionote': '★ Vorrang: Diese Themen werden vor allen anderen vergeben.',
         'stat.waiting': 'Wartend',
@@ -121,10 +127,11 @@ setTexts({
         'esc.title': 'Open escalations to supervision',
         'esc.none': 'No open escalations.',
         'esc.who': 'Counsellor no. {id}',
+        'esc.handle': 'reported by {handle}',
         'esc.since': 'since {clock} ({ago})',
         'esc.ago': '{d} ago',
         'esc.more': 'and {n} more, not listed here.',
-        'esc.announce': 'New escalation to supervision: topic {topic}, counsellor no. {id}, at {clock}.',
+        'esc.announce': 'New escalation to supervision: topic {topic}, {who}, at {clock}.',
         'topics.prio': 'priority',
         'topics.prionote': '★ Priority: these topics are served before all others.',
         'stat.waiting': 'Waiting',
@@ -162,6 +169,7 @@ let haveFeed = false; // once a feed came, queue_summary is ignored
 const seenEsc = new Set(); // escalation sids already shown, so each is announced once
 const history = []; // {t, waiting, longest}
 let lastSample = 0;
+let serviceZone; // /config.json "timezone": clock times as the service says them
 
 // ---- login -------------------------------------------------------------------------------
 
@@ -185,6 +193,7 @@ function doLogin(ev) {
 
 function onLost() {
     conn = null;
+    stopHistory(); // the stats token died with the connection
     showLogin(loggedIn ? 'login.lost' : 'error.other', { code: 'connection' });
 }
 
@@ -224,6 +233,10 @@ function onMessage(m) {
                 render();
             }
         }
+    } else if (m.t === 'counsellors') {
+        tookCounsellors(m);
+    } else if (m.t === 'stats_token') {
+        if (typeof m.token === 'string') startHistory(m.token);
     } else if (m.t === 'queue_summary') {
         if (!haveFeed) took(m);
     } else if (m.t === 'error' && !loggedIn) {
@@ -238,9 +251,15 @@ function took(m) {
     render();
 }
 
+/** The time of a Unix time in the service's time zone, whatever the device's. */
 function clock(unix) {
-    const d = new Date(unix * 1000);
-    return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    return clockAt(new Date(unix * 1000), serviceZone);
+}
+
+/** Who escalated: the handle from the list of counsellors, else the account id. */
+function whoText(e) {
+    const handle = handleOf(e.counsellor);
+    return handle ? t('esc.handle', { handle }) : t('esc.who', { id: e.counsellor });
 }
 
 /** Tells screen readers about a new escalation (the list and the title show it too). */
@@ -249,7 +268,7 @@ function announceEscalation(e) {
     box.textContent = '';
     // a fresh text node a moment later, so a repeat of the same words is read again
     setTimeout(() => {
-        box.textContent = t('esc.announce', { topic: t(`topic.${e.topic}`), id: e.counsellor, clock: clock(e.at) });
+        box.textContent = t('esc.announce', { topic: t(`topic.${e.topic}`), who: whoText(e), clock: clock(e.at) });
     }, 100);
 }
 
@@ -305,6 +324,7 @@ function render() {
     renderEscalations(m);
     renderTopics(m);
     renderCharts(longest);
+    renderCounsellors();
 }
 
 /** The red banner: the server's alarms; the client's own rule only when it sends none. */
@@ -357,7 +377,7 @@ function renderEscalations(m) {
         clock: clock(e.at), ago: t('esc.ago', { d: shortDuration(Math.max(0, now - e.at)) }),
     });
     // rebuilt only when the list changes; between, only the ages move
-    const key = `${currentLang()}|${list.map((e) => `${e.sid}/${e.counsellor}/${e.topic}/${e.at}`).join(',')}`;
+    const key = `${currentLang()}|${list.map((e) => `${e.sid}/${e.counsellor}:${handleOf(e.counsellor)}/${e.topic}/${e.at}`).join(',')}`;
     if (ol.dataset.key === key) {
         ol.querySelectorAll('.esc-since').forEach((el, i) => { el.textContent = sinceText(list[i]); });
     } else {
@@ -379,7 +399,7 @@ function escalationItem(e, since) {
     setTopicText(topic, e.topic);
     const who = document.createElement('span');
     who.className = 'esc-who';
-    setText(who, 'esc.who', { id: e.counsellor });
+    who.textContent = whoText(e); // the list is rebuilt on a language switch
     const time = document.createElement('time');
     time.className = 'esc-since';
     time.dateTime = new Date(e.at * 1000).toISOString();
@@ -517,6 +537,7 @@ function main() {
     bindSwitch($('lang'));
     onLanguageChange(() => {
         render();
+        renderHistory();
     });
     $('login-form').addEventListener('submit', doLogin);
     $('logout').addEventListener('click', () => {
@@ -526,13 +547,21 @@ function main() {
         haveFeed = false;
         seenEsc.clear();
         history.length = 0;
+        clearCounsellors();
+        stopHistory();
         $('announce').textContent = '';
         updateTitle();
         showLogin();
     });
     setInterval(render, 1000);
     addTexts(MAIL_TEXTS);
-    loadMailTarget();
+    addTexts(STAFF_TEXTS);
+    addTexts(HISTORY_TEXTS);
+    fetchConfig().then((c) => {
+        setMailTarget(c);
+        if (typeof c.timezone === 'string') serviceZone = c.timezone;
+        render();
+    }).catch(() => {});
     apply();
 }
 
