@@ -72,6 +72,13 @@ static void test_one_answer_counted_in_the_hour_then_refused(void **state)
     assert_int_equal(harness_sql_long(h, THIS_HOUR("feedback_some", "school")), some + 1);
     assert_int_equal(harness_sql_long(h, THIS_HOUR("feedback_yes", "school")), yes);
     assert_int_equal(harness_sql_long(h, THIS_HOUR("feedback_no", "school")), no);
+    /* lotsectl stats --hourly shows the hour's answers at the end of the row */
+    char out[16384], want[64];
+    const char *hourly[] = {"stats", "--days", "1", "--hourly", NULL};
+    assert_int_equal(harness_ctl(h, true, NULL, out, sizeof out, hourly), 0);
+    assert_non_null(strstr(out, "helped_yes helped_some helped_no"));
+    snprintf(want, sizeof want, " %10ld %11ld %9ld\n", yes, some + 1, no);
+    assert_non_null(strstr(out, want));
 
     /* answered once: a second answer is refused and counts nothing */
     assert_int_equal(client_send_json(young, "{\"t\":\"feedback\",\"answer\":\"yes\"}"), 0);
