@@ -35,9 +35,11 @@ static const char stats_help[] =
     "Prints session statistics of the last N days (default 7, at most 3650) from\n"
     "the hourly aggregates that lotsed keeps up to date every few minutes:\n"
     "  daily (default): day sessions abandoned escalated wait_p50 wait_p90 mean_duration\n"
-    "  --hourly:        hour topic sessions abandoned escalated wait_p50 wait_p90 mean_duration\n"
+    "                   helped_yes helped_some helped_no\n"
+    "  --hourly:        hour topic, then as daily\n"
     "Waits and durations are in seconds; a day's percentiles are the session-weighted\n"
-    "mean of its hours'. Only completed hours are aggregated.\n"
+    "mean of its hours'. Only completed hours are aggregated. helped_*: answers to\n"
+    "\"Hat dir das Gespräch geholfen?\" after chats, counted in the hour they were given.\n"
     "  --refresh     first recompute the aggregates of the last two days (needs write\n"
     "                access; for when lotsed is not running)\n"
     "  --timezone    days and hours in this zone (default: timezone of --config FILE,\n"
@@ -48,29 +50,34 @@ static void print_hourly(const PGresult *res, const char *tz)
 {
     setenv("TZ", tz, 1);
     tzset();
-    printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", "hour", "topic", "sessions", "abandoned",
-           "escalated", "wait_p50", "wait_p90", "mean_duration");
+    printf("%-17s %-16s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", "hour", "topic", "sessions",
+           "abandoned", "escalated", "wait_p50", "wait_p90", "mean_duration", "helped_yes",
+           "helped_some", "helped_no");
     for (int i = 0; i < PQntuples(res); i++) {
         time_t t = (time_t)strtoll(PQgetvalue(res, i, 0), NULL, 10);
         struct tm tm;
         char when[32];
         localtime_r(&t, &tm);
         strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-        printf("%-17s %-16s %8s %9s %9s %8s %8s %13s\n", when, PQgetvalue(res, i, 1),
+        printf("%-17s %-16s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", when, PQgetvalue(res, i, 1),
                PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7));
+               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6), PQgetvalue(res, i, 7),
+               PQgetvalue(res, i, 8), PQgetvalue(res, i, 9), PQgetvalue(res, i, 10));
     }
 }
 
-/* Prints the rows of store_sql_stats_daily. */
+/* Prints the rows of store_sql_stats_daily (its mail counts, columns 7 and 8,
+ * are /stats's). */
 static void print_daily(const PGresult *res)
 {
-    printf("%-10s %8s %9s %9s %8s %8s %13s\n", "day", "sessions", "abandoned", "escalated",
-           "wait_p50", "wait_p90", "mean_duration");
+    printf("%-10s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", "day", "sessions", "abandoned",
+           "escalated", "wait_p50", "wait_p90", "mean_duration", "helped_yes", "helped_some",
+           "helped_no");
     for (int i = 0; i < PQntuples(res); i++)
-        printf("%-10s %8s %9s %9s %8s %8s %13s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-               PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
-               PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+        printf("%-10s %8s %9s %9s %8s %8s %13s %10s %11s %9s\n", PQgetvalue(res, i, 0),
+               PQgetvalue(res, i, 1), PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+               PQgetvalue(res, i, 4), PQgetvalue(res, i, 5), PQgetvalue(res, i, 6),
+               PQgetvalue(res, i, 9), PQgetvalue(res, i, 10), PQgetvalue(res, i, 11));
 }
 
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv)

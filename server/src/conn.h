@@ -21,12 +21,15 @@ struct session;
 struct counsellor;
 struct login;
 struct mail_conn;
+struct feedback_wait;
 struct outmsg;
 struct lotse_jw;
 struct lotse_json_msg;
 
 /* The tag the message table routes by; set only through conn_set_role. */
-enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR, ROLE_MAIL };
+/* ROLE_ENDED: a young person's connection after the end of a chat, open for
+ * the one anonymous question (young_feedback.c). */
+enum conn_role { ROLE_NONE, ROLE_YOUNG, ROLE_COUNSELLOR, ROLE_SUPERVISOR, ROLE_MAIL, ROLE_ENDED };
 
 struct conn;
 
@@ -110,6 +113,7 @@ struct conn {
     struct login *login;           /* a login in progress */
     struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
     void (*mail_closed)(struct conn *c); /* set with mail (mail_thread.c), called at close */
+    struct feedback_wait *feedback;      /* ROLE_ENDED */
 };
 
 /* Starts the connection layer's timers: its hook on the tick (keepalive every

@@ -207,8 +207,9 @@ static int stats_body(struct http_pss *pss, struct hub *hub, int days, const str
     lotse_jw_str(&w, "timezone", hub->cfg->timezone);
     lotse_jw_arr_begin(&w, "daily");
     static const char *const cols[] = {
-        "sessions", "abandoned",     "escalated",   "wait_p50",
-        "wait_p90", "mean_duration", "mail_opened", "mail_answered_within_target"};
+        "sessions",     "abandoned",     "escalated",   "wait_p50",
+        "wait_p90",     "mean_duration", "mail_opened", "mail_answered_within_target",
+        "feedback_yes", "feedback_some", "feedback_no"};
     int ncols = (int)(sizeof(cols) / sizeof(cols[0]));
     for (int r = 0; r < store_result_rows(res); r++) {
         lotse_jw_obj_begin(&w, NULL);

@@ -30,6 +30,7 @@ struct msg_route {
 #define COUNSELLOR (1u << ROLE_COUNSELLOR)
 #define SUPERVISOR (1u << ROLE_SUPERVISOR)
 #define MAIL       (1u << ROLE_MAIL)
+#define ENDED      (1u << ROLE_ENDED)
 
 /* "resume" with a token is a counsellor's, with a session id a young person's. */
 static void resume(struct conn *c, const struct lotse_json_msg *m)
@@ -40,7 +41,7 @@ static void resume(struct conn *c, const struct lotse_json_msg *m)
         young_resume(c, m);
 }
 
-/* "end" before hello or login: a polite goodbye. */
+/* "end" before hello or login, or after the end: a polite goodbye. */
 static void end_unassigned(struct conn *c, const struct lotse_json_msg *m)
 {
     (void)m;
@@ -53,7 +54,7 @@ static const struct msg_route routes[] = {
     {"login", NONE, auth_login},
     {"login_proof", NONE, auth_login_proof},
     {"resume", NONE, resume},
-    {"end", NONE, end_unassigned},
+    {"end", NONE | ENDED, end_unassigned},
     {"end", YOUNG, young_msg_end},
     {"end", COUNSELLOR, counsellor_msg_end},
     {"rekey", YOUNG, young_msg_rekey},
@@ -66,6 +67,7 @@ static const struct msg_route routes[] = {
     {"escalate", COUNSELLOR, counsellor_msg_escalate},
     {"logout", COUNSELLOR, counsellor_msg_logout},
     {"logout", SUPERVISOR, supervisor_msg_logout},
+    {"feedback", NONE | YOUNG | ENDED, young_feedback_msg},
     {"mail_keys", NONE | MAIL | COUNSELLOR, mail_young_keys},
     {"mail_new", NONE, mail_young_new},
     {"mail_open", NONE, mail_young_open},
@@ -85,6 +87,7 @@ static const char *const refusals[] = {
     [ROLE_COUNSELLOR] = "not valid for a counsellor's connection",
     [ROLE_SUPERVISOR] = "supervisors watch; they do not send this",
     [ROLE_MAIL] = "not valid for a mail connection",
+    [ROLE_ENDED] = "the chat has ended",
 };
 
 /* One parsed control message at a time: the service thread is single. */

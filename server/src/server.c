@@ -32,6 +32,7 @@
 #include "store.h"
 #include "summary.h"
 #include "webroot.h"
+#include "young.h"
 #include "workers.h"
 
 static void server_finish(struct server *srv);
@@ -102,6 +103,7 @@ static void server_finish(struct server *srv)
     LIST_FOREACH_SAFE (&srv->hub.staff, it, nx)
         conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
     conn_close_pending(&srv->hub);
+    young_feedback_close_all(&srv->hub);
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
     ev_timer_start(srv->hub.loop, &stop_timer);
@@ -191,6 +193,7 @@ static int create_state(struct server *srv, const struct config *cfg)
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
     mail_young_start(&srv->hub);
+    young_feedback_start(&srv->hub);
     return 0;
 }
 
@@ -349,6 +352,7 @@ void server_destroy(struct server *srv)
         ev_timer_stop(srv->hub.loop, &stop_timer);
         conn_stop(&srv->hub);
         mail_young_stop(&srv->hub);
+        young_feedback_stop(&srv->hub);
     }
     /* Order matters: the store and the workers still talk to the lws context
      * (adopted socket, lws_cancel_service), so they go first; the context then

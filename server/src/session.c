@@ -17,6 +17,7 @@
 #include "store.h"
 #include "tick.h"
 #include "waiting.h"
+#include "young.h"
 
 #define INITIAL_BUCKETS 1024
 
@@ -240,15 +241,45 @@ static void withdraw_offer(struct session *s)
     s->offered_to = NULL;
 }
 
-/* Tells the young person, lets go of their connection and closes it. */
-static void release_young(struct session *s, const char *reason, const char *end_reason)
+/* Whether the young person may answer "did the chat help?" (PROTOCOL.md §5
+ * "After the end"): a chat a counsellor had taken, ended by one of them or by
+ * its timeouts, not while the server finishes. */
+static bool feedback_due(const struct hub *hub, bool waiting, const char *end_reason)
 {
-    session_notify(s->young, "ended", s->sid, end_reason);
-    s->young->session = NULL;
+    static const char *const reasons[] = {"ended_by_counsellor", "ended_by_young",
+                                          "counsellor_left", "idle"};
+    if (waiting || hub->finishing)
+        return false;
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (!strcmp(end_reason, reasons[i]))
+            return true;
+    return false;
+}
+
+/* Tells the young person and lets go of their connection: closed, or kept for
+ * the one question after the end (young_feedback.c). */
+static void release_young(struct hub *hub, struct session *s, const char *reason,
+                          const char *end_reason, bool waiting)
+{
+    struct conn *c = s->young;
+    c->session = NULL;
+    bool ask = feedback_due(hub, waiting, end_reason) &&
+               young_feedback_offer(c, hub->cfg->topics[s->topic]);
+    struct lotse_jw *w = conn_jw();
+    lotse_jw_obj_begin(w, NULL);
+    lotse_jw_str(w, "t", "ended");
+    lotse_jw_hex(w, "sid", s->sid, LOTSE_SID_BYTES);
+    lotse_jw_str(w, "reason", end_reason);
+    if (ask)
+        lotse_jw_bool(w, "feedback", true);
+    lotse_jw_obj_end(w);
+    conn_send_json(c, w);
+    if (ask)
+        return;
     if (!strcmp(reason, "shutdown"))
-        conn_close(s->young, 1001, "server shutting down");
+        conn_close(c, 1001, "server shutting down");
     else
-        conn_close(s->young, 1000, "session ended");
+        conn_close(c, 1000, "session ended");
 }
 
 void session_end(struct hub *hub, struct session *s, const char *reason)
@@ -269,7 +300,7 @@ void session_end(struct hub *hub, struct session *s, const char *reason)
     hold_clear(hub, s, HOLD_TO_COUNSELLOR);
     hold_clear(hub, s, HOLD_TO_YOUNG);
     if (s->young)
-        release_young(s, reason, row.end_reason);
+        release_young(hub, s, reason, row.end_reason, waiting);
     if (hub->store)
         row_queued(store_session_ended(hub->store, &row));
 

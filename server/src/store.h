@@ -153,8 +153,14 @@ int store_purge(struct store *s, int retention_days, int audit_retention_days,
 
 /* Daily totals of the last days days (local days in time zone tz), oldest
  * first: day text, sessions, abandoned, escalated, wait_p50, wait_p90,
- * mean_duration (percentiles are the session-weighted mean of the hours'). */
+ * mean_duration (percentiles are the session-weighted mean of the hours'),
+ * feedback_yes, feedback_some, feedback_no (the answers after chats). */
 int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg);
+
+/* One answer to "did the chat help?" (PROTOCOL.md §5 "After the end"): adds 1
+ * to feedback_yes (answer 0), feedback_some (1) or feedback_no (2) of this
+ * hour's stats_hourly row of topic. Nothing else is written. */
+int store_feedback_count(struct store *s, const char *topic, int answer);
 
 /* The statements above, for lotsectl (same parameters, blocking libpq). */
 extern const char store_sql_aggregate[];

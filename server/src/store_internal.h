@@ -239,5 +239,6 @@ void store__session_close_crashed(struct store *s);
 
 /* Today's counts (store_stats_sql.c). */
 extern const char store__sql_today[];
+extern const char store__sql_feedback[]; /* $1 topic, $2 yes | some | no */
 
 #endif

@@ -3,6 +3,7 @@
  * statements are in store_stats_sql.c. */
 #include "store_internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 /* Queues sql with the numbers a and, when n is 2, b as its text parameters. */
@@ -33,6 +34,15 @@ int store_purge(struct store *s, int retention_days, int audit_retention_days, s
 {
     return query_numbers(s, store_sql_purge, "retention purge", cb, arg, 2, retention_days,
                          audit_retention_days);
+}
+
+int store_feedback_count(struct store *s, const char *topic, int answer)
+{
+    static const char *const answers[] = {"yes", "some", "no"};
+    if (answer < 0 || answer > 2)
+        return -EINVAL;
+    const char *p[2] = {topic, answers[answer]};
+    return store__query(s, store__sql_feedback, "chat feedback", NULL, NULL, 2, p);
 }
 
 int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg)

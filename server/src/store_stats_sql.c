@@ -81,14 +81,27 @@ const char store_sql_stats_daily[] =
     " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
     " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"
     "  / nullif(sum(sessions - abandoned), 0)), 0),"
-    " sum(mail_opened), sum(mail_answered_within_target)"
+    " sum(mail_opened), sum(mail_answered_within_target),"
+    " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
     " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
     "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"
     " GROUP BY 1 ORDER BY 1";
 
 const char store_sql_stats_hourly[] =
     "SELECT extract(epoch FROM hour)::bigint, topic, sessions, abandoned, escalated, wait_p50,"
-    " wait_p90, mean_duration FROM stats_hourly"
+    " wait_p90, mean_duration, feedback_yes, feedback_some, feedback_no FROM stats_hourly"
     " WHERE hour >= date_trunc('hour', now()) - make_interval(days => $1::integer)"
     " ORDER BY hour, topic";
+/* The one anonymous answer after a chat (008_chat_feedback.sql): this hour's
+ * row of the chat's topic, made when the hour has none yet (the aggregate
+ * fills in its session figures later and leaves these columns alone). */
+const char store__sql_feedback[] =
+    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
+    " mean_duration, feedback_yes, feedback_some, feedback_no)"
+    " SELECT date_trunc('hour', now()), $1::text, 0, 0, 0, 0, 0, (a = 'yes')::integer,"
+    " (a = 'some')::integer, (a = 'no')::integer FROM (SELECT $2::text AS a) x"
+    " ON CONFLICT (hour, topic) DO UPDATE SET"
+    " feedback_yes = stats_hourly.feedback_yes + EXCLUDED.feedback_yes,"
+    " feedback_some = stats_hourly.feedback_some + EXCLUDED.feedback_some,"
+    " feedback_no = stats_hourly.feedback_no + EXCLUDED.feedback_no RETURNING 1";
 /* clang-format on */

@@ -26,6 +26,24 @@ void young_msg_end(struct conn *c, const struct lotse_json_msg *m);
 struct session;
 void young_same_ask(struct conn *c, struct session *s, const uint8_t lookup[32]);
 
+/* After the end (young_feedback.c, PROTOCOL.md §5 "After the end"): c, whose
+ * session of topic ended after a counsellor had taken it, stays open for
+ * FEEDBACK_WINDOW_S with role ROLE_ENDED for one answer to "did the chat
+ * help?". Returns false (c is then closed as before) when it cannot. */
+bool young_feedback_offer(struct conn *c, const char *topic);
+
+/* "feedback" from any connection: counted once in stats_hourly when c is an
+ * ended young person's that has not answered; otherwise an error. */
+void young_feedback_msg(struct conn *c, const struct lotse_json_msg *m);
+
+/* The tick hook that closes connections whose window is over; and, at the
+ * end of the drain, closing every one of them with 1001; stop takes the hook
+ * off the wheel. */
+struct hub;
+void young_feedback_start(struct hub *hub);
+void young_feedback_stop(struct hub *hub);
+void young_feedback_close_all(struct hub *hub);
+
 /* Leading zero bits of the admission work a hello needs (0: none) when waiting
  * people wait and mine of them came from the hello's source (PROTOCOL.md
  * §4.1.1): pow_bits once waiting reaches pow_threshold or mine reaches

@@ -202,7 +202,9 @@ test('a young person and a counsellor chat both ways, end to end encrypted', asy
 
     await y.click('#end-chat');
     await y.click('#end-yes');
-    await y.locator('#view-over').waitFor();
+    // the conversation stays on screen with the end below it (issue #14 point 3)
+    await y.locator('#chat-ended').waitFor();
+    assert.equal(await y.locator('#ended-reason').textContent(), 'Du hast den Chat beendet.');
     await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
     assert.equal(await panel.getAttribute('data-ended'), 'ended_by_young');
     await cctx.close();
@@ -581,7 +583,9 @@ test('a reload mid-chat resumes with new keys, the counsellor sees the key chang
     await y.locator('#chat-title', { hasText: 'Anna' }).waitFor();
     await y.locator('#text:enabled').waitFor();
     assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
-    assert.equal(await y.locator('.msg.theirs').count(), 0, 'older messages are not shown');
+    // the conversation so far is shown again, once (this tab's sessionStorage, young-keep.js)
+    assert.equal(await y.locator('.msg.theirs', { hasText: 'Antwort vor dem Neuladen' }).count(), 1);
+    assert.equal(await y.locator('.msg.mine', { hasText: 'Vor dem Neuladen' }).count(), 1);
     // the counsellor: the key change is visible, announced (role=alert) and in the log
     const marker = panel.locator('.key-changed');
     await marker.waitFor();

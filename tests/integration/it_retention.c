@@ -154,6 +154,7 @@ static void test_server_purges_hourly_and_serves_stats_to_supervisors(void **sta
     assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"daily\":[{\"day\":\""));
     assert_non_null(strstr(body, "\"sessions\":1,\"abandoned\":0,\"escalated\":0,\"wait_p50\":15,"
                                  "\"wait_p90\":15,\"mean_duration\":500,\"mail_opened\":0,"));
+    assert_non_null(strstr(body, "\"feedback_yes\":0,\"feedback_some\":0,\"feedback_no\":0}"));
     assert_null(strstr(body, "\"sessions\":2")); /* 200 days ago is not in the last 7 */
     assert_int_equal(harness_http_get_auth(h, 0, "/stats", token, &status, body, 65536), 0);
     assert_int_equal(status, 200);

@@ -1,6 +1,7 @@
 // young.js — the young person's page: welcome, topic, queue, the encrypted
-// chat, end, quick exit. Nothing is kept after the tab closes: only the
-// session id and resume secret sit in sessionStorage while a chat runs.
+// chat, end, quick exit. Nothing is kept after the tab closes: while a chat
+// runs, the session id, the resume secret and the conversation shown
+// (young-keep.js) sit in this tab's sessionStorage.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
@@ -12,6 +13,8 @@ import { solvePow } from './pow.js';
 import { YOUNG_TEXTS } from './young-texts.js';
 import { describeHours, describeMoment } from './hours.js';
 import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
+import { forgetConversation, keepLine, keptLines } from './young-keep.js';
+import { closeEnding, showEnding, wireEnding } from './young-ending.js';
 import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, renderTopicStaffing, sameLookup, setupMail } from './young-mail.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/'; // until /config.json names the service's (quick_exit_url)
@@ -34,7 +37,8 @@ let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
 //   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
 //   sendPk (resume with a fresh pk: the keys were lost), channel, name,
-//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done
+//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done,
+//   leaving (our own `end` sent, `ended` awaited)
 let s = null;
 let unread = 0;
 const baseTitle = () => t('brand');
@@ -117,6 +121,7 @@ function setComposer(enabled) {
 function forgetStored() {
     sessionStorage.removeItem(STORE_SID);
     sessionStorage.removeItem(STORE_RESUME);
+    forgetConversation();
 }
 
 /** Ends the local side of a session: keys wiped, socket closed, storage cleared. */
@@ -143,6 +148,7 @@ function quickExit() {
     dropSession();
     mailForget();
     sessionStorage.clear();
+    closeEnding();
     $('messages').replaceChildren();
     $('text').value = '';
     const target = config && typeof config.quick_exit_url === 'string' && config.quick_exit_url.startsWith('https://')
@@ -222,7 +228,7 @@ function newSession(fields) {
         conn: null, online: false, topic: null, sid: null, sidHex: null, resume: null,
         grace: DEFAULT_GRACE_S, kp: null, awaiting: 'start', sendPk: false, channel: null,
         name: '', marks: new DeliveryMarks(), lostAt: null, attempt: 0, timer: null, pow: null,
-        shutdown: false, done: false, ...fields,
+        shutdown: false, done: false, leaving: false, ...fields,
     };
     return s;
 }
@@ -274,6 +280,10 @@ function onChallenge(m) {
 // ---- dropped connections and resume (PROTOCOL.md §5.2) --------------------------------
 
 function onDrop(code) {
+    if (s.leaving) { // our own end was under way: the chat is over all the same
+        endKept('over.you', false);
+        return;
+    }
     if (!s.sid) { // nothing to resume before `welcome`
         dropSession();
         finish('over.lost');
@@ -358,6 +368,7 @@ function onResumed(m) {
     }
     if (firstAfterReload) {
         $('messages').replaceChildren();
+        restoreKept();
         setText($('chat-title'), 'chat.title.anon');
         systemLine('resume.reload');
         chatNotice('resume.waitkeys');
@@ -481,7 +492,7 @@ function onMessage(m) {
         onShutdown(m);
         break;
     case 'ended':
-        onEnded(m.reason);
+        onEnded(m.reason, m.feedback === true);
         break;
     case 'error':
         onError(m);
@@ -571,6 +582,7 @@ function onKeys(m) {
     s.name = typeof m.name === 'string' ? m.name.trim() : '';
     if (how === 'start') {
         $('messages').replaceChildren();
+        forgetConversation();
         if (s.name) systemLine('chat.hello', { name: s.name });
         else systemLine('chat.hello.anon');
     } else if (how === 'transfer') {
@@ -618,7 +630,23 @@ function refuse(err) {
     show('view-refused');
 }
 
-function onEnded(reason) {
+/** Ends after which the conversation stays on screen (young-ending.js). */
+const ENDS_KEPT = ['ended_by_young', 'ended_by_counsellor', 'counsellor_left', 'idle', 'shutdown'];
+const OWN_END_WAIT_MS = 3000; // for `ended` after our `end`
+
+/** "Chat beenden", confirmed, with a conversation on screen: the server's
+ * `ended` (with the question) ends it here; without it soon, it ends all the same. */
+function endOwnChat() {
+    const me = s;
+    me.leaving = true;
+    me.conn.sendJson(msg('end', { reason: 'done' }));
+    setComposer(false);
+    $('end-confirm').hidden = true;
+    clearTimeout(me.timer);
+    me.timer = setTimeout(() => me === s && endKept('over.you', false), OWN_END_WAIT_MS);
+}
+
+function onEnded(reason, feedback) {
     const key = {
         ended_by_young: s.channel ? 'over.you' : 'over.you.queue',
         abandoned: 'over.you.queue',
@@ -627,8 +655,34 @@ function onEnded(reason) {
         idle: 'over.idle',
         shutdown: 'over.shutdown',
     }[reason] || 'over.lost';
+    if (s.channel && ENDS_KEPT.includes(reason)) {
+        endKept(key, feedback);
+        return;
+    }
     dropSession();
     finish(key);
+}
+
+/** The chat ended with a conversation on screen: it stays (the tab keeps
+ * nothing more), and with `feedback` the connection stays open for the one
+ * question (PROTOCOL.md §5 "After the end"). */
+function endKept(key, feedback) {
+    const conn = feedback && s.conn && s.conn.isOpen() ? s.conn : null;
+    if (conn) s.conn = null; // dropSession must not close it
+    dropSession();
+    setComposer(false);
+    showEnding(key, conn);
+    showIfHidden('view-chat');
+}
+
+/** Leaving an ended chat: the conversation goes, the start page comes. */
+function leaveEnded() {
+    $('messages').replaceChildren();
+    forgetConversation();
+    $('end-confirm').hidden = true;
+    $('end-chat').hidden = false;
+    setComposer(true);
+    showStart();
 }
 
 function finish(key) {
@@ -641,14 +695,17 @@ function finish(key) {
 // ---- messages ------------------------------------------------------------------------
 
 function systemLine(key, vars) {
+    keepShown({ k: 'system', key, vars });
     const li = document.createElement('li');
     li.className = 'msg system';
     setText(li, key, vars);
     placeLine($('messages'), li, Date.now());
 }
 
-/** A message at its sender time (ms; now when null), §6 "Order on screen". */
+/** A message at its sender time (ms; now when null), §6 "Order on screen";
+ * kept in the tab for a reload (young-keep.js). */
 function addLine(text, mine, stateKey, timeMs = null) {
+    keepShown({ k: mine ? 'mine' : 'theirs', text }, timeMs);
     return appendMessage($('messages'), text, mine, stateKey, timeMs);
 }
 
@@ -659,6 +716,30 @@ let typingIn = null;
 function peerTyping(on) {
     if (!typingIn) typingIn = new TypingShown($('typing'));
     typingIn.set(on);
+}
+
+/** A line shown while a session runs goes into the tab's keeping (young-keep.js);
+ * `at` is the line's time in ms (the sender's, where a message carries one; now
+ * when null). */
+function keepShown(line, at = null) {
+    if (s) keepLine({ ...line, at: at ?? Date.now() });
+}
+
+/** After a reload: the conversation this tab kept, as it was shown, each line
+ * at its time; delivery marks are not kept (they were for the old keys). */
+function restoreKept() {
+    const list = $('messages');
+    for (const line of keptLines()) {
+        if (line.k !== 'system') {
+            appendMessage(list, line.text, line.k === 'mine', 'msg.sent', line.at)?.remove();
+            continue;
+        }
+        const li = document.createElement('li');
+        li.className = 'msg system';
+        setText(li, line.key, line.vars);
+        placeLine(list, li, line.at);
+    }
+    list.scrollTop = list.scrollHeight;
 }
 
 function onFrame(bytes) {
@@ -770,10 +851,15 @@ function wireChat() {
         $('text').focus();
     });
     $('end-yes').addEventListener('click', () => {
+        if (s && s.online && s.conn && s.channel) {
+            endOwnChat();
+            return;
+        }
         if (s && s.online && s.conn) s.conn.sendJson(msg('end', { reason: 'done' }));
         dropSession();
         finish('over.you');
     });
+    wireEnding(leaveEnded);
     for (const id of ['restart', 'refused-restart']) {
         $(id).addEventListener('click', () => {
             $('messages').replaceChildren();

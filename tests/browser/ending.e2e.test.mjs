@@ -1,0 +1,263 @@
+// Browser end-to-end, the young person's side at 360 × 740 (issue #14, points 3
+// and 7): a reload keeps the visible conversation (sessionStorage, this tab
+// only), quick exit and the end clear it; when the counsellor ends, the
+// conversation stays on screen with the hint that nothing is saved, and the one
+// anonymous question is answered once and counted in stats_hourly. The
+// counsellor is the real console in a 1280-pixel context. Set up by run.sh.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
+    return v;
+};
+const URL = env('LOTSE_URL');
+const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
+const PHONE = { width: 360, height: 740 };
+// "before" screenshots were taken from main with LOTSE_SHOT_PREFIX=young-ending-before
+const SHOT = process.env.LOTSE_SHOT_PREFIX || 'young-ending-after';
+
+let browser;
+const problems = [];
+
+before(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    browser = await chromium.launch({
+        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
+        headless: true,
+        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+});
+
+after(async () => {
+    if (browser) await browser.close();
+});
+
+async function newContext(viewport) {
+    const context = await browser.newContext({ viewport, locale: 'de-DE' });
+    await context.route('https://www.google.de/**', (route) =>
+        route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Google</title><p>neutral</p>' }));
+    context.on('page', (page) => {
+        page.on('console', (m) => {
+            if (m.type() === 'error') problems.push(`${page.url()}: console: ${m.text()}`);
+        });
+        page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
+    });
+    return context;
+}
+
+function lotsectl(...args) {
+    return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8' });
+}
+
+function psql(sql) {
+    return execFileSync('psql', [env('LOTSE_DB'), '-XAtqc', sql], { encoding: 'utf8' }).trim();
+}
+
+/** A count of this hour's stats_hourly row of topic (column and topic are the test's own). */
+const thisHour = (column, topic) => Number(psql(`SELECT coalesce(sum(${column}), 0) FROM stats_hourly`
+    + ` WHERE hour = date_trunc('hour', now()) AND topic = '${topic}'`));
+
+async function certifiedCounsellor() {
+    const context = await newContext({ width: 1280, height: 800 });
+    const page = await context.newPage();
+    await page.goto(`${URL}/counsellor/`);
+    await page.locator('#view-login').waitFor();
+    const pk = (await page.locator('#device-pk').textContent()).trim();
+    lotsectl('device-certify', '--handle', env('LOTSE_COUNSELLOR'), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
+    await page.fill('#handle', env('LOTSE_COUNSELLOR'));
+    await page.fill('#password', env('LOTSE_COUNSELLOR_PASSWORD'));
+    await page.click('#login-button');
+    await page.locator('#view-console').waitFor();
+    await page.check('#available');
+    await page.locator('#status-line.on').waitFor();
+    return { context, page };
+}
+
+/** A young person (phone) in a running chat with the console c; returns {y, panel}. */
+async function chatting(c, yctx, topic) {
+    const y = await yctx.newPage();
+    await y.goto(`${URL}/`);
+    await y.locator('#view-start').waitFor();
+    await y.check(`input[name="topic"][value="${topic}"]`);
+    await y.click('#start-form button[type="submit"]');
+    await y.locator('#view-queue').waitFor();
+    const before = await c.locator('#panels [role="tabpanel"]').count();
+    await c.click('#take');
+    const tab = c.locator('#panels [role="tabpanel"]').nth(before);
+    await tab.waitFor();
+    const sid = await tab.getAttribute('data-sid');
+    await y.locator('#text:enabled').waitFor();
+    return { y, panel: c.locator(`#panel-${sid}`) };
+}
+
+async function youngSays(y, text) {
+    await y.fill('#text', text);
+    await y.press('#text', 'Enter');
+    await y.locator('.msg.mine', { hasText: text }).locator('.state.delivered').waitFor();
+}
+
+async function counsellorSays(panel, y, text) {
+    await panel.locator('textarea').fill(text);
+    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
+    await y.locator('.msg.theirs', { hasText: text }).waitFor();
+}
+
+/** The counsellor ends the chat (a confirmation, where the console asks one, is given). */
+async function counsellorEnds(panel) {
+    await panel.locator('button', { hasText: 'Chat beenden' }).click();
+    const confirm = panel.locator('[data-confirm-end]:visible, .end-confirm button.danger:visible');
+    if (await confirm.count()) await confirm.first().click();
+}
+
+/** The texts of the young person's conversation, in order (system lines included). */
+const shown = (y) => y.locator('#messages li').evaluateAll((lis) => lis.map((li) =>
+    `${li.classList.contains('mine') ? 'Y' : li.classList.contains('theirs') ? 'C' : 'S'}:${li.querySelector('.body')?.textContent ?? li.textContent}`));
+
+test('the counsellor ends: the conversation stays, the hint says nothing is saved, one answer is counted', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext(PHONE);
+    const { y, panel } = await chatting(c, yctx, 'school');
+    await youngSays(y, 'Hallo, ich brauche Hilfe');
+    await counsellorSays(panel, y, 'Ich bin da. Erzähl.');
+    await youngSays(y, 'Danke, das hat geholfen');
+    await counsellorSays(panel, y, 'Gern. Schreib jederzeit wieder.');
+    const during = await shown(y);
+    await counsellorEnds(panel);
+    await y.locator('#view-over, #chat-ended').first().waitFor();
+    await y.waitForTimeout(300);
+    await y.screenshot({ path: join(SHOTS, `${SHOT}-360.png`), fullPage: true });
+    if (SHOT.includes('before')) { // main: the conversation is gone
+        await cctx.close();
+        await yctx.close();
+        return;
+    }
+    // the conversation is still there, in the same order, with the hint
+    assert.deepEqual((await shown(y)).slice(0, during.length), during);
+    await y.locator('#chat-ended').waitFor();
+    assert.match(await y.locator('#chat-ended').textContent(), /nirgends gespeichert/);
+    assert.equal(await y.locator('#text').isVisible(), false, 'no composer after the end');
+    // the end cleared what the tab kept
+    assert.deepEqual(await y.evaluate(() => Object.keys(sessionStorage)), []);
+    // one answer, counted in this hour's row of the topic
+    const count = () => thisHour('feedback_some', 'school');
+    const was = count();
+    await y.locator('#feedback button', { hasText: 'Ein bisschen' }).click();
+    await y.locator('#feedback-thanks').waitFor();
+    assert.equal(await y.locator('#feedback button:enabled').count(), 0, 'answerable once');
+    await y.evaluate(() => window.scrollTo(0, 0));
+    await y.screenshot({ path: join(SHOTS, `${SHOT}-answered-360.png`), fullPage: true });
+    for (let i = 0; i < 50 && count() === was; i++) await y.waitForTimeout(100);
+    assert.equal(count(), was + 1);
+    // leaving clears the screen and starts over
+    await y.click('#ended-leave');
+    await y.locator('#view-start').waitFor();
+    assert.equal(await y.locator('#messages li').count(), 0);
+    await cctx.close();
+    await yctx.close();
+    assert.deepEqual(problems.splice(0), [], 'console errors');
+});
+
+test('a reload keeps the conversation in order; quick exit and the end clear what the tab kept', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext(PHONE);
+    const { y, panel } = await chatting(c, yctx, 'family');
+    await youngSays(y, 'Erste Nachricht');
+    await counsellorSays(panel, y, 'Erste Antwort');
+    await youngSays(y, 'Zweite Nachricht mit <b>Zeichen</b> & "Anführung"');
+    await counsellorSays(panel, y, 'Zweite Antwort');
+    const before = await shown(y);
+    assert.ok(before.length >= 5, JSON.stringify(before));
+    // what the tab keeps: exactly the lines shown, plaintext only in this tab
+    assert.deepEqual((await y.evaluate(() => Object.keys(sessionStorage))).sort(),
+        ['lotse.conversation', 'lotse.resume', 'lotse.sid']);
+
+    await y.reload();
+    await y.locator('.msg.system', { hasText: 'Der Chat geht weiter.' }).waitFor();
+    await y.locator('#text:enabled').waitFor();
+    const after = await shown(y);
+    assert.deepEqual(after.slice(0, before.length), before, 'the same messages in the same order');
+    assert.equal(after.length, before.length + 1); // + "Der Chat geht weiter."
+    await y.screenshot({ path: join(SHOTS, 'young-reload-kept-360.png'), fullPage: true });
+    // the chat goes on, and a second reload keeps the new lines too
+    await youngSays(y, 'Nach dem Neuladen');
+    await counsellorSays(panel, y, 'Antwort danach');
+    await y.reload();
+    await y.locator('#text:enabled').waitFor();
+    const again = await shown(y);
+    assert.deepEqual(again.slice(0, before.length), before);
+    assert.ok(again.includes('Y:Nach dem Neuladen') && again.includes('C:Antwort danach'), JSON.stringify(again));
+
+    // quick exit (Escape twice): the tab keeps nothing
+    await y.keyboard.press('Escape');
+    await y.keyboard.press('Escape');
+    await y.waitForURL('https://www.google.de/**');
+    await y.goBack().catch(() => {}); // replaced: there is no entry to go back to
+    const left = await yctx.newPage();
+    await left.goto(`${URL}/`);
+    await left.locator('#view-start').waitFor();
+    assert.equal(await left.locator('#messages li').count(), 0);
+    await left.close();
+    // the same origin in the quick-exited tab: nothing stored
+    await y.goto(`${URL}/`);
+    await y.locator('#view-start').waitFor();
+    assert.deepEqual(await y.evaluate(() => Object.keys(sessionStorage)), []);
+    await panel.locator('.msg.system').last().waitFor();
+
+    // a second chat, ended by the counsellor: the end clears what the tab kept
+    const second = await chatting(c, yctx, 'friends');
+    await youngSays(second.y, 'Noch eine Frage');
+    assert.ok(await second.y.evaluate(() => sessionStorage.getItem('lotse.conversation')));
+    await counsellorEnds(second.panel);
+    await second.y.locator('#chat-ended').waitFor();
+    assert.deepEqual(await second.y.evaluate(() => Object.keys(sessionStorage)), []);
+    // a reload after the end starts clean
+    await second.y.reload();
+    await second.y.locator('#view-start').waitFor();
+    assert.equal(await second.y.locator('#messages li').count(), 0);
+    await cctx.close();
+    await yctx.close();
+    assert.deepEqual(problems.splice(0), [], 'console errors');
+});
+
+test('the young person ends: the conversation stays with the question; leaving starts clean', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext(PHONE);
+    const { y, panel } = await chatting(c, yctx, 'other');
+    await youngSays(y, 'Ich glaube, das reicht für heute');
+    await counsellorSays(panel, y, 'Alles Gute!');
+    const count = () => thisHour('feedback_yes', 'other');
+    const was = count();
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#chat-ended').waitFor();
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    assert.equal(await y.locator('#ended-reason').textContent(), 'Du hast den Chat beendet.');
+    assert.equal(await y.locator('.msg.theirs', { hasText: 'Alles Gute!' }).count(), 1);
+    assert.deepEqual(await y.evaluate(() => Object.keys(sessionStorage)), []);
+    await y.locator('#feedback button', { hasText: 'Ja' }).click();
+    await y.locator('#feedback-thanks').waitFor();
+    for (let i = 0; i < 50 && count() === was; i++) await y.waitForTimeout(100);
+    assert.equal(count(), was + 1);
+    await y.click('#ended-leave');
+    await y.locator('#view-start').waitFor();
+    // a new chat on the same page starts with an empty list, a composer and its end button
+    await y.check('input[name="topic"][value="other"]');
+    await y.click('#start-form button[type="submit"]');
+    await y.locator('#view-queue').waitFor();
+    await c.click('#take');
+    await y.locator('#text:enabled').waitFor();
+    assert.equal(await y.locator('.msg.mine, .msg.theirs').count(), 0);
+    assert.equal(await y.locator('#end-chat').isVisible(), true);
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#chat-ended').waitFor();
+    await cctx.close();
+    await yctx.close();
+    assert.deepEqual(problems.splice(0), [], 'console errors');
+});
