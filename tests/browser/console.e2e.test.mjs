@@ -3,19 +3,12 @@
 // made here with lotsectl) so the other files' counsellors keep theirs.
 // Set up by run.sh like e2e.test.mjs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
-    return v;
-};
-const URL = env('LOTSE_URL');
-const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
+import { LAPTOP, certifiedCounsellor, launch, lotsectl, newContext, shotsDir, youngWaiting } from './kit.mjs';
+
+let SHOTS;
 const CLEO = 'cleo';
 const CLEO_PASSWORD = 'cleo-test-password';
 // the screenshots' name: LOTSE_SHOT_TAG=before on the old client
@@ -24,36 +17,17 @@ const TAG = process.env.LOTSE_SHOT_TAG || 'after';
 let browser;
 const problems = [];
 
-function lotsectl(args, input) {
-    return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8', input });
-}
-
 before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
+    SHOTS = shotsDir();
     lotsectl(['account-add', '--handle', CLEO, '--role', 'counsellor', '--name', 'Cleo', '--topics',
         'family,school,friends,prison,other', '--capacity', '4', '--password-stdin', '--pwhash-cost', 'min',
         '--insecure-for-tests'], `${CLEO_PASSWORD}\n`);
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
-        headless: true,
-        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launch();
 });
 
 after(async () => {
     if (browser) await browser.close();
 });
-
-async function newContext() {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'de-DE' });
-    context.on('page', (page) => {
-        page.on('console', (m) => {
-            if (m.type() === 'error') problems.push(`${page.url()}: console: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    });
-    return context;
-}
 
 function assertNoProblems() {
     const found = problems.splice(0);
@@ -62,32 +36,14 @@ function assertNoProblems() {
 
 /** Cleo's console: device certified, logged in, available for `capacity` chats. */
 async function counsellor(capacity = 4) {
-    const context = await newContext();
-    const page = await context.newPage();
-    await page.goto(`${URL}/counsellor/`);
-    await page.locator('#view-login').waitFor();
-    const pk = (await page.locator('#device-pk').textContent()).trim();
-    lotsectl(['device-certify', '--handle', CLEO, '--device', pk, '--orgkey', env('LOTSE_ORGKEY')]);
-    await page.fill('#handle', CLEO);
-    await page.fill('#password', CLEO_PASSWORD);
-    await page.click('#login-button');
-    await page.locator('#view-console').waitFor();
-    await page.selectOption('#capacity', String(capacity));
-    await page.check('#available');
-    await page.locator('#status-line.on').waitFor();
-    return { context, page };
+    const context = await newContext(browser, problems, { viewport: LAPTOP });
+    return { context, page: await certifiedCounsellor(context, CLEO, CLEO_PASSWORD, capacity) };
 }
 
 /** A young person who chose a topic and waits. */
 async function young(topic) {
-    const context = await newContext();
-    const page = await context.newPage();
-    await page.goto(`${URL}/`);
-    await page.locator('#view-start').waitFor();
-    await page.check(`input[name="topic"][value="${topic}"]`);
-    await page.click('#start-form button[type="submit"]');
-    await page.locator('#view-queue').waitFor();
-    return { context, page };
+    const context = await newContext(browser, problems, { viewport: LAPTOP });
+    return { context, page: await youngWaiting(context, topic) };
 }
 
 /** The counsellor takes the next chat; returns its panel and the young person's page once both can write. */
@@ -217,7 +173,9 @@ test('"Chat beenden" asks first; the closing message reaches the young person be
     await y.page.locator('.msg.theirs', { hasText: 'Alles Gute dir!' }).waitFor({ state: 'attached' });
     await panel.locator('.msg.system', { hasText: 'beendet' }).waitFor();
     assert.equal(await panel.getAttribute('data-ended'), 'ended_by_counsellor');
-    await y.page.locator('#view-over').waitFor();
+    // the young person's page keeps the conversation, the closing message included (ending.e2e)
+    await y.page.locator('#chat-ended').waitFor();
+    assert.equal(await y.page.locator('.msg.theirs', { hasText: 'Alles Gute dir!' }).isVisible(), true);
     assert.equal(await c.locator('#take').isDisabled(), false, 'the ended chat frees the place');
     await y.context.close();
     await cctx.close();

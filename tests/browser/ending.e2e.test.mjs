@@ -5,20 +5,14 @@
 // anonymous question is answered once and counted in stats_hourly. The
 // counsellor is the real console in a 1280-pixel context. Set up by run.sh.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
-    return v;
-};
+import { LAPTOP, PHONE, certifiedCounsellor as consoleIn, env, launch, newContext as contextOf, psql, shotsDir,
+    youngWaiting } from './kit.mjs';
+
 const URL = env('LOTSE_URL');
-const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
-const PHONE = { width: 360, height: 740 };
+let SHOTS;
 // "before" screenshots were taken from main with LOTSE_SHOT_PREFIX=young-ending-before
 const SHOT = process.env.LOTSE_SHOT_PREFIX || 'young-ending-after';
 
@@ -26,12 +20,8 @@ let browser;
 const problems = [];
 
 before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
-        headless: true,
-        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    SHOTS = shotsDir();
+    browser = await launch();
 });
 
 after(async () => {
@@ -39,24 +29,10 @@ after(async () => {
 });
 
 async function newContext(viewport) {
-    const context = await browser.newContext({ viewport, locale: 'de-DE' });
+    const context = await contextOf(browser, problems, { viewport });
     await context.route('https://www.google.de/**', (route) =>
         route.fulfill({ contentType: 'text/html', body: '<!doctype html><title>Google</title><p>neutral</p>' }));
-    context.on('page', (page) => {
-        page.on('console', (m) => {
-            if (m.type() === 'error') problems.push(`${page.url()}: console: ${m.text()}`);
-        });
-        page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    });
     return context;
-}
-
-function lotsectl(...args) {
-    return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8' });
-}
-
-function psql(sql) {
-    return execFileSync('psql', [env('LOTSE_DB'), '-XAtqc', sql], { encoding: 'utf8' }).trim();
 }
 
 /** A count of this hour's stats_hourly row of topic (column and topic are the test's own). */
@@ -64,29 +40,13 @@ const thisHour = (column, topic) => Number(psql(`SELECT coalesce(sum(${column}),
     + ` WHERE hour = date_trunc('hour', now()) AND topic = '${topic}'`));
 
 async function certifiedCounsellor() {
-    const context = await newContext({ width: 1280, height: 800 });
-    const page = await context.newPage();
-    await page.goto(`${URL}/counsellor/`);
-    await page.locator('#view-login').waitFor();
-    const pk = (await page.locator('#device-pk').textContent()).trim();
-    lotsectl('device-certify', '--handle', env('LOTSE_COUNSELLOR'), '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
-    await page.fill('#handle', env('LOTSE_COUNSELLOR'));
-    await page.fill('#password', env('LOTSE_COUNSELLOR_PASSWORD'));
-    await page.click('#login-button');
-    await page.locator('#view-console').waitFor();
-    await page.check('#available');
-    await page.locator('#status-line.on').waitFor();
-    return { context, page };
+    const context = await newContext(LAPTOP);
+    return { context, page: await consoleIn(context, env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD')) };
 }
 
 /** A young person (phone) in a running chat with the console c; returns {y, panel}. */
 async function chatting(c, yctx, topic) {
-    const y = await yctx.newPage();
-    await y.goto(`${URL}/`);
-    await y.locator('#view-start').waitFor();
-    await y.check(`input[name="topic"][value="${topic}"]`);
-    await y.click('#start-form button[type="submit"]');
-    await y.locator('#view-queue').waitFor();
+    const y = await youngWaiting(yctx, topic);
     const before = await c.locator('#panels [role="tabpanel"]').count();
     await c.click('#take');
     const tab = c.locator('#panels [role="tabpanel"]').nth(before);

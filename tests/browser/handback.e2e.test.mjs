@@ -7,78 +7,34 @@
 // chat is handed back the same way. Closing the console's tab with chats open
 // asks first. Set up by run.sh like e2e.test.mjs.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
-    return v;
-};
-const URL = env('LOTSE_URL');
-const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 360, height: 740 };
+import { LAPTOP, PHONE, certifiedCounsellor, env, launch, newContext, shotsDir, youngWaiting } from './kit.mjs';
 
+let SHOTS;
 let browser;
 const problems = [];
 
 before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
-        headless: true,
-        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    SHOTS = shotsDir();
+    browser = await launch();
 });
 
 after(async () => {
     if (browser) await browser.close();
 });
 
-async function newPage(viewport) {
-    const context = await browser.newContext({ viewport, locale: 'de-DE' });
-    const page = await context.newPage();
-    page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(`${page.url()}: console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`${page.url()}: ${e.message}`));
-    return { context, page };
-}
-
-function lotsectl(...args) {
-    return execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), ...args], { encoding: 'utf8' });
-}
-
-/** A console logged in on a certified device, available, with capacity chats. */
+/** A console at 1280 px, logged in and available for capacity chats. */
 async function counsellor(handle, password, capacity = 1) {
-    const { context, page } = await newPage(LAPTOP);
-    await page.goto(`${URL}/counsellor/`);
-    await page.locator('#view-login').waitFor();
-    const pk = (await page.locator('#device-pk').textContent()).trim();
-    lotsectl('device-certify', '--handle', handle, '--device', pk, '--orgkey', env('LOTSE_ORGKEY'));
-    await page.fill('#handle', handle);
-    await page.fill('#password', password);
-    await page.click('#login-button');
-    await page.locator('#view-console').waitFor();
-    if (capacity > 1) await page.selectOption('#capacity', String(capacity));
-    await page.check('#available');
-    await page.locator('#status-line.on').waitFor();
-    return { context, page };
+    const context = await newContext(browser, problems, { viewport: LAPTOP });
+    return { context, page: await certifiedCounsellor(context, handle, password, capacity > 1 ? capacity : 0) };
 }
 
 /** A young person on a phone, queued in topic. */
 async function young(topic) {
-    const { context, page } = await newPage(PHONE);
-    await page.goto(`${URL}/`);
-    await page.locator('#view-start').waitFor();
-    await page.check(`input[name="topic"][value="${topic}"]`);
-    await page.click('#start-form button[type="submit"]');
-    await page.locator('#view-queue').waitFor();
-    return { context, page };
+    const context = await newContext(browser, problems, { viewport: PHONE });
+    return { context, page: await youngWaiting(context, topic) };
 }
 
 /** The counsellor takes the next chat; resolves when the young person can write. */

@@ -7,20 +7,13 @@
 // history from the hourly statistics, read with the login's stats token and
 // checked against the database.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 
-const env = (name) => {
-    const v = process.env[name];
-    if (!v) throw new Error(`${name} is not set: run tests/browser/run.sh`);
-    return v;
-};
+import { LAPTOP, certifiedCounsellor, env, launch, newContext, psql, shotsDir, youngWaiting } from './kit.mjs';
+
 const URL = env('LOTSE_URL');
-const SHOTS = join(env('LOTSE_ARTIFACTS'), 'screenshots');
-const LAPTOP = { width: 1280, height: 800 };
+let SHOTS;
 const ZONE = 'Europe/Berlin'; // the run's lotsed: the default setting timezone
 
 let browser;
@@ -28,12 +21,8 @@ const problems = [];
 const contexts = [];
 
 before(async () => {
-    mkdirSync(SHOTS, { recursive: true });
-    browser = await chromium.launch({
-        executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
-        headless: true,
-        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    SHOTS = shotsDir();
+    browser = await launch();
 });
 
 after(async () => {
@@ -41,46 +30,29 @@ after(async () => {
     if (browser) await browser.close();
 });
 
-/** A page in a fresh laptop profile, far from the service's time zone. */
-async function laptopPage(path) {
-    const context = await browser.newContext({ viewport: LAPTOP, locale: 'de-DE', timezoneId: 'America/New_York' });
+/** A fresh laptop profile, far from the service's time zone. */
+async function laptop() {
+    const context = await newContext(browser, problems, { viewport: LAPTOP, timezoneId: 'America/New_York' });
     contexts.push(context);
+    return context;
+}
+
+async function laptopPage(path) {
+    const context = await laptop();
     const page = await context.newPage();
-    page.on('console', (m) => {
-        if (m.type() === 'error') problems.push(`${path}: console: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`${path}: ${e.message}`));
     await page.goto(URL + path);
     return { context, page };
 }
 
-function psql(sql) {
-    return execFileSync('psql', [env('LOTSE_DB'), '-Atc', sql], { encoding: 'utf8' }).trim();
-}
-
 /** A counsellor's console on a device lotsectl certified, logged in, available. */
 async function counsellor(handle, password) {
-    const { context, page } = await laptopPage('/counsellor/');
-    await page.locator('#view-login').waitFor();
-    const device = (await page.locator('#device-pk').textContent()).trim();
-    execFileSync(env('LOTSECTL'), ['--db', env('LOTSE_DB'), 'device-certify', '--handle', handle, '--device', device,
-        '--orgkey', env('LOTSE_ORGKEY')], { encoding: 'utf8' });
-    await page.fill('#handle', handle);
-    await page.fill('#password', password);
-    await page.click('#login-button');
-    await page.locator('#view-console').waitFor();
-    await page.check('#available');
-    await page.locator('#status-line.on').waitFor();
-    return { context, page };
+    const context = await laptop();
+    return { context, page: await certifiedCounsellor(context, handle, password) };
 }
 
 /** A young person who waits in topic until the counsellor page c takes the chat. */
 async function takenBy(c, topic) {
-    const { page: y } = await laptopPage('/');
-    await y.locator('#view-start').waitFor();
-    await y.check(`input[name="topic"][value="${topic}"]`);
-    await y.click('#start-form button[type="submit"]');
-    await y.locator('#view-queue').waitFor();
+    const y = await youngWaiting(await laptop(), topic);
     await c.locator('#take:enabled').waitFor();
     await c.click('#take');
     await y.locator('#view-chat').waitFor();
@@ -99,16 +71,18 @@ function duration(secs) {
  * alone. */
 function seedHistory() {
     const row = (daysAgo, hour, v) => psql(`INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated,
-        wait_p50, wait_p90, mean_duration, mail_opened, mail_answered_within_target)
+        wait_p50, wait_p90, mean_duration, mail_opened, mail_answered_within_target, feedback_yes, feedback_some,
+        feedback_no)
         VALUES ((date_trunc('day', now() AT TIME ZONE '${ZONE}') - interval '${daysAgo} days'
         + interval '${hour} hours') AT TIME ZONE '${ZONE}', 'other', ${v.join(', ')})
         ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions, abandoned = EXCLUDED.abandoned,
         escalated = EXCLUDED.escalated, wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,
         mean_duration = EXCLUDED.mean_duration, mail_opened = EXCLUDED.mail_opened,
-        mail_answered_within_target = EXCLUDED.mail_answered_within_target`);
-    row(0, 0, [5, 1, 1, 45, 240, 900, 2, 1]);
-    row(1, 15, [7, 2, 0, 80, 400, 1500, 3, 3]);
-    row(2, 11, [4, 0, 1, 20, 70, 600, 1, 0]);
+        mail_answered_within_target = EXCLUDED.mail_answered_within_target, feedback_yes = EXCLUDED.feedback_yes,
+        feedback_some = EXCLUDED.feedback_some, feedback_no = EXCLUDED.feedback_no`);
+    row(0, 0, [5, 1, 1, 45, 240, 900, 2, 1, 2, 1, 0]);
+    row(1, 15, [7, 2, 0, 80, 400, 1500, 3, 3, 3, 0, 1]);
+    row(2, 11, [4, 0, 1, 20, 70, 600, 1, 0, 1, 1, 0]);
 }
 
 /** Today's, this week's and the seven days' figures, as the page must show
@@ -124,13 +98,15 @@ function expected(which) {
         coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0) p50,
         coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0) p90,
         coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric
-          / nullif(sum(sessions - abandoned), 0)), 0) dur, sum(mail_opened) mo, sum(mail_answered_within_target) mt
+          / nullif(sum(sessions - abandoned), 0)), 0) dur, sum(mail_opened) mo, sum(mail_answered_within_target) mt,
+        sum(feedback_yes) fy, sum(feedback_some) fs, sum(feedback_no) fn
         FROM stats_hourly WHERE hour >= (${since}) AT TIME ZONE '${ZONE}'
         GROUP BY (hour AT TIME ZONE '${ZONE}')::date)
         SELECT sum(s), sum(a), sum(e), round(sum(p50 * s) / nullif(sum(s), 0)), round(sum(p90 * s) / nullif(sum(s), 0)),
-        round(sum(dur * (s - a)) / nullif(sum(s - a), 0)), sum(mo), sum(mt) FROM d`);
-    const [s, a, e, p50, p90, dur, mo, mt] = out.split('|').map(Number);
-    return [String(s), String(a), String(e), duration(p50), duration(p90), duration(dur), String(mo), String(mt)];
+        round(sum(dur * (s - a)) / nullif(sum(s - a), 0)), sum(mo), sum(mt), sum(fy), sum(fs), sum(fn) FROM d`);
+    const [s, a, e, p50, p90, dur, mo, mt, fy, fs, fn] = out.split('|').map(Number);
+    return [String(s), String(a), String(e), duration(p50), duration(p90), duration(dur), String(mo), String(mt),
+        `${fy} · ${fs} · ${fn}`];
 }
 
 async function cells(row) {

@@ -19,6 +19,7 @@ export const HISTORY_TEXTS = {
         'hist.duration': 'Ø Gesprächsdauer',
         'hist.mail': 'Post: neue Fäden',
         'hist.mailok': 'Post: rechtzeitig beantwortet',
+        'hist.helped': 'Geholfen? ja · etwas · nein',
         'hist.today': 'heute',
         'hist.week': 'Diese Woche (ab Montag)',
         'hist.seven': 'Letzte 7 Tage',
@@ -37,6 +38,7 @@ export const HISTORY_TEXTS = {
         'hist.duration': 'Mean conversation',
         'hist.mail': 'Mail: new threads',
         'hist.mailok': 'Mail: answered in time',
+        'hist.helped': 'Helped? yes · some · no',
         'hist.today': 'today',
         'hist.week': 'This week (from Monday)',
         'hist.seven': 'Last 7 days',
@@ -50,6 +52,8 @@ const REFRESH_MS = 5 * 60 * 1000;
 const COLS = ['sessions', 'abandoned', 'escalated', 'wait_p50', 'wait_p90', 'mean_duration', 'mail_opened',
     'mail_answered_within_target'];
 const SECONDS = new Set(['wait_p50', 'wait_p90', 'mean_duration']);
+// the one anonymous question after a chat (PROTOCOL.md §5 "After the end"), one cell
+const HELPED = ['feedback_yes', 'feedback_some', 'feedback_no'];
 const $ = (id) => document.getElementById(id);
 let token = null;
 let timer = null;
@@ -141,6 +145,7 @@ function total(rows) {
         mean_duration: weighted('mean_duration', (r) => r.sessions - r.abandoned, taken),
         mail_opened: sum((r) => r.mail_opened),
         mail_answered_within_target: sum((r) => r.mail_answered_within_target),
+        ...Object.fromEntries(HELPED.map((c) => [c, sum((r) => r[c] | 0)])),
     };
 }
 
@@ -161,6 +166,7 @@ function figures(tr, r) {
         }
         tr.append(cell('td', text, `num h-${c}`));
     }
+    tr.append(cell('td', HELPED.map((c) => String(r[c] | 0)).join(' · '), 'num h-helped'));
 }
 
 function dayLabel(day, isToday) {
@@ -186,7 +192,7 @@ export function renderHistory() {
     const zone = knownZone(data.timezone);
     const today = todayIn(zone);
     const byDay = new Map(data.daily.map((r) => [r.day, r]));
-    const zero = Object.fromEntries(COLS.map((c) => [c, 0]));
+    const zero = Object.fromEntries([...COLS, ...HELPED].map((c) => [c, 0]));
     const { days, monday } = lastDays(today);
     const rows = days.map((day) => ({ day, ...zero, ...byDay.get(day) }));
     $('hist-rows').replaceChildren(...rows.map((r) => {
