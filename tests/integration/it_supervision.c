@@ -171,13 +171,15 @@ static void test_history_gives_today_and_the_week_from_the_hourly_rows(void **st
     char want[320];
     snprintf(want, sizeof want,
              "%s\"sessions\":6,\"abandoned\":1,\"escalated\":1,\"wait_p50\":40,\"wait_p90\":100,"
-             "\"mean_duration\":480,\"mail_opened\":2,\"mail_answered_within_target\":1}]}",
+             "\"mean_duration\":480,\"mail_opened\":2,\"mail_answered_within_target\":1,"
+             "\"feedback_yes\":0,\"feedback_some\":0,\"feedback_no\":0}]}",
              today_s);
     assert_non_null(strstr(body, want)); /* the last day */
     /* yesterday comes before it; 9 days ago is not in the week */
     assert_non_null(strstr(body, "\"sessions\":3,\"abandoned\":1,\"escalated\":1,\"wait_p50\":20,"
                                  "\"wait_p90\":40,\"mean_duration\":200,\"mail_opened\":1,"
-                                 "\"mail_answered_within_target\":1},"));
+                                 "\"mail_answered_within_target\":1,\"feedback_yes\":0,"
+                                 "\"feedback_some\":0,\"feedback_no\":0},"));
     assert_null(strstr(body, "\"sessions\":99"));
     assert_int_equal(harness_http_get_auth(h, 0, "/stats?days=10", token, &status, body, 65536), 0);
     assert_int_equal(status, 200);
