@@ -50,14 +50,14 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM PUBLIC, lotse_server, lotse_st
 GRANT USAGE ON SCHEMA public TO lotse_server, lotse_stats;
 
 -- lotsed
-GRANT SELECT ON accounts, device_certs, schema_migrations TO lotse_server;
+GRANT SELECT ON accounts, device_certs, schema_migrations, organisations TO lotse_server;
 -- the organisation's canned replies (007_chat_templates.sql): read at a counsellor's login
 GRANT SELECT ON chat_templates TO lotse_server;
 GRANT SELECT, INSERT, DELETE ON sessions TO lotse_server;
 -- a row is written at the start and completed at the end (003_session_rows.sql);
 -- the hourly aggregate clears counsellor_id; topic and start bucket never change
 GRANT UPDATE (wait_seconds, duration_seconds, counsellor_id, end_reason, transfer_count,
-              escalated, taken) ON sessions TO lotse_server;
+              escalated, taken, org_id) ON sessions TO lotse_server;
 GRANT SELECT, INSERT, UPDATE ON stats_hourly TO lotse_server;
 GRANT SELECT (at), DELETE ON audit_log TO lotse_server;
 -- mail (004_mail.sql): threads and messages live and die by the server; the
@@ -74,3 +74,5 @@ GRANT EXECUTE ON FUNCTION mail_append(bytea, integer, smallint, integer, integer
 
 -- statistics readers
 GRANT SELECT ON sessions, stats_hourly TO lotse_stats;
+-- which organisation a figure belongs to (009_organisations.sql)
+GRANT SELECT (id, slug, name) ON organisations TO lotse_stats;

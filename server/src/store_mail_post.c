@@ -63,7 +63,7 @@ static const char answer_sql[] =
     " s AS (INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
     " mean_duration, mail_answered_within_target) SELECT date_trunc('hour', now()), u.topic,"
     " 0, 0, 0, 0, 0, 1 FROM u, t WHERE t.first_answer_hours IS NULL"
-    " AND u.first_answer_hours < $7::integer ON CONFLICT (hour, topic) DO UPDATE SET"
+    " AND u.first_answer_hours < $7::integer ON CONFLICT (hour, topic, org_id) DO UPDATE SET"
     " mail_answered_within_target = stats_hourly.mail_answered_within_target + 1)"
     " SELECT (SELECT n FROM i), coalesce(t.claimed_by, 0), t.state, t.n, t.bytes,"
     " t.first_answer_hours IS NULL AND EXISTS (SELECT FROM i), (SELECT first_answer_hours FROM u),"
@@ -91,7 +91,7 @@ static const char opened_sql[] =
     "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
     " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, 0, 0, 0, 0, 0, 1"
     " FROM mail_threads WHERE tid = decode($1, 'hex')"
-    " ON CONFLICT (hour, topic) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
+    " ON CONFLICT (hour, topic, org_id) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
     " RETURNING 1";
 
 const char store_sql_mail_key_revoke[] = "DELETE FROM mail_keys WHERE device_pk = $1::bytea";

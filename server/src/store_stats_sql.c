@@ -25,7 +25,7 @@ const char store__sql_today[] =
  * duration always, so those stay out of the percentiles and the mean. */
 #define STATS_KNOWN_WAIT "(taken OR end_reason <> 'crashed')"
 #define STATS_SELECT                                                                               \
-    " SELECT date_trunc('hour', started_bucket), topic, count(*),"                                 \
+    " SELECT date_trunc('hour', started_bucket), topic, coalesce(org_id, 0), count(*),"            \
     " count(*) FILTER (WHERE NOT taken), count(*) FILTER (WHERE escalated),"                       \
     " coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY wait_seconds)"                          \
     "   FILTER (WHERE " STATS_KNOWN_WAIT "), 0),"                                                   \
@@ -34,8 +34,8 @@ const char store__sql_today[] =
     " coalesce(round(avg(duration_seconds) FILTER (WHERE taken AND end_reason <> 'crashed')),"    \
     "   0)::integer"
 #define STATS_INSERT                                                                               \
-    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated, wait_p50, wait_p90,"   \
-    " mean_duration)"
+    "INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, escalated, wait_p50,"     \
+    " wait_p90, mean_duration)"
 
 /* Hours already cut by the purge (older than the retention's whole hours) are
  * left alone: recomputing them from the remaining rows would shrink them.
@@ -47,8 +47,8 @@ const char store_sql_aggregate[] =
     "  date_trunc('hour', now() - make_interval(days => $2::integer))) AS since),"
     " up AS (" STATS_INSERT STATS_SELECT
     " FROM sessions, w WHERE started_bucket >= w.since AND started_bucket < date_trunc('hour', now())"
-    " AND end_reason IS NOT NULL GROUP BY 1, 2"
-    " ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions,"
+    " AND end_reason IS NOT NULL GROUP BY 1, 2, 3"
+    " ON CONFLICT (hour, topic, org_id) DO UPDATE SET sessions = EXCLUDED.sessions,"
     " abandoned = EXCLUDED.abandoned, escalated = EXCLUDED.escalated,"
     " wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,"
     " mean_duration = EXCLUDED.mean_duration, updated_at = now() RETURNING 1),"
@@ -62,8 +62,8 @@ const char store_sql_aggregate[] =
 const char store_sql_purge[] =
     "WITH c AS (SELECT date_trunc('hour', now() - make_interval(days => $1::integer)) AS t),"
     " agg AS (" STATS_INSERT STATS_SELECT
-    " FROM sessions, c WHERE started_bucket < c.t AND end_reason IS NOT NULL GROUP BY 1, 2"
-    " ON CONFLICT (hour, topic) DO NOTHING RETURNING 1),"
+    " FROM sessions, c WHERE started_bucket < c.t AND end_reason IS NOT NULL GROUP BY 1, 2, 3"
+    " ON CONFLICT (hour, topic, org_id) DO NOTHING RETURNING 1),"
     " gone AS (DELETE FROM sessions USING c WHERE started_bucket < c.t RETURNING 1),"
     " audit AS (DELETE FROM audit_log WHERE at < now() - make_interval(days => $2::integer)"
     "  RETURNING 1)"
@@ -100,7 +100,7 @@ const char store__sql_feedback[] =
     " mean_duration, feedback_yes, feedback_some, feedback_no)"
     " SELECT date_trunc('hour', now()), $1::text, 0, 0, 0, 0, 0, (a = 'yes')::integer,"
     " (a = 'some')::integer, (a = 'no')::integer FROM (SELECT $2::text AS a) x"
-    " ON CONFLICT (hour, topic) DO UPDATE SET"
+    " ON CONFLICT (hour, topic, org_id) DO UPDATE SET"
     " feedback_yes = stats_hourly.feedback_yes + EXCLUDED.feedback_yes,"
     " feedback_some = stats_hourly.feedback_some + EXCLUDED.feedback_some,"
     " feedback_no = stats_hourly.feedback_no + EXCLUDED.feedback_no RETURNING 1";

@@ -75,7 +75,7 @@ function seedHistory() {
         feedback_no)
         VALUES ((date_trunc('day', now() AT TIME ZONE '${ZONE}') - interval '${daysAgo} days'
         + interval '${hour} hours') AT TIME ZONE '${ZONE}', 'other', ${v.join(', ')})
-        ON CONFLICT (hour, topic) DO UPDATE SET sessions = EXCLUDED.sessions, abandoned = EXCLUDED.abandoned,
+        ON CONFLICT (hour, topic, org_id) DO UPDATE SET sessions = EXCLUDED.sessions, abandoned = EXCLUDED.abandoned,
         escalated = EXCLUDED.escalated, wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,
         mean_duration = EXCLUDED.mean_duration, mail_opened = EXCLUDED.mail_opened,
         mail_answered_within_target = EXCLUDED.mail_answered_within_target, feedback_yes = EXCLUDED.feedback_yes,

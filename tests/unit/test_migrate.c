@@ -108,7 +108,7 @@ static void test_migrate_sessions_table_has_only_the_allowed_columns(void **stat
                              " AND table_name = 'sessions'");
     assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
     assert_string_equal(PQgetvalue(r, 0, 0),
-                        "counsellor_id,duration_seconds,end_reason,escalated,id,started_bucket,"
+                        "counsellor_id,duration_seconds,end_reason,escalated,id,org_id,started_bucket,"
                         "taken,topic,transfer_count,wait_seconds");
     PQclear(r);
     PQfinish(db);
