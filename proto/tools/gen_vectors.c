@@ -772,6 +772,10 @@ static void gen_crypto(const char *dir)
                    "#   timed        split body (a timed text, inner type 2) into time_ms\n"
                    "#                (ms since the epoch) and text; an ok case packs back\n"
                    "#   typing       check body (a typing notice, inner type 3): on = 1 or 0\n"
+                   "#   orgcert_sign    sign org_id, expires, org_pk, org_name with the network\n"
+                   "#                   key of net_seed: the certificate is orgcert\n"
+                   "#   orgcert_verify  verify orgcert with net_pk at time now\n"
+                   "#   chain_verify    orgcert under net_pk, then cert under its org_pk\n"
                    "# Times are unix seconds; dir 0 = young -> counsellor, 1 = counsellor ->\n"
                    "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n"
                    "# X25519 key pairs come from seeds with crypto_kx_seed_keypair (the secret\n"
@@ -987,6 +991,7 @@ static void gen_crypto(const char *dir)
     }
     gen_ack_cases(&ys, &cs);
     gen_inner_cases(&ys, &cs);
+    gen_chain_cases();
     if (fclose(out) != 0)
         die("crypto.txt");
 

@@ -25,5 +25,7 @@ struct lotse_channel;
 /* The timed text and typing cases of crypto.txt (gen_inner.c), with the
  * session's pristine channels. */
 void gen_inner_cases(const struct lotse_channel *ys, const struct lotse_channel *cs);
+/* The organisation certificate and chain cases of crypto.txt (gen_chain.c). */
+void gen_chain_cases(void);
 
 #endif
