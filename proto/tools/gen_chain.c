@@ -9,12 +9,12 @@
 #include "gen_vectors.h"
 #include "lotse/crypto.h"
 
-#define ORG_ID       3
-#define ORG_EXPIRES  1893456000ULL /* 2030-01-01T00:00:00Z */
-#define DEV_EXPIRES  2051222400ULL /* the session certificate's */
-#define CHAIN_NOW    1767225600ULL /* 2026-01-01T00:00:00Z */
-#define COUNSELLOR   7
-#define CONTEXT      "lotse-orgcert-v1"
+#define ORG_ID      3
+#define ORG_EXPIRES 1893456000ULL /* 2030-01-01T00:00:00Z */
+#define DEV_EXPIRES 2051222400ULL /* the session certificate's */
+#define CHAIN_NOW   1767225600ULL /* 2026-01-01T00:00:00Z */
+#define COUNSELLOR  7
+#define CONTEXT     "lotse-orgcert-v1"
 
 static const char org_name[] = "Jugendhilfe S\xc3\xbc"
                                "d e.V.";
@@ -199,13 +199,16 @@ void gen_chain_cases(void)
     chain_case("chain_ok", "network -> organisation 3 -> counsellor 7's device", k.net_pk, good,
                (size_t)n, cert, CHAIN_NOW, 0);
     m = make_orgcert(bad, k.org_pk, ORG_EXPIRES, k.forged_sk);
-    chain_case("chain_forged_network", "the organisation certificate is signed by a forged "
-               "network key", k.net_pk, bad, (size_t)m, cert, CHAIN_NOW, -EPERM);
+    chain_case("chain_forged_network",
+               "the organisation certificate is signed by a forged "
+               "network key",
+               k.net_pk, bad, (size_t)m, cert, CHAIN_NOW, -EPERM);
     chain_case("chain_orgcert_expired", "the organisation certificate has expired", k.net_pk, good,
                (size_t)n, cert, ORG_EXPIRES, -EKEYEXPIRED);
-    chain_case("chain_other_org_key", "the device certificate is signed by another organisation "
-               "key than the certified one", k.net_pk, good, (size_t)n, other_cert, CHAIN_NOW,
-               -EPERM);
+    chain_case("chain_other_org_key",
+               "the device certificate is signed by another organisation "
+               "key than the certified one",
+               k.net_pk, good, (size_t)n, other_cert, CHAIN_NOW, -EPERM);
     m = make_orgcert(bad, k.other_pk, ORG_EXPIRES, k.net_sk);
     chain_case("chain_other_org_certified", "a valid certificate of another organisation key",
                k.net_pk, bad, (size_t)m, cert, CHAIN_NOW, -EPERM);
@@ -213,7 +216,9 @@ void gen_chain_cases(void)
     bad[1] = 2;
     chain_case("chain_orgcert_bad_role", "the organisation certificate has role 2", k.net_pk, bad,
                (size_t)n, cert, CHAIN_NOW, -EBADMSG);
-    chain_case("chain_device_cert_as_orgcert", "the device certificate in the organisation "
-               "certificate's place", k.net_pk, cert, LOTSE_CERT_BYTES, cert, CHAIN_NOW, -EBADMSG);
+    chain_case("chain_device_cert_as_orgcert",
+               "the device certificate in the organisation "
+               "certificate's place",
+               k.net_pk, cert, LOTSE_CERT_BYTES, cert, CHAIN_NOW, -EBADMSG);
     sodium_memzero(&k, sizeof(k));
 }
