@@ -973,6 +973,9 @@ int client_login(struct client *c, const char *handle, const char *password, int
         if (get_b64(m, "token", c->token, sizeof c->token) != 32)
             rc = -EBADMSG;
         c->has_cert = get_b64(m, "cert", c->cert, sizeof c->cert) == LOTSE_CERT_BYTES;
+        c->orgcert_len = get_b64(m, "orgcert", c->orgcert, sizeof c->orgcert);
+        if (c->orgcert_len < 0)
+            c->orgcert_len = 0;
     }
     sodium_memzero(m, sizeof *m);
     free(m);

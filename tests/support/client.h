@@ -179,6 +179,8 @@ struct client {
     bool has_device;
     uint8_t cert[LOTSE_CERT_BYTES];
     bool has_cert;
+    uint8_t orgcert[LOTSE_ORGCERT_MAX_BYTES]; /* login_ok's organisation certificate */
+    int orgcert_len;                          /* 0: null or absent */
     int64_t id, capacity, max_capacity;
     char name[65];
     uint8_t token[32];
