@@ -1,5 +1,5 @@
 /* orgs.c — the organisations of the network and the routing of a chat or a
- * mail thread to them (orgs.h; PROTOCOL.md §9.6). The table is read through the
+ * mail thread to them (orgs.h; PROTOCOL.md §5.3). The table is read through the
  * store on the tick: at start, then every ORGS_RELOAD_MS (sooner after a
  * failure), replaced whole when a read arrives. Routing is a pure function of
  * the table, the clock and a caller's "staffed" question, so that it is tested

@@ -1,7 +1,7 @@
 /* orgs.h — the organisations of the network (009_organisations.sql, made with
  * lotsectl org …): read from PostgreSQL at start and again every
  * ORGS_RELOAD_MS through the store (never blocking the loop), and the routing
- * of a chat or a mail thread (PROTOCOL.md §9.6 "Routing").
+ * of a chat or a mail thread (PROTOCOL.md §5.3 "Routing").
  *
  * The young person's region (postcode prefix or federal state) is an input of
  * orgs_route only: it is compared and forgotten, never kept in a table, a

@@ -1,4 +1,4 @@
-/* it_orgs.c — a counselling network on one lotsed (issue 15, PROTOCOL.md §9.6):
+/* it_orgs.c — a counselling network on one lotsed (issue 15, PROTOCOL.md §5.3):
  * three organisations made with lotsectl, counsellors in each, chats routed by
  * postcode, state, language and topic; the pool when the organisation is
  * closed or nobody there is available, and what the young person is told; a
@@ -561,9 +561,71 @@ static void test_the_postcode_is_in_no_table_log_or_metric(void **state)
     harness_pass(h);
 }
 
+/* lotsectl org: every value checked (exit 2), changes audited, list as JSON. */
+static void test_lotsectl_org_checks_and_audits(void **state)
+{
+    struct harness *h = *state;
+    static const char *const bad[][8] = {
+        {"org", "add", "Nord", "--name", "X", NULL},
+        {"org", "add", "-nord", "--name", "X", NULL},
+        {"org", "add", "nord", NULL},
+        {"org", "add", "nord", "--name", "", NULL},
+        {"org", "add", "nord", "--name", "X", "--regions", "2", NULL},
+        {"org", "add", "nord", "--name", "X", "--regions", "20,DE-XX", NULL},
+        {"org", "add", "nord", "--name", "X", "--regions", "20,", NULL},
+        {"org", "add", "nord", "--name", "X", "--languages", "de,ls", NULL},
+        {"org", "add", "nord", "--name", "X", "--languages", "", NULL},
+        {"org", "add", "nord", "--name", "X", "--hours", "mon-fri 25:00-26:00", NULL},
+        {"org", "add", "nord", "--name", "X", "--pool", "maybe", NULL},
+        {"org", "add", "nord", "--name", "X", "--topics", "Family", NULL},
+        {"org", "frob", NULL},
+        {"account-set-languages", "--handle", "anna", "--languages", "xx", NULL},
+        {"account-set-org", "--handle", "anna", "--org", "Nord!", NULL},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(harness_ctl(h, true, NULL, NULL, 0, bad[i]), 2);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM organisations"), 1);
+
+    const char *add[] = {"org",       "add",      "nord",        "--name", "Familienhilfe Nord",
+                         "--regions", "20,DE-HH", "--languages", "de,tr",  NULL};
+    ctl_ok(h, add);
+    assert_int_equal(harness_ctl(h, true, NULL, NULL, 0, add), 1); /* exists */
+    const char *set[] = {"org",    "set", "nord", "--hours", "mon-fri 09:00-17:00",
+                         "--pool", "no",  NULL};
+    ctl_ok(h, set);
+    const char *set_missing[] = {"org", "set", "sued", "--pool", "no", NULL};
+    assert_int_equal(harness_ctl(h, true, NULL, NULL, 0, set_missing), 1);
+    const char *to_missing[] = {"account-set-org", "--handle", "anna", "--org", "sued", NULL};
+    assert_int_equal(harness_ctl(h, true, NULL, NULL, 0, to_missing), 1);
+    const char *to_nord[] = {"account-set-org", "--handle", "anna", "--org", "nord", NULL};
+    ctl_ok(h, to_nord);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM accounts a JOIN organisations o"
+                                         " ON o.id = a.org_id WHERE a.handle = 'anna'"
+                                         " AND o.slug = 'nord'"),
+                     1);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM organisations WHERE slug = 'nord'"
+                                         " AND regions = '{20,DE-HH}' AND languages = '{de,tr}'"
+                                         " AND hours = 'mon-fri 09:00-17:00' AND NOT takes_pool"
+                                         " AND takes_chat"),
+                     1);
+    assert_int_equal(harness_sql_long(h, "SELECT count(*) FROM audit_log WHERE action IN"
+                                         " ('org-add', 'org-set', 'account-set-org')"
+                                         " AND detail LIKE '%nord%'"),
+                     3);
+    char out[8192];
+    const char *list[] = {"org", "list", "--format", "json", NULL};
+    assert_int_equal(harness_ctl(h, true, NULL, out, sizeof(out), list), 0);
+    assert_non_null(strstr(out, "\"slug\":\"nord\",\"name\":\"Familienhilfe Nord\","
+                                "\"regions\":[\"20\",\"DE-HH\"],\"languages\":[\"de\",\"tr\"]"));
+    assert_non_null(strstr(out, "\"pool\":false"));
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lotsectl_org_checks_and_audits, harness_setup,
+                                        harness_teardown),
         cmocka_unit_test_setup_teardown(test_routing_by_postcode_state_language_and_topic,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(
