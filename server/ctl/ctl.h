@@ -131,6 +131,9 @@ struct ctl_change {
     const int *formats;
     const char *action;
     const char *detail;
+    /* the row is not an account's (an organisation, a template): the audit row
+     * names no account, and its detail is "id=N" when detail is NULL */
+    bool not_account;
 };
 
 /* Runs BEGIN, c->sql, the audit row and COMMIT, rolling back on any failure,

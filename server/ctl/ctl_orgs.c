@@ -203,25 +203,6 @@ static const char set_sql[] =
                          "= 'yes',"
                          " takes_pool), updated_at = now() WHERE slug = $1 RETURNING id";
 
-/* Runs c->sql (RETURNING id) and the audit row (no account) in one
- * transaction; the organisation's id into id. 0, 1 when no row was touched,
- * -1 on a database error (printed unless a unique violation: sqlstate). */
-static int change(PGconn *db, const struct ctl_change *c, char *id, char *sqlstate)
-{
-    if (ctl_db_exec(db, "BEGIN") < 0)
-        return -1;
-    PGresult *r = ctl_db_query(db, c->sql, c->n, c->values, NULL, NULL, PGRES_TUPLES_OK, sqlstate);
-    if (!r || PQntuples(r) != 1) {
-        int rc = r ? 1 : -1;
-        PQclear(r);
-        ctl_db_exec(db, "ROLLBACK");
-        return rc;
-    }
-    snprintf(id, CTL_ID_BYTES, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return ctl_db_commit_audited(db, c->action, NULL, c->detail) < 0 ? -1 : 0;
-}
-
 static int org_change(const char *conninfo, const char *what, const char *slug,
                       const struct org_opts *o)
 {
@@ -240,9 +221,10 @@ static int org_change(const char *conninfo, const char *what, const char *slug,
                                  .n = 9,
                                  .values = values,
                                  .action = add ? "org-add" : "org-set",
-                                 .detail = detail};
+                                 .detail = detail,
+                                 .not_account = true};
     PGconn *db = ctl_db_connect(conninfo);
-    int rc = db ? change(db, &c, id, state) : -1;
+    int rc = db ? ctl_db_change(db, &c, id, state) : -1;
     PQfinish(db);
     if (!strcmp(state, "23505"))
         ctl_error("an organisation '%s' already exists", slug);

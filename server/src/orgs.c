@@ -35,19 +35,6 @@ static void parse_regions(struct org *o, const char *p)
     }
 }
 
-static void parse_langs(struct org *o, const char *p)
-{
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        int i = org_lang_index(p, n);
-        if (i >= 0)
-            o->langs |= (uint8_t)(1u << i);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-}
-
 static void parse_topics(struct org *o, const struct config *cfg, const char *p)
 {
     o->all_topics = *p == '\0';
@@ -73,7 +60,7 @@ static bool parse_org(struct org *o, const struct config *cfg, const struct org_
     memcpy(o->slug, r->cells[1], slug + 1);
     memcpy(o->name, r->cells[2], name + 1);
     parse_regions(o, r->cells[3]);
-    parse_langs(o, r->cells[4]);
+    o->langs = org_lang_known(r->cells[4]);
     parse_topics(o, cfg, r->cells[5]);
     o->own_hours = r->cells[6][0] != '\0';
     if (o->own_hours && hours_parse(&o->hours, r->cells[6]) != 0)

@@ -268,7 +268,7 @@ static struct client_session *session_new(struct client *c, const char *sid_hex)
     return NULL;
 }
 
-/* The route of a welcome or queue (PROTOCOL.md §9.6) into c. */
+/* The route of a welcome or queue (PROTOCOL.md §5.3) into c. */
 static void take_route(struct client *c, const struct lotse_json_msg *m)
 {
     copy_str(m, "route", c->route, sizeof c->route);

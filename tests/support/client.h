@@ -168,7 +168,7 @@ struct client {
     uint8_t resume[32];
     int64_t pos, eta, grace;
     bool unstaffed; /* the last welcome or queue said "staffed": false */
-    /* the route the last welcome or queue told (PROTOCOL.md §9.6): "org" or
+    /* the route the last welcome or queue told (PROTOCOL.md §5.3): "org" or
      * "pool", the names of "orgs" joined by '|', "lang_staffed": false */
     char route[8];
     char route_orgs[1024];
