@@ -235,7 +235,7 @@ export default {
     'state.DE-HB': 'Bremen',
     'state.DE-HH': 'Hamburg',
     'state.DE-HE': 'Hesse',
-    'state.DE-MV': 'Mecklenburg-Western Pomerania',
+    'state.DE-MV': 'Mecklenburg-Vorpommern',
     'state.DE-NI': 'Lower Saxony',
     'state.DE-NW': 'North Rhine-Westphalia',
     'state.DE-RP': 'Rhineland-Palatinate',
