@@ -132,6 +132,19 @@ for (const [i, lang] of LANGS.entries()) {
         assert.equal(await page.locator('#route-lang').inputValue(), lang === 'ls' ? 'de' : lang);
         await page.screenshot({ path: join(SHOTS, `start-${lang}-360.png`), fullPage: true });
         await noOverflow(page, `${lang} start`);
+        // the helpline number reads 116 111, on one line, whatever the direction
+        const [a116, a111] = await page.locator('footer p').evaluate((p) => {
+            const n = p.firstChild;
+            const at = (s) => {
+                const r = document.createRange();
+                r.setStart(n, n.data.indexOf(s));
+                r.setEnd(n, n.data.indexOf(s) + 3);
+                return r.getBoundingClientRect();
+            };
+            return [at('116'), at('111')].map((r) => ({ x: r.x, y: r.y }));
+        });
+        assert.equal(a116.y, a111.y, `${lang}: 116 111 on one line`);
+        assert.ok(a116.x < a111.x, `${lang}: 116 before 111 from left to right`);
         await page.locator('#exit-hint summary').click();
         await noOverflow(page, `${lang} start with the hint open`);
 
