@@ -75,6 +75,12 @@ function overflowing(page) {
     }, PHONE.width);
 }
 
+/** A full-page screenshot from the top (the sticky bar where it belongs). */
+async function shot(page, name) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(SHOTS, name), fullPage: true });
+}
+
 async function noOverflow(page, where) {
     assert.deepEqual(await overflowing(page), [], `${where}: overflows`);
 }
@@ -89,7 +95,9 @@ async function phone() {
     const context = await newContext(browser, problems, { viewport: PHONE });
     const sent = [];
     const page = await context.newPage();
+    let toPage = null;
     await page.routeWebSocket(/\/ws/, (ws) => {
+        toPage = (msg) => ws.send(JSON.stringify(msg));
         const server = ws.connectToServer();
         ws.onMessage((m) => {
             if (typeof m === 'string') {
@@ -113,12 +121,12 @@ async function phone() {
             ws.send(JSON.stringify(msg));
         });
     });
-    return { context, page, sent };
+    return { context, page, sent, inject: (msg) => toPage(msg) };
 }
 
 for (const [i, lang] of LANGS.entries()) {
     test(`${NAMES[i]} (${lang}) at 360 px: start, routing step, queue notices, chat, end — nothing overflows`, async () => {
-        const { context, page, sent } = await phone();
+        const { context, page, sent, inject } = await phone();
         await page.goto(`${URL}/`);
         await page.locator('#view-start').waitFor();
         // the picker names each language in itself
@@ -130,7 +138,7 @@ for (const [i, lang] of LANGS.entries()) {
         assert.equal(await page.locator('#start-button').textContent(), (await import(`../../web/js/lang/${lang}.js`)).default['start.button']);
         // the counselling language follows the page (Leichte Sprache: German)
         assert.equal(await page.locator('#route-lang').inputValue(), lang === 'ls' ? 'de' : lang);
-        await page.screenshot({ path: join(SHOTS, `start-${lang}-360.png`), fullPage: true });
+        await shot(page, `start-${lang}-360.png`);
         await noOverflow(page, `${lang} start`);
         // the helpline number reads 116 111, on one line, whatever the direction
         const [a116, a111] = await page.locator('footer p').evaluate((p) => {
@@ -156,7 +164,7 @@ for (const [i, lang] of LANGS.entries()) {
         await page.click('#start-button');
         await page.locator('#route-plz-bad').waitFor();
         assert.equal(await page.locator('#route-state').inputValue(), '', 'a postcode replaces the state');
-        if (lang === 'ar') await page.screenshot({ path: join(SHOTS, 'route-ar-360.png'), fullPage: true });
+        if (lang === 'ar') await shot(page, 'route-ar-360.png');
         await noOverflow(page, `${lang} routing step (postcode too short)`);
         await page.fill('#route-plz', '104');
 
@@ -167,17 +175,25 @@ for (const [i, lang] of LANGS.entries()) {
         assert.equal(hello.region, '104');
         assert.equal(hello.lang, lang === 'ls' ? 'de' : lang);
         await page.locator('#queue-route').waitFor();
-        await page.locator('#queue-lang').waitFor();
+        const german = lang === 'de' || lang === 'ls'; // German asked for: no other language to offer
+        if (!german) await page.locator('#queue-lang').waitFor();
         if (lang === 'ar' || lang === 'ls') {
-            await page.screenshot({ path: join(SHOTS, `queue-${lang}-360.png`), fullPage: true });
+            await shot(page, `queue-${lang}-360.png`);
         }
         await noOverflow(page, `${lang} queue (pool, language not staffed)`);
-        // "continue in German": the requirement goes, the place stays; the route names the organisations
-        await page.click('#lang-german');
-        await page.locator('#queue-lang').waitFor({ state: 'hidden' });
-        await page.locator('#queue-route', { hasText: ORGS[0] }).waitFor();
-        assert.deepEqual(sent.filter((m) => m.t === 'lang'), [{ t: 'lang', lang: null }]);
-        await noOverflow(page, `${lang} queue (org, German)`);
+        if (german) {
+            assert.equal(await page.locator('#queue-lang').isHidden(), true);
+            inject({ t: 'queue', pos: 1, eta: 30, route: 'org', orgs: ORGS });
+        } else {
+            // "continue in German": the requirement goes, the place stays
+            await page.click('#lang-german');
+            await page.locator('#queue-lang').waitFor({ state: 'hidden' });
+            assert.deepEqual(sent.filter((m) => m.t === 'lang'), [{ t: 'lang', lang: null }]);
+        }
+        // the route names the organisations
+        await page.locator('#queue-route', { hasText: `${ORGS[0]}, ${ORGS[1]}` }).waitFor();
+        if (lang === 'de') assert.equal(await page.locator('#queue-route').textContent(), `Deine Anfrage geht an: ${ORGS.join(', ')}.`);
+        await noOverflow(page, `${lang} queue (org)`);
 
         // a counsellor takes the chat
         const c = counsellor.page;
@@ -195,7 +211,7 @@ for (const [i, lang] of LANGS.entries()) {
         await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
         await page.locator('.msg.theirs', { hasText: reply }).waitFor();
         await page.locator('#safety-toggle').click();
-        if (lang === 'ar') await page.screenshot({ path: join(SHOTS, 'chat-ar-360.png'), fullPage: true });
+        if (lang === 'ar') await shot(page, 'chat-ar-360.png');
         await noOverflow(page, `${lang} chat`);
 
         // the counsellor ends: the question
@@ -204,7 +220,7 @@ for (const [i, lang] of LANGS.entries()) {
         if (await confirm.count()) await confirm.first().click();
         await page.locator('#chat-ended').waitFor();
         await page.locator('#feedback').waitFor();
-        if (lang === 'ar') await page.screenshot({ path: join(SHOTS, 'end-ar-360.png'), fullPage: true });
+        if (lang === 'ar') await shot(page, 'end-ar-360.png');
         await noOverflow(page, `${lang} end`);
         await page.click('#ended-leave');
         await page.locator('#view-start').waitFor();

@@ -20,6 +20,7 @@ let skipped = false;
 let langTouched = false; // the counselling language was chosen, not the page's default
 let langDropped = false; // "auf Deutsch weiter" sent: the requirement is gone
 let langAnswered = false; // "weiter warten": the choice is not asked again
+let langAsked = null; // the language the running wait asked for (null: none)
 
 /** The counselling language that follows the page's until the person picks one. */
 function followPage() {
@@ -95,8 +96,9 @@ export function routeChoice(strict) {
     return out;
 }
 
-/** A new wait: nothing said yet about route or language. */
-export function resetRouteNotices() {
+/** A new wait (route: what its hello carried): nothing said yet about route or language. */
+export function resetRouteNotices(route) {
+    langAsked = route && route.lang ? route.lang : null;
     langDropped = false;
     langAnswered = false;
     for (const id of ['queue-route', 'queue-lang', 'queue-lang-note']) $(id).hidden = true;
@@ -122,7 +124,8 @@ export function renderRoute(m, isWelcome) {
         el.hidden = !(names.length || m.route === 'pool');
     }
     if (isWelcome || m.route !== undefined || m.lang_staffed !== undefined) {
-        const unstaffed = m.lang_staffed === false && !langDropped;
+        // German asked for and nobody free: the queue's own notices say so, there is no other language to offer
+        const unstaffed = m.lang_staffed === false && !langDropped && langAsked !== null && langAsked !== 'de';
         $('queue-lang').hidden = !unstaffed || langAnswered;
         if (!unstaffed && !langDropped) $('queue-lang-note').hidden = true;
     }

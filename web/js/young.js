@@ -461,7 +461,7 @@ function onMessage(m) {
         banner('pow-wait', null);
         $('start-button').disabled = false;
         renderSameNote(undefined);
-        resetRouteNotices();
+        resetRouteNotices(s.route);
         renderRoute(m, true);
         showQueue(m.pos, m.eta, m.staffed);
         show('view-queue');
