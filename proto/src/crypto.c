@@ -102,6 +102,97 @@ int lotse_cert_verify(struct lotse_cert *out, const uint8_t *cert, size_t len,
     return 0;
 }
 
+/* ---- organisation certificates (the chain) ---- */
+
+#define ORGCERT_CONTEXT       "lotse-orgcert-v1"
+#define ORGCERT_CONTEXT_BYTES 16
+
+/* 0 when name is 1..80 bytes of UTF-8 without control characters. */
+static int orgcert_name_ok(const uint8_t *name, size_t len)
+{
+    if (len == 0 || len > LOTSE_ORGCERT_NAME_MAX || !lotse_utf8_valid((const char *)name, len))
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        if (name[i] < 0x20 || name[i] == 0x7f)
+            return -1;
+    return 0;
+}
+
+int lotse_orgcert_sign(uint8_t *out, size_t cap, const struct lotse_orgcert *c,
+                       const uint8_t net_sk[64])
+{
+    uint8_t m[ORGCERT_CONTEXT_BYTES + LOTSE_ORGCERT_HEAD_BYTES + LOTSE_ORGCERT_NAME_MAX];
+    uint8_t *body = m + ORGCERT_CONTEXT_BYTES;
+    size_t body_len = LOTSE_ORGCERT_HEAD_BYTES + c->name_len;
+
+    if (sodium_init() < 0)
+        return -EIO;
+    if (orgcert_name_ok((const uint8_t *)c->name, c->name_len) != 0)
+        return -EINVAL;
+    if (cap < body_len + LOTSE_SIG_BYTES)
+        return -ENOSPC;
+    memcpy(m, ORGCERT_CONTEXT, ORGCERT_CONTEXT_BYTES);
+    body[0] = CERT_VERSION;
+    body[1] = LOTSE_ORGCERT_ROLE_ORGANISATION;
+    store_be32(body + 2, c->org_id);
+    store_be64(body + 6, c->expires);
+    memcpy(body + 14, c->org_pk, LOTSE_PK_BYTES);
+    body[46] = (uint8_t)c->name_len;
+    memcpy(body + LOTSE_ORGCERT_HEAD_BYTES, c->name, c->name_len);
+    memcpy(out, body, body_len);
+    crypto_sign_detached(out + body_len, NULL, m, ORGCERT_CONTEXT_BYTES + body_len, net_sk);
+    return (int)(body_len + LOTSE_SIG_BYTES);
+}
+
+int lotse_orgcert_verify(struct lotse_orgcert *out, const uint8_t *cert, size_t len,
+                         const uint8_t net_pk[LOTSE_PK_BYTES], uint64_t now)
+{
+    uint8_t m[ORGCERT_CONTEXT_BYTES + LOTSE_ORGCERT_HEAD_BYTES + LOTSE_ORGCERT_NAME_MAX];
+    size_t name_len, body_len;
+    uint64_t expires;
+
+    if (sodium_init() < 0)
+        return -EIO;
+    if (len < LOTSE_ORGCERT_MIN_BYTES || len > LOTSE_ORGCERT_MAX_BYTES || cert[0] != CERT_VERSION ||
+        cert[1] != LOTSE_ORGCERT_ROLE_ORGANISATION)
+        return -EBADMSG;
+    name_len = cert[46];
+    body_len = LOTSE_ORGCERT_HEAD_BYTES + name_len;
+    if (body_len + LOTSE_SIG_BYTES != len || orgcert_name_ok(cert + 47, name_len) != 0)
+        return -EBADMSG;
+    memcpy(m, ORGCERT_CONTEXT, ORGCERT_CONTEXT_BYTES);
+    memcpy(m + ORGCERT_CONTEXT_BYTES, cert, body_len);
+    if (crypto_sign_verify_detached(cert + body_len, m, ORGCERT_CONTEXT_BYTES + body_len, net_pk) !=
+        0)
+        return -EPERM;
+    expires = load_be64(cert + 6);
+    if (expires <= now)
+        return -EKEYEXPIRED;
+    if (out != NULL) {
+        out->org_id = load_be32(cert + 2);
+        out->expires = expires;
+        memcpy(out->org_pk, cert + 14, LOTSE_PK_BYTES);
+        out->name_len = name_len;
+        memcpy(out->name, cert + 47, name_len);
+        out->name[name_len] = '\0';
+    }
+    return 0;
+}
+
+int lotse_chain_verify(struct lotse_orgcert *org, struct lotse_cert *dev, const uint8_t *orgcert,
+                       size_t orgcert_len, const uint8_t *cert, size_t cert_len,
+                       const uint8_t net_pk[LOTSE_PK_BYTES], uint64_t now)
+{
+    struct lotse_orgcert o;
+    int rc = lotse_orgcert_verify(&o, orgcert, orgcert_len, net_pk, now);
+
+    if (rc == 0)
+        rc = lotse_cert_verify(dev, cert, cert_len, o.org_pk, now);
+    if (rc == 0 && org != NULL)
+        *org = o;
+    return rc;
+}
+
 /* ---- key-exchange transcript ---- */
 
 static void kx_transcript(uint8_t t[KX_TRANSCRIPT_BYTES], const uint8_t sid[LOTSE_SID_BYTES],

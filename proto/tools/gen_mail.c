@@ -98,8 +98,8 @@ static void mail_key_case(const char *name, const char *comment, const uint8_t *
 
 /* Seals text as kind (young, or counsellor device d) to the thread and both
  * devices; writes the case and returns the envelope's length. */
-static size_t seal_case(const char *name, const char *comment, const struct mail_keys *m, int d,
-                        const char *text, uint8_t *env)
+static size_t mail_seal_case(const char *name, const char *comment, const struct mail_keys *m,
+                             int d, const char *text, uint8_t *env)
 {
     struct lotse_mail_sender s = {.kind = LOTSE_MAIL_FROM_YOUNG, .sign_sk = m->k.sign_sk};
     int rc;
@@ -131,9 +131,9 @@ static size_t seal_case(const char *name, const char *comment, const struct mail
 }
 
 /* Opens env as (my_pk, my_sk) of the thread at now. */
-static void open_case(const char *name, const char *comment, const struct mail_keys *m,
-                      const uint8_t *env, size_t len, const uint8_t *my_pk, const uint8_t *my_sk,
-                      uint64_t now, int want)
+static void mail_open_case(const char *name, const char *comment, const struct mail_keys *m,
+                           const uint8_t *env, size_t len, const uint8_t *my_pk,
+                           const uint8_t *my_sk, uint64_t now, int want)
 {
     static uint8_t body[LOTSE_MAIL_MAX_BODY];
     struct lotse_mail_opened o;
@@ -183,11 +183,11 @@ static void tamper_cases(const struct mail_keys *m, const uint8_t *env, size_t l
     for (size_t i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
         memcpy(t, env, len);
         t[offs[i]] ^= 0x01;
-        open_case(flips[i].name, flips[i].comment, m, t, len, m->k.box_pk, m->k.box_sk, NOW,
-                  flips[i].want);
+        mail_open_case(flips[i].name, flips[i].comment, m, t, len, m->k.box_pk, m->k.box_sk, NOW,
+                       flips[i].want);
     }
-    open_case("answer_truncated", "one byte short", m, env, len - 1, m->k.box_pk, m->k.box_sk, NOW,
-              -EBADMSG);
+    mail_open_case("answer_truncated", "one byte short", m, env, len - 1, m->k.box_pk, m->k.box_sk,
+                   NOW, -EBADMSG);
 }
 
 void gen_mail(const char *dir)
@@ -234,24 +234,25 @@ void gen_mail(const char *dir)
     mail_key_case("mail_key_other_device", "checked with another device key", m.dev_pk[1],
                   m.mail_pk[0], sig, -EPERM);
 
-    ylen = seal_case("seal_young", "the young person's first message, to the thread and 2 devices",
-                     &m, -1, young_text, young_env);
-    alen =
-        seal_case("seal_answer", "device 2 (counsellor 8) answers", &m, 1, answer_text, answer_env);
-    open_case("young_by_device1", "device 1 reads the young person's message", &m, young_env, ylen,
-              m.mail_pk[0], m.mail_sk[0], NOW, 0);
-    open_case("young_by_thread", "the young person reads their own message", &m, young_env, ylen,
-              m.k.box_pk, m.k.box_sk, NOW, 0);
-    open_case("answer_by_young", "the young person reads the answer", &m, answer_env, alen,
-              m.k.box_pk, m.k.box_sk, NOW, 0);
-    open_case("answer_by_device1", "a colleague's device reads the answer", &m, answer_env, alen,
-              m.mail_pk[0], m.mail_sk[0], NOW, 0);
+    ylen = mail_seal_case("seal_young",
+                          "the young person's first message, to the thread and 2 devices", &m, -1,
+                          young_text, young_env);
+    alen = mail_seal_case("seal_answer", "device 2 (counsellor 8) answers", &m, 1, answer_text,
+                          answer_env);
+    mail_open_case("young_by_device1", "device 1 reads the young person's message", &m, young_env,
+                   ylen, m.mail_pk[0], m.mail_sk[0], NOW, 0);
+    mail_open_case("young_by_thread", "the young person reads their own message", &m, young_env,
+                   ylen, m.k.box_pk, m.k.box_sk, NOW, 0);
+    mail_open_case("answer_by_young", "the young person reads the answer", &m, answer_env, alen,
+                   m.k.box_pk, m.k.box_sk, NOW, 0);
+    mail_open_case("answer_by_device1", "a colleague's device reads the answer", &m, answer_env,
+                   alen, m.mail_pk[0], m.mail_sk[0], NOW, 0);
     memset(seed, 0x0a, 32);
     crypto_box_seed_keypair(other_pk, other_sk, seed);
-    open_case("young_not_for_me", "a device key the message was not sealed to", &m, young_env, ylen,
-              other_pk, other_sk, NOW, -ENOKEY);
-    open_case("answer_expired", "the answering device's certificate expired", &m, answer_env, alen,
-              m.k.box_pk, m.k.box_sk, EXPIRES, -EKEYEXPIRED);
+    mail_open_case("young_not_for_me", "a device key the message was not sealed to", &m, young_env,
+                   ylen, other_pk, other_sk, NOW, -ENOKEY);
+    mail_open_case("answer_expired", "the answering device's certificate expired", &m, answer_env,
+                   alen, m.k.box_pk, m.k.box_sk, EXPIRES, -EKEYEXPIRED);
     tamper_cases(&m, answer_env, alen);
     lotse_mail_keys_wipe(&m.k);
     if (fclose(out) != 0)

@@ -518,12 +518,14 @@ static void kx_case(const char *name, const char *comment, const uint8_t *sig, c
     expect(rc, want);
 }
 
-static void seal_case(const char *name, const char *comment, const struct lotse_channel *tx,
-                      const uint8_t *msg, size_t len, int want)
+/* op = seal of msg as inner type `type`. Returns what lotse_channel_seal
+ * returned; the frame is in *frame (valid until the next call). */
+int seal_case(const char *name, const char *comment, const struct lotse_channel *tx, uint8_t type,
+              const uint8_t *msg, size_t len, int want, const uint8_t **frame_out)
 {
     static uint8_t frame[LOTSE_MAX_BINARY_FRAME];
     struct lotse_channel ch = *tx;
-    int rc = lotse_channel_seal(&ch, LOTSE_INNER_TEXT, msg, len, frame, sizeof(frame));
+    int rc = lotse_channel_seal(&ch, type, msg, len, frame, sizeof(frame));
 
     begin_case(name, comment);
     put_str("op", "seal");
@@ -531,15 +533,18 @@ static void seal_case(const char *name, const char *comment, const struct lotse_
     put_hex("sid", tx->sid, 16);
     put_u64("dir", tx->dir_tx);
     put_u64("seq", (unsigned long long)tx->next_tx_seq);
-    put_u64("inner_type", LOTSE_INNER_TEXT);
+    put_u64("inner_type", type);
     put_hex("msg", msg, len);
     expect(rc < 0 ? rc : 0, want);
     if (rc > 0)
         put_hex("frame", frame, (size_t)rc);
+    if (frame_out != NULL)
+        *frame_out = frame;
+    return rc;
 }
 
-static void open_case(const char *name, const char *comment, const struct lotse_channel *rx,
-                      const uint8_t *frame, size_t len, int want)
+void open_case(const char *name, const char *comment, const struct lotse_channel *rx,
+               const uint8_t *frame, size_t len, int want)
 {
     static uint8_t msg[LOTSE_MAX_MESSAGE];
     struct lotse_channel ch = *rx;
@@ -772,6 +777,10 @@ static void gen_crypto(const char *dir)
                    "#   timed        split body (a timed text, inner type 2) into time_ms\n"
                    "#                (ms since the epoch) and text; an ok case packs back\n"
                    "#   typing       check body (a typing notice, inner type 3): on = 1 or 0\n"
+                   "#   orgcert_sign    sign org_id, expires, org_pk, org_name with the network\n"
+                   "#                   key of net_seed: the certificate is orgcert\n"
+                   "#   orgcert_verify  verify orgcert with net_pk at time now\n"
+                   "#   chain_verify    orgcert under net_pk, then cert under its org_pk\n"
                    "# Times are unix seconds; dir 0 = young -> counsellor, 1 = counsellor ->\n"
                    "# young. Ed25519 secret keys are libsodium's 64-byte form (seed || pk).\n"
                    "# X25519 key pairs come from seeds with crypto_kx_seed_keypair (the secret\n"
@@ -860,24 +869,29 @@ static void gen_crypto(const char *dir)
     kx_case("kx_wrong_device", "checked against the organisation key", sig, k.sid, k.young_pk,
             k.couns_pk, k.org_pk, -EPERM);
 
-    seal_case("seal_y2c_1", "young -> counsellor, seq 1", &ys, (const uint8_t *)hello,
-              strlen(hello), 0);
-    seal_case("seal_c2y_1", "counsellor -> young, seq 1", &cs, (const uint8_t *)hello,
-              strlen(hello), 0);
-    seal_case("seal_empty", "empty body: small bucket", &ys, NULL, 0, 0);
+    seal_case("seal_y2c_1", "young -> counsellor, seq 1", &ys, LOTSE_INNER_TEXT,
+              (const uint8_t *)hello, strlen(hello), 0, NULL);
+    seal_case("seal_c2y_1", "counsellor -> young, seq 1", &cs, LOTSE_INNER_TEXT,
+              (const uint8_t *)hello, strlen(hello), 0, NULL);
+    seal_case("seal_empty", "empty body: small bucket", &ys, LOTSE_INNER_TEXT, NULL, 0, 0, NULL);
     for (size_t i = 0; i < sizeof(big); i++)
         big[i] = (uint8_t)('a' + i % 26);
-    seal_case("seal_254", "254-byte body: exactly fills the small bucket", &ys, big, 254, 0);
-    seal_case("seal_255", "255-byte body: medium bucket", &ys, big, 255, 0);
-    seal_case("seal_1022", "1022-byte body: exactly fills the medium bucket", &ys, big, 1022, 0);
-    seal_case("seal_1023", "1023-byte body: large bucket", &ys, big, 1023, 0);
-    seal_case("seal_4094", "4094-byte body: the longest message", &ys, big, LOTSE_MAX_MESSAGE, 0);
-    seal_case("seal_4095", "4095-byte body: too long", &ys, big, LOTSE_MAX_MESSAGE + 1, -EMSGSIZE);
+    seal_case("seal_254", "254-byte body: exactly fills the small bucket", &ys, LOTSE_INNER_TEXT,
+              big, 254, 0, NULL);
+    seal_case("seal_255", "255-byte body: medium bucket", &ys, LOTSE_INNER_TEXT, big, 255, 0, NULL);
+    seal_case("seal_1022", "1022-byte body: exactly fills the medium bucket", &ys, LOTSE_INNER_TEXT,
+              big, 1022, 0, NULL);
+    seal_case("seal_1023", "1023-byte body: large bucket", &ys, LOTSE_INNER_TEXT, big, 1023, 0,
+              NULL);
+    seal_case("seal_4094", "4094-byte body: the longest message", &ys, LOTSE_INNER_TEXT, big,
+              LOTSE_MAX_MESSAGE, 0, NULL);
+    seal_case("seal_4095", "4095-byte body: too long", &ys, LOTSE_INNER_TEXT, big,
+              LOTSE_MAX_MESSAGE + 1, -EMSGSIZE, NULL);
     {
         struct lotse_channel s = ys;
         s.next_tx_seq = 0x0102030405060708ULL;
         seal_case("seal_big_seq", "seq bytes land big-endian in header and nonce", &s,
-                  (const uint8_t *)"x", 1, 0);
+                  LOTSE_INNER_TEXT, (const uint8_t *)"x", 1, 0, NULL);
     }
 
     {
@@ -987,6 +1001,7 @@ static void gen_crypto(const char *dir)
     }
     gen_ack_cases(&ys, &cs);
     gen_inner_cases(&ys, &cs);
+    gen_chain_cases();
     if (fclose(out) != 0)
         die("crypto.txt");
 

@@ -22,8 +22,17 @@ FILE *open_out(const char *dir, const char *file, const char *header);
 
 void gen_mail(const char *dir);
 struct lotse_channel;
+/* op = seal of msg as inner type `type` with a copy of tx; returns what
+ * lotse_channel_seal returned, the frame in *frame_out (may be NULL; valid until
+ * the next call). op = open of frame with a copy of rx. */
+int seal_case(const char *name, const char *comment, const struct lotse_channel *tx, uint8_t type,
+              const uint8_t *msg, size_t len, int want, const uint8_t **frame_out);
+void open_case(const char *name, const char *comment, const struct lotse_channel *rx,
+               const uint8_t *frame, size_t len, int want);
 /* The timed text and typing cases of crypto.txt (gen_inner.c), with the
  * session's pristine channels. */
 void gen_inner_cases(const struct lotse_channel *ys, const struct lotse_channel *cs);
+/* The organisation certificate and chain cases of crypto.txt (gen_chain.c). */
+void gen_chain_cases(void);
 
 #endif

@@ -21,6 +21,9 @@ typedef int (*ctl_cmd_fn)(const char *conninfo, int argc, char **argv);
 
 int ctl_cmd_migrate(const char *conninfo, int argc, char **argv);
 int ctl_cmd_orgkey_create(const char *conninfo, int argc, char **argv);
+int ctl_cmd_netkey_create(const char *conninfo, int argc, char **argv);
+int ctl_cmd_org_certify(const char *conninfo, int argc, char **argv);
+int ctl_cmd_org_revoke(const char *conninfo, int argc, char **argv);
 int ctl_cmd_device_keygen(const char *conninfo, int argc, char **argv);
 int ctl_cmd_account_add(const char *conninfo, int argc, char **argv);
 int ctl_cmd_account_disable(const char *conninfo, int argc, char **argv);

@@ -17,14 +17,41 @@ static const char certify_help[] =
     "usage: lotsectl device-certify --handle H --device PUBKEY --orgkey FILE [--days N]\n"
     "Certifies the device key PUBKEY (base64url, as device-keygen or the client prints\n"
     "it) for account H with the organisation secret key in FILE, valid for N days\n"
-    "(default 365, at most 3650). Stores the certificate and prints it (base64url).\n";
+    "(default 365, at most 3650). Stores the certificate and prints it (base64url).\n"
+    "Refuses when the account's organisation is revoked, or is certified by the\n"
+    "network key (org-certify) and FILE is not the key it certified.\n";
+
+/* 0 when the organisation of the locked account row r (columns 2, 3: org_pk,
+ * revoked) may certify with the organisation key whose public half is org_pk;
+ * -1 (printed) when it is revoked or its certified key is another one. */
+static int check_org(PGresult *r, const char *handle, const uint8_t org_pk[CTL_PK_BYTES])
+{
+    if (PQgetvalue(r, 0, 3)[0] == 't') {
+        ctl_error("the organisation of '%s' is revoked; not certifying a device for it", handle);
+        return -1;
+    }
+    if (PQgetisnull(r, 0, 2))
+        return 0;
+    size_t len = 0;
+    unsigned char *pk = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 2), &len);
+    int same = pk && len == CTL_PK_BYTES && sodium_memcmp(pk, org_pk, CTL_PK_BYTES) == 0;
+    PQfreemem(pk);
+    if (!same)
+        ctl_error("--orgkey is not the certified key of the organisation of '%s'", handle);
+    return same ? 0 : -1;
+}
 
 /* Locks the row of account handle (in the caller's transaction) and copies its
- * id; 0, or -1 (printed) when it is missing or disabled or the query failed. */
-static int lock_account(PGconn *db, const char *handle, char id[CTL_ID_BYTES])
+ * id; 0, or -1 (printed) when it is missing or disabled, its organisation is
+ * revoked or certified another key than org_pk, or the query failed. */
+static int lock_account(PGconn *db, const char *handle, const uint8_t org_pk[CTL_PK_BYTES],
+                        char id[CTL_ID_BYTES])
 {
     const char *hv[1] = {handle};
-    PGresult *r = ctl_db_query(db, "SELECT id, disabled FROM accounts WHERE handle = $1 FOR UPDATE",
+    PGresult *r = ctl_db_query(db,
+                               "SELECT a.id, a.disabled, o.org_pk, o.revoked_at IS NOT NULL"
+                               " FROM accounts a JOIN organisations o ON o.id = a.org_id"
+                               " WHERE a.handle = $1 FOR UPDATE OF a",
                                1, hv, NULL, NULL, PGRES_TUPLES_OK, NULL);
     if (!r)
         return -1;
@@ -35,12 +62,11 @@ static int lock_account(PGconn *db, const char *handle, char id[CTL_ID_BYTES])
     }
     snprintf(id, CTL_ID_BYTES, "%s", PQgetvalue(r, 0, 0));
     int disabled = PQgetvalue(r, 0, 1)[0] == 't';
+    int rc = disabled ? -1 : check_org(r, handle, org_pk);
     PQclear(r);
-    if (disabled) {
+    if (disabled)
         ctl_error("account '%s' is disabled; not certifying a device for it", handle);
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 /* Inserts the signed certificate of account id; 0, or -1 (printed). */
@@ -95,7 +121,7 @@ int ctl_cmd_device_certify(const char *conninfo, int argc, char **argv)
     if (!db || ctl_db_exec(db, "BEGIN") < 0)
         goto out;
     char id[CTL_ID_BYTES];
-    if (lock_account(db, handle, id) < 0)
+    if (lock_account(db, handle, sk + 32, id) < 0)
         goto out;
     cert.counsellor_id = (uint32_t)strtoul(id, NULL, 10);
     cert.expires = (uint64_t)time(NULL) + (uint64_t)days * 86400u;

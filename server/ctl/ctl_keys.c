@@ -1,4 +1,5 @@
-/* ctl_keys.c — Ed25519 key files: orgkey-create, device-keygen, and reading them.
+/* ctl_keys.c — Ed25519 key files: orgkey-create, netkey-create, device-keygen,
+ * and reading them.
  *
  * Format: FILE holds one line, base64url (no padding) of the 64-byte Ed25519
  * secret key; FILE.pub one line of the 32-byte public key. The secret file is
@@ -120,6 +121,16 @@ int ctl_cmd_orgkey_create(const char *conninfo, int argc, char **argv)
                           "0600), FILE.pub the public key; both base64url, one line. Refuses to\n"
                           "overwrite. Prints the public key, which the web client pins. Keep FILE\n"
                           "offline; it is needed only for device-certify. No database is used.\n");
+}
+
+int ctl_cmd_netkey_create(const char *conninfo, int argc, char **argv)
+{
+    return keygen_command(argc, argv, "network",
+                          "usage: lotsectl netkey-create --out FILE\n"
+                          "Makes the network's Ed25519 root key, in the same format as\n"
+                          "orgkey-create. Prints the public key, which the web client pins as a\n"
+                          "\"network\" root. Keep FILE offline (not on the server); it is needed\n"
+                          "only for org-certify. No database is used.\n");
 }
 
 int ctl_cmd_device_keygen(const char *conninfo, int argc, char **argv)

@@ -15,6 +15,9 @@ struct command {
 static const struct command commands[] = {
     {"migrate", ctl_cmd_migrate, "apply the database migrations"},
     {"orgkey-create", ctl_cmd_orgkey_create, "make the organisation's Ed25519 key (offline)"},
+    {"netkey-create", ctl_cmd_netkey_create, "make the network's Ed25519 root key (offline)"},
+    {"org-certify", ctl_cmd_org_certify, "certify an organisation's key with the network key"},
+    {"org-revoke", ctl_cmd_org_revoke, "revoke an organisation (no new sessions, no mail keys)"},
     {"device-keygen", ctl_cmd_device_keygen, "make an Ed25519 device key (C client, demo)"},
     {"account-add", ctl_cmd_account_add, "add a counsellor or supervisor account"},
     {"account-disable", ctl_cmd_account_disable, "disable an account (it can no longer log in)"},

@@ -81,7 +81,9 @@ static void verify_work(void *arg)
     sodium_memzero(l->password, sizeof(l->password));
 }
 
-static void verify_done(void *arg)
+/* The account's organisation came (store_account_org): a revoked one's devices
+ * log in uncertified, so they take nothing (PROTOCOL.md §6 "Revocation"). */
+static void org_done(void *arg, int status, const struct pg_result *res)
 {
     struct login *l = arg;
     struct conn *c = l->conn;
@@ -90,6 +92,36 @@ static void verify_done(void *arg)
         return;
     }
     c->login = NULL;
+    if (status != 0 || store_account_org_parse(res, &l->acct) != 0) {
+        fail(c, "db_unavailable", "the account database cannot be reached; please try again");
+    } else {
+        if (l->acct.org_revoked)
+            l->acct.has_cert = false;
+        if (counsellor_login(c, &l->acct) != 0)
+            fail(c, "busy", "out of memory");
+    }
+    login_free(l);
+}
+
+/* After the password: the organisation's certificate and revocation, then the
+ * login proper. The login stays c->login, so a close meanwhile frees it here. */
+static void login_org(struct conn *c, struct login *l)
+{
+    if (store_account_org(c->hub->store, l->acct.id, org_done, l) != 0) {
+        c->login = NULL;
+        fail(c, "busy", "too many requests to the database; please try again");
+        login_free(l);
+    }
+}
+
+static void verify_done(void *arg)
+{
+    struct login *l = arg;
+    struct conn *c = l->conn;
+    if (!c) {
+        login_free(l);
+        return;
+    }
     struct hub *hub = c->hub;
     int64_t now = hub_now_ms();
     if (l->found && l->verified && !l->acct.disabled) {
@@ -98,17 +130,17 @@ static void verify_done(void *arg)
         else
             ratelimit_login_succeeded(hub->rl, l->handle);
         hub->stats.logins_ok++;
-        if (counsellor_login(c, &l->acct) != 0)
-            fail(c, "busy", "out of memory");
-    } else {
-        if (l->by_device)
-            ratelimit_device_failed(hub->rl, l->device, now);
-        else
-            ratelimit_login_failed(hub->rl, l->handle, c->source, now);
-        hub->stats.logins_failed++;
-        log_info("login failed");
-        fail(c, "auth_failed", "handle or password wrong, or account disabled");
+        login_org(c, l);
+        return;
     }
+    c->login = NULL;
+    if (l->by_device)
+        ratelimit_device_failed(hub->rl, l->device, now);
+    else
+        ratelimit_login_failed(hub->rl, l->handle, c->source, now);
+    hub->stats.logins_failed++;
+    log_info("login failed");
+    fail(c, "auth_failed", "handle or password wrong, or account disabled");
     login_free(l);
 }
 

@@ -67,6 +67,10 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
         lotse_jw_b64(w, "cert", k->cert, LOTSE_CERT_BYTES);
     else
         lotse_jw_null(w, "cert");
+    if (a->orgcert_len > 0)
+        lotse_jw_b64(w, "orgcert", a->orgcert, a->orgcert_len);
+    else
+        lotse_jw_null(w, "orgcert");
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(w->buf, w->len);
@@ -140,6 +144,8 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     k->has_cert = a->has_cert;
     if (a->has_cert)
         memcpy(k->cert, a->cert, LOTSE_CERT_BYTES);
+    k->orgcert_len = a->orgcert_len;
+    memcpy(k->orgcert, a->orgcert, a->orgcert_len);
     crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
     list_insert_head(&hub->counsellors, &k->link);
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
@@ -150,7 +156,9 @@ int counsellor_login(struct conn *c, const struct store_account *a)
         log_warn("templates: could not ask the database; the console goes without");
     staff_add(hub, c);
     log_info("counsellor %lld logged in (device %s)", (long long)a->id,
-             a->has_cert ? "certified" : "not certified");
+             a->org_revoked ? "of a revoked organisation"
+             : a->has_cert  ? "certified"
+                            : "not certified");
     waiting_changed(hub);
     if (hub->cfg->assign_mode == ASSIGN_OFFER)
         counsellor_offer_round(hub);
@@ -254,7 +262,11 @@ void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
     lotse_jw_b64(w, "sig", bytes[1], LOTSE_SIG_BYTES);
     lotse_jw_b64(w, "cert", bytes[2], LOTSE_CERT_BYTES);
     lotse_jw_str(w, "name", c->counsellor->name);
+    if (c->counsellor->orgcert_len > 0)
+        lotse_jw_b64(w, "orgcert", c->counsellor->orgcert, c->counsellor->orgcert_len);
     lotse_jw_obj_end(w);
+    s->keys_orgcert_len = c->counsellor->orgcert_len;
+    memcpy(s->keys_orgcert, c->counsellor->orgcert, s->keys_orgcert_len);
     memcpy(s->keys_pk, bytes[0], LOTSE_PK_BYTES);
     memcpy(s->keys_sig, bytes[1], LOTSE_SIG_BYTES);
     memcpy(s->keys_cert, bytes[2], LOTSE_CERT_BYTES);

@@ -30,6 +30,10 @@ struct counsellor {
     bool available;
     bool has_cert;
     uint8_t cert[LOTSE_CERT_BYTES];
+    /* the organisation's certificate by the network key (0: none), passed on
+     * with the keys (PROTOCOL.md §6) */
+    uint8_t orgcert_len;
+    uint8_t orgcert[LOTSE_ORGCERT_MAX_BYTES];
     uint8_t token_hash[32];
     struct session *sessions[COUNSELLOR_MAX_SESSIONS];
     struct session *offer;

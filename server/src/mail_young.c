@@ -88,6 +88,45 @@ static bool pack_key(const struct pg_result *res, int row, uint8_t *out)
                LOTSE_SIG_BYTES;
 }
 
+/* The distinct organisation certificates of the rows (column 3), sent before
+ * the keys in `mail_orgcerts` messages of at most ORGCERTS_PER_MESSAGE, so that
+ * a client that pins a network root can check each device's organisation
+ * (PROTOCOL.md §9.1). Nothing is sent when no organisation is certified. */
+#define ORGCERTS_PER_MESSAGE 24
+
+static void send_orgcert_chunk(struct conn *c, uint8_t (*certs)[LOTSE_ORGCERT_MAX_BYTES],
+                               const int *lens, int n)
+{
+    static char buf[LOTSE_MAX_TEXT_FRAME];
+    struct lotse_jw w;
+    lotse_jw_init(&w, buf, sizeof(buf));
+    lotse_jw_obj_begin(&w, NULL);
+    lotse_jw_str(&w, "t", "mail_orgcerts");
+    lotse_jw_arr_begin(&w, "certs");
+    for (int i = 0; i < n; i++)
+        lotse_jw_b64(&w, NULL, certs[i], (size_t)lens[i]);
+    lotse_jw_arr_end(&w);
+    lotse_jw_obj_end(&w);
+    conn_send_json(c, &w);
+}
+
+static void send_orgcerts(struct conn *c, const struct pg_result *res)
+{
+    static uint8_t certs[STORE_MAIL_KEYS_MAX][LOTSE_ORGCERT_MAX_BYTES];
+    int lens[STORE_MAIL_KEYS_MAX], n = 0, rows = store_result_rows(res);
+    for (int i = 0; i < rows && n < STORE_MAIL_KEYS_MAX; i++) {
+        int len = store_result_bytea(res, i, 3, certs[n], LOTSE_ORGCERT_MAX_BYTES);
+        bool seen = len < LOTSE_ORGCERT_MIN_BYTES;
+        for (int j = 0; j < n && !seen; j++)
+            seen = lens[j] == len && memcmp(certs[j], certs[n], (size_t)len) == 0;
+        if (!seen)
+            lens[n++] = len;
+    }
+    for (int i = 0; i < n; i += ORGCERTS_PER_MESSAGE)
+        send_orgcert_chunk(c, certs + i, lens + i,
+                           n - i < ORGCERTS_PER_MESSAGE ? n - i : ORGCERTS_PER_MESSAGE);
+}
+
 static void keys_read(void *arg, int status, const struct pg_result *res)
 {
     struct conn *c = mail_conn_release(arg);
@@ -101,6 +140,7 @@ static void keys_read(void *arg, int status, const struct pg_result *res)
     uint8_t packed[KEYS_PER_MESSAGE * KEY_ENTRY_BYTES];
     size_t count = 0;
     int rows = store_result_rows(res);
+    send_orgcerts(c, res);
     for (int i = 0; i < rows; i++) {
         if (!pack_key(res, i, packed + count * KEY_ENTRY_BYTES))
             continue;

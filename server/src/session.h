@@ -63,6 +63,8 @@ struct session {
     uint8_t keys_pk[LOTSE_PK_BYTES];
     uint8_t keys_sig[LOTSE_SIG_BYTES];
     uint8_t keys_cert[LOTSE_CERT_BYTES];
+    uint8_t keys_orgcert_len; /* the counsellor's organisation certificate, 0: none */
+    uint8_t keys_orgcert[LOTSE_ORGCERT_MAX_BYTES];
 
     /* transfer: waiting for the young person's new key, then to this account (0 = queue) */
     bool rekey_pending;

@@ -43,6 +43,12 @@ struct store_account {
     bool disabled;
     bool has_cert; /* a valid, unrevoked certificate for the device asked for */
     uint8_t cert[LOTSE_CERT_BYTES];
+    /* the account's organisation (store_account_org, after the look-up): its
+     * network certificate (PROTOCOL.md §6; length 0 when it has none) and
+     * whether it is revoked */
+    bool org_revoked;
+    uint8_t orgcert_len;
+    uint8_t orgcert[LOTSE_ORGCERT_MAX_BYTES];
 };
 
 /* One session, as stored (DESIGN.md "What is stored"). The row is inserted
@@ -177,13 +183,21 @@ extern const char store_sql_stats_hourly[]; /* $1 days: hour (Unix), topic, then
 #define STORE_MAIL_TID_BYTES 16
 #define STORE_MAIL_KEYS_MAX 63
 
+/* The organisation of account account_id: one row of org_cert (bytea, NULL when
+ * not certified) and revoked (boolean as "t"/"f"). store_orgcert.c. */
+int store_account_org(struct store *s, int64_t account_id, store_result_cb cb, void *arg);
+/* Fills a's org_revoked and orgcert from that row; -EIO when there is none. */
+int store_account_org_parse(const struct pg_result *res, struct store_account *a);
+
 /* The organisation's canned replies (007_chat_templates.sql): rows of title,
  * body, oldest first, at most STORE_TEMPLATES_MAX. */
 #define STORE_TEMPLATES_MAX 20
 int store_chat_templates(struct store *s, store_result_cb cb, void *arg);
 
-/* The mail keys of devices with a valid certificate: rows of cert, mail_pk,
- * sig (bytea, read with store_result_bytea), at most STORE_MAIL_KEYS_MAX. */
+/* The mail keys of devices with a valid certificate whose organisation is not
+ * revoked: rows of cert, mail_pk, sig, org_cert (bytea, read with
+ * store_result_bytea; org_cert NULL when the organisation has none), at most
+ * STORE_MAIL_KEYS_MAX. */
 int store_mail_keys(struct store *s, store_result_cb cb, void *arg);
 
 /* A new thread. One row when created, none when the lookup hash exists. */

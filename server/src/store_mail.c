@@ -13,9 +13,10 @@
 #include "lotse/proto.h"
 
 static const char mail_keys_sql[] =
-    "SELECT c.cert, k.mail_pk, k.sig FROM mail_keys k JOIN device_certs c"
-    " ON c.device_pk = k.device_pk WHERE c.revoked_at IS NULL AND c.expires_at > now()"
-    " ORDER BY c.id LIMIT 63";
+    "SELECT c.cert, k.mail_pk, k.sig, o.org_cert FROM mail_keys k JOIN device_certs c"
+    " ON c.device_pk = k.device_pk JOIN accounts a ON a.id = c.account_id"
+    " JOIN organisations o ON o.id = a.org_id WHERE c.revoked_at IS NULL"
+    " AND c.expires_at > now() AND o.revoked_at IS NULL ORDER BY c.id LIMIT 63";
 
 static const char thread_create_sql[] =
     "INSERT INTO mail_threads (tid, lookup_hash, box_pk, sign_pk, topic, created_hour, last_day)"

@@ -377,6 +377,8 @@ static void send_keys(struct conn *c, const struct session *s)
     lotse_jw_b64(w, "cert", s->keys_cert, sizeof(s->keys_cert));
     if (s->counsellor)
         lotse_jw_str(w, "name", s->counsellor->name);
+    if (s->keys_orgcert_len > 0)
+        lotse_jw_b64(w, "orgcert", s->keys_orgcert, s->keys_orgcert_len);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
 }

@@ -68,7 +68,7 @@ describe('crypto.txt', () => {
     test('has cases of every operation', () => {
         const ops = new Set(crypto.map((c) => c.op));
         for (const op of ['session', 'cert_verify', 'kx_verify', 'seal', 'open', 'safety', 'ack', 'ack_open', 'timed',
-            'typing']) {
+            'typing', 'orgcert_sign', 'orgcert_verify', 'chain_verify']) {
             assert.ok(ops.has(op), op);
         }
     });
@@ -137,6 +137,40 @@ const CHECKS = {
         if (v.counsellor_id) assert.equal(got.counsellorId, Number(v.counsellor_id));
         if (v.expires) assert.equal(got.expires, BigInt(v.expires));
         if (v.device_pk) assert.equal(toHex(got.devicePk), v.device_pk);
+    },
+
+    orgcert_sign(v) {
+        const net = globalThis.sodium.crypto_sign_seed_keypair(hex(v.net_seed));
+        assert.equal(toHex(net.publicKey), v.net_pk);
+        const name = new TextDecoder().decode(hex(v.org_name));
+        assert.equal(toHex(C.makeOrgCert(net.privateKey, Number(v.org_id), v.expires, hex(v.org_pk), name)), v.orgcert);
+    },
+
+    orgcert_verify(v) {
+        let got;
+        const r = outcome(() => {
+            got = C.verifyOrgCert(hex(v.orgcert), hex(v.net_pk), Number(v.now));
+        });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(got.orgId, Number(v.org_id));
+        assert.equal(got.expires, BigInt(v.expires));
+        assert.equal(toHex(got.orgPk), v.org_pk);
+        assert.equal(toHex(P.utf8(got.name)), v.org_name);
+    },
+
+    chain_verify(v) {
+        let got;
+        const r = outcome(() => {
+            got = C.verifyChain(hex(v.orgcert), hex(v.cert), [hex(v.net_pk)], Number(v.now));
+        });
+        assert.equal(r, v.expect);
+        if (r !== 'ok') return;
+        assert.equal(got.org.orgId, Number(v.org_id));
+        assert.equal(toHex(P.utf8(got.org.name)), v.org_name);
+        assert.equal(toHex(got.org.orgPk), v.org_pk);
+        assert.equal(got.cert.counsellorId, Number(v.counsellor_id));
+        assert.equal(toHex(got.cert.devicePk), v.device_pk);
     },
 
     kx_verify(v) {

@@ -826,6 +826,23 @@ static int get_b64(const struct lotse_json_msg *m, const char *key, uint8_t *out
     return lotse_b64_decode(out, cap, s, l);
 }
 
+/* The device certificate under the pinned organisation key, else through the
+ * chain under the pinned network key (s->peer_org gets the certified name). */
+static bool young_cert_ok(struct client *c, struct client_session *s, const uint8_t *cert,
+                          size_t cl, const uint8_t *oc, size_t ol)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    struct lotse_orgcert org;
+    s->peer_org[0] = '\0';
+    if (lotse_cert_verify(&s->peer_cert, cert, cl, c->org_pk, now) == 0)
+        return true;
+    if (!c->has_net_pk || !oc ||
+        lotse_chain_verify(&org, &s->peer_cert, oc, ol, cert, cl, c->net_pk, now) != 0)
+        return false;
+    memcpy(s->peer_org, org.name, org.name_len + 1);
+    return true;
+}
+
 int client_young_wait_keys(struct client *c, int timeout_ms)
 {
     struct client_session *s = client_young_session(c);
@@ -839,16 +856,17 @@ int client_young_wait_keys(struct client *c, int timeout_ms)
         free(m);
         return rc;
     }
-    uint8_t pk[32], sig[64], cert[LOTSE_CERT_BYTES + 16];
+    uint8_t pk[32], sig[64], cert[LOTSE_CERT_BYTES + 16], oc[LOTSE_ORGCERT_MAX_BYTES + 16];
     bool ok = get_b64(m, "pk", pk, sizeof pk) == 32 && get_b64(m, "sig", sig, sizeof sig) == 64;
     int cl = get_b64(m, "cert", cert, sizeof cert);
+    int ol = get_b64(m, "orgcert", oc, sizeof oc);
     copy_str(m, "name", s->peer_name, sizeof s->peer_name);
     free(m);
     /* The certificate proves the device belongs to a counsellor of the pinned
-     * organisation; the signature proves that device chose this pk for this sid
-     * and OUR pk, so a server swapping keys in either direction is caught. */
-    if (ok && cl > 0 &&
-        lotse_cert_verify(&s->peer_cert, cert, (size_t)cl, c->org_pk, (uint64_t)time(NULL)) == 0 &&
+     * organisation (or of one the pinned network key certified); the signature
+     * proves that device chose this pk for this sid and OUR pk, so a server
+     * swapping keys in either direction is caught. */
+    if (ok && cl > 0 && young_cert_ok(c, s, cert, (size_t)cl, ol > 0 ? oc : NULL, (size_t)ol) &&
         lotse_kx_verify(sig, s->sid, s->pk, pk, s->peer_cert.device_pk) == 0 &&
         lotse_channel_young(&s->ch, s->sid, s->pk, s->sk, pk) == 0) {
         memcpy(s->peer_pk, pk, 32);
@@ -955,6 +973,9 @@ int client_login(struct client *c, const char *handle, const char *password, int
         if (get_b64(m, "token", c->token, sizeof c->token) != 32)
             rc = -EBADMSG;
         c->has_cert = get_b64(m, "cert", c->cert, sizeof c->cert) == LOTSE_CERT_BYTES;
+        c->orgcert_len = get_b64(m, "orgcert", c->orgcert, sizeof c->orgcert);
+        if (c->orgcert_len < 0)
+            c->orgcert_len = 0;
     }
     sodium_memzero(m, sizeof *m);
     free(m);

@@ -82,6 +82,8 @@ struct client_session {
     uint8_t peer_pk[32];            /* the other side's X25519 key */
     char peer_name[65];             /* young: counsellor's display name from keys */
     struct lotse_cert peer_cert;    /* young: the verified certificate */
+    char peer_org[LOTSE_ORGCERT_NAME_MAX + 1]; /* young: organisation name from the verified
+                                                  chain ("" when verified by org_pk) */
     struct lotse_channel ch;
     uint64_t acked_by_peer;         /* highest seq of an authenticated ACK received */
     uint64_t acks_received;         /* number of authenticated ACKs received */
@@ -132,6 +134,8 @@ struct client {
     uint8_t *rxbuf;                 /* one WebSocket message as read */
     int role;
     uint8_t org_pk[32];
+    bool has_net_pk; /* net_pk pinned: a device is also trusted through the chain */
+    uint8_t net_pk[32];
     bool auto_ack;                  /* ACK every DATA frame opened (default true) */
     bool drop_duplicates;           /* skip -EALREADY frames in client_recv_text (default false) */
     bool auto_rekey;                /* answer `transferred` with `rekey` (default true) */
@@ -175,6 +179,8 @@ struct client {
     bool has_device;
     uint8_t cert[LOTSE_CERT_BYTES];
     bool has_cert;
+    uint8_t orgcert[LOTSE_ORGCERT_MAX_BYTES]; /* login_ok's organisation certificate */
+    int orgcert_len;                          /* 0: null or absent */
     int64_t id, capacity, max_capacity;
     char name[65];
     uint8_t token[32];
@@ -252,7 +258,9 @@ struct client_session *client_young_session(struct client *c);
 /* Makes a fresh X25519 pair, sends hello and waits for welcome (0; c->pos, eta,
  * grace, the session's sid). `closed` returns -EHOSTDOWN with c->next_open. */
 int client_young_hello(struct client *c, const char *topic, int timeout_ms);
-/* Waits for `keys`, checks the certificate against c->org_pk and the transcript
+/* Waits for `keys`, checks the certificate against c->org_pk (or, with
+ * c->has_net_pk, through the chain: keys' orgcert under c->net_pk, the
+ * certificate under the organisation key it certifies) and the transcript
  * signature over its own pk and sid, then derives the channel. On a failed check
  * sends end key_rejected and returns -EPERM: nothing is ever encrypted then. */
 int client_young_wait_keys(struct client *c, int timeout_ms);

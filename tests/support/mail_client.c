@@ -107,13 +107,46 @@ int mail_young_reconnect(struct mail_young *y, int timeout_ms)
     return client_connect(&y->c, host, port, CLIENT_YOUNG, org_pk, timeout_ms);
 }
 
+/* The certificate e under org_pk or one of the organisation keys d took from
+ * mail_orgcerts; 0 or the error of the last try. */
+static int cert_trusted(const struct mail_devices *d, const uint8_t *e, const uint8_t org_pk[32],
+                        struct lotse_cert *cert)
+{
+    uint64_t now = (uint64_t)(unix_ms() / 1000);
+    int rc = lotse_cert_verify(cert, e, LOTSE_CERT_BYTES, org_pk, now);
+    for (size_t i = 0; rc != 0 && i < d->orgs; i++)
+        rc = lotse_cert_verify(cert, e, LOTSE_CERT_BYTES, d->org_pk[i], now);
+    return rc;
+}
+
+/* Takes the organisation keys of a mail_orgcerts message whose certificates
+ * verify under the pinned network key (none without one). */
+static int take_orgcerts(struct mail_devices *d, const struct client *c,
+                         const struct lotse_json_msg *m)
+{
+    const struct lotse_json_field *f = lotse_json_get(m, "certs");
+    if (!f || f->type != LOTSE_JSON_ARRAY)
+        return -EBADMSG;
+    for (size_t i = 0; i < f->count; i++) {
+        uint8_t oc[LOTSE_ORGCERT_MAX_BYTES + 16];
+        struct lotse_orgcert o;
+        int n = lotse_b64_decode(oc, sizeof oc, f->items[i], f->item_lens[i]);
+        d->orgcerts++;
+        if (!c->has_net_pk || n < 0 || d->orgs == MAIL_ORGS_MAX ||
+            lotse_orgcert_verify(&o, oc, (size_t)n, c->net_pk, (uint64_t)(unix_ms() / 1000)) != 0)
+            continue;
+        memcpy(d->org_pk[d->orgs++], o.org_pk, 32);
+    }
+    return 0;
+}
+
 /* Keeps one mail_keys entry when its certificate and statement hold. */
 static void take_key(struct mail_devices *d, const uint8_t *e, const uint8_t org_pk[32])
 {
     struct lotse_cert cert;
     const uint8_t *pk = e + LOTSE_CERT_BYTES;
     d->entries++;
-    if (lotse_cert_verify(&cert, e, LOTSE_CERT_BYTES, org_pk, unix_ms() / 1000) != 0 ||
+    if (cert_trusted(d, e, org_pk, &cert) != 0 ||
         lotse_mail_key_verify(pk + 32, cert.device_pk, pk) != 0 || d->n == MAIL_DEVICES_MAX) {
         d->rejected++;
         return;
@@ -133,8 +166,13 @@ int mail_fetch_keys(struct client *c, const uint8_t org_pk[32], struct mail_devi
         rc = -ENOMEM;
     bool more = true;
     while (rc >= 0 && more) {
-        if ((rc = client_expect(c, "mail_keys", m, left_ms(deadline))) < 0)
+        static const char *const types[2] = {"mail_keys", "mail_orgcerts"};
+        if ((rc = client_expect_any(c, types, 2, m, left_ms(deadline))) < 0)
             break;
+        if (rc == 1) {
+            take_orgcerts(d, c, m);
+            continue;
+        }
         d->messages++;
         int len = field_b64(m, "keys", raw, LOTSE_MAX_TEXT_FRAME);
         if (len < 0 || len % MAIL_KEY_ENTRY_BYTES != 0 ||
@@ -324,6 +362,13 @@ int mail_recv_frame(struct client *c, uint8_t tid[LOTSE_SID_BYTES], uint64_t *se
     return rc;
 }
 
+static int open_as(struct mail_young *y, struct lotse_mail_opened *op, char *buf, size_t cap,
+                   const uint8_t *env, size_t len, const uint8_t org_pk[32])
+{
+    return lotse_mail_open(op, (uint8_t *)buf, cap - 1, env, len, y->keys.box_pk, y->keys.box_sk,
+                           y->keys.box_pk, y->keys.sign_pk, org_pk, unix_ms() / 1000);
+}
+
 int mail_young_read(struct mail_young *y, uint64_t *seq, struct lotse_mail_opened *o, char *buf,
                     size_t cap, int timeout_ms)
 {
@@ -337,10 +382,14 @@ int mail_young_read(struct mail_young *y, uint64_t *seq, struct lotse_mail_opene
         rc = -EBADMSG;
     if (rc >= 0 && cap <= LOTSE_MAIL_MAX_BODY)
         rc = -ENOSPC;
-    if (rc >= 0)
-        rc = lotse_mail_open(&op, (uint8_t *)buf, cap - 1, env, (size_t)rc, y->keys.box_pk,
-                             y->keys.box_sk, y->keys.box_pk, y->keys.sign_pk, y->c->org_pk,
-                             unix_ms() / 1000);
+    /* the pinned organisation key, then those certified through the chain
+     * (mail_orgcerts of the last mail_fetch_keys into y->dev) */
+    if (rc >= 0) {
+        size_t len = (size_t)rc;
+        rc = open_as(y, &op, buf, cap, env, len, y->c->org_pk);
+        for (size_t i = 0; rc == -EPERM && i < y->dev.orgs; i++)
+            rc = open_as(y, &op, buf, cap, env, len, y->dev.org_pk[i]);
+    }
     if (rc == 0) {
         buf[op.body_len] = 0;
         if (o)

@@ -25,9 +25,13 @@
 /* One mail_keys entry on the wire: cert(110) || mail_pk(32) || sig(64). */
 #define MAIL_KEY_ENTRY_BYTES (LOTSE_CERT_BYTES + 32 + LOTSE_SIG_BYTES)
 
+#define MAIL_ORGS_MAX 16
 struct mail_devices {
     size_t n; /* valid keys in pk */
     uint8_t pk[MAIL_DEVICES_MAX][32];
+    size_t orgs; /* organisation keys certified under the client's net_pk */
+    uint8_t org_pk[MAIL_ORGS_MAX][32];
+    size_t orgcerts; /* organisation certificates received (mail_orgcerts) */
     size_t entries;  /* entries received */
     size_t rejected; /* entries whose certificate or statement failed */
     size_t messages; /* mail_keys messages it took */

@@ -445,6 +445,79 @@ static void test_crypto_txt_cert_cases_verify_as_listed(void **state)
     vfile_free(&f);
 }
 
+static void check_orgcert_fields(const struct vcase *c, const struct lotse_orgcert *o)
+{
+    uint8_t pk[32], name[LOTSE_ORGCERT_NAME_MAX];
+    size_t n;
+
+    assert_int_equal(o->org_id, req_u64(c, "org_id"));
+    if (opt(c, "expires") != NULL)
+        assert_true(o->expires == req_u64(c, "expires"));
+    req_hex_exact(c, "org_pk", pk, 32);
+    assert_memory_equal(o->org_pk, pk, 32);
+    n = req_hex(c, "org_name", name, sizeof(name));
+    assert_int_equal(o->name_len, n);
+    assert_memory_equal(o->name, name, n);
+    assert_int_equal(o->name[n], '\0');
+}
+
+static void test_crypto_txt_orgcert_and_chain_cases_as_listed(void **state)
+{
+    struct vfile f;
+
+    vfile_load(&f, "crypto.txt");
+    assert_true(count_op(&f, "orgcert_verify") >= 10);
+    assert_true(count_op(&f, "chain_verify") >= 5);
+    assert_int_equal(count_op(&f, "orgcert_sign"), 1);
+    for (size_t i = 0; i < f.n; i++) {
+        const struct vcase *c = &f.cases[i];
+        const char *op = req(c, "op");
+        uint8_t net_pk[32], oc[LOTSE_ORGCERT_MAX_BYTES + 8], cert[LOTSE_CERT_BYTES], x[32];
+        struct lotse_orgcert o;
+        struct lotse_cert d;
+        size_t olen;
+        int rc;
+
+        if (strcmp(op, "orgcert_sign") == 0) {
+            uint8_t seed[32], sk[64], pk[32], made[LOTSE_ORGCERT_MAX_BYTES];
+            req_hex_exact(c, "net_seed", seed, 32);
+            crypto_sign_seed_keypair(pk, sk, seed);
+            req_hex_exact(c, "net_pk", net_pk, 32);
+            assert_memory_equal(pk, net_pk, 32);
+            o.org_id = (uint32_t)req_u64(c, "org_id");
+            o.expires = req_u64(c, "expires");
+            req_hex_exact(c, "org_pk", o.org_pk, 32);
+            o.name_len = req_hex(c, "org_name", (uint8_t *)o.name, LOTSE_ORGCERT_NAME_MAX);
+            olen = req_hex(c, "orgcert", oc, sizeof(oc));
+            assert_int_equal(lotse_orgcert_sign(made, sizeof(made), &o, sk), (int)olen);
+            assert_memory_equal(made, oc, olen);
+            sodium_memzero(sk, sizeof(sk));
+            continue;
+        }
+        if (strcmp(op, "orgcert_verify") != 0 && strcmp(op, "chain_verify") != 0)
+            continue;
+        req_hex_exact(c, "net_pk", net_pk, 32);
+        olen = req_hex(c, "orgcert", oc, sizeof(oc));
+        if (strcmp(op, "orgcert_verify") == 0) {
+            rc = lotse_orgcert_verify(&o, oc, olen, net_pk, req_u64(c, "now"));
+        } else {
+            req_hex_exact(c, "cert", cert, sizeof(cert));
+            rc = lotse_chain_verify(&o, &d, oc, olen, cert, sizeof(cert), net_pk,
+                                    req_u64(c, "now"));
+        }
+        check_rc(c, rc);
+        if (rc != 0)
+            continue;
+        check_orgcert_fields(c, &o);
+        if (strcmp(op, "chain_verify") == 0) {
+            assert_int_equal(d.counsellor_id, req_u64(c, "counsellor_id"));
+            req_hex_exact(c, "device_pk", x, 32);
+            assert_memory_equal(d.device_pk, x, 32);
+        }
+    }
+    vfile_free(&f);
+}
+
 static void test_crypto_txt_kx_cases_verify_as_listed(void **state)
 {
     struct vfile f;
@@ -831,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_json_txt_every_case_parses_as_listed),
         cmocka_unit_test(test_crypto_txt_session_reproduces_from_seeds),
         cmocka_unit_test(test_crypto_txt_cert_cases_verify_as_listed),
+        cmocka_unit_test(test_crypto_txt_orgcert_and_chain_cases_as_listed),
         cmocka_unit_test(test_crypto_txt_kx_cases_verify_as_listed),
         cmocka_unit_test(test_crypto_txt_safety_codes_match_byte_for_byte),
         cmocka_unit_test(test_crypto_txt_seal_cases_produce_listed_frames),

@@ -5,7 +5,7 @@
 import { setText, t } from './i18n.js';
 import { b64decode, hexencode, login, loginProof, loginProofMessage, msg } from './protocol.js';
 import { verifyCertPinned } from './crypto.js';
-import { checkServerKey, loadTrustRoot } from './trust.js';
+import { checkServerKey, loadTrustRoot, trustOrgCerts } from './trust.js';
 import { connect } from './ws.js';
 import { showLoginForm, takeCredentials } from './staff-login.js';
 import { $, showText, st } from './console-state.js';
@@ -75,7 +75,10 @@ function checkCert(m) {
     if (typeof m.cert !== 'string') return null;
     try {
         const c = b64decode(m.cert);
-        const got = verifyCertPinned(c, st.trust.orgKeys, Math.floor(Date.now() / 1000));
+        const now = Math.floor(Date.now() / 1000);
+        // the own organisation, when the pinned network key certified it (§6)
+        if (typeof m.orgcert === 'string') trustOrgCerts(st.trust, [m.orgcert], now);
+        const got = verifyCertPinned(c, st.trust.orgKeys, now);
         if (hexencode(got.devicePk) !== hexencode(st.device.publicKey)) throw Object.assign(new Error('other device'), { code: 'EPERM' });
         st.cert = c;
         return null;

@@ -12,6 +12,7 @@ import { sendOnline, st } from './console-state.js';
 import { deviceSign } from './console-device.js';
 import { forgetMailKey, registerMailKey } from './console-mailkey.js';
 import * as view from './console-post-view.js';
+import { trustOrgCerts } from './trust.js';
 
 
 export const KIND_MAIL = 3;
@@ -89,6 +90,7 @@ export function postMessage(m) {
     case 'mail_changed': requestList(); return true;
     case 'mail_claimed': claimed(m); return true;
     case 'mail_keys': keysPart(m); return true;
+    case 'mail_orgcerts': trustOrgCerts(st.trust, Array.isArray(m.certs) ? m.certs.slice(0, 64) : [], Math.floor(Date.now() / 1000)); return true;
     case 'mail_stored': stored(m); return true;
     case 'mail_released': case 'mail_handed_over': case 'mail_closed': done(m); return true;
     default: return false;

@@ -23,7 +23,7 @@ export function showText(el, key, vars) {
 }
 
 export const st = {
-    trust: null, // the pinned roots of trust.js: {orgKeys, roots}
+    trust: null, // the pinned roots of trust.js: {orgKeys, netKeys, roots}; orgKeys grows by the certified organisations
     // Ed25519 device key, kept in IndexedDB: {kind: 'webcrypto', privateKey: a
     // non-extractable CryptoKey, publicKey: 32 bytes}, or where the browser lacks
     // Ed25519 in WebCrypto {kind: 'sodium', privateKey: 64 raw bytes, publicKey}.

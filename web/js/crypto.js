@@ -67,6 +67,83 @@ export function makeCert(orgSk, counsellorId, expires, devicePk) {
     return concat(body, na().crypto_sign_detached(concat(CERT_CONTEXT, body), orgSk));
 }
 
+// ---- organisation certificates: the chain network → organisation → device ----
+
+const ORGCERT_CONTEXT = utf8('lotse-orgcert-v1');
+const ORGCERT_HEAD_BYTES = 47;
+/** The longest organisation name in a certificate, in UTF-8 bytes. */
+export const ORGCERT_NAME_MAX = 80;
+
+/**
+ * Checks an organisation certificate (§6 "Organisation certificate") against a
+ * pinned network key at unix time `now`: format, signature, expiry, in that
+ * order. Returns {orgId, expires, orgPk, name}. Throws EBADMSG, EPERM or EKEYEXPIRED.
+ */
+export function verifyOrgCert(cert, netPk, now) {
+    const min = ORGCERT_HEAD_BYTES + 1 + 64;
+    if (!(cert instanceof Uint8Array) || cert.length < min || cert.length > min - 1 + ORGCERT_NAME_MAX) {
+        throw fail('EBADMSG', 'organisation certificate size');
+    }
+    if (cert[0] !== 1 || cert[1] !== 1) throw fail('EBADMSG', 'organisation certificate version or role');
+    const nameLen = cert[46];
+    const bodyLen = ORGCERT_HEAD_BYTES + nameLen;
+    if (nameLen < 1 || bodyLen + 64 !== cert.length) throw fail('EBADMSG', 'organisation certificate length');
+    let name;
+    try {
+        name = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(cert.subarray(47, bodyLen));
+    } catch {
+        throw fail('EBADMSG', 'organisation name is not UTF-8');
+    }
+    if (/[\u0000-\u001f\u007f]/.test(name)) throw fail('EBADMSG', 'organisation name has a control character');
+    const body = cert.subarray(0, bodyLen);
+    if (!na().crypto_sign_verify_detached(cert.subarray(bodyLen), concat(ORGCERT_CONTEXT, body), netPk)) {
+        throw fail('EPERM', 'organisation certificate signature');
+    }
+    const view = new DataView(cert.buffer, cert.byteOffset, cert.byteLength);
+    const expires = view.getBigUint64(6);
+    if (expires <= BigInt(now)) throw fail('EKEYEXPIRED', 'organisation certificate expired');
+    return { orgId: view.getUint32(2), expires, orgPk: cert.slice(14, 46), name };
+}
+
+/** Builds and signs an organisation certificate (test vectors and tests; lotsectl does it for real). */
+export function makeOrgCert(netSk, orgId, expires, orgPk, name) {
+    const n = utf8(name);
+    if (n.length < 1 || n.length > ORGCERT_NAME_MAX) throw fail('EINVAL', 'organisation name length');
+    const body = new Uint8Array(ORGCERT_HEAD_BYTES + n.length);
+    const view = new DataView(body.buffer);
+    body[0] = 1;
+    body[1] = 1;
+    view.setUint32(2, orgId);
+    view.setBigUint64(6, BigInt(expires));
+    body.set(orgPk, 14);
+    body[46] = n.length;
+    body.set(n, 47);
+    return concat(body, na().crypto_sign_detached(concat(ORGCERT_CONTEXT, body), netSk));
+}
+
+/** Checks an organisation certificate against the pinned network keys: the first that verifies it wins. */
+export function verifyOrgCertPinned(cert, netKeys, now) {
+    let last = fail('EPERM', 'no pinned network key');
+    for (const k of netKeys) {
+        try {
+            return verifyOrgCert(cert, k, now);
+        } catch (e) {
+            last = e;
+        }
+    }
+    throw last;
+}
+
+/**
+ * The chain: the organisation certificate under one of `netKeys`, then the
+ * device certificate under the organisation key it certifies. Returns
+ * {org: {orgId, expires, orgPk, name}, cert: {counsellorId, expires, devicePk}}.
+ */
+export function verifyChain(orgCert, cert, netKeys, now) {
+    const org = verifyOrgCertPinned(orgCert, netKeys, now);
+    return { org, cert: verifyCert(cert, org.orgPk, now) };
+}
+
 // ---- key exchange transcript --------------------------------------------------
 
 /** "lotse-kx-v1" ‖ version ‖ sid ‖ young pk ‖ counsellor pk */

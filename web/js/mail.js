@@ -7,6 +7,7 @@
 import { HEADER_BYTES, SID_BYTES, VERSION, b64decode, concat, encodeHeader, fail } from './protocol.js';
 import { CERT_BYTES, wipe } from './crypto.js';
 import * as mc from './mail-crypto.js';
+import { chainOrgKeys } from './trust.js';
 import { connect } from './ws.js';
 
 export const KIND_MAIL = 3;
@@ -206,17 +207,31 @@ export class MailLink {
         if (this.wake) this.wake();
     }
 
-    /** `mail_keys` until `more` is false; the verified keys (see verifyMailKeys). */
-    async fetchKeys(orgKeys) {
+    /**
+     * `mail_keys` until `more` is false; the verified keys (see verifyMailKeys).
+     * The `mail_orgcerts` before them add the organisation keys that the pinned
+     * network keys certify (§9.1): this.orgKeys is then every organisation key
+     * this connection trusts, for the keys and for opening answers.
+     */
+    async fetchKeys(trust) {
         this.send({ t: 'mail_keys' });
+        const now = Math.floor(Date.now() / 1000);
+        const certs = [];
         const parts = [];
-        for (let i = 0; i < 16; i++) {
-            const m = await this.expect(['mail_keys']);
+        for (let i = 0; i < 32; i++) {
+            const m = await this.expect(['mail_keys', 'mail_orgcerts']);
+            if (m.t === 'mail_orgcerts') {
+                for (const c of Array.isArray(m.certs) ? m.certs.slice(0, 64) : []) {
+                    if (typeof c === 'string') certs.push(b64decode(c));
+                }
+                continue;
+            }
             const bytes = typeof m.keys === 'string' ? b64decode(m.keys) : new Uint8Array(0);
             if (bytes.length % MAIL_KEY_ENTRY !== 0) throw mailError('other');
             parts.push(bytes);
             if (m.more !== true) break;
         }
-        return verifyMailKeys(concat(...parts), orgKeys, Math.floor(Date.now() / 1000)).keys;
+        this.orgKeys = [...trust.orgKeys, ...chainOrgKeys(certs, trust, now).map((o) => o.orgPk)];
+        return verifyMailKeys(concat(...parts), this.orgKeys, now).keys;
     }
 }

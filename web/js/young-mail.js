@@ -227,7 +227,7 @@ async function sendFirst(ev) {
     const link = new MailLink();
     try {
         await link.open();
-        const recipients = await link.fetchKeys(page.trust.orgKeys);
+        const recipients = await link.fetchKeys(page.trust);
         if (!recipients.length) throw mailError('no_keys');
         await createThread(link, keys, chosen.value, recipients, text);
         $('mail-text').value = '';
@@ -280,7 +280,7 @@ async function connectThread(keys) {
     const link = new MailLink();
     try {
         await link.open();
-        const recipients = await link.fetchKeys(page.trust.orgKeys);
+        const recipients = await link.fetchKeys(page.trust);
         link.send({ t: 'mail_open', v: 1, lookup: b64encode(keys.lookup) });
         const m = await link.expect(['mail_thread', 'mail_unknown']);
         if (m.t === 'mail_unknown') throw mailError('unknown');
@@ -369,7 +369,7 @@ function renderThread(frames) {
     for (const f of frames) {
         let opened;
         try {
-            opened = openEnvelope(thread.keys, f.envelope, page.trust.orgKeys);
+            opened = openEnvelope(thread.keys, f.envelope, (thread.link && thread.link.orgKeys) || page.trust.orgKeys);
         } catch (e) {
             console.warn('mail message refused:', e.code || e.message);
             list.append(refusedItem());

@@ -4,8 +4,8 @@
 // (young-keep.js) sit in this tab's sessionStorage.
 import { currentLang, languages, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
-import { safetyCode, verifyCounsellorKeys, wipe, youngKeys } from './crypto.js';
-import { checkServerKey, loadTrustRoot } from './trust.js';
+import { safetyCode, wipe, youngKeys } from './crypto.js';
+import { checkServerKey, loadTrustRoot, verifyCounsellor } from './trust.js';
 import { Channel, DeliveryMarks, TypingShown, TypingSignal, appendMessage, placeLine, showsStall, stallNotice }
     from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
@@ -38,7 +38,7 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const DEFAULT_GRACE_S = 120; // after a reload `welcome` is gone; the server says when it is over
 
 let config = null;
-let trust = null; // the pinned roots of trust.js: {orgKeys, roots}
+let trust = null; // the pinned roots of trust.js: {orgKeys, netKeys, roots}
 // The running session:
 //   conn, online (resumed or welcomed on this connection), topic, sid, sidHex,
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
@@ -560,15 +560,17 @@ function onKeys(m) {
     // `keys` repeated after a resume, for a channel that already runs: nothing to do
     if (m.sid !== s.sidHex || s.channel || !s.kp) return;
     let counsellorPk;
+    let checked;
     try {
         counsellorPk = b64decode(m.pk);
-        verifyCounsellorKeys({
+        checked = verifyCounsellor({
             cert: b64decode(m.cert),
+            orgCert: typeof m.orgcert === 'string' ? b64decode(m.orgcert) : null,
             sig: b64decode(m.sig),
             counsellorPk,
             sid: s.sid,
             ownPk: s.kp.publicKey,
-            orgKeys: trust.orgKeys,
+            trust,
             now: Math.floor(Date.now() / 1000),
         });
     } catch (e) {
@@ -590,6 +592,8 @@ function onKeys(m) {
     const how = s.awaiting;
     s.awaiting = null;
     s.name = typeof m.name === 'string' ? m.name.trim() : '';
+    // the organisation only from the verified certificate, never from the server
+    s.org = checked.org ? checked.org.name : '';
     if (how === 'start') {
         $('messages').replaceChildren();
         forgetConversation();
@@ -599,7 +603,10 @@ function onKeys(m) {
         if (s.name) systemLine('transfer.done', { name: s.name });
         else systemLine('transfer.done.anon');
     }
-    if (s.name) setText($('chat-title'), 'chat.title', { name: s.name });
+    if (s.org) {
+        systemLine('chat.org.checked', { org: s.org });
+        setText($('chat-title'), s.name ? 'chat.title.org' : 'chat.title.org.anon', { name: s.name, org: s.org });
+    } else if (s.name) setText($('chat-title'), 'chat.title', { name: s.name });
     else setText($('chat-title'), 'chat.title.anon');
     chatNotice(null);
     setComposer(true);

@@ -1,6 +1,7 @@
 /* lotse/crypto.h — the end-to-end construction (proto/PROTOCOL.md §6), libsodium.
  *
- * Certificates: the organisation's Ed25519 key signs a counsellor device key.
+ * Certificates: the organisation's Ed25519 key signs a counsellor device key; a
+ * network key may certify organisation keys (the chain).
  * Transcript: the counsellor's device key signs (version, sid, both X25519 keys).
  * Channel: crypto_kx direction keys; XChaCha20-Poly1305-IETF; nonce and associated
  * data bind version, session id, direction and sequence; sodium_pad buckets;
@@ -35,6 +36,46 @@ int lotse_cert_sign(uint8_t out[LOTSE_CERT_BYTES], const struct lotse_cert *c,
  * -EKEYEXPIRED (expired). */
 int lotse_cert_verify(struct lotse_cert *out, const uint8_t *cert, size_t len,
                       const uint8_t org_pk[LOTSE_PK_BYTES], uint64_t now);
+
+/* Organisation certificate (PROTOCOL.md §6 "Organisation certificate"): the
+ * network key certifies an organisation key. Body: version(1)=1, role(1)=1
+ * organisation, org_id(4, BE), expires(8, BE, unix seconds), org_pk(32),
+ * name_len(1, 1..80), name (UTF-8, no control characters); then an Ed25519
+ * signature(64) by the network key over "lotse-orgcert-v1" (16 bytes) || body. */
+#define LOTSE_ORGCERT_HEAD_BYTES 47
+#define LOTSE_ORGCERT_NAME_MAX 80
+#define LOTSE_ORGCERT_MIN_BYTES (LOTSE_ORGCERT_HEAD_BYTES + 1 + LOTSE_SIG_BYTES)
+#define LOTSE_ORGCERT_MAX_BYTES (LOTSE_ORGCERT_HEAD_BYTES + LOTSE_ORGCERT_NAME_MAX + LOTSE_SIG_BYTES)
+#define LOTSE_ORGCERT_ROLE_ORGANISATION 1
+
+struct lotse_orgcert {
+    uint32_t org_id;
+    uint64_t expires;
+    uint8_t org_pk[LOTSE_PK_BYTES];
+    size_t name_len;
+    char name[LOTSE_ORGCERT_NAME_MAX + 1]; /* NUL-terminated */
+};
+
+/* Signs c (name_len bytes of name) with the network secret key (64-byte Ed25519
+ * sk) into out (cap >= LOTSE_ORGCERT_MAX_BYTES always suffices). Returns the
+ * certificate length, -EINVAL (name empty, longer than 80 bytes, not UTF-8 or
+ * with a control character) or -ENOSPC. */
+int lotse_orgcert_sign(uint8_t *out, size_t cap, const struct lotse_orgcert *c,
+                       const uint8_t net_sk[64]);
+
+/* Checks format (length, version, role, name), the network signature and expiry
+ * (expires > now), in that order. On 0 fills *out (may be NULL). Returns 0,
+ * -EBADMSG, -EPERM (signature) or -EKEYEXPIRED. */
+int lotse_orgcert_verify(struct lotse_orgcert *out, const uint8_t *cert, size_t len,
+                         const uint8_t net_pk[LOTSE_PK_BYTES], uint64_t now);
+
+/* The chain network key -> organisation key -> device: the organisation
+ * certificate under net_pk, then the device certificate under the certified
+ * organisation key. On 0 fills *org and *dev (either may be NULL). Returns the
+ * first failure: that of lotse_orgcert_verify, then that of lotse_cert_verify. */
+int lotse_chain_verify(struct lotse_orgcert *org, struct lotse_cert *dev, const uint8_t *orgcert,
+                       size_t orgcert_len, const uint8_t *cert, size_t cert_len,
+                       const uint8_t net_pk[LOTSE_PK_BYTES], uint64_t now);
 
 /* Transcript: "lotse-kx-v1" (11 bytes) || version(1) || sid(16) || young_pk(32) ||
  * counsellor_pk(32), signed with the counsellor's device key (64-byte sk). */
