@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "auth.h"
+#include "chat_route.h"
 #include "conn.h"
 #include "csp.h"
 #include "counsellor.h"
@@ -187,9 +188,11 @@ static int create_state(struct server *srv, const struct config *cfg)
 
     conn_set_receiver(messages_receive);
     conn_start(&srv->hub);
+    orgs_start(&srv->hub, &srv->orgs);
     session_start(&srv->hub);
     counsellor_start(&srv->hub);
     mail_board_start(&srv->hub);
+    chat_route_start(&srv->hub);
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
     mail_young_start(&srv->hub);

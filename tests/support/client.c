@@ -1,5 +1,6 @@
 /* client.c — lotse protocol client with real crypto; see client.h. */
 #include "client.h"
+#include "jsonflat.h"
 #include "lotse/inner.h"
 
 #include <errno.h>
@@ -178,9 +179,17 @@ static void msg_type(const char *text, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* Flattened first (jsonflat.h): login_ok carries "org" as an object. */
 static int json_parse(struct lotse_json_msg *m, const char *text)
 {
-    return lotse_json_parse(m, text, strlen(text));
+    size_t len = strlen(text);
+    char *flat = malloc(len + 256);
+    if (!flat)
+        return -ENOMEM;
+    int n = jsonflat(text, len, flat, len + 256);
+    int rc = n < 0 ? -EBADMSG : lotse_json_parse(m, flat, (size_t)n);
+    free(flat);
+    return rc;
 }
 
 static void copy_str(const struct lotse_json_msg *m, const char *key, char *out, size_t cap)
@@ -257,6 +266,22 @@ static struct client_session *session_new(struct client *c, const char *sid_hex)
         return s;
     }
     return NULL;
+}
+
+/* The route of a welcome or queue (PROTOCOL.md §9.6) into c. */
+static void take_route(struct client *c, const struct lotse_json_msg *m)
+{
+    copy_str(m, "route", c->route, sizeof c->route);
+    c->route_orgs[0] = '\0';
+    const struct lotse_json_field *f = lotse_json_get(m, "orgs");
+    for (size_t i = 0; f && f->type == LOTSE_JSON_ARRAY && i < f->count; i++) {
+        size_t used = strlen(c->route_orgs);
+        snprintf(c->route_orgs + used, sizeof c->route_orgs - used, "%s%s", i ? "|" : "",
+                 f->items[i]);
+    }
+    bool lang_staffed = true;
+    lotse_json_get_bool(m, "lang_staffed", &lang_staffed);
+    c->lang_unstaffed = !lang_staffed;
 }
 
 static void inbox_push(struct client *c, const char *text)
@@ -363,6 +388,7 @@ static bool note_control(struct client *c, const char *text)
         bool staffed = true;
         lotse_json_get_bool(m, "staffed", &staffed);
         c->unstaffed = !staffed;
+        take_route(c, m);
         c->queue_updates++;
     } else if (!strcmp(t, "queue_summary")) {
         c->summaries++;
@@ -750,6 +776,10 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
             lotse_jw_b64(&w, "pow", proof, 8);
         if (c->hello_same[0])
             lotse_jw_str(&w, "same", c->hello_same);
+        if (c->hello_region[0])
+            lotse_jw_str(&w, "region", c->hello_region);
+        if (c->hello_lang[0])
+            lotse_jw_str(&w, "lang", c->hello_lang);
         if ((rc = send_jw(c, &w)) < 0)
             break;
         static const char *const types[] = {"welcome", "closed", "challenge"};
@@ -790,6 +820,7 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
             bool staffed = true;
             lotse_json_get_bool(m, "staffed", &staffed);
             c->unstaffed = !staffed;
+            take_route(c, m);
         }
     }
     if (rc != -EAGAIN) {

@@ -20,7 +20,7 @@ let skipped = false;
 let langTouched = false; // the counselling language was chosen, not the page's default
 let langDropped = false; // "auf Deutsch weiter" sent: the requirement is gone
 let langAnswered = false; // "weiter warten": the choice is not asked again
-let langAsked = null; // the language the running wait asked for (null: none)
+let langAsked; // the language the running wait asked for (null: none; undefined: not known, after a reload)
 
 /** The counselling language that follows the page's until the person picks one. */
 function followPage() {
@@ -98,7 +98,7 @@ export function routeChoice(strict) {
 
 /** A new wait (route: what its hello carried): nothing said yet about route or language. */
 export function resetRouteNotices(route) {
-    langAsked = route && route.lang ? route.lang : null;
+    langAsked = route ? route.lang || null : undefined;
     langDropped = false;
     langAnswered = false;
     for (const id of ['queue-route', 'queue-lang', 'queue-lang-note']) $(id).hidden = true;
@@ -111,7 +111,7 @@ function orgNames(orgs) {
 }
 
 /**
- * welcome or queue: where the request goes, and whether someone who speaks the
+ * welcome, queue or resumed while waiting: where the request goes, and whether someone who speaks the
  * language is free. A queue message without these fields changes nothing
  * (they come when something changes); welcome always sets both.
  */
@@ -126,6 +126,7 @@ export function renderRoute(m, isWelcome) {
     if (isWelcome || m.route !== undefined || m.lang_staffed !== undefined) {
         // German asked for and nobody free: the queue's own notices say so, there is no other language to offer
         const unstaffed = m.lang_staffed === false && !langDropped && langAsked !== null && langAsked !== 'de';
+        // (after a reload the language is not known: lang_staffed false says one was asked for)
         $('queue-lang').hidden = !unstaffed || langAnswered;
         if (!unstaffed && !langDropped) $('queue-lang-note').hidden = true;
     }

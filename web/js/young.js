@@ -369,6 +369,7 @@ function onResumed(m) {
         }, 3000);
     }
     if (m.state === 'waiting') {
+        renderRoute(m, true);
         showQueue(m.pos, m.eta, m.staffed);
         if (s.awaiting !== 'transfer') showIfHidden('view-queue');
         return;
