@@ -3,17 +3,20 @@
 # web/ whose trust-root.json pins the organisation key(s), with every integrity
 # attribute regenerated, and prints the manifest to publish.
 #
-#   deploy/client-publish.sh --out DIR --root org:KEY[:LABEL] [--root …] [--web SRC]
+#   deploy/client-publish.sh --out DIR --root KIND:KEY[:LABEL] [--root …] [--web SRC]
 #
 #   --out DIR    where the client goes (created; an earlier publication there,
 #                recognised by its trust-root.json, is replaced). Point lotsed's
 #                web_root at it.
-#   --root org:KEY[:LABEL]
-#                a pinned root. KEY is the organisation public key (base64url, as
-#                `lotsectl orgkey-create` prints it) or a file holding it (the
-#                .pub file). Repeat for a rotation: the old and the new key are
-#                both pinned until every device carries a certificate of the new
-#                one (deploy/README.md). LABEL: letters, digits, space . _ -.
+#   --root KIND:KEY[:LABEL]
+#                a pinned root. KIND org: KEY is the organisation public key
+#                (base64url, as `lotsectl orgkey-create` prints it) or a file
+#                holding it (the .pub file); KIND network: the network key of a
+#                counselling network (`lotsectl netkey-create`), which certifies
+#                organisation keys (org-certify). Repeat for a rotation: the old
+#                and the new key are both pinned until every device carries a
+#                certificate of the new one (deploy/README.md). LABEL: letters,
+#                digits, space . _ -.
 #   --web SRC    the client to copy (default: web/ next to this script).
 #
 # The repository's web/trust-root.json pins no key: a client that was not
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [ -n "$OUT" ] || die "--out DIR is needed"
-[ ${#roots[@]} -gt 0 ] || die "at least one --root org:KEY is needed"
+[ ${#roots[@]} -gt 0 ] || die "at least one --root org:KEY or network:KEY is needed"
 [ -f "$SRC/index.html" ] && [ -f "$SRC/trust-root.json" ] || die "$SRC is not a lotse client (web/)"
 
 entries=()
@@ -45,7 +48,7 @@ for r in "${roots[@]}"; do
     kind=${r%%:*}
     rest=${r#*:}
     [ "$kind" != "$r" ] || die "--root $r: expected KIND:KEY[:LABEL]"
-    [ "$kind" = org ] || die "--root $r: unknown kind $kind (known: org)"
+    [ "$kind" = org ] || [ "$kind" = network ] || die "--root $r: unknown kind $kind (known: org, network)"
     key=${rest%%:*}
     label=
     [ "$key" = "$rest" ] || label=${rest#*:}

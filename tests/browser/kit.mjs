@@ -24,12 +24,13 @@ export function shotsDir() {
     return dir;
 }
 
-/** Debian's Chromium, headless, without the calls home. */
-export function launch() {
+/** Debian's Chromium, headless, without the calls home (and with more args). */
+export function launch(args = []) {
     return chromium.launch({
         executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
         headless: true,
-        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+        args: ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+            ...args],
     });
 }
 
@@ -56,14 +57,14 @@ export function psql(sql) {
     return execFileSync('psql', [env('LOTSE_DB'), '-XAtqc', sql], { encoding: 'utf8' }).trim();
 }
 
-/** A console page in context: this device certified for handle, logged in,
- * available (for capacity chats when given). */
-export async function certifiedCounsellor(context, handle, password, capacity = 0) {
+/** A console page in context: this device certified for handle (with the
+ * organisation key file orgkey), logged in, available (for capacity chats when given). */
+export async function certifiedCounsellor(context, handle, password, capacity = 0, orgkey = env('LOTSE_ORGKEY')) {
     const page = await context.newPage();
     await page.goto(`${env('LOTSE_URL')}/counsellor/`);
     await page.locator('#view-login').waitFor();
     const pk = (await page.locator('#device-pk').textContent()).trim();
-    lotsectl(['device-certify', '--handle', handle, '--device', pk, '--orgkey', env('LOTSE_ORGKEY')]);
+    lotsectl(['device-certify', '--handle', handle, '--device', pk, '--orgkey', orgkey]);
     await page.fill('#handle', handle);
     await page.fill('#password', password);
     await page.click('#login-button');

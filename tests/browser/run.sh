@@ -9,7 +9,7 @@
 # vectors.test.mjs, chat.test.mjs, keep.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs,
 # mail-standin.e2e.test.mjs, mail.e2e.test.mjs, post.e2e.test.mjs, start.e2e.test.mjs,
 # pages.e2e.test.mjs, console.e2e.test.mjs, handback.e2e.test.mjs, supervisor.e2e.test.mjs,
-# ending.e2e.test.mjs, lang.test.mjs and lang360.e2e.test.mjs
+# ending.e2e.test.mjs, chain.e2e.test.mjs, lang.test.mjs and lang360.e2e.test.mjs
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
@@ -108,6 +108,14 @@ add_account sam supervisor Sam "$SUPERVISOR_PASSWORD"
 "$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$WORK/web" --root "org:$ORG_PUB:browser tests" \
     >"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log" >&2; die "client-publish failed"; }
 
+# ---- a counselling network (chain.e2e.test.mjs): the network key, a forged one,
+# and a client that pins only the network key; the test serves it in place of
+# the published one. The organisations and their keys are the test's.
+"${CTL[@]}" netkey-create --out "$WORK/net.key" >>"$WORK/ctl.log" 2>&1 || { cat "$WORK/ctl.log" >&2; die "netkey-create failed"; }
+"${CTL[@]}" netkey-create --out "$WORK/forged-net.key" >>"$WORK/ctl.log" 2>&1 || { cat "$WORK/ctl.log" >&2; die "netkey-create (forged) failed"; }
+"$ROOT/deploy/client-publish.sh" --web "$ROOT/web" --out "$WORK/web-net" --root "network:$WORK/net.key.pub:browser network" \
+    >>"$WORK/publish.log" 2>&1 || { cat "$WORK/publish.log" >&2; die "client-publish (network) failed"; }
+
 # ---- the attacker: its own database and organisation key, the same client -------------
 # It certifies a device of its own ("mallory") with its key and names that key
 # in its configuration (so in /config.json). Its own console is a client
@@ -157,10 +165,12 @@ export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl
     LOTSE_SUPERVISOR=sam LOTSE_SUPERVISOR_PASSWORD="$SUPERVISOR_PASSWORD" CHROMIUM="$CHROMIUM" \
     LOTSE_ARTIFACTS="$ARTIFACTS" LOTSE_WEB="$WORK/web" LOTSE_ATTACK_URL="http://127.0.0.1:$ATTACK_PORT" \
     LOTSE_ATTACK_DB="$ATTACK_DB" LOTSE_ATTACK_ORGKEY="$WORK/attack.key" LOTSE_ATTACK_WEB="$WORK/web-attack" \
-    LOTSE_ATTACK_COUNSELLOR=mallory LOTSE_ATTACK_COUNSELLOR_PASSWORD="$MALLORY_PASSWORD"
+    LOTSE_ATTACK_COUNSELLOR=mallory LOTSE_ATTACK_COUNSELLOR_PASSWORD="$MALLORY_PASSWORD" \
+    LOTSE_NETKEY="$WORK/net.key" LOTSE_FORGED_NETKEY="$WORK/forged-net.key" LOTSE_NET_WEB="$WORK/web-net" \
+    LOTSE_WORK="$WORK"
 cd "$HERE" || die "no $HERE"
 # LOTSE_BROWSER_TESTS names a subset while iterating (default: all)
-TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs keep.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs start.e2e.test.mjs pages.e2e.test.mjs console.e2e.test.mjs handback.e2e.test.mjs supervisor.e2e.test.mjs ending.e2e.test.mjs lang.test.mjs lang360.e2e.test.mjs}
+TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs keep.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs start.e2e.test.mjs pages.e2e.test.mjs console.e2e.test.mjs handback.e2e.test.mjs supervisor.e2e.test.mjs ending.e2e.test.mjs chain.e2e.test.mjs lang.test.mjs lang360.e2e.test.mjs}
 # shellcheck disable=SC2086 # a list of file names
 node --test --test-reporter=tap $TESTS 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}

@@ -101,24 +101,11 @@ static int keys_checked(struct client *k, struct client *y)
     return client_young_wait_keys(y, T);
 }
 
-/* Registers a mail key for handle's device in the database (as it-mail does). */
+/* Registers a mail key for handle's device in the database. */
 static void add_mail_key(struct harness *h, const char *handle)
 {
-    struct client *st = harness_staff(h, handle);
-    assert_non_null(st);
-    uint8_t mail_pk[32], mail_sk[32], sig[64];
-    char dev[65], pk[65], sg[129], sql[512];
-    crypto_box_keypair(mail_pk, mail_sk);
-    assert_int_equal(lotse_mail_key_sign(sig, st->device_pk, mail_pk, st->device_sk), 0);
-    lotse_hex_encode(dev, sizeof dev, st->device_pk, 32);
-    lotse_hex_encode(pk, sizeof pk, mail_pk, 32);
-    lotse_hex_encode(sg, sizeof sg, sig, 64);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO mail_keys (device_pk, mail_pk, sig) VALUES ('\\x%s', '\\x%s', '\\x%s')"
-             " RETURNING 1",
-             dev, pk, sg);
-    assert_int_equal(harness_sql_long(h, sql), 1);
-    client_free(st);
+    uint8_t mail_pk[32], mail_sk[32];
+    assert_int_equal(harness_add_mail_key(h, handle, mail_pk, mail_sk), 0);
 }
 
 /* The mail keys a young person pinned to net_pk accepts. */
@@ -216,14 +203,7 @@ static void test_chain_accepted_forged_organisation_key_refused(void **state)
     y = young_net(h, k.net_pk);
     assert_int_equal(keys_checked(sam, y), -EPERM);
     assert_false(client_young_session(y)->active);
-    struct lotse_json_msg *m = malloc(sizeof *m);
-    assert_non_null(m);
-    assert_int_equal(client_expect(sam, "ended", m, T), 0);
-    const char *reason;
-    size_t rl;
-    assert_int_equal(lotse_json_get_str(m, "reason", 64, &reason, &rl), 0);
-    assert_string_equal(reason, "key_rejected");
-    free(m);
+    assert_int_equal(client_expect_ended(sam, "key_rejected", T), 0);
     client_free(y);
     client_free(sam);
 

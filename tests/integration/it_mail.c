@@ -41,25 +41,7 @@
 static void add_device_mail_key(struct harness *h, const char *handle, uint8_t mail_pk[32],
                                 uint8_t mail_sk[32])
 {
-    struct client *st = harness_staff(h, handle);
-    assert_non_null(st);
-    assert_true(st->has_device);
-    uint8_t sig[64];
-    crypto_box_keypair(mail_pk, mail_sk);
-    assert_int_equal(lotse_mail_key_sign(sig, st->device_pk, mail_pk, st->device_sk), 0);
-    char dev[65], pk[65], sg[129], sql[512];
-    lotse_hex_encode(dev, sizeof dev, st->device_pk, 32);
-    lotse_hex_encode(pk, sizeof pk, mail_pk, 32);
-    lotse_hex_encode(sg, sizeof sg, sig, 64);
-    snprintf(sql, sizeof sql,
-             "INSERT INTO mail_keys (device_pk, mail_pk, sig) VALUES "
-             "('\\x%s', '\\x%s', '\\x%s')",
-             dev, pk, sg);
-    PGresult *r = harness_exec(h, sql);
-    assert_non_null(r);
-    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
-    PQclear(r);
-    client_free(st);
+    assert_int_equal(harness_add_mail_key(h, handle, mail_pk, mail_sk), 0);
 }
 
 static struct mail_young *young(struct harness *h, const char *code)

@@ -78,14 +78,7 @@ static void test_device_certified_by_the_servers_configured_key_is_refused(void 
     assert_false(ys->active);
     assert_int_equal(client_send_text(young, ys, "secret", 6), -ENOTCONN);
 
-    struct lotse_json_msg *m = malloc(sizeof *m);
-    assert_non_null(m);
-    assert_int_equal(client_expect(mal, "ended", m, T), 0);
-    const char *reason;
-    size_t rl;
-    assert_int_equal(lotse_json_get_str(m, "reason", 64, &reason, &rl), 0);
-    assert_string_equal(reason, "key_rejected");
-    free(m);
+    assert_int_equal(client_expect_ended(mal, "key_rejected", T), 0);
     assert_int_equal(client_pump(mal, 200), 0);
     assert_int_equal(mal->frames_len, 0); /* not one frame from the young person */
 

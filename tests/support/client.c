@@ -690,6 +690,23 @@ int client_expect_error(struct client *c, const char *code, int timeout_ms)
     return -EBADMSG;
 }
 
+int client_expect_ended(struct client *c, const char *reason, int timeout_ms)
+{
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    if (!m)
+        return -ENOMEM;
+    char got[64] = "";
+    int rc = client_expect(c, "ended", m, timeout_ms);
+    if (rc == 0)
+        copy_str(m, "reason", got, sizeof got);
+    free(m);
+    if (rc == 0 && strcmp(got, reason) != 0) {
+        fprintf(stderr, "client: expected ended %s, got %s\n", reason, got);
+        rc = -EBADMSG;
+    }
+    return rc;
+}
+
 /* ---- JSON writing helpers ------------------------------------------------- */
 
 static int send_jw(struct client *c, struct lotse_jw *w)

@@ -248,6 +248,9 @@ int client_expect_any(struct client *c, const char *const *types, int n, struct 
 /* Like client_expect for "error", and 0 only when its code equals code. Returns
  * -EBADMSG when another error code came (c->err_code says which). */
 int client_expect_error(struct client *c, const char *code, int timeout_ms);
+/* Waits for `ended` of reason (e.g. "key_rejected"): 0, -EBADMSG for another
+ * reason (printed), or client_expect's error. */
+int client_expect_ended(struct client *c, const char *reason, int timeout_ms);
 /* Reads whatever arrives for wait_ms (answering pings, collecting frames and
  * control messages into the inboxes). Returns 0 or -ESHUTDOWN/-ECONNRESET. */
 int client_pump(struct client *c, int wait_ms);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "lotse/mail.h"
 #include "lotse/proto.h"
 #include "testdb.h"
 #include "wsclient.h"
@@ -1250,5 +1251,33 @@ int harness_pg_start(void)
             }
         }
     }
+    return rc;
+}
+
+int harness_add_mail_key(struct harness *h, const char *handle, uint8_t mail_pk[32],
+                         uint8_t mail_sk[32])
+{
+    struct client *st = harness_staff(h, handle);
+    if (!st || !st->has_device) {
+        client_free(st);
+        return -ENOENT;
+    }
+    uint8_t sig[64];
+    char dev[65], pk[65], sg[129], sql[512];
+    crypto_box_keypair(mail_pk, mail_sk);
+    int rc = lotse_mail_key_sign(sig, st->device_pk, mail_pk, st->device_sk);
+    lotse_hex_encode(dev, sizeof dev, st->device_pk, 32);
+    client_free(st);
+    if (rc != 0)
+        return rc;
+    lotse_hex_encode(pk, sizeof pk, mail_pk, 32);
+    lotse_hex_encode(sg, sizeof sg, sig, 64);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO mail_keys (device_pk, mail_pk, sig) VALUES "
+             "('\\x%s', '\\x%s', '\\x%s')",
+             dev, pk, sg);
+    PGresult *r = harness_exec(h, sql);
+    rc = r && PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -EIO;
+    PQclear(r);
     return rc;
 }

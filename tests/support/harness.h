@@ -151,6 +151,11 @@ int harness_young(struct harness *h, const char *topic, struct client **out);
  * account loaded when it has one (NULL: no device). NULL when that fails; the
  * caller frees the client. */
 struct client *harness_staff(struct harness *h, const char *device_handle);
+/* Registers a mail key for handle's certified device straight in the database,
+ * as the device would with mail_key (the statement signed by the device key);
+ * the secret half goes to mail_sk. Needs the running server. 0 or <0. */
+int harness_add_mail_key(struct harness *h, const char *handle, uint8_t mail_pk[32],
+                         uint8_t mail_sk[32]);
 /* One login on a fresh staff connection without a device: client_login's
  * result, with the error code (empty when none) copied to code. */
 int harness_try_login(struct harness *h, const char *handle, const char *password, char code[48]);
