@@ -91,7 +91,7 @@ test('closed: the hours in words and the next opening in the service\'s time zon
     assert.ok(w <= PHONE.width, `the page is ${w} px wide`);
     await page.screenshot({ path: join(SHOTS, 'start-closed-hours-360.png'), fullPage: true });
 
-    await page.click('#lang');
+    await page.selectOption('#lang', 'en');
     const en = (await page.locator('#closed-hours').textContent()).trim();
     assert.match(en, new RegExp(`${DAYS_EN[openDays[3]]} 10:00–14:00`), en);
     assert.match(await page.locator('#closed-next').textContent(), new RegExp(`We are back: ${DAYS_EN[openDays[0]]} .* 14:00\\.`));

@@ -15,7 +15,7 @@ import {
     INNER_TEXT, INNER_TIMED_TEXT, INNER_TYPING, MAX_TIMED_TEXT_BYTES, open, openAck, packTimed, parseTimed, parseTyping,
     seal, sealAck, wipe,
 } from './crypto.js';
-import { currentLang, setText } from './i18n.js';
+import { currentLocale, setText } from './i18n.js';
 
 const ACK_EVERY = 16;
 const ACK_DELAY_MS = 250; // well within the 1 s the protocol allows
@@ -350,7 +350,7 @@ export class DeliveryMarks {
 
 /** "14:05": a sender time in the page's language and the device's time zone. */
 export function clockTime(timeMs) {
-    return new Date(timeMs).toLocaleTimeString(currentLang(), { hour: '2-digit', minute: '2-digit' });
+    return new Date(timeMs).toLocaleTimeString(currentLocale(), { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
 }
 
 /**

@@ -1,20 +1,40 @@
-// i18n.js — German first, English second. Texts live in each page's module;
-// elements carry data-i18n="key" (and data-i18n-vars as JSON for {name}
-// placeholders), so switching the language re-renders everything on the page.
-// The choice is kept in memory only: nothing is written to the device.
+// i18n.js — German first. The staff pages have German and English (texts in
+// each page's module); the young person's page has seven languages, one file
+// each (lang/de.js … lang/uk.js). Elements carry data-i18n="key" (and
+// data-i18n-vars as JSON for {name} placeholders), so switching the language
+// re-renders everything on the page, the writing direction included (Arabic is
+// right to left). The choice is kept in memory only (the young person's page
+// also in this tab's sessionStorage, for a reload).
 
 let dict = { de: {}, en: {} };
 let lang = 'de';
 const listeners = [];
 
-/** Registers the page's texts: {de: {key: text}, en: {key: text}}. */
+/** Languages written right to left. */
+const RTL = new Set(['ar']);
+/** The <html lang> of a page language: Leichte Sprache is German. */
+const HTML_LANG = { ls: 'de' };
+/** Numbers and dates: Arabic with the digits of the phone numbers (0-9). */
+const LOCALES = { de: 'de-DE', ls: 'de-DE', en: 'en-GB', tr: 'tr-TR', ar: 'ar-u-nu-latn', ru: 'ru-RU', uk: 'uk-UA' };
+
+/** Registers the page's texts: {de: {key: text}, en: {key: text}, …}. */
 export function setTexts(texts) {
     dict = texts;
 }
 
 /** Adds texts of a shared module (e.g. trust.js) to the page's texts. */
 export function addTexts(texts) {
-    for (const l of ['de', 'en']) dict[l] = { ...texts[l], ...dict[l] };
+    for (const l of Object.keys(texts)) dict[l] = { ...texts[l], ...dict[l] };
+}
+
+/** The languages the page has texts in. */
+export function languages() {
+    return Object.keys(dict);
+}
+
+/** The locale for numbers and dates in the current language. */
+export function currentLocale() {
+    return LOCALES[lang] || 'de-DE';
 }
 
 export function currentLang() {
@@ -23,8 +43,7 @@ export function currentLang() {
 
 /** The text for `key` in the current language, {placeholders} filled from vars. */
 export function t(key, vars = {}) {
-    if (key.startsWith('topic.')) return topicLabel(key.slice(6));
-    const text = dict[lang][key] ?? dict.de[key] ?? key;
+    const text = dict[lang]?.[key] ?? dict.de?.[key] ?? (key.startsWith('topic.') ? topicLabel(key.slice(6)) : key);
     return text.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined ? '' : String(vars[k])));
 }
 
@@ -38,7 +57,10 @@ export function setText(el, key, vars) {
 
 /** Re-renders every translated text, label and placeholder under `root`. */
 export function apply(root = document) {
-    document.documentElement.lang = lang;
+    const html = document.documentElement;
+    html.lang = HTML_LANG[lang] || lang;
+    html.dir = RTL.has(lang) ? 'rtl' : 'ltr';
+    html.dataset.ui = lang;
     for (const el of root.querySelectorAll('[data-i18n]')) {
         const vars = el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : undefined;
         el.textContent = t(el.dataset.i18n, vars);
@@ -60,7 +82,7 @@ export function onLanguageChange(fn) {
 }
 
 export function setLang(next) {
-    lang = next === 'en' ? 'en' : 'de';
+    lang = typeof next === 'string' && next in dict ? next : 'de';
     apply();
 }
 
@@ -91,7 +113,7 @@ export const TOPICS = {
 };
 
 export function topicLabel(id) {
-    return TOPICS[lang][id] ?? id;
+    return dict[lang]?.[`topic.${id}`] ?? TOPICS[lang]?.[id] ?? TOPICS.de[id] ?? id;
 }
 
 /** A topic label that follows language switches. */

@@ -155,11 +155,14 @@ export function parseMessage(text) {
 }
 
 /** `hello`; `pow` is the base64url nonce that answers a `challenge` (§4.1.1), if
- * any; `same` the lookup id (base64url) of a mail code: "the same person" (§9.1). */
-export function hello(topic, pk, pow, same) {
+ * any; `same` the lookup id (base64url) of a mail code: "the same person" (§9.1);
+ * `route` the optional {region, lang} of the start page (each only when given). */
+export function hello(topic, pk, pow, same, route) {
     const m = { t: 'hello', v: VERSION, role: 'young', topic, pk: b64encode(pk) };
     if (pow) m.pow = pow;
     if (same) m.same = same;
+    if (route && route.region) m.region = route.region;
+    if (route && route.lang) m.lang = route.lang;
     return JSON.stringify(m);
 }
 

@@ -15,6 +15,8 @@
 // from that certificate, never from what the server says.
 import { verifyCert, verifyCertPinned, verifyOrgCertPinned, verifyTranscript } from './crypto.js';
 import { b64decode, fail } from './protocol.js';
+import DE from './lang/de.js';
+import EN from './lang/en.js';
 
 export const TRUST_ROOT_PATH = '/trust-root.json';
 export const TRUST_ROOT_FORMAT = 'lotse-trust-root-v1';
@@ -23,35 +25,20 @@ export const ROOT_KIND_ORG = 'org';
 /** A network Ed25519 key: it certifies organisation keys (the chain). */
 export const ROOT_KIND_NETWORK = 'network';
 
-/** Texts for the refusal, merged into each page's texts (i18n.addTexts). */
+/** The young person's refusal and safety-code texts (lang/de.js, lang/en.js). */
+const pickTrust = (texts) =>
+    Object.fromEntries(Object.entries(texts).filter(([k]) => k.startsWith('untrusted.') || k.startsWith('safety.')));
+
+/** Texts for the refusal and the safety code on the staff pages, German and
+ * English (i18n.addTexts); the young person's page has them in lang/*.js. */
 export const TRUST_TEXTS = {
     de: {
-        'untrusted.title': 'Dieser Chat kann nicht sicher starten.',
-        'untrusted.mismatch': 'Der Server nennt einen anderen Schlüssel als den, der fest in dieser Seite steht. Darum starten wir keinen Chat: sonst könnte jemand anderes mitlesen.',
-        'untrusted.missing': 'In dieser Seite steht noch kein Schlüssel der Beratungsstelle. Darum starten wir keinen Chat.',
-        'untrusted.broken': 'Der Schlüssel der Beratungsstelle konnte nicht geprüft werden: Die Datei ist anders als die, die zu dieser Seite gehört. Darum starten wir keinen Chat.',
-        'untrusted.next': 'Es wurde nichts von dir gesendet. Bitte versuch es später noch einmal oder ruf die Nummer gegen Kummer an: 116 111.',
-        'safety.link': 'Sicherheitscode',
-        'safety.label': 'Sicherheitscode:',
-        'safety.explain': 'Deine Beraterin oder dein Berater sieht denselben Code. Wenn ihr ihn am Telefon vergleicht und er gleich ist, liest niemand dazwischen mit.',
+        ...pickTrust(DE),
         'safety.counsellor': 'Die junge Person sieht denselben Code, wenn niemand dazwischen mitliest. Vergleicht ihn nur auf einem anderen Weg, zum Beispiel am Telefon.',
-        'chat.title.org': 'Du schreibst mit {name} · {org}.',
-        'chat.title.org.anon': 'Du schreibst mit jemandem von {org}.',
-        'chat.org.checked': 'Geprüft: {org} gehört zum Beratungsnetz.',
     },
     en: {
-        'untrusted.title': 'This chat cannot start safely.',
-        'untrusted.mismatch': 'The server names a different key from the one built into this page. So we do not start a chat: otherwise someone else could read along.',
-        'untrusted.missing': 'This page has no key of the counselling service yet. So we do not start a chat.',
-        'untrusted.broken': 'The key of the counselling service could not be checked: the file differs from the one that belongs to this page. So we do not start a chat.',
-        'untrusted.next': 'Nothing from you was sent. Please try again later or call the Nummer gegen Kummer: 116 111.',
-        'safety.link': 'Safety code',
-        'safety.label': 'Safety code:',
-        'safety.explain': 'Your counsellor sees the same code. If you compare it on the phone and it is the same, nobody is reading in between.',
+        ...pickTrust(EN),
         'safety.counsellor': 'The young person sees the same code if nobody reads in between. Compare it only another way, for example on the phone.',
-        'chat.title.org': 'You are writing with {name} · {org}.',
-        'chat.title.org.anon': 'You are writing with someone from {org}.',
-        'chat.org.checked': 'Checked: {org} belongs to the counselling network.',
     },
 };
 

@@ -3,7 +3,8 @@
 // read the answers (verified before a word is shown), reply, delete the
 // thread. Nothing is stored on the device: the code, its keys and every text
 // live in memory only while a view needs them and are dropped on leaving.
-import { currentLang, onLanguageChange, setText, setTopicText, t } from './i18n.js';
+import { currentLocale, onLanguageChange, setText, setTopicText, t } from './i18n.js';
+import { routeChoice } from './young-route.js';
 import { b64encode, hexdecode } from './protocol.js';
 import {
     FROM_COUNSELLOR, MAX_CHARS, MailLink, charCount, deriveKeys, encodeMailFrame, formatCode, mailError, newCode,
@@ -50,7 +51,7 @@ function errorKey(e) {
 }
 
 function formatNumber(n) {
-    return n.toLocaleString(currentLang() === 'de' ? 'de-DE' : 'en-GB');
+    return n.toLocaleString(currentLocale());
 }
 
 /** "123 von 8.000 Zeichen" under a text area; true when the text fits. */
@@ -64,7 +65,7 @@ function updateCounter(area, counter) {
 }
 
 function formatTime(ms) {
-    return new Date(ms).toLocaleString(currentLang() === 'de' ? 'de-DE' : 'en-GB', {
+    return new Date(ms).toLocaleString(currentLocale(), {
         weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit',
     });
 }
@@ -188,9 +189,13 @@ async function sendEnvelope(link, tidBytes, n, envelope) {
     }
 }
 
-/** mail_new (with admission work when the server asks), then the first MAIL frame. */
+/** mail_new (with admission work when the server asks), then the first MAIL
+ * frame; the start page's region and language go with it when given (young-route.js). */
 async function createThread(link, keys, topic, recipients, text) {
-    const ask = { t: 'mail_new', v: 1, topic, lookup: b64encode(keys.lookup), box_pk: b64encode(keys.boxPk), sign_pk: b64encode(keys.signPk) };
+    const ask = {
+        t: 'mail_new', v: 1, topic, lookup: b64encode(keys.lookup), box_pk: b64encode(keys.boxPk), sign_pk: b64encode(keys.signPk),
+        ...routeChoice(false),
+    };
     link.send(ask);
     let m;
     for (let tries = 0; ; tries++) {

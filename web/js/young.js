@@ -2,27 +2,34 @@
 // chat, end, quick exit. Nothing is kept after the tab closes: while a chat
 // runs, the session id, the resume secret and the conversation shown
 // (young-keep.js) sit in this tab's sessionStorage.
-import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
+import { currentLang, languages, onLanguageChange, setLang, setText, setTexts, setTopicText, t } from './i18n.js';
 import { b64decode, b64encode, hello, hexdecode, msg, resumeYoung } from './protocol.js';
 import { safetyCode, wipe, youngKeys } from './crypto.js';
-import { TRUST_TEXTS, checkServerKey, loadTrustRoot, verifyCounsellor } from './trust.js';
+import { checkServerKey, loadTrustRoot, verifyCounsellor } from './trust.js';
 import { Channel, DeliveryMarks, TypingShown, TypingSignal, appendMessage, placeLine, showsStall, stallNotice }
     from './chat.js';
 import { connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
-import { YOUNG_TEXTS } from './young-texts.js';
+import DE from './lang/de.js';
+import EN from './lang/en.js';
+import LS from './lang/ls.js';
+import TR from './lang/tr.js';
+import AR from './lang/ar.js';
+import RU from './lang/ru.js';
+import UK from './lang/uk.js';
 import { describeHours, describeMoment } from './hours.js';
-import { YOUNG_MAIL_TEXTS } from './young-mail-texts.js';
 import { forgetConversation, keepLine, keptLines } from './young-keep.js';
 import { closeEnding, showEnding, wireEnding } from './young-ending.js';
 import { MAIL_VIEWS, mailForget, renderMailOffer, renderQueueOffer, renderSameNote, renderTopicStaffing, sameLookup, setupMail } from './young-mail.js';
+import { renderRoute, resetRouteNotices, routeChoice, showLangMail, wireLangChoice, wireRoute } from './young-route.js';
 
 const NEUTRAL_SITE = 'https://www.google.de/'; // until /config.json names the service's (quick_exit_url)
 const ESCAPE_TWICE_MS = 1500;
 const STORE_SID = 'lotse.sid';
 const STORE_RESUME = 'lotse.resume';
+const STORE_LANG = 'lotse.lang'; // the page's language, for a reload of this tab
 
-setTexts(YOUNG_TEXTS);
+setTexts({ de: DE, en: EN, ls: LS, tr: TR, ar: AR, ru: RU, uk: UK });
 
 const $ = (id) => document.getElementById(id);
 const VIEWS = ['view-start', 'view-queue', 'view-chat', 'view-over', 'view-refused', 'view-untrusted', ...MAIL_VIEWS];
@@ -187,11 +194,11 @@ function renderClosed(nextOpen, hours) {
 
 function renderClosedTimes() {
     const next = $('closed-next');
-    const when = describeMoment(next.dataset.when, config.timezone, currentLang());
+    const when = describeMoment(next.dataset.when, config.timezone);
     if (when) setText(next, 'closed.next', { when });
     else setText(next, 'closed.soon');
     $('closed-hours').textContent =
-        describeHours(config.opening_spans, config.always_open, currentLang()) || $('closed-hours').dataset.raw || '';
+        describeHours(config.opening_spans, config.always_open) || $('closed-hours').dataset.raw || '';
 }
 
 const chosenTopic = () => document.querySelector('input[name="topic"]:checked')?.value;
@@ -245,10 +252,10 @@ function openConn(first) {
     me.conn = conn;
 }
 
-function start(topic, same) {
-    newSession({ topic, same, kp: globalThis.sodium.crypto_kx_keypair() });
+function start(topic, same, route) {
+    newSession({ topic, same, route, kp: globalThis.sodium.crypto_kx_keypair() });
     const kp = s.kp;
-    openConn((conn) => conn.sendJson(hello(topic, kp.publicKey, undefined, same)));
+    openConn((conn) => conn.sendJson(hello(topic, kp.publicKey, undefined, same, route)));
 }
 
 /** Admission work (§4.1.1): solve, then say hello again on the same connection. */
@@ -268,7 +275,7 @@ function onChallenge(m) {
     me.pow.promise.then((nonce) => {
         if (me !== s || me.sid) return;
         me.pow = null;
-        if (me.conn && me.conn.isOpen()) me.conn.sendJson(hello(me.topic, me.kp.publicKey, nonce, me.same));
+        if (me.conn && me.conn.isOpen()) me.conn.sendJson(hello(me.topic, me.kp.publicKey, nonce, me.same, me.route));
     }).catch(() => {
         if (me === s && !me.sid) {
             dropSession();
@@ -362,6 +369,7 @@ function onResumed(m) {
         }, 3000);
     }
     if (m.state === 'waiting') {
+        renderRoute(m, true);
         showQueue(m.pos, m.eta, m.staffed);
         if (s.awaiting !== 'transfer') showIfHidden('view-queue');
         return;
@@ -454,6 +462,8 @@ function onMessage(m) {
         banner('pow-wait', null);
         $('start-button').disabled = false;
         renderSameNote(undefined);
+        resetRouteNotices(s.route);
+        renderRoute(m, true);
         showQueue(m.pos, m.eta, m.staffed);
         show('view-queue');
         break;
@@ -464,6 +474,7 @@ function onMessage(m) {
         renderSameNote(m.result);
         break;
     case 'queue':
+        renderRoute(m, false);
         showQueue(m.pos, m.eta, m.staffed);
         if (s.awaiting === 'transfer') {
             chatNotice(m.staffed === false ? 'transfer.queue.nobody'
@@ -538,7 +549,7 @@ function showQueue(pos, eta, staffed) {
 
 function renderNobodyHours() {
     if (!config) return;
-    const hours = describeHours(config.opening_spans, config.always_open, currentLang());
+    const hours = describeHours(config.opening_spans, config.always_open);
     const show = !$('queue-nobody').hidden && hours && config.always_open !== true;
     $('queue-nobody-hours').hidden = !show;
     if (show) setText($('queue-nobody-hours'), 'queue.nobody.hours', { hours });
@@ -795,7 +806,8 @@ function wire() {
         if (ev.timeStamp - lastEscape < ESCAPE_TWICE_MS) quickExit();
         lastEscape = ev.timeStamp;
     });
-    bindSwitch($('lang'));
+    wireLanguagePicker();
+    wireRoute();
     onLanguageChange(() => {
         document.title = baseTitle();
         if (!$('closed').hidden) renderClosedTimes();
@@ -809,6 +821,27 @@ function wire() {
     wireWindow();
 }
 
+/** The picker in the top bar: each language named in itself; the choice is
+ * kept for this tab only (sessionStorage, cleared by quick exit). */
+function wireLanguagePicker() {
+    const picker = $('lang');
+    picker.addEventListener('change', () => {
+        setLang(picker.value);
+        sessionStorage.setItem(STORE_LANG, currentLang());
+    });
+    onLanguageChange((l) => {
+        picker.value = l;
+    });
+}
+
+/** The page's first language: a link's #tr, else this tab's choice, else German. */
+function firstLang() {
+    const fromLink = location.hash.slice(1);
+    if (languages().includes(fromLink)) return fromLink;
+    const kept = sessionStorage.getItem(STORE_LANG);
+    return languages().includes(kept) ? kept : 'de';
+}
+
 function onStartSubmit(ev) {
     ev.preventDefault();
     if (s) return; // already starting (admission work may be running)
@@ -820,9 +853,19 @@ function onStartSubmit(ev) {
     $('topic-missing').hidden = true;
     $('interrupted').hidden = true;
     $('start-error').hidden = true;
+    const route = routeChoice(true);
+    if (route === null) return; // not a postcode: routeChoice said so
     const same = sameLookup();
     if (same === null) return; // not a code: sameLookup said so
-    start(chosen.value, same);
+    start(chosen.value, same, route);
+}
+
+/** "Auf Deutsch weiter": the language requirement goes, the place stays
+ * (the server answers with `queue`); false when there is no connection now. */
+function dropLanguage() {
+    if (!s || !s.online || !s.conn || !s.conn.isOpen()) return false;
+    s.conn.sendJson(msg('lang', { lang: null }));
+    return true;
 }
 
 /** Stops waiting (the queue's button, or writing a message instead); returns the topic. */
@@ -926,14 +969,10 @@ function resumeAfterReload(sidHex, resume) {
 
 async function main() {
     wire();
-    if (location.hash === '#en') setLang('en'); // a link can open the English page
-    else apply();
+    setLang(firstLang()); // a link can open the page in a language: /#tr
     const storedSid = sessionStorage.getItem(STORE_SID);
     const storedResume = sessionStorage.getItem(STORE_RESUME);
-    addTexts(TRUST_TEXTS);
-    addTexts(YOUNG_MAIL_TEXTS);
     wireSafety();
-    apply();
     try {
         await sodiumReady();
         config = await fetchConfig();
@@ -955,6 +994,8 @@ async function main() {
     renderTopics();
     $('topic-list').addEventListener('change', topicChosen);
     setupMail({ show, showStart, config, trust, leaveQueue });
+    showLangMail(config.mail === true);
+    wireLangChoice(dropLanguage, () => $('queue-mail-button').click());
     if (storedSid && storedResume && resumeAfterReload(storedSid, storedResume)) return;
     forgetStored();
     showStart();
