@@ -50,6 +50,8 @@ struct supervisor {
     int64_t connected_ms;
     uint8_t token_hash[32];
     bool seen;
+    int org_id;       /* the account's organisation, what /stats shows */
+    bool coordinator; /* /stats of every organisation, or any one */
 };
 
 enum load_state { LOAD_NONE, LOAD_PENDING, LOAD_DONE };

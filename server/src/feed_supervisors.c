@@ -68,6 +68,8 @@ int feed_supervisors_sync(struct feed *f)
         sv->conn = c;
         sv->connected_ms = c->connected_ms;
         sv->seen = true;
+        sv->org_id = c->org_id;
+        sv->coordinator = c->coordinator;
         send_token(f, c, sv);
     }
     for (int i = 0; i < f->sup_count;) {
@@ -90,7 +92,7 @@ void feed_supervisors_send(struct hub *hub, const char *buf, size_t len)
     }
 }
 
-bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len)
+bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len, struct feed_scope *scope)
 {
     struct feed *f = hub->feed;
     uint8_t token[FEED_TOKEN_BYTES + 1], hash[32];
@@ -101,7 +103,10 @@ bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len)
     bool ok = false;
     for (int i = 0; i < f->sup_count; i++)
         if (sodium_memcmp(hash, f->sup[i].token_hash, sizeof(hash)) == 0 &&
-            still_logged_in(hub, &f->sup[i]))
+            still_logged_in(hub, &f->sup[i])) {
             ok = true;
+            scope->org_id = f->sup[i].org_id;
+            scope->all = f->sup[i].coordinator;
+        }
     return ok;
 }

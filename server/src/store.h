@@ -25,6 +25,7 @@ struct store;
 
 #define STORE_ROLE_COUNSELLOR 1
 #define STORE_ROLE_SUPERVISOR 2
+#define STORE_ROLE_COORDINATOR 3 /* a supervisor of every organisation */
 #define STORE_MAX_HANDLE 64
 #define STORE_MAX_TOPICS 16
 #define STORE_MAX_TOPIC_LEN 32
@@ -41,6 +42,7 @@ struct store_account {
     char topics[STORE_MAX_TOPICS][STORE_MAX_TOPIC_LEN + 1];
     int capacity;
     bool disabled;
+    int org_id; /* organisations.id */
     bool has_cert; /* a valid, unrevoked certificate for the device asked for */
     uint8_t cert[LOTSE_CERT_BYTES];
 };
@@ -154,8 +156,11 @@ int store_purge(struct store *s, int retention_days, int audit_retention_days,
 /* Daily totals of the last days days (local days in time zone tz), oldest
  * first: day text, sessions, abandoned, escalated, wait_p50, wait_p90,
  * mean_duration (percentiles are the session-weighted mean of the hours'),
- * feedback_yes, feedback_some, feedback_no (the answers after chats). */
-int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg);
+ * mail_opened, mail_answered_within_target, feedback_yes, feedback_some,
+ * feedback_no (the answers after chats). org_id: only that organisation's rows
+ * (0: those of no organisation), or every row when negative. */
+int store_stats_read(struct store *s, int days, const char *tz, int org_id, store_result_cb cb,
+                     void *arg);
 
 /* One answer to "did the chat help?" (PROTOCOL.md §5 "After the end"): adds 1
  * to feedback_yes (answer 0), feedback_some (1) or feedback_no (2) of this

@@ -11,11 +11,11 @@
 
 #define OID_TEXT       25
 #define OID_BYTEA      17
-#define LOOKUP_COLUMNS 9
+#define LOOKUP_COLUMNS 10
 
 static const char lookup_sql[] =
     "SELECT a.id, a.handle, a.display_name, a.role, a.pw_hash, array_to_string(a.topics, ','),"
-    " a.capacity, a.disabled, c.cert FROM accounts a LEFT JOIN device_certs c"
+    " a.capacity, a.disabled, c.cert, a.org_id FROM accounts a LEFT JOIN device_certs c"
     " ON c.account_id = a.id AND c.device_pk = $2 AND c.revoked_at IS NULL"
     " AND c.expires_at > now() WHERE a.handle = $1";
 
@@ -77,6 +77,8 @@ static int parse_account(const PGresult *res, struct store_account *a)
         a->role = STORE_ROLE_COUNSELLOR;
     else if (strcmp(role, "supervisor") == 0)
         a->role = STORE_ROLE_SUPERVISOR;
+    else if (strcmp(role, "coordinator") == 0)
+        a->role = STORE_ROLE_COORDINATOR;
     else
         return -EIO;
     const char *hash = PQgetvalue(res, 0, 4);
@@ -86,6 +88,7 @@ static int parse_account(const PGresult *res, struct store_account *a)
     parse_topics(PQgetvalue(res, 0, 5), a);
     a->capacity = atoi(PQgetvalue(res, 0, 6));
     a->disabled = PQgetvalue(res, 0, 7)[0] == 't';
+    a->org_id = atoi(PQgetvalue(res, 0, 9));
     return parse_cert(res, a);
 }
 

@@ -57,12 +57,12 @@ static const char answer_sql[] =
     " now() - coalesce(m.waiting_since, m.created_hour)) / 3600))::integer)"
     " WHERE m.tid = decode($1, 'hex') AND m.claimed_by = $2::integer AND m.state = 'open'"
     " AND m.n = $3::integer - 1 AND m.n < $5::integer AND m.bytes + $4::integer <= $6::integer"
-    " RETURNING m.n, m.first_answer_hours, m.topic),"
+    " RETURNING m.n, m.first_answer_hours, m.topic, coalesce(m.org_id, 0) AS org_id),"
     " i AS (INSERT INTO mail_messages (tid, n, sender, envelope)"
     " SELECT decode($1, 'hex'), n, 2, $8 FROM u RETURNING n),"
-    " s AS (INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
-    " mean_duration, mail_answered_within_target) SELECT date_trunc('hour', now()), u.topic,"
-    " 0, 0, 0, 0, 0, 1 FROM u, t WHERE t.first_answer_hours IS NULL"
+    " s AS (INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, wait_p50,"
+    " wait_p90, mean_duration, mail_answered_within_target) SELECT date_trunc('hour', now()),"
+    " u.topic, u.org_id, 0, 0, 0, 0, 0, 1 FROM u, t WHERE t.first_answer_hours IS NULL"
     " AND u.first_answer_hours < $7::integer ON CONFLICT (hour, topic, org_id) DO UPDATE SET"
     " mail_answered_within_target = stats_hourly.mail_answered_within_target + 1)"
     " SELECT (SELECT n FROM i), coalesce(t.claimed_by, 0), t.state, t.n, t.bytes,"
@@ -88,9 +88,9 @@ static const char release_all_sql[] =
     " AND ($1::integer = 0 OR claimed_by = $1::integer) RETURNING 1) SELECT count(*) FROM u";
 
 static const char opened_sql[] =
-    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
-    " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, 0, 0, 0, 0, 0, 1"
-    " FROM mail_threads WHERE tid = decode($1, 'hex')"
+    "INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, wait_p50, wait_p90,"
+    " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, coalesce(org_id, 0),"
+    " 0, 0, 0, 0, 0, 1 FROM mail_threads WHERE tid = decode($1, 'hex')"
     " ON CONFLICT (hour, topic, org_id) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
     " RETURNING 1";
 

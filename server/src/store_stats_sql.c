@@ -85,6 +85,7 @@ const char store_sql_stats_daily[] =
     " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
     " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
     "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"
+    " AND ($3::integer < 0 OR org_id = $3::integer)"
     " GROUP BY 1 ORDER BY 1";
 
 const char store_sql_stats_hourly[] =
