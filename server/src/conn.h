@@ -110,6 +110,7 @@ struct conn {
 
     struct session *session;       /* ROLE_YOUNG */
     struct counsellor *counsellor; /* ROLE_COUNSELLOR */
+    int staff_org_id;              /* a counsellor's or supervisor's organisation (login) */
     struct login *login;           /* a login in progress */
     struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
     void (*mail_closed)(struct conn *c); /* set with mail (mail_thread.c), called at close */

@@ -16,6 +16,7 @@
 #include "mail_post.h"
 #include "lotse/json.h"
 #include "mem.h"
+#include "orgs.h"
 #include "session.h"
 #include "templates.h"
 #include "tick.h"
@@ -62,6 +63,15 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
     lotse_jw_arr_begin(w, "topics");
     for (int i = 0; i < a->topic_count; i++)
         lotse_jw_str(w, NULL, a->topics[i]);
+    lotse_jw_arr_end(w);
+    lotse_jw_obj_begin(w, "org");
+    lotse_jw_int(w, "id", a->org_id);
+    lotse_jw_str(w, "name", a->org_name);
+    lotse_jw_obj_end(w);
+    lotse_jw_arr_begin(w, "languages");
+    for (int i = 0; i < ORG_LANG_COUNT; i++)
+        if (a->languages & (1u << i))
+            lotse_jw_str(w, NULL, org_lang_code(i));
     lotse_jw_arr_end(w);
     lotse_jw_int(w, "capacity", k ? k->capacity : 0);
     lotse_jw_int(w, "max_capacity", k ? k->max_capacity : 0);
@@ -115,7 +125,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     randombytes_buf(token, sizeof(token));
     /* out of the handshake timeout's list even if no record can be made */
     conn_set_role(c, ROLE_NONE, NULL);
-    c->org_id = a->org_id;
+    c->staff_org_id = a->org_id;
     c->coordinator = a->role == STORE_ROLE_COORDINATOR;
     if (a->role == STORE_ROLE_SUPERVISOR || c->coordinator) {
         conn_set_role(c, ROLE_SUPERVISOR, &supervisor_ops);
@@ -131,6 +141,8 @@ int counsellor_login(struct conn *c, const struct store_account *a)
         return -ENOMEM;
     k->conn = c;
     k->account_id = a->id;
+    k->org_id = a->org_id;
+    k->languages = a->languages;
     snprintf(k->handle, sizeof(k->handle), "%s", a->handle);
     snprintf(k->name, sizeof(k->name), "%s", a->display_name);
     for (int i = 0; i < a->topic_count; i++) {
@@ -477,6 +489,7 @@ static void resume_take_over(struct hub *hub, struct counsellor *k, struct conn 
     k->away_ms = 0;
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
+    c->staff_org_id = k->org_id;
     staff_add(hub, c);
     hub->stats.resumes++;
 }

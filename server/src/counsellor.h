@@ -24,6 +24,8 @@ struct counsellor {
     char handle[STORE_MAX_HANDLE + 1];
     char name[STORE_MAX_HANDLE + 1];
     uint32_t topic_mask;
+    int org_id;        /* the organisation (orgs.h) */
+    uint8_t languages; /* bit i = enum org_lang i */
     int max_capacity;
     int capacity;
     int active;

@@ -24,6 +24,7 @@ struct lws_context;
 struct lws_vhost;
 struct session_table;
 struct feed;
+struct orgs;
 
 /* Counters for logs and metrics. Monotonic unless said otherwise. */
 struct hub_stats {
@@ -83,6 +84,7 @@ struct hub {
 
     /* supervision feed, metrics and statistics (feed.c, metrics.c, stats.c) */
     struct feed *feed;
+    struct orgs *orgs;            /* the network's organisations (orgs.c; the table lives in struct server) */
     struct lws_vhost *metrics_vh; /* 127.0.0.1:metrics_listen_port, or NULL */
     int64_t stats_next_ms;        /* next hourly-statistics update */
     int64_t purge_next_ms;        /* next retention purge */

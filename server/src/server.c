@@ -187,6 +187,7 @@ static int create_state(struct server *srv, const struct config *cfg)
 
     conn_set_receiver(messages_receive);
     conn_start(&srv->hub);
+    orgs_start(&srv->hub, &srv->orgs);
     session_start(&srv->hub);
     counsellor_start(&srv->hub);
     mail_board_start(&srv->hub);

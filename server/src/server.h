@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 
 #include "hub.h"
+#include "orgs.h"
 #include "session.h"
 
 /* The process: the hub the modules share, and what only server.c touches. */
@@ -15,6 +16,7 @@ struct server {
     struct hub hub;                /* first: modules get &srv->hub */
     struct lws_vhost *vh;          /* the main vhost */
     struct session_table sessions; /* hub.sessions points here */
+    struct orgs orgs;              /* hub.orgs points here */
     int64_t stop_at_ms;            /* end of the drain */
 };
 

@@ -135,6 +135,7 @@ static void fill_row(const struct hub *hub, const struct session *s, struct stor
     row->taken = s->picked_ms != 0;
     row->counsellor_id = s->counsellor ? s->counsellor->account_id : 0;
     row->transfer_count = s->transfers;
+    row->org_id = s->org_id;
 }
 
 static void row_queued(int rc)

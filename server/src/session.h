@@ -11,6 +11,7 @@
 #include "lotse/crypto.h"
 #include "list.h"
 #include "lotse/proto.h"
+#include "orgs.h"
 #include "queue.h"
 
 struct hub;
@@ -71,6 +72,14 @@ struct session {
 
     /* with the counsellor the young person asked for ("same person", young_same.c) */
     bool same;
+    /* routing (chat_route.c): the candidate organisations and the route, the
+     * language asked for (ORG_LANG_NONE: none, or dropped), the organisation
+     * the row keeps (orgs_row_org); the young person's region is never here */
+    struct org_route route;
+    int lang;
+    int org_id;
+    bool sent_pool;           /* the route last told */
+    bool sent_lang_unstaffed; /* ... and that nobody speaks the language now */
 
     struct session *hash_next;
     struct list_link link; /* on the table's all, newest first */

@@ -42,9 +42,11 @@ struct store_account {
     char topics[STORE_MAX_TOPICS][STORE_MAX_TOPIC_LEN + 1];
     int capacity;
     bool disabled;
-    int org_id; /* organisations.id */
     bool has_cert; /* a valid, unrevoked certificate for the device asked for */
     uint8_t cert[LOTSE_CERT_BYTES];
+    int org_id;          /* the organisation the account belongs to */
+    char org_name[321];  /* its name (up to 80 characters of UTF-8) */
+    uint8_t languages;   /* bit i = enum org_lang i (orgs.h) */
 };
 
 /* One session, as stored (DESIGN.md "What is stored"). The row is inserted
@@ -62,6 +64,7 @@ struct store_session_row {
     char end_reason[32];    /* "ended_by_young", ..., "abandoned"; "" while it runs */
     int32_t transfer_count;
     bool escalated;         /* a counsellor escalated it to a supervisor */
+    int32_t org_id;         /* the organisation (orgs_row_org); 0: none (NULL) */
 };
 
 struct store_stats {
@@ -186,6 +189,11 @@ extern const char store_sql_stats_hourly[]; /* $1 days: hour (Unix), topic, then
  * body, oldest first, at most STORE_TEMPLATES_MAX. */
 #define STORE_TEMPLATES_MAX 20
 int store_chat_templates(struct store *s, store_result_cb cb, void *arg);
+
+/* The organisations (009_organisations.sql), by id, at most 65 rows of: id,
+ * slug, name, regions, languages, topics (comma lists), hours, takes_chat,
+ * takes_mail, takes_pool, revoked ("t"/"f"); orgs.c reads them. */
+int store_orgs_read(struct store *s, store_result_cb cb, void *arg);
 
 /* The mail keys of devices with a valid certificate: rows of cert, mail_pk,
  * sig (bytea, read with store_result_bytea), at most STORE_MAIL_KEYS_MAX. */

@@ -8,14 +8,18 @@
 #include <string.h>
 
 #include "log.h"
+#include "orgs.h"
 
 #define OID_TEXT       25
 #define OID_BYTEA      17
-#define LOOKUP_COLUMNS 10
+#define LOOKUP_COLUMNS 12
 
+/* Columns 9–11 (the organisation, its name, the languages) come last so that
+ * the ones before keep their places. */
 static const char lookup_sql[] =
     "SELECT a.id, a.handle, a.display_name, a.role, a.pw_hash, array_to_string(a.topics, ','),"
-    " a.capacity, a.disabled, c.cert, a.org_id FROM accounts a LEFT JOIN device_certs c"
+    " a.capacity, a.disabled, c.cert, a.org_id, o.name, array_to_string(a.languages, ',')"
+    " FROM accounts a JOIN organisations o ON o.id = a.org_id LEFT JOIN device_certs c"
     " ON c.account_id = a.id AND c.device_pk = $2 AND c.revoked_at IS NULL"
     " AND c.expires_at > now() WHERE a.handle = $1";
 
@@ -66,6 +70,24 @@ static int parse_cert(const PGresult *res, struct store_account *a)
     return 0;
 }
 
+/* The organisation and the languages; a code that is not a counselling
+ * language is skipped (lotsectl checks them). */
+static void parse_org(const PGresult *res, struct store_account *a)
+{
+    a->org_id = atoi(PQgetvalue(res, 0, 9));
+    store__copy_text(a->org_name, sizeof(a->org_name) - 1, PQgetvalue(res, 0, 10));
+    const char *p = PQgetvalue(res, 0, 11);
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        int i = org_lang_index(p, n);
+        if (i >= 0)
+            a->languages |= (uint8_t)(1u << i);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+}
+
 static int parse_account(const PGresult *res, struct store_account *a)
 {
     memset(a, 0, sizeof(*a));
@@ -88,7 +110,7 @@ static int parse_account(const PGresult *res, struct store_account *a)
     parse_topics(PQgetvalue(res, 0, 5), a);
     a->capacity = atoi(PQgetvalue(res, 0, 6));
     a->disabled = PQgetvalue(res, 0, 7)[0] == 't';
-    a->org_id = atoi(PQgetvalue(res, 0, 9));
+    parse_org(res, a);
     return parse_cert(res, a);
 }
 
@@ -131,4 +153,15 @@ _Static_assert(STORE_TEMPLATES_MAX == 20, "templates_sql's LIMIT");
 int store_chat_templates(struct store *s, store_result_cb cb, void *arg)
 {
     return store__query(s, templates_sql, "chat templates", cb, arg, 0, NULL);
+}
+
+static const char orgs_sql[] =
+    "SELECT id, slug, name, array_to_string(regions, ','), array_to_string(languages, ','),"
+    " array_to_string(topics, ','), hours, takes_chat, takes_mail, takes_pool,"
+    " revoked_at IS NOT NULL FROM organisations ORDER BY id LIMIT 65";
+_Static_assert(ORGS_MAX + 1 == 65, "orgs_sql's LIMIT");
+
+int store_orgs_read(struct store *s, store_result_cb cb, void *arg)
+{
+    return store__query(s, orgs_sql, "organisations", cb, arg, 0, NULL);
 }

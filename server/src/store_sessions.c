@@ -20,23 +20,23 @@
 
 static const char session_start_sql[] =
     "INSERT INTO sessions (id, topic, started_bucket, wait_seconds, duration_seconds,"
-    " end_reason, transfer_count, escalated, taken)"
-    " VALUES ($1::uuid, $2, to_timestamp($3), 0, 0, NULL, 0, false, false)"
+    " end_reason, transfer_count, escalated, taken, org_id)"
+    " VALUES ($1::uuid, $2, to_timestamp($3), 0, 0, NULL, 0, false, false, NULLIF($4, 0))"
     " ON CONFLICT (id) DO NOTHING";
 
 static const char session_taken_sql[] =
     "UPDATE sessions SET wait_seconds = $2, counsellor_id = NULLIF($3, 0), taken = true,"
-    " transfer_count = $4 WHERE id = $1::uuid AND end_reason IS NULL";
+    " transfer_count = $4, org_id = NULLIF($5, 0) WHERE id = $1::uuid AND end_reason IS NULL";
 
 static const char session_end_sql[] =
     "INSERT INTO sessions (id, topic, started_bucket, wait_seconds, duration_seconds,"
-    " counsellor_id, end_reason, transfer_count, escalated, taken)"
+    " counsellor_id, end_reason, transfer_count, escalated, taken, org_id)"
     " VALUES ($1::uuid, $2, to_timestamp($3), $4, $5, NULLIF($6, 0), $7, $8, $9::boolean,"
-    " $10::boolean)"
+    " $10::boolean, NULLIF($11, 0))"
     " ON CONFLICT (id) DO UPDATE SET wait_seconds = EXCLUDED.wait_seconds,"
     " duration_seconds = EXCLUDED.duration_seconds, counsellor_id = EXCLUDED.counsellor_id,"
     " end_reason = EXCLUDED.end_reason, transfer_count = EXCLUDED.transfer_count,"
-    " escalated = EXCLUDED.escalated, taken = EXCLUDED.taken";
+    " escalated = EXCLUDED.escalated, taken = EXCLUDED.taken, org_id = EXCLUDED.org_id";
 
 /* Rows that an earlier run left open: it died without ending them. */
 static const char session_crashed_sql[] =
@@ -45,25 +45,26 @@ static const char session_crashed_sql[] =
 int store__session_send(PGconn *conn, const struct req *r)
 {
     const struct store_session_row *row = &r->u.session.row;
-    char started[24], wait[16], duration[16], counsellor[24], transfers[16];
+    char started[24], wait[16], duration[16], counsellor[24], transfers[16], org[16];
     snprintf(started, sizeof(started), "%lld", (long long)row->started);
     snprintf(wait, sizeof(wait), "%d", (int)row->wait_seconds);
     snprintf(duration, sizeof(duration), "%d", (int)row->duration_seconds);
     snprintf(counsellor, sizeof(counsellor), "%lld", (long long)row->counsellor_id);
     snprintf(transfers, sizeof(transfers), "%d", (int)row->transfer_count);
+    snprintf(org, sizeof(org), "%d", (int)row->org_id);
     switch (r->u.session.op) {
     case ROW_START: {
-        const char *values[3] = {row->id, row->topic, started};
-        return PQsendQueryParams(conn, session_start_sql, 3, NULL, values, NULL, NULL, 0);
+        const char *values[4] = {row->id, row->topic, started, org};
+        return PQsendQueryParams(conn, session_start_sql, 4, NULL, values, NULL, NULL, 0);
     }
     case ROW_TAKEN: {
-        const char *values[4] = {row->id, wait, counsellor, transfers};
-        return PQsendQueryParams(conn, session_taken_sql, 4, NULL, values, NULL, NULL, 0);
+        const char *values[5] = {row->id, wait, counsellor, transfers, org};
+        return PQsendQueryParams(conn, session_taken_sql, 5, NULL, values, NULL, NULL, 0);
     }
     case ROW_CRASHED:
         return PQsendQueryParams(conn, session_crashed_sql, 0, NULL, NULL, NULL, NULL, 0);
     default: {
-        const char *values[10] = {row->id,
+        const char *values[11] = {row->id,
                                   row->topic,
                                   started,
                                   wait,
@@ -72,8 +73,9 @@ int store__session_send(PGconn *conn, const struct req *r)
                                   row->end_reason,
                                   transfers,
                                   row->escalated ? "true" : "false",
-                                  row->taken ? "true" : "false"};
-        return PQsendQueryParams(conn, session_end_sql, 10, NULL, values, NULL, NULL, 0);
+                                  row->taken ? "true" : "false",
+                                  org};
+        return PQsendQueryParams(conn, session_end_sql, 11, NULL, values, NULL, NULL, 0);
     }
     }
 }

@@ -32,6 +32,7 @@
 #include <libwebsockets.h>
 #include <sodium.h>
 
+#include "../support/jsonflat.h"
 #include "lotse/crypto.h"
 #include "lotse/json.h"
 #include "lotse/proto.h"
@@ -954,7 +955,9 @@ static void on_text(struct conn *c, const char *text, size_t len)
      * before parsing (queue_summary is nested, which the flat parser refuses). */
     if (len >= 11 && !memcmp(text, "{\"t\":\"queue", 11))
         return;
-    if (lotse_json_parse(&m, text, len) != 0) {
+    static char flat[LOTSE_MAX_TEXT_FRAME + 256]; /* login_ok's "org" object (jsonflat.h) */
+    int flat_len = jsonflat(text, len, flat, sizeof flat);
+    if (flat_len < 0 || lotse_json_parse(&m, flat, (size_t)flat_len) != 0) {
         fprintf(stderr, "loadgen: unparsable message: %.*s\n", (int)(len > 200 ? 200 : len), text);
         return;
     }

@@ -1,5 +1,6 @@
 /* client.c — lotse protocol client with real crypto; see client.h. */
 #include "client.h"
+#include "jsonflat.h"
 #include "lotse/inner.h"
 
 #include <errno.h>
@@ -178,9 +179,17 @@ static void msg_type(const char *text, char *out, size_t cap)
     out[i] = 0;
 }
 
+/* Flattened first (jsonflat.h): login_ok carries "org" as an object. */
 static int json_parse(struct lotse_json_msg *m, const char *text)
 {
-    return lotse_json_parse(m, text, strlen(text));
+    size_t len = strlen(text);
+    char *flat = malloc(len + 256);
+    if (!flat)
+        return -ENOMEM;
+    int n = jsonflat(text, len, flat, len + 256);
+    int rc = n < 0 ? -EBADMSG : lotse_json_parse(m, flat, (size_t)n);
+    free(flat);
+    return rc;
 }
 
 static void copy_str(const struct lotse_json_msg *m, const char *key, char *out, size_t cap)
