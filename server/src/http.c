@@ -28,6 +28,7 @@
 #include "lotse/proto.h"
 #include "mem.h"
 #include "metrics.h"
+#include "orgs.h"
 #include "store.h"
 
 #define HTTP_BIG_MAX            (96 * 1024) /* /metrics and /stats bodies (366 days) */
@@ -262,6 +263,30 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
     lws_callback_on_writable(wsi);
 }
 
+/* The organisation /stats shows for scope (?org=SLUG optional): the
+ * supervisor's own (another is 403), for a coordinator all (-1) or the one
+ * named. Returns the id, or 0 after answering the request (*rc). */
+static int stats_org(struct lws *wsi, struct http_pss *pss, struct hub *hub,
+                     const struct feed_scope *scope, int *org)
+{
+    char arg[ORG_SLUG_MAX + 8];
+    *org = scope->all ? -1 : scope->org_id;
+    const char *v = lws_get_urlarg_by_name(wsi, "org=", arg, (int)sizeof(arg));
+    if (!v)
+        return 0;
+    const struct org *o = org_slug_valid(v) ? orgs_find_slug(hub->orgs, v) : NULL;
+    if (!o)
+        return respond_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "{\"error\":\"unknown_org\"}\n")
+                   ? -1
+                   : 1;
+    if (!scope->all && o->id != scope->org_id)
+        return respond_text(wsi, pss, HTTP_STATUS_FORBIDDEN, "{\"error\":\"forbidden\"}\n")
+                   ? -1
+                   : 1;
+    *org = o->id;
+    return 0;
+}
+
 static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
     char token[200];
@@ -271,6 +296,9 @@ static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
     sodium_memzero(token, sizeof(token));
     if (!ok)
         return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
+    int org, done = stats_org(wsi, pss, hub, &scope, &org);
+    if (done)
+        return done < 0 ? -1 : 0;
     char arg[16];
     int days = HTTP_STATS_DAYS_DEFAULT;
     const char *v = lws_get_urlarg_by_name(wsi, "days=", arg, (int)sizeof(arg));
@@ -287,7 +315,7 @@ static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
     sw->wsi = wsi;
     sw->days = days;
-    sw->org_id = scope.all ? -1 : scope.org_id;
+    sw->org_id = org;
     if (store_stats_read(hub->store, days, hub->cfg->timezone, sw->org_id, stats_done, sw) != 0) {
         mem_free(sw);
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");

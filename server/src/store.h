@@ -139,8 +139,8 @@ int64_t store_result_int(const struct pg_result *res, int row, int col);
 /* A cell as text ("" when NULL); valid while res is. */
 const char *store_result_text(const struct pg_result *res, int row, int col);
 
-/* One row: sessions started, ended (taken) and abandoned since midnight (Unix
- * time of the local midnight). End times are estimated from the rounded start
+/* A row per organisation (0: none): org, sessions started, ended (taken) and
+ * abandoned since midnight (Unix time of the local midnight). End times are estimated from the rounded start
  * bucket plus wait and duration. */
 int store_today_counts(struct store *s, time_t midnight, store_result_cb cb, void *arg);
 
@@ -167,8 +167,9 @@ int store_stats_read(struct store *s, int days, const char *tz, int org_id, stor
 
 /* One answer to "did the chat help?" (PROTOCOL.md §5 "After the end"): adds 1
  * to feedback_yes (answer 0), feedback_some (1) or feedback_no (2) of this
- * hour's stats_hourly row of topic. Nothing else is written. */
-int store_feedback_count(struct store *s, const char *topic, int answer);
+ * hour's stats_hourly row of topic and organisation org_id (0: none). Nothing
+ * else is written. */
+int store_feedback_count(struct store *s, const char *topic, int org_id, int answer);
 
 /* The statements above, for lotsectl (same parameters, blocking libpq). */
 extern const char store_sql_aggregate[];
@@ -199,11 +200,12 @@ int store_orgs_read(struct store *s, store_result_cb cb, void *arg);
  * sig (bytea, read with store_result_bytea), at most STORE_MAIL_KEYS_MAX. */
 int store_mail_keys(struct store *s, store_result_cb cb, void *arg);
 
-/* A new thread. One row when created, none when the lookup hash exists. */
+/* A new thread of organisation org_id (0: the pool). One row when created,
+ * none when the lookup hash exists. */
 int store_mail_thread_create(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES],
                              const uint8_t lookup_hash[32], const uint8_t box_pk[32],
-                             const uint8_t sign_pk[32], const char *topic, store_result_cb cb,
-                             void *arg);
+                             const uint8_t sign_pk[32], const char *topic, int org_id,
+                             store_result_cb cb, void *arg);
 
 /* The thread of a lookup hash, or of a tid: zero or one row of
  * STORE_MAIL_THREAD_COLUMNS (below). */

@@ -15,6 +15,8 @@
 
 #include "client.h"
 #include "harness.h"
+#include "lotse/json.h"
+#include "mail_client.h"
 
 #define T 5000
 
@@ -245,6 +247,280 @@ static void test_stats_endpoint_is_scoped_by_role(void **state)
     harness_pass(h);
 }
 
+/* The next message of type t that c receives whose top-level "key" (its first
+ * occurrence) is want; its text (free it), or NULL after T. */
+static char *wait_for(struct client *c, const char *t, const char *key, long long want)
+{
+    for (int i = 0; i < 100; i++) {
+        char *m = harness_next_raw(c, t, T);
+        if (!m)
+            return NULL;
+        if (harness_json_int(m, NULL, key) == want)
+            return m;
+        free(m);
+    }
+    return NULL;
+}
+
+static struct client *young(struct harness *h, const char *topic, const char *region)
+{
+    struct client *y;
+    assert_int_equal(client_connect(&y, HARNESS_HOST, h->port, CLIENT_YOUNG, h->org_pk, T), 0);
+    snprintf(y->hello_region, sizeof y->hello_region, "%s", region);
+    assert_int_equal(client_young_hello(y, topic, T), 0);
+    return y;
+}
+
+/* Three organisations with a supervisor each (ost's: none), a counsellor in
+ * nord and sued, a coordinator; one young person for nord, two for sued. */
+static void test_feed_counsellors_escalations_summary_are_scoped(void **state)
+{
+    struct harness *h = *state;
+    add_orgs(h);
+    staff(h, "k_nord", "counsellor", "nord");
+    staff(h, "k_sued", "counsellor", "sued");
+    staff(h, "sup_nord", "supervisor", "nord");
+    staff(h, "sup_sued", "supervisor", "sued");
+    staff(h, "coord", "coordinator", "main");
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(harness_log_wait(h, "orgs: 4 organisation(s)", T), 0);
+    struct client *sn, *ss, *co;
+    assert_int_equal(harness_counsellor(h, "sup_nord", &sn), 0);
+    assert_int_equal(harness_counsellor(h, "sup_sued", &ss), 0);
+    assert_int_equal(harness_counsellor(h, "coord", &co), 0);
+    struct client *y1 = young(h, "family", "104"), *y2 = young(h, "family", "DE-BY"),
+                  *y3 = young(h, "family", "DE-BY");
+    /* the young person's region routes the chat (r/orgs: chat_route.c); the
+     * session row keeps the first candidate */
+    if (harness_wait_count(h, "SELECT count(*) FROM sessions WHERE org_id IS NOT NULL", 3, 2000) <
+        3) {
+        fprintf(stderr, "hello's region does not route yet: skipped\n");
+        client_free(y1);
+        client_free(y2);
+        client_free(y3);
+        client_free(co);
+        client_free(ss);
+        client_free(sn);
+        assert_int_equal(harness_stop(h), 0);
+        harness_pass(h);
+        skip();
+    }
+
+    /* who waits: nord 1, sued 2, the network 3 */
+    char *f = wait_for(co, "feed", "waiting", 3);
+    assert_non_null(f);
+    assert_non_null(strstr(f, "\"org\":null,"));
+    free(f);
+    f = wait_for(sn, "feed", "waiting", 1);
+    assert_non_null(f);
+    char want[96];
+    snprintf(want, sizeof want, "{\"t\":\"feed\",\"org\":%ld,", org_id(h, "nord"));
+    assert_non_null(strstr(f, want));
+    free(f);
+    assert_non_null((f = wait_for(ss, "feed", "waiting", 2)));
+    free(f);
+    /* the staff's queue summary counts the same */
+    assert_non_null((f = wait_for(sn, "queue_summary", "waiting", 1)));
+    free(f);
+    assert_non_null((f = wait_for(co, "queue_summary", "waiting", 3)));
+    free(f);
+    /* the coordinator's organisations side by side, and the total */
+    char *o = harness_next_raw(co, "orgs", T);
+    for (int i = 0; o && !strstr(o, "\"total\":{\"waiting\":3,"); i++) {
+        free(o);
+        o = i < 20 ? harness_next_raw(co, "orgs", T) : NULL;
+    }
+    assert_non_null(o);
+    printf("coordinator's orgs: %s\n", o);
+    assert_non_null(strstr(o, "\"slug\":\"nord\",\"name\":\"Familienhilfe Nord\",\"revoked\":false,"
+                              "\"waiting\":1,"));
+    assert_non_null(strstr(o, "\"slug\":\"sued\",\"name\":\"Jugendhilfe Süd\",\"revoked\":false,"
+                              "\"waiting\":2,"));
+    free(o);
+    /* supervisors never get `orgs` */
+    assert_null(harness_next_raw(sn, "orgs", 300));
+
+    /* counsellors: each supervisor sees their own */
+    struct client *kn, *ks;
+    assert_int_equal(harness_counsellor(h, "k_nord", &kn), 0);
+    assert_int_equal(harness_counsellor(h, "k_sued", &ks), 0);
+    char *l = wait_for(sn, "counsellors", "total", 1);
+    assert_non_null(l);
+    assert_non_null(strstr(l, "\"handle\":\"k_nord\""));
+    assert_null(strstr(l, "k_sued"));
+    free(l);
+    assert_non_null((l = wait_for(ss, "counsellors", "total", 1)));
+    assert_non_null(strstr(l, "\"handle\":\"k_sued\""));
+    assert_null(strstr(l, "k_nord"));
+    free(l);
+    assert_non_null((l = wait_for(co, "counsellors", "total", 2)));
+    free(l);
+
+    /* k_nord takes the nord chat and escalates it: nord's supervisor and the
+     * coordinator hear, sued's does not */
+    struct client_session *cs;
+    assert_int_equal(client_take_and_key(kn, &cs, T), 0);
+    char msg[128];
+    snprintf(msg, sizeof msg, "{\"t\":\"escalate\",\"sid\":\"%s\"}", cs->sid_hex);
+    assert_int_equal(client_send_json(kn, msg), 0);
+    assert_int_equal(client_expect(kn, "escalated", NULL, T), 0);
+    char *e = harness_next_raw(sn, "escalation", T);
+    assert_non_null(e);
+    free(e);
+    assert_non_null((e = harness_next_raw(co, "escalation", T)));
+    free(e);
+    assert_null(harness_next_raw(ss, "escalation", 500));
+    assert_non_null((f = wait_for(sn, "feed", "escalations_open", 1)));
+    free(f);
+    assert_non_null((f = wait_for(ss, "feed", "active", 0)));
+    assert_int_equal(harness_json_int(f, NULL, "escalations_open"), 0);
+    assert_int_equal(harness_json_int(f, NULL, "waiting"), 2);
+    free(f);
+
+    /* /stats: another organisation's slug is 403, the coordinator's is not */
+    char *body = malloc(65536);
+    assert_int_equal(get_stats(h, sn, "/stats?org=sued", body, 65536), 403);
+    assert_int_equal(get_stats(h, sn, "/stats?org=nord", body, 65536), 200);
+    snprintf(want, sizeof want, "\"org\":%ld,", org_id(h, "nord"));
+    assert_non_null(strstr(body, want));
+    assert_int_equal(get_stats(h, co, "/stats?org=sued", body, 65536), 200);
+    snprintf(want, sizeof want, "\"org\":%ld,", org_id(h, "sued"));
+    assert_non_null(strstr(body, want));
+    assert_int_equal(get_stats(h, co, "/stats?org=west", body, 65536), 404);
+    free(body);
+
+    client_free(kn);
+    client_free(ks);
+    client_free(y1);
+    client_free(y2);
+    client_free(y3);
+    client_free(co);
+    client_free(ss);
+    client_free(sn);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+/* A thread of organisation slug ("" = the pool) on the board. */
+static void thread(struct harness *h, const char *slug, int i)
+{
+    char org[96] = "NULL", sql[1024];
+    if (*slug)
+        snprintf(org, sizeof org, "(SELECT id FROM organisations WHERE slug = '%s')", slug);
+    snprintf(sql, sizeof sql,
+             "WITH t AS (INSERT INTO mail_threads (tid, lookup_hash, box_pk, sign_pk, topic,"
+             " created_hour, last_day, waiting_since, n, bytes, org_id) VALUES"
+             " (decode(md5('t%s%d'), 'hex'), decode(md5('l%s%d') || md5('x%s%d'), 'hex'),"
+             " decode(md5('b%s%d') || md5('y'), 'hex'), decode(md5('s%s%d') || md5('z'), 'hex'),"
+             " 'family', date_trunc('hour', now()), current_date, date_trunc('hour', now()), 1,"
+             " 100, %s) RETURNING 1) SELECT count(*) FROM t",
+             slug, i, slug, i, slug, i, slug, i, slug, i, org);
+    assert_int_equal(harness_sql_long(h, sql), 1);
+}
+
+static void board_once(struct client *c, char *out, size_t cap)
+{
+    out[0] = '\0';
+    assert_int_equal(client_send_json(c, "{\"t\":\"mail_list\"}"), 0);
+    struct lotse_json_msg *m = malloc(sizeof *m);
+    static const char *const types[] = {"mail_item", "mail_list_end"};
+    while (client_expect_any(c, types, 2, m, T) == 0) {
+        const char *tid;
+        size_t n;
+        assert_int_equal(lotse_json_get_str(m, "tid", 32, &tid, &n), 0);
+        snprintf(out + strlen(out), cap - strlen(out), "%.*s,", (int)n, tid);
+    }
+    free(m);
+}
+
+/* The tids (hex) of c's mail_list, comma-separated, into out (asked again
+ * while the board is empty: it loads after the start). */
+static void board(struct client *c, char *out, size_t cap)
+{
+    for (int i = 0; i < 20; i++) {
+        board_once(c, out, cap);
+        if (out[0])
+            return;
+        harness_sleep_ms(250);
+    }
+}
+
+static void test_mail_threads_are_routed_and_the_board_is_scoped(void **state)
+{
+    struct harness *h = *state;
+    add_orgs(h);
+    staff(h, "k_nord", "counsellor", "nord");
+    staff(h, "k_ost", "counsellor", "ost");
+    staff(h, "sup_nord", "supervisor", "nord");
+    thread(h, "nord", 1);
+    thread(h, "sued", 1);
+    thread(h, "", 1);
+    assert_int_equal(harness_start(h), 0);
+    assert_int_equal(harness_log_wait(h, "orgs: 4 organisation(s)", T), 0);
+
+    /* mail_new with a region goes to the organisation of that region */
+    struct mail_young *y;
+    assert_int_equal(mail_young_connect(&y, HARNESS_HOST, h->port, h->org_pk, NULL, T), 0);
+    snprintf(y->region, sizeof y->region, "DE-BY");
+    assert_int_equal(mail_young_new(y, "family", T), 0);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(org_id, 0) FROM mail_threads WHERE tid = decode('%s', 'hex')",
+             y->tid_hex);
+    assert_int_equal(harness_sql_long(h, sql), org_id(h, "sued"));
+    mail_young_free(y);
+    /* a bad region or language is bad_field */
+    assert_int_equal(mail_young_connect(&y, HARNESS_HOST, h->port, h->org_pk, NULL, T), 0);
+    snprintf(y->region, sizeof y->region, "1");
+    assert_true(mail_young_new(y, "family", T) < 0);
+    assert_string_equal(y->c->err_code, "bad_field");
+    mail_young_free(y);
+
+    /* the board: k_nord sees nord's threads only (nord takes no pool); k_ost
+     * ost's and the pool's */
+    struct client *kn, *ko;
+    assert_int_equal(harness_counsellor(h, "k_nord", &kn), 0);
+    assert_int_equal(harness_counsellor(h, "k_ost", &ko), 0);
+    char tids[4096];
+    board(kn, tids, sizeof tids);
+    printf("k_nord's board: %s\n", tids);
+    long n_nord = harness_sql_long(h, "SELECT count(*) FROM mail_threads m JOIN organisations o"
+                                      " ON o.id = m.org_id WHERE o.slug = 'nord'");
+    int items = 0;
+    for (const char *p = tids; (p = strchr(p, ',')); p++)
+        items++;
+    assert_int_equal(items, n_nord);
+    PGresult *r = harness_exec(h, "SELECT encode(tid, 'hex') FROM mail_threads m LEFT JOIN"
+                                  " organisations o ON o.id = m.org_id WHERE o.slug IS DISTINCT"
+                                  " FROM 'nord'");
+    for (int i = 0; i < PQntuples(r); i++)
+        assert_null(strstr(tids, PQgetvalue(r, i, 0)));
+    /* and cannot claim one of them */
+    snprintf(sql, sizeof sql, "{\"t\":\"mail_claim\",\"tid\":\"%s\"}", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    assert_int_equal(client_send_json(kn, sql), 0);
+    assert_int_equal(client_expect_error(kn, "mail_unknown_thread", T), 0);
+    board(ko, tids, sizeof tids);
+    printf("k_ost's board: %s\n", tids);
+    r = harness_exec(h, "SELECT encode(tid, 'hex') FROM mail_threads WHERE org_id IS NULL");
+    assert_true(PQntuples(r) >= 1);
+    for (int i = 0; i < PQntuples(r); i++)
+        assert_non_null(strstr(tids, PQgetvalue(r, i, 0)));
+    PQclear(r);
+
+    /* nord's supervisor: nord's open threads only */
+    struct client *sn;
+    assert_int_equal(harness_counsellor(h, "sup_nord", &sn), 0);
+    char *f = wait_for(sn, "feed", "mail_open", n_nord);
+    assert_non_null(f);
+    free(f);
+    client_free(sn);
+    client_free(ko);
+    client_free(kn);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +528,10 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_stats_endpoint_is_scoped_by_role, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_feed_counsellors_escalations_summary_are_scoped,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_mail_threads_are_routed_and_the_board_is_scoped,
+                                        harness_setup, harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,7 +163,7 @@ static void test_history_gives_today_and_the_week_from_the_hourly_rows(void **st
     assert_int_equal(harness_http_get_auth(h, 0, "/stats?days=7", token, &status, body, 65536), 0);
     assert_int_equal(status, 200);
     printf("GET /stats?days=7: %s\n", body);
-    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"org\":1,\"daily\":["));
+    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"org\":null,\"daily\":["));
     char today_s[48];
     snprintf(today_s, sizeof today_s, "{\"day\":\"%04ld-%02ld-%02ld\",", today / 10000,
              today / 100 % 100, today % 100);

@@ -759,6 +759,8 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
             lotse_jw_b64(&w, "pow", proof, 8);
         if (c->hello_same[0])
             lotse_jw_str(&w, "same", c->hello_same);
+        if (c->hello_region[0])
+            lotse_jw_str(&w, "region", c->hello_region);
         if ((rc = send_jw(c, &w)) < 0)
             break;
         static const char *const types[] = {"welcome", "closed", "challenge"};

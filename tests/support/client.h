@@ -137,6 +137,7 @@ struct client {
     bool auto_rekey;                /* answer `transferred` with `rekey` (default true) */
     bool auto_pow;                  /* solve `challenge` and send hello again (default true) */
     char hello_same[48]; /* when set: hello's "same" (a mail thread's lookup id, base64url) */
+    char hello_region[8]; /* when set: hello's "region" (routing, issue 15) */
     bool auto_resend;               /* resend unacknowledged frames on `peer` back (default true) */
     int resend_after_ms;            /* resend unacknowledged frames after this (0: off, the default) */
     int stall_after_ms;             /* tell the person after this without progress (CLIENT_STALL_MS) */
