@@ -38,6 +38,12 @@ int ctl_cmd_audit(const char *conninfo, int argc, char **argv);
 int ctl_cmd_template_add(const char *conninfo, int argc, char **argv);
 int ctl_cmd_template_remove(const char *conninfo, int argc, char **argv);
 int ctl_cmd_template_list(const char *conninfo, int argc, char **argv);
+int ctl_cmd_org(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_set_org(const char *conninfo, int argc, char **argv);
+int ctl_cmd_account_set_languages(const char *conninfo, int argc, char **argv);
+/* --org SLUG and --languages de,tr of the account commands (NULL: not given);
+ * CTL_OK, or CTL_USAGE with the rule printed (ctl_orgs.c). */
+int ctl_org_check_account_opts(const char *org, const char *languages);
 
 /* ---- options ----
  * A command's command line is one table of options, read by ctl_options with
@@ -125,6 +131,9 @@ struct ctl_change {
     const int *formats;
     const char *action;
     const char *detail;
+    /* the row is not an account's (an organisation, a template): the audit row
+     * names no account, and its detail is "id=N" when detail is NULL */
+    bool not_account;
 };
 
 /* Runs BEGIN, c->sql, the audit row and COMMIT, rolling back on any failure,

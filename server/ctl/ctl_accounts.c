@@ -193,8 +193,8 @@ static int check_new_account(const char *handle, const char *role, const char *n
 
 static const char account_add_help[] =
     "usage: lotsectl account-add --handle H --role counsellor|supervisor|coordinator\n"
-    "                            [--name NAME]\n"
-    "         [--topics a,b,c] [--capacity N] [--password-stdin]\n"
+    "         [--name NAME] [--topics a,b,c] [--capacity N] [--org SLUG] [--languages de,tr]\n"
+    "         [--password-stdin]\n"
     "         [--pwhash-cost interactive|moderate|min [--insecure-for-tests]]\n"
     "Adds an account. The password is the first line of stdin with --password-stdin;\n"
     "otherwise a 16-character one is generated and printed once as \"password: ...\".\n"
@@ -202,6 +202,8 @@ static const char account_add_help[] =
     "  --name       display name (default: the handle), at most 64 bytes UTF-8\n"
     "  --topics     up to 16 comma-separated topics of a-z 0-9 _ -\n"
     "  --capacity   sessions at once, 1..10 (default 2)\n"
+    "  --org        the organisation (its slug, org list; default the first, main)\n"
+    "  --languages  counselling languages of de en tr ar ru uk (default de)\n"
     "  --pwhash-cost  Argon2id cost: interactive (default), moderate, or min;\n"
     "               \"min\" is for tests only and refused without --insecure-for-tests;\n"
     "               lotsed's setting pwhash_cost must name the same cost\n"
@@ -210,6 +212,7 @@ static const char account_add_help[] =
 int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
 {
     const char *handle = NULL, *role = NULL, *name = NULL, *topics = "", *cost = "interactive";
+    const char *org = NULL, *languages = "de";
     long capacity = 2;
     bool from_stdin = false, insecure = false;
     const struct ctl_opt opts[] = {
@@ -221,6 +224,8 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         CTL_FLAG("password-stdin", 'p', &from_stdin),
         CTL_TEXT("pwhash-cost", 'C', &cost),
         CTL_FLAG("insecure-for-tests", 'I', &insecure),
+        CTL_TEXT("org", 'o', &org),
+        CTL_TEXT("languages", 'l', &languages),
         {0},
     };
     int rc;
@@ -229,7 +234,8 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
         return rc;
     if (!name)
         name = handle;
-    if (check_new_account(handle, role, name, topics) != CTL_OK)
+    if (check_new_account(handle, role, name, topics) != CTL_OK ||
+        ctl_org_check_account_opts(org, languages) != CTL_OK)
         return CTL_USAGE;
     /* The password is kept until the commit, so a generated one is printed only
      * if it took. */
@@ -237,16 +243,20 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     rc = new_password(cost, insecure, from_stdin, &password, hash);
     if (rc != CTL_OK)
         return rc;
-    char cap_text[8], detail[256], id[CTL_ID_BYTES], state[6] = "";
+    char cap_text[8], detail[400], id[CTL_ID_BYTES], state[6] = "";
     snprintf(cap_text, sizeof(cap_text), "%ld", capacity);
-    snprintf(detail, sizeof(detail), "handle=%s role=%s topics=%s capacity=%ld", handle, role,
-             topics, capacity);
-    const char *values[6] = {handle, name, role, hash, topics, cap_text};
+    snprintf(detail, sizeof(detail), "handle=%s role=%s topics=%s capacity=%ld org=%s languages=%s",
+             handle, role, topics, capacity, org ? org : "(first)", languages);
+    const char *values[8] = {handle, name, role, hash, topics, cap_text, org, languages};
+    /* an --org that names no organisation leaves org_id NULL: the insert fails */
     const struct ctl_change add = {
-        .sql = "INSERT INTO accounts (handle, display_name, role, pw_hash, topics, capacity)"
+        .sql = "INSERT INTO accounts (handle, display_name, role, pw_hash, topics, capacity,"
+               " org_id, languages)"
                " VALUES ($1, $2, $3, $4, coalesce(string_to_array(nullif($5, ''), ','), '{}'),"
-               " $6::integer) RETURNING id",
-        .n = 6,
+               " $6::integer, CASE WHEN $7::text IS NULL THEN 1 ELSE"
+               " (SELECT id FROM organisations WHERE slug = $7) END, string_to_array($8, ','))"
+               " RETURNING id",
+        .n = 8,
         .values = values,
         .action = "account-add",
         .detail = detail,
@@ -256,6 +266,8 @@ int ctl_cmd_account_add(const char *conninfo, int argc, char **argv)
     PQfinish(db);
     if (strcmp(state, "23505") == 0)
         ctl_error("an account '%s' already exists", handle);
+    else if (rc != CTL_OK && org)
+        ctl_error("is there an organisation '%s'? (lotsectl org list)", org);
     if (rc == CTL_OK) {
         if (!from_stdin)
             printf("password: %s\n", password);

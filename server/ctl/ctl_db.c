@@ -132,10 +132,12 @@ int ctl_db_change(PGconn *db, const struct ctl_change *c, char *id, char *sqlsta
         rollback(db);
         return 1;
     }
-    char account_id[CTL_ID_BYTES];
+    char account_id[CTL_ID_BYTES], detail[CTL_ID_BYTES + 3];
     snprintf(account_id, sizeof(account_id), "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    if (ctl_db_commit_audited(db, c->action, account_id, c->detail) < 0)
+    snprintf(detail, sizeof(detail), "id=%s", account_id);
+    if (ctl_db_commit_audited(db, c->action, c->not_account ? NULL : account_id,
+                              c->detail || !c->not_account ? c->detail : detail) < 0)
         return -1;
     if (id)
         memcpy(id, account_id, sizeof(account_id));

@@ -22,6 +22,9 @@ static const struct command commands[] = {
     {"account-reset-password", ctl_cmd_account_reset_password, "set a new password for an account"},
     {"account-set-topics", ctl_cmd_account_set_topics, "set the topics an account serves"},
     {"account-set-capacity", ctl_cmd_account_set_capacity, "set how many sessions at once (1..10)"},
+    {"account-set-org", ctl_cmd_account_set_org, "move an account to another organisation"},
+    {"account-set-languages", ctl_cmd_account_set_languages,
+     "set the languages an account counsels in"},
     {"account-list", ctl_cmd_account_list, "list accounts (never password hashes)"},
     {"device-certify", ctl_cmd_device_certify, "certify a device key with the organisation key"},
     {"device-revoke", ctl_cmd_device_revoke,
@@ -33,6 +36,7 @@ static const struct command commands[] = {
     {"template-add", ctl_cmd_template_add, "add a canned reply for the counsellor console"},
     {"template-remove", ctl_cmd_template_remove, "remove a canned reply"},
     {"template-list", ctl_cmd_template_list, "list the canned replies"},
+    {"org", ctl_cmd_org, "organisations of the network: org add | set | list"},
 };
 
 static void usage(FILE *out)

@@ -53,27 +53,6 @@ static int read_stdin(char *buf, size_t cap)
     return 0;
 }
 
-/* Runs c->sql (RETURNING id) and the audit row (no account; detail "id=N") in
- * one transaction; the id into id[CTL_ID_BYTES]. 0, 1 when no row was touched,
- * -1 on a database error (printed). */
-static int change(PGconn *db, const struct ctl_change *c, char *id)
-{
-    if (ctl_db_exec(db, "BEGIN") < 0)
-        return -1;
-    PGresult *r = ctl_db_query(db, c->sql, c->n, c->values, NULL, NULL, PGRES_TUPLES_OK, NULL);
-    if (!r || PQntuples(r) != 1) {
-        int rc = r ? 1 : -1;
-        PQclear(r);
-        ctl_db_exec(db, "ROLLBACK");
-        return rc;
-    }
-    snprintf(id, CTL_ID_BYTES, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    char detail[32];
-    snprintf(detail, sizeof(detail), "id=%s", id);
-    return ctl_db_commit_audited(db, c->action, NULL, detail) < 0 ? -1 : 0;
-}
-
 static const char add_help[] =
     "usage: lotsectl template-add --title T (--text X | --text-stdin)\n"
     "Adds a canned reply the counsellor console offers beside each chat. Title up to\n"
@@ -95,9 +74,10 @@ static int add_row(const char *conninfo, const char *title, const char *text)
         .n = 3,
         .values = values,
         .action = "template-add",
+        .not_account = true,
     };
     char id[CTL_ID_BYTES];
-    int rc = change(db, &c, id);
+    int rc = ctl_db_change(db, &c, id, NULL);
     PQfinish(db);
     if (rc == 1) {
         ctl_error("there are already %d templates; remove one first", TEMPLATES_MAX);
@@ -165,9 +145,10 @@ int ctl_cmd_template_remove(const char *conninfo, int argc, char **argv)
         .n = 1,
         .values = values,
         .action = "template-remove",
+        .not_account = true,
     };
     char got[CTL_ID_BYTES];
-    rc = change(db, &c, got);
+    rc = ctl_db_change(db, &c, got, NULL);
     PQfinish(db);
     if (rc == 1) {
         ctl_error("no template %ld", id);

@@ -1,5 +1,5 @@
 /* chat_route.c — routing of a young person's chat (chat_route.h; the rules:
- * PROTOCOL.md §9.6, the table and its pure functions: orgs.c). A chat keeps
+ * PROTOCOL.md §5.3, the table and its pure functions: orgs.c). A chat keeps
  * the candidate organisations' ids and its route; the region it was routed
  * by is gone when chat_route_begin returns. */
 #include "chat_route.h"

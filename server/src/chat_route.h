@@ -1,5 +1,5 @@
 /* chat_route.h — a young person's chat routed to the network's organisations
- * (PROTOCOL.md §9.6): hello's optional region and language, the route at the
+ * (PROTOCOL.md §5.3): hello's optional region and language, the route at the
  * start (orgs_route), who may take the chat, whether anyone could now, what
  * the young person is told, dropping the language, and the re-evaluation
  * org → pool on the tick. The region lives in the caller's local variable for

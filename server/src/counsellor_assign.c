@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat_route.h"
 #include "conn.h"
 #include "hub.h"
 #include "log.h"
@@ -46,6 +47,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     }
     k->active++;
     s->counsellor = k;
+    s->org_id = orgs_row_org(&s->route, k->org_id);
     s->state = SESSION_ASSIGNED;
     if (!s->picked_ms)
         s->picked_ms = now;
@@ -75,6 +77,26 @@ void counsellor_detach(struct counsellor *k, struct session *s)
         counsellor_offer_round(k->conn->hub);
 }
 
+/* The next chat k may take (chat_route_may_take), skipping offered ones. */
+struct may_take_arg {
+    const struct hub *hub;
+    const struct counsellor *k;
+};
+
+static bool may_take(const struct queue_entry *e, const void *arg)
+{
+    const struct may_take_arg *a = arg;
+    const struct session *s =
+        (const struct session *)((const char *)e - offsetof(struct session, qe));
+    return chat_route_may_take(a->hub, a->k, s);
+}
+
+static struct queue_entry *next_for(struct hub *hub, struct counsellor *k)
+{
+    struct may_take_arg a = {hub, k};
+    return queue_next_ok(&hub->queue, k->topic_mask, true, may_take, &a);
+}
+
 static bool can_take(struct conn *c, const char *re)
 {
     struct counsellor *k = c->counsellor;
@@ -97,7 +119,7 @@ void counsellor_msg_take(struct conn *c, const struct lotse_json_msg *m)
     struct counsellor *k = c->counsellor;
     if (!can_take(c, "take"))
         return;
-    struct queue_entry *e = queue_next(&c->hub->queue, k->topic_mask, true);
+    struct queue_entry *e = next_for(c->hub, k);
     if (!e) {
         conn_send_error(c, "queue_empty", "nobody is waiting in your topics", "take", NULL, NULL,
                         false);
@@ -157,7 +179,7 @@ void counsellor_offer_round(struct hub *hub)
             if (!k->conn || !k->available || k->offer || !k->has_cert || k->active >= k->capacity ||
                 k->offers_paused_until_ms > hub_now_ms())
                 continue;
-            struct queue_entry *e = queue_next(&hub->queue, k->topic_mask, true);
+            struct queue_entry *e = next_for(hub, k);
             if (!e)
                 continue;
             if (!best || k->active < best->active) {

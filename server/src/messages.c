@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "auth.h"
+#include "chat_route.h"
 #include "conn.h"
 #include "counsellor.h"
 #include "lotse/json.h"
@@ -58,6 +59,7 @@ static const struct msg_route routes[] = {
     {"end", YOUNG, young_msg_end},
     {"end", COUNSELLOR, counsellor_msg_end},
     {"rekey", YOUNG, young_msg_rekey},
+    {"lang", YOUNG, chat_route_msg_lang},
     {"status", COUNSELLOR, counsellor_msg_status},
     {"take", COUNSELLOR, counsellor_msg_take},
     {"accept", COUNSELLOR, counsellor_msg_accept},

@@ -1,5 +1,5 @@
 /* orgs.c — the organisations of the network and the routing of a chat or a
- * mail thread to them (orgs.h; PROTOCOL.md §9.6). The table is read through the
+ * mail thread to them (orgs.h; PROTOCOL.md §5.3). The table is read through the
  * store on the tick: at start, then every ORGS_RELOAD_MS (sooner after a
  * failure), replaced whole when a read arrives. Routing is a pure function of
  * the table, the clock and a caller's "staffed" question, so that it is tested
@@ -35,19 +35,6 @@ static void parse_regions(struct org *o, const char *p)
     }
 }
 
-static void parse_langs(struct org *o, const char *p)
-{
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        int i = org_lang_index(p, n);
-        if (i >= 0)
-            o->langs |= (uint8_t)(1u << i);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-}
-
 static void parse_topics(struct org *o, const struct config *cfg, const char *p)
 {
     o->all_topics = *p == '\0';
@@ -73,7 +60,7 @@ static bool parse_org(struct org *o, const struct config *cfg, const struct org_
     memcpy(o->slug, r->cells[1], slug + 1);
     memcpy(o->name, r->cells[2], name + 1);
     parse_regions(o, r->cells[3]);
-    parse_langs(o, r->cells[4]);
+    o->langs = org_lang_known(r->cells[4]);
     parse_topics(o, cfg, r->cells[5]);
     o->own_hours = r->cells[6][0] != '\0';
     if (o->own_hours && hours_parse(&o->hours, r->cells[6]) != 0)

@@ -1,7 +1,7 @@
 /* orgs.h — the organisations of the network (009_organisations.sql, made with
  * lotsectl org …): read from PostgreSQL at start and again every
  * ORGS_RELOAD_MS through the store (never blocking the loop), and the routing
- * of a chat or a mail thread (PROTOCOL.md §9.6 "Routing").
+ * of a chat or a mail thread (PROTOCOL.md §5.3 "Routing").
  *
  * The young person's region (postcode prefix or federal state) is an input of
  * orgs_route only: it is compared and forgotten, never kept in a table, a
@@ -118,6 +118,9 @@ bool orgs_open_now(const struct orgs *t, const struct org *o, time_t now);
 int org_lang_index(const char *s, size_t len);
 /* Its code ("de" …). */
 const char *org_lang_code(int lang);
+/* The mask of the counselling languages in "de,tr" (others skipped: the
+ * database's lists, which lotsectl checked). */
+uint8_t org_lang_known(const char *list);
 /* Parses "de,tr" into a mask; -1 when any code is not a counselling language. */
 int org_lang_mask(const char *list);
 /* A region as the contract allows: 2 or 3 ASCII digits, or one of the 16

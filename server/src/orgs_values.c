@@ -24,6 +24,19 @@ const char *org_lang_code(int lang)
     return lang >= 0 && lang < ORG_LANG_COUNT ? lang_codes[lang] : "";
 }
 
+uint8_t org_lang_known(const char *list)
+{
+    uint8_t mask = 0;
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        int i = org_lang_index(p, n);
+        if (i >= 0)
+            mask |= (uint8_t)(1u << i);
+        p += n + (p[n] == ',');
+    }
+    return mask;
+}
+
 int org_lang_mask(const char *list)
 {
     int mask = 0;

@@ -77,13 +77,19 @@ void queue_remove(struct queue *q, struct queue_entry *e)
 
 struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool skip_offered)
 {
+    return queue_next_ok(q, topic_mask, skip_offered, NULL, NULL);
+}
+
+struct queue_entry *queue_next_ok(const struct queue *q, uint32_t topic_mask, bool skip_offered,
+                                  queue_ok_fn *ok, const void *arg)
+{
     struct queue_entry *best = NULL;
     int best_prio = 0;
     for (int t = 0; t < q->topic_count; t++) {
         if (!(topic_mask & (1u << t)))
             continue;
         struct queue_entry *e = q->lists[t].head;
-        while (e && skip_offered && e->offered)
+        while (e && ((skip_offered && e->offered) || (ok && !ok(e, arg))))
             e = e->next;
         if (!e)
             continue;

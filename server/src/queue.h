@@ -49,6 +49,11 @@ void queue_remove(struct queue *q, struct queue_entry *e);
  * priority first, then longest waiting; entries being offered are skipped when
  * skip_offered. NULL when none. */
 struct queue_entry *queue_next(const struct queue *q, uint32_t topic_mask, bool skip_offered);
+/* queue_next among the entries for which ok(e, arg) is true (the chats a
+ * counsellor may take, chat_route.c); ok NULL: every entry. */
+typedef bool queue_ok_fn(const struct queue_entry *e, const void *arg);
+struct queue_entry *queue_next_ok(const struct queue *q, uint32_t topic_mask, bool skip_offered,
+                                  queue_ok_fn *ok, const void *arg);
 
 /* Calls fn for every queued entry with its position (1 = next): the entries ahead
  * in its topic plus every entry of a topic with higher priority. O(n). */

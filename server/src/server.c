@@ -11,6 +11,7 @@
 #include <ev.h>
 
 #include "auth.h"
+#include "chat_route.h"
 #include "conn.h"
 #include "csp.h"
 #include "counsellor.h"
@@ -191,6 +192,7 @@ static int create_state(struct server *srv, const struct config *cfg)
     session_start(&srv->hub);
     counsellor_start(&srv->hub);
     mail_board_start(&srv->hub);
+    chat_route_start(&srv->hub);
     waiting_start(&srv->hub);
     summary_start(&srv->hub);
     mail_young_start(&srv->hub);

@@ -76,16 +76,7 @@ static void parse_org(const PGresult *res, struct store_account *a)
 {
     a->org_id = atoi(PQgetvalue(res, 0, 9));
     store__copy_text(a->org_name, sizeof(a->org_name) - 1, PQgetvalue(res, 0, 10));
-    const char *p = PQgetvalue(res, 0, 11);
-    while (*p) {
-        size_t n = strcspn(p, ",");
-        int i = org_lang_index(p, n);
-        if (i >= 0)
-            a->languages |= (uint8_t)(1u << i);
-        p += n;
-        if (*p == ',')
-            p++;
-    }
+    a->languages = org_lang_known(PQgetvalue(res, 0, 11));
 }
 
 static int parse_account(const PGresult *res, struct store_account *a)

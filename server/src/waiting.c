@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 
+#include "chat_route.h"
 #include "conn.h"
 #include "counsellor.h"
 #include "hub.h"
@@ -74,11 +75,18 @@ uint32_t waiting_arrival_pos(struct hub *hub, int t, bool *staffed)
     return pos;
 }
 
-static void push_position(struct hub *hub, struct queue_entry *e, uint32_t pos, bool staffed)
+/* Sends s its position when it, the estimate, whether anyone could take it,
+ * its route or whether anyone speaks its language changed. */
+static void push_position(struct hub *hub, struct queue_entry *e, uint32_t pos)
 {
     struct session *s = (struct session *)((char *)e - offsetof(struct session, qe));
+    if (!s->young)
+        return;
+    bool lang_staffed, staffed = chat_route_staffed(hub, s, &lang_staffed);
     uint32_t eta = staffed ? waiting_eta(hub, pos, hub_now_ms()) : 0;
-    if (!s->young || (pos == s->sent_pos && eta == s->sent_eta && staffed != s->sent_unstaffed))
+    if (pos == s->sent_pos && eta == s->sent_eta && staffed != s->sent_unstaffed &&
+        (s->route.kind == ORG_ROUTE_POOL) == s->sent_pool &&
+        lang_staffed != s->sent_lang_unstaffed)
         return;
     s->sent_pos = pos;
     s->sent_eta = eta;
@@ -90,6 +98,7 @@ static void push_position(struct hub *hub, struct queue_entry *e, uint32_t pos, 
     lotse_jw_int(w, "eta", eta);
     if (!staffed)
         lotse_jw_bool(w, "staffed", false);
+    chat_route_write(hub, w, s, lang_staffed);
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     if (len >= 0)
@@ -126,7 +135,7 @@ static void push_topic(struct hub *hub, int t, uint32_t reach)
             }
             pos += passed[i];
         }
-        push_position(hub, e, pos, reach != 0);
+        push_position(hub, e, pos);
     }
 }
 

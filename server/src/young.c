@@ -9,6 +9,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "chat_route.h"
 #include "conn.h"
 #include "counsellor.h"
 #include "hold.h"
@@ -211,8 +212,8 @@ static bool hello_admitted(struct conn *c, const struct lotse_json_msg *m, time_
 }
 
 /* Sends "welcome" with the resume secret, which then leaves memory. */
-static void send_welcome(struct conn *c, const struct session *s, const uint8_t *resume,
-                         uint32_t pos, bool staffed)
+static void send_welcome(struct conn *c, struct session *s, const uint8_t *resume, uint32_t pos,
+                         bool staffed, bool lang_staffed)
 {
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
@@ -224,14 +225,16 @@ static void send_welcome(struct conn *c, const struct session *s, const uint8_t 
     lotse_jw_int(w, "grace", c->hub->cfg->resume_grace);
     if (!staffed)
         lotse_jw_bool(w, "staffed", false);
+    chat_route_write(c->hub, w, s, lang_staffed);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
 }
 
-/* Puts the new session s of c's hello into the queue and sends welcome. */
+/* Puts the new session s of c's hello, routed by lang and region (then
+ * forgotten), into the queue and sends welcome. */
 static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk[LOTSE_PK_BYTES],
-                      time_t now_wall)
+                      time_t now_wall, int lang, const char *region)
 {
     struct hub *hub = c->hub;
     uint8_t resume[LOTSE_SECRET_BYTES];
@@ -240,6 +243,7 @@ static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk
     memcpy(s->young_pk, pk, LOTSE_PK_BYTES);
     int64_t now = hub_now_ms();
     s->topic = t;
+    chat_route_begin(hub, s, lang, region);
     s->state = SESSION_WAITING;
     s->young = c;
     s->enqueued_ms = now;
@@ -253,15 +257,17 @@ static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk
     hub->stats.sessions_started++;
     session_row_started(hub, s); /* a crash must not lose it (SECURITY.md) */
 
-    bool staffed;
+    bool staffed, lang_staffed;
     uint32_t pos = waiting_arrival_pos(hub, t, &staffed);
+    staffed = chat_route_staffed(hub, s, &lang_staffed);
     s->sent_pos = pos;
     s->sent_eta = staffed ? waiting_eta(hub, pos, now) : 0;
     s->sent_unstaffed = !staffed;
-    send_welcome(c, s, resume, pos, staffed);
+    send_welcome(c, s, resume, pos, staffed, lang_staffed);
     sodium_memzero(resume, sizeof(resume));
 
-    log_debug("young person queued: topic %s, position %u", hub->cfg->topics[t], pos);
+    log_debug("young person queued: topic %s, position %u, route %s", hub->cfg->topics[t], pos,
+              s->route.kind == ORG_ROUTE_ORG ? "org" : "pool");
     waiting_changed(hub);
 }
 
@@ -269,21 +275,24 @@ void young_hello(struct conn *c, const struct lotse_json_msg *m)
 {
     struct hub *hub = c->hub;
     uint8_t pk[LOTSE_PK_BYTES], same[32];
-    int t, has_same = 0;
-    if (hello_fields(c, m, &t, pk) != 0 || (has_same = hello_same(c, m, same)) < 0)
+    char region[ORG_REGION_LEN + 1]; /* used for routing, then wiped */
+    int t, has_same = 0, lang;
+    if (hello_fields(c, m, &t, pk) != 0 || (has_same = hello_same(c, m, same)) < 0 ||
+        chat_route_fields(c, m, region, &lang) != 0)
         return;
     time_t now_wall = time(NULL);
     struct session *s = NULL;
     if (hello_admitted(c, m, now_wall) && !(s = session_create(hub->sessions)))
         conn_send_error(c, "busy", "out of memory", "hello", NULL, NULL, false);
     if (s) {
-        queue_new(c, s, t, pk, now_wall);
+        queue_new(c, s, t, pk, now_wall, lang, region);
         if (has_same)
             young_same_ask(c, s, same); /* holds it back from the offers below */
         if (hub->cfg->assign_mode == ASSIGN_OFFER)
             counsellor_offer_round(hub);
     }
     sodium_memzero(same, sizeof(same));
+    sodium_memzero(region, sizeof(region));
 }
 
 /* The session's new young key (after a transfer or a reload) is in place: hand
@@ -441,12 +450,12 @@ static void resume_take_over(struct hub *hub, struct session *s, struct conn *c)
 }
 
 /* "resumed", then "transferred" or the counsellor's keys when they apply. */
-static void send_resumed(struct hub *hub, struct conn *c, const struct session *s)
+static void send_resumed(struct hub *hub, struct conn *c, struct session *s)
 {
     uint32_t pos = s->qe.queued ? s->sent_pos : 0;
-    bool staffed = true;
+    bool staffed = true, lang_staffed = true;
     if (s->qe.queued)
-        (void)waiting_arrival_pos(hub, s->topic, &staffed);
+        staffed = chat_route_staffed(hub, s, &lang_staffed);
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
@@ -459,6 +468,8 @@ static void send_resumed(struct hub *hub, struct conn *c, const struct session *
     lotse_jw_int(w, "eta", s->qe.queued && staffed ? waiting_eta(hub, pos, hub_now_ms()) : 0);
     if (!staffed)
         lotse_jw_bool(w, "staffed", false);
+    if (s->qe.queued)
+        chat_route_write(hub, w, s, lang_staffed);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)

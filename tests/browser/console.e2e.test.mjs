@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { LAPTOP, certifiedCounsellor, launch, lotsectl, newContext, shotsDir, youngWaiting } from './kit.mjs';
+import {
+    LAPTOP, certifiedCounsellor, counsellorSays, launch, lotsectl, newContext, shotsDir, takeNext,
+    youngSays, youngWaiting
+} from './kit.mjs';
 
 let SHOTS;
 const CLEO = 'cleo';
@@ -46,27 +49,6 @@ async function young(topic) {
     return { context, page: await youngWaiting(context, topic) };
 }
 
-/** The counsellor takes the next chat; returns its panel and the young person's page once both can write. */
-async function take(c, y) {
-    const before = await c.locator('#panels [role="tabpanel"]').count();
-    await c.click('#take');
-    const panel = c.locator('#panels [role="tabpanel"]').nth(before);
-    await panel.waitFor();
-    const sid = await panel.getAttribute('data-sid');
-    await y.locator('#text:enabled').waitFor();
-    return c.locator(`#panel-${sid}`);
-}
-
-async function youngSays(y, text) {
-    await y.fill('#text', text);
-    await y.press('#text', 'Enter');
-}
-
-async function counsellorSays(panel, text) {
-    await panel.locator('textarea').fill(text);
-    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
-}
-
 /** The texts of a list's messages (not the system lines), top to bottom. */
 async function order(scope) {
     return scope.locator('.msg:not(.system) .body').allTextContents();
@@ -86,7 +68,7 @@ test('four chats at 1280 × 800: labels tell them apart, times, typing both ways
         const y = await young(topic);
         youngs.push(y);
         if (youngs.length === 1) await c.locator('#notify-last', { hasText: 'Zuletzt gemeldet' }).waitFor();
-        panels.push(await take(c, y.page));
+        panels.push(await takeNext(c, y.page));
     }
     // at capacity: "Nächsten Chat übernehmen" is off and says why
     assert.equal(await c.locator('#take').isDisabled(), true);
@@ -157,7 +139,7 @@ test('four chats at 1280 × 800: labels tell them apart, times, typing both ways
 test('"Chat beenden" asks first; the closing message reaches the young person before the end; take comes back', async () => {
     const { context: cctx, page: c } = await counsellor(1);
     const y = await young('family');
-    const panel = await take(c, y.page);
+    const panel = await takeNext(c, y.page);
     assert.equal(await c.locator('#take').isDisabled(), true, 'one chat of one: take is off');
 
     await panel.locator('button', { hasText: 'Chat beenden' }).click();
@@ -185,7 +167,7 @@ test('"Chat beenden" asks first; the closing message reaches the young person be
 test('after a reconnect both sides read the same order: by sender time (Y1 Y2 C1 C2)', async () => {
     const { context: cctx, page: c } = await counsellor(1);
     const y = await young('school');
-    const panel = await take(c, y.page);
+    const panel = await takeNext(c, y.page);
 
     await y.context.setOffline(true);
     await y.page.locator('#conn-banner', { hasText: 'Verbindung unterbrochen' }).waitFor();

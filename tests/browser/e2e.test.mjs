@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium } from 'playwright-core';
+import { youngSays, counsellorSays } from './kit.mjs';
 
 const env = (name) => {
     const v = process.env[name];
@@ -546,16 +547,6 @@ async function chatting(c, yctx) {
     await y.locator('#text:enabled').waitFor();
     assert.equal(await y.evaluate(() => sessionStorage.getItem('lotse.sid')), sid);
     return { y, panel: c.locator(`#panel-${sid}`) };
-}
-
-async function youngSays(y, text) {
-    await y.fill('#text', text);
-    await y.press('#text', 'Enter');
-}
-
-async function counsellorSays(panel, text) {
-    await panel.locator('textarea').fill(text);
-    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
 }
 
 /** Waits until exactly one message with this text is shown (and stays one). */

@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { LAPTOP, PHONE, certifiedCounsellor as consoleIn, env, launch, newContext as contextOf, psql, shotsDir,
-    youngWaiting } from './kit.mjs';
+import {
+    LAPTOP, PHONE, certifiedCounsellor as consoleIn, counsellorSays, env, launch, newContext as contextOf,
+    psql, shotsDir, takeNext, youngSays, youngWaiting
+} from './kit.mjs';
 
 const URL = env('LOTSE_URL');
 let SHOTS;
@@ -47,24 +49,16 @@ async function certifiedCounsellor() {
 /** A young person (phone) in a running chat with the console c; returns {y, panel}. */
 async function chatting(c, yctx, topic) {
     const y = await youngWaiting(yctx, topic);
-    const before = await c.locator('#panels [role="tabpanel"]').count();
-    await c.click('#take');
-    const tab = c.locator('#panels [role="tabpanel"]').nth(before);
-    await tab.waitFor();
-    const sid = await tab.getAttribute('data-sid');
-    await y.locator('#text:enabled').waitFor();
-    return { y, panel: c.locator(`#panel-${sid}`) };
+    return { y, panel: await takeNext(c, y) };
 }
 
-async function youngSays(y, text) {
-    await y.fill('#text', text);
-    await y.press('#text', 'Enter');
+async function youngSaysDelivered(y, text) {
+    await youngSays(y, text);
     await y.locator('.msg.mine', { hasText: text }).locator('.state.delivered').waitFor();
 }
 
-async function counsellorSays(panel, y, text) {
-    await panel.locator('textarea').fill(text);
-    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
+async function counsellorSaysTo(panel, y, text) {
+    await counsellorSays(panel, text);
     await y.locator('.msg.theirs', { hasText: text }).waitFor();
 }
 
@@ -83,10 +77,10 @@ test('the counsellor ends: the conversation stays, the hint says nothing is save
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext(PHONE);
     const { y, panel } = await chatting(c, yctx, 'school');
-    await youngSays(y, 'Hallo, ich brauche Hilfe');
-    await counsellorSays(panel, y, 'Ich bin da. Erzähl.');
-    await youngSays(y, 'Danke, das hat geholfen');
-    await counsellorSays(panel, y, 'Gern. Schreib jederzeit wieder.');
+    await youngSaysDelivered(y, 'Hallo, ich brauche Hilfe');
+    await counsellorSaysTo(panel, y, 'Ich bin da. Erzähl.');
+    await youngSaysDelivered(y, 'Danke, das hat geholfen');
+    await counsellorSaysTo(panel, y, 'Gern. Schreib jederzeit wieder.');
     const during = await shown(y);
     await counsellorEnds(panel);
     await y.locator('#view-over, #chat-ended').first().waitFor();
@@ -127,10 +121,10 @@ test('a reload keeps the conversation in order; quick exit and the end clear wha
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext(PHONE);
     const { y, panel } = await chatting(c, yctx, 'family');
-    await youngSays(y, 'Erste Nachricht');
-    await counsellorSays(panel, y, 'Erste Antwort');
-    await youngSays(y, 'Zweite Nachricht mit <b>Zeichen</b> & "Anführung"');
-    await counsellorSays(panel, y, 'Zweite Antwort');
+    await youngSaysDelivered(y, 'Erste Nachricht');
+    await counsellorSaysTo(panel, y, 'Erste Antwort');
+    await youngSaysDelivered(y, 'Zweite Nachricht mit <b>Zeichen</b> & "Anführung"');
+    await counsellorSaysTo(panel, y, 'Zweite Antwort');
     const before = await shown(y);
     assert.ok(before.length >= 5, JSON.stringify(before));
     // what the tab keeps: exactly the lines shown, plaintext only in this tab
@@ -145,8 +139,8 @@ test('a reload keeps the conversation in order; quick exit and the end clear wha
     assert.equal(after.length, before.length + 1); // + "Der Chat geht weiter."
     await y.screenshot({ path: join(SHOTS, 'young-reload-kept-360.png'), fullPage: true });
     // the chat goes on, and a second reload keeps the new lines too
-    await youngSays(y, 'Nach dem Neuladen');
-    await counsellorSays(panel, y, 'Antwort danach');
+    await youngSaysDelivered(y, 'Nach dem Neuladen');
+    await counsellorSaysTo(panel, y, 'Antwort danach');
     await y.reload();
     await y.locator('#text:enabled').waitFor();
     const again = await shown(y);
@@ -171,7 +165,7 @@ test('a reload keeps the conversation in order; quick exit and the end clear wha
 
     // a second chat, ended by the counsellor: the end clears what the tab kept
     const second = await chatting(c, yctx, 'friends');
-    await youngSays(second.y, 'Noch eine Frage');
+    await youngSaysDelivered(second.y, 'Noch eine Frage');
     assert.ok(await second.y.evaluate(() => sessionStorage.getItem('lotse.conversation')));
     await counsellorEnds(second.panel);
     await second.y.locator('#chat-ended').waitFor();
@@ -189,8 +183,8 @@ test('the young person ends: the conversation stays with the question; leaving s
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext(PHONE);
     const { y, panel } = await chatting(c, yctx, 'other');
-    await youngSays(y, 'Ich glaube, das reicht für heute');
-    await counsellorSays(panel, y, 'Alles Gute!');
+    await youngSaysDelivered(y, 'Ich glaube, das reicht für heute');
+    await counsellorSaysTo(panel, y, 'Alles Gute!');
     const count = () => thisHour('feedback_yes', 'other');
     const was = count();
     await y.click('#end-chat');

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 
-import { LAPTOP, PHONE, certifiedCounsellor, env, launch, newContext, shotsDir, youngWaiting } from './kit.mjs';
+import {
+    LAPTOP, PHONE, certifiedCounsellor, env, launch, newContext, shotsDir, takeNext, youngWaiting
+} from './kit.mjs';
 
 let SHOTS;
 let browser;
@@ -37,14 +39,6 @@ async function young(topic) {
     return { context, page: await youngWaiting(context, topic) };
 }
 
-/** The counsellor takes the next chat; resolves when the young person can write. */
-async function take(c, y) {
-    const before = await c.locator('#panels [role="tabpanel"]').count();
-    await c.click('#take');
-    await c.locator('#panels [role="tabpanel"]').nth(before).waitFor();
-    await y.locator('#text:enabled').waitFor();
-}
-
 async function say(from, to, text) {
     await from.fill('#text', text);
     await from.press('#text', 'Enter');
@@ -55,9 +49,9 @@ test('logout with two chats: warned first, both back in the queue, the young rea
     const anna = await counsellor(env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD'), 2);
     const c = anna.page;
     const y1 = await young('family');
-    await take(c, y1.page);
+    await takeNext(c, y1.page);
     const y2 = await young('family');
-    await take(c, y2.page);
+    await takeNext(c, y2.page);
     const panel1 = c.locator('#panels [role="tabpanel"]').first();
     await say(y1.page, panel1, 'Bist du noch da?');
 
@@ -96,7 +90,7 @@ test('logout with two chats: warned first, both back in the queue, the young rea
     // a colleague takes the chat that waited longest first, re-keyed; it goes on
     const ben = await counsellor(env('LOTSE_COUNSELLOR2'), env('LOTSE_COUNSELLOR2_PASSWORD'), 2);
     await ben.page.locator('#queue-total').filter({ hasText: '2 warten' }).waitFor();
-    await take(ben.page, y1.page);
+    await takeNext(ben.page, y1.page);
     assert.equal(await y2.page.locator('#text').isDisabled(), true, 'y2 came later: still waiting');
     await y1.page.locator('.msg.system', { hasText: 'Jetzt schreibst du mit Ben' }).waitFor();
     const bp = ben.page.locator('#panels [role="tabpanel"]').first();
@@ -105,7 +99,7 @@ test('logout with two chats: warned first, both back in the queue, the young rea
     await bp.locator('button[type="submit"]').click();
     await y1.page.locator('.msg.theirs', { hasText: 'Ich bin da.' }).waitFor();
     await y1.page.screenshot({ path: join(SHOTS, 'handback-colleague-360.png') });
-    await take(ben.page, y2.page);
+    await takeNext(ben.page, y2.page);
     await say(y2.page, ben.page.locator('#panels [role="tabpanel"]').nth(1), 'Und ich?');
 
     for (const y of [y1.page, y2.page]) {
@@ -119,7 +113,7 @@ test('logout with two chats: warned first, both back in the queue, the young rea
 test('a counsellor whose tab is gone: "verbindet sich neu" within the grace, then handed back to the queue', async () => {
     const anna = await counsellor(env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD'));
     const y = await young('school');
-    await take(anna.page, y.page);
+    await takeNext(anna.page, y.page);
     await say(y.page, anna.page.locator('#panels [role="tabpanel"]').first(), 'Hallo');
     await anna.context.close(); // a dropped connection: the protocol has no "tab closed"
     await y.page.locator('#chat-notice', { hasText: 'verbindet sich gerade neu' }).waitFor();

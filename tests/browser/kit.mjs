@@ -84,3 +84,27 @@ export async function youngWaiting(context, topic) {
     await page.locator('#view-queue').waitFor();
     return page;
 }
+
+/** The console c takes the next chat; resolves to that chat's panel once the
+ * young person's page y can write. */
+export async function takeNext(c, y) {
+    const before = await c.locator('#panels [role="tabpanel"]').count();
+    await c.click('#take');
+    const tab = c.locator('#panels [role="tabpanel"]').nth(before);
+    await tab.waitFor();
+    const sid = await tab.getAttribute('data-sid');
+    await y.locator('#text:enabled').waitFor();
+    return c.locator(`#panel-${sid}`);
+}
+
+/** The young person's page y sends text. */
+export async function youngSays(y, text) {
+    await y.fill('#text', text);
+    await y.press('#text', 'Enter');
+}
+
+/** The counsellor sends text from a chat's panel. */
+export async function counsellorSays(panel, text) {
+    await panel.locator('textarea').fill(text);
+    await panel.locator('button[type="submit"]', { hasText: 'Senden' }).click();
+}

@@ -194,14 +194,20 @@ static void test_ctl_stats_per_organisation_csv_and_json(void **state)
     harness_pass(h);
 }
 
-/* GET /stats with the token of who, and optional query; the body into out. */
+/* GET /stats with token and path; the body into out; the status. */
+static int get_with(struct harness *h, const char *token, const char *path, char *out, size_t cap)
+{
+    int status = 0;
+    assert_int_equal(harness_http_get_auth(h, 0, path, token, &status, out, cap), 0);
+    return status;
+}
+
+/* GET /stats with the token of who (its first message after login). */
 static int get_stats(struct harness *h, struct client *who, const char *path, char *out, size_t cap)
 {
     char token[64];
     assert_int_equal(harness_stats_token(who, token, sizeof token), 0);
-    int status = 0;
-    assert_int_equal(harness_http_get_auth(h, 0, path, token, &status, out, cap), 0);
-    return status;
+    return get_with(h, token, path, out, cap);
 }
 
 static void test_stats_endpoint_is_scoped_by_role(void **state)
@@ -288,6 +294,9 @@ static void test_feed_counsellors_escalations_summary_are_scoped(void **state)
     assert_int_equal(harness_counsellor(h, "sup_nord", &sn), 0);
     assert_int_equal(harness_counsellor(h, "sup_sued", &ss), 0);
     assert_int_equal(harness_counsellor(h, "coord", &co), 0);
+    char tok_n[64], tok_c[64];
+    assert_int_equal(harness_stats_token(sn, tok_n, sizeof tok_n), 0);
+    assert_int_equal(harness_stats_token(co, tok_c, sizeof tok_c), 0);
     struct client *y1 = young(h, "family", "104"), *y2 = young(h, "family", "DE-BY"),
                   *y3 = young(h, "family", "DE-BY");
     /* the young person's region routes the chat (r/orgs: chat_route.c); the
@@ -379,14 +388,14 @@ static void test_feed_counsellors_escalations_summary_are_scoped(void **state)
 
     /* /stats: another organisation's slug is 403, the coordinator's is not */
     char *body = malloc(65536);
-    assert_int_equal(get_stats(h, sn, "/stats?org=sued", body, 65536), 403);
-    assert_int_equal(get_stats(h, sn, "/stats?org=nord", body, 65536), 200);
+    assert_int_equal(get_with(h, tok_n, "/stats?org=sued", body, 65536), 403);
+    assert_int_equal(get_with(h, tok_n, "/stats?org=nord", body, 65536), 200);
     snprintf(want, sizeof want, "\"org\":%ld,", org_id(h, "nord"));
     assert_non_null(strstr(body, want));
-    assert_int_equal(get_stats(h, co, "/stats?org=sued", body, 65536), 200);
+    assert_int_equal(get_with(h, tok_c, "/stats?org=sued", body, 65536), 200);
     snprintf(want, sizeof want, "\"org\":%ld,", org_id(h, "sued"));
     assert_non_null(strstr(body, want));
-    assert_int_equal(get_stats(h, co, "/stats?org=west", body, 65536), 404);
+    assert_int_equal(get_with(h, tok_c, "/stats?org=west", body, 65536), 404);
     free(body);
 
     client_free(kn);

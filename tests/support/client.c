@@ -268,6 +268,22 @@ static struct client_session *session_new(struct client *c, const char *sid_hex)
     return NULL;
 }
 
+/* The route of a welcome or queue (PROTOCOL.md §5.3) into c. */
+static void take_route(struct client *c, const struct lotse_json_msg *m)
+{
+    copy_str(m, "route", c->route, sizeof c->route);
+    c->route_orgs[0] = '\0';
+    const struct lotse_json_field *f = lotse_json_get(m, "orgs");
+    for (size_t i = 0; f && f->type == LOTSE_JSON_ARRAY && i < f->count; i++) {
+        size_t used = strlen(c->route_orgs);
+        snprintf(c->route_orgs + used, sizeof c->route_orgs - used, "%s%s", i ? "|" : "",
+                 f->items[i]);
+    }
+    bool lang_staffed = true;
+    lotse_json_get_bool(m, "lang_staffed", &lang_staffed);
+    c->lang_unstaffed = !lang_staffed;
+}
+
 static void inbox_push(struct client *c, const char *text)
 {
     if (c->inbox_len == CLIENT_INBOX) {
@@ -372,6 +388,7 @@ static bool note_control(struct client *c, const char *text)
         bool staffed = true;
         lotse_json_get_bool(m, "staffed", &staffed);
         c->unstaffed = !staffed;
+        take_route(c, m);
         c->queue_updates++;
     } else if (!strcmp(t, "queue_summary")) {
         c->summaries++;
@@ -761,6 +778,8 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
             lotse_jw_str(&w, "same", c->hello_same);
         if (c->hello_region[0])
             lotse_jw_str(&w, "region", c->hello_region);
+        if (c->hello_lang[0])
+            lotse_jw_str(&w, "lang", c->hello_lang);
         if ((rc = send_jw(c, &w)) < 0)
             break;
         static const char *const types[] = {"welcome", "closed", "challenge"};
@@ -801,6 +820,7 @@ int client_young_hello_pow(struct client *c, const char *topic, const uint8_t no
             bool staffed = true;
             lotse_json_get_bool(m, "staffed", &staffed);
             c->unstaffed = !staffed;
+            take_route(c, m);
         }
     }
     if (rc != -EAGAIN) {

@@ -137,7 +137,8 @@ struct client {
     bool auto_rekey;                /* answer `transferred` with `rekey` (default true) */
     bool auto_pow;                  /* solve `challenge` and send hello again (default true) */
     char hello_same[48]; /* when set: hello's "same" (a mail thread's lookup id, base64url) */
-    char hello_region[8]; /* when set: hello's "region" (routing, issue 15) */
+    char hello_region[8]; /* when set: hello's "region" (sent as it is, for bad values too) */
+    char hello_lang[8];   /* when set: hello's "lang" */
     bool auto_resend;               /* resend unacknowledged frames on `peer` back (default true) */
     int resend_after_ms;            /* resend unacknowledged frames after this (0: off, the default) */
     int stall_after_ms;             /* tell the person after this without progress (CLIENT_STALL_MS) */
@@ -167,6 +168,11 @@ struct client {
     uint8_t resume[32];
     int64_t pos, eta, grace;
     bool unstaffed; /* the last welcome or queue said "staffed": false */
+    /* the route the last welcome or queue told (PROTOCOL.md §5.3): "org" or
+     * "pool", the names of "orgs" joined by '|', "lang_staffed": false */
+    char route[8];
+    char route_orgs[1024];
+    bool lang_unstaffed;
     uint64_t queue_updates;         /* `queue` messages seen */
     char next_open[64];             /* from `closed` */
     char hours[256];
