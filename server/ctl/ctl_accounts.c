@@ -179,8 +179,9 @@ static int check_new_account(const char *handle, const char *role, const char *n
         ctl_error("bad handle '%s': a-z 0-9 and . _ - (not first), at most 64", handle);
         return CTL_USAGE;
     }
-    if (strcmp(role, "counsellor") != 0 && strcmp(role, "supervisor") != 0) {
-        ctl_error("--role must be counsellor or supervisor");
+    if (strcmp(role, "counsellor") != 0 && strcmp(role, "supervisor") != 0 &&
+        strcmp(role, "coordinator") != 0) {
+        ctl_error("--role must be counsellor, supervisor or coordinator");
         return CTL_USAGE;
     }
     if (!*name || strlen(name) > NAME_MAX_BYTES || !lotse_utf8_valid(name, strlen(name))) {
@@ -191,8 +192,8 @@ static int check_new_account(const char *handle, const char *role, const char *n
 }
 
 static const char account_add_help[] =
-    "usage: lotsectl account-add --handle H --role counsellor|supervisor [--name NAME]\n"
-    "         [--topics a,b,c] [--capacity N] [--org SLUG] [--languages de,tr]\n"
+    "usage: lotsectl account-add --handle H --role counsellor|supervisor|coordinator\n"
+    "         [--name NAME] [--topics a,b,c] [--capacity N] [--org SLUG] [--languages de,tr]\n"
     "         [--password-stdin]\n"
     "         [--pwhash-cost interactive|moderate|min [--insecure-for-tests]]\n"
     "Adds an account. The password is the first line of stdin with --password-stdin;\n"

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "ctl_report.h"
 #include "store.h"
 
 #define DAYS_MAX            3650
@@ -43,7 +44,28 @@ static const char stats_help[] =
     "  --refresh     first recompute the aggregates of the last two days (needs write\n"
     "                access; for when lotsed is not running)\n"
     "  --timezone    days and hours in this zone (default: timezone of --config FILE,\n"
-    "                else Europe/Berlin)\n";
+    "                else Europe/Berlin)\n"
+    "\n"
+    "usage: lotsectl stats [--org SLUG] [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+    "                      [--format csv|json] [--refresh] [--timezone TZ] [--config FILE]\n"
+    "The report per organisation (for funders), from --from to --to inclusive (default:\n"
+    "the 7 days up to today), of the organisation SLUG or of every organisation.\n"
+    "CSV (default) columns:\n"
+    "  org day topic sessions abandoned escalated wait_p50 wait_p90 mean_duration\n"
+    "  mail_opened mail_answered_within_target feedback_yes feedback_some feedback_no\n"
+    "  org:      the organisation's slug; empty: no organisation (a chat routed to the\n"
+    "            pool that nobody took, a thread nobody's); * the whole network\n"
+    "  day:      YYYY-MM-DD, or 'total' for the whole period (then topic is '*')\n"
+    "  sessions: chats started; abandoned: not taken by anyone; escalated: to a supervisor\n"
+    "  wait_p50, wait_p90: seconds until taken (session-weighted mean of the hours')\n"
+    "  mean_duration: seconds from taken to end\n"
+    "  mail_opened: threads started; mail_answered_within_target: first answers within\n"
+    "            mail_target_hours; feedback_*: answers to \"Hat dir das Gespräch geholfen?\"\n"
+    "A chat counts for the organisation whose counsellor took it, else the first it was\n"
+    "routed to; a thread for the organisation it was routed to. Rows per day and topic,\n"
+    "then one total per organisation; without --org also the network's (org *).\n"
+    "--format json: {from, to, timezone, org, days: [...], totals: [...], network: [...]}\n"
+    "with the same names (org and name null for no organisation).\n";
 
 /* Prints the rows of store_sql_stats_hourly, hours in time zone tz. */
 static void print_hourly(const PGresult *res, const char *tz)
@@ -82,17 +104,27 @@ static void print_daily(const PGresult *res)
 
 int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
 {
-    long days = 7;
+    long days = -1;
     bool hourly = false, refresh = false;
     const char *tz = NULL, *config_path = NULL;
+    struct ctl_report rq = {0};
     const struct ctl_opt opts[] = {
         CTL_LONG("days", 'd', &days, 1, DAYS_MAX), CTL_FLAG("hourly", 'H', &hourly),
         CTL_FLAG("refresh", 'r', &refresh),        CTL_TEXT("timezone", 't', &tz),
-        CTL_TEXT("config", 'c', &config_path),     {0},
+        CTL_TEXT("config", 'c', &config_path),     CTL_TEXT("org", 'o', &rq.org),
+        CTL_TEXT("from", 'f', &rq.from),           CTL_TEXT("to", 'T', &rq.to),
+        CTL_TEXT("format", 'F', &rq.format),       {0},
     };
     int rc;
     if (!ctl_options(argc, argv, opts, stats_help, NO_ARGUMENTS, &rc))
         return rc;
+    bool report = rq.org || rq.from || rq.to || rq.format;
+    if (report && (hourly || days > 0)) {
+        ctl_error("stats: --org/--from/--to/--format go without --days and --hourly");
+        return CTL_USAGE;
+    }
+    if (days < 0)
+        days = 7;
     static struct config cfg;
     rc = load_config(config_path, &cfg);
     if (rc != CTL_OK)
@@ -115,9 +147,14 @@ int ctl_cmd_stats(const char *conninfo, int argc, char **argv)
             goto out;
         PQclear(res);
     }
+    if (report) {
+        rq.tz = tz;
+        rc = ctl_report(db, &rq);
+        goto out;
+    }
     /* The zone is checked by PostgreSQL itself (an unknown one is an error). */
-    const char *v[2] = {d, tz};
-    res = ctl_db_query(db, hourly ? store_sql_stats_hourly : store_sql_stats_daily, hourly ? 1 : 2,
+    const char *v[3] = {d, tz, "-1"};
+    res = ctl_db_query(db, hourly ? store_sql_stats_hourly : store_sql_stats_daily, hourly ? 1 : 3,
                        v, NULL, NULL, PGRES_TUPLES_OK, NULL);
     if (!res)
         goto out;

@@ -115,6 +115,8 @@ struct conn {
     struct mail_conn *mail;        /* ROLE_MAIL, or a mail request in progress */
     void (*mail_closed)(struct conn *c); /* set with mail (mail_thread.c), called at close */
     struct feedback_wait *feedback;      /* ROLE_ENDED */
+    bool coordinator;  /* a ROLE_SUPERVISOR who sees every organisation */
+    bool summary_sent; /* summary.c: this round's queue_summary is sent */
 };
 
 /* Starts the connection layer's timers: its hook on the tick (keepalive every

@@ -54,7 +54,10 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "login_ok");
-    lotse_jw_str(w, "role", a->role == STORE_ROLE_SUPERVISOR ? "supervisor" : "counsellor");
+    lotse_jw_str(w, "role",
+                 a->role == STORE_ROLE_COORDINATOR  ? "coordinator"
+                 : a->role == STORE_ROLE_SUPERVISOR ? "supervisor"
+                                                    : "counsellor");
     lotse_jw_int(w, "id", a->id);
     lotse_jw_str(w, "name", a->display_name);
     lotse_jw_arr_begin(w, "topics");
@@ -127,12 +130,14 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     /* out of the handshake timeout's list even if no record can be made */
     conn_set_role(c, ROLE_NONE, NULL);
     c->staff_org_id = a->org_id;
-    if (a->role == STORE_ROLE_SUPERVISOR) {
+    c->coordinator = a->role == STORE_ROLE_COORDINATOR;
+    if (a->role == STORE_ROLE_SUPERVISOR || c->coordinator) {
         conn_set_role(c, ROLE_SUPERVISOR, &supervisor_ops);
         send_login_ok(c, a, token, NULL);
         sodium_memzero(token, sizeof(token));
         staff_add(hub, c);
-        log_info("supervisor %lld logged in", (long long)a->id);
+        log_info("%s %lld logged in", c->coordinator ? "coordinator" : "supervisor",
+                 (long long)a->id);
         return 0;
     }
     struct counsellor *k = mem_calloc(1, sizeof(*k));

@@ -30,6 +30,7 @@
 #include "mail_board.h"
 #include "lotse/json.h"
 #include "mem.h"
+#include "scope.h"
 #include "session.h"
 #include "store.h"
 #include "summary.h"
@@ -51,6 +52,7 @@ static void day_check(struct feed *f, time_t now)
     f->started_base = f->hub->stats.sessions_started;
     f->ended_today = f->abandoned_today = 0;
     f->started_offset = f->ended_offset = f->abandoned_offset = 0;
+    f->today_count = 0;
     /* After a midnight this process saw, every session of the day is its own. */
     if (!first)
         f->load = LOAD_DONE;
@@ -62,7 +64,7 @@ static void load_done(void *arg, int status, const struct pg_result *res)
     struct feed *f = hub->feed;
     if (!f || f->load != LOAD_PENDING)
         return;
-    if (status != 0 || store_result_rows(res) != 1) {
+    if (status != 0) {
         f->load = LOAD_NONE;
         f->load_retry_ms = hub_now_ms() + FEED_LOAD_RETRY_MS;
         return;
@@ -72,8 +74,14 @@ static void load_done(void *arg, int status, const struct pg_result *res)
         return;
     /* Our own rows queued before the query are in the counts (the store sends
      * in order); take them out so they are not counted twice. */
-    int64_t started = store_result_int(res, 0, 0), ended = store_result_int(res, 0, 1),
-            abandoned = store_result_int(res, 0, 2);
+    int64_t started = 0, ended = 0, abandoned = 0;
+    for (int r = 0; r < store_result_rows(res); r++) {
+        started += store_result_int(res, r, 1);
+        ended += store_result_int(res, r, 2);
+        abandoned += store_result_int(res, r, 3);
+        feed_today_loaded(f, (int)store_result_int(res, r, 0), store_result_int(res, r, 1),
+                          store_result_int(res, r, 2), store_result_int(res, r, 3));
+    }
     f->ended_offset = ended - (int64_t)f->snap_ended;
     f->abandoned_offset = abandoned - (int64_t)f->snap_abandoned;
     /* Each session's row is written at its start (also while it runs). */
@@ -101,6 +109,7 @@ static void maybe_load(struct feed *f, int64_t now)
     f->snap_started = f->hub->stats.sessions_started - f->started_base;
     f->snap_ended = f->ended_today;
     f->snap_abandoned = f->abandoned_today;
+    feed_today_snap(f);
     f->load_day_key = f->day_key;
     f->load = LOAD_PENDING;
     if (store_today_counts(f->hub->store, f->midnight, load_done, f->hub) != 0) {
@@ -139,21 +148,22 @@ void feed_write_chats(const struct feed_counsellors *k, struct lotse_jw *w)
     lotse_jw_int(w, "handing_over", k->handing_over);
 }
 
-/* Someone waits in a topic that no available counsellor with room serves. */
-static bool nobody_for_waiting(const struct hub *hub)
+/* Someone waits (in q) in a topic that no available counsellor of sc with
+ * room serves. */
+static bool nobody_for_waiting(const struct hub *hub, struct scope sc, const struct scope_queue *q)
 {
     uint32_t served = 0;
     for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
-        if (k->conn && k->available && k->active < k->capacity)
+        if (k->conn && k->available && k->active < k->capacity && scope_counsellor(sc, k))
             served |= k->topic_mask;
     for (int t = 0; t < hub->cfg->topic_count; t++)
-        if (queue_topic_len(&hub->queue, t) && !(served & (1u << t)))
+        if (q->topic_waiting[t] && !(served & (1u << t)))
             return true;
     return false;
 }
 
 /* Per topic: its priority, who waits and the longest wait. */
-static void write_topics(const struct hub *hub, int64_t now, struct lotse_jw *w)
+static void write_topics(const struct hub *hub, const struct scope_queue *q, struct lotse_jw *w)
 {
     const struct config *cfg = hub->cfg;
     lotse_jw_arr_begin(w, "topics");
@@ -161,14 +171,15 @@ static void write_topics(const struct hub *hub, int64_t now, struct lotse_jw *w)
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_str(w, "topic", cfg->topics[t]);
         lotse_jw_int(w, "priority", cfg->topic_priority[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&hub->queue, t));
-        lotse_jw_int(w, "longest", summary_topic_longest(hub, t, now));
+        lotse_jw_int(w, "waiting", q->topic_waiting[t]);
+        lotse_jw_int(w, "longest", q->topic_longest[t]);
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
 }
 
-static void write_priorities(const struct hub *hub, int64_t now, struct lotse_jw *w)
+static void write_priorities(const struct hub *hub, const struct scope_queue *q,
+                             struct lotse_jw *w)
 {
     const struct config *cfg = hub->cfg;
     /* Per priority, highest first: what a counsellor with every topic meets. */
@@ -185,9 +196,9 @@ static void write_priorities(const struct hub *hub, int64_t now, struct lotse_jw
         for (int t = 0; t < cfg->topic_count; t++) {
             if (cfg->topic_priority[t] != p)
                 continue;
-            n += (int64_t)queue_topic_len(&hub->queue, t);
-            if (summary_topic_longest(hub, t, now) > l)
-                l = summary_topic_longest(hub, t, now);
+            n += q->topic_waiting[t];
+            if (q->topic_longest[t] > l)
+                l = q->topic_longest[t];
         }
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_int(w, "priority", p);
@@ -200,29 +211,34 @@ static void write_priorities(const struct hub *hub, int64_t now, struct lotse_jw
 }
 
 /* The wait percentiles of the last hour. */
-static void write_waits(const struct feed *f, struct lotse_jw *w)
+static void write_waits(const struct feed *f, struct scope sc, struct lotse_jw *w)
 {
     int32_t p50, p90;
-    if (feed_waits_percentiles(f, &p50, &p90)) {
+    size_t n;
+    if (feed_waits_percentiles(f, sc, &p50, &p90, &n)) {
         lotse_jw_int(w, "wait_p50", p50);
         lotse_jw_int(w, "wait_p90", p90);
     } else {
         lotse_jw_null(w, "wait_p50");
         lotse_jw_null(w, "wait_p90");
     }
-    lotse_jw_int(w, "wait_samples", (int64_t)f->sample_count);
+    lotse_jw_int(w, "wait_samples", (int64_t)n);
 }
 
 /* Counsellors, sessions running, and today's counts. */
-static void write_people(const struct feed *f, struct lotse_jw *w)
+static void write_people(struct feed *f, struct scope sc, struct lotse_jw *w)
 {
     const struct hub *hub = f->hub;
     struct feed_counsellors k;
-    feed_count_counsellors(hub, &k);
+    scope_count_counsellors(hub, sc, &k);
     lotse_jw_int(w, "counsellors_online", k.online);
     lotse_jw_int(w, "counsellors_available", k.available);
     lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
     feed_write_chats(&k, w);
+    if (!sc.all) {
+        feed_today_write(f, sc.org, w);
+        return;
+    }
     lotse_jw_obj_begin(w, "today");
     lotse_jw_int(w, "started",
                  (int64_t)(hub->stats.sessions_started - f->started_base) + f->started_offset);
@@ -231,13 +247,14 @@ static void write_people(const struct feed *f, struct lotse_jw *w)
     lotse_jw_obj_end(w);
 }
 
-static void write_alarms(struct hub *hub, int64_t longest, struct lotse_jw *w)
+static void write_alarms(struct hub *hub, struct scope sc, const struct scope_queue *q,
+                         struct lotse_jw *w)
 {
     const struct config *cfg = hub->cfg;
     lotse_jw_arr_begin(w, "alarms");
-    if (cfg->alarm_longest_wait > 0 && longest >= cfg->alarm_longest_wait)
+    if (cfg->alarm_longest_wait > 0 && q->longest >= cfg->alarm_longest_wait)
         lotse_jw_str(w, NULL, "longest_wait");
-    if (cfg->alarm_no_counsellor && nobody_for_waiting(hub))
+    if (cfg->alarm_no_counsellor && nobody_for_waiting(hub, sc, q))
         lotse_jw_str(w, NULL, "no_counsellor");
     struct store_stats st;
     store_get_stats(hub->store, &st);
@@ -246,28 +263,35 @@ static void write_alarms(struct hub *hub, int64_t longest, struct lotse_jw *w)
     lotse_jw_arr_end(w);
 }
 
-static void build(struct feed *f, int64_t now, struct lotse_jw *w)
+/* The feed of scope sc: the whole service's for a coordinator, an
+ * organisation's for its supervisors ("org": its id). */
+static void build(struct feed *f, struct scope sc, int64_t now, struct lotse_jw *w)
 {
     struct hub *hub = f->hub;
-    int64_t longest = summary_longest(hub, now);
+    struct scope_queue q;
+    scope_queue_count(hub, sc, -1, now, &q);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "feed");
-    lotse_jw_int(w, "waiting", (int64_t)hub->queue.len);
-    lotse_jw_int(w, "longest", longest);
-    write_topics(hub, now, w);
-    write_priorities(hub, now, w);
-    write_waits(f, w);
-    write_people(f, w);
-    feed_escalations_write(f, w);
-    mail_board_feed_write(hub, w);
-    write_alarms(hub, longest, w);
+    if (sc.all)
+        lotse_jw_null(w, "org");
+    else
+        lotse_jw_int(w, "org", sc.org);
+    lotse_jw_int(w, "waiting", q.waiting);
+    lotse_jw_int(w, "longest", q.longest);
+    write_topics(hub, &q, w);
+    write_priorities(hub, &q, w);
+    write_waits(f, sc, w);
+    write_people(f, sc, w);
+    feed_escalations_write(f, sc, w);
+    mail_board_feed_write(hub, sc, w);
+    write_alarms(hub, sc, &q, w);
     lotse_jw_obj_end(w);
 }
 
-static void push_feed(struct feed *f, int64_t now)
+static void push_feed(struct feed *f, struct feed_view *v, int64_t now)
 {
     struct lotse_jw *w = conn_jw();
-    build(f, now, w);
+    build(f, v->sc, now, w);
     int len = lotse_jw_finish(w);
     if (len < 0) {
         log_warn("feed: snapshot does not fit a message");
@@ -275,11 +299,10 @@ static void push_feed(struct feed *f, int64_t now)
     }
     uint8_t hash[16];
     crypto_generichash(hash, sizeof(hash), (const uint8_t *)w->buf, (size_t)len, NULL, 0);
-    if (!f->force && memcmp(hash, f->last_hash, sizeof(hash)) == 0)
+    if (!f->force && memcmp(hash, v->feed_hash, sizeof(hash)) == 0)
         return;
-    memcpy(f->last_hash, hash, sizeof(hash));
-    f->force = false;
-    feed_supervisors_send(f->hub, w->buf, (size_t)len);
+    memcpy(v->feed_hash, hash, sizeof(hash));
+    feed_supervisors_send(f->hub, v->sc, w->buf, (size_t)len);
 }
 
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
@@ -296,9 +319,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
     feed_waits_scan(f, now);
     feed_waits_expire(f, now);
     maybe_load(f, now);
-    if (feed_supervisors_sync(f) > 0) {
-        feed_counsellors_push(f, now); /* before push_feed, which clears f->force */
-        push_feed(f, now);
+    if (scope_ready(hub) && feed_supervisors_sync(f) > 0) {
+        for (int i = 0; i < f->view_count; i++) {
+            feed_counsellors_push(f, &f->views[i], now);
+            push_feed(f, &f->views[i], now);
+        }
+        if (f->coordinators)
+            feed_orgs_push(f, now);
+        f->force = false;
     }
 }
 
@@ -338,14 +366,20 @@ bool feed_session_ended(struct hub *hub, const struct session *s,
         return false;
     int64_t now = hub_now_ms();
     day_check(f, time(NULL));
+    int org = scope_session_org(s);
+    struct feed_today *t = feed_today_of(f, org, true);
     if (s->state == SESSION_WAITING && !s->picked_ms) { /* nobody took it */
         f->abandoned_today++;
-        feed_waits_observe(f, now, row->wait_seconds);
+        if (t)
+            t->abandoned++;
+        feed_waits_observe(f, now, row->wait_seconds, org);
     } else {
         f->ended_today++;
+        if (t)
+            t->ended++;
         /* taken after the last scan: no scan will see it now */
         if (s->picked_ms >= f->last_scan_ms)
-            feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
+            feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000, org);
     }
     return feed_escalations_close(f, s->sid);
 }

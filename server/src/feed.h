@@ -59,9 +59,15 @@ bool feed_session_ended(struct hub *hub, const struct session *s,
  * open) or -ENOSPC (too many open). */
 int feed_escalate(struct hub *hub, const struct session *s, const struct counsellor *k);
 
-/* Whether b64 (len bytes) is the stats token of a supervisor logged in now.
- * Compared as BLAKE2b hashes in constant time. */
-bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len);
+/* What a supervisor may see: their organisation, or (a coordinator) all. */
+struct feed_scope {
+    int org_id;
+    bool all;
+};
+
+/* Whether b64 (len bytes) is the stats token of a supervisor logged in now,
+ * and then whose (*scope). Compared as BLAKE2b hashes in constant time. */
+bool feed_stats_token_ok(struct hub *hub, const char *b64, size_t len, struct feed_scope *scope);
 
 /* For metrics: the counsellor counts, the wait histogram, escalations open. */
 void feed_count_counsellors(const struct hub *hub, struct feed_counsellors *out);

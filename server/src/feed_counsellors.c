@@ -87,18 +87,19 @@ static void write_one(const struct counsellor *k, int64_t now, struct lotse_jw *
     lotse_jw_obj_end(w);
 }
 
-int feed_counsellors_write(const struct hub *hub, int64_t now, struct lotse_jw *w,
-                           uint8_t key[FEED_STAFF_KEY_BYTES])
+int feed_counsellors_write(const struct hub *hub, struct scope sc, int64_t now,
+                           struct lotse_jw *w, uint8_t key[FEED_STAFF_KEY_BYTES])
 {
     int total = 0;
     for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
-        total++;
+        total += scope_counsellor(sc, k);
     const struct counsellor **list = mem_calloc(total ? (size_t)total : 1, sizeof(*list));
     if (!list)
         return -ENOMEM;
     int n = 0;
     for (const struct counsellor *k = counsellor_first(hub); k; k = counsellor_next(k))
-        list[n++] = k;
+        if (scope_counsellor(sc, k))
+            list[n++] = k;
     qsort(list, (size_t)n, sizeof(*list), by_handle);
     if (n > FEED_LISTED_COUNSELLORS)
         n = FEED_LISTED_COUNSELLORS;
@@ -115,15 +116,15 @@ int feed_counsellors_write(const struct hub *hub, int64_t now, struct lotse_jw *
     return lotse_jw_finish(w) < 0 ? -ENOSPC : 0;
 }
 
-void feed_counsellors_push(struct feed *f, int64_t now)
+void feed_counsellors_push(struct feed *f, struct feed_view *v, int64_t now)
 {
     struct lotse_jw *w = conn_jw();
     uint8_t key[FEED_STAFF_KEY_BYTES];
-    int rc = feed_counsellors_write(f->hub, now, w, key);
+    int rc = feed_counsellors_write(f->hub, v->sc, now, w, key);
     if (rc == -ENOSPC)
         log_warn("feed: the list of counsellors does not fit a message");
-    if (rc != 0 || (!f->force && memcmp(key, f->counsellors_key, sizeof(key)) == 0))
+    if (rc != 0 || (!f->force && memcmp(key, v->staff_key, sizeof(key)) == 0))
         return; /* unchanged, or tried again in half a second */
-    memcpy(f->counsellors_key, key, sizeof(key));
-    feed_supervisors_send(f->hub, w->buf, w->len);
+    memcpy(v->staff_key, key, sizeof(key));
+    feed_supervisors_send(f->hub, v->sc, w->buf, w->len);
 }

@@ -28,13 +28,19 @@ bool feed_escalations_close(struct feed *f, const uint8_t sid[LOTSE_SID_BYTES])
     return false;
 }
 
-void feed_escalations_write(const struct feed *f, struct lotse_jw *w)
+void feed_escalations_write(const struct feed *f, struct scope sc, struct lotse_jw *w)
 {
     const struct config *cfg = f->hub->cfg;
-    lotse_jw_int(w, "escalations_open", f->esc_count);
+    int open = 0;
+    for (int i = 0; i < f->esc_count; i++)
+        open += sc.all || f->esc[i].org == sc.org;
+    lotse_jw_int(w, "escalations_open", open);
     lotse_jw_arr_begin(w, "escalations");
-    for (int i = 0; i < f->esc_count && i < FEED_LISTED_ESCALATIONS; i++) {
+    for (int i = 0, listed = 0; i < f->esc_count && listed < FEED_LISTED_ESCALATIONS; i++) {
         const struct escalation *e = &f->esc[i];
+        if (!sc.all && e->org != sc.org)
+            continue;
+        listed++;
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_hex(w, "sid", e->sid, LOTSE_SID_BYTES);
         lotse_jw_int(w, "counsellor", e->counsellor_id);
@@ -58,6 +64,7 @@ int feed_escalate(struct hub *hub, const struct session *s, const struct counsel
     struct escalation *e = &f->esc[f->esc_count++];
     memcpy(e->sid, s->sid, LOTSE_SID_BYTES);
     e->counsellor_id = k->account_id;
+    e->org = k->org_id;
     e->topic = s->topic;
     e->at = time(NULL);
     hub->stats.escalations++;
@@ -72,7 +79,7 @@ int feed_escalate(struct hub *hub, const struct session *s, const struct counsel
     lotse_jw_obj_end(w);
     int len = lotse_jw_finish(w);
     if (len > 0)
-        feed_supervisors_send(hub, w->buf, (size_t)len);
+        feed_supervisors_send_org(hub, e->org, w->buf, (size_t)len);
     log_info("session escalated by counsellor %lld (topic %s)", (long long)k->account_id,
              hub->cfg->topics[e->topic]);
     return 0;

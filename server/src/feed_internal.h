@@ -15,6 +15,7 @@
 
 #include "feed.h"
 #include "lotse/proto.h"
+#include "scope.h"
 
 struct conn;
 struct lotse_jw;
@@ -34,14 +35,36 @@ struct hub;
 struct sample {
     int64_t at_ms;
     int32_t wait_s;
+    int32_t org; /* the session's organisation (its row's), 0 for none */
 };
 
 struct escalation {
     uint8_t sid[LOTSE_SID_BYTES];
     int64_t counsellor_id;
+    int org; /* the counsellor's organisation: whose supervisors see it */
     int topic;
     time_t at;
 };
+
+/* What the supervisors of one scope (an organisation, or the network) were
+ * last sent: the feed and the list of counsellors go out per scope, each on
+ * change. */
+struct feed_view {
+    struct scope sc;
+    uint8_t feed_hash[16];
+    uint8_t staff_key[FEED_STAFF_KEY_BYTES];
+    bool live;
+};
+#define FEED_MAX_VIEWS (FEED_MAX_SUPERVISORS + 1)
+
+/* Today's counts of one organisation (the session rows' org_id, 0 for none). */
+struct feed_today {
+    int org;
+    int64_t started, ended, abandoned; /* this process's since midnight */
+    int64_t started_offset, ended_offset, abandoned_offset; /* earlier runs' */
+    int64_t snap_started, snap_ended, snap_abandoned; /* ours queued before the load */
+};
+#define FEED_TODAY_ORGS 80
 
 /* A supervisor connection we gave a stats token. The pointer is only compared
  * with live connections, never followed: with connected_ms it names one login. */
@@ -68,6 +91,12 @@ struct feed {
 
     struct supervisor sup[FEED_MAX_SUPERVISORS];
     int sup_count;
+    struct feed_view views[FEED_MAX_VIEWS];
+    int view_count;
+    bool coordinators;      /* one is online: they get `orgs` */
+    uint8_t orgs_hash[16];  /* of the last `orgs` sent */
+    struct feed_today today[FEED_TODAY_ORGS];
+    int today_count;
 
     /* today, in the configured time zone (server_create sets TZ) */
     int day_key;
@@ -84,49 +113,70 @@ struct feed {
     int load_day_key;
     uint64_t snap_started, snap_ended, snap_abandoned; /* our rows queued before the load query */
 
-    uint8_t last_hash[16]; /* of the last feed sent */
-    bool force;            /* send the next snapshot even if unchanged (a supervisor joined) */
-    /* what the last list of counsellors sent said (feed_counsellors.c) */
-    uint8_t counsellors_key[FEED_STAFF_KEY_BYTES];
+    bool force; /* send the next snapshot even if unchanged (a supervisor joined) */
 };
 
 /* ---- feed_waits.c ---- */
 
-/* Counts a wait of wait_s seconds (clamped to 0..INT32_MAX) seen at now. */
-void feed_waits_observe(struct feed *f, int64_t now, int64_t wait_s);
+/* Counts a wait of wait_s seconds (clamped to 0..INT32_MAX) seen at now, of
+ * a session of organisation org (0: none). */
+void feed_waits_observe(struct feed *f, int64_t now, int64_t wait_s, int org);
 /* Forgets the samples older than the window. */
 void feed_waits_expire(struct feed *f, int64_t now);
-/* Nearest-rank percentiles p50 and p90 of the window; false when it is empty. */
-bool feed_waits_percentiles(const struct feed *f, int32_t *p50, int32_t *p90);
+/* Nearest-rank percentiles p50 and p90 of the window's samples of sc (*n
+ * of them); false when there are none. */
+bool feed_waits_percentiles(const struct feed *f, struct scope sc, int32_t *p50, int32_t *p90,
+                            size_t *n);
 /* Samples the waits of sessions taken since the last scan. */
 void feed_waits_scan(struct feed *f, int64_t now);
 
 /* ---- feed_supervisors.c ---- */
 
 /* New supervisor connections get a stats token (and the next snapshot at
- * once, f->force); the tokens of those gone are forgotten. Returns the number
- * online. */
+ * once, f->force); the tokens of those gone are forgotten; f->views holds the
+ * scopes of those online. Returns the number online. */
 int feed_supervisors_sync(struct feed *f);
-/* Sends buf (len bytes, a whole message the caller keeps) to every supervisor. */
-void feed_supervisors_send(struct hub *hub, const char *buf, size_t len);
+/* Sends buf (len bytes, a whole message the caller keeps) to every supervisor
+ * whose scope is sc (sc.all: the coordinators). */
+void feed_supervisors_send(struct hub *hub, struct scope sc, const char *buf, size_t len);
+/* Sends it to the supervisors who see organisation org: its own and the
+ * coordinators. */
+void feed_supervisors_send_org(struct hub *hub, int org, const char *buf, size_t len);
 
 /* ---- feed_counsellors.c ---- */
 
-/* Writes the `counsellors` message at now into w: hub's counsellors by handle,
- * at most FEED_LISTED_COUNSELLORS; key gets a hash of what it says but the
- * durations (equal keys: nothing a supervisor reads changed). 0, -ENOMEM or
- * -ENOSPC (w is too small). */
-int feed_counsellors_write(const struct hub *hub, int64_t now, struct lotse_jw *w,
-                           uint8_t key[FEED_STAFF_KEY_BYTES]);
-/* Sends every supervisor the list of counsellors when it changed since the
- * last one sent, or when f->force (a supervisor joined; the caller clears it). */
-void feed_counsellors_push(struct feed *f, int64_t now);
+/* Writes the `counsellors` message at now into w: hub's counsellors of sc by
+ * handle, at most FEED_LISTED_COUNSELLORS; key gets a hash of what it says but
+ * the durations (equal keys: nothing a supervisor reads changed). 0, -ENOMEM
+ * or -ENOSPC (w is too small). */
+int feed_counsellors_write(const struct hub *hub, struct scope sc, int64_t now,
+                           struct lotse_jw *w, uint8_t key[FEED_STAFF_KEY_BYTES]);
+/* Sends the supervisors of view v the list of counsellors when it changed
+ * since the last one sent, or when f->force (a supervisor joined; the caller
+ * clears it). */
+void feed_counsellors_push(struct feed *f, struct feed_view *v, int64_t now);
 
 /* ---- feed_escalations.c ---- */
 
 /* Closes the escalation of session sid, if one is open; whether one was. */
 bool feed_escalations_close(struct feed *f, const uint8_t sid[LOTSE_SID_BYTES]);
-/* Writes "escalations_open" and the "escalations" list (the oldest first). */
-void feed_escalations_write(const struct feed *f, struct lotse_jw *w);
+/* Writes "escalations_open" and the "escalations" list (the oldest first) of sc. */
+void feed_escalations_write(const struct feed *f, struct scope sc, struct lotse_jw *w);
+
+/* ---- feed_orgs.c ---- */
+
+/* Sends the coordinators `orgs` (every organisation side by side and the
+ * network's total) when it changed, or when f->force. */
+void feed_orgs_push(struct feed *f, int64_t now);
+/* The counts of today of organisation org (0: none), made when make; NULL
+ * when it has none (or no room is left). */
+struct feed_today *feed_today_of(struct feed *f, int org, bool make);
+/* Before today's counts are read from the database: what of ours is in them. */
+void feed_today_snap(struct feed *f);
+/* A row of that read: organisation, started, ended, abandoned. */
+void feed_today_loaded(struct feed *f, int org, int64_t started, int64_t ended,
+                       int64_t abandoned);
+/* The feed's "today" of organisation org. */
+void feed_today_write(struct feed *f, int org, struct lotse_jw *w);
 
 #endif

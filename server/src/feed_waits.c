@@ -6,13 +6,14 @@
 #include <string.h>
 
 #include "feed_internal.h"
+#include "counsellor.h"
 #include "hub.h"
 #include "session.h"
 
 const int feed_wait_bucket_bounds[FEED_WAIT_BUCKETS] = {10,  30,   60,   120, 300,
                                                         600, 1200, 1800, 3600};
 
-void feed_waits_observe(struct feed *f, int64_t now, int64_t wait_s)
+void feed_waits_observe(struct feed *f, int64_t now, int64_t wait_s, int org)
 {
     if (wait_s < 0)
         wait_s = 0;
@@ -28,7 +29,7 @@ void feed_waits_observe(struct feed *f, int64_t now, int64_t wait_s)
         f->sample_count--;
     }
     f->samples[(f->sample_head + f->sample_count) % FEED_SAMPLES] =
-        (struct sample){.at_ms = now, .wait_s = (int32_t)wait_s};
+        (struct sample){.at_ms = now, .wait_s = (int32_t)wait_s, .org = org};
     f->sample_count++;
 }
 
@@ -46,14 +47,19 @@ static int cmp_int32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-bool feed_waits_percentiles(const struct feed *f, int32_t *p50, int32_t *p90)
+bool feed_waits_percentiles(const struct feed *f, struct scope sc, int32_t *p50, int32_t *p90,
+                            size_t *count)
 {
     static int32_t sorted[FEED_SAMPLES];
-    size_t n = f->sample_count;
+    size_t n = 0;
+    for (size_t i = 0; i < f->sample_count; i++) {
+        const struct sample *s = &f->samples[(f->sample_head + i) % FEED_SAMPLES];
+        if (sc.all || s->org == sc.org)
+            sorted[n++] = s->wait_s;
+    }
+    *count = n;
     if (n == 0)
         return false;
-    for (size_t i = 0; i < n; i++)
-        sorted[i] = f->samples[(f->sample_head + i) % FEED_SAMPLES].wait_s;
     qsort(sorted, n, sizeof(sorted[0]), cmp_int32);
     *p50 = sorted[(n * 50 + 99) / 100 - 1];
     *p90 = sorted[(n * 90 + 99) / 100 - 1];
@@ -64,7 +70,8 @@ void feed_waits_scan(struct feed *f, int64_t now)
 {
     for (const struct session *s = session_first(f->hub->sessions); s; s = session_next(s))
         if (s->state != SESSION_WAITING && s->picked_ms >= f->last_scan_ms && s->picked_ms < now)
-            feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000);
+            feed_waits_observe(f, now, (s->picked_ms - s->enqueued_ms) / 1000,
+                               s->counsellor ? s->counsellor->org_id : 0);
     f->last_scan_ms = now;
 }
 

@@ -28,6 +28,7 @@
 #include "lotse/proto.h"
 #include "mem.h"
 #include "metrics.h"
+#include "orgs.h"
 #include "store.h"
 
 #define HTTP_BIG_MAX            (96 * 1024) /* /metrics and /stats bodies (366 days) */
@@ -40,6 +41,7 @@ struct stats_wait {
     struct lws *wsi;
     bool gone;
     int days;
+    int org_id; /* the organisation shown, or -1 for all */
 };
 
 struct http_pss {
@@ -195,7 +197,8 @@ static int serve_metrics(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 }
 
 /* The JSON answer of /stats into pss->big; 0 or -ENOMEM / -ENOSPC. */
-static int stats_body(struct http_pss *pss, struct hub *hub, int days, const struct pg_result *res)
+static int stats_body(struct http_pss *pss, struct hub *hub, const struct stats_wait *sw,
+                      const struct pg_result *res)
 {
     pss->big = mem_calloc(1, LWS_PRE + HTTP_BIG_MAX);
     if (!pss->big)
@@ -203,8 +206,12 @@ static int stats_body(struct http_pss *pss, struct hub *hub, int days, const str
     struct lotse_jw w;
     lotse_jw_init(&w, pss->big + LWS_PRE, HTTP_BIG_MAX);
     lotse_jw_obj_begin(&w, NULL);
-    lotse_jw_int(&w, "days", days);
+    lotse_jw_int(&w, "days", sw->days);
     lotse_jw_str(&w, "timezone", hub->cfg->timezone);
+    if (sw->org_id < 0)
+        lotse_jw_null(&w, "org");
+    else
+        lotse_jw_int(&w, "org", sw->org_id);
     lotse_jw_arr_begin(&w, "daily");
     static const char *const cols[] = {
         "sessions",     "abandoned",     "escalated",   "wait_p50",
@@ -240,31 +247,58 @@ static void stats_done(void *arg, int status, const struct pg_result *res)
     struct lws *wsi = sw->wsi;
     struct http_pss *pss = lws_wsi_user(wsi);
     struct hub *hub = lws_context_user(lws_get_context(wsi));
-    int days = sw->days;
     pss->wait = NULL;
-    mem_free(sw);
     if (status != 0) {
         pss->len =
             (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"db_unavailable\"}\n");
         pss->status = HTTP_STATUS_SERVICE_UNAVAILABLE;
-    } else if (stats_body(pss, hub, days, res) != 0) {
+    } else if (stats_body(pss, hub, sw, res) != 0) {
         pss->len = (size_t)snprintf(pss->body, sizeof(pss->body), "{\"error\":\"too_large\"}\n");
         pss->status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
     } else {
         pss->status = HTTP_STATUS_OK;
     }
+    mem_free(sw);
     pss->headers_pending = true;
     lws_callback_on_writable(wsi);
+}
+
+/* The organisation /stats shows for scope (?org=SLUG optional): the
+ * supervisor's own (another is 403), for a coordinator all (-1) or the one
+ * named. Returns the id, or 0 after answering the request (*rc). */
+static int stats_org(struct lws *wsi, struct http_pss *pss, struct hub *hub,
+                     const struct feed_scope *scope, int *org)
+{
+    char arg[ORG_SLUG_MAX + 8];
+    *org = scope->all ? -1 : scope->org_id;
+    const char *v = lws_get_urlarg_by_name(wsi, "org=", arg, (int)sizeof(arg));
+    if (!v)
+        return 0;
+    const struct org *o = org_slug_valid(v) ? orgs_find_slug(hub->orgs, v) : NULL;
+    if (!o)
+        return respond_text(wsi, pss, HTTP_STATUS_NOT_FOUND, "{\"error\":\"unknown_org\"}\n")
+                   ? -1
+                   : 1;
+    if (!scope->all && o->id != scope->org_id)
+        return respond_text(wsi, pss, HTTP_STATUS_FORBIDDEN, "{\"error\":\"forbidden\"}\n")
+                   ? -1
+                   : 1;
+    *org = o->id;
+    return 0;
 }
 
 static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
 {
     char token[200];
     int n = bearer(wsi, token, sizeof(token));
-    bool ok = n > 0 && feed_stats_token_ok(hub, token, (size_t)n);
+    struct feed_scope scope = {0};
+    bool ok = n > 0 && feed_stats_token_ok(hub, token, (size_t)n, &scope);
     sodium_memzero(token, sizeof(token));
     if (!ok)
         return respond_text(wsi, pss, HTTP_STATUS_UNAUTHORIZED, "{\"error\":\"unauthorized\"}\n");
+    int org, done = stats_org(wsi, pss, hub, &scope, &org);
+    if (done)
+        return done < 0 ? -1 : 0;
     char arg[16];
     int days = HTTP_STATS_DAYS_DEFAULT;
     const char *v = lws_get_urlarg_by_name(wsi, "days=", arg, (int)sizeof(arg));
@@ -281,7 +315,8 @@ static int serve_stats(struct lws *wsi, struct http_pss *pss, struct hub *hub)
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
     sw->wsi = wsi;
     sw->days = days;
-    if (store_stats_read(hub->store, days, hub->cfg->timezone, stats_done, sw) != 0) {
+    sw->org_id = org;
+    if (store_stats_read(hub->store, days, hub->cfg->timezone, sw->org_id, stats_done, sw) != 0) {
         mem_free(sw);
         return respond_text(wsi, pss, HTTP_STATUS_SERVICE_UNAVAILABLE, "{\"error\":\"busy\"}\n");
     }

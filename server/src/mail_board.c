@@ -15,6 +15,7 @@
 #include "lotse/json.h"
 #include "clock.h"
 #include "hub.h"
+#include "orgs.h"
 #include "store_mail_post.h"
 #include "tick.h"
 
@@ -28,6 +29,7 @@ struct mail_item {
     int64_t since; /* Unix: oldest unanswered message's hour, else creation hour */
     bool waiting;
     int64_t claimed_by;
+    int org; /* mail_threads.org_id, 0: the pool */
 };
 
 /* First messages seen by this process, for the exact first-answer delay. */
@@ -72,6 +74,7 @@ static void read_row(struct mail_item *it, const struct pg_result *res, int row)
     it->since = store_result_int(res, row, 3);
     it->waiting = store_result_text(res, row, 4)[0] == 't';
     it->claimed_by = store_result_int(res, row, 5);
+    it->org = (int)store_result_int(res, row, 7);
 }
 
 static void load_done(void *arg, int status, const struct pg_result *res)
@@ -197,8 +200,12 @@ void mail_board_send_list(struct conn *c, int64_t who)
 {
     int64_t now = unix_now();
     int sent = 0;
-    for (int i = 0; i < board.count && sent < MAIL_BOARD_LIST_MAX; i++, sent++)
+    for (int i = 0; i < board.count && sent < MAIL_BOARD_LIST_MAX; i++) {
+        if (!mail_board_visible(c->hub, c->staff_org_id, board.items[i].org))
+            continue;
         send_item(c, &board.items[i], who, now);
+        sent++;
+    }
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "mail_list_end");
@@ -267,20 +274,54 @@ void mail_board_first_histogram(struct mail_first_histogram *out)
     *out = board.hist;
 }
 
-void mail_board_feed_write(struct hub *hub, struct lotse_jw *w)
+void mail_board_scope_counts(struct scope sc, int *open, int64_t *oldest)
 {
-    int64_t oldest = mail_board_oldest_seconds();
-    lotse_jw_int(w, "mail_open", board.open);
+    if (sc.all) {
+        *open = board.open;
+        *oldest = mail_board_oldest_seconds();
+        return;
+    }
+    /* waiting threads come first, oldest first */
+    *open = 0;
+    *oldest = 0;
+    for (int i = 0; i < board.count; i++) {
+        const struct mail_item *it = &board.items[i];
+        if (it->org != sc.org)
+            continue;
+        if (*open == 0 && it->waiting && unix_now() > it->since)
+            *oldest = unix_now() - it->since;
+        (*open)++;
+    }
+}
+
+bool mail_board_visible(const struct hub *hub, int org, int thread_org)
+{
+    if (thread_org == org)
+        return true;
+    if (thread_org != 0)
+        return false;
+    const struct org *o = orgs_find(hub->orgs, org);
+    return o && o->takes_pool && o->takes_mail && !o->revoked;
+}
+
+/* A share in percent, or null when there is none (or for one organisation:
+ * the shares are the service's; an organisation's are in /stats). */
+static void share(struct lotse_jw *w, const char *key, int pct, struct scope sc)
+{
+    if (sc.all && pct >= 0)
+        lotse_jw_int(w, key, pct);
+    else
+        lotse_jw_null(w, key);
+}
+
+void mail_board_feed_write(struct hub *hub, struct scope sc, struct lotse_jw *w)
+{
+    int open;
+    int64_t oldest;
+    mail_board_scope_counts(sc, &open, &oldest);
+    lotse_jw_int(w, "mail_open", open);
     lotse_jw_int(w, "mail_oldest", oldest);
-    if (board.within_today >= 0)
-        lotse_jw_int(w, "mail_within_today", board.within_today);
-    else
-        lotse_jw_null(w, "mail_within_today");
-    if (board.within_7d >= 0)
-        lotse_jw_int(w, "mail_within_7d", board.within_7d);
-    else
-        lotse_jw_null(w, "mail_within_7d");
-    bool waiting = board.count > 0 && board.items[0].waiting;
-    lotse_jw_bool(w, "mail_overdue",
-                  waiting && oldest > (int64_t)hub->cfg->mail_target_hours * 3600);
+    share(w, "mail_within_today", board.within_today, sc);
+    share(w, "mail_within_7d", board.within_7d, sc);
+    lotse_jw_bool(w, "mail_overdue", oldest > (int64_t)hub->cfg->mail_target_hours * 3600);
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "scope.h"
+
 struct hub;
 struct conn;
 struct lotse_jw;
@@ -54,9 +56,17 @@ void mail_board_young_stored(struct hub *hub, const uint8_t tid[16], int n);
  * the message's hour bucket, which never undercounts) * 3600. */
 void mail_board_first_answer(const uint8_t tid[16], int64_t hours);
 
-/* The supervisors' fields: mail_open, mail_oldest, mail_within_today,
- * mail_within_7d, mail_overdue. */
-void mail_board_feed_write(struct hub *hub, struct lotse_jw *w);
+/* The supervisors' fields of scope sc: mail_open, mail_oldest,
+ * mail_within_today, mail_within_7d (null for one organisation: its shares
+ * are in /stats), mail_overdue. */
+void mail_board_feed_write(struct hub *hub, struct scope sc, struct lotse_jw *w);
+
+/* Open threads of sc and the age of the oldest unanswered message (0: none). */
+void mail_board_scope_counts(struct scope sc, int *open, int64_t *oldest);
+
+/* Whether a counsellor of organisation org sees a thread of thread_org (0:
+ * the pool): their organisation's, and the pool's when it takes from it. */
+bool mail_board_visible(const struct hub *hub, int org, int thread_org);
 
 /* For metrics: open threads, oldest unanswered age (s), first answers. */
 int mail_board_open_count(void);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 #include <ev.h>
 #include <sodium.h>
 
@@ -20,6 +21,7 @@
 #include "mail_board.h"
 #include "mail_thread.h"
 #include "mem.h"
+#include "orgs.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "young.h"
@@ -205,6 +207,58 @@ static void created(void *arg, int status, const struct pg_result *res)
     send_tid_message(c, "mail_ready", tid);
 }
 
+/* The optional "region" and "lang" of mail_new (the contract's, as in the
+ * chat's hello) into w; false after an error reply (bad_field). The region
+ * goes into region (wiped by the caller), never further than the routing. */
+static bool route_fields(struct conn *c, const struct lotse_json_msg *m, struct org_want *w,
+                         char region[ORG_REGION_LEN + 1])
+{
+    const char *v;
+    size_t n;
+    w->region = NULL;
+    w->lang = ORG_LANG_NONE;
+    if (lotse_json_get(m, "region")) {
+        if (lotse_json_get_str(m, "region", ORG_REGION_LEN, &v, &n) != 0 ||
+            !org_region_valid(v, n))
+            goto bad_region;
+        memcpy(region, v, n);
+        region[n] = '\0';
+        w->region = region;
+    }
+    if (lotse_json_get(m, "lang")) {
+        if (lotse_json_get_str(m, "lang", 2, &v, &n) != 0)
+            goto bad_lang;
+        w->lang = n == 2 && !memcmp(v, "ls", 2) ? ORG_LANG_DE : org_lang_index(v, n);
+        if (w->lang < 0)
+            goto bad_lang;
+    }
+    return true;
+bad_region:
+    conn_send_error(c, "bad_field", "region: 2 or 3 digits or a federal state", "mail_new", NULL,
+                    "region", true);
+    return false;
+bad_lang:
+    conn_send_error(c, "bad_field", "lang: a counselling language", "mail_new", NULL, "lang",
+                    true);
+    return false;
+}
+
+/* The thread's organisation: the first candidate open now that takes mail,
+ * else 0 (the pool). */
+static int route_thread(struct hub *hub, struct org_want *w)
+{
+    struct org_route r;
+    time_t now = time(NULL);
+    w->mail = true;
+    orgs_route(hub->orgs, w, now, NULL, NULL, &r);
+    for (int i = 0; i < r.count; i++) {
+        const struct org *o = orgs_find(hub->orgs, r.ids[i]);
+        if (o && orgs_open_now(hub->orgs, o, now))
+            return o->id;
+    }
+    return 0;
+}
+
 void mail_young_new(struct conn *c, const struct lotse_json_msg *m)
 {
     const char *name;
@@ -218,6 +272,12 @@ void mail_young_new(struct conn *c, const struct lotse_json_msg *m)
                         true);
         return;
     }
+    char region[ORG_REGION_LEN + 1] = "";
+    struct org_want want = {.topic = config_topic_index(c->hub->cfg, name, name_len)};
+    if (!route_fields(c, m, &want, region))
+        return;
+    int org = route_thread(c->hub, &want);
+    sodium_memzero(region, sizeof(region)); /* routed: forgotten */
     if (field32(c, m, "lookup", "mail_new", lookup) != 0 ||
         field32(c, m, "box_pk", "mail_new", box_pk) != 0 ||
         field32(c, m, "sign_pk", "mail_new", sign_pk) != 0)
@@ -233,8 +293,8 @@ void mail_young_new(struct conn *c, const struct lotse_json_msg *m)
     memcpy(topic, name, name_len);
     topic[name_len] = '\0';
     mail_conn_hold(mc);
-    if (store_mail_thread_create(c->hub->store, mc->tid, hash, box_pk, sign_pk, topic, created,
-                                 mc) < 0) {
+    if (store_mail_thread_create(c->hub->store, mc->tid, hash, box_pk, sign_pk, topic, org,
+                                 created, mc) < 0) {
         mail_conn_release(mc);
         conn_send_error(c, "busy", "try again", "mail_new", NULL, NULL, false);
     }

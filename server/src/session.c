@@ -14,6 +14,7 @@
 #include "log.h"
 #include "lotse/json.h"
 #include "mem.h"
+#include "scope.h"
 #include "store.h"
 #include "tick.h"
 #include "waiting.h"
@@ -265,7 +266,7 @@ static void release_young(struct hub *hub, struct session *s, const char *reason
     struct conn *c = s->young;
     c->session = NULL;
     bool ask = feedback_due(hub, waiting, end_reason) &&
-               young_feedback_offer(c, hub->cfg->topics[s->topic]);
+               young_feedback_offer(c, hub->cfg->topics[s->topic], scope_session_org(s));
     struct lotse_jw *w = conn_jw();
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "ended");

@@ -25,6 +25,7 @@ struct store;
 
 #define STORE_ROLE_COUNSELLOR 1
 #define STORE_ROLE_SUPERVISOR 2
+#define STORE_ROLE_COORDINATOR 3 /* a supervisor of every organisation */
 #define STORE_MAX_HANDLE 64
 #define STORE_MAX_TOPICS 16
 #define STORE_MAX_TOPIC_LEN 32
@@ -144,8 +145,8 @@ int64_t store_result_int(const struct pg_result *res, int row, int col);
 /* A cell as text ("" when NULL); valid while res is. */
 const char *store_result_text(const struct pg_result *res, int row, int col);
 
-/* One row: sessions started, ended (taken) and abandoned since midnight (Unix
- * time of the local midnight). End times are estimated from the rounded start
+/* A row per organisation (0: none): org, sessions started, ended (taken) and
+ * abandoned since midnight (Unix time of the local midnight). End times are estimated from the rounded start
  * bucket plus wait and duration. */
 int store_today_counts(struct store *s, time_t midnight, store_result_cb cb, void *arg);
 
@@ -164,13 +165,17 @@ int store_purge(struct store *s, int retention_days, int audit_retention_days,
 /* Daily totals of the last days days (local days in time zone tz), oldest
  * first: day text, sessions, abandoned, escalated, wait_p50, wait_p90,
  * mean_duration (percentiles are the session-weighted mean of the hours'),
- * feedback_yes, feedback_some, feedback_no (the answers after chats). */
-int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg);
+ * mail_opened, mail_answered_within_target, feedback_yes, feedback_some,
+ * feedback_no (the answers after chats). org_id: only that organisation's rows
+ * (0: those of no organisation), or every row when negative. */
+int store_stats_read(struct store *s, int days, const char *tz, int org_id, store_result_cb cb,
+                     void *arg);
 
 /* One answer to "did the chat help?" (PROTOCOL.md §5 "After the end"): adds 1
  * to feedback_yes (answer 0), feedback_some (1) or feedback_no (2) of this
- * hour's stats_hourly row of topic. Nothing else is written. */
-int store_feedback_count(struct store *s, const char *topic, int answer);
+ * hour's stats_hourly row of topic and organisation org_id (0: none). Nothing
+ * else is written. */
+int store_feedback_count(struct store *s, const char *topic, int org_id, int answer);
 
 /* The statements above, for lotsectl (same parameters, blocking libpq). */
 extern const char store_sql_aggregate[];
@@ -209,11 +214,12 @@ int store_orgs_read(struct store *s, store_result_cb cb, void *arg);
  * STORE_MAIL_KEYS_MAX. */
 int store_mail_keys(struct store *s, store_result_cb cb, void *arg);
 
-/* A new thread. One row when created, none when the lookup hash exists. */
+/* A new thread of organisation org_id (0: the pool). One row when created,
+ * none when the lookup hash exists. */
 int store_mail_thread_create(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES],
                              const uint8_t lookup_hash[32], const uint8_t box_pk[32],
-                             const uint8_t sign_pk[32], const char *topic, store_result_cb cb,
-                             void *arg);
+                             const uint8_t sign_pk[32], const char *topic, int org_id,
+                             store_result_cb cb, void *arg);
 
 /* The thread of a lookup hash, or of a tid: zero or one row of
  * STORE_MAIL_THREAD_COLUMNS (below). */

@@ -90,6 +90,8 @@ static int parse_account(const PGresult *res, struct store_account *a)
         a->role = STORE_ROLE_COUNSELLOR;
     else if (strcmp(role, "supervisor") == 0)
         a->role = STORE_ROLE_SUPERVISOR;
+    else if (strcmp(role, "coordinator") == 0)
+        a->role = STORE_ROLE_COORDINATOR;
     else
         return -EIO;
     const char *hash = PQgetvalue(res, 0, 4);

@@ -19,9 +19,10 @@ static const char mail_keys_sql[] =
     " AND c.expires_at > now() AND o.revoked_at IS NULL ORDER BY c.id LIMIT 63";
 
 static const char thread_create_sql[] =
-    "INSERT INTO mail_threads (tid, lookup_hash, box_pk, sign_pk, topic, created_hour, last_day)"
-    " VALUES (decode($1, 'hex'), decode($2, 'hex'), decode($3, 'hex'), decode($4, 'hex'), $5,"
-    " date_trunc('hour', now()), current_date) ON CONFLICT DO NOTHING RETURNING 1";
+    "INSERT INTO mail_threads (tid, lookup_hash, box_pk, sign_pk, topic, created_hour, last_day,"
+    " org_id) VALUES (decode($1, 'hex'), decode($2, 'hex'), decode($3, 'hex'), decode($4, 'hex'),"
+    " $5, date_trunc('hour', now()), current_date, nullif($6::integer, 0))"
+    " ON CONFLICT DO NOTHING RETURNING 1";
 
 #define THREAD_COLUMNS                                                                             \
     "SELECT tid, topic, state, n, bytes, box_pk, sign_pk, coalesce(answered_by, 0),"               \
@@ -63,13 +64,14 @@ int store_mail_keys(struct store *s, store_result_cb cb, void *arg)
 
 int store_mail_thread_create(struct store *s, const uint8_t tid[STORE_MAIL_TID_BYTES],
                              const uint8_t lookup_hash[32], const uint8_t box_pk[32],
-                             const uint8_t sign_pk[32], const char *topic, store_result_cb cb,
-                             void *arg)
+                             const uint8_t sign_pk[32], const char *topic, int org_id,
+                             store_result_cb cb, void *arg)
 {
-    char t[65], l[65], b[65], g[65];
-    const char *params[5] = {hex(t, tid, STORE_MAIL_TID_BYTES), hex(l, lookup_hash, 32),
-                             hex(b, box_pk, 32), hex(g, sign_pk, 32), topic};
-    int rc = store__query(s, thread_create_sql, "mail thread insert", cb, arg, 5, params);
+    char t[65], l[65], b[65], g[65], o[16];
+    snprintf(o, sizeof(o), "%d", org_id);
+    const char *params[6] = {hex(t, tid, STORE_MAIL_TID_BYTES), hex(l, lookup_hash, 32),
+                             hex(b, box_pk, 32), hex(g, sign_pk, 32), topic, o};
+    int rc = store__query(s, thread_create_sql, "mail thread insert", cb, arg, 6, params);
     sodium_memzero(l, sizeof(l));
     return rc;
 }

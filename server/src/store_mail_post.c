@@ -19,7 +19,7 @@ static const char key_put_sql[] =
 static const char board_sql[] =
     "SELECT encode(tid, 'hex'), topic, n,"
     " extract(epoch FROM coalesce(waiting_since, created_hour))::bigint,"
-    " waiting_since IS NOT NULL, coalesce(claimed_by, 0), count(*) OVER ()"
+    " waiting_since IS NOT NULL, coalesce(claimed_by, 0), count(*) OVER (), coalesce(org_id, 0)"
     " FROM mail_threads WHERE state = 'open'"
     " ORDER BY waiting_since IS NULL, coalesce(waiting_since, created_hour), tid LIMIT $1::integer";
 
@@ -35,16 +35,25 @@ static const char shares_sql[] =
     SHARE("(date_trunc('day', now() AT TIME ZONE $2::text) AT TIME ZONE $2::text"
           " - interval '6 days')");
 
+/* Whether account `who` sees the thread (issue 15): a thread of their
+ * organisation, or of the pool (org_id NULL) when their organisation takes
+ * mail from the pool. The board shows the same (mail_board_visible). */
+#define SEES(who)                                                                                  \
+    " (org_id = (SELECT org_id FROM accounts WHERE id = " who ") OR (org_id IS NULL AND EXISTS"   \
+    " (SELECT FROM accounts a JOIN organisations o ON o.id = a.org_id WHERE a.id = " who          \
+    " AND o.takes_pool AND o.takes_mail AND o.revoked_at IS NULL)))"
+
 /* The claim: one UPDATE decides (row locks serialise two claims of one thread);
- * the plain SELECT, of the statement's snapshot, answers a refused one. */
+ * the plain SELECT, of the statement's snapshot, answers a refused one. A
+ * thread the counsellor does not see is no thread for them. */
 static const char claim_sql[] =
     "WITH c AS (UPDATE mail_threads SET claimed_by = $2::integer WHERE tid = decode($1, 'hex')"
-    " AND state = 'open' AND (claimed_by IS NULL OR claimed_by = $2::integer)"
-    " RETURNING topic, box_pk, sign_pk, n, claimed_by, state)"
+    " AND state = 'open' AND (claimed_by IS NULL OR claimed_by = $2::integer) AND"
+    SEES("$2::integer") " RETURNING topic, box_pk, sign_pk, n, claimed_by, state)"
     " SELECT 1, topic, encode(box_pk, 'hex'), encode(sign_pk, 'hex'), n, claimed_by, state FROM c"
     " UNION ALL SELECT 0, topic, encode(box_pk, 'hex'), encode(sign_pk, 'hex'), n,"
     " coalesce(claimed_by, 0), state FROM mail_threads"
-    " WHERE tid = decode($1, 'hex') AND NOT EXISTS (SELECT FROM c)";
+    " WHERE tid = decode($1, 'hex') AND NOT EXISTS (SELECT FROM c) AND" SEES("$2::integer");
 
 /* $1 tid, $2 who, $3 n, $4 bytes, $5 max messages, $6 max bytes, $7 target
  * hours, $8 envelope. The first answer's hours count from the hour bucket of
@@ -57,12 +66,12 @@ static const char answer_sql[] =
     " now() - coalesce(m.waiting_since, m.created_hour)) / 3600))::integer)"
     " WHERE m.tid = decode($1, 'hex') AND m.claimed_by = $2::integer AND m.state = 'open'"
     " AND m.n = $3::integer - 1 AND m.n < $5::integer AND m.bytes + $4::integer <= $6::integer"
-    " RETURNING m.n, m.first_answer_hours, m.topic),"
+    " RETURNING m.n, m.first_answer_hours, m.topic, coalesce(m.org_id, 0) AS org_id),"
     " i AS (INSERT INTO mail_messages (tid, n, sender, envelope)"
     " SELECT decode($1, 'hex'), n, 2, $8 FROM u RETURNING n),"
-    " s AS (INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
-    " mean_duration, mail_answered_within_target) SELECT date_trunc('hour', now()), u.topic,"
-    " 0, 0, 0, 0, 0, 1 FROM u, t WHERE t.first_answer_hours IS NULL"
+    " s AS (INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, wait_p50,"
+    " wait_p90, mean_duration, mail_answered_within_target) SELECT date_trunc('hour', now()),"
+    " u.topic, u.org_id, 0, 0, 0, 0, 0, 1 FROM u, t WHERE t.first_answer_hours IS NULL"
     " AND u.first_answer_hours < $7::integer ON CONFLICT (hour, topic, org_id) DO UPDATE SET"
     " mail_answered_within_target = stats_hourly.mail_answered_within_target + 1)"
     " SELECT (SELECT n FROM i), coalesce(t.claimed_by, 0), t.state, t.n, t.bytes,"
@@ -76,7 +85,8 @@ static const char release_sql[] = "UPDATE mail_threads SET claimed_by = NULL"
 static const char handover_sql[] =
     "UPDATE mail_threads SET claimed_by = $3::integer WHERE tid = decode($1, 'hex')"
     " AND claimed_by = $2::integer AND state = 'open' AND EXISTS (SELECT FROM accounts"
-    " WHERE id = $3::integer AND role = 'counsellor' AND NOT disabled) RETURNING 1";
+    " WHERE id = $3::integer AND role = 'counsellor' AND NOT disabled) AND" SEES("$3::integer")
+    " RETURNING 1";
 
 static const char close_sql[] =
     "UPDATE mail_threads SET state = 'closed', claimed_by = NULL, waiting_since = NULL"
@@ -88,9 +98,9 @@ static const char release_all_sql[] =
     " AND ($1::integer = 0 OR claimed_by = $1::integer) RETURNING 1) SELECT count(*) FROM u";
 
 static const char opened_sql[] =
-    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
-    " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, 0, 0, 0, 0, 0, 1"
-    " FROM mail_threads WHERE tid = decode($1, 'hex')"
+    "INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, wait_p50, wait_p90,"
+    " mean_duration, mail_opened) SELECT date_trunc('hour', now()), topic, coalesce(org_id, 0),"
+    " 0, 0, 0, 0, 0, 1 FROM mail_threads WHERE tid = decode($1, 'hex')"
     " ON CONFLICT (hour, topic, org_id) DO UPDATE SET mail_opened = stats_hourly.mail_opened + 1"
     " RETURNING 1";
 

@@ -36,19 +36,23 @@ int store_purge(struct store *s, int retention_days, int audit_retention_days, s
                          audit_retention_days);
 }
 
-int store_feedback_count(struct store *s, const char *topic, int answer)
+int store_feedback_count(struct store *s, const char *topic, int org_id, int answer)
 {
     static const char *const answers[] = {"yes", "some", "no"};
     if (answer < 0 || answer > 2)
         return -EINVAL;
-    const char *p[2] = {topic, answers[answer]};
-    return store__query(s, store__sql_feedback, "chat feedback", NULL, NULL, 2, p);
+    char o[16];
+    snprintf(o, sizeof(o), "%d", org_id > 0 ? org_id : 0);
+    const char *p[3] = {topic, answers[answer], o};
+    return store__query(s, store__sql_feedback, "chat feedback", NULL, NULL, 3, p);
 }
 
-int store_stats_read(struct store *s, int days, const char *tz, store_result_cb cb, void *arg)
+int store_stats_read(struct store *s, int days, const char *tz, int org_id, store_result_cb cb,
+                     void *arg)
 {
-    char d[16];
+    char d[16], o[16];
     snprintf(d, sizeof(d), "%d", days);
-    const char *p[2] = {d, tz};
-    return store__query(s, store_sql_stats_daily, "statistics read", cb, arg, 2, p);
+    snprintf(o, sizeof(o), "%d", org_id < 0 ? -1 : org_id);
+    const char *p[3] = {d, tz, o};
+    return store__query(s, store_sql_stats_daily, "statistics read", cb, arg, 3, p);
 }

@@ -13,12 +13,13 @@
  * sessions (end_reason NULL) count as started, not yet as ended or abandoned;
  * rows closed as 'crashed' count as ended or abandoned like any other. */
 const char store__sql_today[] =
-    "SELECT count(*) FILTER (WHERE started_bucket >= to_timestamp($1::bigint)),"
+    "SELECT coalesce(org_id, 0), count(*) FILTER (WHERE started_bucket >= to_timestamp($1::bigint)),"
     " count(*) FILTER (WHERE taken AND end_reason IS NOT NULL AND started_bucket"
     "   + make_interval(secs => wait_seconds + duration_seconds) >= to_timestamp($1::bigint)),"
     " count(*) FILTER (WHERE NOT taken AND end_reason IS NOT NULL AND started_bucket"
     "   + make_interval(secs => wait_seconds) >= to_timestamp($1::bigint))"
-    " FROM sessions WHERE started_bucket >= to_timestamp($1::bigint) - interval '2 days'";
+    " FROM sessions WHERE started_bucket >= to_timestamp($1::bigint) - interval '2 days'"
+    " GROUP BY 1";
 
 /* Ended rows only (a running session is counted when it ends). A crashed row
  * counts as a session; its wait is unknown when nobody had taken it, and its
@@ -85,6 +86,7 @@ const char store_sql_stats_daily[] =
     " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
     " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
     "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"
+    " AND ($3::integer < 0 OR org_id = $3::integer)"
     " GROUP BY 1 ORDER BY 1";
 
 const char store_sql_stats_hourly[] =
@@ -96,9 +98,9 @@ const char store_sql_stats_hourly[] =
  * row of the chat's topic, made when the hour has none yet (the aggregate
  * fills in its session figures later and leaves these columns alone). */
 const char store__sql_feedback[] =
-    "INSERT INTO stats_hourly (hour, topic, sessions, abandoned, wait_p50, wait_p90,"
+    "INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, wait_p50, wait_p90,"
     " mean_duration, feedback_yes, feedback_some, feedback_no)"
-    " SELECT date_trunc('hour', now()), $1::text, 0, 0, 0, 0, 0, (a = 'yes')::integer,"
+    " SELECT date_trunc('hour', now()), $1::text, $3::integer, 0, 0, 0, 0, 0, (a = 'yes')::integer,"
     " (a = 'some')::integer, (a = 'no')::integer FROM (SELECT $2::text AS a) x"
     " ON CONFLICT (hour, topic, org_id) DO UPDATE SET"
     " feedback_yes = stats_hourly.feedback_yes + EXCLUDED.feedback_yes,"

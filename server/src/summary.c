@@ -7,6 +7,7 @@
 #include "feed.h"
 #include "hub.h"
 #include "lotse/json.h"
+#include "scope.h"
 #include "session.h"
 #include "tick.h"
 
@@ -25,23 +26,41 @@ int64_t summary_longest(const struct hub *hub, int64_t now_ms)
     return longest;
 }
 
-/* Sends `queue_summary` to every counsellor and supervisor, paced as fan-out. */
-static void push(struct hub *hub, int64_t now)
+/* What one staff member's summary counts: a coordinator the whole service, a
+ * supervisor their organisation (scope.h), a counsellor what someone of their
+ * organisation could take, and the chats of their organisation. */
+struct view {
+    struct scope sc;
+    bool counsellor;
+};
+
+static struct view view_of(const struct conn *c)
+{
+    return (struct view){scope_of(c), c->role == ROLE_COUNSELLOR && !c->coordinator};
+}
+
+static bool same_view(struct view a, struct view b)
+{
+    return a.counsellor == b.counsellor && scope_equal(a.sc, b.sc);
+}
+
+static int build(struct hub *hub, struct view v, int64_t now, struct lotse_jw *w)
 {
     const struct config *cfg = hub->cfg;
-    struct lotse_jw *w = conn_jw();
+    struct scope_queue q;
     struct feed_counsellors k;
-    feed_count_counsellors(hub, &k);
+    scope_queue_count(hub, v.sc, v.counsellor ? v.sc.org : -1, now, &q);
+    scope_count_counsellors(hub, v.sc, &k);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "queue_summary");
-    lotse_jw_int(w, "waiting", (int64_t)hub->queue.len);
-    lotse_jw_int(w, "longest", summary_longest(hub, now));
+    lotse_jw_int(w, "waiting", q.waiting);
+    lotse_jw_int(w, "longest", q.longest);
     lotse_jw_arr_begin(w, "topics");
     for (int t = 0; t < cfg->topic_count; t++) {
         lotse_jw_obj_begin(w, NULL);
         lotse_jw_str(w, "topic", cfg->topics[t]);
-        lotse_jw_int(w, "waiting", (int64_t)queue_topic_len(&hub->queue, t));
-        lotse_jw_int(w, "longest", summary_topic_longest(hub, t, now));
+        lotse_jw_int(w, "waiting", q.topic_waiting[t]);
+        lotse_jw_int(w, "longest", q.topic_longest[t]);
         lotse_jw_obj_end(w);
     }
     lotse_jw_arr_end(w);
@@ -50,17 +69,38 @@ static void push(struct hub *hub, int64_t now)
     lotse_jw_int(w, "counsellors_at_capacity", k.at_capacity);
     feed_write_chats(&k, w);
     lotse_jw_obj_end(w);
-    int len = lotse_jw_finish(w);
-    if (len < 0)
-        return;
+    return lotse_jw_finish(w);
+}
+
+/* Sends `queue_summary` to every counsellor and supervisor, paced as fan-out:
+ * built once per view (staff of one organisation share theirs). */
+static void push(struct hub *hub, int64_t now)
+{
     LIST_FOREACH_SAFE (&hub->staff, it, nx)
-        conn_send_bulk(LIST_ENTRY(it, struct conn, staff_link), w->buf, (size_t)len);
+        LIST_ENTRY(it, struct conn, staff_link)->summary_sent = false;
+    LIST_FOREACH_SAFE (&hub->staff, it, nx) {
+        struct conn *c = LIST_ENTRY(it, struct conn, staff_link);
+        if (c->summary_sent)
+            continue;
+        struct view v = view_of(c);
+        struct lotse_jw *w = conn_jw();
+        int len = build(hub, v, now, w);
+        if (len < 0)
+            return;
+        LIST_FOREACH_SAFE (&hub->staff, it2, nx2) {
+            struct conn *d = LIST_ENTRY(it2, struct conn, staff_link);
+            if (d->summary_sent || !same_view(view_of(d), v))
+                continue;
+            d->summary_sent = true;
+            conn_send_bulk(d, w->buf, (size_t)len);
+        }
+    }
 }
 
 /* When it changed, after the positions (60). */
 static void summary_tick(struct hub *hub, int64_t now_ms)
 {
-    if (!hub->summary_dirty)
+    if (!hub->summary_dirty || !scope_ready(hub))
         return;
     hub->summary_dirty = false;
     push(hub, now_ms);

@@ -30,7 +30,7 @@ void young_same_ask(struct conn *c, struct session *s, const uint8_t lookup[32])
  * session of topic ended after a counsellor had taken it, stays open for
  * FEEDBACK_WINDOW_S with role ROLE_ENDED for one answer to "did the chat
  * help?". Returns false (c is then closed as before) when it cannot. */
-bool young_feedback_offer(struct conn *c, const char *topic);
+bool young_feedback_offer(struct conn *c, const char *topic, int org);
 
 /* "feedback" from any connection: counted once in stats_hourly when c is an
  * ended young person's that has not answered; otherwise an error. */

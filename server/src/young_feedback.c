@@ -24,6 +24,7 @@ struct feedback_wait {
     struct list_link link; /* on waits, oldest first */
     struct conn *c;
     const char *topic; /* the configuration's (lives as long as the process) */
+    int org;           /* the chat's organisation (its row's), 0 for none */
     int64_t until_ms;
     bool answered;
 };
@@ -44,13 +45,14 @@ static void ended_closed(struct conn *c)
     mem_free(w);
 }
 
-bool young_feedback_offer(struct conn *c, const char *topic)
+bool young_feedback_offer(struct conn *c, const char *topic, int org)
 {
     struct feedback_wait *w = mem_calloc(1, sizeof(*w));
     if (!w)
         return false;
     w->c = c;
     w->topic = topic;
+    w->org = org;
     w->until_ms = hub_now_ms() + (int64_t)FEEDBACK_WINDOW_S * 1000;
     list_insert_tail(&waits, &w->link);
     c->feedback = w;
@@ -92,7 +94,7 @@ void young_feedback_msg(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     struct hub *hub = c->hub;
-    if (!hub->store || store_feedback_count(hub->store, w->topic, i) != 0) {
+    if (!hub->store || store_feedback_count(hub->store, w->topic, w->org, i) != 0) {
         conn_send_error(c, "busy", "the answer cannot be counted now; try again", "feedback", NULL,
                         NULL, false);
         return;

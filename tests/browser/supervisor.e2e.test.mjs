@@ -70,11 +70,12 @@ function duration(secs) {
  * the run's own sessions are in the current hour, which the aggregate leaves
  * alone. */
 function seedHistory() {
-    const row = (daysAgo, hour, v) => psql(`INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated,
+    // organisation 1 ('main'): sam's, whose figures the page shows
+    const row = (daysAgo, hour, v) => psql(`INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, escalated,
         wait_p50, wait_p90, mean_duration, mail_opened, mail_answered_within_target, feedback_yes, feedback_some,
         feedback_no)
         VALUES ((date_trunc('day', now() AT TIME ZONE '${ZONE}') - interval '${daysAgo} days'
-        + interval '${hour} hours') AT TIME ZONE '${ZONE}', 'other', ${v.join(', ')})
+        + interval '${hour} hours') AT TIME ZONE '${ZONE}', 'other', 1, ${v.join(', ')})
         ON CONFLICT (hour, topic, org_id) DO UPDATE SET sessions = EXCLUDED.sessions, abandoned = EXCLUDED.abandoned,
         escalated = EXCLUDED.escalated, wait_p50 = EXCLUDED.wait_p50, wait_p90 = EXCLUDED.wait_p90,
         mean_duration = EXCLUDED.mean_duration, mail_opened = EXCLUDED.mail_opened,
@@ -100,7 +101,7 @@ function expected(which) {
         coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric
           / nullif(sum(sessions - abandoned), 0)), 0) dur, sum(mail_opened) mo, sum(mail_answered_within_target) mt,
         sum(feedback_yes) fy, sum(feedback_some) fs, sum(feedback_no) fn
-        FROM stats_hourly WHERE hour >= (${since}) AT TIME ZONE '${ZONE}'
+        FROM stats_hourly WHERE hour >= (${since}) AT TIME ZONE '${ZONE}' AND org_id = 1
         GROUP BY (hour AT TIME ZONE '${ZONE}')::date)
         SELECT sum(s), sum(a), sum(e), round(sum(p50 * s) / nullif(sum(s), 0)), round(sum(p90 * s) / nullif(sum(s), 0)),
         round(sum(dur * (s - a)) / nullif(sum(s - a), 0)), sum(mo), sum(mt), sum(fy), sum(fs), sum(fn) FROM d`);

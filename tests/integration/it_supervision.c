@@ -125,17 +125,18 @@ test_counsellor_list_shows_online_away_chats_and_longest_then_drops_after_grace(
     harness_pass(h);
 }
 
-/* Inserts an hourly row hours_after local midnight of day_offset days ago. */
+/* Inserts an hourly row of organisation 1 ('main', sue's) hours_after local
+ * midnight of day_offset days ago. */
 static void hour_row(struct harness *h, int day_offset, int hour, const char *topic, int sessions,
                      int abandoned, int p50, int p90, int mean, int mail_opened, int mail_in_time)
 {
     char sql[1024];
     snprintf(sql, sizeof sql,
-             "WITH i AS (INSERT INTO stats_hourly (hour, topic, sessions, abandoned, escalated,"
+             "WITH i AS (INSERT INTO stats_hourly (hour, topic, org_id, sessions, abandoned, escalated,"
              " wait_p50, wait_p90, mean_duration, mail_opened, mail_answered_within_target)"
              " VALUES ((date_trunc('day', now() AT TIME ZONE 'Europe/Berlin')"
              " - interval '%d days' + interval '%d hours') AT TIME ZONE 'Europe/Berlin',"
-             " '%s', %d, %d, %d, %d, %d, %d, %d, %d) RETURNING 1) SELECT count(*) FROM i",
+             " '%s', 1, %d, %d, %d, %d, %d, %d, %d, %d) RETURNING 1) SELECT count(*) FROM i",
              day_offset, hour, topic, sessions, abandoned, abandoned ? 1 : 0, p50, p90, mean,
              mail_opened, mail_in_time);
     assert_int_equal(harness_sql_long(h, sql), 1);
@@ -162,7 +163,7 @@ static void test_history_gives_today_and_the_week_from_the_hourly_rows(void **st
     assert_int_equal(harness_http_get_auth(h, 0, "/stats?days=7", token, &status, body, 65536), 0);
     assert_int_equal(status, 200);
     printf("GET /stats?days=7: %s\n", body);
-    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"daily\":["));
+    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"org\":null,\"daily\":["));
     char today_s[48];
     snprintf(today_s, sizeof today_s, "{\"day\":\"%04ld-%02ld-%02ld\",", today / 10000,
              today / 100 % 100, today % 100);

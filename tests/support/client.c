@@ -1012,7 +1012,7 @@ int client_login(struct client *c, const char *handle, const char *password, int
     if (rc == 0) {
         char role[32];
         copy_str(m, "role", role, sizeof role);
-        if (!strcmp(role, "supervisor"))
+        if (!strcmp(role, "supervisor") || !strcmp(role, "coordinator"))
             c->role = CLIENT_SUPERVISOR;
         lotse_json_get_int(m, "id", 0, INT64_MAX, &c->id);
         lotse_json_get_int(m, "capacity", 0, 100, &c->capacity);

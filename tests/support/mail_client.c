@@ -201,6 +201,10 @@ static int send_mail_new(struct mail_young *y, const char *topic, const uint8_t 
     lotse_jw_b64(&w, "lookup", y->keys.lookup, LOTSE_MAIL_LOOKUP_BYTES);
     lotse_jw_b64(&w, "box_pk", y->keys.box_pk, 32);
     lotse_jw_b64(&w, "sign_pk", y->keys.sign_pk, 32);
+    if (y->region[0])
+        lotse_jw_str(&w, "region", y->region);
+    if (y->lang[0])
+        lotse_jw_str(&w, "lang", y->lang);
     if (pow)
         lotse_jw_b64(&w, "pow", pow, 8);
     return send_jw(y->c, &w);

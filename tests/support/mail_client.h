@@ -48,6 +48,8 @@ struct mail_young {
     char state[16];  /* "open" or "closed" */
     int64_t n;       /* messages in the thread */
     int64_t open_ms; /* time mail_open took to be answered */
+    char region[8];  /* sent with mail_new when not empty (routing, issue 15) */
+    char lang[4];    /* likewise */
     struct mail_devices dev;
 };
 

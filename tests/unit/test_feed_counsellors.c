@@ -19,7 +19,8 @@
 #include "lotse/json.h"
 #include "session.h"
 
-#define N 250
+#define N   250
+#define ALL ((struct scope){.all = true})
 
 static struct hub hub;
 static struct counsellor ks[N];
@@ -66,7 +67,7 @@ static void test_200_of_250_listed_by_handle_below_40_kib(void **state)
     uint8_t key[FEED_STAFF_KEY_BYTES];
     /* durations of millions of years: the widest numbers */
     int64_t now = INT64_MAX / 2;
-    assert_int_equal(feed_counsellors_write(&hub, now, &w, key), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, now, &w, key), 0);
     buf[w.len] = '\0';
     printf("%zu bytes for %d listed of %d\n", w.len, FEED_LISTED_COUNSELLORS, N);
     assert_true(w.len < 48 * 1024);
@@ -89,30 +90,30 @@ static void test_key_ignores_durations_and_follows_what_is_read(void **state)
     struct lotse_jw w;
     uint8_t a[FEED_STAFF_KEY_BYTES], b[FEED_STAFF_KEY_BYTES];
     lotse_jw_init(&w, buf, sizeof buf);
-    assert_int_equal(feed_counsellors_write(&hub, 10000, &w, a), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, 10000, &w, a), 0);
     lotse_jw_init(&w, buf, sizeof buf);
-    assert_int_equal(feed_counsellors_write(&hub, 70000, &w, b), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, 70000, &w, b), 0);
     assert_memory_equal(a, b, sizeof a); /* a minute later: nothing to send */
 
     struct counsellor *listed = &ks[N - 1]; /* handle 000… */
     listed->active--;
     listed->sessions[0] = NULL;
     lotse_jw_init(&w, buf, sizeof buf);
-    assert_int_equal(feed_counsellors_write(&hub, 70000, &w, b), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, 70000, &w, b), 0);
     assert_memory_not_equal(a, b, sizeof a);
     listed->active++;
     listed->sessions[0] = &running;
 
     ks[N - 1].available = false; /* the same counsellor pauses */
     lotse_jw_init(&w, buf, sizeof buf);
-    assert_int_equal(feed_counsellors_write(&hub, 70000, &w, b), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, 70000, &w, b), 0);
     assert_memory_not_equal(a, b, sizeof a);
     ks[N - 1].available = true;
 
     ks[1].conn = NULL; /* handle 248…, not listed, drops: only those listed count */
     ks[1].away_ms = 5;
     lotse_jw_init(&w, buf, sizeof buf);
-    assert_int_equal(feed_counsellors_write(&hub, 70000, &w, b), 0);
+    assert_int_equal(feed_counsellors_write(&hub, ALL, 70000, &w, b), 0);
     assert_memory_equal(a, b, sizeof a);
 }
 

@@ -14,6 +14,7 @@ import { clockAt } from './hours.js';
 import { MAIL_TEXTS, renderMail, setMailTarget } from './supervisor-mail.js';
 import { STAFF_TEXTS, clearCounsellors, handleOf, renderCounsellors, tookCounsellors } from './supervisor-staff.js';
 import { HISTORY_TEXTS, renderHistory, startHistory, stopHistory } from './supervisor-history.js';
+import { ORGS_TEXTS, clearOrgs, renderOrgs, tookOrgs, whoLine } from './supervisor-orgs.js';
 
 setTexts({
     de: {
@@ -170,6 +171,7 @@ const seenEsc = new Set(); // escalation sids already shown, so each is announce
 const history = []; // {t, waiting, longest}
 let lastSample = 0;
 let serviceZone; // /config.json "timezone": clock times as the service says them
+let loginMsg = null; // login_ok: the name and organisation under the brand
 
 // ---- login -------------------------------------------------------------------------------
 
@@ -199,14 +201,15 @@ function onLost() {
 
 function onMessage(m) {
     if (m.t === 'login_ok') {
-        if (m.role !== 'supervisor') {
+        if (m.role !== 'supervisor' && m.role !== 'coordinator') {
             conn.close();
             conn = null;
             showLogin('login.notsupervisor');
             return;
         }
         loggedIn = true;
-        $('who').textContent = m.name || '';
+        loginMsg = m;
+        $('who').textContent = whoLine(m);
         $('view-login').hidden = true;
         $('view-dash').hidden = false;
         $('logout').hidden = false;
@@ -235,6 +238,8 @@ function onMessage(m) {
         }
     } else if (m.t === 'counsellors') {
         tookCounsellors(m);
+    } else if (m.t === 'orgs') {
+        tookOrgs(m);
     } else if (m.t === 'stats_token') {
         if (typeof m.token === 'string') startHistory(m.token);
     } else if (m.t === 'queue_summary') {
@@ -538,6 +543,8 @@ function main() {
     onLanguageChange(() => {
         render();
         renderHistory();
+        renderOrgs();
+        if (loginMsg) $('who').textContent = whoLine(loginMsg);
     });
     $('login-form').addEventListener('submit', doLogin);
     $('logout').addEventListener('click', () => {
@@ -548,15 +555,21 @@ function main() {
         seenEsc.clear();
         history.length = 0;
         clearCounsellors();
+        clearOrgs();
+        loginMsg = null;
         stopHistory();
         $('announce').textContent = '';
         updateTitle();
         showLogin();
     });
-    setInterval(render, 1000);
+    setInterval(() => {
+        render();
+        renderOrgs();
+    }, 1000);
     addTexts(MAIL_TEXTS);
     addTexts(STAFF_TEXTS);
     addTexts(HISTORY_TEXTS);
+    addTexts(ORGS_TEXTS);
     fetchConfig().then((c) => {
         setMailTarget(c);
         if (typeof c.timezone === 'string') serviceZone = c.timezone;
