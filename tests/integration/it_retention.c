@@ -151,7 +151,9 @@ static void test_server_purges_hourly_and_serves_stats_to_supervisors(void **sta
     assert_int_equal(harness_http_get_auth(h, 0, "/stats?days=7", token, &status, body, 65536), 0);
     assert_int_equal(status, 200);
     printf("GET /stats?days=7: %s\n", body);
-    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"daily\":[{\"day\":\""));
+    /* one organisation: the whole service ("org":null) */
+    assert_non_null(strstr(body, "{\"days\":7,\"timezone\":\"Europe/Berlin\",\"org\":null,"
+                                 "\"daily\":[{\"day\":\""));
     assert_non_null(strstr(body, "\"sessions\":1,\"abandoned\":0,\"escalated\":0,\"wait_p50\":15,"
                                  "\"wait_p90\":15,\"mean_duration\":500,\"mail_opened\":0,"));
     assert_non_null(strstr(body, "\"feedback_yes\":0,\"feedback_some\":0,\"feedback_no\":0}"));
