@@ -24,8 +24,16 @@ let SHOTS;
 let browser;
 const problems = [];
 
+let NORD_KEY;
+let FALSCH_KEY;
+
 before(async () => {
     SHOTS = shotsDir();
+    NORD_KEY = organisation('nord', 'Familienhilfe Nord', env('LOTSE_NETKEY'), 'nora', 'nora-test-password');
+    FALSCH_KEY = organisation('falsch', 'Falsche Stelle', env('LOTSE_FORGED_NETKEY'), 'fritz', 'fritz-test-password');
+    // lotsed reads the organisations every 30 s (ORGS_RELOAD_MS in server/src/orgs.h):
+    // until it knows these two, their counsellors may take no chat
+    await new Promise((resolve) => setTimeout(resolve, 32000));
     // pages whose bytes are routed in talk to 127.0.0.1 like the served ones
     browser = await launch(['--disable-features=LocalNetworkAccessChecks']);
 });
@@ -65,7 +73,7 @@ function organisation(slug, name, netkey, handle, password) {
 }
 
 test('a counsellor of an organisation the network certified: the young person sees "Name · Organisation"', async () => {
-    const key = organisation('nord', 'Familienhilfe Nord', env('LOTSE_NETKEY'), 'nora', 'nora-test-password');
+    const key = NORD_KEY;
     const cctx = await netContext(LAPTOP);
     const c = await certifiedCounsellor(cctx, 'nora', 'nora-test-password', 0, key);
     assert.equal(await c.locator('#uncertified').isHidden(), true); // the console trusts its own chain
@@ -82,7 +90,7 @@ test('a counsellor of an organisation the network certified: the young person se
 });
 
 test('an organisation certified by a forged network key: the young person\'s page refuses its counsellor', async () => {
-    const key = organisation('falsch', 'Falsche Stelle', env('LOTSE_FORGED_NETKEY'), 'fritz', 'fritz-test-password');
+    const key = FALSCH_KEY;
     const cctx = await netContext(LAPTOP);
     // its own console finds no pinned root for the certificate either
     const page = await cctx.newPage();
