@@ -340,7 +340,7 @@ static void test_feed_counsellors_escalations_summary_are_scoped(void **state)
         o = i < 20 ? harness_next_raw(co, "orgs", T) : NULL;
     }
     assert_non_null(o);
-    printf("coordinator's orgs: %s\n", o);
+    printf("coordinator's orgs: %s\n", o ? o : "(none)");
     assert_non_null(strstr(o, "\"slug\":\"nord\",\"name\":\"Familienhilfe Nord\",\"revoked\":false,"
                               "\"waiting\":1,"));
     assert_non_null(strstr(o, "\"slug\":\"sued\",\"name\":\"Jugendhilfe Süd\",\"revoked\":false,"
