@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ctl_report.h"
 #include "lotse/json.h"
+#include "store.h"
 
 /* The figures after org, day, topic (also the CSV header and JSON keys). */
 static const char *const report_cols[] = {
@@ -21,20 +22,14 @@ static const char *const report_cols[] = {
 
 /* $1 from, $2 to (dates, inclusive), $3 time zone, $4 org id or NULL (all).
  * Grouping sets: org × day × topic, org (day 'total', topic '*'), and the whole
- * network (org level 2). Waits are session-weighted means of the hours'
- * percentiles, like lotsectl stats and /stats. */
+ * network (org level 2). The figures are those of lotsectl stats and /stats
+ * (STORE_SQL_STATS_FIGURES). */
 /* clang-format off */
 static const char report_sql[] =
     "SELECT grouping(x.org_id), coalesce(o.slug, ''), coalesce(o.name, ''),"
     " CASE WHEN grouping(x.d) = 1 THEN 'total' ELSE x.d END,"
     " CASE WHEN grouping(x.topic) = 1 THEN '*' ELSE x.topic END,"
-    " sum(sessions), sum(abandoned), sum(escalated),"
-    " coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
-    " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
-    " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"
-    "  / nullif(sum(sessions - abandoned), 0)), 0),"
-    " sum(mail_opened), sum(mail_answered_within_target),"
-    " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
+    STORE_SQL_STATS_FIGURES
     " FROM (SELECT h.*, to_char((h.hour AT TIME ZONE $3::text)::date, 'YYYY-MM-DD') AS d"
     "  FROM stats_hourly h WHERE h.hour >= $1::date::timestamp AT TIME ZONE $3::text"
     "  AND h.hour < ($2::date + 1)::timestamp AT TIME ZONE $3::text"

@@ -177,6 +177,21 @@ int store_stats_read(struct store *s, int days, const char *tz, int org_id, stor
  * else is written. */
 int store_feedback_count(struct store *s, const char *topic, int org_id, int answer);
 
+/* The figures of a group of stats_hourly rows, in the order the daily
+ * statistics give them (sessions, abandoned, escalated, wait_p50, wait_p90,
+ * mean_duration, mail_opened, mail_answered_within_target, feedback_yes,
+ * feedback_some, feedback_no): the waits are the session-weighted means of the
+ * hours' percentiles. One text for store_sql_stats_daily and lotsectl's report,
+ * so both weigh the hours the same way. */
+#define STORE_SQL_STATS_FIGURES                                                                    \
+    " sum(sessions), sum(abandoned), sum(escalated),"                                              \
+    " coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"   \
+    " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"   \
+    " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"                  \
+    "  / nullif(sum(sessions - abandoned), 0)), 0),"                                               \
+    " sum(mail_opened), sum(mail_answered_within_target),"                                         \
+    " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
+
 /* The statements above, for lotsectl (same parameters, blocking libpq). */
 extern const char store_sql_aggregate[];
 extern const char store_sql_purge[];

@@ -76,14 +76,8 @@ const char store_sql_purge_count[] =
     " (SELECT count(*) FROM audit_log WHERE at < now() - make_interval(days => $2::integer))";
 
 const char store_sql_stats_daily[] =
-    "SELECT to_char((hour AT TIME ZONE $2::text)::date, 'YYYY-MM-DD'), sum(sessions),"
-    " sum(abandoned), sum(escalated),"
-    " coalesce(round(sum(wait_p50::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
-    " coalesce(round(sum(wait_p90::bigint * sessions)::numeric / nullif(sum(sessions), 0)), 0),"
-    " coalesce(round(sum(mean_duration::bigint * (sessions - abandoned))::numeric"
-    "  / nullif(sum(sessions - abandoned), 0)), 0),"
-    " sum(mail_opened), sum(mail_answered_within_target),"
-    " sum(feedback_yes), sum(feedback_some), sum(feedback_no)"
+    "SELECT to_char((hour AT TIME ZONE $2::text)::date, 'YYYY-MM-DD'),"
+    STORE_SQL_STATS_FIGURES
     " FROM stats_hourly WHERE hour >= (date_trunc('day', now() AT TIME ZONE $2::text)"
     "  - make_interval(days => $1::integer - 1)) AT TIME ZONE $2::text"
     " AND ($3::integer < 0 OR org_id = $3::integer)"
