@@ -21,28 +21,15 @@
 int chat_route_fields(struct conn *c, const struct lotse_json_msg *m,
                       char region[ORG_REGION_LEN + 1], int *lang)
 {
-    const char *v;
-    size_t len;
-    region[0] = '\0';
-    *lang = ORG_LANG_NONE;
-    int rc = lotse_json_get_str(m, "region", ORG_REGION_LEN, &v, &len);
-    if (rc != -ENOENT) {
-        if (rc != 0 || !org_region_valid(v, len)) {
-            conn_send_error(c, "bad_field",
-                            "region must be 2 or 3 digits of the postcode or a state (DE-BE …)",
-                            "hello", NULL, "region", true);
-            return -EPROTO;
-        }
-        memcpy(region, v, len);
-        region[len] = '\0';
-    }
-    rc = lotse_json_get_str(m, "lang", 2, &v, &len);
-    if (rc != -ENOENT && (rc != 0 || (*lang = org_lang_index(v, len)) < 0)) {
+    int rc = orgs_want_fields(m, region, lang);
+    if (rc == ORG_BAD_REGION)
+        conn_send_error(c, "bad_field",
+                        "region must be 2 or 3 digits of the postcode or a state (DE-BE …)",
+                        "hello", NULL, "region", true);
+    else if (rc == ORG_BAD_LANG)
         conn_send_error(c, "bad_field", "lang must be one of de en tr ar ru uk", "hello", NULL,
                         "lang", true);
-        return -EPROTO;
-    }
-    return 0;
+    return rc == 0 ? 0 : -EPROTO;
 }
 
 /* k speaks lang (or none is asked for) and serves topic. */

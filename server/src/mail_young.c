@@ -213,34 +213,15 @@ static void created(void *arg, int status, const struct pg_result *res)
 static bool route_fields(struct conn *c, const struct lotse_json_msg *m, struct org_want *w,
                          char region[ORG_REGION_LEN + 1])
 {
-    const char *v;
-    size_t n;
-    w->region = NULL;
-    w->lang = ORG_LANG_NONE;
-    if (lotse_json_get(m, "region")) {
-        if (lotse_json_get_str(m, "region", ORG_REGION_LEN, &v, &n) != 0 ||
-            !org_region_valid(v, n))
-            goto bad_region;
-        memcpy(region, v, n);
-        region[n] = '\0';
-        w->region = region;
-    }
-    if (lotse_json_get(m, "lang")) {
-        if (lotse_json_get_str(m, "lang", 2, &v, &n) != 0)
-            goto bad_lang;
-        w->lang = n == 2 && !memcmp(v, "ls", 2) ? ORG_LANG_DE : org_lang_index(v, n);
-        if (w->lang < 0)
-            goto bad_lang;
-    }
-    return true;
-bad_region:
-    conn_send_error(c, "bad_field", "region: 2 or 3 digits or a federal state", "mail_new", NULL,
-                    "region", true);
-    return false;
-bad_lang:
-    conn_send_error(c, "bad_field", "lang: a counselling language", "mail_new", NULL, "lang",
-                    true);
-    return false;
+    int rc = orgs_want_fields(m, region, &w->lang);
+    w->region = region[0] ? region : NULL;
+    if (rc == ORG_BAD_REGION)
+        conn_send_error(c, "bad_field", "region: 2 or 3 digits or a federal state", "mail_new",
+                        NULL, "region", true);
+    else if (rc == ORG_BAD_LANG)
+        conn_send_error(c, "bad_field", "lang: a counselling language", "mail_new", NULL, "lang",
+                        true);
+    return rc == 0;
 }
 
 /* The thread's organisation: the first candidate open now that takes mail,

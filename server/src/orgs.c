@@ -235,3 +235,25 @@ void orgs_start(struct hub *hub, struct orgs *t)
     hub->orgs = t;
     tick_add(&hub->tick, &orgs_hook);
 }
+
+int orgs_want_fields(const struct lotse_json_msg *m, char region[ORG_REGION_LEN + 1], int *lang)
+{
+    const char *v;
+    size_t len;
+    region[0] = '\0';
+    *lang = ORG_LANG_NONE;
+    int rc = lotse_json_get_str(m, "region", ORG_REGION_LEN, &v, &len);
+    if (rc != -ENOENT) {
+        if (rc != 0 || !org_region_valid(v, len))
+            return ORG_BAD_REGION;
+        memcpy(region, v, len);
+        region[len] = '\0';
+    }
+    rc = lotse_json_get_str(m, "lang", 2, &v, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc != 0)
+        return ORG_BAD_LANG;
+    *lang = org_lang_index(v, len);
+    return *lang < 0 ? ORG_BAD_LANG : 0;
+}

@@ -109,6 +109,16 @@ void orgs_replace(struct orgs *t, const struct config *cfg, const struct org_row
 const struct org *orgs_find(const struct orgs *t, int id);
 const struct org *orgs_find_slug(const struct orgs *t, const char *slug);
 
+/* The optional "region" and "lang" of a hello or a mail_new (PROTOCOL.md
+ * §5.3): the region into region ("" when not given), *lang an enum org_lang or
+ * ORG_LANG_NONE (Leichte Sprache is a page language: clients send "de", and
+ * "ls" is a bad field like any other). 0, or ORG_BAD_REGION / ORG_BAD_LANG;
+ * the caller answers the error in its own words. */
+#define ORG_BAD_REGION (-1)
+#define ORG_BAD_LANG   (-2)
+struct lotse_json_msg;
+int orgs_want_fields(const struct lotse_json_msg *m, char region[ORG_REGION_LEN + 1], int *lang);
+
 /* Whether o is open at now (its hours, or the service's when it has none). */
 bool orgs_open_now(const struct orgs *t, const struct org *o, time_t now);
 
