@@ -28,7 +28,9 @@
 
 /* Every lease statement returns one row: took (1: this node holds it now),
  * notified, closed (sessions rows closed as crashed), holder (NULL: nobody
- * holds a valid lease, or the statement's snapshot did not see who). */
+ * holds a valid lease, or the statement's snapshot did not see who). The main
+ * SELECT sees node_lease as it was before the statement: what the statement
+ * itself set comes from t's RETURNING. */
 
 /* $1 node, $2 ttl in seconds. Taking: the rows become ours, the open sessions
  * rows no live session names are closed (their node died with them), and the
@@ -48,14 +50,14 @@ static const char lease_take_sql[] =
     " n AS MATERIALIZED (SELECT pg_notify('lotse_nodes', '') FROM t)"
     " SELECT (SELECT count(*) FROM t)::int, (SELECT count(*) FROM n)::int,"
     " (SELECT count(*) FROM c)::int,"
-    " (SELECT node FROM node_lease WHERE id = 1 AND until > now())";
+    " coalesce((SELECT node FROM t), (SELECT node FROM node_lease WHERE id = 1 AND until > now()))";
 
 /* Renewing: only while the row names this node (expired or not). */
 static const char lease_renew_sql[] =
     "WITH t AS (UPDATE node_lease SET until = now() + $2::int * interval '1 second'"
     " WHERE id = 1 AND node = $1::text RETURNING node)"
     " SELECT (SELECT count(*) FROM t)::int, 0, 0,"
-    " (SELECT node FROM node_lease WHERE id = 1 AND until > now())";
+    " coalesce((SELECT node FROM t), (SELECT node FROM node_lease WHERE id = 1 AND until > now()))";
 
 static const char lease_read_sql[] =
     "SELECT (node IS NOT DISTINCT FROM $1::text AND until > now())::int, 0, 0,"
