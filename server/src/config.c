@@ -116,6 +116,9 @@ static const struct setting settings[] = {
     C_INT(mail_thread_max_bytes, "262144", 40960, 16777216, "bytes of envelopes per mail thread"),
     C_INT(mail_open_rate, "10", 1, 10000, "mail_open attempts per minute and source"),
     C_INT(mail_wait_threshold, "900", 0, 86400, "expected chat wait (s) above which writing is offered first"),
+    C_STR(node_name, "", "this node's name ([a-z0-9], 1-16) when several lotsed share one database; empty: a single node"),
+    C_INT(node_lease, "8", 3, 60, "seconds the serving node's lease lasts without renewal"),
+    C_INT(node_handover, "15", 1, 120, "seconds a node stopping on SIGTERM waits for another to take over"),
 };
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
 
@@ -449,6 +452,16 @@ static int resolve_relations(const struct config *c, char *err, size_t errlen)
     return 0;
 }
 
+static int resolve_node_name(const struct config *c, char *err, size_t errlen)
+{
+    for (const char *p = c->node_name; *p; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p)) {
+            snprintf(err, errlen, "setting node_name: a-z and 0-9 only (or empty)");
+            return -EINVAL;
+        }
+    return 0;
+}
+
 static int resolve(struct config *c, const struct raw *raw, char *err, size_t errlen)
 {
     int rc;
@@ -462,7 +475,8 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     }
     if ((rc = resolve_timezone(c, err, errlen)) != 0 ||
         (rc = resolve_quick_exit(c, err, errlen)) != 0 ||
-        (rc = resolve_metrics_token(c, err, errlen)) != 0)
+        (rc = resolve_metrics_token(c, err, errlen)) != 0 ||
+        (rc = resolve_node_name(c, err, errlen)) != 0)
         return rc;
     return resolve_relations(c, err, errlen);
 }
