@@ -8,6 +8,7 @@
 
 #include "chat_route.h"
 #include "conn.h"
+#include "directory.h"
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
@@ -55,6 +56,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     s->last_frame_ms = now;
     waiting_note_pickup(hub, now);
     session_row_taken(hub, s);
+    directory_session_changed(hub, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               hub->cfg->topics[s->topic]);
@@ -221,6 +223,7 @@ void counsellor_offer_expire(struct hub *hub, int64_t now_ms)
         counsellor_withdraw_offer(s);
         /* Someone who lets an offer run out is probably away from the desk. */
         k->available = false;
+        directory_counsellor_changed(hub, k);
         session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
         counsellor_send_status(k);
         any = true;

@@ -12,6 +12,7 @@
 #include "chat_route.h"
 #include "conn.h"
 #include "counsellor.h"
+#include "directory.h"
 #include "hold.h"
 #include "hub.h"
 #include "log.h"
@@ -259,6 +260,7 @@ static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk
     c->session = s;
     hub->stats.sessions_started++;
     session_row_started(hub, s); /* a crash must not lose it (SECURITY.md) */
+    directory_session_changed(hub, s);
 
     bool staffed, lang_staffed;
     uint32_t pos = waiting_arrival_pos(hub, t, &staffed);
@@ -330,6 +332,7 @@ static void rekeyed(struct hub *hub, struct session *s)
         s->state = SESSION_ASSIGNED;
         counsellor_send_assigned(s->counsellor, s);
     }
+    directory_session_changed(hub, s);
 }
 
 static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *re, bool required,
