@@ -91,8 +91,8 @@ struct config {
     int mail_thread_max_bytes;
     int mail_open_rate;
     int mail_wait_threshold;
-    /* several nodes on one PostgreSQL (#16, PROTOCOL.md §5.4) */
-    char node_name[17]; /* "" = the single node */
+    /* several nodes on one database (#16, PROTOCOL.md §5.4) */
+    char node_name[17]; /* "": a single node */
     int node_lease;
     int node_handover;
 };

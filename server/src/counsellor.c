@@ -16,6 +16,7 @@
 #include "log.h"
 #include "mail_post.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "mem.h"
 #include "orgs.h"
 #include "session.h"
@@ -85,6 +86,8 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
         lotse_jw_b64(w, "orgcert", a->orgcert, a->orgcert_len);
     else
         lotse_jw_null(w, "orgcert");
+    if (node_name(c->hub))
+        lotse_jw_str(w, "node", node_name(c->hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(w->buf, w->len);
@@ -519,6 +522,8 @@ static void send_resumed(struct hub *hub, const struct counsellor *k, struct con
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
     lotse_jw_str(w, "role", "counsellor");
+    if (node_name(hub))
+        lotse_jw_str(w, "node", node_name(hub));
     lotse_jw_arr_begin(w, "sessions");
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         const struct session *s = k->sessions[i];

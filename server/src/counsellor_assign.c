@@ -12,6 +12,7 @@
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "session.h"
 #include "tick.h"
 #include "waiting.h"
@@ -107,6 +108,10 @@ static bool can_take(struct conn *c, const char *re)
                         NULL, false);
         return false;
     }
+    if (!node_serving(c->hub)) { /* handing over to another node (PROTOCOL.md §5.4) */
+        conn_send_error(c, "moving", "the service moves to another node", re, NULL, NULL, false);
+        return false;
+    }
     if (k->active >= k->capacity) {
         conn_send_error(c, "at_capacity", "you already have as many sessions as you set", re, NULL,
                         NULL, false);
@@ -169,7 +174,7 @@ void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m)
 
 void counsellor_offer_round(struct hub *hub)
 {
-    if (hub->stopping)
+    if (hub->stopping || !node_serving(hub))
         return;
     /* Give each waiting session, oldest of the highest priority first, to the
      * least-loaded available counsellor that serves its topic and has no open

@@ -17,6 +17,7 @@
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "waiting.h"
@@ -227,6 +228,8 @@ static void send_welcome(struct conn *c, struct session *s, const uint8_t *resum
     if (!staffed)
         lotse_jw_bool(w, "staffed", false);
     chat_route_write(c->hub, w, s, lang_staffed);
+    if (node_name(c->hub))
+        lotse_jw_str(w, "node", node_name(c->hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
@@ -475,6 +478,8 @@ static void send_resumed(struct hub *hub, struct conn *c, struct session *s)
         lotse_jw_bool(w, "staffed", false);
     if (s->qe.queued)
         chat_route_write(hub, w, s, lang_staffed);
+    if (node_name(hub))
+        lotse_jw_str(w, "node", node_name(hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)
