@@ -67,7 +67,3 @@ CREATE TABLE live_counsellors (
     orgcert bytea,
     updated_at timestamptz NOT NULL DEFAULT now()
 );
-
--- Taking the lease closes the open sessions rows that no live session names
--- (store_lease_acquire): find the open ones without reading every row.
-CREATE INDEX sessions_open_idx ON sessions (id) WHERE end_reason IS NULL;

@@ -28,7 +28,9 @@
 
 /* Every lease statement returns one row: took (1: this node holds it now),
  * notified, closed (sessions rows closed as crashed), holder (NULL: nobody
- * holds a valid lease, or the statement's snapshot did not see who). */
+ * holds a valid lease, or the statement's snapshot did not see who). The main
+ * SELECT sees node_lease as it was before the statement: what the statement
+ * itself set comes from t's RETURNING. */
 
 /* $1 node, $2 ttl in seconds. Taking: the rows become ours, the open sessions
  * rows no live session names are closed (their node died with them), and the
@@ -48,14 +50,14 @@ static const char lease_take_sql[] =
     " n AS MATERIALIZED (SELECT pg_notify('lotse_nodes', '') FROM t)"
     " SELECT (SELECT count(*) FROM t)::int, (SELECT count(*) FROM n)::int,"
     " (SELECT count(*) FROM c)::int,"
-    " (SELECT node FROM node_lease WHERE id = 1 AND until > now())";
+    " coalesce((SELECT node FROM t), (SELECT node FROM node_lease WHERE id = 1 AND until > now()))";
 
 /* Renewing: only while the row names this node (expired or not). */
 static const char lease_renew_sql[] =
     "WITH t AS (UPDATE node_lease SET until = now() + $2::int * interval '1 second'"
     " WHERE id = 1 AND node = $1::text RETURNING node)"
     " SELECT (SELECT count(*) FROM t)::int, 0, 0,"
-    " (SELECT node FROM node_lease WHERE id = 1 AND until > now())";
+    " coalesce((SELECT node FROM t), (SELECT node FROM node_lease WHERE id = 1 AND until > now()))";
 
 static const char lease_read_sql[] =
     "SELECT (node IS NOT DISTINCT FROM $1::text AND until > now())::int, 0, 0,"
@@ -198,16 +200,14 @@ static const char session_put_sql[] =
     " route_ids = EXCLUDED.route_ids, lang = EXCLUDED.lang, org_id = EXCLUDED.org_id,"
     " updated_at = EXCLUDED.updated_at";
 
-static const char session_del_sql[] =
-    "DELETE FROM live_sessions WHERE sid = $1::bytea AND " FENCE;
+static const char session_del_sql[] = "DELETE FROM live_sessions WHERE sid = $1::bytea AND " FENCE;
 
 static const char counsellor_put_sql[] =
     "INSERT INTO live_counsellors (token_hash, node, account_id, handle, name, topic_mask, org_id,"
     " languages, max_capacity, capacity, available, has_cert, cert, orgcert, updated_at)"
     " SELECT $1::bytea, $2::text, $3::bigint, $4::text, $5::text, $6::bigint, $7::int,"
     " $8::smallint, $9::int, $10::int, $11::boolean, $12::boolean, $13::bytea, $14::bytea, now()"
-    " WHERE " FENCE
-    " ON CONFLICT (token_hash) DO UPDATE SET node = EXCLUDED.node,"
+    " WHERE " FENCE " ON CONFLICT (token_hash) DO UPDATE SET node = EXCLUDED.node,"
     " account_id = EXCLUDED.account_id, handle = EXCLUDED.handle, name = EXCLUDED.name,"
     " topic_mask = EXCLUDED.topic_mask, org_id = EXCLUDED.org_id,"
     " languages = EXCLUDED.languages, max_capacity = EXCLUDED.max_capacity,"
@@ -336,7 +336,8 @@ int store_dir_session_del(struct store *s, const char *node, const uint8_t sid[L
     return write_params(s, session_del_sql, "live session delete", &p);
 }
 
-int store_dir_counsellor_put(struct store *s, const char *node, const struct store_dir_counsellor *k)
+int store_dir_counsellor_put(struct store *s, const char *node,
+                             const struct store_dir_counsellor *k)
 {
     if (!s || !k || !node_name_ok(node))
         return -EINVAL;
@@ -362,7 +363,8 @@ int store_dir_counsellor_put(struct store *s, const char *node, const struct sto
         p_bytes(&p, k->cert, sizeof(k->cert));
     else
         p_null(&p);
-    size_t olen = k->orgcert_len > LOTSE_ORGCERT_MAX_BYTES ? LOTSE_ORGCERT_MAX_BYTES : k->orgcert_len;
+    size_t olen =
+        k->orgcert_len > LOTSE_ORGCERT_MAX_BYTES ? LOTSE_ORGCERT_MAX_BYTES : k->orgcert_len;
     if (olen)
         p_bytes(&p, k->orgcert, olen);
     else
@@ -551,8 +553,8 @@ static void on_counsellors(void *arg, int status, const struct pg_result *res)
     if (status == 0) {
         /* Sessions second: the FIFO keeps the order, and nobody else writes
          * once the lease is ours. */
-        status = store__query(c->s, load_sessions_sql, "live sessions read", on_sessions, c, 0,
-                              NULL);
+        status =
+            store__query(c->s, load_sessions_sql, "live sessions read", on_sessions, c, 0, NULL);
         if (status == 0)
             return;
     }
