@@ -1074,7 +1074,7 @@ char *harness_next_raw(struct client *c, const char *t, int timeout_ms)
     char prefix[64];
     snprintf(prefix, sizeof prefix, "{\"t\":\"%s\"", t);
     int64_t deadline = now_ms() + timeout_ms;
-    for (bool last = false;; ) {
+    for (bool last = false;;) {
         for (size_t i = 0; i < c->inbox_len; i++) {
             if (strncmp(c->inbox[i], prefix, strlen(prefix)) != 0)
                 continue;
