@@ -3,7 +3,8 @@
  * renewed, released and taken over with a NOTIFY that reaches the listening
  * node; fencing of directory writes of a node that lost the lease; a directory
  * round trip of every field; the crash sweep on taking the lease sparing the
- * rows live sessions name (and no start-up sweep in node mode); expiry. */
+ * rows live sessions name (and no start-up sweep in node mode); expiry; LISTEN
+ * and queued directory writes after a reconnect. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -631,6 +632,46 @@ static void test_an_expired_lease_is_taken_by_the_other_node(void **state)
     env_stop(&e);
 }
 
+static bool both_down(void *arg)
+{
+    struct env *e = arg;
+    return !store_is_up(e->a) && !store_is_up(e->b);
+}
+
+static void test_listen_and_directory_writes_survive_a_reconnect(void **state)
+{
+    struct env e;
+    env_start(&e);
+    env_up(&e);
+    wakeups_a = wakeups_b = 0;
+    store_nodes_listen(e.a, on_wake, &wakeups_a);
+    store_nodes_listen(e.b, on_wake, &wakeups_b);
+    assert_true(acquire(&e, e.a, "a", 8).held);
+    db_run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+           " WHERE application_name = 'lotsed' AND datname = current_database()");
+    assert_true(run_until(&e, both_down, &e, 5000));
+    /* written while the database is away: kept in the FIFO */
+    struct store_dir_session s = full_session(5);
+    struct store_dir_counsellor k = full_counsellor(5);
+    assert_int_equal(store_dir_session_put(e.a, "a", &s), 0);
+    assert_int_equal(store_dir_counsellor_put(e.a, "a", &k), 0);
+    struct lease_answer away = {0};
+    assert_int_equal(store_lease_acquire(e.a, "a", 8, on_lease, &away), 0);
+    assert_true(run_until(&e, lease_answered, &away, 5000));
+    assert_int_equal(away.status, -ENOTCONN);
+    env_up(&e);
+    assert_true(run_until(&e, store_is_idle, e.a, 5000));
+    assert_true(run_until(&e, store_is_idle, e.b, 5000));
+    assert_int_equal(db_count("SELECT count(*) FROM live_sessions WHERE node = 'a'"), 1);
+    assert_int_equal(db_count("SELECT count(*) FROM live_counsellors WHERE node = 'a'"), 1);
+    /* both listen again on their new connections */
+    assert_int_equal(lease(&e, e.a, 2, "a", 0).status, 0);
+    assert_true(run_until(&e, woken, &wakeups_b, 5000));
+    assert_true(acquire(&e, e.b, "b", 8).held);
+    assert_true(run_until(&e, woken, &wakeups_a, 5000));
+    env_stop(&e);
+}
+
 static int group_setup(void **state)
 {
     log_set_level(LOG_WARN);
@@ -657,9 +698,9 @@ int main(void)
                                reset),
         cmocka_unit_test_setup(test_writes_of_a_node_that_lost_the_lease_are_not_applied, reset),
         cmocka_unit_test_setup(test_directory_put_load_del_round_trip_of_every_field, reset),
-        cmocka_unit_test_setup(test_taking_the_lease_closes_open_rows_no_live_session_names,
-                               reset),
+        cmocka_unit_test_setup(test_taking_the_lease_closes_open_rows_no_live_session_names, reset),
         cmocka_unit_test_setup(test_an_expired_lease_is_taken_by_the_other_node, reset),
+        cmocka_unit_test_setup(test_listen_and_directory_writes_survive_a_reconnect, reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
