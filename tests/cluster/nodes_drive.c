@@ -53,6 +53,7 @@
 enum { DIR_Y2C = 0, DIR_C2Y = 1 };
 
 static int nginx_port, port_a, port_b;
+static const char *nginx_conf, *nginx_prefix; /* for the proxy restart (one node) */
 static int n_young = 250, n_couns = 10, capacity = 5, period_ms = 1000, lease_s = 4;
 static struct harness *h;
 static bool two_nodes;
@@ -712,6 +713,40 @@ static void fault_kill9(struct phase_info *p, struct node *n)
     wait_back(p, true, 60000);
 }
 
+/* nginx stopped (every client connection ends at once, as when the proxy is
+ * restarted) and started again with the same configuration: the clients'
+ * way back after a drop, on one node. nginx writes its pid file; the script
+ * stops the nginx of that file on exit. 0 or <0. */
+static int nginx_restart(void)
+{
+    char pidfile[PATH_MAX];
+    snprintf(pidfile, sizeof pidfile, "%s/nginx.pid", nginx_prefix);
+    FILE *f = fopen(pidfile, "r");
+    long pid = 0;
+    if (!f || fscanf(f, "%ld", &pid) != 1 || pid <= 1) {
+        if (f)
+            fclose(f);
+        return -ENOENT;
+    }
+    fclose(f);
+    kill((pid_t)pid, SIGTERM);
+    for (int i = 0; i < 100 && kill((pid_t)pid, 0) == 0; i++)
+        sleep_ms(50);
+    sleep_ms(1000); /* clients find nothing for a moment */
+    pid_t np = fork();
+    if (np < 0)
+        return -errno;
+    if (np == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 1);
+        execl("/usr/sbin/nginx", "nginx", "-p", nginx_prefix, "-c", nginx_conf, "-e", "stderr",
+              (char *)NULL);
+        _exit(127);
+    }
+    return 0;
+}
+
 static void restart(struct node *n)
 {
     int rc = node_start(n);
@@ -783,6 +818,10 @@ int main(int argc, char **argv)
             period_ms = atoi(v);
         else if (!strcmp(a, "--lease"))
             lease_s = atoi(v);
+        else if (!strcmp(a, "--nginx-conf"))
+            nginx_conf = v;
+        else if (!strcmp(a, "--nginx-prefix"))
+            nginx_prefix = v;
         else
             usage();
     }
@@ -810,6 +849,18 @@ int main(int argc, char **argv)
             goto out;
     }
 
+    /* nginx maps /n/<node>/ to that node's / and / to any node */
+    for (int i = 0; i < (two_nodes ? 2 : 1); i++) {
+        char path[32], body[512];
+        int status = 0;
+        snprintf(path, sizeof path, "/n/%s/healthz", nodes[i].name);
+        if (http_get(HARNESS_HOST, nginx_port, path, &status, body, sizeof body) < 0 ||
+            status != 200) {
+            fprintf(stderr, "drive: GET %s through nginx: %d\n", path, status);
+            rc = -EIO;
+            goto out;
+        }
+    }
     for (int i = 0; i < n_clients(); i++) {
         cls[i].idx = i;
         cls[i].counsellor = i >= n_young;
@@ -876,6 +927,14 @@ int main(int argc, char **argv)
         p = phase_begin(name);
         fault_kill9(p, hn);
         restart(hn);
+        check_places(p);
+        phase_end(p);
+    }
+    if (!two_nodes && nginx_conf && nginx_prefix) {
+        p = phase_begin("nginx restart (every connection drops)");
+        if ((rc = nginx_restart()) < 0)
+            fprintf(stderr, "drive: nginx restart: %d\n", rc);
+        wait_back(p, true, 60000);
         check_places(p);
         phase_end(p);
     }

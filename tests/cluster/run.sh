@@ -32,6 +32,11 @@ cleanup() {
         kill "$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
     fi
+    # the driver may have restarted nginx (one-node run): stop that one too
+    if [[ -s $WORK/nginx/nginx.pid ]]; then
+        kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null || true
+        sleep 0.2
+    fi
     "$ROOT/tests/support/pg.sh" stop "$WORK/pg" >/dev/null 2>&1 || true
     rm -rf "$WORK"
 }
@@ -95,4 +100,5 @@ done
 echo "cluster: nginx on $PORT_NGINX, nodes a on $PORT_A and b on $PORT_B"
 
 # shellcheck disable=SC2086
-"$DRIVE" --nginx-port "$PORT_NGINX" --port-a "$PORT_A" --port-b "$PORT_B" ${LOTSE_CLUSTER_ARGS:-}
+"$DRIVE" --nginx-port "$PORT_NGINX" --port-a "$PORT_A" --port-b "$PORT_B" \
+    --nginx-conf "$WORK/nginx/nginx.conf" --nginx-prefix "$WORK/nginx/" ${LOTSE_CLUSTER_ARGS:-}
