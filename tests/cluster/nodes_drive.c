@@ -54,7 +54,7 @@ enum { DIR_Y2C = 0, DIR_C2Y = 1 };
 
 static int nginx_port, port_a, port_b;
 static const char *nginx_conf, *nginx_prefix; /* for the proxy restart (one node) */
-static int n_young = 250, n_couns = 10, capacity = 5, period_ms = 1000, lease_s = 4;
+static int n_young = 250, n_couns = 10, capacity = 5, period_ms = 1000, lease_s = 5;
 static struct harness *h;
 static bool two_nodes;
 
@@ -585,9 +585,20 @@ static bool is_waiting(int i)
     return atomic_load(&cls[i].welcomed) && !atomic_load(&cls[i].active);
 }
 
-/* The node the counsellors are on (they follow the holder). */
+/* The node holding the lease, as PostgreSQL says (NULL: none); else the
+ * node the counsellors are on. */
 static struct node *holder(void)
 {
+    PGresult *r = harness_exec(h, "SELECT node FROM node_lease WHERE until > now()");
+    if (r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1) {
+        const char *n = PQgetvalue(r, 0, 0);
+        struct node *found = !strcmp(n, "a") ? &nodes[0] : !strcmp(n, "b") ? &nodes[1] : NULL;
+        PQclear(r);
+        if (found)
+            return found;
+    } else if (r) {
+        PQclear(r);
+    }
     int votes[2] = {0, 0};
     for (int i = n_young; i < n_clients(); i++) {
         if (!strcmp(cls[i].node, "a"))
@@ -841,6 +852,7 @@ int main(int argc, char **argv)
            "and direction\n",
            two_nodes ? "two nodes a and b" : "ONE node (lotsed has no node_name yet)", n_couns,
            capacity, n_young, period_ms);
+    printf("# accounts made after %.1f s\n", (now_ms() - t_start) / 1000.0);
     if ((rc = node_start(&nodes[0])) < 0)
         goto out;
     if (two_nodes) {
@@ -849,6 +861,8 @@ int main(int argc, char **argv)
             goto out;
     }
 
+    printf("# nodes up after %.1f s\n", (now_ms() - t_start) / 1000.0);
+    fflush(stdout);
     /* nginx maps /n/<node>/ to that node's / and / to any node */
     for (int i = 0; i < (two_nodes ? 2 : 1); i++) {
         char path[32], body[512];
@@ -909,20 +923,19 @@ int main(int argc, char **argv)
     sleep_ms(8000);
     phase_end(p);
     if (two_nodes) {
-        p = phase_begin("SIGTERM a (holder)");
-        fault_sigterm(p, &nodes[0]);
-        restart(&nodes[0]);
-        check_places(p);
-        phase_end(p);
-
-        p = phase_begin("SIGTERM b (holder)");
-        fault_sigterm(p, &nodes[1]);
-        restart(&nodes[1]);
-        check_places(p);
-        phase_end(p);
+        /* a holds the lease first (started first): SIGTERM a, then b */
+        char name[48];
+        for (int k = 0; k < 2; k++) {
+            struct node *hn = holder();
+            snprintf(name, sizeof name, "SIGTERM %s (holder)", hn->name);
+            p = phase_begin(name);
+            fault_sigterm(p, hn);
+            restart(hn);
+            check_places(p);
+            phase_end(p);
+        }
 
         struct node *hn = holder();
-        char name[48];
         snprintf(name, sizeof name, "kill -9 %s (holder)", hn->name);
         p = phase_begin(name);
         fault_kill9(p, hn);
@@ -940,16 +953,17 @@ int main(int argc, char **argv)
     }
     p = phase_begin(two_nodes ? "PostgreSQL restart, then SIGTERM holder" : "PostgreSQL restart");
     sleep_ms(2000);
+    /* pg_ctl restart -m fast: every connection of both nodes ends */
     if (harness_pg_stop() < 0)
         fprintf(stderr, "drive: pg stop failed\n");
-    sleep_ms(2000);
     if (harness_pg_start() < 0)
         fprintf(stderr, "drive: pg start failed\n");
     printf("#   PostgreSQL back after %.1f s\n", (now_ms() - p->t0) / 1000.0);
     if (two_nodes) {
         sleep_ms(1000);
         struct node *hn = holder();
-        printf("#   SIGTERM %s\n", hn->name);
+        printf("#   SIGTERM %s (times from here)\n", hn->name);
+        p->t0 = now_ms();
         fault_sigterm(p, hn);
         restart(hn);
     } else {
@@ -1039,8 +1053,16 @@ out:
     nodes_kill_all();
     if (rc == 0)
         harness_pass(h);
-    else
+    else {
         fprintf(stderr, "drive: FAILED; logs in %s\n", h->dir);
+        for (int i = 0; i < 2; i++) {
+            char cmd[PATH_MAX + 64];
+            snprintf(cmd, sizeof cmd, "tail -n 40 %s >&2", nodes[i].log);
+            fprintf(stderr, "---- %s (last lines) ----\n", nodes[i].log);
+            if (system(cmd) != 0)
+                fprintf(stderr, "(no log)\n");
+        }
+    }
     harness_destroy(h);
     printf("%s\n", rc == 0 ? "nodes: PASS" : "nodes: FAIL");
     return rc == 0 ? 0 : 1;
