@@ -65,7 +65,7 @@ master_process off;
 worker_processes 1;
 worker_rlimit_nofile 8192;
 pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
+error_log $WORK/nginx/error.log emerg;
 events { worker_connections 4096; }
 http {
     access_log off;
@@ -99,6 +99,17 @@ for _ in $(seq 50); do
 done
 echo "cluster: nginx on $PORT_NGINX, nodes a on $PORT_A and b on $PORT_B"
 
+rc=0
 # shellcheck disable=SC2086
 "$DRIVE" --nginx-port "$PORT_NGINX" --port-a "$PORT_A" --port-b "$PORT_B" \
-    --nginx-conf "$WORK/nginx/nginx.conf" --nginx-prefix "$WORK/nginx/" ${LOTSE_CLUSTER_ARGS:-}
+    --nginx-conf "$WORK/nginx/nginx.conf" --nginx-prefix "$WORK/nginx/" --work "$WORK" \
+    ${LOTSE_CLUSTER_ARGS:-} || rc=$?
+if [[ $rc -ne 0 ]]; then
+    # the node logs outlive the clean-up (lotsed logs no address, no
+    # content; nginx logs "emerg" only, as deploy/nginx does: its error
+    # lines name client addresses)
+    KEEP=$(mktemp -d /tmp/lotse-cluster-failed.XXXXXX)
+    cp "$WORK"/drive/lotsed-*.log "$WORK"/drive/lotsed-*.conf "$KEEP"/ 2>/dev/null || true
+    echo "cluster: FAILED (exit $rc); logs kept in $KEEP"
+fi
+exit $rc
