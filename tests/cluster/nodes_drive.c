@@ -54,7 +54,6 @@ enum { DIR_Y2C = 0, DIR_C2Y = 1 };
 
 static int nginx_port, port_a, port_b;
 static const char *nginx_conf, *nginx_prefix; /* for the proxy restart (one node) */
-static const char *work_dir; /* --work: the harness's files move here */
 static int n_young = 250, n_couns = 10, capacity = 5, period_ms = 1000, lease_s = 5;
 static struct harness *h;
 static bool two_nodes;
@@ -779,39 +778,6 @@ static void restart(struct node *n)
 
 /* ---- the run -------------------------------------------------------------------- */
 
-/* Replaces the prefix from at the start of s (cap bytes) by to. */
-static void re_prefix(char *s, size_t cap, const char *from, const char *to)
-{
-    size_t n = strlen(from);
-    if (strncmp(s, from, n) != 0)
-        return;
-    char tmp[PATH_MAX + 64];
-    snprintf(tmp, sizeof tmp, "%s%s", to, s + n);
-    snprintf(s, cap, "%s", tmp);
-}
-
-/* The harness's directory (org key, device keys, web copy, configurations,
- * logs) moved into the script's work directory: /tmp/lotse-it-* is shared
- * with every other test run on the machine. 0 or -errno. */
-static int move_dir(void)
-{
-    char to[PATH_MAX];
-    snprintf(to, sizeof to, "%s/drive", work_dir);
-    if (rename(h->dir, to) < 0)
-        return -errno;
-    char from[sizeof h->dir];
-    snprintf(from, sizeof from, "%s", h->dir);
-    re_prefix(h->dir, sizeof h->dir, from, to);
-    re_prefix(h->conf_path, sizeof h->conf_path, from, to);
-    re_prefix(h->log_path, sizeof h->log_path, from, to);
-    re_prefix(h->org_key_path, sizeof h->org_key_path, from, to);
-    for (int i = 0; i < h->naccounts; i++)
-        re_prefix(h->acc[i].device_file, sizeof h->acc[i].device_file, from, to);
-    for (int i = 0; i < h->nsettings; i++)
-        re_prefix(h->set[i].value, sizeof h->set[i].value, from, to);
-    return 0;
-}
-
 static int setup(void)
 {
     int rc = harness_create(&h);
@@ -824,8 +790,6 @@ static int setup(void)
                                       capacity, true)) < 0)
             return rc;
     }
-    if (work_dir && (rc = move_dir()) < 0)
-        return rc;
     harness_set(h, "trusted_proxy", "127.0.0.1");
     harness_set(h, "log_level", "info");
     harness_set(h, "hold_max_frames", "240");
@@ -879,8 +843,6 @@ int main(int argc, char **argv)
             nginx_conf = v;
         else if (!strcmp(a, "--nginx-prefix"))
             nginx_prefix = v;
-        else if (!strcmp(a, "--work"))
-            work_dir = v;
         else
             usage();
     }

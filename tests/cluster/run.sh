@@ -55,6 +55,8 @@ PY
 
 "$ROOT/tests/support/pg.sh" start "$WORK/pg"
 export LOTSE_TEST_PG_FILE=$WORK/pg/conninfo
+# the driver's files (keys, configurations, node logs) in here, not in /tmp
+export LOTSE_IT_DIR=$WORK
 
 # nginx: the shipped http snippet and node locations, upstreams on the test
 # ports. 260 clients through one nginx need ~520 descriptors.
@@ -102,14 +104,14 @@ echo "cluster: nginx on $PORT_NGINX, nodes a on $PORT_A and b on $PORT_B"
 rc=0
 # shellcheck disable=SC2086
 "$DRIVE" --nginx-port "$PORT_NGINX" --port-a "$PORT_A" --port-b "$PORT_B" \
-    --nginx-conf "$WORK/nginx/nginx.conf" --nginx-prefix "$WORK/nginx/" --work "$WORK" \
+    --nginx-conf "$WORK/nginx/nginx.conf" --nginx-prefix "$WORK/nginx/" \
     ${LOTSE_CLUSTER_ARGS:-} || rc=$?
 if [[ $rc -ne 0 ]]; then
     # the node logs outlive the clean-up (lotsed logs no address, no
     # content; nginx logs "emerg" only, as deploy/nginx does: its error
     # lines name client addresses)
     KEEP=$(mktemp -d /tmp/lotse-cluster-failed.XXXXXX)
-    cp "$WORK"/drive/lotsed-*.log "$WORK"/drive/lotsed-*.conf "$KEEP"/ 2>/dev/null || true
+    cp "$WORK"/lotse-it-*/lotsed-*.log "$WORK"/lotse-it-*/lotsed-*.conf "$KEEP"/ 2>/dev/null || true
     echo "cluster: FAILED (exit $rc); logs kept in $KEEP"
 fi
 exit $rc
