@@ -67,6 +67,9 @@ static _Atomic int next_id[MAX_YOUNG][2];
 static uint8_t sent_phase[MAX_YOUNG][2][MAX_MSG];
 static _Atomic uint8_t delivered[MAX_YOUNG][2][MAX_MSG];
 static _Atomic int strange_texts;
+/* how the clients came back: connections on /n/<node>/ws and on /ws,
+ * failed attempts */
+static _Atomic long via_node_path, via_generic, connect_fails;
 
 /* per client: young people 0..n_young-1, counsellors n_young.. */
 struct cl {
@@ -308,11 +311,17 @@ static int recover(struct cl *x)
             client_node_path(c, path, sizeof path);
         }
         client_set_path(c, path);
+        c->http_status = 0;
         if ((rc = client_reconnect(c, 5000)) < 0) {
+            atomic_fetch_add(&connect_fails, 1);
+            if (getenv("LOTSE_CLUSTER_DEBUG"))
+                fprintf(stderr, "drive: %d: %s: %d (HTTP %d)\n", x->idx, path, rc,
+                        c->http_status);
             fails++;
             sleep_jitter(200, 600);
             continue;
         }
+        atomic_fetch_add(strncmp(path, "/n/", 3) ? &via_generic : &via_node_path, 1);
         if ((rc = client_resume(c, false, 8000)) == 0)
             break;
         if (c->moved)
@@ -669,8 +678,16 @@ measure:
         if (t - p->t0 > p->back_ms)
             p->back_ms = t - p->t0;
     }
-    printf("#   %d clients came back, the last after %.1f s\n", p->clients_back,
-           p->back_ms / 1000.0);
+    static long seen_node, seen_generic, seen_fails;
+    long vn = atomic_load(&via_node_path), vg = atomic_load(&via_generic),
+         vf = atomic_load(&connect_fails);
+    printf("#   %d clients came back, the last after %.1f s (connections on /n/<node>/ws %ld, "
+           "on /ws %ld, failed %ld)\n",
+           p->clients_back, p->back_ms / 1000.0, vn - seen_node, vg - seen_generic,
+           vf - seen_fails);
+    seen_node = vn;
+    seen_generic = vg;
+    seen_fails = vf;
     fflush(stdout);
 }
 
@@ -1058,6 +1075,30 @@ int main(int argc, char **argv)
         ok = false;
     rc = ok ? 0 : -1;
 out:
+    if (n_phases) {
+        uint64_t resent = 0, timed = 0, dups = 0, gaps = 0, rejected = 0, moves = 0;
+        for (int i = 0; i < n_clients(); i++) {
+            struct client *c = cls[i].c;
+            if (!c)
+                continue;
+            moves += c->moves;
+            for (int j = 0; j < CLIENT_MAX_SESSIONS; j++) {
+                resent += c->sessions[j].resent;
+                timed += c->sessions[j].timed_resends;
+                dups += c->sessions[j].duplicates;
+                gaps += c->sessions[j].gaps;
+                rejected += c->sessions[j].rejected;
+            }
+        }
+        printf("# clients: %llu moved, %ld connections on /n/<node>/ws, %ld on /ws, %ld failed "
+               "connects; frames resent %llu (%llu timed rounds), dropped as duplicates %llu, "
+               "past a gap %llu, unauthentic %llu\n",
+               (unsigned long long)moves, atomic_load(&via_node_path), atomic_load(&via_generic),
+               atomic_load(&connect_fails), (unsigned long long)resent, (unsigned long long)timed,
+               (unsigned long long)dups, (unsigned long long)gaps, (unsigned long long)rejected);
+        if (rejected)
+            rc = -1;
+    }
     for (int i = 0; i < n_clients(); i++)
         client_free(cls[i].c);
     nodes_kill_all();

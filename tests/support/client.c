@@ -1579,8 +1579,8 @@ int client_reconnect(struct client *c, int timeout_ms)
         ws_abort(c->ws);
     ws_free(c->ws);
     c->ws = NULL;
-    int rc = ws_connect(&c->ws, c->host, c->port, c->path, LOTSE_SUBPROTOCOL, NULL, NULL,
-                        timeout_ms);
+    int rc = ws_connect(&c->ws, c->host, c->port, c->path, LOTSE_SUBPROTOCOL, NULL,
+                        &c->http_status, timeout_ms);
     if (rc < 0)
         return rc;
     c->dropped = false;

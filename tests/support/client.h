@@ -155,6 +155,7 @@ struct client {
     bool moved;                     /* `moved` came (cleared by the caller) */
     bool moved_null;                /* ... with "node": null: nobody serves now */
     uint64_t moves;                 /* `moved` messages seen */
+    int http_status;                /* of a client_reconnect refused (502 from a proxy), else 0 */
     bool dropped;                   /* client_drop cut the connection */
     char resumed_state[16];         /* `state` of the last `resumed` (young) */
     int64_t resumed_sessions;       /* counsellor: sessions listed in `resumed` */
