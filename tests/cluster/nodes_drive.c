@@ -44,11 +44,11 @@
 #include "harness.h"
 #include "wsclient.h"
 
-#define MAX_YOUNG 400
-#define MAX_COUNS 13 /* the harness holds 16 accounts, 3 of them its own */
-#define MAX_MSG 1024 /* messages per chat and direction */
+#define MAX_YOUNG  400
+#define MAX_COUNS  13   /* the harness holds 16 accounts, 3 of them its own */
+#define MAX_MSG    1024 /* messages per chat and direction */
 #define MAX_PHASES 8
-#define TOPIC "family"
+#define TOPIC      "family"
 
 enum { DIR_Y2C = 0, DIR_C2Y = 1 };
 
@@ -77,14 +77,14 @@ struct cl {
     bool counsellor;
     struct client *c;
     pthread_t th;
-    _Atomic int welcomed;      /* young: welcome came */
-    _Atomic int active;        /* young: keys came, the chat runs */
-    _Atomic long pos;          /* young: queue place as last told */
-    long pos_before;           /* snapshot before a fault */
+    _Atomic int welcomed; /* young: welcome came */
+    _Atomic int active;   /* young: keys came, the chat runs */
+    _Atomic long pos;     /* young: queue place as last told */
+    long pos_before;      /* snapshot before a fault */
     char sid[2 * LOTSE_SID_BYTES + 1];
-    _Atomic int back_phase;    /* phase of the last resume */
-    _Atomic int64_t back_at;   /* when it was resumed last */
-    _Atomic int64_t rx_after;  /* first message delivered to it after that */
+    _Atomic int back_phase;   /* phase of the last resume */
+    _Atomic int64_t back_at;  /* when it was resumed last */
+    _Atomic int64_t rx_after; /* first message delivered to it after that */
     _Atomic int downs, gave_up, resume_failed, cap_exceeded;
     char node[17];
     /* counsellor: young person of each session slot, next send time */
@@ -101,12 +101,12 @@ static char k_handle_buf[MAX_COUNS][16];
 struct phase_info {
     char name[48];
     int64_t t0;
-    int64_t back_ms;       /* -1: nobody had to come back */
-    int clients_back;      /* clients that resumed in this phase */
+    int64_t back_ms;  /* -1: nobody had to come back */
+    int clients_back; /* clients that resumed in this phase */
     int waiting_checked, waiting_kept;
     int cap_exceeded;
-    int node_exit;         /* exit status of a node that got SIGTERM, -1 none */
-    bool back_all;         /* everyone came back in time */
+    int node_exit; /* exit status of a node that got SIGTERM, -1 none */
+    bool back_all; /* everyone came back in time */
 };
 static struct phase_info ph[MAX_PHASES];
 static int n_phases;
@@ -315,8 +315,7 @@ static int recover(struct cl *x)
         if ((rc = client_reconnect(c, 5000)) < 0) {
             atomic_fetch_add(&connect_fails, 1);
             if (getenv("LOTSE_CLUSTER_DEBUG"))
-                fprintf(stderr, "drive: %d: %s: %d (HTTP %d)\n", x->idx, path, rc,
-                        c->http_status);
+                fprintf(stderr, "drive: %d: %s: %d (HTTP %d)\n", x->idx, path, rc, c->http_status);
             fails++;
             sleep_jitter(200, 600);
             continue;
@@ -803,8 +802,8 @@ static int setup(void)
     for (int i = 0; i < n_couns; i++) {
         snprintf(k_handle_buf[i], sizeof k_handle_buf[i], "k%02d", i);
         k_handles[i] = k_handle_buf[i];
-        if ((rc = harness_add_account(h, k_handles[i], "counsellor", k_handles[i], TOPIC,
-                                      capacity, true)) < 0)
+        if ((rc = harness_add_account(h, k_handles[i], "counsellor", k_handles[i], TOPIC, capacity,
+                                      true)) < 0)
             return rc;
     }
     harness_set(h, "trusted_proxy", "127.0.0.1");
@@ -1046,7 +1045,8 @@ int main(int argc, char **argv)
         if (q->back_ms < 0)
             snprintf(back, sizeof back, "-");
         else
-            snprintf(back, sizeof back, "%.1f%s", q->back_ms / 1000.0, q->back_all ? "" : " (NOT all)");
+            snprintf(back, sizeof back, "%.1f%s", q->back_ms / 1000.0,
+                     q->back_all ? "" : " (NOT all)");
         printf("| %s | %ld | %ld | %ld | %ld | %s | %d | %s |\n", q->name, sent, deliv, twice, lst,
                kept, q->cap_exceeded, back);
         tot[0] += sent;

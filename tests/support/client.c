@@ -111,8 +111,8 @@ void client_node_path(const struct client *c, char *out, size_t cap)
         snprintf(out, cap, "%s", LOTSE_WS_PATH);
 }
 
-int client_connect_path(struct client **out, const char *host, int port, const char *path,
-                        int role, const uint8_t org_pk[32], int timeout_ms)
+int client_connect_path(struct client **out, const char *host, int port, const char *path, int role,
+                        const uint8_t org_pk[32], int timeout_ms)
 {
     *out = NULL;
     if (sodium_init() < 0)
@@ -1579,8 +1579,8 @@ int client_reconnect(struct client *c, int timeout_ms)
         ws_abort(c->ws);
     ws_free(c->ws);
     c->ws = NULL;
-    int rc = ws_connect(&c->ws, c->host, c->port, c->path, LOTSE_SUBPROTOCOL, NULL,
-                        &c->http_status, timeout_ms);
+    int rc = ws_connect(&c->ws, c->host, c->port, c->path, LOTSE_SUBPROTOCOL, NULL, &c->http_status,
+                        timeout_ms);
     if (rc < 0)
         return rc;
     c->dropped = false;

@@ -233,8 +233,8 @@ int client_connect(struct client **out, const char *host, int port, int role,
                    const uint8_t org_pk[32], int timeout_ms);
 /* Like client_connect on another path, e.g. "/n/b/ws" (a node-specific path
  * behind the reverse proxy, PROTOCOL.md §5.4); client_reconnect uses it too. */
-int client_connect_path(struct client **out, const char *host, int port, const char *path,
-                        int role, const uint8_t org_pk[32], int timeout_ms);
+int client_connect_path(struct client **out, const char *host, int port, const char *path, int role,
+                        const uint8_t org_pk[32], int timeout_ms);
 /* Sets the path of later client_reconnect calls ("/ws", "/n/a/ws"). */
 void client_set_path(struct client *c, const char *path);
 /* The path to come back on: "/n/<node>/ws" for the node we know, else "/ws". */
