@@ -1014,6 +1014,17 @@ int main(int argc, char **argv)
             break;
         sleep_ms(500);
     }
+    if (two_nodes) {
+        /* the directory of the serving node: every session and counsellor */
+        long ls = harness_sql_long(h, "SELECT count(*) FROM live_sessions WHERE node = "
+                                      "(SELECT node FROM node_lease)");
+        long lw = harness_sql_long(h, "SELECT count(*) FROM live_sessions WHERE state = 0 AND "
+                                      "node = (SELECT node FROM node_lease)");
+        long lc = harness_sql_long(h, "SELECT count(*) FROM live_counsellors WHERE node = "
+                                      "(SELECT node FROM node_lease)");
+        printf("# directory of the holder %s: %ld sessions (%ld waiting), %ld counsellors\n",
+               holder()->name, ls, lw, lc);
+    }
     atomic_store(&quit, true);
     for (int i = 0; i < n_clients(); i++)
         pthread_join(cls[i].th, NULL);
