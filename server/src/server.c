@@ -119,6 +119,10 @@ static void server_finish(struct server *srv)
         conn_close(LIST_ENTRY(it, struct conn, staff_link), 1001, "server shutting down");
     conn_close_pending(&srv->hub);
     young_feedback_close_all(&srv->hub);
+    /* Several nodes: after the rows above (the FIFO keeps the order) the lease
+     * goes, so a standby need not wait for it to run out (no-op on a standby). */
+    if (srv->hub.cfg->node_name[0] && srv->hub.store)
+        store_lease_release(srv->hub.store, srv->hub.cfg->node_name, NULL, NULL);
     /* a moment for the close frames and queued rows to go out */
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
     ev_timer_start(srv->hub.loop, &stop_timer);

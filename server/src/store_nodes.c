@@ -200,16 +200,14 @@ static const char session_put_sql[] =
     " route_ids = EXCLUDED.route_ids, lang = EXCLUDED.lang, org_id = EXCLUDED.org_id,"
     " updated_at = EXCLUDED.updated_at";
 
-static const char session_del_sql[] =
-    "DELETE FROM live_sessions WHERE sid = $1::bytea AND " FENCE;
+static const char session_del_sql[] = "DELETE FROM live_sessions WHERE sid = $1::bytea AND " FENCE;
 
 static const char counsellor_put_sql[] =
     "INSERT INTO live_counsellors (token_hash, node, account_id, handle, name, topic_mask, org_id,"
     " languages, max_capacity, capacity, available, has_cert, cert, orgcert, updated_at)"
     " SELECT $1::bytea, $2::text, $3::bigint, $4::text, $5::text, $6::bigint, $7::int,"
     " $8::smallint, $9::int, $10::int, $11::boolean, $12::boolean, $13::bytea, $14::bytea, now()"
-    " WHERE " FENCE
-    " ON CONFLICT (token_hash) DO UPDATE SET node = EXCLUDED.node,"
+    " WHERE " FENCE " ON CONFLICT (token_hash) DO UPDATE SET node = EXCLUDED.node,"
     " account_id = EXCLUDED.account_id, handle = EXCLUDED.handle, name = EXCLUDED.name,"
     " topic_mask = EXCLUDED.topic_mask, org_id = EXCLUDED.org_id,"
     " languages = EXCLUDED.languages, max_capacity = EXCLUDED.max_capacity,"
@@ -338,7 +336,8 @@ int store_dir_session_del(struct store *s, const char *node, const uint8_t sid[L
     return write_params(s, session_del_sql, "live session delete", &p);
 }
 
-int store_dir_counsellor_put(struct store *s, const char *node, const struct store_dir_counsellor *k)
+int store_dir_counsellor_put(struct store *s, const char *node,
+                             const struct store_dir_counsellor *k)
 {
     if (!s || !k || !node_name_ok(node))
         return -EINVAL;
@@ -364,7 +363,8 @@ int store_dir_counsellor_put(struct store *s, const char *node, const struct sto
         p_bytes(&p, k->cert, sizeof(k->cert));
     else
         p_null(&p);
-    size_t olen = k->orgcert_len > LOTSE_ORGCERT_MAX_BYTES ? LOTSE_ORGCERT_MAX_BYTES : k->orgcert_len;
+    size_t olen =
+        k->orgcert_len > LOTSE_ORGCERT_MAX_BYTES ? LOTSE_ORGCERT_MAX_BYTES : k->orgcert_len;
     if (olen)
         p_bytes(&p, k->orgcert, olen);
     else
@@ -553,8 +553,8 @@ static void on_counsellors(void *arg, int status, const struct pg_result *res)
     if (status == 0) {
         /* Sessions second: the FIFO keeps the order, and nobody else writes
          * once the lease is ours. */
-        status = store__query(c->s, load_sessions_sql, "live sessions read", on_sessions, c, 0,
-                              NULL);
+        status =
+            store__query(c->s, load_sessions_sql, "live sessions read", on_sessions, c, 0, NULL);
         if (status == 0)
             return;
     }

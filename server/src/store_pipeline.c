@@ -72,7 +72,8 @@ static int send_write(PGconn *conn, const struct req *r)
     int lengths[STORE_WRITE_PARAMS];
     int formats[STORE_WRITE_PARAMS];
     for (int i = 0; i < r->u.write.nparams; i++) {
-        values[i] = r->u.write.len[i] < 0 ? NULL : (const char *)r->u.write.data + r->u.write.off[i];
+        values[i] =
+            r->u.write.len[i] < 0 ? NULL : (const char *)r->u.write.data + r->u.write.off[i];
         lengths[i] = r->u.write.len[i] < 0 ? 0 : r->u.write.len[i];
         formats[i] = r->u.write.binary[i];
     }

@@ -698,8 +698,7 @@ int main(void)
                                reset),
         cmocka_unit_test_setup(test_writes_of_a_node_that_lost_the_lease_are_not_applied, reset),
         cmocka_unit_test_setup(test_directory_put_load_del_round_trip_of_every_field, reset),
-        cmocka_unit_test_setup(test_taking_the_lease_closes_open_rows_no_live_session_names,
-                               reset),
+        cmocka_unit_test_setup(test_taking_the_lease_closes_open_rows_no_live_session_names, reset),
         cmocka_unit_test_setup(test_an_expired_lease_is_taken_by_the_other_node, reset),
         cmocka_unit_test_setup(test_listen_and_directory_writes_survive_a_reconnect, reset),
     };
