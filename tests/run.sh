@@ -77,6 +77,17 @@ else
     SUMMARY+=("browser: FAILED ($(tail -1 "$browser_log"))")
     FAILED=1
 fi
+# Two lotsed nodes on one PostgreSQL behind the Debian nginx (issue 16): 50
+# chats and 200 waiting young people through SIGTERM of each node, kill -9 of
+# the holder and a PostgreSQL restart; the counts table is in the log.
+echo "=== cluster: two nodes behind nginx, faults ==="
+cluster_log=build/cluster.log
+if bash tests/cluster/run.sh build 2>&1 | tee "$cluster_log"; then
+    SUMMARY+=("cluster: ok ($(grep -E '^\| all \|' "$cluster_log" | tail -1 || true))")
+else
+    SUMMARY+=("cluster: FAILED ($(tail -1 "$cluster_log"))")
+    FAILED=1
+fi
 run_build "build-asan" build-asan -- -DLOTSE_SANITIZE=ON -DLOTSE_WERROR=ON
 
 if command -v clang >/dev/null 2>&1; then

@@ -95,6 +95,25 @@ int client_parse_url(const char *url, char *host, size_t cap, int *port)
 int client_connect(struct client **out, const char *host, int port, int role,
                    const uint8_t org_pk[32], int timeout_ms)
 {
+    return client_connect_path(out, host, port, LOTSE_WS_PATH, role, org_pk, timeout_ms);
+}
+
+void client_set_path(struct client *c, const char *path)
+{
+    snprintf(c->path, sizeof c->path, "%s", path);
+}
+
+void client_node_path(const struct client *c, char *out, size_t cap)
+{
+    if (c->node[0])
+        snprintf(out, cap, "/n/%s%s", c->node, LOTSE_WS_PATH);
+    else
+        snprintf(out, cap, "%s", LOTSE_WS_PATH);
+}
+
+int client_connect_path(struct client **out, const char *host, int port, const char *path, int role,
+                        const uint8_t org_pk[32], int timeout_ms)
+{
     *out = NULL;
     if (sodium_init() < 0)
         return -EIO;
@@ -115,9 +134,10 @@ int client_connect(struct client **out, const char *host, int port, int role,
     c->shutdown_in = -1;
     snprintf(c->host, sizeof c->host, "%s", host);
     c->port = port;
+    client_set_path(c, path);
     if (org_pk)
         memcpy(c->org_pk, org_pk, 32);
-    int rc = ws_connect(&c->ws, host, port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, NULL, NULL, timeout_ms);
+    int rc = ws_connect(&c->ws, host, port, c->path, LOTSE_SUBPROTOCOL, NULL, NULL, timeout_ms);
     if (rc < 0) {
         free(c->rxbuf);
         free(c);
@@ -370,12 +390,41 @@ static void on_reassigned(struct client *c, struct client_session *s, const stru
     crypto_kx_keypair(s->pk, s->sk);
 }
 
+/* "node" of welcome / resumed / login_ok / moved (§5.4), read from the text:
+ * a counsellor's `resumed` carries an array the flat parser refuses. */
+static void note_node(struct client *c, const char *t, const char *text)
+{
+    bool moved = !strcmp(t, "moved");
+    if (!moved && strcmp(t, "welcome") != 0 && strcmp(t, "resumed") != 0 &&
+        strcmp(t, "login_ok") != 0)
+        return;
+    const char *p = strstr(text, "\"node\":");
+    if (moved) {
+        c->moved = true;
+        c->moves++;
+        c->moved_null = true;
+    }
+    if (!p)
+        return;
+    p += 7;
+    if (*p != '"')
+        return; /* null: nobody holds the lease now */
+    size_t n = strcspn(p + 1, "\"");
+    if (n == 0 || n >= sizeof c->node)
+        return;
+    memcpy(c->node, p + 1, n);
+    c->node[n] = 0;
+    if (moved)
+        c->moved_null = false;
+}
+
 /* Side effects of a control message at the moment it arrives. Returns true when
  * the message is used up here and must not wait in the inbox. */
 static bool note_control(struct client *c, const char *text)
 {
     char t[32];
     msg_type(text, t, sizeof t);
+    note_node(c, t, text);
     struct lotse_json_msg *m = malloc(sizeof *m);
     if (!m)
         return false;
@@ -1530,7 +1579,7 @@ int client_reconnect(struct client *c, int timeout_ms)
         ws_abort(c->ws);
     ws_free(c->ws);
     c->ws = NULL;
-    int rc = ws_connect(&c->ws, c->host, c->port, LOTSE_WS_PATH, LOTSE_SUBPROTOCOL, NULL, NULL,
+    int rc = ws_connect(&c->ws, c->host, c->port, c->path, LOTSE_SUBPROTOCOL, NULL, &c->http_status,
                         timeout_ms);
     if (rc < 0)
         return rc;

@@ -148,6 +148,14 @@ struct client {
     int stall_after_ms;             /* tell the person after this without progress (CLIENT_STALL_MS) */
     char host[64];                  /* where client_connect went, for client_reconnect */
     int port;
+    char path[64];                  /* the WebSocket path client_reconnect uses ("/ws") */
+    /* Nodes (PROTOCOL.md §5.4): the node that serves us, from the "node" of
+     * welcome / resumed / login_ok / moved ("" while unknown or single node) */
+    char node[17];
+    bool moved;                     /* `moved` came (cleared by the caller) */
+    bool moved_null;                /* ... with "node": null: nobody serves now */
+    uint64_t moves;                 /* `moved` messages seen */
+    int http_status;                /* of a client_reconnect refused (502 from a proxy), else 0 */
     bool dropped;                   /* client_drop cut the connection */
     char resumed_state[16];         /* `state` of the last `resumed` (young) */
     int64_t resumed_sessions;       /* counsellor: sessions listed in `resumed` */
@@ -223,6 +231,14 @@ struct client {
  * staff). *out is freed with client_free. */
 int client_connect(struct client **out, const char *host, int port, int role,
                    const uint8_t org_pk[32], int timeout_ms);
+/* Like client_connect on another path, e.g. "/n/b/ws" (a node-specific path
+ * behind the reverse proxy, PROTOCOL.md §5.4); client_reconnect uses it too. */
+int client_connect_path(struct client **out, const char *host, int port, const char *path, int role,
+                        const uint8_t org_pk[32], int timeout_ms);
+/* Sets the path of later client_reconnect calls ("/ws", "/n/a/ws"). */
+void client_set_path(struct client *c, const char *path);
+/* The path to come back on: "/n/<node>/ws" for the node we know, else "/ws". */
+void client_node_path(const struct client *c, char *out, size_t cap);
 /* Parses "ws://host:port/ws" into host and port. */
 int client_parse_url(const char *url, char *host, size_t cap, int *port);
 /* Wipes all keys and plaintext state, closes the socket, frees c (NULL is fine). */

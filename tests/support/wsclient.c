@@ -104,8 +104,10 @@ static int remaining_ms(int64_t deadline)
 }
 
 /* The local IPv4 address new connections bind to (tests that need clients
- * from several addresses use 127.0.0.x); 0 = let the kernel choose. */
-static in_addr_t source_addr;
+ * from several addresses use 127.0.0.x); 0 = let the kernel choose. Per
+ * thread, so that a driver with a thread per client (tests/cluster) gives each
+ * its own address; a single-threaded test sees no difference. */
+static _Thread_local in_addr_t source_addr;
 
 int ws_set_source_address(const char *ipv4)
 {

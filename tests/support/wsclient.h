@@ -41,7 +41,7 @@ struct ws_conn {
     uint64_t pings;        /* pings answered, for tests */
 };
 
-/* Makes every later connection of this process bind to the local IPv4 address
+/* Makes every later connection of this thread bind to the local IPv4 address
  * ipv4 (e.g. "127.0.0.7", to act as another client address), or NULL for the
  * default. 0 or -EINVAL. */
 int ws_set_source_address(const char *ipv4);
