@@ -71,6 +71,10 @@ REVOKE ALL ON FUNCTION mail_append(bytea, integer, smallint, integer, integer, i
                                    bytea) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mail_append(bytea, integer, smallint, integer, integer, integer, bigint,
                                       bytea) TO lotse_server;
+-- two nodes (010_nodes.sql): the lease is taken, renewed and given up by
+-- lotsed; the directory of live sessions and counsellors is its own
+GRANT SELECT, UPDATE ON node_lease TO lotse_server;
+GRANT SELECT, INSERT, UPDATE, DELETE ON live_sessions, live_counsellors TO lotse_server;
 
 -- statistics readers
 GRANT SELECT ON sessions, stats_hourly TO lotse_stats;

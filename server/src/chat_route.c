@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "counsellor.h"
+#include "directory.h"
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
@@ -120,6 +121,7 @@ void chat_route_msg_lang(struct conn *c, const struct lotse_json_msg *m)
         return;
     }
     s->lang = ORG_LANG_NONE;
+    directory_session_changed(c->hub, s);
     s->sent_pos = 0; /* a `queue` follows at the next tick */
     waiting_changed(c->hub);
     if (c->hub->cfg->assign_mode == ASSIGN_OFFER)
@@ -143,6 +145,7 @@ static void reevaluate(struct hub *hub, int64_t now_ms)
             if (orgs_route_holds(hub->orgs, &s->route, &w, now, org_staffed, hub))
                 continue;
             s->route.kind = ORG_ROUTE_POOL;
+            directory_session_changed(hub, s);
             changed = true;
         }
     if (!changed)

@@ -116,6 +116,9 @@ static const struct setting settings[] = {
     C_INT(mail_thread_max_bytes, "262144", 40960, 16777216, "bytes of envelopes per mail thread"),
     C_INT(mail_open_rate, "10", 1, 10000, "mail_open attempts per minute and source"),
     C_INT(mail_wait_threshold, "900", 0, 86400, "expected chat wait (s) above which writing is offered first"),
+    C_STR(node_name, "", "this node's name when several share one database ([a-z0-9], 1..16; empty: a single node)"),
+    C_INT(node_lease, "8", 3, 60, "seconds the serving node's lease lasts without renewal (several nodes)"),
+    C_INT(node_handover, "15", 1, 120, "seconds a node stopping on SIGTERM waits for another to take over"),
 };
 #define SETTING_COUNT (sizeof(settings) / sizeof(settings[0]))
 
@@ -421,6 +424,22 @@ static int resolve_metrics_token(const struct config *c, char *err, size_t errle
     return 0;
 }
 
+/* The name goes into directory rows, the lease and "node" fields, and nginx
+ * maps /n/<name>/ws to the node: lower-case letters and digits only. */
+static int resolve_node_name(const struct config *c, char *err, size_t errlen)
+{
+    size_t len = strlen(c->node_name);
+    bool ok = len <= 16;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (c->node_name[i] >= 'a' && c->node_name[i] <= 'z') ||
+             (c->node_name[i] >= '0' && c->node_name[i] <= '9');
+    if (!ok) {
+        snprintf(err, errlen, "setting node_name: 1 to 16 of a-z and 0-9 (or empty: one node)");
+        return -EINVAL;
+    }
+    return 0;
+}
+
 /* Settings that must agree with each other. */
 static int resolve_relations(const struct config *c, char *err, size_t errlen)
 {
@@ -462,7 +481,8 @@ static int resolve(struct config *c, const struct raw *raw, char *err, size_t er
     }
     if ((rc = resolve_timezone(c, err, errlen)) != 0 ||
         (rc = resolve_quick_exit(c, err, errlen)) != 0 ||
-        (rc = resolve_metrics_token(c, err, errlen)) != 0)
+        (rc = resolve_metrics_token(c, err, errlen)) != 0 ||
+        (rc = resolve_node_name(c, err, errlen)) != 0)
         return rc;
     return resolve_relations(c, err, errlen);
 }

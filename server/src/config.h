@@ -91,6 +91,10 @@ struct config {
     int mail_thread_max_bytes;
     int mail_open_rate;
     int mail_wait_threshold;
+    /* several nodes on one database (#16, PROTOCOL.md §5.4) */
+    char node_name[17]; /* "": a single node */
+    int node_lease;
+    int node_handover;
 };
 
 /* Fills c with the defaults, then the file at path (may be NULL), then argv

@@ -10,11 +10,13 @@
 
 #include "conn.h"
 #include "hold.h"
+#include "directory.h"
 #include "feed.h"
 #include "hub.h"
 #include "log.h"
 #include "mail_post.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "mem.h"
 #include "orgs.h"
 #include "session.h"
@@ -84,6 +86,8 @@ static void send_login_ok(struct conn *c, const struct store_account *a, const u
         lotse_jw_b64(w, "orgcert", a->orgcert, a->orgcert_len);
     else
         lotse_jw_null(w, "orgcert");
+    if (node_name(c->hub))
+        lotse_jw_str(w, "node", node_name(c->hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(w->buf, w->len);
@@ -166,6 +170,7 @@ int counsellor_login(struct conn *c, const struct store_account *a)
     memcpy(k->orgcert, a->orgcert, a->orgcert_len);
     crypto_generichash(k->token_hash, sizeof(k->token_hash), token, sizeof(token), NULL, 0);
     list_insert_head(&hub->counsellors, &k->link);
+    directory_counsellor_changed(hub, k);
     conn_set_role(c, ROLE_COUNSELLOR, &counsellor_ops);
     c->counsellor = k;
     send_login_ok(c, a, token, k);
@@ -239,6 +244,7 @@ void counsellor_msg_status(struct conn *c, const struct lotse_json_msg *m)
     }
     k->available = available;
     k->capacity = (int)capacity;
+    directory_counsellor_changed(c->hub, k);
     counsellor_send_status(k);
     waiting_changed(c->hub);
     if (c->hub->cfg->assign_mode == ASSIGN_OFFER)
@@ -293,6 +299,7 @@ void counsellor_msg_keys(struct conn *c, const struct lotse_json_msg *m)
         conn_send_json(s->young, w); /* else sent again when the young person resumes */
     s->state = SESSION_ACTIVE;
     s->last_frame_ms = hub_now_ms();
+    directory_session_changed(c->hub, s);
 }
 
 static void counsellor_free(struct hub *hub, struct counsellor *k);
@@ -316,6 +323,7 @@ static void hand_on(struct hub *hub, struct counsellor *k, struct session *s, in
     hub->stats.transfers++;
     if (s->young)
         session_notify(s->young, "transferred", s->sid, left ? "counsellor_left" : NULL);
+    directory_session_changed(hub, s);
     waiting_changed(hub);
 }
 
@@ -440,6 +448,7 @@ static void counsellor_free(struct hub *hub, struct counsellor *k)
     k->available = false;
     list_unlink(&hub->counsellors, &k->link);
     hand_back_all(hub, k);
+    directory_counsellor_gone(hub, k);
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mail_post_counsellor_left(hub, k->account_id);
     mem_free_secret(k, sizeof(*k));
@@ -513,6 +522,8 @@ static void send_resumed(struct hub *hub, const struct counsellor *k, struct con
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "resumed");
     lotse_jw_str(w, "role", "counsellor");
+    if (node_name(hub))
+        lotse_jw_str(w, "node", node_name(hub));
     lotse_jw_arr_begin(w, "sessions");
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {
         const struct session *s = k->sessions[i];
@@ -538,6 +549,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
     if (!k)
         return;
     resume_take_over(hub, k, c);
+    directory_counsellor_changed(hub, k);
     send_resumed(hub, k, c);
     counsellor_send_status(k);
     for (int i = 0; i < COUNSELLOR_MAX_SESSIONS; i++) {

@@ -8,9 +8,11 @@
 
 #include "chat_route.h"
 #include "conn.h"
+#include "directory.h"
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "session.h"
 #include "tick.h"
 #include "waiting.h"
@@ -54,6 +56,7 @@ void counsellor_assign(struct counsellor *k, struct session *s)
     s->last_frame_ms = now;
     waiting_note_pickup(hub, now);
     session_row_taken(hub, s);
+    directory_session_changed(hub, s);
     counsellor_send_assigned(k, s);
     log_debug("counsellor %lld took a %s session", (long long)k->account_id,
               hub->cfg->topics[s->topic]);
@@ -103,6 +106,10 @@ static bool can_take(struct conn *c, const char *re)
     if (!k->has_cert) {
         conn_send_error(c, "device_not_certified", "this device has no valid certificate", re, NULL,
                         NULL, false);
+        return false;
+    }
+    if (!node_serving(c->hub)) { /* handing over to another node (PROTOCOL.md §5.4) */
+        conn_send_error(c, "moving", "the service moves to another node", re, NULL, NULL, false);
         return false;
     }
     if (k->active >= k->capacity) {
@@ -167,7 +174,7 @@ void counsellor_msg_decline(struct conn *c, const struct lotse_json_msg *m)
 
 void counsellor_offer_round(struct hub *hub)
 {
-    if (hub->stopping)
+    if (hub->stopping || !node_serving(hub))
         return;
     /* Give each waiting session, oldest of the highest priority first, to the
      * least-loaded available counsellor that serves its topic and has no open
@@ -216,6 +223,7 @@ void counsellor_offer_expire(struct hub *hub, int64_t now_ms)
         counsellor_withdraw_offer(s);
         /* Someone who lets an offer run out is probably away from the desk. */
         k->available = false;
+        directory_counsellor_changed(hub, k);
         session_notify(k->conn, "offer_withdrawn", s->sid, NULL);
         counsellor_send_status(k);
         any = true;

@@ -25,6 +25,7 @@ struct lws_vhost;
 struct session_table;
 struct feed;
 struct orgs;
+struct node;
 
 /* Counters for logs and metrics. Monotonic unless said otherwise. */
 struct hub_stats {
@@ -89,6 +90,8 @@ struct hub {
     int64_t stats_next_ms;        /* next hourly-statistics update */
     int64_t purge_next_ms;        /* next retention purge */
     bool stats_busy, purge_busy;  /* a statement of that kind is under way */
+
+    struct node *node; /* the lease and hand-over with several nodes (node.c); NULL: one node */
 };
 
 #endif

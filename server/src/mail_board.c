@@ -13,6 +13,7 @@
 #include "counsellor.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "clock.h"
 #include "hub.h"
 #include "orgs.h"
@@ -154,7 +155,7 @@ static void on_tick(struct hub *hub, int64_t now_ms)
 {
     if (!hub->cfg->mail_enabled)
         return;
-    if (!board.busy && !board.released) {
+    if (!board.busy && !board.released && !node_name(hub)) { /* nodes: node.c, on taking the lease */
         board.busy = true;
         if (store_mail_release_all(hub->store, 0, released_done, NULL) < 0)
             board.busy = false;

@@ -81,5 +81,5 @@ int main(int argc, char **argv)
     }
     server_run(&srv);
     server_destroy(&srv);
-    return 0;
+    return srv.exit_code;
 }

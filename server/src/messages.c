@@ -15,6 +15,7 @@
 #include "mail_post.h"
 #include "mail_thread.h"
 #include "mail_young.h"
+#include "node.h"
 #include "relay.h"
 #include "young.h"
 
@@ -98,6 +99,9 @@ static struct lotse_json_msg msg;
 /* Routes a parsed message of the given type by the table. */
 static void route(struct conn *c, const char *type)
 {
+    /* hello, login, resume and the mail look-ups only on the serving node */
+    if (c->role == ROLE_NONE && node_redirect(c))
+        return;
     bool known = false;
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (strcmp(type, routes[i].type) != 0)

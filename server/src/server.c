@@ -24,6 +24,7 @@
 #include "lotse/json.h"
 #include "mail_young.h"
 #include "messages.h"
+#include "node.h"
 #include "waiting.h"
 #include "metrics.h"
 #include "outmsg.h"
@@ -31,12 +32,14 @@
 #include "ratelimit.h"
 #include "stats.h"
 #include "store.h"
+#include "store_nodes.h"
 #include "summary.h"
 #include "webroot.h"
 #include "young.h"
 #include "workers.h"
 
 static void server_finish(struct server *srv);
+static void server_leave(struct server *srv);
 
 /* Sessions with a counsellor on them. People who only wait have nothing that
  * the drain would let them finish: they are told and the server stops. */
@@ -63,6 +66,17 @@ static void tick(struct server *srv)
     tick_run(&srv->hub.tick, &srv->hub, now);
     stats_tick(&srv->hub, now);
     fdguard_tick(now);
+    /* Several nodes: the hand-over ended (everyone told to go to the new
+     * holder, or nobody took over and the drain goes as for one node), or
+     * another node took the lease from this one. */
+    if (!srv->hub.finishing && node_handover_done(&srv->hub)) {
+        if (!node_serving(&srv->hub))
+            server_leave(srv);
+        else if (!srv->hub.stopping) {
+            srv->handing_over = false;
+            server_stop(srv);
+        }
+    }
     if (srv->hub.stopping && !srv->hub.finishing &&
         (now >= srv->stop_at_ms || running_chats(srv) == 0))
         server_finish(srv);
@@ -110,10 +124,27 @@ static void server_finish(struct server *srv)
     ev_timer_start(srv->hub.loop, &stop_timer);
 }
 
+/* Another node serves the clients now (they were told "moved"): the loop
+ * stops a moment later without ending any session, whose rows and directory
+ * entries are the new holder's. server_destroy flushes what is queued. */
+static void server_leave(struct server *srv)
+{
+    srv->hub.finishing = true;
+    srv->exit_code = srv->handing_over ? 0 : 75; /* lost the lease: systemd restarts a standby */
+    ev_timer_stop(srv->hub.loop, &tick_timer);
+    ev_timer_init(&stop_timer, break_loop, 0.3, 0);
+    ev_timer_start(srv->hub.loop, &stop_timer);
+}
+
 void server_stop(struct server *srv)
 {
-    if (srv->hub.stopping) {
+    if (srv->hub.stopping || srv->handing_over) {
         server_finish(srv); /* a second signal: no more waiting */
+        return;
+    }
+    /* The serving node of several hands over instead of draining (node.h). */
+    if (node_handover_begin(&srv->hub)) {
+        srv->handing_over = true;
         return;
     }
     srv->hub.stopping = true;
@@ -323,6 +354,12 @@ int server_create(struct server *srv, const struct config *cfg)
         return -ENOMEM;
     if (feed_create(&srv->hub))
         return -ENOMEM;
+    if (cfg->node_name[0]) {
+        /* The sweep of open session rows at connect would close the serving
+         * node's: with several nodes the one taking the lease sweeps. */
+        store_set_node_mode(srv->hub.store, true);
+        node_start(&srv->hub);
+    }
 
     start_signals(srv);
     ev_timer_init(&tick_timer, on_tick, 1.0, 1.0);

@@ -18,6 +18,8 @@ struct server {
     struct session_table sessions; /* hub.sessions points here */
     struct orgs orgs;              /* hub.orgs points here */
     int64_t stop_at_ms;            /* end of the drain */
+    bool handing_over;             /* SIGTERM with several nodes: node.c hands over */
+    int exit_code;                 /* of the process: 75 when another node took the lease */
 };
 
 /* Creates the context, listens, connects the store. 0 or -errno (logged). */

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "counsellor.h"
 #include "hold.h"
+#include "directory.h"
 #include "feed.h"
 #include "hub.h"
 #include "log.h"
@@ -84,6 +85,17 @@ struct session *session_find(const struct session_table *t, const uint8_t sid[LO
     return NULL;
 }
 
+static void table_insert(struct session_table *t, struct session *s)
+{
+    if (t->count >= t->nbuckets)
+        grow(t);
+    size_t k = bucket_of(t, s->sid);
+    s->hash_next = t->buckets[k];
+    t->buckets[k] = s;
+    list_insert_head(&t->all, &s->link);
+    t->count++;
+}
+
 struct session *session_create(struct session_table *t)
 {
     struct session *s = mem_calloc(1, sizeof(*s));
@@ -92,13 +104,19 @@ struct session *session_create(struct session_table *t)
     do
         randombytes_buf(s->sid, sizeof(s->sid));
     while (session_find(t, s->sid));
-    if (t->count >= t->nbuckets)
-        grow(t);
-    size_t k = bucket_of(t, s->sid);
-    s->hash_next = t->buckets[k];
-    t->buckets[k] = s;
-    list_insert_head(&t->all, &s->link);
-    t->count++;
+    table_insert(t, s);
+    return s;
+}
+
+struct session *session_adopt(struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES])
+{
+    if (session_find(t, sid))
+        return NULL;
+    struct session *s = mem_calloc(1, sizeof(*s));
+    if (!s)
+        return NULL;
+    memcpy(s->sid, sid, LOTSE_SID_BYTES);
+    table_insert(t, s);
     return s;
 }
 
@@ -313,6 +331,7 @@ void session_end(struct hub *hub, struct session *s, const char *reason)
     /* No wait or duration here: with the line's own time they would give the
      * exact start that the row rounds to start_bucket (PROTOCOL.md, SECURITY.md). */
     log_info("session ended: topic %s, reason %s", row.topic, row.end_reason);
+    directory_session_gone(hub, s);
     table_remove(hub->sessions, s);
     session_free(s);
     waiting_changed(hub);

@@ -107,6 +107,10 @@ void sessions_destroy(struct session_table *t);
 /* A new session with a fresh random id, in the table; NULL on -ENOMEM. */
 struct session *session_create(struct session_table *t);
 
+/* An empty session with the id sid (one another node started, directory.c),
+ * in the table; NULL when sid is taken already or on -ENOMEM. */
+struct session *session_adopt(struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES]);
+
 /* The session with this id, or NULL. O(1). */
 struct session *session_find(const struct session_table *t, const uint8_t sid[LOTSE_SID_BYTES]);
 

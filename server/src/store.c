@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "store_nodes.h"
 #include "workers.h"
 
 #define STORE_PROTOCOL_NAME    "lotse-store"
@@ -160,7 +161,7 @@ void store__conn_broken(struct store *s, const char *why)
     struct req *r;
     while ((r = store__list_last(&s->inflight))) {
         store__list_remove(&s->inflight, r);
-        if (r->kind == REQ_SESSION) {
+        if (store__req_kept(r)) {
             store__list_push_head(&s->waiting, r);
             if (store__row_write(r))
                 s->waiting_writes++;
@@ -171,7 +172,7 @@ void store__conn_broken(struct store *s, const char *why)
     /* Look-ups still waiting would only fail later; answer them now. */
     for (r = store__list_first(&s->waiting); r;) {
         struct req *next = store__list_next(r);
-        if (r->kind != REQ_SESSION) {
+        if (!store__req_kept(r)) {
             store__list_remove(&s->waiting, r);
             store__fail_later(s, r, -ENOTCONN);
         }
@@ -257,6 +258,8 @@ static void connect_done(void *arg)
     s->backoff_ms = STORE_BACKOFF_FIRST_MS;
     log_info("store: connected to the database; %zu session rows waiting", s->waiting_writes);
     store__answer_failed(s);
+    /* A new backend listens to nothing: LISTEN again before anything else. */
+    store__listen_queue(s);
     store__pump(s);
 }
 
@@ -306,6 +309,7 @@ static int store_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
         store__read_results(s, &done);
         store__pump(s);
         store__finish(s, &done);
+        store__notifies(s);
         return 0;
     }
     case LWS_CALLBACK_RAW_WRITEABLE_FILE:
@@ -362,6 +366,28 @@ int store_create(struct store **out, struct lws_vhost *vh, struct workers *w, co
     return 0;
 }
 
+/* In node mode the start-up close is the lease's (store_lease_acquire): the
+ * other node may be serving sessions whose rows are open. The close was queued
+ * by store_create and waits for the connection, so it is taken back here. */
+void store_set_node_mode(struct store *s, bool on)
+{
+    if (!s || s->node_mode == on)
+        return;
+    s->node_mode = on;
+    if (!on)
+        return;
+    for (struct req *r = store__list_first(&s->waiting); r; r = store__list_next(r)) {
+        if (r->kind == REQ_SESSION && !store__row_write(r)) {
+            store__list_remove(&s->waiting, r);
+            mem_free(r);
+            s->crash_close_pending = false;
+            return;
+        }
+    }
+    if (s->crash_close_pending)
+        log_warn("store: node mode set after the start-up close of crashed rows was sent");
+}
+
 /* A task of a store being destroyed: its done() will free it. */
 static void orphan(struct task *t)
 {
@@ -393,7 +419,7 @@ void store_destroy(struct store *s)
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
         struct req *r;
         while ((r = store__list_pop_head(lists[i]))) {
-            if (r->kind != REQ_SESSION) {
+            if (!store__req_kept(r)) {
                 store__answer(r, -ECANCELED);
                 continue;
             }

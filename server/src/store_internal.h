@@ -10,6 +10,7 @@
  *   store_stats.c     today's counts, the hourly aggregate, retention, reading stats
  *   store_stats_sql.c the statements of statistics and retention (lotsectl too)
  *   store_mail.c      mail threads, messages and device mail keys (§9.4)
+ *   store_nodes.c     the lease of several nodes, the directory, LISTEN/NOTIFY
  *
  * All of it runs on the service thread, except a task's work() on a worker. */
 #ifndef LOTSE_STORE_INTERNAL_H
@@ -25,8 +26,12 @@
 #include "store.h"
 
 #define STORE_QUERY_PARAMS 8
+#define STORE_WRITE_PARAMS 32
 
-enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY };
+/* REQ_SESSION and REQ_WRITE are writes: kept through an outage and sent again
+ * after the reconnect. REQ_LISTEN is the LISTEN of store_nodes_listen, queued
+ * anew after every connect. */
+enum req_kind { REQ_LOOKUP, REQ_SESSION, REQ_QUERY, REQ_WRITE, REQ_LISTEN };
 /* The writes of a session row (REQ_SESSION). */
 enum row_op { ROW_START, ROW_TAKEN, ROW_END, ROW_CRASHED };
 
@@ -59,6 +64,15 @@ struct req {
             uint8_t *blob; /* own copy of a binary last parameter, or NULL */
             int blob_len;
         } query;
+        struct {
+            const char *sql;  /* static */
+            const char *what; /* for log lines */
+            int nparams;
+            int off[STORE_WRITE_PARAMS]; /* into data */
+            int len[STORE_WRITE_PARAMS]; /* -1: NULL */
+            uint8_t binary[STORE_WRITE_PARAMS];
+            uint8_t *data; /* the values, in the same allocation after the request */
+        } write;
     } u;
 };
 
@@ -100,6 +114,11 @@ struct store {
     struct req_list failed;   /* look-ups answered with an error, callbacks pending */
     size_t waiting_writes;
     bool crash_close_pending; /* the start-up close of crashed rows has not run yet */
+    bool node_mode;           /* store_set_node_mode: no start-up close of crashed rows */
+    bool lease_held;          /* the last lease statement left this store's node holding it */
+
+    void (*listen_cb)(void *arg); /* store_nodes_listen; NULL: no LISTEN */
+    void *listen_arg;
 
     int backoff_ms;
 
@@ -184,9 +203,16 @@ static inline struct req *store__list_pop_head(struct req_list *l)
     return r;
 }
 
-/* A session row write, counted in waiting_writes, depth and the write counters;
- * the start-up close of crashed rows retries like one but is not counted. */
+/* A session row or directory write, counted in waiting_writes, depth and the
+ * write counters; the start-up close of crashed rows retries like one but is
+ * not counted. */
 bool store__row_write(const struct req *r);
+
+/* Kept through a broken connection and sent again (writes, the crash close). */
+static inline bool store__req_kept(const struct req *r)
+{
+    return r->kind == REQ_SESSION || r->kind == REQ_WRITE;
+}
 
 /* Runs the callback of a look-up or query with status and frees the request. */
 void store__answer(struct req *r, int status);
@@ -222,6 +248,20 @@ int store__query(struct store *s, const char *sql, const char *what, store_resul
 int store__query_blob(struct store *s, const char *sql, const char *what, store_result_cb cb,
                       void *arg, int nparams, const char *const *params, const uint8_t *blob,
                       size_t blob_len);
+
+/* Queues a write-behind statement (REQ_WRITE) with up to STORE_WRITE_PARAMS
+ * parameters, copied: values[i] NULL is SQL NULL; formats[i] 1 is binary of
+ * lengths[i] bytes, 0 text (lengths ignored). Like a session row write it waits
+ * through an outage; when the FIFO is full the oldest write gives way and
+ * -EAGAIN is returned (this one is queued). 0, -EINVAL or -ENOMEM. */
+int store__write(struct store *s, const char *sql, const char *what, int nparams,
+                 const char *const *values, const int *lengths, const int *formats);
+
+/* Queues LISTEN lotse_nodes first in the FIFO (after a connect). */
+void store__listen_queue(struct store *s);
+
+/* Hands every notification libpq has read to the listener (service thread). */
+void store__notifies(struct store *s);
 
 /* ---- statements of one concern each ---- */
 

@@ -20,6 +20,12 @@
 #define STORE_NODE_NAME_MAX 16 /* [a-z0-9], 1..16 characters */
 #define STORE_DIR_ROUTE_MAX 16 /* = ORG_ROUTE_MAX (orgs.h) */
 
+/* Node mode (node_name set): store_create's start-up close of every open
+ * session row as 'crashed' is not run (the other node may be serving those
+ * sessions); store_lease_acquire closes, on taking the lease, only the rows no
+ * live_sessions row names. Call it right after store_create. */
+void store_set_node_mode(struct store *s, bool on);
+
 /* ---- the lease ---- */
 
 /* status 0: the statement ran; holder is the node that holds the lease now

@@ -23,7 +23,7 @@
 
 bool store__row_write(const struct req *r)
 {
-    return r->kind == REQ_SESSION && r->u.session.op != ROW_CRASHED;
+    return r->kind == REQ_WRITE || (r->kind == REQ_SESSION && r->u.session.op != ROW_CRASHED);
 }
 
 void store__answer(struct req *r, int status)
@@ -32,6 +32,10 @@ void store__answer(struct req *r, int status)
         r->u.lookup.cb(r->u.lookup.arg, status, status == 0 ? &r->u.lookup.acct : NULL);
         /* The result held a password hash. */
         mem_free_secret(r, sizeof(*r));
+        return;
+    }
+    if (r->kind == REQ_LISTEN || r->kind == REQ_WRITE) {
+        mem_free(r); /* nobody waits for them */
         return;
     }
     if (r->u.query.cb)
@@ -62,6 +66,39 @@ static int send_query(PGconn *conn, const struct req *r)
     return PQsendQueryParams(conn, r->u.query.sql, n, NULL, values, lengths, formats, 0);
 }
 
+static int send_write(PGconn *conn, const struct req *r)
+{
+    const char *values[STORE_WRITE_PARAMS];
+    int lengths[STORE_WRITE_PARAMS];
+    int formats[STORE_WRITE_PARAMS];
+    for (int i = 0; i < r->u.write.nparams; i++) {
+        values[i] =
+            r->u.write.len[i] < 0 ? NULL : (const char *)r->u.write.data + r->u.write.off[i];
+        lengths[i] = r->u.write.len[i] < 0 ? 0 : r->u.write.len[i];
+        formats[i] = r->u.write.binary[i];
+    }
+    return PQsendQueryParams(conn, r->u.write.sql, r->u.write.nparams, NULL, values, lengths,
+                             formats, 0);
+}
+
+static const char listen_sql[] = "LISTEN lotse_nodes";
+
+static int send_one(PGconn *conn, const struct req *r)
+{
+    switch (r->kind) {
+    case REQ_LOOKUP:
+        return store__lookup_send(conn, r);
+    case REQ_SESSION:
+        return store__session_send(conn, r);
+    case REQ_WRITE:
+        return send_write(conn, r);
+    case REQ_LISTEN:
+        return PQsendQueryParams(conn, listen_sql, 0, NULL, NULL, NULL, NULL, 0);
+    default:
+        return send_query(conn, r);
+    }
+}
+
 void store__flush_out(struct store *s)
 {
     if (!s->conn)
@@ -83,9 +120,7 @@ void store__pump(struct store *s)
         r->status = 0;
         r->got_result = false;
         store__list_push_tail(&s->inflight, r);
-        int ok = r->kind == REQ_LOOKUP    ? store__lookup_send(s->conn, r)
-                 : r->kind == REQ_SESSION ? store__session_send(s->conn, r)
-                                          : send_query(s->conn, r);
+        int ok = send_one(s->conn, r);
         if (ok)
             ok = PQpipelineSync(s->conn);
         if (!ok) {
@@ -121,6 +156,14 @@ static bool take_result(struct store *s, struct req *r, PGresult *res)
             return false;
         }
         what = "account look-up";
+        break;
+    case REQ_WRITE:
+    case REQ_LISTEN:
+        if (st == PGRES_COMMAND_OK) {
+            r->status = 0;
+            return false;
+        }
+        what = r->kind == REQ_WRITE ? r->u.write.what : "LISTEN";
         break;
     default:
         if (st == PGRES_COMMAND_OK) {
@@ -169,7 +212,7 @@ void store__finish(struct store *s, struct req_list *done)
 {
     struct req *r;
     while ((r = store__list_pop_head(done))) {
-        if (r->kind != REQ_SESSION) {
+        if (!store__req_kept(r)) {
             store__answer(r, r->status);
             continue;
         }
@@ -248,6 +291,101 @@ int store__query_blob(struct store *s, const char *sql, const char *what, store_
         r->u.query.blob_len = (int)blob_len;
     }
     return store__submit(s, r);
+}
+
+/* Full: the oldest unsent write (a session row or a directory row) gives way,
+ * so the newest data survives. */
+static void drop_oldest_write(struct store *s)
+{
+    for (struct req *r = store__list_first(&s->waiting); r; r = store__list_next(r)) {
+        if (store__row_write(r)) {
+            store__list_remove(&s->waiting, r);
+            s->waiting_writes--;
+            s->writes_dropped++;
+            mem_free(r);
+            return;
+        }
+    }
+}
+
+int store__write(struct store *s, const char *sql, const char *what, int nparams,
+                 const char *const *values, const int *lengths, const int *formats)
+{
+    if (!s || !sql || nparams < 0 || nparams > STORE_WRITE_PARAMS)
+        return -EINVAL;
+    size_t total = 0;
+    int len[STORE_WRITE_PARAMS];
+    for (int i = 0; i < nparams; i++) {
+        if (!values[i])
+            len[i] = -1;
+        else if (formats && formats[i])
+            len[i] = lengths[i];
+        else
+            len[i] = (int)strlen(values[i]) + 1; /* with its terminator */
+        if (len[i] > 0)
+            total += (size_t)len[i];
+    }
+    if (s->connect_wanted)
+        store__start_connect(s, 0);
+    int rc = 0;
+    if (s->waiting_writes >= s->max_queued) {
+        drop_oldest_write(s);
+        rc = -EAGAIN;
+    }
+    /* The values live after the request, so one mem_free releases both. */
+    struct req *r = mem_calloc(1, sizeof(*r) + total);
+    if (!r) {
+        s->writes_dropped++;
+        return -ENOMEM;
+    }
+    r->kind = REQ_WRITE;
+    r->u.write.sql = sql;
+    r->u.write.what = what;
+    r->u.write.nparams = nparams;
+    r->u.write.data = (uint8_t *)(r + 1);
+    size_t off = 0;
+    for (int i = 0; i < nparams; i++) {
+        r->u.write.len[i] = len[i];
+        r->u.write.off[i] = (int)off;
+        r->u.write.binary[i] = (uint8_t)(formats && formats[i] ? 1 : 0);
+        if (len[i] > 0) {
+            memcpy(r->u.write.data + off, values[i], (size_t)len[i]);
+            off += (size_t)len[i];
+        }
+        if (!r->u.write.binary[i] && len[i] > 0)
+            r->u.write.len[i]--; /* libpq reads text to its terminator */
+    }
+    store__list_push_tail(&s->waiting, r);
+    s->waiting_writes++;
+    s->writes_queued++;
+    store__pump(s);
+    return rc;
+}
+
+void store__listen_queue(struct store *s)
+{
+    if (!s->listen_cb || !s->conn)
+        return;
+    struct req *r = mem_calloc(1, sizeof(*r));
+    if (!r) {
+        log_warn("store: out of memory for LISTEN; the other node's wake-ups are missed");
+        return;
+    }
+    r->kind = REQ_LISTEN;
+    store__list_push_head(&s->waiting, r);
+    store__pump(s);
+}
+
+void store__notifies(struct store *s)
+{
+    PGnotify *n;
+    while (s->conn && (n = PQnotifies(s->conn))) {
+        /* Our own NOTIFY (taking or giving up the lease) wakes nobody here. */
+        bool own = n->be_pid == PQbackendPID(s->conn);
+        PQfreemem(n);
+        if (!own && s->listen_cb)
+            s->listen_cb(s->listen_arg);
+    }
 }
 
 int store_result_rows(const struct pg_result *res)

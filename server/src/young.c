@@ -12,10 +12,12 @@
 #include "chat_route.h"
 #include "conn.h"
 #include "counsellor.h"
+#include "directory.h"
 #include "hold.h"
 #include "hub.h"
 #include "log.h"
 #include "lotse/json.h"
+#include "node.h"
 #include "ratelimit.h"
 #include "session.h"
 #include "waiting.h"
@@ -226,6 +228,8 @@ static void send_welcome(struct conn *c, struct session *s, const uint8_t *resum
     if (!staffed)
         lotse_jw_bool(w, "staffed", false);
     chat_route_write(c->hub, w, s, lang_staffed);
+    if (node_name(c->hub))
+        lotse_jw_str(w, "node", node_name(c->hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     sodium_memzero(conn_jw()->buf, LOTSE_MAX_TEXT_FRAME); /* the secret was in the scratch buffer */
@@ -256,6 +260,7 @@ static void queue_new(struct conn *c, struct session *s, int t, const uint8_t pk
     c->session = s;
     hub->stats.sessions_started++;
     session_row_started(hub, s); /* a crash must not lose it (SECURITY.md) */
+    directory_session_changed(hub, s);
 
     bool staffed, lang_staffed;
     uint32_t pos = waiting_arrival_pos(hub, t, &staffed);
@@ -327,6 +332,7 @@ static void rekeyed(struct hub *hub, struct session *s)
         s->state = SESSION_ASSIGNED;
         counsellor_send_assigned(s->counsellor, s);
     }
+    directory_session_changed(hub, s);
 }
 
 static int parse_pk(struct conn *c, const struct lotse_json_msg *m, const char *re, bool required,
@@ -472,6 +478,8 @@ static void send_resumed(struct hub *hub, struct conn *c, struct session *s)
         lotse_jw_bool(w, "staffed", false);
     if (s->qe.queued)
         chat_route_write(hub, w, s, lang_staffed);
+    if (node_name(hub))
+        lotse_jw_str(w, "node", node_name(hub));
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
     if (s->rekey_pending)

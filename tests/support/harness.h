@@ -59,6 +59,7 @@ struct harness {
     int naccounts;
     struct harness_setting set[HARNESS_MAX_SETTINGS];
     int nsettings;
+    bool borrowed_db; /* a peer (harness_create_peer): the database is its origin's */
 };
 
 /* Makes directory, database, org key, default accounts (anna, ben, sue) and the
@@ -67,6 +68,10 @@ int harness_create(struct harness **out);
 /* Stops lotsed if running, drops the database, removes the directory unless the
  * test did not pass, frees h. */
 void harness_destroy(struct harness *h);
+/* A second lotsed on h's database (several nodes, PROTOCOL.md §5.4): a
+ * directory, log and port of its own, h's settings and accounts (set node_name
+ * on each). Destroy it before h: it leaves the database to h. 0 or <0. */
+int harness_create_peer(struct harness *h, struct harness **out);
 /* Marks the test as passed: the directory can go. */
 void harness_pass(struct harness *h);
 
