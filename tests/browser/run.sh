@@ -6,11 +6,11 @@
 # serving a copy of web/ that pins that key (deploy/client-publish.sh), and a
 # second lotsed, the "attacker", whose configuration names another organisation
 # key while serving the same published client; then runs `node --test` on
-# vectors.test.mjs, chat.test.mjs, keep.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs,
+# vectors.test.mjs, chat.test.mjs, keep.test.mjs, nodes.test.mjs, sri.test.mjs, e2e.test.mjs, gap.e2e.test.mjs,
 # mail-standin.e2e.test.mjs, mail.e2e.test.mjs, post.e2e.test.mjs, start.e2e.test.mjs,
 # pages.e2e.test.mjs, console.e2e.test.mjs, handback.e2e.test.mjs, supervisor.e2e.test.mjs,
-# ending.e2e.test.mjs, chain.e2e.test.mjs, lang.test.mjs, lang360.e2e.test.mjs and
-# coordinator.e2e.test.mjs
+# ending.e2e.test.mjs, chain.e2e.test.mjs, lang.test.mjs, lang360.e2e.test.mjs,
+# coordinator.e2e.test.mjs and nodes.e2e.test.mjs (two nodes behind nginx)
 # (Playwright driving Debian's Chromium, headless). Everything started here is
 # stopped in a trap. The last line is "N passed, N failed"; exit status is
 # non-zero on any failure.
@@ -171,7 +171,7 @@ export LOTSE_URL="http://127.0.0.1:$PORT" LOTSE_DB="$DB" LOTSECTL="$BIN/lotsectl
     LOTSE_WORK="$WORK"
 cd "$HERE" || die "no $HERE"
 # LOTSE_BROWSER_TESTS names a subset while iterating (default: all)
-TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs keep.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs start.e2e.test.mjs pages.e2e.test.mjs console.e2e.test.mjs handback.e2e.test.mjs supervisor.e2e.test.mjs ending.e2e.test.mjs chain.e2e.test.mjs lang.test.mjs lang360.e2e.test.mjs coordinator.e2e.test.mjs}
+TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs keep.test.mjs nodes.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs start.e2e.test.mjs pages.e2e.test.mjs console.e2e.test.mjs handback.e2e.test.mjs supervisor.e2e.test.mjs ending.e2e.test.mjs chain.e2e.test.mjs lang.test.mjs lang360.e2e.test.mjs coordinator.e2e.test.mjs nodes.e2e.test.mjs}
 # shellcheck disable=SC2086 # a list of file names
 node --test --test-reporter=tap $TESTS 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}

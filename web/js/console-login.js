@@ -6,7 +6,7 @@ import { setText, t } from './i18n.js';
 import { b64decode, hexencode, login, loginProof, loginProofMessage, msg } from './protocol.js';
 import { verifyCertPinned } from './crypto.js';
 import { checkServerKey, loadTrustRoot, trustOrgCerts } from './trust.js';
-import { connect } from './ws.js';
+import { CLOSE_MOVED, NodeRoute, connect } from './ws.js';
 import { showLoginForm, takeCredentials } from './staff-login.js';
 import { $, showText, st } from './console-state.js';
 import { certifyCommand, deviceSign, showDevice } from './console-device.js';
@@ -16,6 +16,8 @@ import { renderStatus } from './console-queue.js';
 
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const GRACE_MS = 120 * 1000; // resume_grace's default; the server says resume_failed when over
+// Which node serves this console (PROTOCOL.md §5.4); ws.js keeps it current.
+const route = new NodeRoute();
 
 /** The login view, with an error text when given; the device panel filled in. */
 export function showLogin(errorKey, vars) {
@@ -35,9 +37,12 @@ export function doLogin(ev) {
     openConn((c) => c.sendJson(login(cred.handle, cred.password, st.device.publicKey)));
 }
 
-/** A new connection; `first(c)` sends login or resume once it is open. */
+/** A new connection; `first(c)` sends login or resume once it is open (kept:
+ * a login answered with `moved` goes again to the serving node). */
 function openConn(first) {
+    st.first = first;
     const c = connect({
+        route,
         onOpen: () => c === st.conn && first(c),
         onMessage: (m) => c === st.conn && st.onMessage(m),
         onFrame: (b) => c === st.conn && st.onFrame(b),
@@ -123,6 +128,7 @@ export function onLoginOk(m) {
     }
     st.me = m;
     st.online = true;
+    st.first = null; // the login's password goes with it
     showCertState(checkCert(m));
     $('who').textContent = m.name || '';
     fillCapacity(m);
@@ -168,6 +174,7 @@ export function logout() {
     if (st.conn) st.conn.close();
     st.conn = null;
     st.online = false;
+    st.first = null;
     st.me = null;
     st.cert = null;
     $('tabs').replaceChildren();
@@ -183,6 +190,10 @@ export function logout() {
 export function onLost(code) {
     st.conn = null;
     st.online = false;
+    if (code === CLOSE_MOVED) {
+        onMoved();
+        return;
+    }
     // 4000: this login was resumed on another connection; 1001: the server
     // stops and forgets every session
     if (st.me && typeof st.me.token === 'string' && code !== 4000 && code !== 1001) {
@@ -190,6 +201,23 @@ export function onLost(code) {
         return;
     }
     giveUp();
+}
+
+/* `moved` (PROTOCOL.md §5.4): another node serves now. A login under way goes
+ * again there; a console that is logged in resumes there with its token, as
+ * after a drop (the same banner, chats paused, unconfirmed messages resent
+ * after `resumed`), but without a back-off step. */
+function onMoved() {
+    const wait = route.takeWait();
+    if (st.me && typeof st.me.token === 'string') {
+        startReconnect(wait);
+        return;
+    }
+    const first = st.first;
+    if (!first) return;
+    setTimeout(() => {
+        if (!st.conn && !st.me) openConn(first);
+    }, wait);
 }
 
 /** The session cannot be resumed: every chat is over, log in again. */
@@ -216,19 +244,21 @@ export function banner(key, vars) {
     showText($('conn-banner'), key, vars);
 }
 
-function startReconnect() {
+/** Reconnecting after a drop (back-off) or after `moved` (`moved`: the ms to wait). */
+function startReconnect(moved) {
     if (!st.recon) st.recon = { lostAt: Date.now(), attempt: 0, timer: null };
     banner('conn.lost');
     for (const c of st.chats.values()) {
         if (c.channel) c.channel.pause(true);
         if (!c.ended) chatNotice(c, 'chat.connlost');
     }
-    const delay = BACKOFF_MS[Math.min(st.recon.attempt, BACKOFF_MS.length - 1)];
-    st.recon.attempt++;
+    const delay = moved ?? BACKOFF_MS[Math.min(st.recon.attempt, BACKOFF_MS.length - 1)];
+    if (moved === undefined) st.recon.attempt++;
     if (Date.now() + delay > st.recon.lostAt + GRACE_MS) {
         giveUp();
         return;
     }
+    clearTimeout(st.recon.timer);
     st.recon.timer = setTimeout(tryResume, delay);
 }
 

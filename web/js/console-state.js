@@ -30,6 +30,7 @@ export const st = {
     device: null,
     loginHandle: '', // the handle of the login in progress, for login_proof
     conn: null,
+    first: null, // what the current connection sent first (login or resume), again after `moved`
     me: null, // login_ok
     cert: null, // Uint8Array, verified against the pinned roots and this device
     mailKey: null, // this device's X25519 mail key {publicKey, secretKey} (console-mailkey.js)

@@ -8,7 +8,7 @@ import { HEADER_BYTES, SID_BYTES, VERSION, b64decode, concat, encodeHeader, fail
 import { CERT_BYTES, wipe } from './crypto.js';
 import * as mc from './mail-crypto.js';
 import { chainOrgKeys } from './trust.js';
-import { connect } from './ws.js';
+import { NodeRoute, connect } from './ws.js';
 
 export const KIND_MAIL = 3;
 export const ENVELOPE_MAX = 40960;
@@ -124,24 +124,35 @@ export class MailLink {
         this.wake = null;
         this.closed = false;
         this.conn = null;
+        // With two nodes the generic /ws may reach the standby, which answers
+        // the first mail message with `moved` (PROTOCOL.md §5.4): fetchKeys
+        // then opens again on the serving node's path.
+        this.route = new NodeRoute();
     }
 
     open() {
+        if (this.conn) this.conn.close(); // after `moved`: the old one says nothing more
+        this.events = [];
+        this.closed = false;
         return new Promise((resolve, reject) => {
             let opened = false;
-            this.conn = connect({
+            const c = connect({
+                route: this.route,
+                onMoved: (m) => c === this.conn && this.push({ m }),
                 onOpen: () => {
                     opened = true;
                     resolve();
                 },
-                onMessage: (m) => this.push({ m }),
-                onFrame: (frame) => this.push({ frame }),
+                onMessage: (m) => c === this.conn && this.push({ m }),
+                onFrame: (frame) => c === this.conn && this.push({ frame }),
                 onClose: (code) => {
-                    this.closed = true;
                     if (!opened) reject(mailError('lost'));
+                    if (c !== this.conn) return;
+                    this.closed = true;
                     this.push({ closed: code });
                 },
             });
+            this.conn = c;
         });
     }
 
@@ -179,6 +190,7 @@ export class MailLink {
             if (ev.closed !== undefined) throw mailError('lost');
             if (!ev.m) continue;
             if (ev.m.t === 'error') throw mailError(typeof ev.m.code === 'string' ? ev.m.code : 'other');
+            if (ev.m.t === 'moved') throw mailError('moved');
             if (types.includes(ev.m.t)) return ev.m;
         }
     }
@@ -214,6 +226,20 @@ export class MailLink {
      * this connection trusts, for the keys and for opening answers.
      */
     async fetchKeys(trust) {
+        // the first message of every link: a `moved` answer to it means
+        // another node serves; the same request goes there (a few times)
+        for (let moves = 0; ; moves++) {
+            try {
+                return await this.readKeys(trust);
+            } catch (e) {
+                if (e.mailCode !== 'moved' || moves >= 4) throw e;
+            }
+            await new Promise((resolve) => setTimeout(resolve, this.route.takeWait()));
+            await this.open();
+        }
+    }
+
+    async readKeys(trust) {
         this.send({ t: 'mail_keys' });
         const now = Math.floor(Date.now() / 1000);
         const certs = [];

@@ -8,7 +8,7 @@
 // `stats_token` of this login). Never content, never who a young person is.
 import { addTexts, apply, bindSwitch, currentLang, onLanguageChange, setText, setTexts, setTopicText, shortDuration, t } from './i18n.js';
 import { login } from './protocol.js';
-import { connect, fetchConfig } from './ws.js';
+import { CLOSE_MOVED, NodeRoute, connect, fetchConfig } from './ws.js';
 import { loginErrorKey, showLoginForm, takeCredentials } from './staff-login.js';
 import { clockAt } from './hours.js';
 import { MAIL_TEXTS, renderMail, setMailTarget } from './supervisor-mail.js';
@@ -163,6 +163,8 @@ const SVG = 'http://www.w3.org/2000/svg';
 const ALARMS = ['longest_wait', 'no_counsellor', 'db_down', 'mail_overdue'];
 
 let conn = null;
+// Which node serves this page (PROTOCOL.md §5.4); ws.js keeps it current.
+const route = new NodeRoute();
 let loggedIn = false;
 let summary = null; // the last feed (or, until one came, queue_summary)
 let summaryAt = 0; // when it arrived (ms)
@@ -185,10 +187,26 @@ function doLogin(ev) {
     const cred = takeCredentials(ev);
     if (!cred) return;
     if (conn) conn.close();
+    openLogin(cred, 0);
+}
+
+/* A supervisor has no resume: a login that the proxy's choice of node answers
+ * with `moved` (PROTOCOL.md §5.4) goes again to the serving node, a few times;
+ * a dashboard that was logged in shows the login form as after a drop. */
+function openLogin(cred, moves) {
     const c = connect({
+        route,
         onOpen: () => c.sendJson(login(cred.handle, cred.password)),
         onMessage: (m) => c === conn && onMessage(m),
-        onClose: () => c === conn && onLost(),
+        onClose: (code) => {
+            if (c !== conn) return;
+            if (code === CLOSE_MOVED && !loggedIn && moves < 5) {
+                conn = null;
+                setTimeout(() => conn === null && !loggedIn && openLogin(cred, moves + 1), route.takeWait());
+                return;
+            }
+            onLost();
+        },
     });
     conn = c;
 }

@@ -8,7 +8,7 @@ import { safetyCode, wipe, youngKeys } from './crypto.js';
 import { checkServerKey, loadTrustRoot, verifyCounsellor } from './trust.js';
 import { Channel, DeliveryMarks, TypingShown, TypingSignal, appendMessage, placeLine, showsStall, stallNotice }
     from './chat.js';
-import { connect, fetchConfig, sodiumReady } from './ws.js';
+import { CLOSE_MOVED, NodeRoute, connect, fetchConfig, sodiumReady } from './ws.js';
 import { solvePow } from './pow.js';
 import DE from './lang/de.js';
 import EN from './lang/en.js';
@@ -38,6 +38,8 @@ const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 const DEFAULT_GRACE_S = 120; // after a reload `welcome` is gone; the server says when it is over
 
 let config = null;
+// Which node serves this page (PROTOCOL.md §5.4); ws.js keeps it current.
+const route = new NodeRoute();
 let trust = null; // the pinned roots of trust.js: {orgKeys, netKeys, roots}
 // The running session:
 //   conn, online (resumed or welcomed on this connection), topic, sid, sidHex,
@@ -45,6 +47,7 @@ let trust = null; // the pinned roots of trust.js: {orgKeys, netKeys, roots}
 //   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
 //   sendPk (resume with a fresh pk: the keys were lost), channel, name,
 //   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done,
+//   first (the connection's hello or resume), moves (`moved` before `welcome`),
 //   leaving (our own `end` sent, `ended` awaited)
 let s = null;
 let unread = 0;
@@ -240,10 +243,13 @@ function newSession(fields) {
     return s;
 }
 
-/** Opens a connection for the current session; `first(conn)` says hello or resume. */
+/** Opens a connection for the current session; `first(conn)` says hello or
+ * resume (kept: after `moved` before `welcome` the hello goes again). */
 function openConn(first) {
     const me = s;
+    me.first = first;
     const conn = connect({
+        route,
         onOpen: () => me === s && me.conn === conn && first(conn),
         onMessage: (m) => me === s && me.conn === conn && onMessage(m),
         onFrame: (bytes) => me === s && me.conn === conn && onFrame(bytes),
@@ -291,6 +297,10 @@ function onDrop(code) {
         endKept('over.you', false);
         return;
     }
+    if (code === CLOSE_MOVED) { // another node serves now (§5.4): go there
+        onMoved();
+        return;
+    }
     if (!s.sid) { // nothing to resume before `welcome`
         dropSession();
         finish('over.lost');
@@ -314,9 +324,35 @@ function onDrop(code) {
     scheduleReconnect();
 }
 
-function scheduleReconnect() {
-    const delay = BACKOFF_MS[Math.min(s.attempt, BACKOFF_MS.length - 1)];
-    s.attempt++;
+/* `moved` (the node hands over, or a standby answered): before `welcome` the
+ * same hello again on the serving node; after it a resume there, like after a
+ * drop (calm "reconnecting" banner, unconfirmed messages resent after
+ * `resumed`), but at once instead of after a back-off step. */
+function onMoved() {
+    s.online = false;
+    s.conn = null;
+    clearTimeout(s.timer);
+    const wait = route.takeWait();
+    if (!s.sid) {
+        s.moves = (s.moves || 0) + 1;
+        if (s.moves > 5) { // the nodes keep sending us on: as a failed start
+            dropSession();
+            finish('over.lost');
+            return;
+        }
+        const me = s;
+        s.timer = setTimeout(() => me === s && !me.conn && openConn(me.first), wait);
+        return;
+    }
+    if (s.channel) s.channel.pause(true);
+    if (!s.lostAt) s.lostAt = Date.now();
+    banner('conn-banner', 'conn.lost');
+    scheduleReconnect(wait);
+}
+
+function scheduleReconnect(moved) {
+    const delay = moved ?? BACKOFF_MS[Math.min(s.attempt, BACKOFF_MS.length - 1)];
+    if (moved === undefined) s.attempt++;
     if (Date.now() + delay > s.lostAt + s.grace * 1000) {
         resumeFailed();
         return;
