@@ -32,16 +32,20 @@ int64_t summary_longest(const struct hub *hub, int64_t now_ms)
 struct view {
     struct scope sc;
     bool counsellor;
+    int org; /* a counsellor's own organisation: what it may take. Not sc.org,
+              * which is 0 when the scope is everything (one organisation) */
 };
 
 static struct view view_of(const struct conn *c)
 {
-    return (struct view){scope_of(c), c->role == ROLE_COUNSELLOR && !c->coordinator};
+    return (struct view){scope_of(c), c->role == ROLE_COUNSELLOR && !c->coordinator,
+                         c->staff_org_id};
 }
 
 static bool same_view(struct view a, struct view b)
 {
-    return a.counsellor == b.counsellor && scope_equal(a.sc, b.sc);
+    return a.counsellor == b.counsellor && scope_equal(a.sc, b.sc) &&
+           (!a.counsellor || a.org == b.org);
 }
 
 static int build(struct hub *hub, struct view v, int64_t now, struct lotse_jw *w)
@@ -49,7 +53,7 @@ static int build(struct hub *hub, struct view v, int64_t now, struct lotse_jw *w
     const struct config *cfg = hub->cfg;
     struct scope_queue q;
     struct feed_counsellors k;
-    scope_queue_count(hub, v.sc, v.counsellor ? v.sc.org : -1, now, &q);
+    scope_queue_count(hub, v.sc, v.counsellor ? v.org : -1, now, &q);
     scope_count_counsellors(hub, v.sc, &k);
     lotse_jw_obj_begin(w, NULL);
     lotse_jw_str(w, "t", "queue_summary");

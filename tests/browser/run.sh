@@ -18,7 +18,8 @@
 # Environment: LOTSE_BIN_DIR (lotsed and lotsectl; default build/server),
 # CHROMIUM (default /usr/lib/chromium/chromium), LOTSE_KEEP_WORK=1 keeps the
 # temporary folder (logs) for a look afterwards; LOTSE_BROWSER_TESTS a subset of
-# the test files.
+# the test files; LOTSE_TEST_PATTERN only the tests whose name matches (node --test
+# --test-name-pattern).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -173,7 +174,7 @@ cd "$HERE" || die "no $HERE"
 # LOTSE_BROWSER_TESTS names a subset while iterating (default: all)
 TESTS=${LOTSE_BROWSER_TESTS:-vectors.test.mjs chat.test.mjs keep.test.mjs nodes.test.mjs sri.test.mjs e2e.test.mjs gap.e2e.test.mjs mail-standin.e2e.test.mjs mail.e2e.test.mjs post.e2e.test.mjs start.e2e.test.mjs pages.e2e.test.mjs console.e2e.test.mjs handback.e2e.test.mjs supervisor.e2e.test.mjs ending.e2e.test.mjs chain.e2e.test.mjs lang.test.mjs lang360.e2e.test.mjs coordinator.e2e.test.mjs nodes.e2e.test.mjs}
 # shellcheck disable=SC2086 # a list of file names
-node --test --test-reporter=tap $TESTS 2>&1 | tee "$WORK/tap.log"
+node --test --test-reporter=tap ${LOTSE_TEST_PATTERN:+--test-name-pattern="$LOTSE_TEST_PATTERN"} $TESTS 2>&1 | tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
 pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)
 fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$WORK/tap.log" | tail -n1)

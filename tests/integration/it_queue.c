@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client.h"
 #include "harness.h"
@@ -226,6 +227,31 @@ static void test_position_and_eta_are_pushed_and_decrease(void **state)
     assert_int_equal(wait_pos(y[2], 1, 3000), 0);
     client_free(y[0]);
     client_free(y[2]);
+    client_free(anna);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
+/* With the organisations read (one: every account's), a chat is routed to
+ * that organisation, and a counsellor of it counts the chat as one it could
+ * take: the summary said "waiting":0 here (its scope is "everything", whose
+ * organisation number is 0) and the console showed nobody waiting. */
+static void test_summary_counts_a_routed_chat_for_its_counsellor(void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct timespec read = {.tv_sec = 2}; /* lotsed reads the organisations at start */
+    nanosleep(&read, NULL);
+    struct client *anna, *y;
+    assert_int_equal(harness_counsellor(h, "anna", &anna), 0);
+    assert_int_equal(harness_young(h, "family", &y), 0);
+    bool seen = false;
+    for (char *m; !seen && (m = harness_next_raw(anna, "queue_summary", 3000));) {
+        seen = strstr(m, "\"waiting\":1,") != NULL;
+        free(m);
+    }
+    assert_true(seen);
+    client_free(y);
     client_free(anna);
     assert_int_equal(harness_stop(h), 0);
     harness_pass(h);
@@ -451,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_position_and_eta_are_pushed_and_decrease,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_fan_out_reaches_every_waiting_person_and_counsellor,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_summary_counts_a_routed_chat_for_its_counsellor,
                                         harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_capacity_is_respected_and_status_lowers_it,
                                         harness_setup, harness_teardown),
