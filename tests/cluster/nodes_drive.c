@@ -893,7 +893,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < (two_nodes ? 2 : 1); i++) {
         char path[32], body[512];
         int status = 0;
-        snprintf(path, sizeof path, "/n/%s/healthz", nodes[i].name);
+        snprintf(path, sizeof path, "/n/%.1s/healthz", nodes[i].name);
         if (http_get(HARNESS_HOST, nginx_port, path, &status, body, sizeof body) < 0 ||
             status != 200) {
             fprintf(stderr, "drive: GET %s through nginx: %d\n", path, status);
