@@ -208,6 +208,10 @@ static inline struct req *store__list_pop_head(struct req_list *l)
  * not counted. */
 bool store__row_write(const struct req *r);
 
+/* The write-behind FIFO is full: the oldest unsent write (a session row or a
+ * directory row) gives way, so the newest data survives. Counted as dropped. */
+void store__drop_oldest_write(struct store *s);
+
 /* Kept through a broken connection and sent again (writes, the crash close). */
 static inline bool store__req_kept(const struct req *r)
 {

@@ -293,9 +293,7 @@ int store__query_blob(struct store *s, const char *sql, const char *what, store_
     return store__submit(s, r);
 }
 
-/* Full: the oldest unsent write (a session row or a directory row) gives way,
- * so the newest data survives. */
-static void drop_oldest_write(struct store *s)
+void store__drop_oldest_write(struct store *s)
 {
     for (struct req *r = store__list_first(&s->waiting); r; r = store__list_next(r)) {
         if (store__row_write(r)) {
@@ -329,7 +327,7 @@ int store__write(struct store *s, const char *sql, const char *what, int nparams
         store__start_connect(s, 0);
     int rc = 0;
     if (s->waiting_writes >= s->max_queued) {
-        drop_oldest_write(s);
+        store__drop_oldest_write(s);
         rc = -EAGAIN;
     }
     /* The values live after the request, so one mem_free releases both. */

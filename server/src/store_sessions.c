@@ -102,20 +102,6 @@ void store_row_id(char out[STORE_ROW_ID_LEN + 1])
              b[14], b[15]);
 }
 
-/* Full: the oldest unsent row gives way, so the newest data survives. */
-static void drop_oldest_write(struct store *s)
-{
-    for (struct req *r = store__list_first(&s->waiting); r; r = store__list_next(r)) {
-        if (store__row_write(r)) {
-            store__list_remove(&s->waiting, r);
-            s->waiting_writes--;
-            s->writes_dropped++;
-            mem_free(r);
-            return;
-        }
-    }
-}
-
 static int queue_row_write(struct store *s, const struct store_session_row *row, int op)
 {
     if (!s || !row)
@@ -124,7 +110,7 @@ static int queue_row_write(struct store *s, const struct store_session_row *row,
         store__start_connect(s, 0);
     int rc = 0;
     if (op != ROW_CRASHED && s->waiting_writes >= s->max_queued) {
-        drop_oldest_write(s);
+        store__drop_oldest_write(s);
         rc = -EAGAIN;
     }
     struct req *r = mem_calloc(1, sizeof(*r));

@@ -4,7 +4,8 @@
  * node; fencing of directory writes of a node that lost the lease; a directory
  * round trip of every field; the crash sweep on taking the lease sparing the
  * rows live sessions name (and no start-up sweep in node mode); expiry; LISTEN
- * and queued directory writes after a reconnect. */
+ * and queued directory writes after a reconnect; one bounded FIFO for directory
+ * writes and session rows, the oldest of either kind dropped when full. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -672,6 +673,56 @@ static void test_listen_and_directory_writes_survive_a_reconnect(void **state)
     env_stop(&e);
 }
 
+static bool store_is_down(void *arg)
+{
+    return !store_is_up(arg);
+}
+
+/* Directory writes and session rows share one bounded FIFO: when it is full the
+ * oldest unsent write gives way, whichever kind it is, and the rest arrive. */
+static void test_a_full_fifo_drops_the_oldest_write_of_either_kind(void **state)
+{
+    struct env e;
+    env_start(&e);
+    env_up(&e);
+    struct store *c = NULL;
+    assert_int_equal(store_create(&c, e.vh, e.w, db_conninfo, 3), 0);
+    store_set_node_mode(c, true);
+    assert_true(run_until(&e, store_is_up, c, 10000));
+    assert_true(acquire(&e, c, "c", 30).held);
+    db_run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+           " WHERE application_name = 'lotsed' AND datname = current_database()");
+    assert_true(run_until(&e, store_is_down, c, 5000));
+    struct store_dir_session s1 = bare_session(1), s2 = bare_session(2), s3 = bare_session(3);
+    struct store_session_row first, second;
+    memset(&first, 0, sizeof(first));
+    store_row_id(first.id);
+    snprintf(first.topic, sizeof(first.topic), "%s", "fifo-first");
+    snprintf(first.end_reason, sizeof(first.end_reason), "%s", "abandoned");
+    first.started = 1765100000 - 1765100000 % 3600;
+    second = first;
+    store_row_id(second.id);
+    snprintf(second.topic, sizeof(second.topic), "%s", "fifo-second");
+    assert_int_equal(store_dir_session_put(c, "c", &s1), 0);
+    assert_int_equal(store_session_ended(c, &first), 0);
+    assert_int_equal(store_dir_session_put(c, "c", &s2), 0);
+    /* full: the directory row of s1 gives way, then the session row "first" */
+    assert_int_equal(store_dir_session_put(c, "c", &s3), -EAGAIN);
+    assert_int_equal(store_session_ended(c, &second), -EAGAIN);
+    assert_true(run_until(&e, store_is_idle, c, 10000));
+    struct store_stats st;
+    store_get_stats(c, &st);
+    assert_int_equal(st.writes_dropped, 2);
+    assert_int_equal(db_count("SELECT count(*) FROM live_sessions WHERE get_byte(sid, 0) = 1"), 0);
+    assert_int_equal(db_count("SELECT count(*) FROM live_sessions WHERE get_byte(sid, 0) IN (2, 3)"
+                              " AND node = 'c'"),
+                     2);
+    assert_int_equal(db_count("SELECT count(*) FROM sessions WHERE topic = 'fifo-first'"), 0);
+    assert_int_equal(db_count("SELECT count(*) FROM sessions WHERE topic = 'fifo-second'"), 1);
+    store_destroy(c);
+    env_stop(&e);
+}
+
 static int group_setup(void **state)
 {
     log_set_level(LOG_WARN);
@@ -701,6 +752,7 @@ int main(void)
         cmocka_unit_test_setup(test_taking_the_lease_closes_open_rows_no_live_session_names, reset),
         cmocka_unit_test_setup(test_an_expired_lease_is_taken_by_the_other_node, reset),
         cmocka_unit_test_setup(test_listen_and_directory_writes_survive_a_reconnect, reset),
+        cmocka_unit_test_setup(test_a_full_fifo_drops_the_oldest_write_of_either_kind, reset),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
