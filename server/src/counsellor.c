@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "chat_route.h"
 #include "conn.h"
 #include "hold.h"
 #include "directory.h"
@@ -382,12 +383,15 @@ void counsellor_msg_transfer(struct conn *c, const struct lotse_json_msg *m)
         for (struct counsellor *o = counsellor_first(hub); o; o = counsellor_next(o))
             if (o != k && o->conn && !strcmp(o->handle, to))
                 target = o;
-        if (!target || !(target->topic_mask & (1u << s->topic)) ||
-            target->active >= target->capacity || !target->has_cert) {
-            conn_send_error(
-                c, "transfer_failed",
-                "that colleague is not logged in, does not serve this topic, or is full",
-                "transfer", s->sid, "to", false);
+        /* The colleague must be one who could take the chat from the queue:
+         * its topic, the language the young person asked for, and an
+         * organisation its route admits (§5.3). */
+        if (!target || !chat_route_may_take(hub, target, s) || target->active >= target->capacity ||
+            !target->has_cert) {
+            conn_send_error(c, "transfer_failed",
+                            "that colleague is not logged in, may not take this chat (topic, "
+                            "language or organisation), or is full",
+                            "transfer", s->sid, "to", false);
             return;
         }
     } else if (rc == -ENOENT || lotse_json_get(m, "to")->type != LOTSE_JSON_NULL) {

@@ -3,7 +3,8 @@
  * postcode, state, language and topic; the pool when the organisation is
  * closed or nobody there is available, and what the young person is told; a
  * language nobody speaks now and dropping it without losing the place;
- * concurrent takes by counsellors of several organisations; the session rows
+ * a transfer to a named colleague on the same route; concurrent takes by
+ * counsellors of several organisations; the session rows
  * keep only the organisation; the postcode in no table, log line or metric.
  *
  * The routing table (topics of the service: family, school, prison, crisis;
@@ -628,6 +629,62 @@ static void test_lotsectl_org_checks_and_audits(void **state)
     harness_pass(h);
 }
 
+/* A transfer to a named colleague takes the same route as a take from the
+ * queue: a colleague who does not speak the language asked for, or whose
+ * organisation the route does not admit, is refused (transfer_failed) and the
+ * chat goes on; one who may take it gets it. */
+static void transfer_refused(struct client *k, struct client *y, const char *to)
+{
+    struct client_session *s = client_session_find(k, client_young_session(y)->sid_hex);
+    assert_non_null(s);
+    assert_int_equal(client_transfer(k, s, to, T), -EPROTO);
+    assert_string_equal(k->err_code, "transfer_failed");
+    assert_false(s->ended);
+    assert_int_equal(client_young_session(y)->transfers, 0);
+}
+
+static void test_transfer_to_a_colleague_follows_the_route(void **state)
+{
+    struct harness *h = *state;
+    network(h, "", "no");
+    struct client *nora, *nils, *sven, *nadia;
+    assert_int_equal(harness_counsellor(h, "nora", &nora), 0);
+    assert_int_equal(harness_counsellor(h, "nils", &nils), 0);
+    assert_int_equal(harness_counsellor(h, "sven", &sven), 0);
+    assert_int_equal(harness_counsellor(h, "nadia", &nadia), 0);
+
+    /* Turkish in Hamburg: nord; nils (nord) speaks no Turkish */
+    struct client *tr = young(h, "school", "DE-HH", "tr");
+    takes(nora, tr);
+    transfer_refused(nora, tr, "nils");
+    transfer_refused(nora, tr, "nadia"); /* netz: outside the route, no Turkish */
+
+    /* postcode 204, no language: nord only (no pool) */
+    struct client *y = young(h, "family", "204", NULL);
+    takes(nora, y);
+    transfer_refused(nora, y, "sven");  /* sued */
+    transfer_refused(nora, y, "nadia"); /* netz */
+    struct client_session *s = client_session_find(nora, client_young_session(y)->sid_hex);
+    assert_non_null(s);
+    assert_int_equal(client_transfer(nora, s, "nils", T), 0);
+
+    /* nils has it now; the refused ones changed nothing: the Turkish chat is
+     * still nora's, and its young person was told of no transfer */
+    assert_true(harness_next_raw(y, "transferred", T) != NULL);
+    struct client_session *ts = client_session_find(nora, client_young_session(tr)->sid_hex);
+    assert_non_null(ts);
+    assert_false(ts->ended);
+    assert_int_equal(client_young_session(tr)->transfers, 0);
+    client_free(y);
+    client_free(tr);
+    client_free(nadia);
+    client_free(sven);
+    client_free(nils);
+    client_free(nora);
+    assert_int_equal(harness_stop(h), 0);
+    harness_pass(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +702,8 @@ int main(void)
             harness_teardown),
         cmocka_unit_test_setup_teardown(test_hello_region_and_lang_are_checked, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_transfer_to_a_colleague_follows_the_route,
+                                        harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_takes_across_organisations, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_the_postcode_is_in_no_table_log_or_metric,
