@@ -4,7 +4,8 @@
 // read that someone else takes over, and a colleague takes the older one,
 // re-keyed. A counsellor whose tab is simply gone: the young person reads
 // "verbindet sich gerade neu" for the resume grace (run.sh: 15 s), then the
-// chat is handed back the same way. Closing the console's tab with chats open
+// chat is handed back the same way, and what the young person wrote meanwhile
+// (never confirmed) reaches the colleague who takes over. Closing the console's tab with chats open
 // asks first. Set up by run.sh like e2e.test.mjs.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -110,20 +111,38 @@ test('logout with two chats: warned first, both back in the queue, the young rea
     assert.deepEqual(problems.splice(0), [], 'console errors');
 });
 
-test('a counsellor whose tab is gone: "verbindet sich neu" within the grace, then handed back to the queue', async () => {
+test('a counsellor whose tab is gone: "verbindet sich neu" within the grace, then handed back; what she never confirmed reaches the colleague', async () => {
     const anna = await counsellor(env('LOTSE_COUNSELLOR'), env('LOTSE_COUNSELLOR_PASSWORD'));
     const y = await young('school');
     await takeNext(anna.page, y.page);
     await say(y.page, anna.page.locator('#panels [role="tabpanel"]').first(), 'Hallo');
+    await y.page.locator('.msg.mine .state.delivered').first().waitFor();
     await anna.context.close(); // a dropped connection: the protocol has no "tab closed"
     await y.page.locator('#chat-notice', { hasText: 'verbindet sich gerade neu' }).waitFor();
+    // written while she is away: nobody confirms it
+    await y.page.fill('#text', 'Bist du noch da? Mein Papa kommt morgen raus.');
+    await y.page.press('#text', 'Enter');
+    const unconfirmed = y.page.locator('.msg.mine', { hasText: 'Mein Papa kommt morgen raus.' });
+    await unconfirmed.waitFor();
     await y.page.screenshot({ path: join(SHOTS, 'handback-before-away-360.png') });
     // run.sh's lotsed: resume grace 15 s
     await y.page.locator('.msg.system', { hasText: 'Anna musste das Gespräch verlassen' }).waitFor({ timeout: 25000 });
     await y.page.locator('#chat-notice', { hasText: /Du behältst deinen Platz|Gerade ist niemand frei/ }).waitFor();
+    assert.equal(await unconfirmed.locator('.state').textContent(), '… wird gesendet');
     await y.page.screenshot({ path: join(SHOTS, 'handback-after-away-360.png') });
+
+    // the colleague who takes over reads it (sent again on the new keys), once,
+    // at its own time; the young person's line turns "angekommen"
+    const ben = await counsellor(env('LOTSE_COUNSELLOR2'), env('LOTSE_COUNSELLOR2_PASSWORD'));
+    const bp = await takeNext(ben.page, y.page);
+    await bp.locator('.msg.theirs', { hasText: 'Mein Papa kommt morgen raus.' }).waitFor();
+    await unconfirmed.locator('.state.delivered').waitFor();
+    await ben.page.waitForTimeout(500);
+    assert.equal(await bp.locator('.msg.theirs', { hasText: 'Mein Papa kommt morgen raus.' }).count(), 1);
+    assert.equal(await bp.locator('.msg.theirs', { hasText: 'Hallo' }).count(), 0, 'what Anna confirmed stays hers');
+    await say(y.page, bp, 'Danke');
     await y.page.click('#end-chat');
     await y.page.click('#end-yes');
-    await y.context.close();
+    for (const c of [y, ben]) await c.context.close();
     assert.deepEqual(problems.splice(0), [], 'console errors');
 });

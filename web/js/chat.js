@@ -313,7 +313,9 @@ function innerMessage(m) {
 
 /**
  * The delivery marks of one chat's own messages: seq -> the element that shows
- * "sent" / "waiting" / "delivered". Both pages use this one implementation.
+ * "sent" / "waiting" / "delivered", and what was sent (text and time) while
+ * unconfirmed, so that a new channel can carry it. Both pages use this one
+ * implementation.
  */
 export class DeliveryMarks {
     constructor() {
@@ -321,16 +323,16 @@ export class DeliveryMarks {
     }
 
     /** A message just handed to the channel; `online` picks "sent" or "waiting". */
-    add(seq, el) {
-        this.pending.set(seq, el);
+    add(seq, el, text = null, at = null) {
+        this.pending.set(seq, { el, text, at });
     }
 
     /** A verified ACK covered everything up to seq. */
     delivered(seq) {
-        for (const [s, el] of this.pending) {
+        for (const [s, m] of this.pending) {
             if (s <= seq) {
-                setText(el, 'msg.delivered');
-                el.classList.add('delivered');
+                setText(m.el, 'msg.delivered');
+                m.el.classList.add('delivered');
                 this.pending.delete(s);
             }
         }
@@ -338,9 +340,21 @@ export class DeliveryMarks {
 
     /** Sent again after the connection came back: "waiting" becomes "sent". */
     resent() {
-        for (const el of this.pending.values()) {
-            if (el.dataset.i18n === 'msg.waiting') setText(el, 'msg.sent');
+        for (const m of this.pending.values()) {
+            if (m.el.dataset.i18n === 'msg.waiting') setText(m.el, 'msg.sent');
         }
+    }
+
+    /**
+     * The channel these went out on is gone before a verified ACK covered them
+     * (the chat was handed on): each shows "waiting" again, and comes back,
+     * oldest first, as {el, text, at} for the next channel to send.
+     */
+    unconfirmed() {
+        const out = [...this.pending.values()];
+        this.pending.clear();
+        for (const m of out) setText(m.el, 'msg.waiting');
+        return out;
     }
 
     clear() {

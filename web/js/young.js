@@ -46,7 +46,8 @@ let trust = null; // the pinned roots of trust.js: {orgKeys, netKeys, roots}
 //   resume (b64 secret), grace (s), kp (own X25519 pair until keys verify),
 //   awaiting ('start' | 'reload' | 'transfer' while waiting for `keys`),
 //   sendPk (resume with a fresh pk: the keys were lost), channel, name,
-//   marks (DeliveryMarks: seq -> state element), lostAt, attempt, timer, pow, shutdown, done,
+//   marks (DeliveryMarks: seq -> state element), carry (our messages no verified ACK
+//   covered when the chat was handed on: sent again on the next channel), lostAt, attempt, timer, pow, shutdown, done,
 //   first (the connection's hello or resume), moves (`moved` before `welcome`),
 //   leaving (our own `end` sent, `ended` awaited)
 let s = null;
@@ -462,7 +463,9 @@ function onTransferred(m) {
     if (m.sid !== s.sidHex) return;
     if (s.channel) s.channel.close();
     s.channel = null;
-    s.marks.clear();
+    // What the previous counsellor never confirmed goes to whoever takes over
+    // (nobody read it yet, and the young person saw it as sent).
+    s.carry = (s.carry || []).concat(s.marks.unconfirmed());
     if (s.kp) wipe(s.kp.privateKey);
     s.kp = globalThis.sodium.crypto_kx_keypair();
     s.awaiting = 'transfer';
@@ -648,7 +651,20 @@ function onKeys(m) {
     chatNotice(null);
     setComposer(true);
     showIfHidden('view-chat');
+    sendCarried();
     $('text').focus();
+}
+
+/** After a transfer: our messages the previous counsellor never confirmed go
+ * out again on the new channel, at their own times, under their own lines. */
+function sendCarried() {
+    const carry = s.carry || [];
+    s.carry = null;
+    for (const m of carry) {
+        const seq = s.channel.sendText(m.text, m.at);
+        s.marks.add(seq, m.el, m.text, m.at);
+        if (s.online) setText(m.el, 'msg.sent');
+    }
 }
 
 /** The safety code of the running keys behind the "Sicherheitscode" link (§6 "Safety code"). */
@@ -824,7 +840,7 @@ function send(ev) {
     // out after `resumed`
     const at = Date.now();
     const seq = s.channel.sendText(text, at);
-    s.marks.add(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting', at));
+    s.marks.add(seq, addLine(text, true, s.online ? 'msg.sent' : 'msg.waiting', at), text, at);
     typingOut.sent();
     $('text').value = '';
     $('text').focus();
