@@ -134,6 +134,7 @@ static void server_finish(struct server *srv)
 static void server_leave(struct server *srv)
 {
     srv->hub.finishing = true;
+    srv->left = true;
     srv->exit_code = srv->handing_over ? 0 : 75; /* lost the lease: systemd restarts a standby */
     ev_timer_stop(srv->hub.loop, &tick_timer);
     ev_timer_init(&stop_timer, break_loop, 0.3, 0);
@@ -409,6 +410,17 @@ void server_destroy(struct server *srv)
     if (srv->hub.ctx)
         lws_context_destroy(srv->hub.ctx);
     srv->hub.ctx = NULL;
+    /* After a hand-over or a lost lease the sessions go on at the node that
+     * holds the lease now: let them go without an ending. */
+    size_t elsewhere = 0;
+    if (srv->left) {
+        while (session_first(&srv->sessions)) {
+            session_forget(&srv->hub, session_first(&srv->sessions));
+            elsewhere++;
+        }
+    }
+    if (elsewhere)
+        log_info("%zu session(s) go on at the node that holds the lease", elsewhere);
     while (session_first(&srv->sessions)) /* none normally: server_stop ended them */
         session_end(&srv->hub, session_first(&srv->sessions), "shutdown");
     sessions_destroy(&srv->sessions);

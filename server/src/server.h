@@ -20,6 +20,7 @@ struct server {
     int64_t stop_at_ms;            /* end of the drain */
     bool handing_over;             /* SIGTERM with several nodes: node.c hands over */
     int exit_code;                 /* of the process: 75 when another node took the lease */
+    bool left;                     /* another node carries the sessions on (server_leave) */
 };
 
 /* Creates the context, listens, connects the store. 0 or -errno (logged). */

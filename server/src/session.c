@@ -336,3 +336,19 @@ void session_end(struct hub *hub, struct session *s, const char *reason)
     session_free(s);
     waiting_changed(hub);
 }
+
+void session_forget(struct hub *hub, struct session *s)
+{
+    if (s->qe.queued)
+        queue_remove(&hub->queue, &s->qe);
+    if (s->offered_to)
+        withdraw_offer(s);
+    if (s->counsellor)
+        counsellor_detach(s->counsellor, s);
+    hold_clear(hub, s, HOLD_TO_COUNSELLOR);
+    hold_clear(hub, s, HOLD_TO_YOUNG);
+    if (s->young)
+        s->young->session = NULL;
+    table_remove(hub->sessions, s);
+    session_free(s);
+}

@@ -129,6 +129,11 @@ void session_notify(struct conn *c, const char *type, const uint8_t sid[LOTSE_SI
  * connection, wipes and frees s. */
 void session_end(struct hub *hub, struct session *s, const char *reason);
 
+/* Lets s go without ending it: another node carries it on (node.h, after a
+ * hand-over or a lost lease). Leaves the queue, drops what was held and frees
+ * the counsellor's slot; tells nobody, writes no row, logs nothing. */
+void session_forget(struct hub *hub, struct session *s);
+
 /* Registers the session timeouts on the tick: resume grace, idle sessions
  * (every 5 s) and queue_max_wait (start-up). */
 void session_start(struct hub *hub);

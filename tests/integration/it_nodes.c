@@ -232,6 +232,7 @@ static void test_two_nodes(void **state)
     fprintf(stderr, "waiting at %lld and %lld\n", (long long)w.pos1, (long long)w.pos2);
 
     /* 2. SIGTERM to a: everyone to b */
+    int ended_before = harness_log_count(a, "session ended");
     int64_t t0 = mono_ms();
     assert_int_equal(kill(harness_pid(a), SIGTERM), 0);
     expect_moved(w.anna, "b");
@@ -243,6 +244,11 @@ static void test_two_nodes(void **state)
     int64_t resumed_ms = mono_ms() - t0;
     chat_both_ways(&w, "on b");
     assert_int_equal(harness_wait_exit(a, 10000), 0);
+    /* a ended nothing on its way out: the chat and the waiting go on at b */
+    assert_int_equal(harness_log_count(a, "session ended"), ended_before);
+    assert_int_equal(harness_log_count(a, "went back to the queue"), 0);
+    assert_int_equal(harness_log_count(a, "3 session(s) go on at the node that holds the lease"),
+                     1);
     fprintf(stderr, "hand-over: moved after %lld ms, all four resumed on b after %lld ms\n",
             (long long)moved_ms, (long long)resumed_ms);
 
