@@ -14,7 +14,9 @@
  * 4. kill -9 of b: a takes the lease within node_lease + 2 s, adopts, and the
  *    same resumes work on a; b started again is a standby.
  * 5. SIGTERM to the standby b: it exits at once; SIGTERM to a with nobody to
- *    take over: after node_handover it drains as a single node and exits 0. */
+ *    take over: after node_handover it drains as a single node and exits 0.
+ * And on its own: a holder stalled (SIGSTOP) past its lease steps down when it
+ * runs again (moved to b, exit 75). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -298,10 +300,73 @@ static void test_two_nodes(void **state)
     harness_pass(a);
 }
 
+/* A holder that stalls (SIGSTOP) past its lease: b takes over and adopts the
+ * directory; when a runs again (SIGCONT) its renewal finds the lease gone, so
+ * it serves nothing more: every connection is told `moved` b, everyone resumes
+ * there, a ends nothing and exits 75 (systemd starts it again as a standby). */
+static void test_a_stalled_holder_steps_down(void **state)
+{
+    struct harness *a = *state, *b = NULL;
+    harness_set(a, "node_lease", "4");
+    harness_set(a, "node_handover", "3");
+    harness_set(a, "resume_grace", "60");
+    assert_int_equal(harness_create_peer(a, &b), 0);
+    harness_set(a, "node_name", "a");
+    harness_set(b, "node_name", "b");
+    assert_int_equal(harness_start(a), 0);
+    assert_true(log_wait_n(a, "node a: serving", 1, 10000) >= 0);
+    assert_int_equal(harness_start(b), 0);
+    harness_sleep_ms(1500);
+
+    struct world w = {0};
+    assert_int_equal(harness_counsellor(a, "anna", &w.anna), 0);
+    assert_int_equal(harness_pair(a, w.anna, "family", &w.young, &w.cs), 0);
+    w.ys = client_young_session(w.young);
+    w.anna->drop_duplicates = true;
+    w.young->drop_duplicates = true;
+    chat_both_ways(&w, "on a");
+    assert_int_equal(harness_young(a, "school", &w.w1), 0);
+    assert_int_equal(harness_young(a, "school", &w.w2), 0);
+    w.pos1 = w.w1->pos;
+    w.pos2 = w.w2->pos;
+    int ended_before = harness_log_count(a, "session ended");
+
+    int64_t t0 = mono_ms();
+    assert_int_equal(kill(harness_pid(a), SIGSTOP), 0);
+    int64_t ms = log_wait_n(b, "node b: serving", 1, (LEASE + 5) * 1000);
+    assert_true(ms >= 0);
+    fprintf(stderr, "stalled holder: b serving %lld ms after SIGSTOP of a (lease %d s)\n",
+            (long long)(mono_ms() - t0), LEASE);
+    t0 = mono_ms();
+    assert_int_equal(kill(harness_pid(a), SIGCONT), 0);
+    expect_moved(w.anna, "b");
+    expect_moved(w.young, "b");
+    expect_moved(w.w1, "b");
+    expect_moved(w.w2, "b");
+    fprintf(stderr, "stalled holder: all four told to go to b %lld ms after SIGCONT\n",
+            (long long)(mono_ms() - t0));
+    assert_int_equal(harness_wait_exit(a, 10000), 75);
+    assert_int_equal(harness_log_count(a, "node a: lost the lease to node b"), 1);
+    assert_int_equal(harness_log_count(a, "session ended"), ended_before);
+    resume_all(&w, b);
+    chat_both_ways(&w, "on b");
+
+    client_free(w.w1);
+    client_free(w.w2);
+    client_free(w.young);
+    client_free(w.anna);
+    assert_int_equal(harness_stop(b), 0);
+    harness_pass(b);
+    harness_destroy(b);
+    harness_pass(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_nodes, harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_a_stalled_holder_steps_down, harness_setup,
+                                        harness_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
