@@ -670,7 +670,9 @@ static void test_transfer_to_a_colleague_follows_the_route(void **state)
 
     /* nils has it now; the refused ones changed nothing: the Turkish chat is
      * still nora's, and its young person was told of no transfer */
-    assert_true(harness_next_raw(y, "transferred", T) != NULL);
+    char *told = harness_next_raw(y, "transferred", T);
+    assert_non_null(told);
+    free(told);
     struct client_session *ts = client_session_find(nora, client_young_session(tr)->sid_hex);
     assert_non_null(ts);
     assert_false(ts->ended);
