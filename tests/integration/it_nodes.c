@@ -34,8 +34,9 @@
 #include "client.h"
 #include "harness.h"
 
-#define T     5000
-#define LEASE 4 /* node_lease for the test: a crash is over within 4 s */
+#define T          5000
+#define LEASE      4 /* node_lease for the test: a crash is over within 4 s */
+#define LEASE_TEXT "4"
 
 static int64_t mono_ms(void)
 {
@@ -201,36 +202,51 @@ static void resume_all(struct world *w, struct harness *to)
     assert_int_equal(w->w2->pos, w->pos2);
 }
 
-static void test_two_nodes(void **state)
+/* a (holder, serving) and its peer b (standby) on one database: node_lease
+ * LEASE, node_handover 3 s, resume_grace 60 s. Returns b. */
+static struct harness *two_nodes(struct harness *a)
 {
-    struct harness *a = *state, *b = NULL;
-    harness_set(a, "node_lease", "4");
+    struct harness *b = NULL;
+    harness_set(a, "node_lease", LEASE_TEXT);
     harness_set(a, "node_handover", "3");
     harness_set(a, "resume_grace", "60");
     assert_int_equal(harness_create_peer(a, &b), 0);
     harness_set(a, "node_name", "a");
     harness_set(b, "node_name", "b");
-
-    /* 1. a serves, b stands by */
     assert_int_equal(harness_start(a), 0);
-    int64_t ms = log_wait_n(a, "node a: serving", 1, 10000);
-    assert_true(ms >= 0);
+    assert_true(log_wait_n(a, "node a: serving", 1, 10000) >= 0);
     assert_int_equal(harness_start(b), 0);
     harness_sleep_ms(1500); /* b's first try of the lease tells it the holder */
+    return b;
+}
+
+/* On h: anna in a chat with a young person (keys exchanged, a message each
+ * way) and two young people waiting in "school". */
+static void world_start(struct harness *h, struct world *w)
+{
+    assert_int_equal(harness_counsellor(h, "anna", &w->anna), 0);
+    assert_int_equal(harness_pair(h, w->anna, "family", &w->young, &w->cs), 0);
+    w->ys = client_young_session(w->young);
+    w->anna->drop_duplicates = true;
+    w->young->drop_duplicates = true;
+    chat_both_ways(w, "on a");
+    assert_int_equal(harness_young(h, "school", &w->w1), 0);
+    assert_int_equal(harness_young(h, "school", &w->w2), 0);
+    w->pos1 = w->w1->pos;
+    w->pos2 = w->w2->pos;
+}
+
+static void test_two_nodes(void **state)
+{
+    struct harness *a = *state;
+
+    /* 1. a serves, b stands by */
+    struct harness *b = two_nodes(a);
     standby_answers_moved(b, "a");
     node_fields(a, "a");
 
     struct world w = {0};
-    assert_int_equal(harness_counsellor(a, "anna", &w.anna), 0);
-    assert_int_equal(harness_pair(a, w.anna, "family", &w.young, &w.cs), 0);
-    w.ys = client_young_session(w.young);
-    w.anna->drop_duplicates = true;
-    w.young->drop_duplicates = true;
-    chat_both_ways(&w, "on a");
-    assert_int_equal(harness_young(a, "school", &w.w1), 0);
-    assert_int_equal(harness_young(a, "school", &w.w2), 0);
-    w.pos1 = w.w1->pos;
-    w.pos2 = w.w2->pos;
+    world_start(a, &w);
     fprintf(stderr, "waiting at %lld and %lld\n", (long long)w.pos1, (long long)w.pos2);
 
     /* 2. SIGTERM to a: everyone to b */
@@ -266,7 +282,7 @@ static void test_two_nodes(void **state)
     t0 = mono_ms();
     assert_int_equal(kill(harness_pid(b), SIGKILL), 0);
     assert_true(harness_wait_exit(b, 5000) != -ETIMEDOUT);
-    ms = log_wait_n(a, "node a: serving", serving_before + 1, (LEASE + 5) * 1000);
+    int64_t ms = log_wait_n(a, "node a: serving", serving_before + 1, (LEASE + 5) * 1000);
     int64_t took_ms = ms < 0 ? -1 : mono_ms() - t0;
     fprintf(stderr, "kill -9: a serving %lld ms after the kill (lease %d s)\n", (long long)took_ms,
             LEASE);
@@ -306,29 +322,10 @@ static void test_two_nodes(void **state)
  * there, a ends nothing and exits 75 (systemd starts it again as a standby). */
 static void test_a_stalled_holder_steps_down(void **state)
 {
-    struct harness *a = *state, *b = NULL;
-    harness_set(a, "node_lease", "4");
-    harness_set(a, "node_handover", "3");
-    harness_set(a, "resume_grace", "60");
-    assert_int_equal(harness_create_peer(a, &b), 0);
-    harness_set(a, "node_name", "a");
-    harness_set(b, "node_name", "b");
-    assert_int_equal(harness_start(a), 0);
-    assert_true(log_wait_n(a, "node a: serving", 1, 10000) >= 0);
-    assert_int_equal(harness_start(b), 0);
-    harness_sleep_ms(1500);
-
+    struct harness *a = *state;
+    struct harness *b = two_nodes(a);
     struct world w = {0};
-    assert_int_equal(harness_counsellor(a, "anna", &w.anna), 0);
-    assert_int_equal(harness_pair(a, w.anna, "family", &w.young, &w.cs), 0);
-    w.ys = client_young_session(w.young);
-    w.anna->drop_duplicates = true;
-    w.young->drop_duplicates = true;
-    chat_both_ways(&w, "on a");
-    assert_int_equal(harness_young(a, "school", &w.w1), 0);
-    assert_int_equal(harness_young(a, "school", &w.w2), 0);
-    w.pos1 = w.w1->pos;
-    w.pos2 = w.w2->pos;
+    world_start(a, &w);
     int ended_before = harness_log_count(a, "session ended");
 
     int64_t t0 = mono_ms();
