@@ -444,6 +444,34 @@ static void counsellor_gone(struct conn *c)
     counsellor_free(hub, k);
 }
 
+void counsellor_note_ended(struct hub *hub, struct counsellor *k, struct session *s,
+                           const char *reason)
+{
+    if (k->ended_count == COUNSELLOR_MAX_SESSIONS) {
+        hold_drop_all(hub, &k->ended[0].held);
+        memmove(&k->ended[0], &k->ended[1], sizeof(k->ended[0]) * (COUNSELLOR_MAX_SESSIONS - 1));
+        k->ended_count--;
+    }
+    struct counsellor_ended *e = &k->ended[k->ended_count++];
+    memcpy(e->sid, s->sid, sizeof(e->sid));
+    snprintf(e->reason, sizeof(e->reason), "%s", reason);
+    e->topic = s->topic;
+    /* the frames move as they are; the session's hold is empty after */
+    e->held = s->hold[HOLD_TO_COUNSELLOR];
+    memset(&s->hold[HOLD_TO_COUNSELLOR], 0, sizeof(s->hold[HOLD_TO_COUNSELLOR]));
+}
+
+/* After `resumed`: for each chat that ended meanwhile, what the young person
+ * wrote last, then `ended` with the reason. */
+static void send_ended_meanwhile(struct hub *hub, struct counsellor *k, struct conn *c)
+{
+    for (int i = 0; i < k->ended_count; i++) {
+        hold_send_all(hub, &k->ended[i].held, c);
+        session_notify(c, "ended", k->ended[i].sid, k->ended[i].reason);
+    }
+    k->ended_count = 0;
+}
+
 /* Hands the counsellor's chats back to the queue and frees the record. */
 static void counsellor_free(struct hub *hub, struct counsellor *k)
 {
@@ -452,6 +480,9 @@ static void counsellor_free(struct hub *hub, struct counsellor *k)
     k->available = false;
     list_unlink(&hub->counsellors, &k->link);
     hand_back_all(hub, k);
+    for (int i = 0; i < k->ended_count; i++)
+        hold_drop_all(hub, &k->ended[i].held);
+    k->ended_count = 0;
     directory_counsellor_gone(hub, k);
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mail_post_counsellor_left(hub, k->account_id);
@@ -539,6 +570,13 @@ static void send_resumed(struct hub *hub, const struct counsellor *k, struct con
         lotse_jw_str(w, "topic", hub->cfg->topics[s->topic]);
         lotse_jw_obj_end(w);
     }
+    for (int i = 0; i < k->ended_count; i++) {
+        lotse_jw_obj_begin(w, NULL);
+        lotse_jw_hex(w, "sid", k->ended[i].sid, LOTSE_SID_BYTES);
+        lotse_jw_str(w, "state", "ended");
+        lotse_jw_str(w, "topic", hub->cfg->topics[k->ended[i].topic]);
+        lotse_jw_obj_end(w);
+    }
     lotse_jw_arr_end(w);
     lotse_jw_obj_end(w);
     conn_send_json(c, w);
@@ -565,6 +603,7 @@ void counsellor_resume(struct conn *c, const struct lotse_json_msg *m)
         hold_flush(hub, s, HOLD_TO_COUNSELLOR, c);
         counsellor_send_peer(s->young, s, "back");
     }
+    send_ended_meanwhile(hub, k, c);
     log_info("counsellor %lld resumed", (long long)k->account_id);
     waiting_changed(hub);
     if (hub->cfg->assign_mode == ASSIGN_OFFER)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hold.h"
 #include "list.h"
 #include "lotse/crypto.h"
 #include "store.h"
@@ -16,6 +17,16 @@ struct conn;
 struct hub;
 struct session;
 struct lotse_json_msg;
+
+/* A chat that ended while its counsellor was away (the young person ended it,
+ * or left): on resume the counsellor gets the young person's last frames and
+ * then `ended` with the reason, instead of nothing (PROTOCOL.md §5.2). */
+struct counsellor_ended {
+    uint8_t sid[LOTSE_SID_BYTES];
+    char reason[24];
+    int topic;
+    struct hold held; /* the frames held for the counsellor, moved from the session */
+};
 
 struct counsellor {
     struct conn *conn; /* NULL while away (dropped, within resume_grace) */
@@ -39,6 +50,8 @@ struct counsellor {
     uint8_t token_hash[32];
     struct session *sessions[COUNSELLOR_MAX_SESSIONS];
     struct session *offer;
+    struct counsellor_ended ended[COUNSELLOR_MAX_SESSIONS]; /* oldest first */
+    int ended_count;
     int64_t offers_paused_until_ms; /* after a decline, others get the next offer */
     struct list_link link;          /* on hub->counsellors */
 };
@@ -57,6 +70,12 @@ bool counsellor_serving(const struct counsellor *k);
 /* The topics (bit i = topic i) at least one serving counsellor serves. The start page says when
  * nobody is there for a topic (/config.json "staffed", PROTOCOL.md §9.1). */
 uint32_t counsellor_staffed_topics(struct hub *hub);
+
+/* s ends (reason) while its counsellor k is away: k keeps the sid, the reason
+ * and the frames held for k, to be told on resume. The oldest such note gives
+ * way when k already keeps COUNSELLOR_MAX_SESSIONS. */
+void counsellor_note_ended(struct hub *hub, struct counsellor *k, struct session *s,
+                           const char *reason);
 
 /* Makes c a logged-in counsellor from acct and sends login_ok (with a fresh token). */
 int counsellor_login(struct conn *c, const struct store_account *acct);

@@ -45,14 +45,14 @@ int hold_push(struct hub *hub, struct session *s, int dir, const uint8_t *frame,
     return rc;
 }
 
-void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c)
+void hold_send_all(struct hub *hub, struct hold *h, struct conn *c)
 {
-    struct hold *h = &s->hold[dir];
     while (h->head) {
         struct outmsg *m = h->head;
         h->head = m->next;
         hub->hold_total_bytes -= m->len;
-        conn_send(c, outmsg_data(m), m->len, true);
+        if (c)
+            conn_send(c, outmsg_data(m), m->len, true);
         outmsg_put(m);
     }
     h->tail = NULL;
@@ -60,18 +60,19 @@ void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c)
     h->bytes = 0;
 }
 
+void hold_drop_all(struct hub *hub, struct hold *h)
+{
+    hold_send_all(hub, h, NULL);
+}
+
+void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c)
+{
+    hold_send_all(hub, &s->hold[dir], c);
+}
+
 void hold_clear(struct hub *hub, struct session *s, int dir)
 {
-    struct hold *h = &s->hold[dir];
-    while (h->head) {
-        struct outmsg *m = h->head;
-        h->head = m->next;
-        hub->hold_total_bytes -= m->len;
-        outmsg_put(m);
-    }
-    h->tail = NULL;
-    h->count = 0;
-    h->bytes = 0;
+    hold_drop_all(hub, &s->hold[dir]);
 }
 
 void hold_adopt_queue(struct hub *hub, struct conn *c)
@@ -86,8 +87,8 @@ void hold_adopt_queue(struct hub *hub, struct conn *c)
         int dir = c->role == ROLE_YOUNG ? HOLD_TO_YOUNG : HOLD_TO_COUNSELLOR;
         if (m->binary && m->len >= LOTSE_FRAME_HEADER_BYTES)
             s = session_find(hub->sessions, outmsg_data(m) + 4);
-        bool ours = s && (dir == HOLD_TO_YOUNG ? s->young == c
-                                               : s->counsellor && s->counsellor->conn == c);
+        bool ours =
+            s && (dir == HOLD_TO_YOUNG ? s->young == c : s->counsellor && s->counsellor->conn == c);
         if (!ours || hold_append(hub, s, dir, m) != 0)
             outmsg_put(m);
         m = next;

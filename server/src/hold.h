@@ -10,6 +10,14 @@
 struct hub;
 struct session;
 struct conn;
+struct outmsg;
+
+/* Frames for one party, in order (pooled outmsg buffers, ciphertext only). */
+struct hold {
+    struct outmsg *head, *tail;
+    uint32_t count;
+    size_t bytes;
+};
 
 /* Keeps a copy of frame for direction dir of s. Returns 0, -ENOBUFS (a bound is
  * reached: the sender is told) or -ENOMEM. */
@@ -20,6 +28,11 @@ void hold_flush(struct hub *hub, struct session *s, int dir, struct conn *c);
 
 /* Wipes and frees the frames held for direction dir. */
 void hold_clear(struct hub *hub, struct session *s, int dir);
+
+/* The same for a hold taken out of its session (counsellor.h's ended chats):
+ * sends every frame to c, in order, or drops them; the hold is empty after. */
+void hold_send_all(struct hub *hub, struct hold *h, struct conn *c);
+void hold_drop_all(struct hub *hub, struct hold *h);
 
 /* c is closing: moves the binary frames still waiting in its send queue into the
  * holds of their sessions, so a resume gets them. Control messages are dropped. */

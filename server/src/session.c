@@ -315,6 +315,9 @@ void session_end(struct hub *hub, struct session *s, const char *reason)
     if (s->counsellor) {
         if (s->counsellor->conn)
             session_notify(s->counsellor->conn, "ended", s->sid, row.end_reason);
+        else if (!hub->finishing && !hub->stopping)
+            /* away: told on resume, with what the young person wrote last */
+            counsellor_note_ended(hub, s->counsellor, s, row.end_reason);
         counsellor_detach(s->counsellor, s);
     }
     hold_clear(hub, s, HOLD_TO_COUNSELLOR);

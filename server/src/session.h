@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "hold.h"
 #include "lotse/crypto.h"
 #include "list.h"
 #include "lotse/proto.h"
@@ -53,11 +54,8 @@ struct session {
     int64_t young_away_ms;  /* when the young person's connection dropped; 0 while connected */
     int64_t young_grace_ms; /* how long this absence may last (resume_grace or unload_grace) */
     bool queue_away;        /* out of the queue while away; back at its place on resume */
-    struct hold {
-        struct outmsg *head, *tail;
-        uint32_t count;
-        size_t bytes;
-    } hold[2]; /* frames for a party that is away: [HOLD_TO_COUNSELLOR], [HOLD_TO_YOUNG] */
+    struct hold
+        hold[2]; /* frames for a party that is away: [HOLD_TO_COUNSELLOR], [HOLD_TO_YOUNG] */
 
     /* the counsellor's last forwarded keys (public data), sent again on resume */
     bool has_keys;

@@ -557,6 +557,33 @@ async function arrivesOnce(scope, text) {
     assert.equal(await m.count(), 1, `"${text}" shown ${await m.count()} times`);
 }
 
+test('the young person says goodbye and ends while the counsellor is offline: the console gets both when it is back', async () => {
+    const { context: cctx, page: c } = await certifiedCounsellor();
+    const yctx = await newContext();
+    const { y, panel } = await chatting(c, yctx);
+    await youngSays(y, 'Hallo');
+    await arrivesOnce(panel, 'Hallo');
+
+    // the counsellor's laptop loses its network (a train in a tunnel)
+    await cctx.setOffline(true);
+    await y.locator('#chat-notice', { hasText: 'verbindet sich gerade neu' }).waitFor();
+    await youngSays(y, 'Danke dir. Ich muss jetzt los, tschüss!');
+    await y.locator('.msg.mine', { hasText: 'tschüss' }).waitFor();
+    await y.click('#end-chat');
+    await y.click('#end-yes');
+    await y.locator('#text:disabled').waitFor({ state: 'attached' });
+
+    // back online: the last words arrive, then the reason the chat ended
+    await cctx.setOffline(false);
+    await arrivesOnce(panel, 'Danke dir. Ich muss jetzt los, tschüss!');
+    await panel.locator('.msg.system', { hasText: 'Die junge Person hat den Chat beendet.' }).waitFor();
+    assert.equal(await panel.locator('.msg.system', { hasText: 'Deine Verbindung war weg' }).count(), 0);
+    await shoot(c, 'counsellor-ended-while-away');
+    await cctx.close();
+    await yctx.close();
+    assertNoProblems();
+});
+
 test('a reload mid-chat resumes with new keys, the counsellor sees the key change, messages flow', async () => {
     const { context: cctx, page: c } = await certifiedCounsellor();
     const yctx = await newContext();

@@ -6,7 +6,8 @@
  * it sent until the peer's ACK covers it and sends it again after `resumed` and
  * after `peer` `back`; receivers drop duplicates. Together: every message
  * arrives once, in order. Past the grace period the session ends with the
- * reason of §5 and its row is written. */
+ * reason of §5 and its row is written. A chat that ends while the counsellor
+ * is away reaches her on resume with its last frames and its reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -303,6 +304,42 @@ static void test_grace_expiry_ends_as_young_left_abandoned_and_hands_counsellor_
     harness_pass(h);
 }
 
+/* The young person writes and ends the chat while the counsellor is away (a
+ * train in a tunnel): on resume the counsellor gets the chat listed as ended,
+ * the last messages (held for her), once and in order, then `ended` with the
+ * young person's reason; nothing is lost and the reason is not "counsellor_left". */
+static void test_a_chat_that_ended_while_the_counsellor_was_away_arrives_with_its_last_words(
+    void **state)
+{
+    struct harness *h = *state;
+    assert_int_equal(harness_start(h), 0);
+    struct pair p;
+    pair_up(h, &p);
+    chat_still_works(&p, "before");
+
+    client_drop(p.anna);
+    assert_int_equal(client_wait_peer(p.young, p.ys, true, T), 0);
+    send_n(p.young, p.ys, "last", 1, 3);
+    assert_int_equal(client_end(p.young, p.ys), 0);
+    assert_int_equal(harness_wait_count(h, "SELECT count(*) FROM sessions"
+                                           " WHERE end_reason = 'ended_by_young'", 1, T), 1);
+
+    resume_ok(p.anna, false);
+    assert_int_equal(p.anna->resumed_sessions, 1); /* listed, as ended */
+    recv_exactly(p.anna, p.cs, "last", 1, 3);
+    assert_true(p.cs->ended);
+    assert_string_equal(p.cs->ended_reason, "ended_by_young");
+    /* this client acknowledged them at once: the session is gone, so the
+     * server answered no_such_session (a console closes the channel first) */
+    while (client_expect_error(p.anna, "no_such_session", 300) == 0)
+        ;
+    /* told once: a second drop and resume lists nothing */
+    client_drop(p.anna);
+    resume_ok(p.anna, false);
+    assert_int_equal(p.anna->resumed_sessions, 0);
+    finish(h, &p);
+}
+
 static void test_waiting_young_person_who_drops_and_resumes_keeps_queue_position(void **state)
 {
     struct harness *h = *state;
@@ -433,6 +470,9 @@ int main(void)
             harness_teardown),
         cmocka_unit_test_setup_teardown(
             test_resume_with_wrong_secret_unknown_sid_or_after_grace_is_resume_failed,
+            harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_chat_that_ended_while_the_counsellor_was_away_arrives_with_its_last_words,
             harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(
             test_grace_expiry_ends_as_young_left_abandoned_and_hands_counsellor_away_back,

@@ -297,6 +297,9 @@ export function onResumed(m) {
             markEnded(c, 'counsellor_left');
             continue;
         }
+        // ended while we were away: the young person's last messages and
+        // `ended` with the reason follow; nothing of ours goes out any more
+        if (alive.get(c.sidHex).state === 'ended') continue;
         if (c.notice.dataset.i18n === 'chat.connlost') chatNotice(c, null);
         if (c.channel) {
             c.channel.reack();
