@@ -99,6 +99,14 @@ static void chat_still_works(struct pair *p, const char *tag)
     recv_exactly(p->young, p->ys, a, 1, 1);
 }
 
+/* lotsed started, anna and a young person chatting (a message each way). */
+static void start_chatting(struct harness *h, struct pair *p)
+{
+    assert_int_equal(harness_start(h), 0);
+    pair_up(h, p);
+    chat_still_works(p, "before");
+}
+
 static void finish(struct harness *h, struct pair *p)
 {
     client_free(p->young);
@@ -110,10 +118,8 @@ static void finish(struct harness *h, struct pair *p)
 static void test_young_drops_counsellor_sends_20_all_arrive_once_in_order_after_resume(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     client_drop(p.young);
     assert_int_equal(client_wait_peer(p.anna, p.cs, true, T), 0);
@@ -138,10 +144,8 @@ static void test_young_drops_counsellor_sends_20_all_arrive_once_in_order_after_
 static void test_counsellor_drops_and_resumes_with_token_young_messages_arrive_once(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     client_drop(p.anna);
     assert_int_equal(client_wait_peer(p.young, p.ys, true, T), 0);
@@ -160,10 +164,8 @@ static void test_counsellor_drops_and_resumes_with_token_young_messages_arrive_o
 static void test_both_drop_at_once_and_every_unacked_frame_arrives_once(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     /* Each sends 3 that the other has not read when both connections die. */
     send_n(p.anna, p.cs, "c2y", 1, 3);
@@ -184,10 +186,8 @@ static void test_both_drop_at_once_and_every_unacked_frame_arrives_once(void **s
 static void test_frames_sent_but_unacked_at_the_drop_arrive_exactly_once(void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     /* The sender drops right after writing: some frames may die with the
      * connection, some may have reached the peer. */
@@ -312,10 +312,8 @@ static void test_a_chat_that_ended_while_the_counsellor_was_away_arrives_with_it
     void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     client_drop(p.anna);
     assert_int_equal(client_wait_peer(p.young, p.ys, true, T), 0);
@@ -384,10 +382,8 @@ static void test_reload_resume_with_new_key_reassigns_flags_key_change_and_chat_
     void **state)
 {
     struct harness *h = *state;
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
     uint8_t old_pk[32];
     memcpy(old_pk, p.ys->pk, 32);
 
@@ -425,10 +421,8 @@ static void test_hold_bound_ninth_frame_gets_peer_away_full_and_arrives_after_ba
 {
     struct harness *h = *state;
     harness_set(h, "hold_max_frames", "8");
-    assert_int_equal(harness_start(h), 0);
     struct pair p;
-    pair_up(h, &p);
-    chat_still_works(&p, "before");
+    start_chatting(h, &p);
 
     client_drop(p.young);
     assert_int_equal(client_wait_peer(p.anna, p.cs, true, T), 0);
