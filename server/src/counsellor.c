@@ -461,13 +461,15 @@ void counsellor_note_ended(struct hub *hub, struct counsellor *k, struct session
     memset(&s->hold[HOLD_TO_COUNSELLOR], 0, sizeof(s->hold[HOLD_TO_COUNSELLOR]));
 }
 
-/* After `resumed`: for each chat that ended meanwhile, what the young person
- * wrote last, then `ended` with the reason. */
+/* After `resumed` (c): for each chat that ended meanwhile, what the young
+ * person wrote last, then `ended` with the reason. With c NULL (k is freed)
+ * the frames are wiped. */
 static void send_ended_meanwhile(struct hub *hub, struct counsellor *k, struct conn *c)
 {
     for (int i = 0; i < k->ended_count; i++) {
         hold_send_all(hub, &k->ended[i].held, c);
-        session_notify(c, "ended", k->ended[i].sid, k->ended[i].reason);
+        if (c)
+            session_notify(c, "ended", k->ended[i].sid, k->ended[i].reason);
     }
     k->ended_count = 0;
 }
@@ -480,9 +482,7 @@ static void counsellor_free(struct hub *hub, struct counsellor *k)
     k->available = false;
     list_unlink(&hub->counsellors, &k->link);
     hand_back_all(hub, k);
-    for (int i = 0; i < k->ended_count; i++)
-        hold_drop_all(hub, &k->ended[i].held);
-    k->ended_count = 0;
+    send_ended_meanwhile(hub, k, NULL);
     directory_counsellor_gone(hub, k);
     log_info("counsellor %lld logged out", (long long)k->account_id);
     mail_post_counsellor_left(hub, k->account_id);
